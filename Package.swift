@@ -1,0 +1,107 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The target graph is the architecture diagram (see README "Architecture"):
+// C shims at the bottom, a pure core in the middle, I/O adapters around it,
+// the gateway composing them and a thin executable on top.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "switchyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+        .executable(name: "switchyard-mock", targets: ["switchyard-mock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
+    ],
+    targets: [
+        // C libraries through pkg-config; shim.h holds typed wrappers for variadics and macros.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Pure core: JSON value, unified chat types, config model, errors. No C, no I/O.
+        .target(name: "SwitchyardCore", swiftSettings: strict),
+        // Provider endpoints and codecs (pure), SSE parser.
+        .target(name: "SwitchyardProviders", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        // Target plan, retry/backoff, breaker (pure) and the driver over the Upstream protocol.
+        .target(
+            name: "SwitchyardRouting",
+            dependencies: ["SwitchyardCore", "SwitchyardProviders", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The only importer of CCurl.
+        .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
+        // The only importer of CMicroHTTPD.
+        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD"], swiftSettings: strict),
+        .target(
+            name: "SwitchyardGateway",
+            dependencies: [
+                "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
+                "SwitchyardEdge",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "switchyard",
+            dependencies: [
+                "SwitchyardGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Mock upstreams speaking each provider's wire format, with scripted faults.
+        .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "switchyard-mock",
+            dependencies: [
+                "SwitchyardTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardProvidersTests",
+            dependencies: ["SwitchyardProviders", "SwitchyardCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SwitchyardRoutingTests",
+            dependencies: ["SwitchyardRouting", "SwitchyardCore", "SwitchyardProviders"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SwitchyardUpstreamTests",
+            dependencies: ["SwitchyardUpstream", "SwitchyardCore", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardGatewayTests",
+            dependencies: [
+                "SwitchyardGateway", "SwitchyardCore", "SwitchyardTestSupport", "SwitchyardEdge",
+                "SwitchyardUpstream",
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,13 @@
+#ifndef SWITCHYARD_CSQLITE_SHIM_H
+#define SWITCHYARD_CSQLITE_SHIM_H
+#include <sqlite3.h>
+
+/* SQLITE_TRANSIENT is a cast macro Swift does not import: SQLite copies the bytes before
+   the bind call returns, so Swift buffers may be temporary. */
+static inline int sy_sqlite3_bind_text_transient(sqlite3_stmt *s, int i, const char *t, int n) {
+    return sqlite3_bind_text(s, i, t, n, SQLITE_TRANSIENT);
+}
+static inline int sy_sqlite3_bind_blob_transient(sqlite3_stmt *s, int i, const void *b, int n) {
+    return sqlite3_bind_blob(s, i, b, n, SQLITE_TRANSIENT);
+}
+#endif
