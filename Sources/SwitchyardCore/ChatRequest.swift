@@ -1,0 +1,417 @@
+/// A chat completion request in unified form, parsed from an OpenAI Chat body.
+///
+/// Typed fields carry what the Anthropic and Gemini codecs translate; `raw` keeps the body as
+/// received so the OpenAI passthrough forwards every field, unknown ones included.
+public struct ChatRequest: Sendable {
+    public var model: String
+    public var messages: [ChatMessage]
+    public var stream: Bool
+    /// `stream_options.include_usage`: the client wants the final usage chunk.
+    public var includeUsage: Bool
+    /// `max_completion_tokens`, else `max_tokens` (the former wins when both are sent).
+    public var maxTokens: Int?
+    public var temperature: Double?
+    public var topP: Double?
+    /// `stop` as a list (a single string becomes one entry).
+    public var stop: [String]
+    public var n: Int?
+    public var seed: Int?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    public var logprobs: Bool
+    public var topLogprobs: Int?
+    /// Non-empty `logit_bias`, which no translated provider supports.
+    public var logitBias: JSONObject?
+    /// `user`, else `safety_identifier`.
+    public var user: String?
+    public var tools: [ToolDefinition]
+    public var toolChoice: ToolChoice?
+    public var parallelToolCalls: Bool?
+    public var responseFormat: ResponseFormat?
+    /// The body exactly as received.
+    public var raw: JSONObject
+
+    public init(model: String, messages: [ChatMessage], raw: JSONObject = JSONObject()) {
+        self.model = model
+        self.messages = messages
+        self.stream = false
+        self.includeUsage = false
+        self.maxTokens = nil
+        self.temperature = nil
+        self.topP = nil
+        self.stop = []
+        self.n = nil
+        self.seed = nil
+        self.presencePenalty = nil
+        self.frequencyPenalty = nil
+        self.logprobs = false
+        self.topLogprobs = nil
+        self.logitBias = nil
+        self.user = nil
+        self.tools = []
+        self.toolChoice = nil
+        self.parallelToolCalls = nil
+        self.responseFormat = nil
+        self.raw = raw
+    }
+}
+
+extension ChatRequest {
+    /// Parses and validates an OpenAI Chat Completions body.
+    ///
+    /// Rejections are 400 `invalid_request_error` whose `param` is the JSON path of the
+    /// offending field (`messages[2].tool_calls[0].function.arguments`).
+    public static func parse(body: [UInt8]) throws(APIError) -> ChatRequest {
+        let json: JSON
+        do {
+            json = try JSON.parse(body)
+        } catch {
+            throw .invalidRequest(
+                "We could not parse the JSON body of your request (\(error)). Send valid JSON.",
+                code: "invalid_json")
+        }
+        return try parse(json)
+    }
+
+    public static func parse(_ json: JSON) throws(APIError) -> ChatRequest {
+        guard case .object(let o) = json else {
+            throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
+        }
+        var r = RequestReader(object: o)
+        guard let model = try r.string("model") else { throw APIError.missing("model") }
+        guard !model.isEmpty else { throw .invalidRequest("`model` must not be empty.", param: "model") }
+        guard let rawMessages = o["messages"], !rawMessages.isNull else { throw APIError.missing("messages") }
+        guard case .array(let messageValues) = rawMessages else {
+            throw APIError.wrongType("messages", expected: "array", got: rawMessages)
+        }
+        guard !messageValues.isEmpty else {
+            throw .invalidRequest("`messages` must contain at least one message.", param: "messages")
+        }
+        var messages: [ChatMessage] = []
+        messages.reserveCapacity(messageValues.count)
+        for (i, m) in messageValues.enumerated() {
+            messages.append(try parseMessage(m, path: "messages[\(i)]"))
+        }
+
+        var req = ChatRequest(model: model, messages: messages, raw: o)
+        req.stream = try r.bool("stream") ?? false
+        if let so = try r.object("stream_options") {
+            var sr = RequestReader(object: so, prefix: "stream_options.")
+            req.includeUsage = try sr.bool("include_usage") ?? false
+        }
+        let maxCompletion = try r.int("max_completion_tokens", min: 1)
+        let maxTokens = try r.int("max_tokens", min: 1)
+        req.maxTokens = maxCompletion ?? maxTokens
+        req.temperature = try r.number("temperature", range: 0...2)
+        req.topP = try r.number("top_p", range: 0...1)
+        req.n = try r.int("n", min: 1, max: 128)
+        req.seed = try r.int("seed")
+        req.presencePenalty = try r.number("presence_penalty", range: -2...2)
+        req.frequencyPenalty = try r.number("frequency_penalty", range: -2...2)
+        req.logprobs = try r.bool("logprobs") ?? false
+        req.topLogprobs = try r.int("top_logprobs", min: 0, max: 20)
+        if let bias = try r.object("logit_bias"), !bias.isEmpty { req.logitBias = bias }
+        if let user = try r.string("user") { req.user = user } else { req.user = try r.string("safety_identifier") }
+        req.parallelToolCalls = try r.bool("parallel_tool_calls")
+
+        if let stop = o["stop"], !stop.isNull {
+            switch stop {
+            case .string(let s): req.stop = [s]
+            case .array(let items):
+                guard items.count <= 4 else {
+                    throw .invalidRequest("`stop` accepts at most 4 sequences.", param: "stop")
+                }
+                for (i, item) in items.enumerated() {
+                    guard let s = item.stringValue else { throw APIError.wrongType("stop[\(i)]", expected: "string", got: item) }
+                    req.stop.append(s)
+                }
+            default: throw APIError.wrongType("stop", expected: "string or array", got: stop)
+            }
+        }
+
+        if let tools = o["tools"], !tools.isNull {
+            guard case .array(let items) = tools else { throw APIError.wrongType("tools", expected: "array", got: tools) }
+            for (i, t) in items.enumerated() { req.tools.append(try parseTool(t, path: "tools[\(i)]")) }
+        }
+        if let choice = o["tool_choice"], !choice.isNull {
+            req.toolChoice = try parseToolChoice(choice)
+            if req.tools.isEmpty, req.toolChoice != ToolChoice.none {
+                throw .invalidRequest("`tool_choice` is only allowed when `tools` are specified.", param: "tool_choice")
+            }
+        }
+        if let format = o["response_format"], !format.isNull {
+            req.responseFormat = try parseResponseFormat(format)
+        }
+        return req
+    }
+
+    static func parseMessage(_ value: JSON, path: String) throws(APIError) -> ChatMessage {
+        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
+        var r = RequestReader(object: o, prefix: path + ".")
+        guard let roleText = try r.string("role") else { throw APIError.missing(path + ".role") }
+        guard let role = ChatRole(rawValue: roleText) else {
+            throw .invalidRequest(
+                "Invalid value '\(roleText)' for \(path).role: expected one of system, developer, user, assistant, tool.",
+                param: path + ".role", code: "invalid_value")
+        }
+        var message = ChatMessage(role: role, content: nil)
+        message.name = try r.string("name")
+        if let c = o["content"], !c.isNull {
+            message.content = try parseContent(c, path: path + ".content")
+        }
+        message.refusal = try r.string("refusal")
+        switch role {
+        case .assistant:
+            if let calls = o["tool_calls"], !calls.isNull {
+                guard case .array(let items) = calls else {
+                    throw APIError.wrongType(path + ".tool_calls", expected: "array", got: calls)
+                }
+                for (j, call) in items.enumerated() {
+                    message.toolCalls.append(try parseToolCall(call, path: "\(path).tool_calls[\(j)]"))
+                }
+            }
+            if message.content == nil, message.toolCalls.isEmpty, message.refusal == nil, o["function_call"] == nil {
+                throw .invalidRequest(
+                    "\(path) must have `content` or `tool_calls`.", param: path + ".content", code: "missing_required_parameter")
+            }
+        case .tool:
+            guard let id = try r.string("tool_call_id") else { throw APIError.missing(path + ".tool_call_id") }
+            message.toolCallID = id
+            if message.content == nil { throw APIError.missing(path + ".content") }
+        case .system, .developer, .user:
+            if message.content == nil { throw APIError.missing(path + ".content") }
+        case .function:
+            break
+        }
+        return message
+    }
+
+    static func parseContent(_ value: JSON, path: String) throws(APIError) -> MessageContent {
+        switch value {
+        case .string(let s): return .text(s)
+        case .array(let items):
+            var parts: [ContentPart] = []
+            parts.reserveCapacity(items.count)
+            for (k, item) in items.enumerated() { parts.append(try parsePart(item, path: "\(path)[\(k)]")) }
+            return .parts(parts)
+        default:
+            throw APIError.wrongType(path, expected: "string or array", got: value)
+        }
+    }
+
+    static func parsePart(_ value: JSON, path: String) throws(APIError) -> ContentPart {
+        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
+        var r = RequestReader(object: o, prefix: path + ".")
+        guard let type = try r.string("type") else { throw APIError.missing(path + ".type") }
+        switch type {
+        case "text":
+            guard let t = try r.string("text") else { throw APIError.missing(path + ".text") }
+            return .text(t)
+        case "refusal":
+            guard let t = try r.string("refusal") else { throw APIError.missing(path + ".refusal") }
+            return .refusal(t)
+        case "image_url":
+            guard let img = o["image_url"] else { throw APIError.missing(path + ".image_url") }
+            // The SDKs send an object; a bare string is accepted as the URL, as OpenAI does.
+            if case .string(let url) = img { return .imageURL(url: url, detail: nil) }
+            guard case .object(let io) = img else { throw APIError.wrongType(path + ".image_url", expected: "object", got: img) }
+            var ir = RequestReader(object: io, prefix: path + ".image_url.")
+            guard let url = try ir.string("url") else { throw APIError.missing(path + ".image_url.url") }
+            return .imageURL(url: url, detail: try ir.string("detail"))
+        case "input_audio":
+            guard let a = try r.object("input_audio") else { throw APIError.missing(path + ".input_audio") }
+            var ar = RequestReader(object: a, prefix: path + ".input_audio.")
+            guard let data = try ar.string("data") else { throw APIError.missing(path + ".input_audio.data") }
+            guard let format = try ar.string("format") else { throw APIError.missing(path + ".input_audio.format") }
+            return .inputAudio(data: data, format: format)
+        case "file":
+            guard let f = try r.object("file") else { throw APIError.missing(path + ".file") }
+            var fr = RequestReader(object: f, prefix: path + ".file.")
+            return .file(fileData: try fr.string("file_data"), fileID: try fr.string("file_id"), filename: try fr.string("filename"))
+        default:
+            throw .invalidRequest(
+                "Invalid content part type '\(type)' at \(path).type.", param: path + ".type", code: "invalid_value")
+        }
+    }
+
+    static func parseToolCall(_ value: JSON, path: String) throws(APIError) -> ToolCall {
+        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
+        var r = RequestReader(object: o, prefix: path + ".")
+        guard let id = try r.string("id") else { throw APIError.missing(path + ".id") }
+        guard let fn = try r.object("function") else { throw APIError.missing(path + ".function") }
+        var fr = RequestReader(object: fn, prefix: path + ".function.")
+        guard let name = try fr.string("name") else { throw APIError.missing(path + ".function.name") }
+        let arguments = try fr.string("arguments") ?? ""
+        return ToolCall(id: id, name: name, arguments: arguments)
+    }
+
+    static func parseTool(_ value: JSON, path: String) throws(APIError) -> ToolDefinition {
+        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
+        var r = RequestReader(object: o, prefix: path + ".")
+        let type = try r.string("type") ?? "function"
+        switch type {
+        case "function":
+            guard let fn = try r.object("function") else { throw APIError.missing(path + ".function") }
+            var fr = RequestReader(object: fn, prefix: path + ".function.")
+            guard let name = try fr.string("name") else { throw APIError.missing(path + ".function.name") }
+            guard isValidToolName(name) else {
+                throw .invalidRequest(
+                    "Invalid \(path).function.name '\(name)': use 1-64 characters of a-z, A-Z, 0-9, _ and -.",
+                    param: path + ".function.name", code: "invalid_value")
+            }
+            var parameters: JSON? = nil
+            if let p = fn["parameters"], !p.isNull {
+                guard case .object = p else {
+                    throw APIError.wrongType(path + ".function.parameters", expected: "object", got: p)
+                }
+                parameters = p
+            }
+            return ToolDefinition(
+                kind: .function, name: name, description: try fr.string("description"), parameters: parameters,
+                strict: try fr.bool("strict"))
+        case "custom":
+            guard let c = try r.object("custom") else { throw APIError.missing(path + ".custom") }
+            var cr = RequestReader(object: c, prefix: path + ".custom.")
+            guard let name = try cr.string("name") else { throw APIError.missing(path + ".custom.name") }
+            return ToolDefinition(kind: .custom, name: name, description: try cr.string("description"))
+        default:
+            throw .invalidRequest("Invalid tool type '\(type)' at \(path).type.", param: path + ".type", code: "invalid_value")
+        }
+    }
+
+    static func isValidToolName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 64 else { return false }
+        return name.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
+        }
+    }
+
+    static func parseToolChoice(_ value: JSON) throws(APIError) -> ToolChoice {
+        switch value {
+        case .string("none"): return ToolChoice.none
+        case .string("auto"): return .auto
+        case .string("required"): return .required
+        case .object(let o):
+            var r = RequestReader(object: o, prefix: "tool_choice.")
+            let type = try r.string("type")
+            switch type {
+            case "function":
+                guard let fn = try r.object("function"), let name = fn["name"]?.stringValue else {
+                    throw APIError.missing("tool_choice.function.name")
+                }
+                return .function(name)
+            case "custom":
+                guard let c = try r.object("custom"), let name = c["name"]?.stringValue else {
+                    throw APIError.missing("tool_choice.custom.name")
+                }
+                return .custom(name)
+            case "allowed_tools":
+                guard let at = try r.object("allowed_tools") else { throw APIError.missing("tool_choice.allowed_tools") }
+                let mode = at["mode"]?.stringValue ?? "auto"
+                guard mode == "auto" || mode == "required" else {
+                    throw .invalidRequest(
+                        "tool_choice.allowed_tools.mode must be auto or required.", param: "tool_choice.allowed_tools.mode",
+                        code: "invalid_value")
+                }
+                var names: [String] = []
+                for t in at["tools"]?.arrayValue ?? [] {
+                    if let n = t["function"]?["name"]?.stringValue { names.append(n) }
+                }
+                return .allowedTools(names: names, required: mode == "required")
+            default:
+                throw .invalidRequest("Invalid tool_choice type.", param: "tool_choice.type", code: "invalid_value")
+            }
+        default:
+            throw .invalidRequest(
+                "Invalid value for tool_choice: expected none, auto, required or an object.", param: "tool_choice",
+                code: "invalid_value")
+        }
+    }
+
+    static func parseResponseFormat(_ value: JSON) throws(APIError) -> ResponseFormat {
+        guard case .object(let o) = value else { throw APIError.wrongType("response_format", expected: "object", got: value) }
+        var r = RequestReader(object: o, prefix: "response_format.")
+        switch try r.string("type") {
+        case "text": return .text
+        case "json_object": return .jsonObject
+        case "json_schema":
+            guard let js = try r.object("json_schema") else { throw APIError.missing("response_format.json_schema") }
+            var jr = RequestReader(object: js, prefix: "response_format.json_schema.")
+            guard let name = try jr.string("name") else { throw APIError.missing("response_format.json_schema.name") }
+            let schema = js["schema"] ?? .object([:])
+            return .jsonSchema(name: name, description: try jr.string("description"), schema: schema, strict: try jr.bool("strict"))
+        case nil: throw APIError.missing("response_format.type")
+        case let other?:
+            throw .invalidRequest(
+                "Invalid response_format.type '\(other)': expected text, json_object or json_schema.",
+                param: "response_format.type", code: "invalid_value")
+        }
+    }
+}
+
+extension APIError {
+    static func missing(_ param: String) -> APIError {
+        .invalidRequest("Missing required parameter: '\(param)'.", param: param, code: "missing_required_parameter")
+    }
+
+    static func wrongType(_ param: String, expected: String, got: JSON) -> APIError {
+        .invalidRequest(
+            "Invalid type for '\(param)': expected \(expected), but got \(got.kindName).", param: param, code: "invalid_type")
+    }
+}
+
+/// Typed field access with OpenAI-style errors naming the full parameter path.
+struct RequestReader {
+    let object: JSONObject
+    var prefix = ""
+
+    func value(_ key: String) -> JSON? {
+        guard let v = object[key], !v.isNull else { return nil }
+        return v
+    }
+
+    mutating func string(_ key: String) throws(APIError) -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.stringValue else { throw APIError.wrongType(prefix + key, expected: "string", got: v) }
+        return s
+    }
+
+    mutating func bool(_ key: String) throws(APIError) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v.boolValue else { throw APIError.wrongType(prefix + key, expected: "boolean", got: v) }
+        return b
+    }
+
+    mutating func object(_ key: String) throws(APIError) -> JSONObject? {
+        guard let v = value(key) else { return nil }
+        guard let o = v.objectValue else { throw APIError.wrongType(prefix + key, expected: "object", got: v) }
+        return o
+    }
+
+    mutating func number(_ key: String, range: ClosedRange<Double>? = nil) throws(APIError) -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let d = v.doubleValue else { throw APIError.wrongType(prefix + key, expected: "number", got: v) }
+        if let range, !range.contains(d) {
+            throw .invalidRequest(
+                "Invalid '\(prefix + key)': \(v) is outside \(fmt(range.lowerBound))..\(fmt(range.upperBound)).",
+                param: prefix + key, code: "invalid_value")
+        }
+        return d
+    }
+
+    mutating func int(_ key: String, min: Int? = nil, max: Int? = nil) throws(APIError) -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let i = v.intValue else { throw APIError.wrongType(prefix + key, expected: "integer", got: v) }
+        if let min, i < min {
+            throw .invalidRequest(
+                "Invalid '\(prefix + key)': \(i) is below the minimum of \(min).", param: prefix + key, code: "invalid_value")
+        }
+        if let max, i > max {
+            throw .invalidRequest(
+                "Invalid '\(prefix + key)': \(i) is above the maximum of \(max).", param: prefix + key, code: "invalid_value")
+        }
+        return i
+    }
+
+    private func fmt(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
+}

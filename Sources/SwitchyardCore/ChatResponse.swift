@@ -1,0 +1,139 @@
+/// Why a choice ended, in OpenAI's vocabulary.
+public enum FinishReason: String, Sendable, Equatable {
+    case stop, length
+    case toolCalls = "tool_calls"
+    case contentFilter = "content_filter"
+    case functionCall = "function_call"
+}
+
+/// Token accounting in OpenAI semantics: cached tokens are included in `promptTokens`,
+/// reasoning tokens in `completionTokens` (mapping.md §6.2).
+public struct Usage: Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+    public var cachedTokens: Int?
+    public var cacheWriteTokens: Int?
+    public var reasoningTokens: Int?
+
+    public init(
+        promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil, cachedTokens: Int? = nil,
+        cacheWriteTokens: Int? = nil, reasoningTokens: Int? = nil
+    ) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.totalTokens = totalTokens ?? (promptTokens + completionTokens)
+        self.cachedTokens = cachedTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.reasoningTokens = reasoningTokens
+    }
+
+    /// Sums two usages (several upstream calls behind one answer).
+    public static func + (a: Usage, b: Usage) -> Usage {
+        func add(_ x: Int?, _ y: Int?) -> Int? { x == nil && y == nil ? nil : (x ?? 0) + (y ?? 0) }
+        return Usage(
+            promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens,
+            totalTokens: a.totalTokens + b.totalTokens, cachedTokens: add(a.cachedTokens, b.cachedTokens),
+            cacheWriteTokens: add(a.cacheWriteTokens, b.cacheWriteTokens),
+            reasoningTokens: add(a.reasoningTokens, b.reasoningTokens))
+    }
+
+    /// OpenAI `usage` object; detail objects only when a detail is known.
+    public var json: JSON {
+        var o: JSONObject = [
+            "prompt_tokens": .int(promptTokens), "completion_tokens": .int(completionTokens),
+            "total_tokens": .int(totalTokens),
+        ]
+        if cachedTokens != nil || cacheWriteTokens != nil {
+            var d = JSONObject()
+            if let c = cachedTokens { d["cached_tokens"] = .int(c) }
+            if let w = cacheWriteTokens { d["cache_write_tokens"] = .int(w) }
+            o["prompt_tokens_details"] = .object(d)
+        }
+        if let r = reasoningTokens { o["completion_tokens_details"] = .object(["reasoning_tokens": .int(r)]) }
+        return .object(o)
+    }
+
+    /// Reads an OpenAI `usage` object; `nil` when absent or malformed.
+    public init?(openAI value: JSON?) {
+        guard let value, case .object(let o) = value else { return nil }
+        let p = o["prompt_tokens"]?.intValue ?? 0
+        let c = o["completion_tokens"]?.intValue ?? 0
+        self.init(
+            promptTokens: p, completionTokens: c, totalTokens: o["total_tokens"]?.intValue ?? p + c,
+            cachedTokens: o["prompt_tokens_details"]?["cached_tokens"]?.intValue,
+            cacheWriteTokens: o["prompt_tokens_details"]?["cache_write_tokens"]?.intValue,
+            reasoningTokens: o["completion_tokens_details"]?["reasoning_tokens"]?.intValue)
+    }
+}
+
+/// One choice of a non-streaming answer.
+public struct ChatChoice: Sendable, Equatable {
+    public var index: Int
+    /// `nil` when the model only called tools (or produced nothing and a filter fired).
+    public var content: String?
+    public var toolCalls: [ToolCall]
+    public var refusal: String?
+    public var finishReason: FinishReason?
+    public var logprobs: JSON?
+
+    public init(
+        index: Int, content: String?, toolCalls: [ToolCall] = [], refusal: String? = nil,
+        finishReason: FinishReason?, logprobs: JSON? = nil
+    ) {
+        self.index = index
+        self.content = content
+        self.toolCalls = toolCalls
+        self.refusal = refusal
+        self.finishReason = finishReason
+        self.logprobs = logprobs
+    }
+}
+
+/// A non-streaming answer in unified form.
+public struct ChatResponse: Sendable, Equatable {
+    public var id: String
+    public var created: Int
+    /// The model that actually answered (the target's upstream model id as the provider reports it).
+    public var model: String
+    public var choices: [ChatChoice]
+    public var usage: Usage?
+    public var systemFingerprint: String?
+
+    public init(id: String, created: Int, model: String, choices: [ChatChoice], usage: Usage?, systemFingerprint: String? = nil) {
+        self.id = id
+        self.created = created
+        self.model = model
+        self.choices = choices
+        self.usage = usage
+        self.systemFingerprint = systemFingerprint
+    }
+
+    /// The OpenAI `chat.completion` object (openai-chat.md §6).
+    public var json: JSON {
+        var o: JSONObject = [
+            "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model),
+        ]
+        if let fp = systemFingerprint { o["system_fingerprint"] = .string(fp) }
+        o["choices"] = .array(
+            choices.map { c in
+                var m: JSONObject = ["role": "assistant", "content": c.content.map(JSON.string) ?? .null]
+                if !c.toolCalls.isEmpty {
+                    m["tool_calls"] = .array(
+                        c.toolCalls.map { t in
+                            [
+                                "id": .string(t.id), "type": "function",
+                                "function": ["name": .string(t.name), "arguments": .string(t.arguments)],
+                            ]
+                        })
+                }
+                m["refusal"] = c.refusal.map(JSON.string) ?? .null
+                return .object([
+                    "index": .int(c.index), "message": .object(m), "logprobs": c.logprobs ?? .null,
+                    "finish_reason": c.finishReason.map { .string($0.rawValue) } ?? .null,
+                ])
+            })
+        if let u = usage { o["usage"] = u.json }
+        return .object(o)
+    }
+}

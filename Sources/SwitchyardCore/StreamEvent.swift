@@ -1,0 +1,140 @@
+/// A fragment of a streamed tool call (openai-chat.md §7 rule 3): the first fragment for an
+/// `index` carries `id` and `name`, later ones only `arguments` pieces to append.
+public struct ToolCallDelta: Sendable, Equatable {
+    public var index: Int
+    public var id: String?
+    public var name: String?
+    public var arguments: String?
+
+    public init(index: Int, id: String? = nil, name: String? = nil, arguments: String? = nil) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// One choice's delta within a `chat.completion.chunk`.
+public struct ChoiceDelta: Sendable, Equatable {
+    public var index: Int
+    /// Emit `"role": "assistant"` (first delta of a choice).
+    public var role: Bool
+    /// Text fragment. With `role` set and no text yet, the codec decides between `""` and `null`.
+    public var content: String?
+    /// Emit `"content": null` explicitly (first delta of a tool-call-only answer).
+    public var contentNull: Bool
+    public var toolCalls: [ToolCallDelta]
+    public var refusal: String?
+    public var finishReason: FinishReason?
+    public var logprobs: JSON?
+
+    public init(
+        index: Int = 0, role: Bool = false, content: String? = nil, contentNull: Bool = false,
+        toolCalls: [ToolCallDelta] = [], refusal: String? = nil, finishReason: FinishReason? = nil, logprobs: JSON? = nil
+    ) {
+        self.index = index
+        self.role = role
+        self.content = content
+        self.contentNull = contentNull
+        self.toolCalls = toolCalls
+        self.refusal = refusal
+        self.finishReason = finishReason
+        self.logprobs = logprobs
+    }
+
+    /// The OpenAI chunk choice object `{index, delta, logprobs, finish_reason}`.
+    public var json: JSON {
+        var d = JSONObject()
+        if role { d.appendUnique("role", "assistant") }
+        if let c = content { d.appendUnique("content", .string(c)) } else if contentNull { d.appendUnique("content", .null) }
+        if !toolCalls.isEmpty {
+            d.appendUnique(
+                "tool_calls",
+                .array(
+                    toolCalls.map { t in
+                        var o: JSONObject = ["index": .int(t.index)]
+                        if let id = t.id {
+                            o["id"] = .string(id)
+                            o["type"] = "function"
+                        }
+                        var f = JSONObject()
+                        if let n = t.name { f["name"] = .string(n) }
+                        if let a = t.arguments { f["arguments"] = .string(a) }
+                        o["function"] = .object(f)
+                        return .object(o)
+                    }))
+        }
+        if let r = refusal { d.appendUnique("refusal", .string(r)) }
+        return .object([
+            "index": .int(index), "delta": .object(d), "logprobs": logprobs ?? .null,
+            "finish_reason": finishReason.map { .string($0.rawValue) } ?? .null,
+        ])
+    }
+}
+
+/// What a provider stream decoder yields, in order.
+public enum StreamEvent: Sendable, Equatable {
+    /// Deltas of one chunk. `raw` is set by the OpenAI passthrough: the upstream chunk to forward as is.
+    case choices([ChoiceDelta], raw: JSONObject?)
+    /// Final token usage. `raw` as above.
+    case usage(Usage, raw: JSONObject?)
+    /// The upstream reported an error inside the stream (Anthropic `error` event, Gemini `error`,
+    /// an OpenAI chunk with a top-level `error`).
+    case error(ProviderError)
+    /// The upstream's explicit end marker (`[DONE]`, `message_stop`).
+    case done
+}
+
+/// Writes `chat.completion.chunk` SSE events with one envelope (`id`, `created`, `model`)
+/// shared by every chunk of a response (mapping.md §7).
+public struct ChunkEncoder: Sendable {
+    public var id: String
+    public var created: Int
+    public var model: String
+
+    public init(id: String, created: Int, model: String) {
+        self.id = id
+        self.created = created
+        self.model = model
+    }
+
+    /// `data: {chunk}\n\n` for one or more choice deltas.
+    public func encode(_ deltas: [ChoiceDelta]) -> [UInt8] {
+        encode(choices: .array(deltas.map(\.json)), usage: nil)
+    }
+
+    /// `data: {"choices": [], "usage": …}\n\n`, the usage chunk sent before `[DONE]`.
+    public func encodeUsage(_ usage: Usage) -> [UInt8] {
+        encode(choices: .array([]), usage: usage.json)
+    }
+
+    func encode(choices: JSON, usage: JSON?) -> [UInt8] {
+        var o = JSONObject()
+        o.appendUnique("id", .string(id))
+        o.appendUnique("object", "chat.completion.chunk")
+        o.appendUnique("created", .int(created))
+        o.appendUnique("model", .string(model))
+        o.appendUnique("choices", choices)
+        if let usage { o.appendUnique("usage", usage) }
+        return SSE.data(o)
+    }
+}
+
+/// Server-sent-event framing helpers for what Switchyard writes to clients.
+public enum SSE {
+    public static let done: [UInt8] = Array("data: [DONE]\n\n".utf8)
+
+    public static func data(_ object: JSONObject) -> [UInt8] {
+        var out: [UInt8] = Array("data: ".utf8)
+        out.reserveCapacity(256)
+        object.write(to: &out)
+        out.append(contentsOf: [0x0A, 0x0A])
+        return out
+    }
+
+    /// The in-band error event of mapping.md §9.3 (no `[DONE]` follows it).
+    public static func error(_ error: APIError) -> [UInt8] {
+        guard case .object(let o) = error.envelope else { return [] }
+        return data(o)
+    }
+}

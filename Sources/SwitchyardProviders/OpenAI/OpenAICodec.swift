@@ -1,0 +1,166 @@
+public import SwitchyardCore
+
+/// OpenAI Chat Completions upstream: a passthrough. The body reaches the upstream with only
+/// `model` replaced (and, for streams, `stream_options.include_usage` forced on so every request
+/// is metered, mapping.md §7.3); answers and chunks are forwarded as received.
+public struct OpenAICodec: ProviderCodec {
+    public init() {}
+
+    public var kind: ProviderKind { .openai }
+    public var healthPath: String { "/models" }
+
+    public func authHeaders(apiKey: String) -> [HeaderField] { [HeaderField("Authorization", "Bearer " + apiKey)] }
+
+    public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
+        var body = request.raw
+        body["model"] = .string(target.upstreamModel)
+        if request.stream {
+            var options = body["stream_options"]?.objectValue ?? JSONObject()
+            options["include_usage"] = true
+            body["stream_options"] = .object(options)
+        }
+        return EncodedRequest(
+            path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())
+    }
+
+    public func decodeResponse(
+        _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
+    ) throws(ProviderError) -> DecodedResponse {
+        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue else {
+            throw ProviderError(kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
+        }
+        var parsed: [ChatChoice] = []
+        for (i, c) in choices.enumerated() {
+            let m = c["message"]
+            var calls: [ToolCall] = []
+            for t in m?["tool_calls"]?.arrayValue ?? [] {
+                calls.append(
+                    ToolCall(
+                        id: t["id"]?.stringValue ?? "", name: t["function"]?["name"]?.stringValue ?? "",
+                        arguments: t["function"]?["arguments"]?.stringValue ?? ""))
+            }
+            parsed.append(
+                ChatChoice(
+                    index: c["index"]?.intValue ?? i, content: m?["content"]?.stringValue, toolCalls: calls,
+                    refusal: m?["refusal"]?.stringValue,
+                    finishReason: c["finish_reason"]?.stringValue.flatMap(FinishReason.init(rawValue:))))
+        }
+        let response = ChatResponse(
+            id: o["id"]?.stringValue ?? id, created: o["created"]?.intValue ?? created,
+            model: o["model"]?.stringValue ?? target.upstreamModel, choices: parsed, usage: Usage(openAI: o["usage"]),
+            systemFingerprint: o["system_fingerprint"]?.stringValue)
+        return DecodedResponse(response: response, passthroughBody: body)
+    }
+
+    public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
+        let json = try? JSON.parse(body)
+        let e = json?["error"]
+        let type = e?["type"]?.stringValue
+        let code = e?["code"]?.stringValue
+        let message = e?["message"]?.stringValue ?? "HTTP \(status) from upstream"
+        let kind: ProviderError.Kind
+        switch status {
+        case 400:
+            if code == "context_length_exceeded" {
+                kind = .contextLengthExceeded
+            } else if code == "content_policy_violation" || code == "content_filter" {
+                kind = .contentPolicy
+            } else {
+                kind = .badRequest
+            }
+        case 401: kind = .authentication
+        case 402: kind = .billing
+        case 403: kind = .permissionDenied
+        case 404: kind = .notFound
+        case 408: kind = .requestTimeout
+        case 409: kind = .conflict
+        case 413: kind = .requestTooLarge
+        case 422: kind = .unprocessable
+        case 429: kind = (code == "insufficient_quota" || type == "insufficient_quota") ? .quotaExhausted : .rateLimited
+        case 503: kind = .overloaded
+        case 504: kind = .gatewayTimeout
+        case 500...599: kind = .serverError
+        case 400...499: kind = .badRequest
+        default: kind = .other
+        }
+        let credential = kind == .authentication || kind == .permissionDenied
+        return ProviderError(
+            kind: kind, status: status, providerType: type, providerCode: code, message: credential ? "" : message,
+            param: e?["param"]?.stringValue, shouldRetry: headers.value(for: "x-should-retry").map { $0 == "true" },
+            passthroughBody: credential ? nil : json)
+    }
+
+    public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
+        OpenAIStreamDecoder()
+    }
+}
+
+/// Reads OpenAI chunks for bookkeeping (finish reasons, usage, text) and hands each one on
+/// as `raw` for the passthrough.
+public struct OpenAIStreamDecoder: StreamDecoder {
+    private var sse = SSEParser()
+    private var open: Set<Int> = []
+    private var finished: Set<Int> = []
+    public private(set) var malformedEvents = 0
+
+    public init() {}
+
+    public var isComplete: Bool { !finished.isEmpty && open.isSubset(of: finished) }
+
+    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for m in sse.feed(bytes) { handle(m, into: &out) }
+        return out
+    }
+
+    public mutating func finish() -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for m in sse.finish() { handle(m, into: &out) }
+        return out
+    }
+
+    private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
+        if m.data == "[DONE]" {
+            out.append(.done)
+            return
+        }
+        guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
+            malformedEvents += 1
+            return
+        }
+        if let e = o["error"], case .object = e {
+            let codec = OpenAICodec()
+            var err = codec.decodeError(status: 500, headers: [], body: Array(m.data.utf8))
+            err.status = 200
+            if e["type"]?.stringValue == "rate_limit_error" { err.kind = .rateLimited }
+            out.append(.error(err))
+            return
+        }
+        let choices = o["choices"]?.arrayValue ?? []
+        if !choices.isEmpty {
+            var deltas: [ChoiceDelta] = []
+            deltas.reserveCapacity(choices.count)
+            for c in choices {
+                let index = c["index"]?.intValue ?? 0
+                open.insert(index)
+                let d = c["delta"]
+                var delta = ChoiceDelta(index: index, role: d?["role"] != nil, content: d?["content"]?.stringValue)
+                for t in d?["tool_calls"]?.arrayValue ?? [] {
+                    delta.toolCalls.append(
+                        ToolCallDelta(
+                            index: t["index"]?.intValue ?? 0, id: t["id"]?.stringValue,
+                            name: t["function"]?["name"]?.stringValue, arguments: t["function"]?["arguments"]?.stringValue))
+                }
+                if let f = c["finish_reason"]?.stringValue {
+                    delta.finishReason = FinishReason(rawValue: f) ?? .stop
+                    finished.insert(index)
+                }
+                deltas.append(delta)
+            }
+            out.append(.choices(deltas, raw: o))
+        }
+        if let usage = Usage(openAI: o["usage"]) {
+            out.append(.usage(usage, raw: choices.isEmpty ? o : nil))
+        }
+    }
+}

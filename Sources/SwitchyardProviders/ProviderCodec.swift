@@ -1,0 +1,119 @@
+public import SwitchyardCore
+
+/// The wire formats Switchyard speaks upstream (config `kind`).
+public enum ProviderKind: String, Sendable, CaseIterable {
+    case openai, anthropic, gemini
+}
+
+/// What a codec needs to know about the target it encodes for and decodes from.
+public struct TargetContext: Sendable {
+    /// Configured provider name (for messages such as "… is not supported by anthropic").
+    public var providerName: String
+    /// The upstream model id of the target (`claude-3-5-haiku-latest`).
+    public var upstreamModel: String
+    /// Anthropic `max_tokens` when the client sent neither `max_completion_tokens` nor `max_tokens`
+    /// (mapping.md §1, **policy**; default 4096).
+    public var defaultMaxTokens: Int
+    /// Clamp `temperature` above 1 to 1.0 for Anthropic instead of rejecting it (**policy** switch).
+    public var clampTemperature: Bool
+    /// Anthropic models that accept `output_config` structured outputs (mapping.md §4).
+    public var structuredOutputs: Bool
+    /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call ids).
+    public var idSeed: String
+
+    public init(
+        providerName: String, upstreamModel: String, defaultMaxTokens: Int = 4096, clampTemperature: Bool = false,
+        structuredOutputs: Bool = false, idSeed: String = ""
+    ) {
+        self.providerName = providerName
+        self.upstreamModel = upstreamModel
+        self.defaultMaxTokens = defaultMaxTokens
+        self.clampTemperature = clampTemperature
+        self.structuredOutputs = structuredOutputs
+        self.idSeed = idSeed
+    }
+}
+
+/// An upstream request without credentials: the transport adds the base URL and auth headers.
+public struct EncodedRequest: Sendable {
+    /// Path appended to the provider's `base_url`, e.g. `/chat/completions`, `/v1/messages`,
+    /// `/v1beta/models/gemini-2.0-flash:streamGenerateContent`.
+    public var path: String
+    /// Query string without `?` (`alt=sse`), or empty.
+    public var query: String
+    /// Non-secret headers (content type, API version).
+    public var headers: [HeaderField]
+    public var body: [UInt8]
+
+    public init(path: String, query: String = "", headers: [HeaderField], body: [UInt8]) {
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A decoded non-streaming answer. `passthroughBody` is set by the OpenAI codec: the upstream
+/// bytes to send to the client unchanged.
+public struct DecodedResponse: Sendable {
+    public var response: ChatResponse
+    public var passthroughBody: [UInt8]?
+
+    public init(response: ChatResponse, passthroughBody: [UInt8]? = nil) {
+        self.response = response
+        self.passthroughBody = passthroughBody
+    }
+}
+
+/// One provider's translation between the unified form and its wire format. Pure: no I/O,
+/// no clocks (the caller passes `created`), so every case is testable from bytes.
+public protocol ProviderCodec: Sendable {
+    var kind: ProviderKind { get }
+
+    /// Headers that carry the provider key (`Authorization`, `x-api-key`, `x-goog-api-key`).
+    func authHeaders(apiKey: String) -> [HeaderField]
+
+    /// Validates what this provider cannot honour (400 naming the parameter) and encodes.
+    func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest
+
+    /// Decodes a 2xx non-streaming body. `id` and `created` form the response envelope.
+    func decodeResponse(
+        _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
+    ) throws(ProviderError) -> DecodedResponse
+
+    /// Decodes a non-2xx answer into facts (mapping.md §8).
+    func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError
+
+    /// A fresh decoder for one streamed response.
+    func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder
+
+    /// Path and query of the provider's free model-listing endpoint (health checks).
+    var healthPath: String { get }
+}
+
+/// Turns an upstream SSE body into unified stream events.
+///
+/// Feeding the same bytes in any split gives the same events (tested byte by byte).
+/// Decoders never decide that a stream failed: the router judges completion from
+/// `isComplete` (a finish reason was seen for every choice) when the body ends.
+public protocol StreamDecoder: Sendable {
+    mutating func feed(_ bytes: [UInt8]) -> [StreamEvent]
+    /// The body ended: flush what is pending (the finish chunk when a finish reason was seen
+    /// but the end marker never came, then `.usage` when known).
+    mutating func finish() -> [StreamEvent]
+    /// A finish reason was seen for every choice.
+    var isComplete: Bool { get }
+    /// Events skipped because they could not be parsed (logged and counted by the caller).
+    var malformedEvents: Int { get }
+}
+
+extension ProviderCodec {
+    /// The codec for a provider kind.
+    public static func codec(for kind: ProviderKind) -> any ProviderCodec {
+        switch kind {
+        case .openai: OpenAICodec()
+        case .anthropic: AnthropicCodec()
+        case .gemini: GeminiCodec()
+        }
+    }
+}
