@@ -1,0 +1,23 @@
+# Switchyard image: the same steps as the README (scripts/install-deps, swift build -c release),
+# so a correct README build means a correct image.
+FROM swift:6.2-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN scripts/install-deps \
+ && swift build -c release --static-swift-stdlib --product switchyard \
+ && install -D .build/release/switchyard /out/switchyard
+
+FROM debian:bookworm-slim
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends libmicrohttpd12 libcurl4 libsqlite3-0 ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home /var/lib/switchyard switchyard \
+ && mkdir -p /etc/switchyard /var/lib/switchyard && chown switchyard /var/lib/switchyard
+COPY --from=build /out/switchyard /usr/local/bin/switchyard
+COPY config/switchyard.yaml /etc/switchyard/switchyard.yaml
+USER switchyard
+WORKDIR /var/lib/switchyard
+ENV SWITCHYARD_CONFIG=/etc/switchyard/switchyard.yaml
+EXPOSE 4000
+HEALTHCHECK --interval=10s --timeout=2s CMD curl -fsS http://127.0.0.1:4000/healthz || exit 1
+ENTRYPOINT ["/usr/local/bin/switchyard", "serve"]

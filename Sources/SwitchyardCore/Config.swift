@@ -1,0 +1,139 @@
+/// Switchyard's configuration (README "Configuration reference"). Every secret is named by an
+/// environment variable (`*_env`) and resolved once, into `Secret`, by `ResolvedConfig`.
+public struct SwitchyardConfig: Sendable, Equatable {
+    public var listen = ListenAddress(host: "127.0.0.1", port: 4000)
+    public var auth = AuthConfig()
+    public var providers: [ProviderConfig] = []
+    public var models: [ModelConfig] = []
+    /// Prefix routes for model names not in `models` (the embedded default uses these).
+    public var routes: [PrefixRoute] = []
+    public var retry = RetryConfig()
+    public var circuitBreaker = BreakerConfig()
+    public var store = StoreConfig()
+    public var limits = LimitsConfig()
+    public var shutdownGraceMs = 30_000
+
+    public init() {}
+}
+
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Loopback addresses are safe to serve without client keys.
+    public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public struct ClientKeyConfig: Sendable, Equatable {
+    public var name: String
+    public var keyEnv: String
+}
+
+public struct AuthConfig: Sendable, Equatable {
+    public var keys: [ClientKeyConfig] = []
+    public var allowUnauthenticated = false
+}
+
+public struct ProviderConfig: Sendable, Equatable {
+    public var name: String
+    /// `openai`, `anthropic` or `gemini` (validated).
+    public var kind: String
+    public var baseURL: String
+    public var apiKeyEnv: String?
+    public var timeoutMs = 120_000
+    public var connectTimeoutMs = 10_000
+    public var firstEventTimeoutMs = 10_000
+    public var idleTimeoutMs = 30_000
+    public var organization: String?
+    public var project: String?
+    /// Extra headers sent on every upstream call (e.g. `anthropic-beta`).
+    public var headers: [HeaderField] = []
+    /// Anthropic `max_tokens` when the client gives none.
+    public var defaultMaxTokens = 4096
+
+    public init(name: String, kind: String, baseURL: String, apiKeyEnv: String?) {
+        self.name = name
+        self.kind = kind
+        self.baseURL = baseURL
+        self.apiKeyEnv = apiKeyEnv
+    }
+}
+
+public struct TargetConfig: Sendable, Equatable {
+    public var provider: String
+    public var model: String
+    public var priority: Int = 1
+    public var weight: Int = 1
+}
+
+public struct ModelConfig: Sendable, Equatable {
+    public var name: String
+    public var targets: [TargetConfig]
+}
+
+/// `gpt-*` → provider `openai`: model names matching `prefix` go to `provider` unchanged.
+public struct PrefixRoute: Sendable, Equatable {
+    public var prefix: String
+    public var provider: String
+}
+
+public struct RetryConfig: Sendable, Equatable {
+    public var attemptsPerTarget = 2
+    public var initialBackoffMs = 1000
+    public var maxBackoffMs = 8000
+    public var multiplier = 2.0
+    public var deadlineMs = 120_000
+    public var waitRetryAfterMs = 5000
+    public var budgetPercent = 20.0
+}
+
+public struct BreakerConfig: Sendable, Equatable {
+    public var failureThreshold = 5
+    public var openMs = 15_000
+}
+
+public struct StoreConfig: Sendable, Equatable {
+    public var path = "switchyard.db"
+    public var idempotencyTTLSeconds = 86_400
+}
+
+public struct LimitsConfig: Sendable, Equatable {
+    public var maxBodyBytes = 8 << 20
+    public var maxConnections = 1024
+    public var maxHeaderBytes = 32 << 10
+    public var clientTimeoutSeconds = 60
+}
+
+/// One problem in a configuration file, located by its key path
+/// (`models[0].targets[1].provider: no provider named "antropic"`).
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+    public var description: String { path.isEmpty ? problem : "\(path): \(problem)" }
+}
+
+/// Every problem found, so an operator fixes a file in one pass.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [ConfigError]
+    public init(_ errors: [ConfigError]) { self.errors = errors }
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// A secret value (provider or client key). Its description is redacted so it cannot reach a
+/// log line, an error message or a metric label by accident; only header writers read `value`.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}

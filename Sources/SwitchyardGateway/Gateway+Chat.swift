@@ -1,0 +1,214 @@
+import Logging
+import SwitchyardCore
+import SwitchyardEdge
+import SwitchyardProviders
+import SwitchyardRouting
+
+extension Gateway {
+    /// `POST /v1/chat/completions`: parse, resolve the model, route, answer (JSON or SSE).
+    func handleChat(
+        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String
+    ) async {
+        let started = ContinuousClock.now
+        metrics.inFlight.increment()
+        defer { metrics.inFlight.decrement() }
+        var log = RequestLog(requestID: requestID, keyName: keyName)
+
+        let chat: ChatRequest
+        do {
+            chat = try ChatRequest.parse(body: request.body)
+        } catch {
+            return finishWithError(error, responder: responder, log: &log, started: started)
+        }
+        log.model = chat.model
+        log.stream = chat.stream
+
+        let targets: [RouteTarget]
+        switch table.resolve(model: chat.model) {
+        case .notFound:
+            return finishWithError(.modelNotFound(chat.model), responder: responder, log: &log, started: started)
+        case .unavailable(let reason):
+            return finishWithError(
+                APIError(
+                    status: 503, type: "server_error", code: "no_available_provider",
+                    message: "No provider can serve `\(chat.model)` right now: \(reason).", retryAfterSeconds: 30,
+                    shouldRetry: false),
+                responder: responder, log: &log, started: started)
+        case .targets(let t, let configured):
+            targets = t
+            log.configuredModel = configured
+        }
+
+        if chat.stream {
+            await streamChat(chat, targets: targets, responder: responder, log: &log, started: started)
+        } else {
+            switch await router.complete(chat, targets: targets, requestID: requestID) {
+            case .failure(let f):
+                log.attempts = f.attempts
+                finishWithError(f.error, responder: responder, log: &log, started: started)
+            case .success(let s):
+                log.attempts = s.attempts
+                log.provider = s.target.provider
+                log.upstreamModel = s.target.model
+                log.usage = s.response.response.usage
+                var headers = baseHeaders(log.requestID)
+                addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
+                let body = s.response.passthroughBody ?? s.response.response.json.serialized()
+                responder.respond(status: 200, headers: headers, body: body)
+                finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)
+            }
+        }
+    }
+
+    func streamChat(
+        _ chat: ChatRequest, targets: [RouteTarget], responder: HTTPResponder, log: inout RequestLog,
+        started: ContinuousClock.Instant
+    ) async {
+        let routed: RoutedStream
+        switch await router.stream(chat, targets: targets, requestID: log.requestID) {
+        case .failure(let f):
+            log.attempts = f.attempts
+            return finishWithError(f.error, responder: responder, log: &log, started: started)
+        case .success(let s):
+            routed = s
+        }
+        log.provider = routed.target.provider
+        log.upstreamModel = routed.target.model
+        var headers: HTTPHeaders = [
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": log.requestID,
+        ]
+        addRoutingHeaders(&headers, target: routed.target, attempts: routed.attempts.count)
+        let writer = responder.startStream(status: 200, headers: headers)
+        metrics.openStreams.increment()
+        defer { metrics.openStreams.decrement() }
+        let encoder = ChunkEncoder(
+            id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber }, created: Int(Clock.unixSeconds()),
+            model: routed.target.model)
+        var firstSent = false
+        var outcomeText = "ok"
+        var status = 200
+        loop: while let item = await routed.next() {
+            var out: [UInt8] = []
+            switch item {
+            case .events(let events):
+                for event in events {
+                    switch event {
+                    case .choices(let deltas, let raw):
+                        out += raw.map(SSE.data) ?? encoder.encode(deltas)
+                    case .usage(let usage, let raw):
+                        log.usage = usage
+                        if chat.includeUsage { out += raw.map(SSE.data) ?? encoder.encodeUsage(usage) }
+                    case .done:
+                        out += SSE.done
+                    case .error(let e):
+                        out += SSE.error(e.apiError)
+                        outcomeText = "stream_error"
+                        status = e.apiError.status
+                    }
+                }
+            case .failed(let error):
+                out += SSE.error(error)
+                outcomeText = "stream_error"
+                status = error.status
+                log.streamError = error.code ?? error.type
+            }
+            if !out.isEmpty {
+                if !firstSent {
+                    firstSent = true
+                    let ttft = ContinuousClock.now - started
+                    log.ttft = ttft
+                    metrics.timeToFirstToken(provider: routed.target.provider, ttft)
+                }
+                if !writer.write(out) {
+                    outcomeText = "client_disconnected"
+                    status = 499
+                    break loop
+                }
+            }
+            if outcomeText == "stream_error" { break loop }
+        }
+        writer.finish()
+        log.attempts = routed.attempts
+        finish(log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText, started: started)
+    }
+
+    func addRoutingHeaders(_ headers: inout HTTPHeaders, target: RouteTarget, attempts: Int) {
+        headers.add("x-switchyard-provider", target.provider)
+        headers.add("x-switchyard-model", target.model)
+        headers.add("x-switchyard-attempts", String(attempts))
+    }
+
+    func outcome(_ attempts: [AttemptRecord]) -> String {
+        guard let first = attempts.first, let last = attempts.last else { return "ok" }
+        if first.target != last.target { return "fallback" }
+        return attempts.count > 1 ? "retried" : "ok"
+    }
+
+    func finishWithError(_ error: APIError, responder: HTTPResponder, log: inout RequestLog, started: ContinuousClock.Instant) {
+        var extra: [(String, String)] = []
+        if !log.attempts.isEmpty { extra.append(("x-switchyard-attempts", String(log.attempts.count))) }
+        respondError(responder, error, requestID: log.requestID, extra: extra)
+        log.errorCode = error.code ?? error.type
+        finish(log: &log, status: error.status, outcome: "error", started: started)
+    }
+
+    func finish(log: inout RequestLog, status: Int, outcome: String, started: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - started
+        metrics.request(
+            model: log.configuredModel, provider: log.provider, outcome: outcome, status: status, duration: elapsed)
+        if let u = log.usage, let p = log.provider {
+            metrics.tokens(provider: p, model: log.configuredModel, prompt: u.promptTokens, completion: u.completionTokens)
+        }
+        log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed)
+    }
+}
+
+/// The facts of one request for its single structured log line. Holds no message content and
+/// no key material: the client key appears by its configured name only.
+struct RequestLog {
+    var requestID: String
+    var keyName: String
+    var model: String?
+    var configuredModel: String?
+    var stream = false
+    var provider: String?
+    var upstreamModel: String?
+    var attempts: [AttemptRecord] = []
+    var usage: Usage?
+    var ttft: Duration?
+    var errorCode: String?
+    var streamError: String?
+
+    func emit(to logger: Logger, status: Int, outcome: String, elapsed: Duration) {
+        var m: Logger.Metadata = [
+            "request_id": .string(requestID), "client_key": .string(keyName), "status": .stringConvertible(status),
+            "outcome": .string(outcome), "latency_ms": .string(ms(elapsed)), "stream": .stringConvertible(stream),
+        ]
+        if let model { m["model"] = .string(String(model.prefix(128))) }
+        if let provider { m["provider"] = .string(provider) }
+        if let upstreamModel { m["upstream_model"] = .string(upstreamModel) }
+        if let ttft { m["ttft_ms"] = .string(ms(ttft)) }
+        if let u = usage {
+            m["prompt_tokens"] = .stringConvertible(u.promptTokens)
+            m["completion_tokens"] = .stringConvertible(u.completionTokens)
+        }
+        if let errorCode { m["error"] = .string(errorCode) }
+        if let streamError { m["stream_error"] = .string(streamError) }
+        if !attempts.isEmpty {
+            m["targets"] = .array(
+                attempts.map { a in
+                    .dictionary([
+                        "target": .string(a.target), "attempt": .stringConvertible(a.attempt), "outcome": .string(a.outcome),
+                        "ms": .string(ms(a.duration)),
+                    ])
+                })
+        }
+        logger.info("request", metadata: m)
+    }
+
+    func ms(_ d: Duration) -> String {
+        let (s, atto) = d.components
+        let total = Double(s) * 1000 + Double(atto) / 1e15
+        return String((total * 1000).rounded() / 1000)
+    }
+}

@@ -1,0 +1,46 @@
+import SwitchyardCore
+import SwitchyardEdge
+
+extension Gateway {
+    /// `GET /v1/models`: configured model names, then every `provider/model` target.
+    func listModels(_ responder: HTTPResponder, table: RouteTable, requestID: String) {
+        let data: [JSON] = table.listedModels.map { modelObject(id: $0.id, ownedBy: $0.ownedBy) }
+        respondJSON(responder, status: 200, ["object": "list", "data": .array(data)], requestID: requestID)
+    }
+
+    /// `GET /v1/models/{id}`; ids may contain `/` (`anthropic/claude-3-5-haiku-latest`).
+    func showModel(_ rawID: String, _ responder: HTTPResponder, table: RouteTable, requestID: String) {
+        let id = percentDecoded(rawID)
+        if let m = table.listedModels.first(where: { $0.id == id }) {
+            guard case .object(let o) = modelObject(id: m.id, ownedBy: m.ownedBy) else { return }
+            return respondJSON(responder, status: 200, o, requestID: requestID)
+        }
+        if case .targets(let targets, _) = table.resolve(model: id), let t = targets.first {
+            guard case .object(let o) = modelObject(id: id, ownedBy: t.provider) else { return }
+            return respondJSON(responder, status: 200, o, requestID: requestID)
+        }
+        respondError(responder, .modelNotFound(id), requestID: requestID)
+    }
+
+    func modelObject(id: String, ownedBy: String) -> JSON {
+        ["id": .string(id), "object": "model", "created": .int(startedAt), "owned_by": .string(ownedBy)]
+    }
+}
+
+/// Decodes `%XX` escapes; invalid escapes are kept as written.
+func percentDecoded(_ s: String) -> String {
+    guard s.contains("%") else { return s }
+    var out: [UInt8] = []
+    let b = Array(s.utf8)
+    var i = 0
+    while i < b.count {
+        if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let v = UInt8(String(decoding: b[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
+            out.append(v)
+            i += 3
+        } else {
+            out.append(b[i])
+            i += 1
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,139 @@
+public import Logging
+public import SwitchyardCore
+public import SwitchyardEdge
+import SwitchyardProviders
+public import SwitchyardRouting
+import Synchronization
+
+/// The HTTP surface: OpenAI-compatible endpoints, health, metrics. Routes each request, checks
+/// client keys, assigns the request id and maps every failure to OpenAI's error envelope.
+public final class Gateway: HTTPHandler, Sendable {
+    let table: Mutex<RouteTable>
+    public let router: Router
+    public let metrics: GatewayMetrics
+    let logger: Logger
+    let draining = Atomic<Bool>(false)
+    /// Unix seconds at start, the `created` of listed models.
+    let startedAt: Int
+
+    public init(table: RouteTable, router: Router, metrics: GatewayMetrics, logger: Logger) {
+        self.table = Mutex(table)
+        self.router = router
+        self.metrics = metrics
+        self.logger = logger
+        self.startedAt = Int(Clock.unixSeconds())
+    }
+
+    var currentTable: RouteTable { table.withLock { $0 } }
+
+    /// Swaps in a reloaded configuration (SIGHUP); requests in flight keep the one they started with.
+    public func reload(_ newTable: RouteTable) {
+        table.withLock { $0 = newTable }
+        metrics.updateLabels(providers: newTable.providerNames, models: Array(newTable.configuredModelNames))
+    }
+
+    /// Marks the gateway as draining: `/readyz` answers 503 from now on.
+    public func beginDraining() { draining.store(true, ordering: .relaxed) }
+
+    public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
+        let requestID = RequestID.from(request.headers["x-request-id"])
+        let path = request.path
+        switch path {
+        case "/healthz":
+            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(responder, requestID, "GET") }
+            respondJSON(responder, status: 200, ["status": "ok"], requestID: requestID)
+        case "/readyz":
+            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(responder, requestID, "GET") }
+            let (ready, reason) = readiness()
+            respondJSON(
+                responder, status: ready ? 200 : 503, ["status": .string(ready ? "ready" : "unready"), "reason": .string(reason)],
+                requestID: requestID)
+        case "/metrics":
+            guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+            responder.respond(
+                status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: metrics.exposition())
+        default:
+            guard path.hasPrefix("/v1/") else {
+                return respondError(responder, .notFound("Unknown path \(path)."), requestID: requestID)
+            }
+            let table = currentTable
+            var keyName = "anonymous"
+            if table.authRequired {
+                guard let name = authenticate(request, table) else {
+                    return respondError(responder, .invalidAPIKey, requestID: requestID)
+                }
+                keyName = name
+            }
+            if path == "/v1/chat/completions" {
+                guard request.method == "POST" else { return methodNotAllowed(responder, requestID, "POST") }
+                await handleChat(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+            } else if path == "/v1/models" {
+                guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+                listModels(responder, table: table, requestID: requestID)
+            } else if path.hasPrefix("/v1/models/") {
+                guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+                showModel(String(path.dropFirst("/v1/models/".count)), responder, table: table, requestID: requestID)
+            } else {
+                respondError(responder, .notFound("Unknown path \(path)."), requestID: requestID)
+            }
+        }
+    }
+
+    func authenticate(_ request: HTTPRequest, _ table: RouteTable) -> String? {
+        guard let header = request.headers["authorization"] else { return nil }
+        let prefix = "Bearer "
+        guard header.count > prefix.count, header.lowercased().hasPrefix("bearer ") else { return nil }
+        let token = String(header.dropFirst(prefix.count)).trimmingSpaces()
+        return table.authenticate(bearer: token)
+    }
+
+    func readiness() -> (Bool, String) {
+        if draining.load(ordering: .relaxed) { return (false, "draining") }
+        let table = currentTable
+        let usable = table.providers.values.filter { $0.missingKeyEnv == nil }
+        if usable.isEmpty { return (false, "no provider has an API key") }
+        let breakers = router.breakerSnapshot()
+        // Ready while at least one usable provider has a target that is not circuit-open.
+        for p in usable {
+            let states = breakers.filter { $0.key.hasPrefix(p.config.name + "/") }
+            if states.isEmpty || states.values.contains(where: { $0 != .open }) { return (true, "ok") }
+        }
+        return (false, "every provider is circuit-open")
+    }
+
+    // MARK: Responses
+
+    func baseHeaders(_ requestID: String) -> HTTPHeaders {
+        ["Content-Type": "application/json", "x-request-id": requestID]
+    }
+
+    func respondJSON(_ responder: HTTPResponder, status: Int, _ body: JSONObject, requestID: String) {
+        responder.respond(status: status, headers: baseHeaders(requestID), body: JSON.object(body).serialized())
+    }
+
+    func respondError(
+        _ responder: HTTPResponder, _ error: APIError, requestID: String, extra: [(String, String)] = []
+    ) {
+        var headers = baseHeaders(requestID)
+        if let s = error.retryAfterSeconds { headers.add("Retry-After", String(s)) }
+        if let r = error.shouldRetry { headers.add("x-should-retry", r ? "true" : "false") }
+        for (k, v) in extra { headers.add(k, v) }
+        responder.respond(status: error.status, headers: headers, body: error.body)
+    }
+
+    func methodNotAllowed(_ responder: HTTPResponder, _ requestID: String, _ allowed: String) {
+        respondError(
+            responder,
+            APIError(status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "Method not allowed; use \(allowed)."),
+            requestID: requestID, extra: [("Allow", allowed)])
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,35 @@
+import Glibc
+
+/// Request ids: an incoming `x-request-id` is honoured when it is short printable ASCII
+/// (so it cannot inject into logs or headers); otherwise a fresh `req_` + 24 hex digits.
+enum RequestID {
+    static func from(_ incoming: String?) -> String {
+        if let s = incoming, !s.isEmpty, s.utf8.count <= 128,
+            s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+        {
+            return s
+        }
+        return generate()
+    }
+
+    static func generate() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64
+        let b = g.next() as UInt32
+        return "req_" + hex(a, 16) + hex(UInt64(b), 8)
+    }
+
+    static func hex(_ v: UInt64, _ width: Int) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+}
+
+enum Clock {
+    /// Wall-clock Unix time in seconds.
+    static func unixSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,128 @@
+public import Logging
+public import SwitchyardCore
+import SwitchyardEdge
+import SwitchyardRouting
+import SwitchyardUpstream
+import UnixSignals
+
+/// Wires the pieces together and owns the process lifecycle: start, SIGHUP reload,
+/// SIGTERM/SIGINT drain, stop.
+public final class SwitchyardServer: Sendable {
+    public let gateway: Gateway
+    let server: HTTPServer
+    let upstream: CurlUpstream
+    let logger: Logger
+    let configPath: String?
+    let environment: [String: String]
+
+    /// The bound port (useful with `listen: 127.0.0.1:0`).
+    public var port: Int { server.port }
+
+    /// Builds everything and binds the listening socket.
+    public init(config: SwitchyardConfig, configPath: String?, environment: [String: String], logger: Logger) throws {
+        let table = try RouteTable(config: config, environment: environment)
+        for w in table.warnings { logger.warning("\(w)") }
+        self.logger = logger
+        self.configPath = configPath
+        self.environment = environment
+        upstream = CurlUpstream()
+        let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
+        let router = Router(
+            upstream: upstream, policy: RoutingPolicy(config), logger: logger,
+            observer: MetricsRouterObserver(metrics: metrics, logger: logger))
+        gateway = Gateway(table: table, router: router, metrics: metrics, logger: logger)
+        var edge = HTTPServerConfiguration()
+        edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
+        edge.port = UInt16(config.listen.port)
+        edge.maxConnections = config.limits.maxConnections
+        edge.maxBodyBytes = config.limits.maxBodyBytes
+        edge.maxHeaderBytes = config.limits.maxHeaderBytes
+        edge.connectionTimeoutSeconds = config.limits.clientTimeoutSeconds
+        edge.errorResponse = { status, message in
+            let error: APIError
+            switch status {
+            case 413:
+                error = APIError(
+                    status: 413, type: "invalid_request_error", code: "request_too_large",
+                    message: "Request body is larger than the limit of \(config.limits.maxBodyBytes) bytes.")
+            case 400..<500:
+                error = APIError(status: status, type: "invalid_request_error", code: nil, message: message)
+            default:
+                error = APIError(status: status, type: "server_error", code: nil, message: message)
+            }
+            return (["Content-Type": "application/json"], error.body)
+        }
+        server = try HTTPServer(configuration: edge, handler: gateway)
+        try server.start()
+        logger.info(
+            "listening",
+            metadata: [
+                "address": .string(config.listen.host), "port": .stringConvertible(server.port),
+                "providers": .array(table.providerNames.map { .string($0) }),
+                "auth": .string(table.authRequired ? "required" : "off"),
+            ])
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains for up to `shutdownGraceMs`.
+    public func runUntilSignalled() async {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+        for await signal in signals {
+            if signal == .sighup {
+                reload()
+                continue
+            }
+            logger.info("shutting down", metadata: ["signal": .string(String(describing: signal))])
+            break
+        }
+        await drain()
+    }
+
+    /// Re-reads the configuration file; a bad file is refused and the old configuration stays.
+    public func reload() {
+        guard let configPath else {
+            logger.warning("SIGHUP ignored: no configuration file (embedded default in use)")
+            return
+        }
+        do {
+            let config = try ConfigLoader.load(path: configPath)
+            let table = try RouteTable(config: config, environment: environment)
+            gateway.reload(table)
+            gateway.router.updatePolicy(RoutingPolicy(config))
+            logger.info("configuration reloaded", metadata: ["path": .string(configPath)])
+        } catch {
+            logger.error("configuration reload refused; keeping the previous one", metadata: ["problems": .string("\(error)")])
+        }
+    }
+
+    /// Stops accepting, lets requests and streams in flight finish within the grace period, stops.
+    public func drain() async {
+        gateway.beginDraining()
+        server.quiesce()
+        let grace = Duration.milliseconds(gateway.currentTable.config.shutdownGraceMs)
+        let deadline = ContinuousClock.now + grace
+        while server.inFlightRequests > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        stop()
+    }
+
+    public func stop() {
+        server.stop()
+        upstream.shutdown()
+    }
+}
+
+extension RoutingPolicy {
+    init(_ c: SwitchyardConfig) {
+        self.init()
+        attemptsPerTarget = c.retry.attemptsPerTarget
+        initialBackoff = .milliseconds(c.retry.initialBackoffMs)
+        maxBackoff = .milliseconds(c.retry.maxBackoffMs)
+        multiplier = c.retry.multiplier
+        deadline = .milliseconds(c.retry.deadlineMs)
+        waitRetryAfterCap = .milliseconds(c.retry.waitRetryAfterMs)
+        budgetPercent = c.retry.budgetPercent
+        breakerFailureThreshold = c.circuitBreaker.failureThreshold
+        breakerOpenDuration = .milliseconds(c.circuitBreaker.openMs)
+    }
+}

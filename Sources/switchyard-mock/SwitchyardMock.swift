@@ -1,0 +1,42 @@
+import ArgumentParser
+import Glibc
+import SwitchyardCore
+import SwitchyardTestSupport
+
+/// The mock upstream the tests use, started by hand: one port that speaks OpenAI, Anthropic and
+/// Gemini wire formats, with optional faults to watch Switchyard fail over.
+@main
+struct SwitchyardMock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard-mock", abstract: "A fake OpenAI/Anthropic/Gemini upstream for demos, tests and benchmarks.")
+
+    @Option(help: "Port to listen on (127.0.0.1).")
+    var port = 4010
+
+    @Option(help: "Comma-separated provider kinds (openai, anthropic, gemini) that answer 503 to every call.")
+    var fail = ""
+
+    @Option(help: "Fixed reply text instead of echoing the last user message.")
+    var reply: String?
+
+    @Option(help: "Milliseconds between stream events.")
+    var eventPauseMs = 0
+
+    func run() throws {
+        let failing = Set(fail.split(separator: ",").compactMap { MockProviderKind(rawValue: String($0)) })
+        var llm = MockLLM(reply: reply)
+        if eventPauseMs > 0 { llm.eventPause = .milliseconds(eventPauseMs) }
+        let model = llm
+        let server = try MockHTTPServer(port: port, recordRequests: false) { request in
+            if let kind = MockProviderKind(path: request.path), failing.contains(kind) {
+                return .json(
+                    status: 503,
+                    ["error": ["message": "mock: \(kind.rawValue) is failing on purpose", "type": "server_error", "code": nil, "param": nil]])
+            }
+            return model.respond(request)
+        }
+        print("switchyard-mock listening on http://127.0.0.1:\(server.port) (failing: \(failing.map(\.rawValue).sorted()))")
+        fflush(stdout)
+        while true { pause() }
+    }
+}

@@ -1,0 +1,80 @@
+import Testing
+
+@testable import SwitchyardCore
+
+@Suite struct ChatRequestTests {
+    func parse(_ text: String) throws(APIError) -> ChatRequest { try ChatRequest.parse(body: Array(text.utf8)) }
+
+    func expectError(_ text: String, status: Int = 400, param: String?, code: String? = nil) {
+        do {
+            _ = try parse(text)
+            Issue.record("expected an error for \(text)")
+        } catch {
+            #expect(error.status == status)
+            #expect(error.param == param)
+            if let code { #expect(error.code == code) }
+            #expect(error.type == "invalid_request_error")
+        }
+    }
+
+    @Test func parsesTypedFieldsAndKeepsRaw() throws {
+        let r = try parse(
+            #"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"max_completion_tokens":9,"temperature":0.5,"stop":"END","stream":true,"stream_options":{"include_usage":true},"x_unknown":{"k":1}}"#
+        )
+        #expect(r.model == "m")
+        #expect(r.maxTokens == 9)
+        #expect(r.temperature == 0.5)
+        #expect(r.stop == ["END"])
+        #expect(r.stream && r.includeUsage)
+        #expect(r.raw["x_unknown"] == ["k": 1])
+        #expect(r.messages[0].content == .text("hi"))
+    }
+
+    @Test func parsesToolsPartsAndCalls() throws {
+        let r = try parse(
+            #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA","detail":"low"}}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_object"}}"#
+        )
+        #expect(r.messages[0].content == .parts([.text("a"), .imageURL(url: "data:image/png;base64,AA", detail: "low")]))
+        #expect(r.messages[1].toolCalls == [ToolCall(id: "c1", name: "f", arguments: "{}")])
+        #expect(r.messages[2].toolCallID == "c1")
+        #expect(r.tools.first?.name == "f")
+        #expect(r.toolChoice == .function("f"))
+        #expect(r.responseFormat == .jsonObject)
+    }
+
+    @Test func malformedJSON() { expectError("{not json", param: nil, code: "invalid_json") }
+    @Test func notAnObject() { expectError("[]", param: nil, code: "invalid_json") }
+    @Test func missingModel() { expectError(#"{"messages":[{"role":"user","content":"x"}]}"#, param: "model") }
+    @Test func missingMessages() { expectError(#"{"model":"m"}"#, param: "messages") }
+    @Test func emptyMessages() { expectError(#"{"model":"m","messages":[]}"#, param: "messages") }
+    @Test func badRole() { expectError(#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, param: "messages[0].role") }
+    @Test func toolWithoutID() {
+        expectError(#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, param: "messages[0].tool_call_id")
+    }
+    @Test func temperatureOutOfRange() {
+        expectError(#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#, param: "temperature")
+    }
+    @Test func wrongTypeNamesPath() {
+        expectError(
+            #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"#,
+            param: "messages[0].content[0].text", code: "invalid_type")
+    }
+    @Test func tooManyStops() {
+        expectError(#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, param: "stop")
+    }
+    @Test func toolChoiceWithoutTools() {
+        expectError(#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"}"#, param: "tool_choice")
+    }
+    @Test func badToolName() {
+        expectError(
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]}"#,
+            param: "tools[0].function.name")
+    }
+
+    @Test func errorEnvelopeHasAllFourKeys() throws {
+        let body = APIError.modelNotFound("x").body
+        let v = try JSON.parse(body)
+        #expect(v["error"]?.objectValue?.keys == ["message", "type", "param", "code"])
+        #expect(v["error"]?["code"] == "model_not_found")
+    }
+}

@@ -1,0 +1,98 @@
+import Testing
+
+@testable import SwitchyardCore
+
+@Suite struct ConfigTests {
+    static let base: JSON = [
+        "listen": "127.0.0.1:4000",
+        "providers": [
+            ["name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"],
+            ["name": "anthropic", "kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "ANTHROPIC_API_KEY"],
+        ],
+        "models": [
+            [
+                "name": "smart",
+                "targets": [
+                    ["provider": "openai", "model": "gpt-4o-mini", "priority": 1],
+                    ["provider": "anthropic", "model": "claude-3-5-haiku-latest", "priority": 2],
+                ],
+            ]
+        ],
+        "retry": ["attempts_per_target": 2, "initial_backoff_ms": 1000, "max_backoff_ms": 8000, "multiplier": 2],
+        "circuit_breaker": ["failure_threshold": 5, "open_ms": 30000],
+        "store": ["path": "switchyard.db"],
+    ]
+
+    @Test func decodesTheDocumentedKeys() throws {
+        let c = try SwitchyardConfig.decode(Self.base)
+        #expect(c.listen == ListenAddress(host: "127.0.0.1", port: 4000))
+        #expect(c.providers.map(\.name) == ["openai", "anthropic"])
+        #expect(c.models[0].targets[1].priority == 2)
+        #expect(c.circuitBreaker.openMs == 30000)
+        #expect(c.retry.multiplier == 2)
+    }
+
+    func errors(_ edit: (inout JSON) -> Void) -> [String] {
+        var j = Self.base
+        edit(&j)
+        do {
+            _ = try SwitchyardConfig.decode(j)
+            return []
+        } catch {
+            return error.errors.map(\.description)
+        }
+    }
+
+    @Test func unknownProviderNamesThePath() {
+        let e = errors { j in
+            var models = j["models"]!.arrayValue!
+            var targets = models[0]["targets"]!.arrayValue!
+            targets[1]["provider"] = "antropic"
+            models[0]["targets"] = .array(targets)
+            j["models"] = .array(models)
+        }
+        #expect(e == [#"models[0].targets[1].provider: no provider named "antropic""#])
+    }
+
+    @Test func unknownKeyAndWrongTypesAllReported() {
+        let e = errors { j in
+            j["retyr"] = ["a": 1]
+            j["retry"] = ["attempts_per_target": "two"]
+            j["listen"] = "nohost"
+        }
+        #expect(e.contains("retyr: unknown key"))
+        #expect(e.contains("retry.attempts_per_target: expected an integer, got string"))
+        #expect(e.contains(#"listen: expected host:port, got "nohost""#))
+    }
+
+    @Test func badKindAndDuplicates() {
+        let e = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[1]["kind"] = "cohere"
+            p[1]["name"] = "openai"
+            j["providers"] = .array(p)
+        }
+        #expect(e.contains(#"providers[1].name: duplicate provider name "openai" (first at providers[0])"#))
+        #expect(e.contains(#"providers[1].kind: unknown kind "cohere" (expected openai, anthropic or gemini)"#))
+    }
+
+    @Test func emptyFileIsAnError() {
+        #expect(throws: ConfigErrors.self) { try SwitchyardConfig.decode(.null) }
+    }
+
+    @Test func embeddedDefaultEnablesProvidersWithKeys() {
+        let c = SwitchyardConfig.embeddedDefault(environment: ["ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": ""])
+        #expect(c.providers.map(\.name) == ["anthropic"])
+        #expect(c.routes == [PrefixRoute(prefix: "claude-", provider: "anthropic")])
+        let all = SwitchyardConfig.embeddedDefault(environment: ["OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b", "GEMINI_API_KEY": "c"])
+        #expect(all.routes.first { "o3-mini".hasPrefix($0.prefix) }?.provider == "openai")
+        #expect(all.routes.first { "gemini-2.0-flash".hasPrefix($0.prefix) }?.provider == "gemini")
+        #expect(all.validate().isEmpty)
+    }
+
+    @Test func secretDescriptionIsRedacted() {
+        let s = Secret("sk-live-123")
+        #expect("\(s)" == "<redacted>")
+        #expect(String(reflecting: s) == "<redacted>")
+    }
+}

@@ -1,0 +1,76 @@
+import Logging
+import SwitchyardCore
+import SwitchyardGateway
+import SwitchyardTestSupport
+import SwitchyardUpstream
+import Synchronization
+
+/// Secrets the harness configures; tests assert none of them leaks.
+enum TestSecrets {
+    static let client = "sk-client-SECRET-4f1b2c"
+    static let provider = "sk-provider-SECRET-9a8b7c"
+}
+
+/// A real gateway on port 0 in front of mock upstreams, plus a real HTTP client (our curl
+/// transport) to talk to it. Logs are captured for leak checks.
+struct GatewayHarness {
+    let server: SwitchyardServer
+    let client: CurlUpstream
+    let logs: LogSink
+    var base: String { "http://127.0.0.1:\(server.port)" }
+
+    /// `providers` lines and `models` lines are YAML fragments; `{mock}` is replaced by `mock.url("")`.
+    static func start(yaml: String, auth: Bool = true) throws -> GatewayHarness {
+        let config = try ConfigLoader.parse(yaml: yaml)
+        let logs = LogSink(capture: true)
+        var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
+        logger.logLevel = .debug
+        let env = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+        let server = try SwitchyardServer(config: config, configPath: nil, environment: env, logger: logger)
+        return GatewayHarness(server: server, client: CurlUpstream(), logs: logs)
+    }
+
+    func stop() {
+        server.stop()
+        client.shutdown()
+    }
+
+    func request(
+        _ method: String = "POST", _ path: String, body: String = "", headers: [HeaderField] = [],
+        key: String? = TestSecrets.client
+    ) async throws -> UpstreamResponse {
+        var h = headers
+        if let key { h.append(HeaderField("Authorization", "Bearer \(key)")) }
+        if !body.isEmpty { h.append(HeaderField("Content-Type", "application/json")) }
+        return try await client.perform(
+            UpstreamRequest(method: method, url: base + path, headers: h, body: Array(body.utf8), timeout: .seconds(30)))
+    }
+
+    func chat(_ body: String, headers: [HeaderField] = []) async throws -> UpstreamResponse {
+        try await request("POST", "/v1/chat/completions", body: body, headers: headers)
+    }
+}
+
+extension UpstreamResponse {
+    var json: JSON? { try? JSON.parse(body) }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    func header(_ name: String) -> String? { head.headers.value(for: name) }
+}
+
+/// YAML for one mock upstream per provider kind.
+func yaml(mock: MockHTTPServer, models: String, extraProviders: String = "", retry: String = "", auth: Bool = true) -> String {
+    let base = "http://127.0.0.1:\(mock.port)"
+    return """
+        listen: 127.0.0.1:0
+        \(auth ? "auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}" : "")
+        providers:
+          - {name: openai, kind: openai, base_url: "\(base)/v1", api_key_env: TEST_PROVIDER_KEY}
+          - {name: anthropic, kind: anthropic, base_url: "\(base)", api_key_env: TEST_PROVIDER_KEY}
+          - {name: gemini, kind: gemini, base_url: "\(base)", api_key_env: TEST_PROVIDER_KEY}
+        \(extraProviders)
+        models:
+        \(models)
+        \(retry.isEmpty ? "retry: {attempts_per_target: 2, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}" : retry)
+        limits: {max_body_bytes: 65536}
+        """
+}
