@@ -3,5 +3,42 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <microhttpd.h>
+
+/// Signature of MHD_OPTION_URI_LOG_CALLBACK (the header only documents it in prose).
+typedef void *(*sy_mhd_uri_log_callback)(void *cls, const char *uri, struct MHD_Connection *connection);
+
+/// Typed wrapper for the variadic MHD_start_daemon: builds an MHD_OPTION_ARRAY.
+/// `listen_fd` is a bound, listening socket that MHD adopts (MHD_OPTION_LISTEN_SOCKET);
+/// MHD closes it in MHD_stop_daemon unless MHD_quiesce_daemon handed it back first.
+/// `thread_pool_size` <= 1 means a single internal polling thread.
+static inline struct MHD_Daemon *sy_mhd_start_daemon(
+    unsigned int flags, int listen_fd, unsigned int connection_limit, unsigned int timeout_seconds,
+    size_t memory_limit, unsigned int thread_pool_size,
+    MHD_AccessHandlerCallback access_handler, void *access_cls,
+    MHD_RequestCompletedCallback completed, void *completed_cls,
+    sy_mhd_uri_log_callback uri_log, void *uri_log_cls)
+{
+    struct MHD_OptionItem ops[] = {
+        { MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_limit, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_seconds, NULL },
+        { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memory_limit, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, uri_log_cls },
+        { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)thread_pool_size, NULL },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    return MHD_start_daemon(flags, 0, NULL, NULL, access_handler, access_cls,
+                            MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+}
+
+/// MHD_SIZE_UNKNOWN is a macro Swift does not import.
+static inline uint64_t sy_mhd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
+/// MHD_CONTENT_READER_END_OF_STREAM: regular end of a streamed body (terminating chunk follows).
+static inline ssize_t sy_mhd_reader_end_of_stream(void) { return MHD_CONTENT_READER_END_OF_STREAM; }
+/// MHD_CONTENT_READER_END_WITH_ERROR: abort the response and close the connection.
+static inline ssize_t sy_mhd_reader_end_with_error(void) { return MHD_CONTENT_READER_END_WITH_ERROR; }
+
 #endif

@@ -1,0 +1,209 @@
+import CMicroHTTPD
+
+// The C callbacks MHD calls on its internal thread. Each is a thin trampoline: recover the Swift
+// object from its `cls`/`con_cls` pointer and call a method. Nothing here blocks or awaits.
+
+/// MHD_OPTION_URI_LOG_CALLBACK: the first callback of every request, with the raw request target
+/// (before MHD splits off and decodes the query). Its result becomes `con_cls`, so this is where
+/// the per-request context is created and retained for MHD.
+let uriLogCallback: sy_mhd_uri_log_callback = { cls, uri, connection in
+    guard let cls, let connection else { return nil }
+    let server = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    let target = uri.map { String(cString: $0) } ?? ""
+    let context = RequestContext(connection: connection, server: server, rawTarget: target)
+    server.register(context)
+    return Unmanaged.passRetained(context).toOpaque()
+}
+
+/// MHD_OPTION_NOTIFY_COMPLETED: the request is over (sent, failed, timed out, client gone or
+/// daemon stopping). Releases the retain taken in `uriLogCallback`, exactly once: MHD calls this
+/// once per request it made "client aware", and we clear `*con_cls`.
+let requestCompletedCallback: MHD_RequestCompletedCallback = { _, _, conCls, toe in
+    guard let conCls, let raw = conCls.pointee else { return }
+    conCls.pointee = nil
+    let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
+    context.complete(ok: toe == .REQUEST_TERMINATED_COMPLETED_OK)
+    context.server.unregister(context)
+}
+
+/// MHD's access handler: called with the headers, for each piece of body, and at the end.
+let accessHandlerCallback: MHD_AccessHandlerCallback = {
+    _, connection, _, method, _, uploadData, uploadDataSize, conCls in
+    guard let connection, let conCls, let raw = conCls.pointee, let uploadDataSize else { return .NO }
+    let context = Unmanaged<RequestContext>.fromOpaque(raw).takeUnretainedValue()
+    return context.access(connection, method: method, data: uploadData, size: uploadDataSize)
+}
+
+/// MHD_ContentReaderCallback for streams; `cls` is the context, retained for the response.
+let streamReaderCallback: MHD_ContentReaderCallback = { cls, _, buffer, max in
+    guard let cls, let buffer else { return sy_mhd_reader_end_with_error() }
+    let context = Unmanaged<RequestContext>.fromOpaque(cls).takeUnretainedValue()
+    return context.read(into: buffer, max: max)
+}
+
+/// MHD_ContentReaderFreeCallback: MHD is done with the stream response; drop its retain.
+let streamFreeCallback: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<RequestContext>.fromOpaque(cls).release()
+}
+
+/// Copies request header fields into an `HTTPHeaders`, lowercasing names (MHD_KeyValueIteratorN).
+private let headerIterator: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
+    guard let cls, let key else { return .YES }
+    let headers = cls.assumingMemoryBound(to: HTTPHeaders.self)
+    let name = UnsafeRawBufferPointer(start: key, count: keySize)
+    let lowered = String(unsafeUninitializedCapacity: keySize) { out in
+        for (i, byte) in name.enumerated() { out[i] = HTTPHeaders.lowercased(byte) }
+        return keySize
+    }
+    let text = value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) } ?? ""
+    headers.pointee.add(lowered, text)
+    return .YES
+}
+
+/// Read-side block size for streamed responses; MHD sends what the reader returns as one chunk
+/// right away, so this only bounds a chunk, it does not delay one.
+private let streamBlockSize = 8 * 1024
+
+extension RequestContext {
+    /// The access handler proper (MHD thread). See `RequestContext` for the suspend protocol.
+    func access(
+        _ connection: OpaquePointer, method: UnsafePointer<CChar>?, data: UnsafePointer<CChar>?,
+        size: UnsafeMutablePointer<Int>
+    ) -> MHD_Result {
+        switch phase {
+        case .headers:
+            self.method = method.map { String(cString: $0) } ?? ""
+            withUnsafeMutablePointer(to: &headers) { pointer in
+                _ = MHD_get_connection_values_n(connection, .HEADER_KIND, headerIterator, pointer)
+            }
+            if server.isStopping {
+                return queueError(503, "the server is shutting down")
+            }
+            if let length = headers["content-length"].flatMap({ UInt64($0) }) {
+                if length > UInt64(max(0, server.configuration.maxBodyBytes)) {
+                    return queueError(413, "request body exceeds \(server.configuration.maxBodyBytes) bytes")
+                }
+                body.reserveCapacity(Int(length))
+            }
+            phase = .body
+            return .YES
+
+        case .body:
+            if size.pointee > 0 {
+                let count = size.pointee
+                size.pointee = 0
+                if bodyTooLarge {
+                    discardedBytes += count
+                    // Bounded read-and-drop so the 413 can still be sent; past it, hang up.
+                    return discardedBytes > Self.discardLimit(server.configuration.maxBodyBytes) ? .NO : .YES
+                }
+                if body.count + count > server.configuration.maxBodyBytes {
+                    bodyTooLarge = true
+                    body = []
+                    discardedBytes = count
+                    return .YES
+                }
+                if let data {
+                    body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: count))
+                }
+                return .YES
+            }
+            if bodyTooLarge {
+                return queueError(413, "request body exceeds \(server.configuration.maxBodyBytes) bytes")
+            }
+            return startHandler()
+
+        case .handling:
+            switch takeAnswer() {
+            case .full(let status, let headers, let body):
+                return queueFull(connection, status: status, headers: headers, body: body)
+            case .stream(let status, let headers):
+                return queueStream(connection, status: status, headers: headers)
+            case .wait:
+                return .YES
+            case .close:
+                return .NO
+            }
+
+        case .answeredByEdge:
+            return .YES
+        }
+    }
+
+    /// How much of an over-limit chunked body is read and dropped so the 413 can still be sent
+    /// (MHD cannot queue a response in the middle of an upload); past this the connection is cut.
+    static func discardLimit(_ maxBodyBytes: Int) -> Int {
+        max(64 * 1024, min(maxBodyBytes, 1 << 20))
+    }
+
+    private func startHandler() -> MHD_Result {
+        let target = rawTarget.utf8
+        let path: String
+        let query: String
+        if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(rawTarget[..<mark])
+            query = String(rawTarget[target.index(after: mark)...])
+        } else {
+            path = rawTarget
+            query = ""
+        }
+        let request = HTTPRequest(method: method, path: path, query: query, headers: headers, body: body)
+        headers = HTTPHeaders()
+        body = []
+        phase = .handling
+        guard suspendForHandler() else {
+            return queueError(503, "the server is shutting down")
+        }
+        let responder = HTTPResponder(context: self)
+        let handler = server.handler
+        let task = Task {
+            await handler.handle(request, responder: responder)
+            responder.context.handlerReturned()
+        }
+        attach(task: task)
+        return .YES
+    }
+
+    private func queueError(_ status: Int, _ message: String) -> MHD_Result {
+        phase = .answeredByEdge
+        let (headers, body) = server.errorResponse(status, message)
+        return queueFull(connection, status: status, headers: headers, body: body)
+    }
+
+    private func queueFull(_ connection: OpaquePointer, status: Int, headers: HTTPHeaders, body: [UInt8]) -> MHD_Result {
+        // .RESPMEM_MUST_COPY: MHD copies the bytes, so `body` may go away after this call.
+        let response = body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(
+                bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let response else { return .NO }
+        return queue(connection, response, status: status, headers: headers)
+    }
+
+    private func queueStream(_ connection: OpaquePointer, status: Int, headers: HTTPHeaders) -> MHD_Result {
+        // The response holds its own retain of the context, dropped in streamFreeCallback.
+        let cls = Unmanaged.passRetained(self).toOpaque()
+        guard
+            let response = MHD_create_response_from_callback(
+                sy_mhd_size_unknown(), streamBlockSize, streamReaderCallback, cls, streamFreeCallback)
+        else {
+            Unmanaged<RequestContext>.fromOpaque(cls).release()
+            return .NO
+        }
+        return queue(connection, response, status: status, headers: headers)
+    }
+
+    private func queue(_ connection: OpaquePointer, _ response: OpaquePointer, status: Int, headers: HTTPHeaders)
+        -> MHD_Result
+    {
+        for (name, value) in headers {
+            // MHD refuses fields with CR/LF and the framing headers it owns; skipping them is right.
+            _ = MHD_add_response_header(response, name, value)
+        }
+        let code = (200...999).contains(status) ? UInt32(status) : 500
+        let result = MHD_queue_response(connection, code, response)
+        MHD_destroy_response(response)
+        return result
+    }
+}

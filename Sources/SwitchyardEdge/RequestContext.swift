@@ -1,0 +1,282 @@
+import CMicroHTTPD
+import Synchronization
+
+/// Everything the edge knows about one request on one connection, shared between the MHD thread
+/// that owns the connection and the handler's Task.
+///
+/// Lifetime: created in MHD's URI-log callback and retained for MHD (`con_cls`); that retain is
+/// released exactly once, in MHD's request-completed callback. The handler's `HTTPResponder`
+/// and `HTTPStreamWriter` keep their own strong references, so the object may outlive the
+/// connection; `Shared.completed` then guards every use of `connection`.
+///
+/// Suspend/resume invariant (the part that must not race):
+/// - `Shared.suspended` is true exactly between our `MHD_suspend_connection` and our
+///   `MHD_resume_connection`, and both calls are made while holding `shared`'s lock.
+///   Suspending happens only on the MHD thread (access handler or content reader), after it
+///   checked under the same lock that there is nothing to do (no answer, no queued bytes, not
+///   stopping). Any thread that produces work (answer, bytes, finish, stop) sets it under the lock
+///   and, if `suspended`, clears the flag and resumes. So work is either seen by the MHD thread
+///   before it suspends, or the producer sees `suspended` and resumes: no lost wake-up, and never
+///   a resume without a matching suspend (which MHD calls undefined behaviour).
+/// - Lock order is always `shared` -> MHD's internal `cleanup_connection_mutex` (taken inside
+///   suspend/resume). MHD never calls our callbacks while holding that mutex (checked in 0.9.75's
+///   daemon.c/connection.c), so the order cannot invert.
+/// - MHD never closes a suspended connection, and `HTTPServer.stop()` resumes every suspended one
+///   before `MHD_stop_daemon` (which panics otherwise), so while `suspended` is true
+///   `connection` is valid.
+///
+/// `@unchecked Sendable`: the `var`s outside `shared` are touched only by the MHD thread that owns
+/// the connection (MHD serves a connection from one thread, also with a thread pool); everything
+/// touched from other threads is inside the `Mutex`. `connection` is an opaque C pointer that is
+/// only passed to MHD under the rules above.
+final class RequestContext: @unchecked Sendable {
+    enum Pending {
+        case none
+        case full(status: Int, headers: HTTPHeaders, body: [UInt8])
+        case stream(status: Int, headers: HTTPHeaders)
+    }
+
+    struct Shared {
+        var suspended = false
+        /// MHD reported the request finished; `connection` must not be used any more.
+        var completed = false
+        var clientGone = false
+        /// respond/startStream (or the edge's 500) has happened; later answers are ignored.
+        var answered = false
+        var pending = Pending.none
+        var streaming = false
+        var finished = false
+        var outbound: [UInt8] = []
+        var outboundIndex = 0
+        var lastWrite = ContinuousClock.now
+        var task: Task<Void, Never>?
+        var countedInFlight = false
+        var countedStream = false
+    }
+
+    /// Where the MHD thread is in reading the request. MHD thread only.
+    enum Phase {
+        case headers, body, handling, answeredByEdge
+    }
+
+    let connection: OpaquePointer
+    let server: ServerCore
+    let shared = Mutex(Shared())
+
+    // MHD thread only.
+    var phase = Phase.headers
+    var rawTarget: String
+    var method = ""
+    var headers = HTTPHeaders()
+    var body: [UInt8] = []
+    var bodyTooLarge = false
+    var discardedBytes = 0
+
+    init(connection: OpaquePointer, server: ServerCore, rawTarget: String) {
+        self.connection = connection
+        self.server = server
+        self.rawTarget = rawTarget
+    }
+
+    // MARK: MHD thread
+
+    /// Suspends the connection for the handler (before its Task starts) unless the server is
+    /// stopping. Returns false when stopping: the caller answers 503 instead.
+    func suspendForHandler() -> Bool {
+        shared.withLock { state in
+            if server.isStopping { return false }
+            state.countedInFlight = true
+            server.inFlight.add(1, ordering: .relaxed)
+            state.suspended = true
+            MHD_suspend_connection(connection)
+            return true
+        }
+    }
+
+    func attach(task: Task<Void, Never>) {
+        let cancelNow = shared.withLock { state in
+            if state.completed { return state.clientGone }
+            state.task = task
+            return false
+        }
+        if cancelNow { task.cancel() }
+    }
+
+    enum Reentry {
+        case full(status: Int, headers: HTTPHeaders, body: [UInt8])
+        case stream(status: Int, headers: HTTPHeaders)
+        case wait
+        case close
+    }
+
+    /// The access handler was called again after a resume: take the answer, or suspend again.
+    func takeAnswer() -> Reentry {
+        shared.withLock { state in
+            switch state.pending {
+            case .full(let status, let headers, let body):
+                state.pending = .none
+                return .full(status: status, headers: headers, body: body)
+            case .stream(let status, let headers):
+                state.pending = .none
+                return .stream(status: status, headers: headers)
+            case .none:
+                if server.isStopping || state.clientGone { return .close }
+                state.suspended = true
+                MHD_suspend_connection(connection)
+                return .wait
+            }
+        }
+    }
+
+    /// MHD's content reader for a stream: copies queued bytes, ends the stream after `finish`,
+    /// or suspends the connection until the next write (returning 0, as MHD's docs require).
+    func read(into buffer: UnsafeMutableRawPointer, max: Int) -> Int {
+        shared.withLock { state in
+            let available = state.outbound.count - state.outboundIndex
+            if available > 0 {
+                let count = min(available, max)
+                state.outbound.withUnsafeBytes { bytes in
+                    buffer.copyMemory(from: bytes.baseAddress! + state.outboundIndex, byteCount: count)
+                }
+                state.outboundIndex += count
+                if state.outboundIndex == state.outbound.count {
+                    state.outbound.removeAll(keepingCapacity: state.outbound.capacity <= 64 * 1024)
+                    state.outboundIndex = 0
+                }
+                return count
+            }
+            if state.finished { return sy_mhd_reader_end_of_stream() }
+            if state.clientGone || server.isStopping { return sy_mhd_reader_end_with_error() }
+            state.suspended = true
+            MHD_suspend_connection(connection)
+            return 0
+        }
+    }
+
+    /// MHD's request-completed callback. Returns the task to cancel, if the request ended badly.
+    func complete(ok: Bool) {
+        let task: Task<Void, Never>? = shared.withLock { state in
+            state.completed = true
+            state.suspended = false
+            if !ok { state.clientGone = true }
+            uncount(&state)
+            return ok ? nil : state.task
+        }
+        task?.cancel()
+    }
+
+    // MARK: any thread
+
+    func respond(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        shared.withLock { state in
+            guard !state.answered else { return }
+            state.answered = true
+            if state.countedInFlight {
+                state.countedInFlight = false
+                server.inFlight.subtract(1, ordering: .relaxed)
+            }
+            guard !state.completed else { return }
+            state.pending = .full(status: status, headers: headers, body: body)
+            wake(&state)
+        }
+    }
+
+    /// Returns false when the request was already answered (the writer is then dead).
+    func startStream(status: Int, headers: HTTPHeaders) -> Bool {
+        shared.withLock { state in
+            guard !state.answered else { return false }
+            state.answered = true
+            guard !state.completed else { return false }
+            state.streaming = true
+            state.countedStream = true
+            server.streams.add(1, ordering: .relaxed)
+            state.lastWrite = .now
+            state.pending = .stream(status: status, headers: headers)
+            wake(&state)
+            return true
+        }
+    }
+
+    func write(_ bytes: [UInt8]) -> Bool {
+        shared.withLock { state in
+            guard state.streaming, !state.finished, !state.clientGone, !state.completed else { return false }
+            if bytes.isEmpty { return true }
+            if state.outbound.isEmpty {
+                state.outbound = bytes
+            } else {
+                state.outbound.append(contentsOf: bytes)
+            }
+            state.lastWrite = .now
+            wake(&state)
+            return true
+        }
+    }
+
+    func finish() {
+        shared.withLock { state in
+            guard state.streaming, !state.finished else { return }
+            state.finished = true
+            uncount(&state)
+            if !state.completed { wake(&state) }
+        }
+    }
+
+    var isClientGone: Bool { shared.withLock { $0.clientGone } }
+
+    /// After `handle` returned: a missing answer becomes the edge's 500; an open stream ends.
+    func handlerReturned() {
+        let needs500 = shared.withLock { state in
+            if state.answered { return false }
+            // The client is gone: nothing to send, and complete(ok:) already uncounted.
+            if state.completed {
+                state.answered = true
+                return false
+            }
+            return true
+        }
+        if needs500 {
+            let (headers, body) = server.configuration.errorResponse(500, "the handler did not produce a response")
+            respond(status: 500, headers: headers, body: body)
+        } else {
+            finish()
+        }
+    }
+
+    /// Writes `bytes` if the stream has been idle for `interval`.
+    func heartbeat(now: ContinuousClock.Instant, interval: Duration, bytes: [UInt8]) {
+        shared.withLock { state in
+            guard state.streaming, !state.finished, !state.clientGone, !state.completed,
+                now - state.lastWrite >= interval
+            else { return }
+            state.outbound.append(contentsOf: bytes)
+            state.lastWrite = now
+            wake(&state)
+        }
+    }
+
+    /// `HTTPServer.stop()`: let a suspended connection run so MHD can close it.
+    func wakeForStop() {
+        shared.withLock { state in wake(&state) }
+    }
+
+    var isStreaming: Bool { shared.withLock { $0.streaming && !$0.finished } }
+
+    // MARK: lock held
+
+    private func wake(_ state: inout Shared) {
+        guard state.suspended else { return }
+        state.suspended = false
+        MHD_resume_connection(connection)
+    }
+
+    private func uncount(_ state: inout Shared) {
+        if state.countedInFlight {
+            state.countedInFlight = false
+            server.inFlight.subtract(1, ordering: .relaxed)
+        }
+        if state.countedStream {
+            state.countedStream = false
+            server.streams.subtract(1, ordering: .relaxed)
+        }
+    }
+}

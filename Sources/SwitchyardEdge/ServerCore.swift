@@ -1,0 +1,59 @@
+import Synchronization
+
+/// State shared by one server's MHD callbacks, handler tasks and heartbeat timer.
+///
+/// Handed to MHD as the callbacks' `cls`, retained by `MHDDaemon` until after
+/// `MHD_stop_daemon` returns. All mutable state is atomic or inside a `Mutex`.
+final class ServerCore: Sendable {
+    let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+    let inFlight = Atomic<Int>(0)
+    let streams = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    /// Every request context between MHD's URI-log and request-completed callbacks.
+    private let live = Mutex<[ObjectIdentifier: RequestContext]>([:])
+
+    init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
+    func register(_ context: RequestContext) {
+        live.withLock { $0[ObjectIdentifier(context)] = context }
+    }
+
+    func unregister(_ context: RequestContext) {
+        _ = live.withLock { $0.removeValue(forKey: ObjectIdentifier(context)) }
+    }
+
+    /// Marks the server stopping, then resumes every suspended connection so that
+    /// `MHD_stop_daemon` finds none (it panics otherwise).
+    ///
+    /// Why this cannot miss one: a context is registered before its first suspend, and suspends
+    /// only after reading `isStopping == false` under its lock. If the snapshot below misses a
+    /// context, its registration came after the snapshot, hence after the store of `stopping`,
+    /// so it reads true and never suspends. A context in the snapshot is woken under its lock.
+    func beginStopping() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        let contexts = live.withLock { Array($0.values) }
+        for context in contexts {
+            context.wakeForStop()
+        }
+    }
+
+    /// One heartbeat pass over open streams.
+    func heartbeat(interval: Duration, bytes: [UInt8]) {
+        let contexts = live.withLock { Array($0.values) }
+        let now = ContinuousClock.now
+        for context in contexts {
+            context.heartbeat(now: now, interval: interval, bytes: bytes)
+        }
+    }
+
+    /// The edge's own error answer (413, 500, 503) as configured.
+    func errorResponse(_ status: Int, _ message: String) -> (HTTPHeaders, [UInt8]) {
+        configuration.errorResponse(status, message)
+    }
+}

@@ -1,0 +1,355 @@
+import Synchronization
+import SwitchyardEdge
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct HTTPServerTests {
+    /// Echoes what it received as plain text lines.
+    static let echo: @Sendable (HTTPRequest, HTTPResponder) async -> Void = { request, responder in
+        let lines = [
+            "method=\(request.method)",
+            "path=\(request.path)",
+            "query=\(request.query)",
+            "x-test=\(request.headers["X-Test"] ?? "-")",
+            "names=\(request.headers.map(\.name).joined(separator: ","))",
+            "body=\(String(decoding: request.body, as: UTF8.self))",
+        ]
+        responder.respond(
+            status: 200, headers: ["Content-Type": "text/plain", "X-Reply": "yes"],
+            body: text(lines.joined(separator: "\n")))
+    }
+
+    @Test func postRoundTripCarriesMethodPathQueryHeadersAndBody() async throws {
+        try await withServer(handler: Self.echo) { server in
+            #expect(server.port > 0)
+            let port = server.port
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /v1/chat%20x?model=a%20b&stream=true HTTP/1.1\r\nHost: x\r\nX-Test: Hello\r\n"
+                        + "Content-Length: 5\r\n\r\nhello")
+            }
+            #expect(response.status == 200)
+            #expect(response.header("x-reply") == "yes")
+            #expect(response.header("content-type") == "text/plain")
+            let lines = response.text.split(separator: "\n").map(String.init)
+            #expect(lines[0] == "method=POST")
+            #expect(lines[1] == "path=/v1/chat%20x")
+            #expect(lines[2] == "query=model=a%20b&stream=true")
+            #expect(lines[3] == "x-test=Hello")
+            #expect(lines[4] == "names=host,x-test,content-length")
+            #expect(lines[5] == "body=hello")
+        }
+    }
+
+    @Test func getWithoutQueryHasEmptyQueryAndBody() async throws {
+        try await withServer(handler: Self.echo) { server in
+            let port = server.port
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
+            #expect(response.status == 200)
+            #expect(response.text.contains("method=GET\npath=/health\nquery=\n"))
+            #expect(response.text.hasSuffix("body="))
+        }
+    }
+
+    @Test func oversizedContentLengthGets413WithoutCallingTheHandler() async throws {
+        let calls = Atomic<Int>(0)
+        try await withServer({ $0.maxBodyBytes = 16 }) { _, responder in
+            calls.add(1, ordering: .relaxed)
+            responder.respond(status: 200, headers: [:], body: [])
+        } _: { server in
+            let port = server.port
+            // Only the head is sent: the 413 must come without the body being read.
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+            }
+            #expect(response.status == 413)
+            #expect(response.header("content-type") == "application/json")
+            #expect(response.text.contains(#""code":"request_too_large""#))
+            // The server still answers normal requests, and never called the handler for the 413.
+            let ok = try await offload {
+                try RawHTTPClient(port: port).roundTrip("POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            }
+            #expect(ok.status == 200)
+            #expect(calls.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    @Test func oversizedChunkedBodyGets413WithoutCallingTheHandler() async throws {
+        let calls = Atomic<Int>(0)
+        try await withServer({ $0.maxBodyBytes = 16 }) { _, responder in
+            calls.add(1, ordering: .relaxed)
+            responder.respond(status: 200, headers: [:], body: [])
+        } _: { server in
+            let port = server.port
+            let chunk = "A\r\n0123456789\r\n"
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /v1/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + String(repeating: chunk, count: 4) + "0\r\n\r\n")
+            }
+            #expect(response.status == 413)
+            #expect(calls.load(ordering: .relaxed) == 0)
+        }
+    }
+
+    @Test func chunkedBodyWithinLimitIsDeChunked() async throws {
+        try await withServer(handler: Self.echo) { server in
+            let port = server.port
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            }
+            #expect(response.status == 200)
+            #expect(response.text.hasSuffix("body=abcde"))
+        }
+    }
+
+    @Test func streamedChunksArriveInOrderAsWritten() async throws {
+        let (gate, opener) = AsyncStream<Void>.makeStream()
+        let writerFinished = Event<Bool>()
+        try await withServer(handler: { _, responder in
+            let writer = responder.startStream(status: 200, headers: ["Content-Type": "text/event-stream"])
+            var gates = gate.makeAsyncIterator()
+            writer.write(text("data: 1\n\n"))
+            // Chunk 2 is written only after the test has seen chunk 1.
+            _ = await gates.next()
+            writer.write(text("data: 2\n\n"))
+            _ = await gates.next()
+            writer.finish()
+            writerFinished.fire(true)
+        }) { server in
+            let client = try RawHTTPClient(port: server.port)
+            try client.send("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            let head = try await offload { try client.readHead() }
+            #expect(head.status == 200)
+            #expect(head.header("transfer-encoding") == "chunked")
+            #expect(head.header("content-type") == "text/event-stream")
+            let first = try await offload { try client.readChunk() }
+            #expect(first == text("data: 1\n\n"))
+            #expect(server.openStreams == 1)
+            opener.yield()
+            let second = try await offload { try client.readChunk() }
+            #expect(second == text("data: 2\n\n"))
+            opener.yield()
+            let end = try await offload { try client.readChunk() }
+            #expect(end.isEmpty)
+            #expect(await writerFinished.wait())
+            #expect(server.openStreams == 0)
+            #expect(server.inFlightRequests == 0)
+        }
+    }
+
+    @Test func clientDisconnectMidStreamCancelsHandlerAndFailsWrites() async throws {
+        let started = Event<Bool>()
+        let outcome = Event<(cancelled: Bool, writeAccepted: Bool, gone: Bool)>()
+        try await withServer({ $0.heartbeatInterval = .milliseconds(50) }) { _, responder in
+            let writer = responder.startStream(status: 200, headers: ["Content-Type": "text/event-stream"])
+            writer.write(text("data: hello\n\n"))
+            started.fire(true)
+            // The heartbeat write is what makes MHD notice the closed socket.
+            await waitUntilCancelled()
+            let accepted = writer.write(text("data: too late\n\n"))
+            outcome.fire((Task.isCancelled, accepted, writer.isClientGone))
+        } _: { server in
+            let client = try RawHTTPClient(port: server.port)
+            try client.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await offload { try client.readHead() }
+            #expect(try await offload { try client.readChunk() } == text("data: hello\n\n"))
+            _ = await started.wait()
+            client.close()
+            let result = await outcome.wait()
+            #expect(result.cancelled)
+            #expect(!result.writeAccepted)
+            #expect(result.gone)
+        }
+    }
+
+    @Test func keepAliveServesTwoRequestsOnOneConnection() async throws {
+        try await withServer(handler: Self.echo) { server in
+            let client = try RawHTTPClient(port: server.port)
+            let first = try await offload { try client.roundTrip("GET /one HTTP/1.1\r\nHost: x\r\n\r\n") }
+            let second = try await offload {
+                try client.roundTrip("POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+            }
+            #expect(first.status == 200 && first.text.contains("path=/one"))
+            #expect(second.status == 200 && second.text.contains("path=/two") && second.text.hasSuffix("body=hi"))
+        }
+    }
+
+    @Test func hundredConcurrentRequestsAreAllInFlightAtOnceAndAllAnswered() async throws {
+        let count = 100
+        let arrived = Atomic<Int>(0)
+        let allArrived = Event<Bool>()
+        try await withServer(handler: { request, responder in
+            if arrived.add(1, ordering: .relaxed).newValue == count { allArrived.fire(true) }
+            // Nobody is answered until all 100 handlers run at the same time.
+            _ = await allArrived.wait()
+            responder.respond(status: 200, headers: [:], body: text(request.path))
+        }) { server in
+            let port = server.port
+            let clients = try (0..<count).map { _ in try RawHTTPClient(port: port) }
+            for (index, client) in clients.enumerated() {
+                try client.send("GET /r\(index) HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
+            _ = await allArrived.wait()
+            let bodies = try await offload { try clients.map { try $0.readResponse().text } }
+            #expect(bodies == (0..<count).map { "/r\($0)" })
+            #expect(server.inFlightRequests == 0)
+        }
+    }
+
+    @Test(arguments: [
+        "GET / HTTX/1.1\r\n\r\n",
+        "GET / HTTP/1.1 trailing\r\n\r\n",
+        "\u{1}\u{2} / HTTP/1\r\n\r\n",
+        "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n",
+    ])
+    func malformedRequestGets400AndServerKeepsServing(garbage: String) async throws {
+        try await withServer(handler: Self.echo) { server in
+            let port = server.port
+            let response = try await offload { try RawHTTPClient(port: port).roundTrip(garbage) }
+            #expect(response.status == 400)
+            let ok = try await offload { try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(ok.status == 200)
+        }
+    }
+
+    /// A request line without a space is beyond MHD 0.9.75's parser: it hangs up without a
+    /// status. The server must survive it all the same.
+    @Test(arguments: ["GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET  \r\n\r\n"])
+    func unparsableRequestLineIsClosedAndServerKeepsServing(garbage: String) async throws {
+        try await withServer(handler: Self.echo) { server in
+            let port = server.port
+            let client = try RawHTTPClient(port: port)
+            try client.send(garbage)
+            let closedOr4xx = try await offload { () -> Bool in
+                if try client.readsEOF() { return true }
+                return try (400..<500).contains(client.readHead().status)
+            }
+            #expect(closedOr4xx)
+            let ok = try await offload { try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(ok.status == 200)
+        }
+    }
+
+    @Test func oversizedHeadersGet431() async throws {
+        try await withServer({ $0.maxHeaderBytes = 4096 }, handler: Self.echo) { server in
+            let port = server.port
+            let big = String(repeating: "a", count: 8000)
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n")
+            }
+            #expect(response.status == 431)
+        }
+    }
+
+    @Test func unknownMethodReachesTheHandler() async throws {
+        try await withServer(handler: { request, responder in
+            responder.respond(status: request.method == "BREW" ? 405 : 200, headers: ["Allow": "GET"], body: [])
+        }) { server in
+            let port = server.port
+            let response = try await offload { try RawHTTPClient(port: port).roundTrip("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(response.status == 405)
+            #expect(response.header("allow") == "GET")
+        }
+    }
+
+    @Test func handlerWithoutAnswerGets500() async throws {
+        try await withServer(handler: { _, _ in }) { server in
+            let port = server.port
+            let response = try await offload { try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(response.status == 500)
+            #expect(response.text.contains(#""type":"server_error""#))
+            #expect(server.inFlightRequests == 0)
+        }
+    }
+
+    @Test func heartbeatBytesAppearOnAnIdleStream() async throws {
+        try await withServer({ $0.heartbeatInterval = .milliseconds(100) }) { _, responder in
+            let writer = responder.startStream(status: 200, headers: ["Content-Type": "text/event-stream"])
+            await waitUntilCancelled()
+            writer.finish()
+        } _: { server in
+            let client = try RawHTTPClient(port: server.port)
+            try client.send("GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = try await offload { try client.readHead() }
+            // Nothing is written by the handler: whatever arrives is the heartbeat.
+            let chunk = try await offload { try client.readChunk() }
+            #expect(chunk == text(": keep-alive\n\n"))
+        }
+    }
+
+    @Test func stopIsIdempotentClosesThePortAndCancelsOpenWork() async throws {
+        let cancelled = Event<Bool>()
+        let streaming = Event<Bool>()
+        let server = try HTTPServer(
+            configuration: HTTPServerConfiguration(),
+            handler: ClosureHandler { request, responder in
+                if request.path == "/stream" {
+                    let writer = responder.startStream(status: 200, headers: [:])
+                    writer.write(text("x"))
+                    streaming.fire(true)
+                }
+                await waitUntilCancelled()
+                cancelled.fire(true)
+                responder.respond(status: 200, headers: [:], body: [])
+            })
+        try server.start()
+        let port = server.port
+        // One connection suspended in a handler, one suspended in an idle stream.
+        let waiting = try RawHTTPClient(port: port)
+        try waiting.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        let stream = try RawHTTPClient(port: port)
+        try stream.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = await streaming.wait()
+        server.stop()
+        server.stop()
+        #expect(await cancelled.wait())
+        #expect(connectionRefused(port: port))
+        #expect(server.openStreams == 0)
+        #expect(server.inFlightRequests == 0)
+    }
+
+    @Test func quiesceRefusesNewConnectionsButServesOpenOnes() async throws {
+        try await withServer(handler: Self.echo) { server in
+            let port = server.port
+            let client = try RawHTTPClient(port: port)
+            let before = try await offload { try client.roundTrip("GET /a HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(before.status == 200)
+            server.quiesce()
+            #expect(connectionRefused(port: port))
+            let after = try await offload { try client.roundTrip("GET /b HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(after.status == 200)
+        }
+    }
+
+    @Test func bindingAPortInUseFailsWithAClearMessage() async throws {
+        try await withServer(handler: Self.echo) { server in
+            var configuration = HTTPServerConfiguration()
+            configuration.port = UInt16(server.port)
+            let second = try HTTPServer(configuration: configuration, handler: ClosureHandler(body: Self.echo))
+            #expect(throws: HTTPServerError(.addressInUse, "address already in use: 127.0.0.1:\(server.port)")) {
+                try second.start()
+            }
+        }
+    }
+
+    @Test func invalidHostIsRejected() {
+        var configuration = HTTPServerConfiguration()
+        configuration.host = "localhost"
+        #expect(throws: HTTPServerError.self) {
+            try HTTPServer(configuration: configuration, handler: ClosureHandler(body: Self.echo))
+        }
+    }
+
+    @Test func servesOnIPv6Loopback() async throws {
+        try await withServer({ $0.host = "::1" }, handler: Self.echo) { server in
+            #expect(server.port > 0)
+        }
+    }
+}

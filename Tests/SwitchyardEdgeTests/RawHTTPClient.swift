@@ -1,0 +1,185 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct ClientError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// A response as read off the wire.
+struct RawResponse {
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A deliberately small blocking HTTP/1.1 client over a raw socket, so tests see exactly what
+/// the server sends (chunk boundaries included). Blocking calls go through `offload` so they
+/// never occupy the Swift cooperative pool, which the server's handler tasks need.
+///
+/// `@unchecked Sendable`: each instance is used by one test, one call at a time.
+final class RawHTTPClient: @unchecked Sendable {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    /// Connects to 127.0.0.1:port. Reads give up after `timeoutSeconds` so a broken server fails
+    /// the test instead of hanging it.
+    init(port: Int, timeoutSeconds: Int = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ClientError(description: "socket failed") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw ClientError(description: "connect failed: errno \(code)")
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func close() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw ClientError(description: "send failed: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// Reads more bytes into the buffer; false on EOF.
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count < 0 { throw ClientError(description: "recv failed: errno \(errno)") }
+        if count == 0 { return false }
+        buffer.append(contentsOf: chunk[0..<count])
+        return true
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let index = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                var line = Array(buffer[..<index])
+                buffer.removeFirst(index + 1)
+                if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                return String(decoding: line, as: UTF8.self)
+            }
+            guard try fill() else { throw ClientError(description: "EOF while reading a line") }
+        }
+    }
+
+    private func readExactly(_ count: Int) throws -> [UInt8] {
+        while buffer.count < count {
+            guard try fill() else { throw ClientError(description: "EOF while reading \(count) bytes") }
+        }
+        let bytes = Array(buffer[..<count])
+        buffer.removeFirst(count)
+        return bytes
+    }
+
+    /// Status line and header fields.
+    func readHead() throws -> RawResponse {
+        let statusLine = try readLine()
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, let status = Int(parts[1]) else {
+            throw ClientError(description: "bad status line: \(statusLine)")
+        }
+        var headers: [(String, String)] = []
+        while true {
+            let line = try readLine()
+            if line.isEmpty { break }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let value = line[line.index(after: colon)...].drop { $0 == " " }
+            headers.append((String(line[..<colon]), String(value)))
+        }
+        return RawResponse(status: status, headers: headers, body: [])
+    }
+
+    /// One chunk of a chunked body; [] for the terminating chunk (its trailer is consumed too).
+    func readChunk() throws -> [UInt8] {
+        let sizeLine = try readLine()
+        guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else {
+            throw ClientError(description: "bad chunk size line: \(sizeLine)")
+        }
+        if size == 0 {
+            while try !readLine().isEmpty {}
+            return []
+        }
+        let data = try readExactly(size)
+        _ = try readExactly(2)
+        return data
+    }
+
+    /// A whole response: chunked, Content-Length or read-to-close.
+    func readResponse() throws -> RawResponse {
+        var response = try readHead()
+        if response.header("transfer-encoding")?.lowercased() == "chunked" {
+            while true {
+                let chunk = try readChunk()
+                if chunk.isEmpty { break }
+                response.body += chunk
+            }
+        } else if let length = response.header("content-length").flatMap({ Int($0) }) {
+            response.body = try readExactly(length)
+        } else {
+            while try fill() {}
+            response.body = buffer
+            buffer = []
+        }
+        return response
+    }
+
+    /// True when the server closed the connection (EOF) before sending anything more.
+    func readsEOF() throws -> Bool {
+        if !buffer.isEmpty { return false }
+        return try !fill()
+    }
+
+    /// Sends `request` and reads the response.
+    func roundTrip(_ request: String) throws -> RawResponse {
+        try send(request)
+        return try readResponse()
+    }
+}
+
+/// Runs blocking work on its own Dispatch thread, off the cooperative pool. A fresh serial queue
+/// is overcommitting, so parallel tests blocked in recv() do not wait for each other the way
+/// they would on the width-limited global queue.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue(label: "offload").async {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
+
+/// True if nothing listens on 127.0.0.1:port any more.
+func connectionRefused(port: Int) -> Bool {
+    do {
+        _ = try RawHTTPClient(port: port)
+        return false
+    } catch {
+        return true
+    }
+}
