@@ -1,0 +1,112 @@
+public import SwitchyardCore
+public import SwitchyardProviders
+
+/// Per-target time limits. Each is capped by what is left of the request deadline when an
+/// attempt starts.
+public struct TargetTimeouts: Sendable, Equatable {
+    /// TCP + TLS set-up (`UpstreamRequest.connectTimeout`). Default 10 s.
+    public var connect: Duration
+    /// The whole exchange of a non-streaming attempt (`UpstreamRequest.timeout`). Default 120 s.
+    public var total: Duration
+    /// Request sent → first body byte of a stream (`UpstreamRequest.firstByteTimeout`). Default 10 s.
+    public var firstEvent: Duration
+    /// Longest gap between two stream chunks (`UpstreamRequest.idleTimeout`). Default 30 s.
+    public var idle: Duration
+
+    public init(
+        connect: Duration = .seconds(10), total: Duration = .seconds(120), firstEvent: Duration = .seconds(10),
+        idle: Duration = .seconds(30)
+    ) {
+        self.connect = connect
+        self.total = total
+        self.firstEvent = firstEvent
+        self.idle = idle
+    }
+}
+
+/// One upstream the router may send a request to: a provider model plus how to reach it.
+public struct RouteTarget: Sendable {
+    /// Configured provider name (`openai-main`); with `model` it keys breakers and cooldowns.
+    public var provider: String
+    /// Upstream model id.
+    public var model: String
+    /// Lower is tried first; equal priorities form a weighted pool.
+    public var priority: Int
+    /// Share within a pool of equal priority (≥ 0; 0 = only after every positive weight).
+    public var weight: Int
+    public var codec: any ProviderCodec
+    /// Base URL the codec's path is appended to, without a trailing slash.
+    public var baseURL: String
+    /// Auth and extra headers built by the gateway. Secret: never logged, never in records.
+    public var headers: [HeaderField]
+    public var timeouts: TargetTimeouts
+    public var context: TargetContext
+
+    public init(
+        provider: String, model: String, priority: Int = 0, weight: Int = 1, codec: any ProviderCodec,
+        baseURL: String, headers: [HeaderField], timeouts: TargetTimeouts = TargetTimeouts(),
+        context: TargetContext? = nil
+    ) {
+        self.provider = provider
+        self.model = model
+        self.priority = priority
+        self.weight = weight
+        self.codec = codec
+        self.baseURL = baseURL
+        self.headers = headers
+        self.timeouts = timeouts
+        self.context = context ?? TargetContext(providerName: provider, upstreamModel: model)
+    }
+
+    /// `provider/model`: the breaker, cooldown and metrics key.
+    public var key: String { "\(provider)/\(model)" }
+}
+
+/// Retry, fallback, budget and breaker settings; replaced as a whole on config reload.
+public struct RoutingPolicy: Sendable, Equatable {
+    /// Upstream calls per target per request, the first included. Default 2.
+    public var attemptsPerTarget: Int
+    /// Backoff before the first retry. Default 1 s.
+    public var initialBackoff: Duration
+    /// Backoff ceiling (before jitter). Default 8 s.
+    public var maxBackoff: Duration
+    /// Growth per retry. Default 2.
+    public var multiplier: Double
+    /// Whole-request limit for non-streaming requests: no wait or attempt runs past it. Default 120 s.
+    public var deadline: Duration
+    /// Limit for a whole streamed response; `nil` = the stream is bounded only by the idle
+    /// timeout once it has started, and by `deadline` until its first event.
+    public var streamDeadline: Duration?
+    /// Longest upstream Retry-After waited out on the same target. Default 5 s.
+    public var waitRetryAfterCap: Duration
+    /// Retries allowed as a percentage of requests in the budget window. Default 20.
+    public var budgetPercent: Double
+    /// Sliding window of the retry budget. Default 10 s.
+    public var budgetWindow: Duration
+    /// Retries always allowed per window, so low traffic can still retry. Default 3.
+    public var budgetFloor: Int
+    /// Consecutive target failures that open a breaker. Default 5.
+    public var breakerFailureThreshold: Int
+    /// How long an open breaker rejects traffic before one probe. Default 15 s.
+    public var breakerOpenDuration: Duration
+
+    public init(
+        attemptsPerTarget: Int = 2, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(8),
+        multiplier: Double = 2.0, deadline: Duration = .seconds(120), streamDeadline: Duration? = nil,
+        waitRetryAfterCap: Duration = .seconds(5), budgetPercent: Double = 20.0, budgetWindow: Duration = .seconds(10),
+        budgetFloor: Int = 3, breakerFailureThreshold: Int = 5, breakerOpenDuration: Duration = .seconds(15)
+    ) {
+        self.attemptsPerTarget = attemptsPerTarget
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.multiplier = multiplier
+        self.deadline = deadline
+        self.streamDeadline = streamDeadline
+        self.waitRetryAfterCap = waitRetryAfterCap
+        self.budgetPercent = budgetPercent
+        self.budgetWindow = budgetWindow
+        self.budgetFloor = budgetFloor
+        self.breakerFailureThreshold = breakerFailureThreshold
+        self.breakerOpenDuration = breakerOpenDuration
+    }
+}

@@ -1,0 +1,121 @@
+public import Logging
+public import SwitchyardCore
+import SwitchyardProviders
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Sends a chat request to an ordered list of targets with retries, Retry-After, a retry
+/// budget, circuit breakers and a request deadline (mapping.md §8, STYLE §3).
+///
+/// Decisions come from pure parts (`classify`, `Backoff`, `RetryAfter`, `TargetPlan`,
+/// `CircuitBreaker`, `RetryBudget`); this driver performs them and is the only code that
+/// sleeps, through the injected `sleep`. Time comes from the injected clocks.
+public final class Router: Sendable {
+    let upstream: any Upstream
+    let logger: Logger
+    let observer: (any RouterObserver)?
+    let sleep: @Sendable (Duration) async throws -> Void
+    let now: @Sendable () -> ContinuousClock.Instant
+    let wallClock: @Sendable () -> Double
+    let random: @Sendable () -> Double
+    let state: Mutex<RouterState>
+
+    /// - Parameters:
+    ///   - logger: attempts at debug, breaker changes at info/warning; metadata carries
+    ///     `request_id`, `target`, `attempt`, never headers or message text. Default: discards.
+    ///   - sleep: waits between attempts; must throw (or return early) on task cancellation.
+    ///   - now: monotonic time for deadlines, breakers, cooldowns and the budget window.
+    ///   - wallClock: Unix seconds, for HTTP-date Retry-After and `created`.
+    ///   - random: values in `[0, 1)` for jitter and weighted pools.
+    public init(
+        upstream: any Upstream, policy: RoutingPolicy,
+        logger: Logger = Logger(label: "switchyard.router", factory: { _ in SwiftLogNoOpLogHandler() }), observer: (any RouterObserver)? = nil,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        wallClock: @escaping @Sendable () -> Double = Router.systemWallClock,
+        random: @escaping @Sendable () -> Double = { .random(in: 0..<1) }
+    ) {
+        self.upstream = upstream
+        self.logger = logger
+        self.observer = observer
+        self.sleep = sleep
+        self.now = now
+        self.wallClock = wallClock
+        self.random = random
+        self.state = Mutex(RouterState(policy: policy))
+    }
+
+    /// Unix time from the system clock (`CLOCK_REALTIME`), without Foundation.
+    public static let systemWallClock: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Breaker state per target key (`provider/model`) that has seen traffic; an open breaker
+    /// whose open time has passed reads `halfOpen`.
+    public func breakerSnapshot() -> [String: BreakerState] {
+        let t = now()
+        return state.withLock { $0.snapshot(now: t) }
+    }
+
+    /// Replaces the policy (config reload). Breakers, cooldowns and the budget window carry over.
+    public func updatePolicy(_ policy: RoutingPolicy) {
+        state.withLock { $0.policy = policy }
+    }
+
+    var policy: RoutingPolicy { state.withLock { $0.policy } }
+
+    /// Sends a non-streaming request. `requestID` names the response (`chatcmpl-<requestID>`)
+    /// and goes into log metadata.
+    public func complete(
+        _ request: ChatRequest, targets: [RouteTarget], requestID: String
+    ) async -> Result<RouteSuccess, RouteFailure> {
+        let outcome = await drive(request: request, targets: targets, requestID: requestID, streaming: false) {
+            target, upstreamRequest in
+            await self.completeAttempt(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
+        }
+        return outcome.map { won in
+            RouteSuccess(response: won.value.0, target: won.target, attempts: won.attempts, headers: won.value.1)
+        }
+    }
+
+    private func completeAttempt(
+        _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
+    ) async -> AttemptResult<(DecodedResponse, [HeaderField])> {
+        let response: UpstreamResponse
+        do {
+            response = try await upstream.perform(upstreamRequest)
+        } catch {
+            return .failure(AttemptFailure(.transport(error)))
+        }
+        let status = response.head.status
+        guard (200..<300).contains(status) else {
+            return .failure(providerFailure(target, head: response.head, body: response.body))
+        }
+        do {
+            let decoded = try target.codec.decodeResponse(
+                response.body, request: request, target: target.context, id: "chatcmpl-" + requestID,
+                created: Int(wallClock()))
+            return .success((decoded, response.head.headers), status: status)
+        } catch {
+            var e = error
+            e.status = status
+            return .failure(AttemptFailure(.provider(e), outcome: "malformed_response"))
+        }
+    }
+
+    /// Decodes a non-2xx answer and folds the header Retry-After into the error's hint.
+    func providerFailure(_ target: RouteTarget, head: UpstreamHead, body: [UInt8]) -> AttemptFailure {
+        var e = target.codec.decodeError(status: head.status, headers: head.headers, body: body)
+        e.retryAfterSeconds = RetryAfter.seconds(headers: head.headers, bodyHint: e.retryAfterSeconds, now: wallClock())
+        return AttemptFailure(.provider(e))
+    }
+}

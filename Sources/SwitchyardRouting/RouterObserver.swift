@@ -1,0 +1,30 @@
+/// Hooks the gateway implements for logs and metrics. Every method has an empty default;
+/// routing never depends on them. Calls happen outside the router's lock, on the request's task.
+/// Arguments are payload-free: target keys, attempt numbers, outcome labels, durations.
+public protocol RouterObserver: Sendable {
+    func attemptStarted(requestID: String, target: String, attempt: Int)
+    func attemptFinished(requestID: String, record: AttemptRecord)
+    /// A retry of the same target will be sent after `delay`.
+    func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration)
+    /// The request moved on from `from` (after its failure `reason`, an outcome label) to `to`.
+    func fallback(requestID: String, from: String, to: String, reason: String)
+    /// A target was not tried: `reason` is `breaker_open`, `probe_in_flight` or `cooldown`.
+    func targetSkipped(requestID: String, target: String, reason: String)
+    func breakerChanged(target: String, from: BreakerState, to: BreakerState)
+    func budgetExhausted(requestID: String, target: String)
+    func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int)
+    /// `count` more unparseable stream events were skipped (the decoder's running count grew).
+    func malformedStreamEvents(requestID: String, target: String, count: Int)
+}
+
+extension RouterObserver {
+    public func attemptStarted(requestID: String, target: String, attempt: Int) {}
+    public func attemptFinished(requestID: String, record: AttemptRecord) {}
+    public func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration) {}
+    public func fallback(requestID: String, from: String, to: String, reason: String) {}
+    public func targetSkipped(requestID: String, target: String, reason: String) {}
+    public func breakerChanged(target: String, from: BreakerState, to: BreakerState) {}
+    public func budgetExhausted(requestID: String, target: String) {}
+    public func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) {}
+    public func malformedStreamEvents(requestID: String, target: String, count: Int) {}
+}

@@ -1,0 +1,56 @@
+/// The router's shared mutable state, kept in one `Mutex` (STYLE §5): every method is a short
+/// pure step that returns what happened; the driver logs and notifies after the lock.
+struct RouterState: Sendable {
+    var policy: RoutingPolicy
+    var breakers: [String: CircuitBreaker] = [:]
+    /// Retry-After cooldowns: the target takes no traffic before this instant.
+    var cooldowns: [String: ContinuousClock.Instant] = [:]
+    var budget = RetryBudget()
+
+    init(policy: RoutingPolicy) { self.policy = policy }
+
+    enum Admission: Equatable {
+        case allowed(probe: Bool)
+        /// `until`: when the target may take traffic again (nil: a probe is in flight).
+        case skipped(reason: String, until: ContinuousClock.Instant?)
+    }
+
+    mutating func admit(_ key: String, now: ContinuousClock.Instant) -> (Admission, CircuitBreaker.Transition?) {
+        if let until = cooldowns[key] {
+            if now < until { return (.skipped(reason: "cooldown", until: until), nil) }
+            cooldowns[key] = nil
+        }
+        let (admission, transition) = breakers[key, default: CircuitBreaker()].admit(now: now)
+        switch admission {
+        case .allowed: return (.allowed(probe: false), transition)
+        case .probe: return (.allowed(probe: true), transition)
+        case .rejected(let until):
+            return (.skipped(reason: until == nil ? "probe_in_flight" : "breaker_open", until: until), transition)
+        }
+    }
+
+    mutating func recordSuccess(_ key: String) -> CircuitBreaker.Transition? {
+        breakers[key, default: CircuitBreaker()].recordSuccess()
+    }
+
+    /// Counts a target failure; `tripped` is true when the breaker is now open (stop using it).
+    mutating func recordFailure(_ key: String, now: ContinuousClock.Instant) -> (
+        transition: CircuitBreaker.Transition?, tripped: Bool
+    ) {
+        let t = breakers[key, default: CircuitBreaker()].recordFailure(
+            now: now, threshold: policy.breakerFailureThreshold, openDuration: policy.breakerOpenDuration)
+        return (t, breakers[key]?.isTripped ?? false)
+    }
+
+    mutating func releaseProbe(_ key: String) {
+        breakers[key]?.releaseProbe()
+    }
+
+    mutating func coolDown(_ key: String, until: ContinuousClock.Instant) {
+        cooldowns[key] = max(cooldowns[key] ?? until, until)
+    }
+
+    func snapshot(now: ContinuousClock.Instant) -> [String: BreakerState] {
+        breakers.mapValues { $0.state(now: now) }
+    }
+}

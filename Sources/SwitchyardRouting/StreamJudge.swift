@@ -1,0 +1,67 @@
+public import SwitchyardCore
+public import SwitchyardProviders
+
+/// Judges an upstream stream by its content (not by its end marker) while decoding it.
+///
+/// A stream *completes* when the body ends, or the end marker (`[DONE]`, `message_stop`)
+/// arrives, and the decoder `isComplete` (a finish reason for every choice); it is *truncated*
+/// when either happens before that. Unparseable events are skipped by the decoder and counted.
+/// Pure: bytes in, events and a verdict out.
+public struct StreamJudge: Sendable {
+    public enum Verdict: Sendable, Equatable {
+        /// Complete; the events end with one `.done` (added when the upstream sent no marker).
+        case completed
+        /// The upstream reported an error in-band; events after it are dropped.
+        case error(ProviderError)
+        /// Ended before a finish reason.
+        case truncated
+    }
+
+    public struct Step: Sendable, Equatable {
+        /// Decoded events, without the upstream's own `.done` (the verdict decides that).
+        public var events: [StreamEvent]
+        /// Set once the stream is over.
+        public var verdict: Verdict?
+        /// Malformed events newly skipped in this step.
+        public var newMalformed: Int
+    }
+
+    private var decoder: any StreamDecoder
+    private var counted = 0
+
+    public init(decoder: any StreamDecoder) { self.decoder = decoder }
+
+    /// Unparseable events skipped so far.
+    public var malformedEvents: Int { decoder.malformedEvents }
+
+    public mutating func feed(_ bytes: [UInt8]) -> Step { judge(decoder.feed(bytes), bodyEnded: false) }
+
+    /// The body ended.
+    public mutating func end() -> Step { judge(decoder.finish(), bodyEnded: true) }
+
+    private mutating func judge(_ events: [StreamEvent], bodyEnded: Bool) -> Step {
+        var out: [StreamEvent] = []
+        var verdict: Verdict?
+        loop: for e in events {
+            switch e {
+            case .error(let error):
+                verdict = .error(error)
+                break loop
+            case .done:
+                // The marker ends the stream: flush what the decoder still holds, then judge.
+                for f in decoder.finish() {
+                    if case .choices = f { out.append(f) } else if case .usage = f { out.append(f) }
+                }
+                verdict = decoder.isComplete ? .completed : .truncated
+                break loop
+            case .choices, .usage:
+                out.append(e)
+            }
+        }
+        if verdict == nil && bodyEnded { verdict = decoder.isComplete ? .completed : .truncated }
+        if verdict == .completed { out.append(.done) }
+        let fresh = decoder.malformedEvents - counted
+        counted = decoder.malformedEvents
+        return Step(events: out, verdict: verdict, newMalformed: fresh)
+    }
+}
