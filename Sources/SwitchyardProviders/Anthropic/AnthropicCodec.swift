@@ -1,24 +1,41 @@
 public import SwitchyardCore
 
-/// Anthropic Messages API codec (anthropic-messages.md, mapping.md). Placeholder until the
-/// translation lands: every request is refused with a clear error.
+/// Anthropic Messages API codec (`POST /v1/messages`, anthropic-messages.md), translating
+/// OpenAI Chat requests and answers by the rules of mapping.md §1–§8.
+///
+/// Pure: every decision is a function of the request, the ``TargetContext`` and the bytes
+/// received, so each rule is tested from recorded payloads (`Fixtures/anthropic/`).
 public struct AnthropicCodec: ProviderCodec {
+    /// The `anthropic-version` header value the official SDK pins.
+    public static let apiVersion = "2023-06-01"
+
     public init() {}
+
     public var kind: ProviderKind { .anthropic }
     public var healthPath: String { "/v1/models" }
+
     public func authHeaders(apiKey: String) -> [HeaderField] {
-        [HeaderField("x-api-key", apiKey), HeaderField("anthropic-version", "2023-06-01")]
+        [HeaderField("x-api-key", apiKey), HeaderField("anthropic-version", Self.apiVersion)]
     }
+
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
-        throw APIError(status: 501, type: "server_error", code: "not_implemented", message: "Anthropic translation is not built yet.")
+        let body = try AnthropicRequestEncoder(request: request, target: target).body()
+        return EncodedRequest(
+            path: "/v1/messages", headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())
     }
+
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
-        throw ProviderError(kind: .malformedResponse, status: 200, message: "not implemented")
+        let decoder = AnthropicResponseDecoder(forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
+        return DecodedResponse(response: try decoder.decode(body, target: target, id: id, created: created))
     }
+
     public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
-        ProviderError(kind: .other, status: status, message: "HTTP \(status)")
+        AnthropicErrorMapping.providerError(status: status, headers: headers, body: body)
     }
-    public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder { OpenAIStreamDecoder() }
+
+    public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
+        AnthropicStreamDecoder(forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
+    }
 }
