@@ -18,6 +18,14 @@ extension GeminiTests {
             expectJSON(try JSON.parse(encoded.body), try GeminiFixture.json("requests/\(name).gemini.json"))
         }
 
+        /// The worked example of mapping.md §2.2, byte for byte (key order included).
+        @Test func workedExampleExactBytes() throws {
+            let request = try GeminiFixture.request("requests/worked_example.openai.json")
+            let encoded = try codec.encode(request, for: GeminiFixture.target)
+            let expected = try GeminiFixture.json("requests/worked_example.gemini.json").serializedString()
+            #expect(String(decoding: encoded.body, as: UTF8.self) == expected)
+        }
+
         @Test func nonStreamingEndpoint() throws {
             let request = try GeminiFixture.request("requests/worked_example.openai.json")
             let encoded = try codec.encode(request, for: GeminiFixture.target)
