@@ -1,24 +1,62 @@
 public import SwitchyardCore
 
-/// Gemini generateContent codec (gemini-generate-content.md, mapping.md). Placeholder until the
-/// translation lands: every request is refused with a clear error.
+/// Gemini Developer API `generateContent` codec (gemini-generate-content.md; rules in mapping.md).
+///
+/// Pure: no I/O, clocks or randomness. Tool-call ids Gemini leaves out are derived from
+/// `TargetContext.idSeed` (mapping.md §5), so the caller controls their uniqueness.
 public struct GeminiCodec: ProviderCodec {
     public init() {}
+
     public var kind: ProviderKind { .gemini }
     public var healthPath: String { "/v1beta/models" }
-    public func authHeaders(apiKey: String) -> [HeaderField] {
-        [HeaderField("x-goog-api-key", apiKey)]
-    }
+
+    public func authHeaders(apiKey: String) -> [HeaderField] { [HeaderField("x-goog-api-key", apiKey)] }
+
+    /// `POST /v1beta/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse` for streams.
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
-        throw APIError(status: 501, type: "server_error", code: "not_implemented", message: "Gemini translation is not built yet.")
+        let body = try GeminiRequestEncoder(request: request).body()
+        var model = target.upstreamModel
+        if model.hasPrefix("models/") { model.removeFirst("models/".count) }
+        let method = request.stream ? "streamGenerateContent" : "generateContent"
+        return EncodedRequest(
+            path: "/v1beta/models/\(model):\(method)", query: request.stream ? "alt=sse" : "",
+            headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())
     }
+
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
-        throw ProviderError(kind: .malformedResponse, status: 200, message: "not implemented")
+        guard let json = try? JSON.parse(body) else {
+            throw ProviderError(kind: .malformedResponse, status: 200, message: "The upstream answer was not JSON.")
+        }
+        if let e = GeminiErrorDecoder.unwrap(json), case .object = e {
+            throw GeminiErrorDecoder.decode(status: e["code"]?.intValue ?? 500, error: e)
+        }
+        guard case .object(let o) = json, let choices = GeminiResponseDecoder.choices(o, seed: target.idSeed) else {
+            throw ProviderError(
+                kind: .malformedResponse, status: 200, message: "The upstream answer had neither candidates nor a block reason.")
+        }
+        let response = ChatResponse(
+            id: id, created: created, model: o["modelVersion"]?.stringValue ?? target.upstreamModel, choices: choices,
+            usage: GeminiResponseDecoder.usage(o["usageMetadata"]))
+        return DecodedResponse(response: response)
     }
+
     public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
-        ProviderError(kind: .other, status: status, message: "HTTP \(status)")
+        GeminiErrorDecoder.decode(status: status, body: body)
     }
-    public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder { OpenAIStreamDecoder() }
+
+    public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
+        GeminiStreamDecoder(idSeed: target.idSeed)
+    }
+
+    /// Request fields Gemini has no counterpart for and the encoder leaves out (mapping.md §1 "drop"),
+    /// for the gateway to log at debug level and count.
+    public static func droppedParameters(_ request: ChatRequest) -> [String] {
+        let dropped = [
+            "user", "safety_identifier", "parallel_tool_calls", "reasoning_effort", "metadata", "store", "service_tier",
+            "prediction", "audio", "modalities", "web_search_options", "prompt_cache_key", "verbosity",
+        ]
+        return dropped.filter { request.raw[$0].map { !$0.isNull } == true }
+    }
 }

@@ -1,0 +1,182 @@
+import SwitchyardCore
+
+/// Builds the `generateContent` body from a unified request (mapping.md §1, §3, §4).
+///
+/// Key order follows the provider reference: `systemInstruction`, `contents`, `tools`,
+/// `toolConfig`, `generationConfig`. Numbers the client sent are copied as written.
+struct GeminiRequestEncoder {
+    let request: ChatRequest
+
+    func body() throws(APIError) -> JSONObject {
+        try rejectUnsupported()
+        let history = try GeminiContents(request.messages)
+        var body = JSONObject()
+        if !history.systemParts.isEmpty { body["systemInstruction"] = .object(["parts": .array(history.systemParts)]) }
+        body["contents"] = .array(history.contents)
+        let (tools, toolConfig) = try self.tools(calledNames: history.calledNames)
+        if let tools { body["tools"] = tools }
+        if let toolConfig { body["toolConfig"] = toolConfig }
+        let config = generationConfig()
+        if !config.isEmpty { body["generationConfig"] = .object(config) }
+        return body
+    }
+
+    /// Parameters Gemini cannot honour (mapping.md §1: `logit_bias`; deprecated `functions`).
+    private func rejectUnsupported() throws(APIError) {
+        if request.logitBias != nil {
+            throw APIError.unsupportedParameter("logit_bias", provider: "Gemini")
+        }
+        for key in ["functions", "function_call"] where request.raw[key].map({ !$0.isNull }) == true {
+            throw APIError.unsupportedParameter(
+                key, provider: "Gemini", detail: "\(key) is deprecated and not supported for Gemini models; use tools.")
+        }
+    }
+
+    // MARK: generationConfig (§1, §4)
+
+    private func generationConfig() -> JSONObject {
+        var c = JSONObject()
+        if let t = request.temperature { c["temperature"] = number("temperature", t) }
+        if let p = request.topP { c["topP"] = number("top_p", p) }
+        if let m = request.maxTokens { c["maxOutputTokens"] = .int(m) }
+        if !request.stop.isEmpty { c["stopSequences"] = .array(request.stop.map(JSON.string)) }
+        // n = 1 is Gemini's default; omitting it spares models that reject candidateCount.
+        if let n = request.n, n > 1 { c["candidateCount"] = .int(n) }
+        if let s = request.seed { c["seed"] = request.raw["seed"] ?? .int(s) }
+        if let p = request.presencePenalty, p != 0 { c["presencePenalty"] = number("presence_penalty", p) }
+        if let f = request.frequencyPenalty, f != 0 { c["frequencyPenalty"] = number("frequency_penalty", f) }
+        if request.logprobs {
+            c["responseLogprobs"] = true
+            if let k = request.topLogprobs { c["logprobs"] = .int(k) }
+        }
+        switch request.responseFormat {
+        case .jsonObject?:
+            c["responseMimeType"] = "application/json"
+        case .jsonSchema(_, _, let schema, _)?:
+            c["responseMimeType"] = "application/json"
+            c["responseJsonSchema"] = schema
+        case .text?, nil:
+            break
+        }
+        return c
+    }
+
+    /// The client's literal number when it sent one, so `0.7` stays `0.7`.
+    private func number(_ key: String, _ value: Double) -> JSON {
+        if case .number? = request.raw[key] { return request.raw[key]! }
+        return .double(value)
+    }
+
+    // MARK: tools and toolConfig (§3, §2 step 9)
+
+    private func tools(calledNames: [String]) throws(APIError) -> (JSON?, JSON?) {
+        guard !request.tools.isEmpty else {
+            if let choice = request.toolChoice, choice != .none {
+                throw APIError.invalidRequest(
+                    "`tool_choice` is only allowed when `tools` are specified.", param: "tool_choice", code: "invalid_value")
+            }
+            guard !calledNames.isEmpty else { return (nil, nil) }
+            // History holds tool calls but no tools were sent: declare stubs and forbid new calls.
+            let stubs = calledNames.map { JSON.object(["name": .string($0)]) }
+            return (.array([.object(["functionDeclarations": .array(stubs)])]), config(mode: "NONE"))
+        }
+        var declarations: [(name: String, json: JSON)] = []
+        for (i, tool) in request.tools.enumerated() {
+            declarations.append((tool.name, try declaration(tool, path: "tools[\(i)]")))
+        }
+        let names = Set(declarations.map(\.name))
+        var toolConfig: JSON?
+        switch request.toolChoice {
+        case nil:
+            toolConfig = nil
+        case .auto?:
+            toolConfig = config(mode: "AUTO")
+        case .none?:
+            toolConfig = config(mode: "NONE")
+        case .required?:
+            toolConfig = config(mode: "ANY")
+        case .function(let name)?:
+            guard names.contains(name) else {
+                throw APIError.invalidRequest(
+                    "tool_choice names '\(name)', which is not in tools.", param: "tool_choice.function.name",
+                    code: "invalid_value")
+            }
+            toolConfig = config(mode: "ANY", allowed: [name])
+        case .allowedTools(let allowed, let required)?:
+            guard !allowed.isEmpty else {
+                throw APIError.invalidRequest(
+                    "tool_choice.allowed_tools.tools must list at least one tool.", param: "tool_choice.allowed_tools.tools",
+                    code: "invalid_value")
+            }
+            for name in allowed where !names.contains(name) {
+                throw APIError.invalidRequest(
+                    "tool_choice.allowed_tools names '\(name)', which is not in tools.",
+                    param: "tool_choice.allowed_tools.tools", code: "invalid_value")
+            }
+            if required {
+                toolConfig = config(mode: "ANY", allowed: allowed)
+            } else {
+                declarations.removeAll { !allowed.contains($0.name) }
+                toolConfig = config(mode: "AUTO")
+            }
+        case .custom?:
+            throw APIError.unsupportedParameter(
+                "tool_choice", provider: "Gemini", detail: "Custom tools are not supported for Gemini models.")
+        }
+        let tools: JSON = .array([.object(["functionDeclarations": .array(declarations.map(\.json))])])
+        return (tools, toolConfig)
+    }
+
+    private func config(mode: String, allowed: [String] = []) -> JSON {
+        var fc: JSONObject = ["mode": .string(mode)]
+        if !allowed.isEmpty { fc["allowedFunctionNames"] = .array(allowed.map(JSON.string)) }
+        return .object(["functionCallingConfig": .object(fc)])
+    }
+
+    private func declaration(_ tool: ToolDefinition, path: String) throws(APIError) -> JSON {
+        guard tool.kind == .function else {
+            throw APIError.unsupportedParameter(
+                path + ".type", provider: "Gemini", detail: "Custom tools are not supported for Gemini models.")
+        }
+        if let first = tool.name.first, first.isNumber || first == "-" {
+            throw APIError.invalidRequest(
+                "Invalid \(path).function.name '\(tool.name)': Gemini function names must start with a letter or '_'.",
+                param: path + ".function.name", code: "invalid_value")
+        }
+        var d: JSONObject = ["name": .string(tool.name)]
+        if let description = tool.description { d["description"] = .string(description) }
+        if let parameters = tool.parameters {
+            let cleaned: JSON
+            do {
+                cleaned = try GeminiSchema.clean(parameters)
+            } catch {
+                throw Self.schemaError(error, param: path + ".function.parameters")
+            }
+            if Self.hasParameters(cleaned) { d["parameters"] = cleaned }
+        }
+        return .object(d)
+    }
+
+    /// Gemini rejects an OBJECT schema with empty `properties` (§3), so such schemas are omitted.
+    private static func hasParameters(_ schema: JSON) -> Bool {
+        if let props = schema["properties"]?.objectValue, !props.isEmpty { return true }
+        return schema["anyOf"] != nil
+    }
+
+    private static func schemaError(_ failure: GeminiSchema.Failure, param: String) -> APIError {
+        switch failure {
+        case .recursive(let ref):
+            return .unsupportedValue(
+                param, "\(param) is recursive (\(ref) refers to itself); Gemini function schemas cannot express recursion.")
+        case .tooDeep:
+            return .unsupportedValue(
+                param, "\(param) nests $ref more than \(GeminiSchema.maximumRefDepth) levels deep, the limit for Gemini models.")
+        case .unresolvable(let ref):
+            return .invalidRequest(
+                "\(param) has a $ref '\(ref)' that does not point into the schema's $defs or definitions.", param: param,
+                code: "invalid_value")
+        case .conflictingKeywords(let what):
+            return .unsupportedValue(param, "\(param) combines \(what), which cannot be expressed for Gemini models.")
+        }
+    }
+}
