@@ -77,7 +77,8 @@ extension GeminiTests {
             ),
         ])
         func toolChoice(_ choice: String, _ expected: String, _ declared: [String]) throws {
-            let body = #"{"model":"m","messages":[{"role":"user","content":"Hi"}],"#
+            let body =
+                #"{"model":"m","messages":[{"role":"user","content":"Hi"}],"#
                 + #""tools":[{"type":"function","function":{"name":"a"}},{"type":"function","function":{"name":"b"}}],"#
                 + #""tool_choice":\#(choice)}"#
             let encoded = try codec.encode(try ChatRequest.parse(body: Array(body.utf8)), for: GeminiFixture.target)
@@ -88,8 +89,10 @@ extension GeminiTests {
         }
 
         @Test func noToolChoiceNoToolConfig() throws {
-            let body = #"{"model":"m","messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"a"}}]}"#
-            let json = try JSON.parse(try codec.encode(try ChatRequest.parse(body: Array(body.utf8)), for: GeminiFixture.target).body)
+            let body =
+                #"{"model":"m","messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"a"}}]}"#
+            let json = try JSON.parse(
+                try codec.encode(try ChatRequest.parse(body: Array(body.utf8)), for: GeminiFixture.target).body)
             #expect(json["toolConfig"] == nil)
             #expect(json["tools"] != nil)
         }

@@ -8,12 +8,16 @@ extension GeminiTests {
         let codec = GeminiCodec()
         let request = ChatRequest(model: "sy-gemini", messages: [ChatMessage(role: .user, content: .text("Hi"))])
 
-        func decode(_ body: [UInt8], target: TargetContext = GeminiFixture.target) throws(ProviderError) -> ChatResponse {
-            try codec.decodeResponse(body, request: request, target: target, id: "chatcmpl-test", created: 1_700_000_000).response
+        func decode(_ body: [UInt8], target: TargetContext = GeminiFixture.target) throws(ProviderError) -> ChatResponse
+        {
+            try codec.decodeResponse(
+                body, request: request, target: target, id: "chatcmpl-test", created: 1_700_000_000
+            ).response
         }
 
         @Test(arguments: [
-            "reference_example", "text", "thoughts", "native_ids", "multiple_candidates", "safety_block", "prompt_blocked",
+            "reference_example", "text", "thoughts", "native_ids", "multiple_candidates", "safety_block",
+            "prompt_blocked",
             "malformed_function_call", "logprobs",
         ])
         func golden(_ name: String) throws {
@@ -40,7 +44,8 @@ extension GeminiTests {
             for id in a + c {
                 #expect(id.hasPrefix("call_sy"))
                 #expect(id.count == "call_sy".count + 24)
-                #expect(id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) || $0 == 95 })
+                #expect(
+                    id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) || $0 == 95 })
             }
         }
 
@@ -64,7 +69,10 @@ extension GeminiTests {
                         "role": "model",
                         "parts": [
                             ["text": "Let me check."],
-                            ["functionCall": ["name": "get_weather", "args": ["city": "Paris"]], "thoughtSignature": "CiUBcsjafB..."],
+                            [
+                                "functionCall": ["name": "get_weather", "args": ["city": "Paris"]],
+                                "thoughtSignature": "CiUBcsjafB...",
+                            ],
                         ],
                     ],
                     [
@@ -78,7 +86,8 @@ extension GeminiTests {
         }
 
         @Test func modelFallsBackToUpstreamModel() throws {
-            let response = try decode(Array(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]}"#.utf8))
+            let response = try decode(
+                Array(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]}"#.utf8))
             #expect(response.model == "gemini-2.5-flash")
             #expect(response.usage == nil)
             #expect(response.id == "chatcmpl-test")
@@ -99,7 +108,8 @@ extension GeminiTests {
 
         /// §6.1 finishReason table, with and without a function call in the candidate.
         @Test(arguments: [
-            ("STOP", FinishReason.stop), ("MAX_TOKENS", .length), ("SAFETY", .contentFilter), ("RECITATION", .contentFilter),
+            ("STOP", FinishReason.stop), ("MAX_TOKENS", .length), ("SAFETY", .contentFilter),
+            ("RECITATION", .contentFilter),
             ("LANGUAGE", .contentFilter), ("BLOCKLIST", .contentFilter), ("PROHIBITED_CONTENT", .contentFilter),
             ("SPII", .contentFilter), ("IMAGE_SAFETY", .contentFilter), ("IMAGE_PROHIBITED_CONTENT", .contentFilter),
             ("IMAGE_RECITATION", .contentFilter), ("IMAGE_OTHER", .contentFilter), ("NO_IMAGE", .contentFilter),
@@ -107,10 +117,13 @@ extension GeminiTests {
             ("TOO_MANY_TOOL_CALLS", .stop), ("FINISH_REASON_UNSPECIFIED", .stop), ("SOMETHING_NEW", .stop),
         ])
         func finishReasons(_ raw: String, _ expected: FinishReason) throws {
-            let text = try decode(Array(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"\#(raw)"}]}"#.utf8))
+            let text = try decode(
+                Array(#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"\#(raw)"}]}"#.utf8))
             #expect(text.choices[0].finishReason == expected)
             let call = try decode(
-                Array(#"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f"}}]},"finishReason":"\#(raw)"}]}"#.utf8))
+                Array(
+                    #"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f"}}]},"finishReason":"\#(raw)"}]}"#
+                        .utf8))
             #expect(call.choices[0].finishReason == .toolCalls)
         }
     }

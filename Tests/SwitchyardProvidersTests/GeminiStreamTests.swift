@@ -64,7 +64,8 @@ extension GeminiTests {
             #expect(a != c)
             #expect(Set(a).count == 2)
 
-            let body = #"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"CiUBcsjafB"},{"functionCall":{"name":"get_time","args":{}}}]},"finishReason":"STOP"}]}"#
+            let body =
+                #"{"candidates":[{"content":{"parts":[{"functionCall":{"name":"get_weather","args":{"city":"Paris"}},"thoughtSignature":"CiUBcsjafB"},{"functionCall":{"name":"get_time","args":{}}}]},"finishReason":"STOP"}]}"#
             let buffered = try GeminiCodec().decodeResponse(
                 Array(body.utf8), request: ChatRequest(model: "m", messages: []), target: GeminiFixture.target, id: "x",
                 created: 0)
@@ -83,7 +84,8 @@ extension GeminiTests {
 
         @Test func rateLimitErrorInStream() {
             var decoder = GeminiStreamDecoder(idSeed: "s")
-            let payload = #"data: {"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"20s"}]}}"#
+            let payload =
+                #"data: {"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"20s"}]}}"#
             let events = decoder.feed(Array((payload + "\n\n").utf8))
             guard case .error(let e)? = events.first else {
                 Issue.record("expected an error event, got \(events)")

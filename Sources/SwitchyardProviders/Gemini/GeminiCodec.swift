@@ -34,7 +34,8 @@ public struct GeminiCodec: ProviderCodec {
         }
         guard case .object(let o) = json, let choices = GeminiResponseDecoder.choices(o, seed: target.idSeed) else {
             throw ProviderError(
-                kind: .malformedResponse, status: 200, message: "The upstream answer had neither candidates nor a block reason.")
+                kind: .malformedResponse, status: 200,
+                message: "The upstream answer had neither candidates nor a block reason.")
         }
         let response = ChatResponse(
             id: id, created: created, model: o["modelVersion"]?.stringValue ?? target.upstreamModel, choices: choices,

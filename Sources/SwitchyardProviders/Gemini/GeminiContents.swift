@@ -63,7 +63,8 @@ struct GeminiContents {
                 append("user", [Self.functionResponse(name: name, id: id, content: m.content)])
             case .function:
                 throw APIError.unsupportedValue(
-                    "messages[\(i)].role", "The deprecated 'function' role is not supported for Gemini models; use tool messages.")
+                    "messages[\(i)].role",
+                    "The deprecated 'function' role is not supported for Gemini models; use tool messages.")
             }
         }
         if !pending.isEmpty { throw Self.unanswered(pending, owner: pendingOwner) }
@@ -103,7 +104,8 @@ struct GeminiContents {
             args = parsed
         } else {
             throw APIError.invalidRequest(
-                "\(path).function.arguments must be a JSON object encoded as a string.", param: path + ".function.arguments",
+                "\(path).function.arguments must be a JSON object encoded as a string.",
+                param: path + ".function.arguments",
                 code: "invalid_value")
         }
         let (base, signature) = GeminiToolCallID.split(call.id)

@@ -6,7 +6,8 @@ import SwitchyardCore
 enum GeminiErrorDecoder {
     static func decode(status: Int, body: [UInt8]) -> ProviderError {
         guard let json = try? JSON.parse(body) else {
-            return ProviderError(kind: kind(httpStatus: status), status: status, message: "HTTP \(status) from upstream")
+            return ProviderError(
+                kind: kind(httpStatus: status), status: status, message: "HTTP \(status) from upstream")
         }
         return decode(status: status, error: unwrap(json))
     }

@@ -73,7 +73,8 @@ struct GeminiRequestEncoder {
         guard !request.tools.isEmpty else {
             if let choice = request.toolChoice, choice != .none {
                 throw APIError.invalidRequest(
-                    "`tool_choice` is only allowed when `tools` are specified.", param: "tool_choice", code: "invalid_value")
+                    "`tool_choice` is only allowed when `tools` are specified.", param: "tool_choice",
+                    code: "invalid_value")
             }
             guard !calledNames.isEmpty else { return (nil, nil) }
             // History holds tool calls but no tools were sent: declare stubs and forbid new calls.
@@ -105,7 +106,8 @@ struct GeminiRequestEncoder {
         case .allowedTools(let allowed, let required)?:
             guard !allowed.isEmpty else {
                 throw APIError.invalidRequest(
-                    "tool_choice.allowed_tools.tools must list at least one tool.", param: "tool_choice.allowed_tools.tools",
+                    "tool_choice.allowed_tools.tools must list at least one tool.",
+                    param: "tool_choice.allowed_tools.tools",
                     code: "invalid_value")
             }
             for name in allowed where !names.contains(name) {
@@ -167,13 +169,17 @@ struct GeminiRequestEncoder {
         switch failure {
         case .recursive(let ref):
             return .unsupportedValue(
-                param, "\(param) is recursive (\(ref) refers to itself); Gemini function schemas cannot express recursion.")
+                param,
+                "\(param) is recursive (\(ref) refers to itself); Gemini function schemas cannot express recursion.")
         case .tooDeep:
             return .unsupportedValue(
-                param, "\(param) nests $ref more than \(GeminiSchema.maximumRefDepth) levels deep, the limit for Gemini models.")
+                param,
+                "\(param) nests $ref more than \(GeminiSchema.maximumRefDepth) levels deep, the limit for Gemini models."
+            )
         case .unresolvable(let ref):
             return .invalidRequest(
-                "\(param) has a $ref '\(ref)' that does not point into the schema's $defs or definitions.", param: param,
+                "\(param) has a $ref '\(ref)' that does not point into the schema's $defs or definitions.",
+                param: param,
                 code: "invalid_value")
         case .conflictingKeywords(let what):
             return .unsupportedValue(param, "\(param) combines \(what), which cannot be expressed for Gemini models.")

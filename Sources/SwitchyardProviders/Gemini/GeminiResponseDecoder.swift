@@ -33,7 +33,9 @@ enum GeminiResponseDecoder {
 
     /// Whether a part is model output a client sees as text (not a thought, not empty).
     static func visibleText(_ part: JSON) -> String? {
-        guard let text = part["text"]?.stringValue, !text.isEmpty, part["thought"]?.boolValue != true else { return nil }
+        guard let text = part["text"]?.stringValue, !text.isEmpty, part["thought"]?.boolValue != true else {
+            return nil
+        }
         return text
     }
 

@@ -23,8 +23,6 @@ struct GeminiSchema {
 
     private let root: JSONObject
 
-    private init(root: JSONObject) { self.root = root }
-
     /// The cleaned schema.
     static func clean(_ schema: JSON) throws(Failure) -> JSON {
         try GeminiSchema(root: schema.objectValue ?? JSONObject()).clean(schema, refs: [])
@@ -53,7 +51,9 @@ struct GeminiSchema {
                 } else if nonNull.isEmpty {
                     out["type"] = "null"
                 } else {
-                    if o["anyOf"] != nil || o["oneOf"] != nil { throw .conflictingKeywords("type list with anyOf/oneOf") }
+                    if o["anyOf"] != nil || o["oneOf"] != nil {
+                        throw .conflictingKeywords("type list with anyOf/oneOf")
+                    }
                     out["anyOf"] = .array(nonNull.map { .object(["type": $0]) })
                 }
                 if nullable { out["nullable"] = true }

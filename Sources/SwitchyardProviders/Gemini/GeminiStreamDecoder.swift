@@ -67,11 +67,18 @@ public struct GeminiStreamDecoder: StreamDecoder {
                 if let text = GeminiResponseDecoder.visibleText(part) {
                     out.append(.choices([ChoiceDelta(index: index, role: !state.roleSent, content: text)], raw: nil))
                     state.roleSent = true
-                } else if let call = GeminiResponseDecoder.toolCall(part, seed: seed, candidate: index, call: state.nextTool) {
-                    let tool = ToolCallDelta(index: state.nextTool, id: call.id, name: call.name, arguments: call.arguments)
+                } else if let call = GeminiResponseDecoder.toolCall(
+                    part, seed: seed, candidate: index, call: state.nextTool)
+                {
+                    let tool = ToolCallDelta(
+                        index: state.nextTool, id: call.id, name: call.name, arguments: call.arguments)
                     out.append(
                         .choices(
-                            [ChoiceDelta(index: index, role: !state.roleSent, contentNull: !state.roleSent, toolCalls: [tool])],
+                            [
+                                ChoiceDelta(
+                                    index: index, role: !state.roleSent, contentNull: !state.roleSent, toolCalls: [tool]
+                                )
+                            ],
                             raw: nil))
                     state.roleSent = true
                     state.nextTool += 1
@@ -93,7 +100,9 @@ public struct GeminiStreamDecoder: StreamDecoder {
         if !state.roleSent {
             let filtered = reason == .contentFilter
             out.append(
-                .choices([ChoiceDelta(index: index, role: true, content: filtered ? nil : "", contentNull: filtered)], raw: nil))
+                .choices(
+                    [ChoiceDelta(index: index, role: true, content: filtered ? nil : "", contentNull: filtered)],
+                    raw: nil))
             state.roleSent = true
         }
         out.append(.choices([ChoiceDelta(index: index, finishReason: reason)], raw: nil))
