@@ -45,14 +45,16 @@ struct AnthropicMessageBuilder {
             append("user", [.object(result)])
         case .user:
             try requireAnswered(before: path)
-            append("user", try AnthropicContent.userBlocks(message.content, path: path + ".content", provider: provider))
+            append(
+                "user", try AnthropicContent.userBlocks(message.content, path: path + ".content", provider: provider))
         case .assistant:
             try requireAnswered(before: path)
             var blocks = try AnthropicContent.assistantBlocks(message, path: path + ".content")
             for (j, call) in message.toolCalls.enumerated() {
                 let input = try Self.arguments(call.arguments, path: "\(path).tool_calls[\(j)].function.arguments")
                 blocks.append([
-                    "type": "tool_use", "id": .string(AnthropicWire.toolID(call.id)), "name": .string(call.name), "input": input,
+                    "type": "tool_use", "id": .string(AnthropicWire.toolID(call.id)), "name": .string(call.name),
+                    "input": input,
                 ])
                 pending.append((call.id, "\(path).tool_calls[\(j)]"))
                 if !calledToolNames.contains(call.name) { calledToolNames.append(call.name) }
@@ -60,7 +62,9 @@ struct AnthropicMessageBuilder {
             append("assistant", blocks)
         case .function:
             throw .unsupportedValue(
-                path + ".role", "Messages with role 'function' (deprecated) are not supported for \(provider) models; use tool messages.")
+                path + ".role",
+                "Messages with role 'function' (deprecated) are not supported for \(provider) models; use tool messages."
+            )
         }
     }
 
