@@ -85,9 +85,14 @@ struct AnthropicMessageBuilder {
         return (systemTexts.isEmpty ? nil : systemTexts.joined(separator: "\n\n"), messages)
     }
 
-    /// Merges adjacent same-role turns; a turn without blocks is dropped.
+    /// Merges adjacent same-role turns. A message without blocks, or with only whitespace
+    /// text, is dropped: Anthropic refuses a message whose text blocks are all whitespace
+    /// ("text content blocks must contain non-whitespace text"; observed, not documented).
     private mutating func append(_ role: String, _ blocks: [JSON]) {
-        guard !blocks.isEmpty else { return }
+        let whitespaceOnly = blocks.allSatisfy { b in
+            b["type"]?.stringValue == "text" && b["text"]?.stringValue?.allSatisfy(\.isWhitespace) == true
+        }
+        guard !whitespaceOnly else { return }  // also true for no blocks
         if let last = turns.indices.last, turns[last].role == role {
             turns[last].blocks.append(contentsOf: blocks)
         } else {
