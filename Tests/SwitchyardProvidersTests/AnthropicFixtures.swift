@@ -47,7 +47,8 @@ enum AnthropicFixtures {
             case .usage(let u, _): out += encoder.encodeUsage(u)
             case .done: out += SSE.done
             case .error(let err):
-                out += Array(": error kind=\(err.kind.rawValue) status=\(err.status) type=\(err.providerType ?? "-")\n".utf8)
+                out += Array(
+                    ": error kind=\(err.kind.rawValue) status=\(err.status) type=\(err.providerType ?? "-")\n".utf8)
                 out += SSE.error(err.apiError)
             }
         }

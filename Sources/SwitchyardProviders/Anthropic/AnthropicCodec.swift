@@ -27,7 +27,8 @@ public struct AnthropicCodec: ProviderCodec {
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
-        let decoder = AnthropicResponseDecoder(forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
+        let decoder = AnthropicResponseDecoder(
+            forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
         return DecodedResponse(response: try decoder.decode(body, target: target, id: id, created: created))
     }
 

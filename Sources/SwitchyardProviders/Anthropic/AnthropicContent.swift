@@ -26,9 +26,13 @@ enum AnthropicContent {
                 throw .unsupportedParameter(
                     p, provider: provider, detail: "Audio input (\(p)) is not supported by \(provider) models.")
             case .file(let fileData, let fileID, let filename):
-                blocks.append(try documentBlock(fileData: fileData, fileID: fileID, filename: filename, path: p, provider: provider))
+                blocks.append(
+                    try documentBlock(
+                        fileData: fileData, fileID: fileID, filename: filename, path: p, provider: provider))
             case .refusal:
-                throw .invalidRequest("\(p): refusal parts are only valid in assistant messages.", param: p + ".type", code: "invalid_value")
+                throw .invalidRequest(
+                    "\(p): refusal parts are only valid in assistant messages.", param: p + ".type",
+                    code: "invalid_value")
             }
         }
         return blocks
@@ -86,7 +90,9 @@ enum AnthropicContent {
         }
         guard imageMediaTypes.contains(mime) else {
             throw .unsupportedValue(
-                path, "Image type '\(mime)' is not supported by \(provider) models; use image/jpeg, image/png, image/gif or image/webp.")
+                path,
+                "Image type '\(mime)' is not supported by \(provider) models; use image/jpeg, image/png, image/gif or image/webp."
+            )
         }
         return ["type": "image", "source": ["type": "base64", "media_type": .string(mime), "data": .string(data)]]
     }
@@ -101,19 +107,24 @@ enum AnthropicContent {
             if fileID != nil {
                 throw .unsupportedParameter(
                     path + ".file.file_id", provider: provider,
-                    detail: "Files referenced by file_id (\(path).file.file_id) are not supported by \(provider) models; send file_data.")
+                    detail:
+                        "Files referenced by file_id (\(path).file.file_id) are not supported by \(provider) models; send file_data."
+                )
             }
-            throw .invalidRequest("\(path).file needs file_data.", param: path + ".file", code: "missing_required_parameter")
+            throw .invalidRequest(
+                "\(path).file needs file_data.", param: path + ".file", code: "missing_required_parameter")
         }
         let data: String
         if fileData.hasPrefix("data:") {
             guard let (mime, d) = dataURL(fileData) else {
                 throw .invalidRequest(
-                    "\(path).file.file_data is not a valid base64 data URL.", param: path + ".file.file_data", code: "invalid_value")
+                    "\(path).file.file_data is not a valid base64 data URL.", param: path + ".file.file_data",
+                    code: "invalid_value")
             }
             guard mime == "application/pdf" else {
                 throw .unsupportedValue(
-                    path + ".file.file_data", "File type '\(mime)' is not supported by \(provider) models; only PDF files are.")
+                    path + ".file.file_data",
+                    "File type '\(mime)' is not supported by \(provider) models; only PDF files are.")
             }
             data = d
         } else {
@@ -123,7 +134,9 @@ enum AnthropicContent {
             }
             data = fileData
         }
-        return ["type": "document", "source": ["type": "base64", "media_type": "application/pdf", "data": .string(data)]]
+        return [
+            "type": "document", "source": ["type": "base64", "media_type": "application/pdf", "data": .string(data)],
+        ]
     }
 
     /// Splits `data:<mime>;base64,<data>`; `nil` when the header lacks `;base64`, the mime or the data.

@@ -47,7 +47,8 @@ enum AnthropicJSONMode: Equatable {
             guard schema["type"]?.stringValue == "object" else {
                 throw .unsupportedValue(
                     "response_format.json_schema.schema",
-                    "\(target.providerName) models can only produce JSON objects here: the schema's `type` must be \"object\".")
+                    "\(target.providerName) models can only produce JSON objects here: the schema's `type` must be \"object\"."
+                )
             }
             self = .forcedTool(schema: schema, description: description)
         }

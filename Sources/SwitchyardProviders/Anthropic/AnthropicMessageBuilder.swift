@@ -45,14 +45,16 @@ struct AnthropicMessageBuilder {
             append("user", [.object(result)])
         case .user:
             try requireAnswered(before: path)
-            append("user", try AnthropicContent.userBlocks(message.content, path: path + ".content", provider: provider))
+            append(
+                "user", try AnthropicContent.userBlocks(message.content, path: path + ".content", provider: provider))
         case .assistant:
             try requireAnswered(before: path)
             var blocks = try AnthropicContent.assistantBlocks(message, path: path + ".content")
             for (j, call) in message.toolCalls.enumerated() {
                 let input = try Self.arguments(call.arguments, path: "\(path).tool_calls[\(j)].function.arguments")
                 blocks.append([
-                    "type": "tool_use", "id": .string(AnthropicWire.toolID(call.id)), "name": .string(call.name), "input": input,
+                    "type": "tool_use", "id": .string(AnthropicWire.toolID(call.id)), "name": .string(call.name),
+                    "input": input,
                 ])
                 pending.append((call.id, "\(path).tool_calls[\(j)]"))
                 if !calledToolNames.contains(call.name) { calledToolNames.append(call.name) }
@@ -60,7 +62,9 @@ struct AnthropicMessageBuilder {
             append("assistant", blocks)
         case .function:
             throw .unsupportedValue(
-                path + ".role", "Messages with role 'function' (deprecated) are not supported for \(provider) models; use tool messages.")
+                path + ".role",
+                "Messages with role 'function' (deprecated) are not supported for \(provider) models; use tool messages."
+            )
         }
     }
 
@@ -81,9 +85,14 @@ struct AnthropicMessageBuilder {
         return (systemTexts.isEmpty ? nil : systemTexts.joined(separator: "\n\n"), messages)
     }
 
-    /// Merges adjacent same-role turns; a turn without blocks is dropped.
+    /// Merges adjacent same-role turns. A message without blocks, or with only whitespace
+    /// text, is dropped: Anthropic refuses a message whose text blocks are all whitespace
+    /// ("text content blocks must contain non-whitespace text"; observed, not documented).
     private mutating func append(_ role: String, _ blocks: [JSON]) {
-        guard !blocks.isEmpty else { return }
+        let whitespaceOnly = blocks.allSatisfy { b in
+            b["type"]?.stringValue == "text" && b["text"]?.stringValue?.allSatisfy(\.isWhitespace) == true
+        }
+        guard !whitespaceOnly else { return }  // also true for no blocks
         if let last = turns.indices.last, turns[last].role == role {
             turns[last].blocks.append(contentsOf: blocks)
         } else {

@@ -33,7 +33,9 @@ struct AnthropicRequestEncoder {
         if let toolChoice { body.appendUnique("tool_choice", toolChoice) }
         if let t = try temperature() { body.appendUnique("temperature", t) }
         // Recent Claude models 400 on both; temperature wins.
-        if request.temperature == nil, let p = request.topP { body.appendUnique("top_p", request.raw["top_p"] ?? .double(p)) }
+        if request.temperature == nil, let p = request.topP {
+            body.appendUnique("top_p", request.raw["top_p"] ?? .double(p))
+        }
         let stops = request.stop.filter { !$0.allSatisfy(\.isWhitespace) }
         if !stops.isEmpty { body.appendUnique("stop_sequences", .array(stops.map(JSON.string))) }
         if let user = request.user, Self.isOpaque(user) { body.appendUnique("metadata", ["user_id": .string(user)]) }
@@ -47,21 +49,25 @@ struct AnthropicRequestEncoder {
     /// Parameters with no Anthropic counterpart that change the answer's shape (§1, §10).
     private func rejectUnsupported() throws(APIError) {
         if let n = request.n, n > 1 {
-            throw .unsupportedParameter("n", provider: provider, detail: "n > 1 is not supported by \(provider) models; send n = 1.")
+            throw .unsupportedParameter(
+                "n", provider: provider, detail: "n > 1 is not supported by \(provider) models; send n = 1.")
         }
         if request.logprobs {
-            throw .unsupportedParameter("logprobs", provider: provider, detail: "logprobs are not supported by \(provider) models.")
+            throw .unsupportedParameter(
+                "logprobs", provider: provider, detail: "logprobs are not supported by \(provider) models.")
         }
         if request.topLogprobs != nil {
             throw .unsupportedParameter(
                 "top_logprobs", provider: provider, detail: "top_logprobs is not supported by \(provider) models.")
         }
         if request.logitBias != nil {
-            throw .unsupportedParameter("logit_bias", provider: provider, detail: "logit_bias is not supported by \(provider) models.")
+            throw .unsupportedParameter(
+                "logit_bias", provider: provider, detail: "logit_bias is not supported by \(provider) models.")
         }
         for key in ["functions", "function_call"] where request.raw[key].map({ !$0.isNull }) == true {
             throw .unsupportedParameter(
-                key, provider: provider, detail: "`\(key)` is deprecated and not supported for \(provider) models; use tools and tool_choice.")
+                key, provider: provider,
+                detail: "`\(key)` is deprecated and not supported for \(provider) models; use tools and tool_choice.")
         }
     }
 

@@ -9,7 +9,8 @@ import SwitchyardCore
 struct AnthropicResponseDecoder {
     let forcedJSON: Bool
 
-    func decode(_ body: [UInt8], target: TargetContext, id: String, created: Int) throws(ProviderError) -> ChatResponse {
+    func decode(_ body: [UInt8], target: TargetContext, id: String, created: Int) throws(ProviderError) -> ChatResponse
+    {
         guard let json = try? JSON.parse(body), case .object(let o) = json, let blocks = o["content"]?.arrayValue else {
             throw ProviderError(
                 kind: .malformedResponse, status: 200, message: "The upstream answer was not an Anthropic message.")

@@ -17,7 +17,9 @@ struct AnthropicToolEncoder {
             guard tool.kind == .function else {
                 throw .unsupportedParameter(
                     "tools[\(i)]", provider: target.providerName,
-                    detail: "Custom tools (tools[\(i)]) are not supported by \(target.providerName) models; use function tools.")
+                    detail:
+                        "Custom tools (tools[\(i)]) are not supported by \(target.providerName) models; use function tools."
+                )
             }
             if let allowed, !allowed.contains(tool.name) { continue }
             tools.append(try definition(tool, path: "tools[\(i)].function"))
@@ -33,7 +35,8 @@ struct AnthropicToolEncoder {
         case .function(let name)?:
             guard names.contains(name) else {
                 throw .invalidRequest(
-                    "tool_choice names function '\(name)', which is not in `tools`.", param: "tool_choice.function.name",
+                    "tool_choice names function '\(name)', which is not in `tools`.",
+                    param: "tool_choice.function.name",
                     code: "invalid_value")
             }
             choice = ["type": "tool", "name": .string(name)]
@@ -84,7 +87,8 @@ struct AnthropicToolEncoder {
             guard p["type"]?.stringValue == "object" else {
                 throw .unsupportedValue(
                     path + ".parameters",
-                    "\(target.providerName) models need tool parameters of `\"type\": \"object\"` (\(path).parameters).")
+                    "\(target.providerName) models need tool parameters of `\"type\": \"object\"` (\(path).parameters)."
+                )
             }
             t["input_schema"] = p
         } else {
