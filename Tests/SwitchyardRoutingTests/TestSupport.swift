@@ -23,10 +23,13 @@ func seconds(_ d: Duration) -> Double {
 final class FakeSleeper: Sendable {
     let clock: ManualClock
     private let log = Mutex<[Duration]>([])
+    /// Cancel the sleeping task, as a client disconnect during a backoff would.
+    let cancelOnSleep = Mutex(false)
     init(clock: ManualClock) { self.clock = clock }
     var sleeps: [Duration] { log.withLock { $0 } }
     func sleep(_ d: Duration) async throws {
         log.withLock { $0.append(d) }
+        if cancelOnSleep.withLock({ $0 }) { withUnsafeCurrentTask { $0?.cancel() } }
         clock.advance(d)
         try Task.checkCancellation()
     }
@@ -196,13 +199,13 @@ struct Harness {
             now: { clock.now }, wallClock: { clock.wall }, random: { rnd.next() })
     }
 
-    func complete(_ targets: [RouteTarget] = [target("a"), target("b")], id: String = "req1") async
+    func complete(_ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1") async
         -> Result<RouteSuccess, RouteFailure>
     {
         await router.complete(chatRequest(), targets: targets, requestID: id)
     }
 
-    func stream(_ targets: [RouteTarget] = [target("a"), target("b")], id: String = "req1") async
+    func stream(_ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1") async
         -> Result<RoutedStream, RouteFailure>
     {
         await router.stream(chatRequest(stream: true), targets: targets, requestID: id)
