@@ -29,6 +29,9 @@ struct Won<Value> {
     var value: Value
     var target: RouteTarget
     var attempts: [AttemptRecord]
+    /// The winning attempt was its target's half-open probe and its verdict is still open
+    /// (streams settle at their end).
+    var probe: Bool
 }
 
 extension Router {
@@ -125,8 +128,9 @@ extension Router {
                         status: status, duration: took)
                     records.append(record)
                     finished(record, requestID, log)
-                    if let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
-                    return .success(Won(value: value, target: target, attempts: records))
+                    // A stream's verdict comes at its end (RoutedStream settles it).
+                    if !streaming, let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
+                    return .success(Won(value: value, target: target, attempts: records, probe: probe))
                 case .failure(let f):
                     failure = f
                 }
