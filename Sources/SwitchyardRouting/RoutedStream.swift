@@ -1,5 +1,5 @@
-public import SwitchyardCore
 import Logging
+public import SwitchyardCore
 import Synchronization
 
 /// What a routed stream yields.
@@ -66,11 +66,17 @@ public final class RoutedStream: Sendable {
     /// Reports the stream's end to the breaker, once: completion closes it, a failure that is
     /// the target's fault counts, cancellation or dropping the stream releases a probe.
     func settle(_ settlement: StreamSettlement) {
-        guard settled.withLock({ s in defer { s = true }; return !s }) else { return }
+        guard
+            settled.withLock({ s in
+                defer { s = true }
+                return !s
+            })
+        else { return }
         var log = router.logger
         log[metadataKey: "request_id"] = "\(requestID)"
         if case .failed(let fault) = settlement {
-            log.debug("stream failed after hand-off", metadata: ["target": "\(target.key)", "outcome": "\(fault.outcome)"])
+            log.debug(
+                "stream failed after hand-off", metadata: ["target": "\(target.key)", "outcome": "\(fault.outcome)"])
         }
         router.settleStream(target.key, settlement, probe: probe, log)
     }

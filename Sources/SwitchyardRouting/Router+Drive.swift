@@ -1,5 +1,5 @@
-import SwitchyardCore
 import Logging
+import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 
@@ -76,7 +76,8 @@ extension Router {
             do {
                 encoded = try target.codec.encode(request, for: target.context)
             } catch {
-                log.debug("target cannot encode request", metadata: ["target": "\(key)", "code": "\(error.code ?? "")"])
+                log.debug(
+                    "target cannot encode request", metadata: ["target": "\(key)", "code": "\(error.code ?? "")"])
                 encodeError = encodeError ?? error
                 continue
             }
@@ -115,7 +116,8 @@ extension Router {
                 }
                 observer?.attemptStarted(requestID: requestID, target: key, attempt: n)
                 log.debug(
-                    "upstream attempt", metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
+                    "upstream attempt",
+                    metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
                 let t0 = now()
                 let result = await attempt(target, req)
                 let took = now() - t0
@@ -179,7 +181,8 @@ extension Router {
                 }
                 guard !tripped, n < attemptsPerTarget else { continue targets }
 
-                let delay = failure.retryAfter.map { Duration.seconds($0) }
+                let delay =
+                    failure.retryAfter.map { Duration.seconds($0) }
                     ?? Backoff.delay(retry: n, policy: policy, jitter: random())
                 guard delay < remaining() else {
                     log.debug("retry wait would pass the deadline", metadata: ["target": "\(key)"])

@@ -1,5 +1,5 @@
-public import SwitchyardCore
 import Logging
+public import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 
@@ -63,7 +63,8 @@ extension Router {
                 case .error(let e)?: return .failure(AttemptFailure(.provider(e)))
                 case .truncated?:
                     return .failure(
-                        AttemptFailure(.transport(.transport("stream ended before its first event")), outcome: "stream_truncated"))
+                        AttemptFailure(
+                            .transport(.transport("stream ended before its first event")), outcome: "stream_truncated"))
                 }
             }
             // Hand-off: the first events are in. A verdict in the same step is replayed after them.

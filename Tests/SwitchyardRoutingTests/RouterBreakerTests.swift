@@ -15,7 +15,8 @@ import Testing
     }
 
     @Test func opensSkipsHalfOpensAndCloses() async throws {
-        let h = Harness(policy: single, ["a": Array(repeating: e503, count: 5) + [ok, ok], "b": Array(repeating: ok, count: 6)])
+        let h = Harness(
+            policy: single, ["a": Array(repeating: e503, count: 5) + [ok, ok], "b": Array(repeating: ok, count: 6)])
         try await tripPrimary(h)
         #expect(h.observer.events.contains("breaker a/m closed->open"))
         #expect(h.upstream.hosts.filter { $0 == "a" }.count == 5)
@@ -51,7 +52,8 @@ import Testing
     }
 
     @Test func onlyOneProbeAtATime() async throws {
-        let h = Harness(policy: single, ["a": Array(repeating: e503, count: 5) + [.hang], "b": Array(repeating: ok, count: 8)])
+        let h = Harness(
+            policy: single, ["a": Array(repeating: e503, count: 5) + [.hang], "b": Array(repeating: ok, count: 8)])
         try await tripPrimary(h)
         h.clock.advance(.seconds(15))
         let probe = Task { await h.complete(id: "probe") }

@@ -1,7 +1,7 @@
-import Synchronization
 import SwitchyardCore
 import SwitchyardProviders
 import SwitchyardRouting
+import Synchronization
 import Testing
 
 /// A fault on the primary `a`; `b` answers. `calls` = upstream calls on `a`.
@@ -17,21 +17,40 @@ let failoverTable: [FailoverRow] = [
     .init(name: "connect failure", reply: .fail(.connect("refused")), callsOnPrimary: 2, outcome: "connect"),
     .init(name: "connection reset", reply: .fail(.transport("reset")), callsOnPrimary: 2, outcome: "transport"),
     .init(name: "408", reply: .http(408, [], errorBody()), callsOnPrimary: 2, outcome: "http_408"),
-    .init(name: "429", reply: .http(429, [], errorBody(type: "rate_limit_error")), callsOnPrimary: 2, outcome: "http_429"),
+    .init(
+        name: "429", reply: .http(429, [], errorBody(type: "rate_limit_error")), callsOnPrimary: 2, outcome: "http_429"),
     .init(name: "500", reply: .http(500, [], errorBody()), callsOnPrimary: 2, outcome: "http_500"),
     .init(name: "502", reply: .http(502, [], errorBody()), callsOnPrimary: 2, outcome: "http_502"),
     .init(name: "503", reply: .http(503, [], errorBody()), callsOnPrimary: 2, outcome: "http_503"),
     .init(name: "504", reply: .http(504, [], errorBody()), callsOnPrimary: 2, outcome: "http_504"),
-    .init(name: "529", reply: .http(529, [], errorBody(type: "overloaded_error")), callsOnPrimary: 2, outcome: "http_529"),
-    .init(name: "malformed 200 body", reply: .http(200, [], bytes("<html>")), callsOnPrimary: 2, outcome: "malformed_response"),
-    .init(name: "first-byte timeout", reply: .fail(.timeout(.firstByte)), callsOnPrimary: 1, outcome: "timeout_first_byte"),
+    .init(
+        name: "529", reply: .http(529, [], errorBody(type: "overloaded_error")), callsOnPrimary: 2, outcome: "http_529"),
+    .init(
+        name: "malformed 200 body", reply: .http(200, [], bytes("<html>")), callsOnPrimary: 2,
+        outcome: "malformed_response"),
+    .init(
+        name: "first-byte timeout", reply: .fail(.timeout(.firstByte)), callsOnPrimary: 1, outcome: "timeout_first_byte"
+    ),
     .init(name: "total timeout", reply: .fail(.timeout(.total)), callsOnPrimary: 1, outcome: "timeout_total"),
-    .init(name: "401", reply: .http(401, [], errorBody(type: "invalid_request_error", code: "invalid_api_key")), callsOnPrimary: 1, outcome: "http_401"),
-    .init(name: "403", reply: .http(403, [], errorBody(type: "permission_error")), callsOnPrimary: 1, outcome: "http_403"),
-    .init(name: "404", reply: .http(404, [], errorBody(type: "invalid_request_error", code: "model_not_found")), callsOnPrimary: 1, outcome: "http_404"),
-    .init(name: "context length 400", reply: .http(400, [], errorBody(type: "invalid_request_error", code: "context_length_exceeded")), callsOnPrimary: 1, outcome: "http_400"),
-    .init(name: "insufficient_quota 429", reply: .http(429, [], errorBody(type: "insufficient_quota", code: "insufficient_quota")), callsOnPrimary: 1, outcome: "http_429"),
-    .init(name: "503 + x-should-retry false", reply: .http(503, [HeaderField("x-should-retry", "false")], errorBody()), callsOnPrimary: 1, outcome: "http_503"),
+    .init(
+        name: "401", reply: .http(401, [], errorBody(type: "invalid_request_error", code: "invalid_api_key")),
+        callsOnPrimary: 1, outcome: "http_401"),
+    .init(
+        name: "403", reply: .http(403, [], errorBody(type: "permission_error")), callsOnPrimary: 1, outcome: "http_403"),
+    .init(
+        name: "404", reply: .http(404, [], errorBody(type: "invalid_request_error", code: "model_not_found")),
+        callsOnPrimary: 1, outcome: "http_404"),
+    .init(
+        name: "context length 400",
+        reply: .http(400, [], errorBody(type: "invalid_request_error", code: "context_length_exceeded")),
+        callsOnPrimary: 1, outcome: "http_400"),
+    .init(
+        name: "insufficient_quota 429",
+        reply: .http(429, [], errorBody(type: "insufficient_quota", code: "insufficient_quota")), callsOnPrimary: 1,
+        outcome: "http_429"),
+    .init(
+        name: "503 + x-should-retry false", reply: .http(503, [HeaderField("x-should-retry", "false")], errorBody()),
+        callsOnPrimary: 1, outcome: "http_503"),
 ]
 
 @Suite struct RouterCompleteTests {
@@ -51,7 +70,10 @@ let failoverTable: [FailoverRow] = [
 
     @Test(arguments: [
         ("400", errorBody(type: "invalid_request_error"), 400, "invalid_request_error"),
-        ("content policy 400", errorBody(type: "invalid_request_error", code: "content_policy_violation"), 400, "invalid_request_error"),
+        (
+            "content policy 400", errorBody(type: "invalid_request_error", code: "content_policy_violation"), 400,
+            "invalid_request_error"
+        ),
     ])
     func clientErrorIsFinalAfterOneCall(name: String, body: [UInt8], status: Int, type: String) async throws {
         let h = Harness(["a": [.http(400, [], body)], "b": [ok]])
@@ -101,7 +123,9 @@ let failoverTable: [FailoverRow] = [
     }
 
     @Test func shortRetryAfterIsWaitedOutOnThePrimary() async throws {
-        let h = Harness(["a": [.http(429, [HeaderField("retry-after", "2")], errorBody(type: "rate_limit_error")), ok], "b": [ok]])
+        let h = Harness([
+            "a": [.http(429, [HeaderField("retry-after", "2")], errorBody(type: "rate_limit_error")), ok], "b": [ok],
+        ])
         let success = try #require(await h.complete().success)
         #expect(h.sleeper.sleeps.count == 1)
         #expect(try #require(h.sleeper.sleeps.first) >= .seconds(2))
@@ -117,7 +141,9 @@ let failoverTable: [FailoverRow] = [
     }
 
     @Test func longRetryAfterCoolsDownAndFallsBackAtOnce() async throws {
-        let h = Harness(["a": [.http(429, [HeaderField("retry-after", "30")], errorBody(type: "rate_limit_error"))], "b": [ok, ok]])
+        let h = Harness([
+            "a": [.http(429, [HeaderField("retry-after", "30")], errorBody(type: "rate_limit_error"))], "b": [ok, ok],
+        ])
         let success = try #require(await h.complete().success)
         #expect(success.target.key == "b/m")
         #expect(h.sleeper.sleeps.isEmpty)
@@ -161,7 +187,8 @@ let failoverTable: [FailoverRow] = [
     }
 
     @Test func unreachableEverywhereIs502Unreachable() async throws {
-        let h = Harness(policy: RoutingPolicy(attemptsPerTarget: 1), ["a": [.fail(.connect("x"))], "b": [.fail(.connect("x"))]])
+        let h = Harness(
+            policy: RoutingPolicy(attemptsPerTarget: 1), ["a": [.fail(.connect("x"))], "b": [.fail(.connect("x"))]])
         let failure = try #require(await h.complete().failure)
         #expect(failure.error.status == 502)
         #expect(failure.error.code == "upstream_unreachable")

@@ -63,7 +63,9 @@ func text(_ events: [StreamEvent]) -> String {
     }
 
     @Test func malformedEventIsSkippedAndCounted() async throws {
-        let h = Harness(["a": [.stream(200, [], [chunk("a"), bytes("data: {not json\n\n"), chunk("b"), chunk(finish: "stop")])]])
+        let h = Harness([
+            "a": [.stream(200, [], [chunk("a"), bytes("data: {not json\n\n"), chunk("b"), chunk(finish: "stop")])]
+        ])
         let stream = try #require(await h.stream().success)
         let items = await drain(stream)
         #expect(failure(items) == nil)
@@ -78,7 +80,10 @@ func text(_ events: [StreamEvent]) -> String {
         ("503 head", Reply.http(503, [], errorBody()), 2),
         ("empty body", Reply.stream(200, [], []), 2),
         ("DONE before any event", Reply.stream(200, [], [doneChunk]), 2),
-        ("error event first", Reply.stream(200, [], [bytes(#"data: {"error":{"message":"x","type":"server_error"}}"# + "\n\n")]), 2),
+        (
+            "error event first",
+            Reply.stream(200, [], [bytes(#"data: {"error":{"message":"x","type":"server_error"}}"# + "\n\n")]), 2
+        ),
         ("401", Reply.http(401, [], errorBody(code: "invalid_api_key")), 1),
     ])
     func failureBeforeFirstEventFallsBack(name: String, reply: Reply, callsOnPrimary: Int) async throws {
@@ -119,7 +124,8 @@ func text(_ events: [StreamEvent]) -> String {
     }
 
     @Test func errorEventAfterHandOffEndsWithItsMappedError() async throws {
-        let err = bytes(#"data: {"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"# + "\n\n")
+        let err = bytes(
+            #"data: {"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"# + "\n\n")
         let h = Harness(["a": [.stream(200, [], [chunk("a"), err, chunk("never")])]])
         let items = await drain(try #require(await h.stream().success))
         #expect(text(events(items)) == "a")
@@ -152,7 +158,9 @@ func text(_ events: [StreamEvent]) -> String {
     }
 
     @Test func streamDeadlineBoundsTheWholeStream() async throws {
-        let h = Harness(policy: RoutingPolicy(streamDeadline: .seconds(300)), ["a": [.stream(200, [], [chunk("a"), chunk(finish: "stop")])]])
+        let h = Harness(
+            policy: RoutingPolicy(streamDeadline: .seconds(300)),
+            ["a": [.stream(200, [], [chunk("a"), chunk(finish: "stop")])]])
         _ = await drain(try #require(await h.stream().success))
         #expect(h.upstream.calls[0].request.timeout == .seconds(300))
     }
@@ -187,7 +195,10 @@ func text(_ events: [StreamEvent]) -> String {
     }
 
     @Test func cancellationWhileWaitingForTheFirstEvent() async throws {
-        let h = Harness(["a": [.stream(200, [], [], then: .cancelled)], "b": [.stream(200, [], [chunk("a"), chunk(finish: "stop")])]])
+        let h = Harness([
+            "a": [.stream(200, [], [], then: .cancelled)],
+            "b": [.stream(200, [], [chunk("a"), chunk(finish: "stop")])],
+        ])
         let task = Task { await h.stream() }
         while h.upstream.calls.isEmpty { await Task.yield() }
         task.cancel()
@@ -216,7 +227,12 @@ func text(_ events: [StreamEvent]) -> String {
     @Test func droppingAProbeStreamReleasesTheProbe() async throws {
         let policy = RoutingPolicy(attemptsPerTarget: 1, breakerFailureThreshold: 1)
         let open = Reply.stream(200, [], [chunk("a")], then: .cancelled)
-        let h = Harness(policy: policy, ["a": [.http(503, [], errorBody()), open, open], "b": [.stream(200, [], [chunk("b"), chunk(finish: "stop")])]])
+        let h = Harness(
+            policy: policy,
+            [
+                "a": [.http(503, [], errorBody()), open, open],
+                "b": [.stream(200, [], [chunk("b"), chunk(finish: "stop")])],
+            ])
         _ = await drain(try #require(await h.stream(id: "trip").success))
         h.clock.advance(.seconds(15))
         do {
