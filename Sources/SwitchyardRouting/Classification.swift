@@ -76,9 +76,13 @@ extension AttemptFault {
         switch self {
         case .transport(let f): f.kind
         case .provider(let e):
-            if e.kind == .malformedResponse { "malformed_response" }
-            else if e.status == 200 { "stream_error_\(e.kind.rawValue)" }
-            else { "http_\(e.status)" }
+            if e.kind == .malformedResponse {
+                "malformed_response"
+            } else if e.status == 200 {
+                "stream_error_\(e.kind.rawValue)"
+            } else {
+                "http_\(e.status)"
+            }
         }
     }
 
@@ -97,7 +101,9 @@ extension AttemptFault {
                 status: 502, type: "server_error", code: "upstream_unreachable",
                 message: "The upstream provider could not be reached.")
         case .transport(.timeout):
-            return APIError(status: 504, type: "server_error", code: "upstream_timeout", message: "The upstream provider timed out.")
+            return APIError(
+                status: 504, type: "server_error", code: "upstream_timeout", message: "The upstream provider timed out."
+            )
         case .transport(.cancelled):
             return RouterErrors.cancelled
         }

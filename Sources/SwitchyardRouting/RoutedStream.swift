@@ -1,5 +1,5 @@
-public import SwitchyardCore
 import Logging
+public import SwitchyardCore
 import Synchronization
 
 /// What a routed stream yields.
@@ -25,8 +25,15 @@ public final class RoutedStream: Sendable {
     let router: Router
     private let pump: Mutex<PumpBox?>
     private let malformed: Mutex<Int>
+    /// Whether the winning attempt was a half-open probe; `settled` flips once.
+    let probe: Bool
+    private let settled = Mutex(false)
 
-    init(target: RouteTarget, attempts: [AttemptRecord], requestID: String, router: Router, pump: consuming Pump) {
+    init(
+        target: RouteTarget, attempts: [AttemptRecord], requestID: String, router: Router, probe: Bool,
+        pump: consuming Pump
+    ) {
+        self.probe = probe
         self.target = target
         self.attempts = attempts
         self.requestID = requestID
@@ -56,13 +63,25 @@ public final class RoutedStream: Sendable {
         router.observer?.malformedStreamEvents(requestID: requestID, target: target.key, count: n)
     }
 
-    /// A failure after the hand-off: the target's fault counts for its breaker.
-    func failedAfterHandOff(_ fault: AttemptFault) {
+    /// Reports the stream's end to the breaker, once: completion closes it, a failure that is
+    /// the target's fault counts, cancellation or dropping the stream releases a probe.
+    func settle(_ settlement: StreamSettlement) {
+        guard
+            settled.withLock({ s in
+                defer { s = true }
+                return !s
+            })
+        else { return }
         var log = router.logger
         log[metadataKey: "request_id"] = "\(requestID)"
-        log.debug("stream failed after hand-off", metadata: ["target": "\(target.key)", "outcome": "\(fault.outcome)"])
-        router.recordTargetFailure(target.key, fault, log)
+        if case .failed(let fault) = settlement {
+            log.debug(
+                "stream failed after hand-off", metadata: ["target": "\(target.key)", "outcome": "\(fault.outcome)"])
+        }
+        router.settleStream(target.key, settlement, probe: probe, log)
     }
+
+    deinit { settle(.abandoned) }
 }
 
 /// Carries the pump in and out of `RoutedStream`'s mutex.
@@ -84,19 +103,19 @@ struct Pump {
     mutating func next(_ owner: RoutedStream) async -> RoutedStreamItem? {
         if !pending.isEmpty { return pending.removeFirst() }
         while !finished {
-            if Task.isCancelled { return cancelled() }
+            if Task.isCancelled { return cancelled(owner) }
             let chunk: [UInt8]?
             do {
                 chunk = try await iterator.next()
             } catch {
-                if error == .cancelled || Task.isCancelled { return cancelled() }
+                if error == .cancelled || Task.isCancelled { return cancelled(owner) }
                 finished = true
-                owner.failedAfterHandOff(.transport(error))
+                owner.settle(.failed(.transport(error)))
                 if case .timeout = error { return .failed(RouterErrors.streamStalled) }
                 return .failed(RouterErrors.streamTruncated)
             }
             // AsyncThrowingStream ends with nil when the consumer is cancelled: not a body end.
-            if chunk == nil && Task.isCancelled { return cancelled() }
+            if chunk == nil && Task.isCancelled { return cancelled(owner) }
             let step = chunk.map { judge.feed($0) } ?? judge.end()
             owner.countMalformed(step.newMalformed, total: judge.malformedEvents)
             enqueue(step, owner)
@@ -109,19 +128,22 @@ struct Pump {
     mutating func enqueue(_ step: StreamJudge.Step, _ owner: RoutedStream?) {
         if !step.events.isEmpty { pending.append(.events(step.events)) }
         switch step.verdict {
-        case nil, .completed?:
+        case nil:
             break
+        case .completed?:
+            owner?.settle(.completed)
         case .error(let e)?:
             pending.append(.failed(e.apiError))
-            owner?.failedAfterHandOff(.provider(e))
+            owner?.settle(.failed(.provider(e)))
         case .truncated?:
             pending.append(.failed(RouterErrors.streamTruncated))
-            owner?.failedAfterHandOff(.transport(.transport("stream truncated")))
+            owner?.settle(.failed(.transport(.transport("stream truncated"))))
         }
         if step.verdict != nil { finished = true }
     }
 
-    private mutating func cancelled() -> RoutedStreamItem? {
+    private mutating func cancelled(_ owner: RoutedStream) -> RoutedStreamItem? {
+        owner.settle(.abandoned)
         finished = true
         pending = []
         return nil

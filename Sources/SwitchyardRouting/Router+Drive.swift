@@ -1,5 +1,5 @@
-import SwitchyardCore
 import Logging
+import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 
@@ -29,6 +29,9 @@ struct Won<Value> {
     var value: Value
     var target: RouteTarget
     var attempts: [AttemptRecord]
+    /// The winning attempt was its target's half-open probe and its verdict is still open
+    /// (streams settle at their end).
+    var probe: Bool
 }
 
 extension Router {
@@ -73,7 +76,8 @@ extension Router {
             do {
                 encoded = try target.codec.encode(request, for: target.context)
             } catch {
-                log.debug("target cannot encode request", metadata: ["target": "\(key)", "code": "\(error.code ?? "")"])
+                log.debug(
+                    "target cannot encode request", metadata: ["target": "\(key)", "code": "\(error.code ?? "")"])
                 encodeError = encodeError ?? error
                 continue
             }
@@ -112,7 +116,8 @@ extension Router {
                 }
                 observer?.attemptStarted(requestID: requestID, target: key, attempt: n)
                 log.debug(
-                    "upstream attempt", metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
+                    "upstream attempt",
+                    metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
                 let t0 = now()
                 let result = await attempt(target, req)
                 let took = now() - t0
@@ -125,8 +130,9 @@ extension Router {
                         status: status, duration: took)
                     records.append(record)
                     finished(record, requestID, log)
-                    if let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
-                    return .success(Won(value: value, target: target, attempts: records))
+                    // A stream's verdict comes at its end (RoutedStream settles it).
+                    if !streaming, let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
+                    return .success(Won(value: value, target: target, attempts: records, probe: probe))
                 case .failure(let f):
                     failure = f
                 }
@@ -175,7 +181,8 @@ extension Router {
                 }
                 guard !tripped, n < attemptsPerTarget else { continue targets }
 
-                let delay = failure.retryAfter.map { Duration.seconds($0) }
+                let delay =
+                    failure.retryAfter.map { Duration.seconds($0) }
                     ?? Backoff.delay(retry: n, policy: policy, jitter: random())
                 guard delay < remaining() else {
                     log.debug("retry wait would pass the deadline", metadata: ["target": "\(key)"])

@@ -1,5 +1,5 @@
-public import SwitchyardCore
 import Logging
+public import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 
@@ -20,10 +20,9 @@ extension Router {
         case .success(let won):
             let start = won.value
             let stream = RoutedStream(
-                target: won.target, attempts: won.attempts, requestID: requestID, router: self, pump: start.pump)
-            if let fault = start.lateFault {
-                stream.failedAfterHandOff(fault)
-            }
+                target: won.target, attempts: won.attempts, requestID: requestID, router: self, probe: won.probe,
+                pump: start.pump)
+            if let verdict = start.verdict { stream.settle(verdict) }
             return .success(stream)
         }
     }
@@ -64,34 +63,51 @@ extension Router {
                 case .error(let e)?: return .failure(AttemptFailure(.provider(e)))
                 case .truncated?:
                     return .failure(
-                        AttemptFailure(.transport(.transport("stream ended before its first event")), outcome: "stream_truncated"))
+                        AttemptFailure(
+                            .transport(.transport("stream ended before its first event")), outcome: "stream_truncated"))
                 }
             }
             // Hand-off: the first events are in. A verdict in the same step is replayed after them.
             var pump = Pump(iterator: iterator, judge: judge, pending: [], finished: false)
             pump.enqueue(step, nil)
-            var late: AttemptFault?
-            switch step.verdict {
-            case .error(let e)?: late = .provider(e)
-            case .truncated?: late = .transport(.transport("stream truncated"))
-            default: late = nil
-            }
-            return .success(StreamStart(pump: pump, lateFault: late), status: status)
+            let verdict: StreamSettlement? =
+                switch step.verdict {
+                case .error(let e)?: .failed(.provider(e))
+                case .truncated?: .failed(.transport(.transport("stream truncated")))
+                case .completed?: .completed
+                case nil: nil
+                }
+            return .success(StreamStart(pump: pump, verdict: verdict), status: status)
         }
     }
 
-    /// Counts a target failure for its breaker, when it is the target's fault.
-    func recordTargetFailure(_ key: String, _ fault: AttemptFault, _ log: Logger) {
-        guard countsAgainstBreaker(fault) else { return }
-        let at = now()
-        let r = state.withLock { $0.recordFailure(key, now: at) }
-        if let t = r.transition { breakerChanged(key, t, log) }
+    /// Reports how a handed-off stream ended to its target's breaker: completion is a success,
+    /// a failure that is the target's fault counts, anything else releases a probe.
+    func settleStream(_ key: String, _ settlement: StreamSettlement, probe: Bool, _ log: Logger) {
+        switch settlement {
+        case .completed:
+            if let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
+        case .failed(let fault) where countsAgainstBreaker(fault):
+            let at = now()
+            let r = state.withLock { $0.recordFailure(key, now: at) }
+            if let t = r.transition { breakerChanged(key, t, log) }
+        case .failed, .abandoned:
+            if probe { state.withLock { $0.releaseProbe(key) } }
+        }
     }
 }
 
 /// A stream at its hand-off point.
 struct StreamStart {
     var pump: Pump
-    /// The stream already ended badly within its first chunk (counted after the success).
-    var lateFault: AttemptFault?
+    /// Set when the stream already ended within the step that handed it off.
+    var verdict: StreamSettlement?
+}
+
+/// How a handed-off stream ended, for its target's breaker.
+enum StreamSettlement: Sendable {
+    case completed
+    case failed(AttemptFault)
+    /// Cancelled or dropped before a verdict.
+    case abandoned
 }

@@ -4,11 +4,11 @@ import SwitchyardProviders
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Sends a chat request to an ordered list of targets with retries, Retry-After, a retry
@@ -36,7 +36,8 @@ public final class Router: Sendable {
     ///   - random: values in `[0, 1)` for jitter and weighted pools.
     public init(
         upstream: any Upstream, policy: RoutingPolicy,
-        logger: Logger = Logger(label: "switchyard.router", factory: { _ in SwiftLogNoOpLogHandler() }), observer: (any RouterObserver)? = nil,
+        logger: Logger = Logger(label: "switchyard.router", factory: { _ in SwiftLogNoOpLogHandler() }),
+        observer: (any RouterObserver)? = nil,
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
         wallClock: @escaping @Sendable () -> Double = Router.systemWallClock,
@@ -70,8 +71,6 @@ public final class Router: Sendable {
     public func updatePolicy(_ policy: RoutingPolicy) {
         state.withLock { $0.policy = policy }
     }
-
-    var policy: RoutingPolicy { state.withLock { $0.policy } }
 
     /// Sends a non-streaming request. `requestID` names the response (`chatcmpl-<requestID>`)
     /// and goes into log metadata.

@@ -60,13 +60,19 @@ import Testing
     }
 
     @Test func ascendingPriority() {
-        let items = [T(name: "c", priority: 3, weight: 1), T(name: "a", priority: 1, weight: 1), T(name: "b", priority: 2, weight: 1)]
+        let items = [
+            T(name: "c", priority: 3, weight: 1), T(name: "a", priority: 1, weight: 1),
+            T(name: "b", priority: 2, weight: 1),
+        ]
         #expect(order(items, []) == ["a", "b", "c"])
     }
 
     @Test func weightedPoolUsesRandom() {
         // Pool a(3) b(1) at priority 0: r·4 < 3 picks a, else b. Then the fallback c.
-        let items = [T(name: "a", priority: 0, weight: 3), T(name: "b", priority: 0, weight: 1), T(name: "c", priority: 1, weight: 1)]
+        let items = [
+            T(name: "a", priority: 0, weight: 3), T(name: "b", priority: 0, weight: 1),
+            T(name: "c", priority: 1, weight: 1),
+        ]
         #expect(order(items, [0.0]) == ["a", "b", "c"])
         #expect(order(items, [0.74]) == ["a", "b", "c"])
         #expect(order(items, [0.75]) == ["b", "a", "c"])
@@ -74,7 +80,10 @@ import Testing
     }
 
     @Test func weightedPoolWithoutReplacement() {
-        let items = [T(name: "a", priority: 0, weight: 1), T(name: "b", priority: 0, weight: 1), T(name: "c", priority: 0, weight: 2)]
+        let items = [
+            T(name: "a", priority: 0, weight: 1), T(name: "b", priority: 0, weight: 1),
+            T(name: "c", priority: 0, weight: 2),
+        ]
         // First pick r=0.6 → 2.4 of 4 → c; then a/b with r=0.6 → 1.2 of 2 → b.
         #expect(order(items, [0.6, 0.6]) == ["c", "b", "a"])
     }

@@ -45,11 +45,21 @@ let classificationTable: [ClassificationRow] = [
     .init(name: "413", fault: p(.requestTooLarge, 413), disposition: .final, breaker: false),
     .init(name: "422", fault: p(.unprocessable, 422), disposition: .final, breaker: false),
     .init(name: "cancelled", fault: .transport(.cancelled), disposition: .cancelled, breaker: false),
-    .init(name: "503 + x-should-retry false", fault: p(.overloaded, 503, shouldRetry: false), disposition: .nextTarget, breaker: true),
-    .init(name: "429 + x-should-retry true", fault: p(.rateLimited, 429, shouldRetry: true), disposition: .retry, breaker: true),
-    .init(name: "400 + x-should-retry true", fault: p(.badRequest, 400, shouldRetry: true), disposition: .retry, breaker: false),
-    .init(name: "400 + x-should-retry false", fault: p(.badRequest, 400, shouldRetry: false), disposition: .final, breaker: false),
-    .init(name: "401 + x-should-retry true", fault: p(.authentication, 401, shouldRetry: true), disposition: .nextTarget, breaker: true),
+    .init(
+        name: "503 + x-should-retry false", fault: p(.overloaded, 503, shouldRetry: false), disposition: .nextTarget,
+        breaker: true),
+    .init(
+        name: "429 + x-should-retry true", fault: p(.rateLimited, 429, shouldRetry: true), disposition: .retry,
+        breaker: true),
+    .init(
+        name: "400 + x-should-retry true", fault: p(.badRequest, 400, shouldRetry: true), disposition: .retry,
+        breaker: false),
+    .init(
+        name: "400 + x-should-retry false", fault: p(.badRequest, 400, shouldRetry: false), disposition: .final,
+        breaker: false),
+    .init(
+        name: "401 + x-should-retry true", fault: p(.authentication, 401, shouldRetry: true), disposition: .nextTarget,
+        breaker: true),
 ]
 
 @Suite struct ClassificationTests {

@@ -1,7 +1,7 @@
-import Synchronization
 import SwitchyardCore
 import SwitchyardProviders
 import SwitchyardRouting
+import Synchronization
 
 /// A monotonic clock the fake sleep advances; no real waiting anywhere in these tests.
 final class ManualClock: Sendable {
@@ -23,10 +23,13 @@ func seconds(_ d: Duration) -> Double {
 final class FakeSleeper: Sendable {
     let clock: ManualClock
     private let log = Mutex<[Duration]>([])
+    /// Cancel the sleeping task, as a client disconnect during a backoff would.
+    let cancelOnSleep = Mutex(false)
     init(clock: ManualClock) { self.clock = clock }
     var sleeps: [Duration] { log.withLock { $0 } }
     func sleep(_ d: Duration) async throws {
         log.withLock { $0.append(d) }
+        if cancelOnSleep.withLock({ $0 }) { withUnsafeCurrentTask { $0?.cancel() } }
         clock.advance(d)
         try Task.checkCancellation()
     }
@@ -108,7 +111,8 @@ final class ScriptedUpstream: Upstream {
             case .fail(let f): throw f
             case .stream(let status, let headers, let chunks, let failure):
                 if let failure { throw failure }
-                return UpstreamResponse(head: UpstreamHead(status: status, headers: headers), body: chunks.flatMap { $0 })
+                return UpstreamResponse(
+                    head: UpstreamHead(status: status, headers: headers), body: chunks.flatMap { $0 })
             case .hang:
                 try await hang()
             }
@@ -147,7 +151,8 @@ final class ScriptedUpstream: Upstream {
         } else {
             continuation.finish(throwing: failure)
         }
-        return UpstreamStreamingResponse(head: UpstreamHead(status: status, headers: headers), body: UpstreamBodyStream(stream))
+        return UpstreamStreamingResponse(
+            head: UpstreamHead(status: status, headers: headers), body: UpstreamBodyStream(stream))
     }
 
     private func hang() async throws(UpstreamFailure) -> Never {
@@ -167,11 +172,17 @@ final class RecordingObserver: RouterObserver {
     var events: [String] { log.withLock { $0 } }
     private func add(_ s: String) { log.withLock { $0.append(s) } }
 
-    func attemptFinished(requestID: String, record: AttemptRecord) { add("attempt \(record.target)#\(record.attempt) \(record.outcome)") }
+    func attemptFinished(requestID: String, record: AttemptRecord) {
+        add("attempt \(record.target)#\(record.attempt) \(record.outcome)")
+    }
     func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration) { add("retry \(target)") }
-    func fallback(requestID: String, from: String, to: String, reason: String) { add("fallback \(from)->\(to) \(reason)") }
+    func fallback(requestID: String, from: String, to: String, reason: String) {
+        add("fallback \(from)->\(to) \(reason)")
+    }
     func targetSkipped(requestID: String, target: String, reason: String) { add("skip \(target) \(reason)") }
-    func breakerChanged(target: String, from: BreakerState, to: BreakerState) { add("breaker \(target) \(from.rawValue)->\(to.rawValue)") }
+    func breakerChanged(target: String, from: BreakerState, to: BreakerState) {
+        add("breaker \(target) \(from.rawValue)->\(to.rawValue)")
+    }
     func budgetExhausted(requestID: String, target: String) { add("budget \(target)") }
     func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) { add("unavailable \(retryAfterSeconds)") }
     func malformedStreamEvents(requestID: String, target: String, count: Int) { add("malformed \(target) \(count)") }
@@ -196,13 +207,13 @@ struct Harness {
             now: { clock.now }, wallClock: { clock.wall }, random: { rnd.next() })
     }
 
-    func complete(_ targets: [RouteTarget] = [target("a"), target("b")], id: String = "req1") async
+    func complete(_ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1") async
         -> Result<RouteSuccess, RouteFailure>
     {
         await router.complete(chatRequest(), targets: targets, requestID: id)
     }
 
-    func stream(_ targets: [RouteTarget] = [target("a"), target("b")], id: String = "req1") async
+    func stream(_ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1") async
         -> Result<RoutedStream, RouteFailure>
     {
         await router.stream(chatRequest(stream: true), targets: targets, requestID: id)
@@ -245,7 +256,9 @@ let ok = Reply.http(200, [], okBody())
 func chunk(_ content: String? = nil, finish: String? = nil) -> [UInt8] {
     let c = content.map { #""content":"\#($0)""# } ?? ""
     let f = finish.map { "\"\($0)\"" } ?? "null"
-    return bytes(#"data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{\#(c)},"finish_reason":\#(f)}]}"# + "\n\n")
+    return bytes(
+        #"data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{\#(c)},"finish_reason":\#(f)}]}"#
+            + "\n\n")
 }
 
 let doneChunk = bytes("data: [DONE]\n\n")
