@@ -15,7 +15,8 @@ import Testing
             let port = server.port
             for connections in [1, 64] {
                 let command =
-                    "wrk -t1 -c\(connections) -d4s --latency http://127.0.0.1:\(port)/v1/x | grep -E 'Requests/sec|50%|99%'"
+                    "wrk -t1 -c\(connections) -d4s --latency http://127.0.0.1:\(port)/v1/x"
+                    + " | grep -E 'Requests/sec|50%|99%'"
                 print("connections=\(connections)")
                 _ = try await offload { system(command) }
             }

@@ -70,7 +70,8 @@ struct HTTPServerTests {
             #expect(response.text.contains(#""code":"request_too_large""#))
             // The server still answers normal requests, and never called the handler for the 413.
             let ok = try await offload {
-                try RawHTTPClient(port: port).roundTrip("POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
             }
             #expect(ok.status == 200)
             #expect(calls.load(ordering: .relaxed) == 1)
@@ -285,7 +286,9 @@ struct HTTPServerTests {
             responder.respond(status: request.method == "BREW" ? 405 : 200, headers: ["Allow": "GET"], body: [])
         }) { server in
             let port = server.port
-            let response = try await offload { try RawHTTPClient(port: port).roundTrip("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n") }
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
             #expect(response.status == 405)
             #expect(response.header("allow") == "GET")
         }
@@ -294,7 +297,9 @@ struct HTTPServerTests {
     @Test func handlerWithoutAnswerGets500() async throws {
         try await withServer(handler: { _, _ in }) { server in
             let port = server.port
-            let response = try await offload { try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
             #expect(response.status == 500)
             #expect(response.text.contains(#""type":"server_error""#))
             #expect(server.inFlightRequests == 0)
