@@ -34,6 +34,14 @@ static inline struct MHD_Daemon *sy_mhd_start_daemon(
                             MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 }
 
+/// The connection's socket (MHD_get_connection_info is variadic, Swift cannot call it), or -1.
+static inline int sy_mhd_connection_fd(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : info->connect_fd;
+}
+
 /// MHD_SIZE_UNKNOWN is a macro Swift does not import.
 static inline uint64_t sy_mhd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
 /// MHD_CONTENT_READER_END_OF_STREAM: regular end of a streamed body (terminating chunk follows).

@@ -171,7 +171,9 @@ extension RequestContext {
         return queueFull(connection, status: status, headers: headers, body: body)
     }
 
-    private func queueFull(_ connection: OpaquePointer, status: Int, headers: HTTPHeaders, body: [UInt8]) -> MHD_Result {
+    private func queueFull(
+        _ connection: OpaquePointer, status: Int, headers: HTTPHeaders, body: [UInt8]
+    ) -> MHD_Result {
         // .RESPMEM_MUST_COPY: MHD copies the bytes, so `body` may go away after this call.
         let response = body.withUnsafeBytes { bytes in
             MHD_create_response_from_buffer(

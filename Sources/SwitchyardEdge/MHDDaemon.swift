@@ -7,12 +7,15 @@ import Synchronization
 /// Owns one `struct MHD_Daemon *` and stops it exactly once.
 ///
 /// Threading mode: one MHD internal polling thread using epoll
-/// (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, the latter implies MHD_USE_ITC so a
-/// resume from a handler task wakes the loop). Connections waiting on a handler or on stream
+/// (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME; the latter implies MHD_USE_ITC, so
+/// a resume from a handler task wakes the loop). Connections waiting on a handler or on stream
 /// bytes are suspended, so one thread serves thousands of them; handlers run on Swift tasks.
-/// Measured here: this beat thread-per-connection by ~40% and a 2-thread epoll pool gave no
-/// gain on 2 cores (the handler tasks need the second core). If epoll is unavailable, poll()
-/// and then select() internal threads are tried.
+/// Measured on this 2-core box (wrk on the same cores, trivial handler, release build): single
+/// epoll thread c=1 p50 49-64 µs / p99 91-189 µs round trip, c=64 ~47k req/s in a quiet moment;
+/// a 2-thread epoll pool (MHD_OPTION_THREAD_POOL_SIZE) was worse at c=1 (p99 in ms) and not
+/// better at c=64 (the Swift tasks need the second core); MHD_USE_TURBO showed no reliable gain.
+/// Thread-per-connection was ~40% slower in the earlier prototype. If epoll is unavailable,
+/// a poll() or else select() internal thread is used.
 ///
 /// `@unchecked Sendable`: `daemon` and `core` are immutable after init (an opaque C pointer and
 /// an `Unmanaged` are not `Sendable` by type); MHD_quiesce_daemon and MHD_stop_daemon may be
@@ -29,32 +32,40 @@ final class MHDDaemon: @unchecked Sendable {
     private let core: Unmanaged<ServerCore>
     private let state = Mutex(State())
 
-    /// Starts MHD on `listenSocket`; on failure the socket is closed (MHD did not adopt it).
+    /// Starts MHD on `listenSocket`, which this call consumes (closes) whether it succeeds or not.
+    ///
+    /// MHD 0.9.75 closes an adopted listen socket on most, but not all, of its failure paths, so
+    /// it gets a `dup` and we close our own descriptor: no double close whatever MHD does; at
+    /// worst the duplicate leaks when MHD fails before adopting it (a fatal startup error).
     init(core server: ServerCore, listenSocket: ListenSocket, threadPoolSize: Int = 1) throws(HTTPServerError) {
         let configuration = server.configuration
-        let retained = Unmanaged.passRetained(server)
-        let modes: [UInt32] = [
-            MHD_USE_EPOLL_INTERNAL_THREAD.rawValue,
-            MHD_USE_POLL_INTERNAL_THREAD.rawValue,
-            MHD_USE_INTERNAL_POLLING_THREAD.rawValue,
-        ]
-        var started: OpaquePointer?
-        for mode in modes where started == nil {
-            started = sy_mhd_start_daemon(
-                mode | MHD_ALLOW_SUSPEND_RESUME.rawValue,
-                listenSocket.fd,
-                UInt32(clamping: max(1, configuration.maxConnections)),
-                UInt32(clamping: max(0, configuration.connectionTimeoutSeconds)),
-                max(4096, configuration.maxHeaderBytes),
-                UInt32(clamping: threadPoolSize),
-                accessHandlerCallback, retained.toOpaque(),
-                requestCompletedCallback, retained.toOpaque(),
-                uriLogCallback, retained.toOpaque())
+        let mode =
+            if MHD_is_feature_supported(.FEATURE_EPOLL) == .YES {
+                MHD_USE_EPOLL_INTERNAL_THREAD.rawValue
+            } else if MHD_is_feature_supported(.FEATURE_POLL) == .YES {
+                MHD_USE_POLL_INTERNAL_THREAD.rawValue
+            } else {
+                MHD_USE_INTERNAL_POLLING_THREAD.rawValue
+            }
+        let adopted = fcntl(listenSocket.fd, F_DUPFD_CLOEXEC, 0)
+        close(listenSocket.fd)
+        guard adopted >= 0 else {
+            throw HTTPServerError(.startFailed, "cannot duplicate the listen socket: \(ListenSocket.errnoText())")
         }
+        let retained = Unmanaged.passRetained(server)
+        let started = sy_mhd_start_daemon(
+            mode | MHD_ALLOW_SUSPEND_RESUME.rawValue,
+            adopted,
+            UInt32(clamping: max(1, configuration.maxConnections)),
+            UInt32(clamping: max(0, configuration.connectionTimeoutSeconds)),
+            max(4096, configuration.maxHeaderBytes),
+            UInt32(clamping: threadPoolSize),
+            accessHandlerCallback, retained.toOpaque(),
+            requestCompletedCallback, retained.toOpaque(),
+            uriLogCallback, retained.toOpaque())
         guard let started else {
             retained.release()
-            close(listenSocket.fd)
-            throw HTTPServerError(.startFailed, "MHD_start_daemon failed for port \(listenSocket.port)")
+            throw HTTPServerError(.startFailed, "MHD_start_daemon failed on port \(listenSocket.port)")
         }
         daemon = started
         core = retained

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CMicroHTTPD
 import Synchronization
 
@@ -58,6 +61,9 @@ final class RequestContext: @unchecked Sendable {
     enum Phase {
         case headers, body, handling, answeredByEdge
     }
+
+    /// Bytes a stream may have queued but not yet sent before the client counts as gone.
+    static let maxBufferedStreamBytes = 16 << 20
 
     let connection: OpaquePointer
     let server: ServerCore
@@ -158,6 +164,8 @@ final class RequestContext: @unchecked Sendable {
         let task: Task<Void, Never>? = shared.withLock { state in
             state.completed = true
             state.suspended = false
+            state.outbound = []
+            state.outboundIndex = 0
             if !ok { state.clientGone = true }
             uncount(&state)
             return ok ? nil : state.task
@@ -201,6 +209,15 @@ final class RequestContext: @unchecked Sendable {
         shared.withLock { state in
             guard state.streaming, !state.finished, !state.clientGone, !state.completed else { return false }
             if bytes.isEmpty { return true }
+            if state.outbound.count - state.outboundIndex + bytes.count > Self.maxBufferedStreamBytes {
+                // The client stopped reading: drop it rather than buffer without bound. The
+                // reader then fails the response, MHD closes, and complete(ok: false) cancels.
+                state.clientGone = true
+                state.outbound = []
+                state.outboundIndex = 0
+                abort(&state)
+                return false
+            }
             if state.outbound.isEmpty {
                 state.outbound = bytes
             } else {
@@ -267,6 +284,21 @@ final class RequestContext: @unchecked Sendable {
         guard state.suspended else { return }
         state.suspended = false
         MHD_resume_connection(connection)
+    }
+
+    /// Ends the connection from any thread. A suspended one is resumed, and its reader fails
+    /// the response; one blocked on a full socket buffer would wait for the client (or the
+    /// timeout), so its socket is shut down, which MHD sees as an error and closes. The fd is
+    /// still open here: MHD closes it only after the request-completed callback, which needs
+    /// this lock to set `completed`.
+    private func abort(_ state: inout Shared) {
+        guard !state.completed else { return }
+        if state.suspended {
+            wake(&state)
+        } else {
+            let fd = sy_mhd_connection_fd(connection)
+            if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+        }
     }
 
     private func uncount(_ state: inout Shared) {

@@ -25,9 +25,9 @@ import Testing
     @Test func defaultErrorResponseIsOpenAIEnvelope() {
         let (headers, body) = HTTPServerConfiguration.openAIErrorResponse(status: 413, message: "too \"big\"\n")
         #expect(headers["content-type"] == "application/json")
-        #expect(
-            String(decoding: body, as: UTF8.self)
-                == #"{"error":{"message":"too \"big\"\n","type":"invalid_request_error","param":null,"code":"request_too_large"}}"#
-        )
+        let expected =
+            #"{"error":{"message":"too \"big\"\n","type":"invalid_request_error","#
+            + #""param":null,"code":"request_too_large"}}"#
+        #expect(String(decoding: body, as: UTF8.self) == expected)
     }
 }

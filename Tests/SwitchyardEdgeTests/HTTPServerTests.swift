@@ -70,7 +70,8 @@ struct HTTPServerTests {
             #expect(response.text.contains(#""code":"request_too_large""#))
             // The server still answers normal requests, and never called the handler for the 413.
             let ok = try await offload {
-                try RawHTTPClient(port: port).roundTrip("POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
             }
             #expect(ok.status == 200)
             #expect(calls.load(ordering: .relaxed) == 1)
@@ -167,6 +168,38 @@ struct HTTPServerTests {
         }
     }
 
+    @Test func slowLorisIsCutOffByTheConnectionTimeout() async throws {
+        try await withServer({ $0.connectionTimeoutSeconds = 1 }, handler: Self.echo) { server in
+            let port = server.port
+            let slow = try RawHTTPClient(port: port)
+            try slow.send("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+            // Meanwhile others are served.
+            let ok = try await offload { try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(ok.status == 200)
+            // The server hangs up on the half-sent request (the read returns at EOF, not by time).
+            #expect(try await offload { try slow.readsEOF() })
+        }
+    }
+
+    @Test func streamToAClientThatStopsReadingIsDroppedNotBufferedForever() async throws {
+        let outcome = Event<(writes: Int, cancelled: Bool)>()
+        try await withServer(handler: { _, responder in
+            let writer = responder.startStream(status: 200, headers: [:])
+            let megabyte = [UInt8](repeating: 0x61, count: 1 << 20)
+            var writes = 0
+            while writes < 256, writer.write(megabyte) { writes += 1 }
+            await waitUntilCancelled()
+            outcome.fire((writes, Task.isCancelled))
+        }) { server in
+            let client = try RawHTTPClient(port: server.port)
+            try client.send("GET /firehose HTTP/1.1\r\nHost: x\r\n\r\n")
+            let result = await outcome.wait()
+            #expect(result.writes < 256)
+            #expect(result.cancelled)
+            #expect(server.openStreams == 0)
+        }
+    }
+
     @Test func keepAliveServesTwoRequestsOnOneConnection() async throws {
         try await withServer(handler: Self.echo) { server in
             let client = try RawHTTPClient(port: server.port)
@@ -253,7 +286,9 @@ struct HTTPServerTests {
             responder.respond(status: request.method == "BREW" ? 405 : 200, headers: ["Allow": "GET"], body: [])
         }) { server in
             let port = server.port
-            let response = try await offload { try RawHTTPClient(port: port).roundTrip("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n") }
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
             #expect(response.status == 405)
             #expect(response.header("allow") == "GET")
         }
@@ -262,7 +297,9 @@ struct HTTPServerTests {
     @Test func handlerWithoutAnswerGets500() async throws {
         try await withServer(handler: { _, _ in }) { server in
             let port = server.port
-            let response = try await offload { try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
             #expect(response.status == 500)
             #expect(response.text.contains(#""type":"server_error""#))
             #expect(server.inFlightRequests == 0)
