@@ -158,6 +158,13 @@ final class MockConnection {
     /// `.some(nil)`: done, the connection may be reused.
     private func write(_ response: MockResponse, keepAlive: Bool, headOnly: Bool) -> End?? {
         output.removeAll(keepingCapacity: true)
+        if !response.beforeHead.isEmpty {
+            switch writeSteps(response.beforeHead, chunked: false) {
+            case .none: return nil
+            case .some(.some(let end)): return .some(end)
+            case .some(.none): break
+            }
+        }
         appendASCII("HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n")
         for field in response.headers {
             appendASCII(field.name)
@@ -174,19 +181,25 @@ final class MockConnection {
         case .chunks(let steps):
             appendASCII("Transfer-Encoding: chunked\r\n\r\n")
             if headOnly { return flush() ? .some(nil) : nil }
-            return writeChunks(steps)
+            return writeSteps(steps, chunked: true)
         }
     }
 
-    private func writeChunks(_ steps: [MockChunk]) -> End?? {
+    /// Runs a script; `chunked` frames `.data` as chunks and ends with the zero chunk, otherwise
+    /// data goes out raw.
+    private func writeSteps(_ steps: [MockChunk], chunked: Bool) -> End?? {
         for step in steps {
             switch step {
             case .data(let bytes):
                 guard !bytes.isEmpty else { continue }
-                appendASCII(String(bytes.count, radix: 16))
-                appendASCII("\r\n")
-                output += bytes
-                appendASCII("\r\n")
+                if chunked {
+                    appendASCII(String(bytes.count, radix: 16))
+                    appendASCII("\r\n")
+                    output += bytes
+                    appendASCII("\r\n")
+                } else {
+                    output += bytes
+                }
                 guard flush() else { return nil }
             case .pause(let duration):
                 guard flush(), waitQuietly(until: ContinuousClock.now + duration, gate: nil) else { return nil }
@@ -204,6 +217,7 @@ final class MockConnection {
                 return .some(.close)
             }
         }
+        guard chunked else { return .some(nil) }
         appendASCII("0\r\n\r\n")
         return flush() ? .some(nil) : nil
     }

@@ -6,11 +6,18 @@ public struct MockResponse: Sendable {
     /// Sent as given; the server adds `Content-Length` or `Transfer-Encoding: chunked` itself.
     public var headers: [HeaderField]
     public var body: MockBody
+    /// Steps run before the head is written: `.pause`/`.waitFor` hold the head back, `.stall`,
+    /// `.reset` and `.close` end the connection without any response, and `.data` is written raw
+    /// (e.g. an interim `HTTP/1.1 100 Continue\r\n\r\n`). Empty by default.
+    public var beforeHead: [MockChunk]
 
-    public init(status: Int = 200, headers: [HeaderField] = [], body: MockBody = .bytes([])) {
+    public init(
+        status: Int = 200, headers: [HeaderField] = [], body: MockBody = .bytes([]), beforeHead: [MockChunk] = []
+    ) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.beforeHead = beforeHead
     }
 }
 
