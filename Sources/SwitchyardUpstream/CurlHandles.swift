@@ -1,0 +1,79 @@
+import CCurl
+import SwitchyardCore
+
+/// `curl_global_init` runs once per process, on first use of a `CurlUpstream`. Swift initialises
+/// globals lazily and exactly once (swift_once), which is the guarantee curl_global_init(3) asks for:
+/// "call it once ... before the program calls any other function in libcurl".
+let curlGlobalInitResult: Bool = sy_curl_global_init_default() == CURLE_OK
+
+/// Owns one `CURL *` easy handle and the error buffer it writes to.
+///
+/// curl_easy_cleanup(3): "This might close all connections this handle has used ... Any use of the
+/// handle after this function has been called ... is illegal." It runs exactly once, in `deinit`;
+/// the owner (the loop thread) detaches the handle from the multi handle before letting it go.
+final class EasyHandle {
+    let raw: UnsafeMutableRawPointer
+    /// CURLOPT_ERRORBUFFER: at least CURL_ERROR_SIZE bytes, alive as long as the option is set.
+    let errorBuffer: UnsafeMutablePointer<CChar>
+
+    init?() {
+        guard let raw = curl_easy_init() else { return nil }
+        self.raw = raw
+        let size = Int(sy_curl_error_size())
+        errorBuffer = .allocate(capacity: size)
+        errorBuffer.initialize(repeating: 0, count: size)
+    }
+
+    deinit {
+        curl_easy_cleanup(raw)
+        errorBuffer.deallocate()
+    }
+
+    /// curl_easy_reset(3) keeps live connections and caches (they belong to the multi handle here)
+    /// and drops every option, so the next transfer starts from defaults.
+    func reset() {
+        curl_easy_reset(raw)
+        errorBuffer[0] = 0
+    }
+
+    /// The detailed message of the last failure, else curl's generic text for `code`.
+    func message(for code: CURLcode) -> String {
+        if errorBuffer[0] != 0 { return String(cString: errorBuffer) }
+        return String(cString: curl_easy_strerror(code))
+    }
+}
+
+/// Owns one `CURLM *` multi handle, which also owns the connection cache shared by its transfers.
+///
+/// curl_multi_cleanup(3): "When cleaning up a multi handle, all easy handles should be removed first";
+/// the loop thread removes them when it stops, and this object outlives the thread, so
+/// `curl_multi_wakeup` from a late caller never touches freed memory.
+final class MultiHandle {
+    let raw: UnsafeMutableRawPointer
+
+    init?() {
+        guard let raw = curl_multi_init() else { return nil }
+        self.raw = raw
+    }
+
+    deinit { curl_multi_cleanup(raw) }
+}
+
+/// Maps a failed transfer's `CURLcode` to the contract's failure kinds.
+func upstreamFailure(for code: CURLcode, message: String) -> UpstreamFailure {
+    switch code {
+    case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT,
+        CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_SSL_CONNECT_ERROR,
+        CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE,
+        CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+        CURLE_INTERFACE_FAILED:
+        // Nothing reached the server: DNS, TCP or TLS set-up failed.
+        return .connect(message)
+    case CURLE_OPERATION_TIMEDOUT:
+        // Only CURLOPT_CONNECTTIMEOUT_MS is given to curl; total, first-byte and idle limits are
+        // enforced by the loop thread, so a curl timeout is always the connect phase.
+        return .timeout(.connect)
+    default:
+        return .transport(message)
+    }
+}

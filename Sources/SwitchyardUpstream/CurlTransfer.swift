@@ -1,0 +1,338 @@
+import CCurl
+import Glibc
+import SwitchyardCore
+import Synchronization
+
+typealias BufferedContinuation = UnsafeContinuation<Result<UpstreamResponse, UpstreamFailure>, Never>
+typealias HeadContinuation = UnsafeContinuation<Result<UpstreamStreamingResponse, UpstreamFailure>, Never>
+typealias BodyContinuation = AsyncThrowingStream<[UInt8], any Error>.Continuation
+
+/// One HTTP exchange: the request, the response being assembled, its deadlines and the
+/// continuation(s) waiting for it. Handed to curl as the `void *` of every callback and of
+/// CURLOPT_PRIVATE, retained (`Unmanaged.passRetained`) from `curl_multi_add_handle` until just
+/// after `curl_multi_remove_handle`.
+///
+/// Why `@unchecked Sendable`: the caller sets the `var`s only before `CurlLoop.submit` (the
+/// submitting lock hand-off publishes them); from then on every `var` is read and written only on
+/// the loop thread, where curl also runs the callbacks (inside `curl_multi_perform`). Other threads
+/// touch only `cancelRequested` (an atomic) and `request` (immutable). The continuations are resumed
+/// exactly once, by `complete(_:)`, which clears them.
+final class Transfer: @unchecked Sendable {
+    let request: UpstreamRequest
+    let streaming: Bool
+    /// Set by a cancelling task or a terminated body consumer, possibly before the loop starts us.
+    let cancelRequested = Atomic<Bool>(false)
+
+    // Caller-set, before submit.
+    var bufferedContinuation: BufferedContinuation?
+    var headContinuation: HeadContinuation?
+    var bodyContinuation: BodyContinuation?
+    /// The body stream, held only until the head is handed out (then the consumer owns it, and
+    /// dropping it cancels the transfer).
+    var pendingBodyStream: AsyncThrowingStream<[UInt8], any Error>?
+
+    // Deadlines, monotonic nanoseconds (`noDeadline` when absent).
+    let startedAt: Int64
+    let totalDeadline: Int64
+    let firstByteDeadline: Int64
+    let idleNanos: Int64
+
+    // Loop-thread state.
+    var easy: EasyHandle?
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var retainedByCurl: Unmanaged<Transfer>?
+    var indexInRunning = -1
+    var readOffset = 0
+    var status = 0
+    var headers: [HeaderField] = []
+    var headComplete = false
+    var firstByteSeen = false
+    var consumerGone = false
+    var lastActivity: Int64 = 0
+    var body: [UInt8] = []
+
+    init(request: UpstreamRequest, streaming: Bool) {
+        self.request = request
+        self.streaming = streaming
+        let now = monotonicNanos()
+        startedAt = now
+        totalDeadline = deadline(now, request.timeout)
+        firstByteDeadline = deadline(now, request.firstByteTimeout)
+        idleNanos = request.idleTimeout?.saturatingNanoseconds ?? noDeadline
+    }
+
+    deinit {
+        if let headerList { curl_slist_free_all(headerList) }
+    }
+
+    // MARK: Deadlines (loop thread)
+
+    /// The phase whose deadline has passed at `now`, if any.
+    func expiredPhase(at now: Int64) -> UpstreamFailure.TimeoutPhase? {
+        if now >= totalDeadline { return .total }
+        if !firstByteSeen {
+            if now >= firstByteDeadline { return .firstByte }
+        } else if idleNanos != noDeadline, now >= lastActivity &+ idleNanos {
+            return .idle
+        }
+        return nil
+    }
+
+    /// A lower bound for every deadline this transfer can reach from `now` on: before the first
+    /// byte, the idle clock cannot start earlier than now, so `now + idle` bounds it.
+    func nextDeadline(after now: Int64) -> Int64 {
+        var next = totalDeadline
+        if firstByteSeen {
+            if idleNanos != noDeadline { next = min(next, lastActivity &+ idleNanos) }
+        } else {
+            next = min(next, firstByteDeadline)
+            if idleNanos != noDeadline { next = min(next, now &+ idleNanos) }
+        }
+        return next
+    }
+
+    // MARK: Set-up (loop thread)
+
+    /// Applies every option for this request to a fresh (or reset) easy handle.
+    func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
+        let h = easy.raw
+        self.easy = easy
+        _ = sy_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, easy.errorBuffer)
+        _ = sy_curl_setopt_str(h, CURLOPT_URL, request.url)
+        _ = sy_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+        _ = sy_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
+        _ = sy_curl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_PRIVATE, context)
+        _ = sy_curl_setopt_long(
+            h, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(request.connectTimeout.saturatingNanoseconds / 1_000_000)))
+        _ = sy_curl_setopt_datacb(h, CURLOPT_WRITEFUNCTION, transferWriteCallback)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
+        _ = sy_curl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
+
+        switch request.method {
+        case "GET" where request.body.isEmpty:
+            _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
+        case "HEAD":
+            _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+        default:
+            // The body is read from `request.body` in place (no copy); the seek callback lets curl
+            // rewind it when it re-sends on a fresh connection after a stale keep-alive one.
+            _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
+            _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
+            _ = sy_curl_setopt_seekcb(h, CURLOPT_SEEKFUNCTION, transferSeekCallback)
+            _ = sy_curl_setopt_ptr(h, CURLOPT_SEEKDATA, context)
+            if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
+        }
+
+        if headerList == nil { headerList = makeHeaderList() }
+        _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)
+    }
+
+    /// The request headers as a curl_slist (curl_slist_append copies each string). An empty
+    /// `Expect:` stops curl's `Expect: 100-continue` (which waits up to 1 s on bodies over 1 MiB);
+    /// an empty `Content-Type:` stops curl's form-urlencoded default when the caller set none.
+    private func makeHeaderList() -> UnsafeMutablePointer<curl_slist>? {
+        var list: UnsafeMutablePointer<curl_slist>?
+        var hasContentType = false
+        var hasExpect = false
+        for field in request.headers {
+            if asciiCaseInsensitiveEquals(field.name, "content-type") { hasContentType = true }
+            if asciiCaseInsensitiveEquals(field.name, "expect") { hasExpect = true }
+            // curl sends "Name;" as a header with an empty value; "Name:" would delete it.
+            let line = field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value
+            list = curl_slist_append(list, line)
+        }
+        if !hasExpect { list = curl_slist_append(list, "Expect:") }
+        if !hasContentType { list = curl_slist_append(list, "Content-Type:") }
+        return list
+    }
+
+    // MARK: Callbacks (loop thread, inside curl_multi_perform)
+
+    func readBody(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
+        let n = min(capacity, request.body.count - readOffset)
+        guard n > 0 else { return 0 }
+        request.body.withUnsafeBytes { src in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: src.baseAddress! + readOffset, byteCount: n)
+        }
+        readOffset += n
+        return n
+    }
+
+    func seekBody(to offset: Int64, origin: Int32) -> Int32 {
+        guard origin == SEEK_SET, offset >= 0, offset <= Int64(request.body.count) else {
+            return sy_curl_seekfunc_cantseek()
+        }
+        readOffset = Int(offset)
+        return sy_curl_seekfunc_ok()
+    }
+
+    /// One header line, CRLF included. Status lines start a new header block; an empty line ends
+    /// it. 1xx interim blocks are dropped; lines after the final block are trailers and ignored.
+    func receiveHeaderLine(_ p: UnsafePointer<UInt8>, count: Int) {
+        if headComplete { return }
+        let line = UnsafeBufferPointer(start: p, count: count)
+        var end = count
+        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        if end == 0 {
+            if status >= 200 {
+                headComplete = true
+                headDidComplete()
+            } else {
+                status = 0
+                headers.removeAll(keepingCapacity: true)
+            }
+            return
+        }
+        if end > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {  // "HTTP/"
+            status = parseStatus(UnsafeBufferPointer(rebasing: line[0..<end]))
+            headers.removeAll(keepingCapacity: true)
+            return
+        }
+        if line[0] == 0x20 || line[0] == 0x09 {  // obsolete line folding (RFC 9112 §5.2)
+            if !headers.isEmpty {
+                headers[headers.count - 1].value += " " + trimmedString(line, 0, end)
+            }
+            return
+        }
+        guard let colon = line[0..<end].firstIndex(of: 0x3A) else { return }
+        headers.append(HeaderField(trimmedString(line, 0, colon), trimmedString(line, colon + 1, end)))
+    }
+
+    /// One piece of the response body, as curl decoded it (chunked framing removed).
+    /// Returns false when the consumer has gone and the transfer should stop.
+    func receiveBody(_ p: UnsafeRawPointer, count: Int) -> Bool {
+        if !firstByteSeen {
+            firstByteSeen = true
+            if !headComplete {
+                headComplete = true
+                headDidComplete()
+            }
+        }
+        if idleNanos != noDeadline { lastActivity = monotonicNanos() }
+        let bytes = UnsafeRawBufferPointer(start: p, count: count)
+        if streaming {
+            guard let bodyContinuation else { return false }
+            if case .terminated = bodyContinuation.yield(Array(bytes)) {
+                consumerGone = true
+                return false
+            }
+        } else {
+            body.append(contentsOf: bytes)
+        }
+        return true
+    }
+
+    private func headDidComplete() {
+        if streaming {
+            guard let headContinuation, let stream = pendingBodyStream else { return }
+            self.headContinuation = nil
+            pendingBodyStream = nil
+            let response = UpstreamStreamingResponse(
+                head: UpstreamHead(status: status, headers: headers), body: UpstreamBodyStream(stream))
+            headContinuation.resume(returning: .success(response))
+        } else if let length = headers.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
+            body.reserveCapacity(min(length, 64 << 20))
+        }
+    }
+
+    // MARK: Completion (loop thread, after curl_multi_remove_handle)
+
+    /// Resumes whoever waits, exactly once. A success whose head never completed (no final status
+    /// line seen) still reports what curl recorded.
+    func complete(_ outcome: Result<Void, UpstreamFailure>) {
+        switch outcome {
+        case .success:
+            if !headComplete {
+                headComplete = true
+                headDidComplete()
+            }
+            if let c = bufferedContinuation {
+                bufferedContinuation = nil
+                c.resume(returning: .success(UpstreamResponse(head: UpstreamHead(status: status, headers: headers), body: body)))
+            }
+            bodyContinuation?.finish()
+        case .failure(let failure):
+            if let c = bufferedContinuation {
+                bufferedContinuation = nil
+                c.resume(returning: .failure(failure))
+            }
+            if let c = headContinuation {
+                headContinuation = nil
+                pendingBodyStream = nil
+                c.resume(returning: .failure(failure))
+            }
+            bodyContinuation?.finish(throwing: failure)
+        }
+        bodyContinuation = nil
+        body = []
+    }
+}
+
+// MARK: - C callbacks: one line each, from the `void *` back to the Transfer.
+
+private func transferWriteCallback(
+    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+    let n = size * count
+    guard n > 0, let ptr, let context else { return n }
+    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receiveBody(ptr, count: n) ? n : 0
+}
+
+private func transferHeaderCallback(
+    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+    let n = size * count
+    guard n > 0, let ptr, let context else { return n }
+    let bytes = UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self)
+    Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receiveHeaderLine(bytes, count: n)
+    return n
+}
+
+private func transferReadCallback(
+    _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
+) -> Int {
+    guard let ptr, let context else { return sy_curl_readfunc_abort() }
+    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().readBody(into: ptr, capacity: size * count)
+}
+
+private func transferSeekCallback(_ context: UnsafeMutableRawPointer?, _ offset: curl_off_t, _ origin: Int32) -> Int32 {
+    guard let context else { return sy_curl_seekfunc_cantseek() }
+    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().seekBody(to: Int64(offset), origin: origin)
+}
+
+// MARK: - Byte helpers
+
+private func parseStatus(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+    guard let space = line.firstIndex(of: 0x20) else { return 0 }
+    var status = 0
+    var i = space + 1
+    while i < line.count, i < space + 4, line[i] >= 0x30, line[i] <= 0x39 {
+        status = status * 10 + Int(line[i] - 0x30)
+        i += 1
+    }
+    return status
+}
+
+private func trimmedString(_ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+    var s = start
+    var e = end
+    while s < e, line[s] == 0x20 || line[s] == 0x09 { s += 1 }
+    while e > s, line[e - 1] == 0x20 || line[e - 1] == 0x09 { e -= 1 }
+    return String(decoding: UnsafeBufferPointer(rebasing: line[s..<e]), as: UTF8.self)
+}
+
+func asciiCaseInsensitiveEquals(_ a: String, _ lowercased: String) -> Bool {
+    var a = a
+    var b = lowercased
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            guard x.count == y.count else { return false }
+            for i in 0..<x.count where x[i] | 0x20 != y[i] | 0x20 { return false }
+            return true
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import SwitchyardCore
+import SwitchyardTestSupport
+import SwitchyardUpstream
+import Testing
+
+@Suite("CurlUpstream failures")
+struct CurlUpstreamFailureTests {
+    @Test func truncatedChunkedBodyIsTransport() async throws {
+        try await withUpstream(handler: { _ in .chunked([.text("part"), .close]) }) { server, upstream in
+            let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(request(server)) }
+            #expect(f?.kind == "transport")
+
+            let streaming = try await upstream.stream(request(server))
+            var it = streaming.body.makeAsyncIterator()
+            #expect(try await it.next()?.text == "part")
+            let g = await failure { () async throws(UpstreamFailure) in try await it.next() }
+            #expect(g?.kind == "transport")
+        }
+    }
+
+    @Test func resetMidBodyIsTransport() async throws {
+        try await withUpstream(handler: { _ in .chunked([.text("part"), .reset]) }) { server, upstream in
+            let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(request(server)) }
+            #expect(f?.kind == "transport")
+        }
+    }
+
+    @Test func resetOnAcceptIsConnectOrTransport() async throws {
+        try await withUpstream(handler: { _ in .text("never") }) { server, upstream in
+            server.acceptBehaviour = .resetImmediately
+            let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(request(server)) }
+            // If the RST lands before curl has confirmed the connect, curl reports "couldn't
+            // connect" (nothing was sent: `.connect`); otherwise the send or receive fails.
+            #expect(f?.kind == "transport" || f?.kind == "connect")
+            #expect(server.requestCount == 0)
+        }
+    }
+
+    @Test func resetAfterTheRequestIsTransport() async throws {
+        try await withUpstream(handler: { _ in MockResponse(beforeHead: [.reset]) }) { server, upstream in
+            let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(request(server)) }
+            #expect(f?.kind == "transport")
+            let g = await failure { () async throws(UpstreamFailure) in try await upstream.stream(request(server)) }
+            #expect(g?.kind == "transport")
+        }
+    }
+
+    @Test func refusedPortIsConnect() async throws {
+        try await withUpstream(handler: { _ in .text("never") }) { server, upstream in
+            server.refuseConnections()
+            let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(request(server)) }
+            #expect(f?.kind == "connect")
+            let g = await failure { () async throws(UpstreamFailure) in try await upstream.stream(request(server)) }
+            #expect(g?.kind == "connect")
+        }
+    }
+
+    @Test func unresolvableHostIsConnect() async throws {
+        let upstream = try CurlUpstream()
+        defer { upstream.shutdown() }
+        let req = UpstreamRequest(url: "http://no-such-host.invalid/", headers: [], body: [])
+        let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(req) }
+        #expect(f?.kind == "connect")
+    }
+
+    @Test func headersThenSilenceIsFirstByteTimeout() async throws {
+        try await withUpstream(handler: { _ in .headersThenSilence() }) { server, upstream in
+            let started = ContinuousClock.now
+            let streaming = try await upstream.stream(request(server, firstByte: .milliseconds(150)))
+            #expect(streaming.head.status == 200)
+            let f = await failure { () async throws(UpstreamFailure) in try await streaming.body.collect() }
+            #expect(f == .timeout(.firstByte))
+            #expect(ContinuousClock.now - started >= .milliseconds(150))
+
+            let g = await failure { () async throws(UpstreamFailure) in
+                try await upstream.perform(request(server, firstByte: .milliseconds(100)))
+            }
+            #expect(g == .timeout(.firstByte))
+            #expect(upstream.activeTransfers == 0)
+        }
+    }
+
+    @Test func stallMidStreamIsIdleTimeout() async throws {
+        try await withUpstream(handler: { _ in .sse(events: ["data: 1"], then: [.stall]) }) { server, upstream in
+            let req = request(server, firstByte: .seconds(5), idle: .milliseconds(150))
+            let streaming = try await upstream.stream(req)
+            var it = streaming.body.makeAsyncIterator()
+            #expect(try await it.next()?.text == "data: 1\n\n")
+            let f = await failure { () async throws(UpstreamFailure) in try await it.next() }
+            #expect(f == .timeout(.idle))
+        }
+    }
+
+    @Test func slowButSteadyBodyIsNotIdle() async throws {
+        let steps: [MockChunk] = (0..<4).flatMap { i in [.text("\(i)"), .pause(.milliseconds(40))] }
+        try await withUpstream(handler: { _ in .chunked(steps) }) { server, upstream in
+            let response = try await upstream.perform(request(server, firstByte: .seconds(2), idle: .milliseconds(400)))
+            #expect(response.body.text == "0123")
+        }
+    }
+
+    @Test func totalTimeoutCutsASteadyStream() async throws {
+        let steps: [MockChunk] = (0..<50).flatMap { _ in [.text("x"), .pause(.milliseconds(20))] }
+        try await withUpstream(handler: { _ in .chunked(steps) }) { server, upstream in
+            let req = request(server, timeout: .milliseconds(200), firstByte: .seconds(5), idle: .seconds(5))
+            let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(req) }
+            #expect(f == .timeout(.total))
+
+            let streaming = try await upstream.stream(req)
+            let g = await failure { () async throws(UpstreamFailure) in try await streaming.body.collect() }
+            #expect(g == .timeout(.total))
+        }
+    }
+}
