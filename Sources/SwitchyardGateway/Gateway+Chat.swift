@@ -1,4 +1,5 @@
 import Logging
+import Prometheus
 import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardProviders

@@ -1,5 +1,6 @@
 import SwitchyardCore
 import SwitchyardEdge
+import SwitchyardRouting
 
 extension Gateway {
     /// `GET /v1/models`: configured model names, then every `provider/model` target.

@@ -1,5 +1,5 @@
 public import Logging
-public import SwitchyardCore
+import SwitchyardCore
 public import SwitchyardEdge
 import SwitchyardProviders
 public import SwitchyardRouting

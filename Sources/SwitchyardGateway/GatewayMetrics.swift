@@ -1,4 +1,4 @@
-import Prometheus
+public import Prometheus
 import Synchronization
 
 /// Switchyard's metrics, on one `PrometheusCollectorRegistry` owned by the gateway (no global
@@ -7,6 +7,11 @@ import Synchronization
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let modelNames: Mutex<Set<String>>
+    /// `switchyard_<name>_<unit>` with help text (promtool requires HELP).
+    static func d(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "switchyard", metricName: name, unitName: unit, helpText: help)
+    }
+
     let providerNames: Mutex<Set<String>>
 
     let inFlight: Gauge
@@ -23,8 +28,10 @@ public final class GatewayMetrics: Sendable {
         registry = PrometheusCollectorRegistry()
         modelNames = Mutex(Set(models))
         providerNames = Mutex(Set(providers))
-        inFlight = registry.makeGauge(name: "switchyard_inflight_requests", help: "Requests being served now.")
-        openStreams = registry.makeGauge(name: "switchyard_open_streams", help: "Streaming responses open now.")
+        inFlight = registry.makeGauge(
+            descriptor: Self.d("inflight", "requests", "Requests being served now."))
+        openStreams = registry.makeGauge(
+            descriptor: Self.d("open", "streams", "Streaming responses open now."))
     }
 
     /// Config reload: new label sets.
@@ -55,69 +62,50 @@ public final class GatewayMetrics: Sendable {
         let m = modelLabel(model)
         let p = providerLabel(provider)
         registry.makeCounter(
-            name: "switchyard_requests_total",
-            labels: [("model", m), ("provider", p), ("outcome", outcome), ("status_class", Self.statusClass(status))],
-            help: "Chat completion requests by configured model, answering provider, outcome and status class."
-        ).increment()
+            descriptor: Self.d("requests", "total", "Chat completion requests by configured model, answering provider, outcome and status class."),
+            labels: [("model", m), ("provider", p), ("outcome", outcome), ("status_class", Self.statusClass(status))]).increment()
         registry.makeDurationHistogram(
-            name: "switchyard_request_duration_seconds", labels: [("provider", p)], buckets: Self.latencyBuckets,
-            help: "Time from request received to response complete."
-        ).record(duration)
+            descriptor: Self.d("request_duration", "seconds", "Time from request received to response complete."), labels: [("provider", p)], buckets: Self.latencyBuckets).record(duration)
     }
 
     func timeToFirstToken(provider: String, _ d: Duration) {
         registry.makeDurationHistogram(
-            name: "switchyard_time_to_first_token_seconds", labels: [("provider", providerLabel(provider))],
-            buckets: Self.latencyBuckets, help: "Time from request received to the first streamed event sent."
-        ).record(d)
+            descriptor: Self.d("time_to_first_token", "seconds", "Time from request received to the first streamed event sent."), labels: [("provider", providerLabel(provider))],
+            buckets: Self.latencyBuckets).record(d)
     }
 
     func attempt(provider: String, outcome: String) {
         registry.makeCounter(
-            name: "switchyard_upstream_attempts_total", labels: [("provider", providerLabel(provider)), ("outcome", outcome)],
-            help: "Upstream calls by provider and outcome kind."
-        ).increment()
+            descriptor: Self.d("upstream_attempts", "total", "Upstream calls by provider and outcome kind."), labels: [("provider", providerLabel(provider)), ("outcome", outcome)]).increment()
     }
 
     func retry(provider: String) {
         registry.makeCounter(
-            name: "switchyard_retries_total", labels: [("provider", providerLabel(provider))],
-            help: "Retries on the same target."
-        ).increment()
+            descriptor: Self.d("retries", "total", "Retries on the same target."), labels: [("provider", providerLabel(provider))]).increment()
     }
 
     func fallback(from: String, to: String) {
         registry.makeCounter(
-            name: "switchyard_fallbacks_total", labels: [("from", providerLabel(from)), ("to", providerLabel(to))],
-            help: "Moves from one provider to the next within a request."
-        ).increment()
+            descriptor: Self.d("fallbacks", "total", "Moves from one provider to the next within a request."), labels: [("from", providerLabel(from)), ("to", providerLabel(to))]).increment()
     }
 
     func tokens(provider: String, model: String?, prompt: Int, completion: Int) {
         let p = providerLabel(provider)
         let m = modelLabel(model)
         registry.makeCounter(
-            name: "switchyard_tokens_total", labels: [("provider", p), ("model", m), ("type", "prompt")],
-            help: "Tokens reported by upstreams, by provider, configured model and type."
-        ).increment(by: Int64(prompt))
+            descriptor: Self.d("tokens", "total", "Tokens reported by upstreams, by provider, configured model and type."), labels: [("provider", p), ("model", m), ("type", "prompt")]).increment(by: Int64(prompt))
         registry.makeCounter(
-            name: "switchyard_tokens_total", labels: [("provider", p), ("model", m), ("type", "completion")],
-            help: "Tokens reported by upstreams, by provider, configured model and type."
-        ).increment(by: Int64(completion))
+            descriptor: Self.d("tokens", "total", "Tokens reported by upstreams, by provider, configured model and type."), labels: [("provider", p), ("model", m), ("type", "completion")]).increment(by: Int64(completion))
     }
 
     func breakerState(target: String, provider: String, state: Int) {
         registry.makeGauge(
-            name: "switchyard_breaker_state", labels: [("provider", providerLabel(provider)), ("target", target)],
-            help: "Circuit breaker per target: 0 closed, 1 half-open, 2 open."
-        ).set(Double(state))
+            descriptor: Self.d("breaker", "state", "Circuit breaker per target: 0 closed, 1 half-open, 2 open."), labels: [("provider", providerLabel(provider)), ("target", target)]).set(Double(state))
     }
 
     func malformedEvent(provider: String) {
         registry.makeCounter(
-            name: "switchyard_stream_malformed_events_total", labels: [("provider", providerLabel(provider))],
-            help: "Upstream stream events skipped because they could not be parsed."
-        ).increment()
+            descriptor: Self.d("stream_malformed_events", "total", "Upstream stream events skipped because they could not be parsed."), labels: [("provider", providerLabel(provider))]).increment()
     }
 
     /// Prometheus text exposition format 0.0.4.

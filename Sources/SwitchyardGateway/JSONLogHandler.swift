@@ -89,13 +89,14 @@ public struct JSONLogHandler: LogHandler {
 
 /// Where log lines go: stderr, or a memory buffer for tests.
 public final class LogSink: Sendable {
-    let buffer: Mutex<[UInt8]>?
+    let capture: Bool
+    let buffer = Mutex<[UInt8]>([])
     public static let stderr = LogSink(capture: false)
 
-    public init(capture: Bool) { buffer = capture ? Mutex([]) : nil }
+    public init(capture: Bool) { self.capture = capture }
 
     func write(_ bytes: [UInt8]) {
-        if let buffer {
+        if capture {
             buffer.withLock { $0.append(contentsOf: bytes) }
         } else {
             bytes.withUnsafeBytes { p in _ = Glibc.write(2, p.baseAddress, p.count) }
@@ -103,5 +104,5 @@ public final class LogSink: Sendable {
     }
 
     /// Everything captured so far (tests).
-    public var captured: String { buffer.map { b in b.withLock { String(decoding: $0, as: UTF8.self) } } ?? "" }
+    public var captured: String { buffer.withLock { String(decoding: $0, as: UTF8.self) } }
 }

@@ -25,7 +25,7 @@ public final class SwitchyardServer: Sendable {
         self.logger = logger
         self.configPath = configPath
         self.environment = environment
-        upstream = CurlUpstream()
+        upstream = try CurlUpstream()
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,

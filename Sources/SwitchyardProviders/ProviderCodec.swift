@@ -106,14 +106,3 @@ public protocol StreamDecoder: Sendable {
     /// Events skipped because they could not be parsed (logged and counted by the caller).
     var malformedEvents: Int { get }
 }
-
-extension ProviderCodec {
-    /// The codec for a provider kind.
-    public static func codec(for kind: ProviderKind) -> any ProviderCodec {
-        switch kind {
-        case .openai: OpenAICodec()
-        case .anthropic: AnthropicCodec()
-        case .gemini: GeminiCodec()
-        }
-    }
-}

@@ -1,4 +1,4 @@
-public import SwitchyardCore
+import SwitchyardCore
 
 /// Which wire format a mock request used, from its path.
 public enum MockProviderKind: String, Sendable {

@@ -31,12 +31,12 @@ struct SwitchyardMock: ParsableCommand {
             if let kind = MockProviderKind(path: request.path), failing.contains(kind) {
                 return .json(
                     status: 503,
-                    ["error": ["message": "mock: \(kind.rawValue) is failing on purpose", "type": "server_error", "code": nil, "param": nil]])
+                    ["error": ["message": .string("mock: \(kind.rawValue) is failing on purpose"), "type": "server_error", "code": nil, "param": nil]])
             }
             return model.respond(request)
         }
-        print("switchyard-mock listening on http://127.0.0.1:\(server.port) (failing: \(failing.map(\.rawValue).sorted()))")
-        fflush(stdout)
+        let line = "switchyard-mock listening on http://127.0.0.1:\(server.port) (failing: \(failing.map(\.rawValue).sorted()))\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { Glibc.write(1, $0.baseAddress, $0.count - 1) }
         while true { pause() }
     }
 }

@@ -1,6 +1,8 @@
+import FoundationEssentials
 import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardTestSupport
+import SwitchyardUpstream
 import Testing
 
 /// The OpenAI-compatible surface against an OpenAI-kind mock upstream.

@@ -27,7 +27,7 @@ struct GatewayHarness {
         logger.logLevel = .debug
         let env = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
         let server = try SwitchyardServer(config: config, configPath: nil, environment: env, logger: logger)
-        return GatewayHarness(server: server, client: CurlUpstream(), logs: logs)
+        return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
     }
 
     func stop() {

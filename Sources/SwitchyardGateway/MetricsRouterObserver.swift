@@ -1,0 +1,69 @@
+import Logging
+import SwitchyardRouting
+
+/// Turns router events into metrics and structured log lines. Payload-free by construction:
+/// the router hands over target keys, attempt numbers and outcome labels only.
+struct MetricsRouterObserver: RouterObserver {
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    func provider(of target: String) -> String { String(target.prefix { $0 != "/" }) }
+
+    func attemptFinished(requestID: String, record: AttemptRecord) {
+        metrics.attempt(provider: record.provider, outcome: record.outcome)
+        logger.debug(
+            "upstream attempt",
+            metadata: [
+                "request_id": .string(requestID), "target": .string(record.target), "attempt": .stringConvertible(record.attempt),
+                "outcome": .string(record.outcome),
+            ])
+    }
+
+    func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration) {
+        metrics.retry(provider: provider(of: target))
+        logger.debug(
+            "retry scheduled",
+            metadata: [
+                "request_id": .string(requestID), "target": .string(target), "attempt": .stringConvertible(attempt),
+                "delay_ms": .stringConvertible(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+            ])
+    }
+
+    func fallback(requestID: String, from: String, to: String, reason: String) {
+        metrics.fallback(from: provider(of: from), to: provider(of: to))
+        logger.info(
+            "fallback",
+            metadata: ["request_id": .string(requestID), "from": .string(from), "to": .string(to), "reason": .string(reason)])
+    }
+
+    func targetSkipped(requestID: String, target: String, reason: String) {
+        logger.debug("target skipped", metadata: ["request_id": .string(requestID), "target": .string(target), "reason": .string(reason)])
+    }
+
+    func breakerChanged(target: String, from: BreakerState, to: BreakerState) {
+        let value = switch to {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open: 2
+        }
+        metrics.breakerState(target: target, provider: provider(of: target), state: value)
+        logger.warning("circuit breaker", metadata: ["target": .string(target), "from": .string(from.rawValue), "to": .string(to.rawValue)])
+    }
+
+    func budgetExhausted(requestID: String, target: String) {
+        logger.warning("retry budget exhausted", metadata: ["request_id": .string(requestID), "target": .string(target)])
+    }
+
+    func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) {
+        logger.warning(
+            "all targets unavailable",
+            metadata: ["request_id": .string(requestID), "retry_after_s": .stringConvertible(retryAfterSeconds)])
+    }
+
+    func malformedStreamEvents(requestID: String, target: String, count: Int) {
+        for _ in 0..<count { metrics.malformedEvent(provider: provider(of: target)) }
+        logger.warning(
+            "malformed stream event skipped",
+            metadata: ["request_id": .string(requestID), "target": .string(target), "count": .stringConvertible(count)])
+    }
+}
