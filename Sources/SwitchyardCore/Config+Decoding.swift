@@ -95,6 +95,8 @@ extension SwitchyardConfig {
         }
         if circuitBreaker.openMs <= 0 { errors.append(.init(path: "circuit_breaker.open_ms", problem: "must be positive")) }
         if limits.maxBodyBytes < 1024 { errors.append(.init(path: "limits.max_body_bytes", problem: "must be at least 1024")) }
+        if limits.streamHeartbeatMs < 10 { errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10")) }
+        if limits.streamHeartbeatMs < 10 { errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10")) }
         if limits.maxConnections < 1 { errors.append(.init(path: "limits.max_connections", problem: "must be at least 1")) }
         if store.path.isEmpty { errors.append(.init(path: "store.path", problem: "must not be empty")) }
         return errors
@@ -277,11 +279,12 @@ struct ConfigDecoder {
             c.store.path = string(s, "path", "store") ?? c.store.path
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
         }
-        if let l = object(o["limits"], "limits", allowed: ["max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s"]) {
+        if let l = object(o["limits"], "limits", allowed: ["max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms"]) {
             c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes
             c.limits.maxConnections = int(l, "max_connections", "limits") ?? c.limits.maxConnections
             c.limits.maxHeaderBytes = int(l, "max_header_bytes", "limits") ?? c.limits.maxHeaderBytes
             c.limits.clientTimeoutSeconds = int(l, "client_timeout_s", "limits") ?? c.limits.clientTimeoutSeconds
+            c.limits.streamHeartbeatMs = int(l, "stream_heartbeat_ms", "limits") ?? c.limits.streamHeartbeatMs
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         return c

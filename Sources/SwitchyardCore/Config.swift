@@ -108,6 +108,9 @@ public struct LimitsConfig: Sendable, Equatable {
     public var maxConnections = 1024
     public var maxHeaderBytes = 32 << 10
     public var clientTimeoutSeconds = 60
+    /// An SSE comment is written to a stream idle this long, so a vanished client is noticed
+    /// (a suspended connection only sees a disconnect on its next write).
+    public var streamHeartbeatMs = 15_000
 }
 
 /// One problem in a configuration file, located by its key path

@@ -38,6 +38,7 @@ public final class SwitchyardServer: Sendable {
         edge.maxBodyBytes = config.limits.maxBodyBytes
         edge.maxHeaderBytes = config.limits.maxHeaderBytes
         edge.connectionTimeoutSeconds = config.limits.clientTimeoutSeconds
+        edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
         edge.errorResponse = { status, message in
             let error: APIError
             switch status {

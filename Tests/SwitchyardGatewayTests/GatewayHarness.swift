@@ -71,6 +71,6 @@ func yaml(mock: MockHTTPServer, models: String, extraProviders: String = "", ret
         models:
         \(models)
         \(retry.isEmpty ? "retry: {attempts_per_target: 2, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}" : retry)
-        limits: {max_body_bytes: 65536}
+        limits: {max_body_bytes: 65536, stream_heartbeat_ms: 100}
         """
 }
