@@ -210,6 +210,18 @@ def run_checks(client, base):
             return
         raise AssertionError("no BadRequestError")
 
+    @check("/metrics after the traffic above passes promtool check metrics")
+    def _():
+        import shutil
+        import urllib.request
+        text = urllib.request.urlopen(base.replace("/v1", "/metrics"), timeout=5).read().decode()
+        assert "switchyard_requests_total" in text and "switchyard_fallbacks_total" in text, text[:500]
+        assert KEY not in text and PROVIDER_KEY not in text
+        promtool = shutil.which("promtool")
+        assert promtool, "promtool not installed (scripts/install-deps --test installs it)"
+        p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+
     @check("NotFoundError for an unknown model")
     def _():
         try:
