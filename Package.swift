@@ -43,6 +43,8 @@ let package = Package(
         ),
         // The only importer of CCurl.
         .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
+        // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
+        .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
         // The only importer of CMicroHTTPD.
         .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD"], swiftSettings: strict),
         .target(
@@ -94,6 +96,7 @@ let package = Package(
             dependencies: ["SwitchyardUpstream", "SwitchyardCore", "SwitchyardTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
         .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardGatewayTests",
