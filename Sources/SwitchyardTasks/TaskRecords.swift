@@ -112,3 +112,28 @@ public struct NewHistoryEvent: Sendable, Hashable {
         self.data = data
     }
 }
+
+/// One page of a task listing, newest first (OpenAI list shape: pass `lastID` as `after`).
+public struct TaskPage: Sendable, Hashable {
+    public var tasks: [TaskRecord]
+    public var hasMore: Bool
+    public var firstID: String? { tasks.first?.id }
+    public var lastID: String? { tasks.last?.id }
+
+    public init(tasks: [TaskRecord], hasMore: Bool) {
+        self.tasks = tasks
+        self.hasMore = hasMore
+    }
+}
+
+/// A task to pick up after a restart, with the first step that is not finished (`nil` while
+/// planning, or when every step is finished and the task only needs `complete`).
+public struct ResumePoint: Sendable, Hashable {
+    public var task: TaskRecord
+    public var nextStep: StepRecord?
+
+    public init(task: TaskRecord, nextStep: StepRecord?) {
+        self.task = task
+        self.nextStep = nextStep
+    }
+}
