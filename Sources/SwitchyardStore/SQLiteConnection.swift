@@ -99,10 +99,10 @@ final class SQLiteConnection {
     /// IMMEDIATE takes the write lock up front, so a second writer waits in `busy_timeout` at BEGIN
     /// instead of failing at its first write with an unretryable SQLITE_BUSY_SNAPSHOT (WAL upgrade).
     func writeTransaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        try execute("BEGIN IMMEDIATE")
+        try run("BEGIN IMMEDIATE")  // cached like any statement: no parse per checkpoint
         do {
             let value = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return value
         } catch {
             rollback()
@@ -112,7 +112,7 @@ final class SQLiteConnection {
 
     /// `body` inside a deferred read transaction: several queries see one snapshot.
     func readTransaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        try execute("BEGIN DEFERRED")
+        try run("BEGIN DEFERRED")
         defer { rollback() }
         return try body()
     }
