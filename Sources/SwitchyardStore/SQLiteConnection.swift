@@ -133,21 +133,25 @@ final class SQLiteConnection {
     static func error(
         code: Int32, db: OpaquePointer?, path: String, doing: String, busyTimeout: Int32
     ) -> StoreError {
-        let sqliteText = db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+        let sqliteText =
+            db.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
         let kind: StoreError.Kind
         let message: String
         switch code & 0xff {
         case SQLITE_BUSY, SQLITE_LOCKED:
             kind = .busy
-            message = "\(doing): the database is locked by another connection or process"
+            message =
+                "\(doing): the database is locked by another connection or process"
                 + " (gave up after busy_timeout of \(busyTimeout) ms): \(sqliteText)"
         case SQLITE_READONLY:
             kind = .readOnly
-            message = "\(doing): the database is read-only (opened read-only, or the file, its directory"
+            message =
+                "\(doing): the database is read-only (opened read-only, or the file, its directory"
                 + " or the -wal/-shm files are not writable): \(sqliteText)"
         case SQLITE_CORRUPT, SQLITE_NOTADB:
             kind = .corrupt
-            message = "\(doing): the file is damaged or not an SQLite database; it was left untouched"
+            message =
+                "\(doing): the file is damaged or not an SQLite database; it was left untouched"
                 + " (restore it from a backup, or move it away to start empty): \(sqliteText)"
         case SQLITE_CANTOPEN:
             kind = .cannotOpen

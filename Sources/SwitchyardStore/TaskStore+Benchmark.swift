@@ -111,7 +111,10 @@ extension TaskStore {
                         try step(.start, [])
                         try step(
                             .plan,
-                            [.plan([PlannedStep(id: "a"), PlannedStep(id: "b"), PlannedStep(id: "c")]), .start(stepID: "a")]
+                            [
+                                .plan([PlannedStep(id: "a"), PlannedStep(id: "b"), PlannedStep(id: "c")]),
+                                .start(stepID: "a"),
+                            ]
                         )
                         try step(.stepDone, [.finish(stepID: "a", outcome: completed), .start(stepID: "b")])
                         if i % 10 == 0 { continue }  // left executing with "b" in flight

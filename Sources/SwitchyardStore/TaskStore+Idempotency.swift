@@ -149,7 +149,9 @@ extension TaskStore {
         for pair in pairs {
             guard let array = pair.arrayValue, array.count == 2, let name = array[0].stringValue,
                 let value = array[1].stringValue
-            else { throw StoreError(kind: .corrupt, message: "idempotency header is not a [name, value] pair", path: path) }
+            else {
+                throw StoreError(kind: .corrupt, message: "idempotency header is not a [name, value] pair", path: path)
+            }
             headers.append(StoredHeader(name: name, value: value))
         }
         return headers

@@ -3,7 +3,9 @@ import SwitchyardTasks
 
 /// Column lists and row decoders shared by the task queries.
 enum Rows {
-    private static let taskNames = ["id", "owner", "agent", "state", "metadata", "created_at", "updated_at", "last_event_seq"]
+    private static let taskNames = [
+        "id", "owner", "agent", "state", "metadata", "created_at", "updated_at", "last_event_seq",
+    ]
     private static let stepNames = [
         "task_id", "step_id", "idx", "state", "attempts", "provider", "model", "output", "response", "usage",
         "error_class", "request", "started_at", "finished_at",

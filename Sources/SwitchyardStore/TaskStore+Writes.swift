@@ -64,7 +64,8 @@ extension TaskStore {
                 for (taskID, stepID, attempts) in requeued {
                     var history = History(taskID: taskID, connection: connection, path: path, now: now)
                     try history.load()
-                    history.add("step.requeued", ["step_id": .string(stepID), "attempts": .int(attempts), "reason": "restart"])
+                    history.add(
+                        "step.requeued", ["step_id": .string(stepID), "attempts": .int(attempts), "reason": "restart"])
                     try history.flush()
                     try connection.run(
                         "UPDATE tasks SET last_event_seq = ?, updated_at = ? WHERE id = ?",

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SwitchyardStore
 
 @Suite struct BenchmarkTests {
@@ -22,7 +23,8 @@ func fullBenchmark() throws {
     try withTemporaryDirectory { directory throws in
         let tasks = Int(ProcessInfo.processInfo.environment["SWITCHYARD_STORE_BENCH_TASKS"] ?? "") ?? 10_000
         for durability in [TaskStore.Durability.normal, .full] {
-            let report = try TaskStore.benchmark(path: directory + "/bench-\(durability).db", tasks: tasks, durability: durability)
+            let report = try TaskStore.benchmark(
+                path: directory + "/bench-\(durability).db", tasks: tasks, durability: durability)
             print(report)
         }
     }

@@ -4,6 +4,7 @@ import SwitchyardCore
 import SwitchyardTasks
 import Synchronization
 import Testing
+
 @testable import SwitchyardStore
 
 @Suite struct ConcurrencyTests {
@@ -58,7 +59,8 @@ import Testing
         #expect(try await a.state == .planning)
         #expect(try await b.tasks.count == 1)
         do {
-            _ = try await store.perform { store throws(StoreError) in try store.transition(taskID: "t1", event: .resume) }
+            _ = try await store.perform { store throws(StoreError) in try store.transition(taskID: "t1", event: .resume)
+            }
             Issue.record("expected a rejection")
         } catch {
             #expect(error.kind == .rejected)

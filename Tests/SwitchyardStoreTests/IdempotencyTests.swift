@@ -1,5 +1,6 @@
 import SwitchyardCore
 import Testing
+
 @testable import SwitchyardStore
 
 @Suite struct IdempotencyTests {
@@ -15,7 +16,8 @@ import Testing
             #expect(try begin(owner: "bob") == .new, "keys are per owner")
 
             let headers = [StoredHeader(name: "x-request-id", value: "r1"), StoredHeader(name: "x-a", value: "1")]
-            try store.completeIdempotent(owner: "alice", key: "k1", status: 201, body: Array("{}".utf8), headers: headers)
+            try store.completeIdempotent(
+                owner: "alice", key: "k1", status: 201, body: Array("{}".utf8), headers: headers)
             clock.advance(milliseconds: 59_999)
             guard case .completed(let record) = try begin() else {
                 Issue.record("expected completed")
@@ -37,7 +39,8 @@ import Testing
             #expect(try store.beginIdempotent(owner: "a", key: "k", requestHash: "h", ttl: .milliseconds(10)) == .new)
             clock.advance(milliseconds: 10)
             #expect(try store.beginIdempotent(owner: "a", key: "k", requestHash: "other", ttl: .seconds(1)) == .new)
-            #expect(try store.beginIdempotent(owner: "a", key: "k", requestHash: "other", ttl: .seconds(1)) == .inFlight)
+            #expect(
+                try store.beginIdempotent(owner: "a", key: "k", requestHash: "other", ttl: .seconds(1)) == .inFlight)
         }
     }
 
@@ -51,7 +54,9 @@ import Testing
             try store.abandonIdempotent(owner: "a", key: "k")
             #expect(try store.beginIdempotent(owner: "a", key: "k", requestHash: "h", ttl: .seconds(5)) == .new)
             try store.completeIdempotent(owner: "a", key: "k", status: 200, body: [], headers: [])
-            guard case .completed(let record) = try store.beginIdempotent(owner: "a", key: "k", requestHash: "h", ttl: .seconds(5))
+            guard
+                case .completed(let record) = try store.beginIdempotent(
+                    owner: "a", key: "k", requestHash: "h", ttl: .seconds(5))
             else {
                 Issue.record("expected completed")
                 return

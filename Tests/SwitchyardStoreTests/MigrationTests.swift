@@ -2,6 +2,7 @@ import Foundation
 import SwitchyardCore
 import SwitchyardTasks
 import Testing
+
 @testable import SwitchyardStore
 
 @Suite struct MigrationTests {

@@ -2,6 +2,7 @@ import Foundation
 import SwitchyardCore
 import SwitchyardTasks
 import Testing
+
 @testable import SwitchyardStore
 
 /// Failures at open and on write. Tests run as root, which ignores file modes (chmod 0444 still

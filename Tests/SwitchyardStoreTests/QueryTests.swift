@@ -1,6 +1,7 @@
 import SwitchyardCore
 import SwitchyardTasks
 import Testing
+
 @testable import SwitchyardStore
 
 @Suite struct QueryTests {

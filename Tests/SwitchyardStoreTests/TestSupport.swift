@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import SwitchyardStore
 
 /// A fresh directory per call, removed by the caller (`withTemporaryDirectory`).

@@ -1,6 +1,7 @@
 import SwitchyardCore
 import SwitchyardTasks
 import Testing
+
 @testable import SwitchyardStore
 
 @Suite struct TransitionTests {
@@ -108,9 +109,14 @@ import Testing
             for event in TaskEvent.allCases {
                 let error = storeError { try store.transition(taskID: "t1", event: event) }
                 #expect(error?.rejection?.kind == .terminalState)
-                #expect(error?.message == "cannot \(event == .stepDone ? "finish a step of" : event.rawValue) a task that is cancelled")
+                #expect(
+                    error?.message
+                        == "cannot \(event == .stepDone ? "finish a step of" : event.rawValue) a task that is cancelled"
+                )
             }
-            let error = storeError { try store.transition(taskID: "t1", event: nil, events: [NewHistoryEvent(type: "x")]) }
+            let error = storeError {
+                try store.transition(taskID: "t1", event: nil, events: [NewHistoryEvent(type: "x")])
+            }
             #expect(error?.rejection?.kind == .terminalState)
         }
     }
@@ -122,7 +128,9 @@ import Testing
             #expect(storeError { _ = try store.createTask(id: "t1", owner: "bob", agent: "a") }?.kind == .duplicate)
             try store.transition(taskID: "t1", event: .start)
             try store.transition(taskID: "t1", event: .plan, stepUpdates: [.plan([PlannedStep(id: "s1")])])
-            let missing = storeError { try store.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "zz")]) }
+            let missing = storeError {
+                try store.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "zz")])
+            }
             #expect(missing?.kind == .notFound)
             let dup = storeError {
                 try store.transition(taskID: "t1", event: nil, stepUpdates: [.plan([PlannedStep(id: "s1")])])
@@ -136,7 +144,8 @@ import Testing
             _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
             try store.transition(taskID: "t1", event: .start)
             try store.transition(
-                taskID: "t1", event: .plan, stepUpdates: [.plan([PlannedStep(id: "s1"), PlannedStep(id: "s2")]), .start(stepID: "s1")]
+                taskID: "t1", event: .plan,
+                stepUpdates: [.plan([PlannedStep(id: "s1"), PlannedStep(id: "s2")]), .start(stepID: "s1")]
             )
             try store.transition(taskID: "t1", event: .pause)
             var steps = try #require(try store.task(id: "t1", owner: "alice")).steps
@@ -145,13 +154,15 @@ import Testing
             // A late result for the interrupted attempt is refused: the step is pending again.
             let late = storeError {
                 try store.transition(
-                    taskID: "t1", event: nil, stepUpdates: [.finish(stepID: "s1", outcome: StepOutcome(state: .completed))]
+                    taskID: "t1", event: nil,
+                    stepUpdates: [.finish(stepID: "s1", outcome: StepOutcome(state: .completed))]
                 )
             }
             #expect(late?.rejection?.kind == .invalidStepTransition)
             // Steps do not start while paused.
-            #expect(storeError { try store.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s1")]) }?
-                .rejection?.kind == .invalidStepTransition)
+            #expect(
+                storeError { try store.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s1")]) }?
+                    .rejection?.kind == .invalidStepTransition)
             try store.transition(taskID: "t1", event: .resume, stepUpdates: [.start(stepID: "s1")])
             try store.transition(taskID: "t1", event: .cancel)
             steps = try #require(try store.task(id: "t1", owner: "alice")).steps

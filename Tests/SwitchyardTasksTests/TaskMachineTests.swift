@@ -33,14 +33,18 @@ private let expected: [TaskState: [TaskEvent: TaskState]] = [
     }
 
     @Test func rejectionReasonReadsWell() {
-        #expect(throws: TaskError(
-            kind: .terminalState, state: .completed, event: .resume,
-            reason: "cannot resume a task that is completed"
-        )) { try TaskMachine.transition(from: .completed, on: .resume) }
-        #expect(throws: TaskError(
-            kind: .invalidTransition, state: .paused, event: .stepDone,
-            reason: "cannot finish a step of a task that is paused"
-        )) { try TaskMachine.transition(from: .paused, on: .stepDone) }
+        #expect(
+            throws: TaskError(
+                kind: .terminalState, state: .completed, event: .resume,
+                reason: "cannot resume a task that is completed"
+            )
+        ) { try TaskMachine.transition(from: .completed, on: .resume) }
+        #expect(
+            throws: TaskError(
+                kind: .invalidTransition, state: .paused, event: .stepDone,
+                reason: "cannot finish a step of a task that is paused"
+            )
+        ) { try TaskMachine.transition(from: .paused, on: .stepDone) }
     }
 
     @Test func actions() throws {
