@@ -44,6 +44,14 @@ let package = Package(
         ),
         // The only importer of CCurl.
         .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
+        // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
+        .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        // The only importer of CSQLite: connection, statements, migrations, task and idempotency store.
+        .target(
+            name: "SwitchyardStore",
+            dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks"],
+            swiftSettings: strict
+        ),
         // The only importer of CMicroHTTPD.
         .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD"], swiftSettings: strict),
         .target(
@@ -94,6 +102,12 @@ let package = Package(
         .testTarget(
             name: "SwitchyardUpstreamTests",
             dependencies: ["SwitchyardUpstream", "SwitchyardCore", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardStoreTests",
+            dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore"],
             swiftSettings: strict
         ),
         .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),

@@ -10,4 +10,10 @@ static inline int sy_sqlite3_bind_text_transient(sqlite3_stmt *s, int i, const c
 static inline int sy_sqlite3_bind_blob_transient(sqlite3_stmt *s, int i, const void *b, int n) {
     return sqlite3_bind_blob(s, i, b, n, SQLITE_TRANSIENT);
 }
+/* sqlite3_db_config is variadic; this is its (int op, int value, int *out) form, e.g.
+   SQLITE_DBCONFIG_DEFENSIVE. Returns SQLITE_OK or an error code. */
+static inline int sy_sqlite3_db_config_int(sqlite3 *db, int op, int value) {
+    int out = 0;
+    return sqlite3_db_config(db, op, value, &out);
+}
 #endif

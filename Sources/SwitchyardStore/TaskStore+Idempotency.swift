@@ -1,0 +1,159 @@
+import SwitchyardCore
+import Synchronization
+
+/// A response stored under an idempotency key. `owner` is the configured NAME of the API key.
+public struct IdempotencyRecord: Sendable, Hashable {
+    public var owner: String
+    public var key: String
+    /// The caller's hash of the request (method, path, body); a different hash under the same key is a mismatch.
+    public var requestHash: String
+    public var status: Int
+    public var body: [UInt8]
+    public var headers: [StoredHeader]
+    /// Unix milliseconds.
+    public var createdAt: Int64
+    public var expiresAt: Int64
+
+    public init(
+        owner: String, key: String, requestHash: String, status: Int, body: [UInt8], headers: [StoredHeader],
+        createdAt: Int64, expiresAt: Int64
+    ) {
+        self.owner = owner
+        self.key = key
+        self.requestHash = requestHash
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A response header kept with an idempotency record (repeatable, order kept). Never store
+/// `Authorization` or other secrets here: the gateway passes response headers only.
+public struct StoredHeader: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// What `beginIdempotent` found.
+public enum IdempotencyBegin: Sendable, Hashable {
+    /// No live record: one was created `in_flight`; run the request, then `completeIdempotent`
+    /// (or `abandonIdempotent` if there is no response worth replaying).
+    case new
+    /// The same key and request is being processed (409 and retry later).
+    case inFlight
+    /// Replay this response.
+    case completed(IdempotencyRecord)
+    /// The key was used with a different request (422).
+    case mismatch
+}
+
+extension TaskStore {
+    /// Claims `key` for this request in one transaction. An expired record is replaced as if absent.
+    /// A different `requestHash` is `.mismatch` whatever the record's state. Blocking.
+    public func beginIdempotent(
+        owner: String, key: String, requestHash: String, ttl: Duration
+    ) throws(StoreError) -> IdempotencyBegin {
+        let now = configuration.clock()
+        let expiresAt = now + Int64(Self.milliseconds(ttl))
+        let path = self.path
+        return try writer.withLock { connection throws(StoreError) in
+            try connection.writeTransaction { () throws(StoreError) in
+                let existing = try connection.queryOne(
+                    """
+                    SELECT request_hash, state, status, body, headers, created_at, expires_at
+                    FROM idempotency WHERE owner = ? AND key = ?
+                    """,
+                    [.text(owner), .text(key)]
+                ) { row throws(StoreError) in
+                    (
+                        hash: row.text(0), state: row.text(1), status: row.int(2), body: row.optionalBlob(3) ?? [],
+                        headers: try row.optionalJSON(4), createdAt: row.int64(5), expiresAt: row.int64(6)
+                    )
+                }
+                if let existing, existing.expiresAt > now {
+                    if existing.hash != requestHash { return .mismatch }
+                    if existing.state != "completed" { return .inFlight }
+                    return .completed(
+                        IdempotencyRecord(
+                            owner: owner, key: key, requestHash: existing.hash, status: existing.status,
+                            body: existing.body, headers: try Self.headers(from: existing.headers, path: path),
+                            createdAt: existing.createdAt, expiresAt: existing.expiresAt
+                        )
+                    )
+                }
+                try connection.run(
+                    """
+                    INSERT OR REPLACE INTO idempotency (owner, key, request_hash, state, created_at, expires_at)
+                    VALUES (?, ?, ?, 'in_flight', ?, ?)
+                    """,
+                    [.text(owner), .text(key), .text(requestHash), .integer(now), .integer(expiresAt)]
+                )
+                return .new
+            }
+        }
+    }
+
+    /// Stores the response for an `in_flight` record; it is replayed until the record expires.
+    /// - Throws: `.notFound` when there is no in-flight record for (owner, key).
+    public func completeIdempotent(
+        owner: String, key: String, status: Int, body: [UInt8], headers: [StoredHeader]
+    ) throws(StoreError) {
+        let headerJSON = JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) })
+        let path = self.path
+        try writer.withLock { connection throws(StoreError) in
+            let changed = try connection.run(
+                """
+                UPDATE idempotency SET state = 'completed', status = ?, body = ?, headers = ?
+                WHERE owner = ? AND key = ? AND state = 'in_flight'
+                """,
+                [.int(status), .blob(body), .json(headerJSON), .text(owner), .text(key)]
+            )
+            if changed == 0 {
+                throw StoreError(kind: .notFound, message: "no in-flight idempotency record for this key", path: path)
+            }
+        }
+    }
+
+    /// Drops an `in_flight` record (the request failed before a replayable response), so a retry runs.
+    public func abandonIdempotent(owner: String, key: String) throws(StoreError) {
+        _ = try writer.withLock { connection throws(StoreError) in
+            try connection.run(
+                "DELETE FROM idempotency WHERE owner = ? AND key = ? AND state = 'in_flight'",
+                [.text(owner), .text(key)]
+            )
+        }
+    }
+
+    /// Deletes records whose `expiresAt` has passed; returns how many. Call periodically.
+    @discardableResult
+    public func purgeExpiredIdempotency() throws(StoreError) -> Int {
+        let now = configuration.clock()
+        return try writer.withLock { connection throws(StoreError) in
+            try connection.run("DELETE FROM idempotency WHERE expires_at <= ?", [.integer(now)])
+        }
+    }
+
+    private static func headers(from json: JSON?, path: String) throws(StoreError) -> [StoredHeader] {
+        guard let json else { return [] }
+        guard let pairs = json.arrayValue else {
+            throw StoreError(kind: .corrupt, message: "idempotency headers are not a JSON array", path: path)
+        }
+        var headers: [StoredHeader] = []
+        for pair in pairs {
+            guard let array = pair.arrayValue, array.count == 2, let name = array[0].stringValue,
+                let value = array[1].stringValue
+            else {
+                throw StoreError(kind: .corrupt, message: "idempotency header is not a [name, value] pair", path: path)
+            }
+            headers.append(StoredHeader(name: name, value: value))
+        }
+        return headers
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import SwitchyardCore
+import SwitchyardTasks
+import Testing
+
+@testable import SwitchyardStore
+
+@Suite struct MigrationTests {
+    @Test func freshFileIsMigratedToTheLatestVersion() throws {
+        try withTemporaryStore { store, path throws in
+            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
+            #expect(TaskStore.schemaVersion == 2)
+            #expect(fileExists(path + "-wal"), "WAL mode")
+        }
+    }
+
+    @Test func emptyFileAtVersionZeroIsMigrated() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory + "/empty.db"
+            _ = FileManager.default.createFile(atPath: path, contents: Data())
+            let store = try TaskStore(path: path)
+            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
+            _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
+        }
+    }
+
+    @Test func reopenIsIdempotentAndKeepsData() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory + "/tasks.db"
+            do {
+                let store = try TaskStore(path: path)
+                _ = try store.createTask(id: "t1", owner: "alice", agent: "a", metadata: ["k": "v"])
+            }
+            for _ in 0..<3 {
+                let store = try TaskStore(path: path)
+                #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
+                #expect(try store.task(id: "t1", owner: "alice")?.task.metadata == ["k": "v"])
+            }
+        }
+    }
+
+    @Test func migratesVersionOneWithDataToVersionTwo() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory + "/v1.db"
+            do {
+                let raw = try SQLiteConnection(path: path, readOnly: false, create: true, busyTimeoutMilliseconds: 100)
+                try raw.execute(Schema.migrations[0])
+                try raw.execute("PRAGMA user_version = 1")
+                try raw.execute(
+                    """
+                    INSERT INTO tasks (id, owner, agent, state, metadata, created_at, updated_at, last_event_seq)
+                    VALUES ('old', 'alice', 'a', 'paused', '{"x":1}', 5, 6, 0)
+                    """
+                )
+            }
+            let store = try TaskStore(path: path)
+            #expect(try store.storedSchemaVersion() == 2)
+            #expect(try store.task(id: "old", owner: "alice")?.task.state == .paused)
+            #expect(try store.beginIdempotent(owner: "alice", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
+        }
+    }
+
+    @Test func newerSchemaIsRefused() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory + "/future.db"
+            do { _ = try TaskStore(path: path) }
+            do {
+                let raw = try SQLiteConnection(path: path, readOnly: false, create: false, busyTimeoutMilliseconds: 100)
+                try raw.execute("PRAGMA user_version = 99")
+            }
+            let error = storeError { _ = try TaskStore(path: path) }
+            #expect(error?.kind == .schemaTooNew)
+            #expect(error?.path == path)
+        }
+    }
+
+    @Test func anotherApplicationsDatabaseIsRefused() throws {
+        try withTemporaryDirectory { directory throws in
+            let path = directory + "/other.db"
+            do {
+                let raw = try SQLiteConnection(path: path, readOnly: false, create: true, busyTimeoutMilliseconds: 100)
+                try raw.execute("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')")
+            }
+            let before = fileBytes(path)
+            let error = storeError { _ = try TaskStore(path: path) }
+            #expect(error?.kind == .foreignDatabase)
+            #expect(fileBytes(path) == before)
+        }
+    }
+}
