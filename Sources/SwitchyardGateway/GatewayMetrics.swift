@@ -16,6 +16,9 @@ public final class GatewayMetrics: Sendable {
 
     let inFlight: Gauge
     let openStreams: Gauge
+    let counters = Mutex<[String: Counter]>([:])
+    let histograms = Mutex<[String: DurationHistogram]>([:])
+    let gauges = Mutex<[String: Gauge]>([:])
 
     /// Buckets for LLM latencies: 10 ms to 120 s.
     static let latencyBuckets: [Duration] = [
@@ -58,54 +61,98 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    // MARK: Handles, made once per label set and cached (the registry would re-validate the
+    // descriptor and help text on every lookup).
+
+    func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        let key = cacheKey(name, labels)
+        if let c = counters.withLock({ $0[key] }) { return c }
+        let c = registry.makeCounter(descriptor: Self.d(name, "total", help), labels: labels)
+        counters.withLock { $0[key] = c }
+        return c
+    }
+
+    func histogram(_ name: String, _ help: String, _ labels: [(String, String)]) -> DurationHistogram {
+        let key = cacheKey(name, labels)
+        if let h = histograms.withLock({ $0[key] }) { return h }
+        let h = registry.makeDurationHistogram(
+            descriptor: Self.d(name, "seconds", help), labels: labels, buckets: Self.latencyBuckets)
+        histograms.withLock { $0[key] = h }
+        return h
+    }
+
+    func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)]) -> Gauge {
+        let key = cacheKey(name, labels)
+        if let g = gauges.withLock({ $0[key] }) { return g }
+        let g = registry.makeGauge(descriptor: Self.d(name, unit, help), labels: labels)
+        gauges.withLock { $0[key] = g }
+        return g
+    }
+
+    private func cacheKey(_ name: String, _ labels: [(String, String)]) -> String {
+        var key = name
+        for (k, v) in labels {
+            key += "\u{1}" + k + "=" + v
+        }
+        return key
+    }
+
+    // MARK: Events
+
     func request(model: String?, provider: String?, outcome: String, status: Int, duration: Duration) {
-        let m = modelLabel(model)
         let p = providerLabel(provider)
-        registry.makeCounter(
-            descriptor: Self.d("requests", "total", "Chat completion requests by configured model, answering provider, outcome and status class."),
-            labels: [("model", m), ("provider", p), ("outcome", outcome), ("status_class", Self.statusClass(status))]).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.d("request_duration", "seconds", "Time from request received to response complete."), labels: [("provider", p)], buckets: Self.latencyBuckets).record(duration)
+        counter(
+            "requests", "Chat completion requests by configured model, answering provider, outcome and status class.",
+            [("model", modelLabel(model)), ("provider", p), ("outcome", outcome), ("status_class", Self.statusClass(status))]
+        ).increment()
+        histogram("request_duration", "Time from request received to response complete.", [("provider", p)]).record(duration)
     }
 
     func timeToFirstToken(provider: String, _ d: Duration) {
-        registry.makeDurationHistogram(
-            descriptor: Self.d("time_to_first_token", "seconds", "Time from request received to the first streamed event sent."), labels: [("provider", providerLabel(provider))],
-            buckets: Self.latencyBuckets).record(d)
+        histogram(
+            "time_to_first_token", "Time from request received to the first streamed event sent.",
+            [("provider", providerLabel(provider))]
+        ).record(d)
     }
 
     func attempt(provider: String, outcome: String) {
-        registry.makeCounter(
-            descriptor: Self.d("upstream_attempts", "total", "Upstream calls by provider and outcome kind."), labels: [("provider", providerLabel(provider)), ("outcome", outcome)]).increment()
+        counter(
+            "upstream_attempts", "Upstream calls by provider and outcome kind.",
+            [("provider", providerLabel(provider)), ("outcome", outcome)]
+        ).increment()
     }
 
     func retry(provider: String) {
-        registry.makeCounter(
-            descriptor: Self.d("retries", "total", "Retries on the same target."), labels: [("provider", providerLabel(provider))]).increment()
+        counter("retries", "Retries on the same target.", [("provider", providerLabel(provider))]).increment()
     }
 
     func fallback(from: String, to: String) {
-        registry.makeCounter(
-            descriptor: Self.d("fallbacks", "total", "Moves from one provider to the next within a request."), labels: [("from", providerLabel(from)), ("to", providerLabel(to))]).increment()
+        counter(
+            "fallbacks", "Moves from one provider to the next within a request.",
+            [("from", providerLabel(from)), ("to", providerLabel(to))]
+        ).increment()
     }
 
     func tokens(provider: String, model: String?, prompt: Int, completion: Int) {
         let p = providerLabel(provider)
         let m = modelLabel(model)
-        registry.makeCounter(
-            descriptor: Self.d("tokens", "total", "Tokens reported by upstreams, by provider, configured model and type."), labels: [("provider", p), ("model", m), ("type", "prompt")]).increment(by: Int64(prompt))
-        registry.makeCounter(
-            descriptor: Self.d("tokens", "total", "Tokens reported by upstreams, by provider, configured model and type."), labels: [("provider", p), ("model", m), ("type", "completion")]).increment(by: Int64(completion))
+        let help = "Tokens reported by upstreams, by provider, configured model and type."
+        counter("tokens", help, [("provider", p), ("model", m), ("type", "prompt")]).increment(by: Int64(prompt))
+        counter("tokens", help, [("provider", p), ("model", m), ("type", "completion")]).increment(by: Int64(completion))
     }
 
     func breakerState(target: String, provider: String, state: Int) {
-        registry.makeGauge(
-            descriptor: Self.d("breaker", "state", "Circuit breaker per target: 0 closed, 1 half-open, 2 open."), labels: [("provider", providerLabel(provider)), ("target", target)]).set(Double(state))
+        gauge(
+            "breaker", "state", "Circuit breaker per target: 0 closed, 1 half-open, 2 open.",
+            [("provider", providerLabel(provider)), ("target", target)]
+        ).set(Double(state))
     }
 
     func malformedEvent(provider: String) {
-        registry.makeCounter(
-            descriptor: Self.d("stream_malformed_events", "total", "Upstream stream events skipped because they could not be parsed."), labels: [("provider", providerLabel(provider))]).increment()
+        counter(
+            "stream_malformed_events", "Upstream stream events skipped because they could not be parsed.",
+            [("provider", providerLabel(provider))]
+        ).increment()
     }
 
     /// Prometheus text exposition format 0.0.4.
