@@ -179,7 +179,7 @@ struct ConfigDecoder {
         guard
             let o = object(
                 root, "",
-                allowed: ["listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "limits", "shutdown_grace_ms"])
+                allowed: ["listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "limits", "shutdown_grace_ms", "health_check_ms"])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
             return c
@@ -287,6 +287,7 @@ struct ConfigDecoder {
             c.limits.streamHeartbeatMs = int(l, "stream_heartbeat_ms", "limits") ?? c.limits.streamHeartbeatMs
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
+        c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
         return c
     }
 

@@ -12,6 +12,8 @@ public struct SwitchyardConfig: Sendable, Equatable {
     public var store = StoreConfig()
     public var limits = LimitsConfig()
     public var shutdownGraceMs = 30_000
+    /// Interval of the providers' model-listing health checks; 0 disables them.
+    public var healthCheckMs = 30_000
 
     public init() {}
 }

@@ -1,5 +1,5 @@
 public import Logging
-import SwitchyardCore
+public import SwitchyardCore
 public import SwitchyardEdge
 import SwitchyardProviders
 public import SwitchyardRouting
@@ -11,15 +11,17 @@ public final class Gateway: HTTPHandler, Sendable {
     let table: Mutex<RouteTable>
     public let router: Router
     public let metrics: GatewayMetrics
+    let health: ProviderHealth
     let logger: Logger
     let draining = Atomic<Bool>(false)
     /// Unix seconds at start, the `created` of listed models.
     let startedAt: Int
 
-    public init(table: RouteTable, router: Router, metrics: GatewayMetrics, logger: Logger) {
+    public init(table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger) {
         self.table = Mutex(table)
         self.router = router
         self.metrics = metrics
+        self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
         self.startedAt = Int(Clock.unixSeconds())
     }
@@ -45,8 +47,13 @@ public final class Gateway: HTTPHandler, Sendable {
         case "/readyz":
             guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(responder, requestID, "GET") }
             let (ready, reason) = readiness()
+            var providers = JSONObject()
+            for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
+                providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
+            }
             respondJSON(
-                responder, status: ready ? 200 : 503, ["status": .string(ready ? "ready" : "unready"), "reason": .string(reason)],
+                responder, status: ready ? 200 : 503,
+                ["status": .string(ready ? "ready" : "unready"), "reason": .string(reason), "providers": .object(providers)],
                 requestID: requestID)
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
@@ -93,12 +100,14 @@ public final class Gateway: HTTPHandler, Sendable {
         let usable = table.providers.values.filter { $0.missingKeyEnv == nil }
         if usable.isEmpty { return (false, "no provider has an API key") }
         let breakers = router.breakerSnapshot()
-        // Ready while at least one usable provider has a target that is not circuit-open.
-        for p in usable {
+        let healthy = health.snapshot
+        // Ready while at least one usable provider passes its health check (or has not been
+        // checked yet) and has a target that is not circuit-open.
+        for p in usable where healthy[p.config.name]?.up != false {
             let states = breakers.filter { $0.key.hasPrefix(p.config.name + "/") }
             if states.isEmpty || states.values.contains(where: { $0 != .open }) { return (true, "ok") }
         }
-        return (false, "every provider is circuit-open")
+        return (false, "every provider is down or circuit-open")
     }
 
     // MARK: Responses

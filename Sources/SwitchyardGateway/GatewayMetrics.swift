@@ -148,6 +148,13 @@ public final class GatewayMetrics: Sendable {
         ).set(Double(state))
     }
 
+    func providerUp(provider: String, up: Bool) {
+        gauge(
+            "provider", "up", "1 when the provider's model-listing endpoint answered 2xx at the last health check.",
+            [("provider", providerLabel(provider))]
+        ).set(up ? 1.0 : 0.0)
+    }
+
     func malformedEvent(provider: String) {
         counter(
             "stream_malformed_events", "Upstream stream events skipped because they could not be parsed.",

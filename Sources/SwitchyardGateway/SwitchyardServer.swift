@@ -30,7 +30,7 @@ public final class SwitchyardServer: Sendable {
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
-        gateway = Gateway(table: table, router: router, metrics: metrics, logger: logger)
+        gateway = Gateway(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger)
         var edge = HTTPServerConfiguration()
         edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
         edge.port = UInt16(config.listen.port)
@@ -55,6 +55,10 @@ public final class SwitchyardServer: Sendable {
         }
         server = try HTTPServer(configuration: edge, handler: gateway)
         try server.start()
+        if config.healthCheckMs > 0 {
+            let gateway = gateway
+            gateway.health.start(table: { gateway.currentTable }, interval: .milliseconds(config.healthCheckMs))
+        }
         logger.info(
             "listening",
             metadata: [
@@ -108,6 +112,7 @@ public final class SwitchyardServer: Sendable {
     }
 
     public func stop() {
+        gateway.health.stop()
         server.stop()
         upstream.shutdown()
     }

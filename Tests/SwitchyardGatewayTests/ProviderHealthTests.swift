@@ -1,0 +1,50 @@
+import Foundation
+import SwitchyardCore
+import SwitchyardTestSupport
+import Testing
+
+/// Provider health comes from the free model-listing endpoint, never a billed completion.
+@Suite struct ProviderHealthTests {
+    func readyz(_ h: GatewayHarness) async throws -> (Int, JSON?) {
+        let r = try await h.request("GET", "/readyz", key: nil)
+        return (r.head.status, r.json)
+    }
+
+    /// Polls `/readyz` until `done` holds, for at most 5 s: the health probe runs in the
+    /// background and its result has no other observable event.
+    func waitFor(_ h: GatewayHarness, _ done: (Int, JSON?) -> Bool) async throws -> (Int, JSON?) {
+        let deadline = ContinuousClock.now + .seconds(5)
+        var last = try await readyz(h)
+        while !done(last.0, last.1), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            last = try await readyz(h)
+        }
+        return last
+    }
+
+    @Test(arguments: [(200, true), (401, false)])
+    func readinessFollowsTheModelListingEndpoint(status: Int, up: Bool) async throws {
+        let mock = try MockHTTPServer { r in
+            r.method == "GET"
+                ? .json(status: status, ["object": "list", "data": []])
+                : .json(status: 500, ["error": ["message": "no completions expected", "type": "server_error"]])
+        }
+        let h = try GatewayHarness.start(
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
+                .replacingOccurrences(of: "listen: 127.0.0.1:0", with: "listen: 127.0.0.1:0\nhealth_check_ms: 60000"))
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        let (code, body) = try await waitFor(h) { _, j in j?["providers"]?["openai"] != nil }
+        #expect(body?["providers"]?["openai"]?["up"] == .bool(up))
+        // anthropic and gemini point at the same mock and are probed on their own paths.
+        #expect(body?["providers"]?["anthropic"]?["up"] == .bool(up))
+        #expect(code == (up ? 200 : 503))
+        let probes = mock.requests.filter { $0.method == "GET" }.map(\.path).sorted()
+        #expect(Set(probes).isSuperset(of: ["/v1/models", "/v1beta/models"]))
+        #expect(mock.requests.allSatisfy { $0.method == "GET" })
+        let openaiProbe = try #require(mock.requests.first { $0.path == "/v1/models" && $0.headers.value(for: "authorization") != nil })
+        #expect(openaiProbe.headers.value(for: "authorization") == "Bearer \(TestSecrets.provider)")
+    }
+}
