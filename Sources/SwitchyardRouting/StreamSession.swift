@@ -115,12 +115,10 @@ struct StreamSession {
     /// The usage event to send before `[DONE]`: the upstream's own when one call made the
     /// answer, else the sum in the answer's envelope.
     func finalUsage() -> StreamEvent? {
-        guard let priorUsage else { return legUsage }
-        guard case .usage(let u, _)? = legUsage else {
-            return leg.splice?.usageEvent(priorUsage) ?? .usage(priorUsage, raw: nil)
-        }
-        let total = priorUsage + u
-        return leg.splice?.usageEvent(total) ?? .usage(total, raw: nil)
+        guard let splice = leg.splice else { return legUsage }
+        var total = priorUsage
+        if case .usage(let u, _)? = legUsage { total = total.map { $0 + u } ?? u }
+        return total.map { splice.usageEvent($0) }
     }
 
     /// Reports the current leg's end to its breaker and its continuation record, once.
