@@ -19,6 +19,12 @@ public struct ContinuationRecord: Sendable, Equatable {
     /// `ok`, `failed`, `rejected`, `unavailable`, `abandoned`; buffered restarts `restart_ok`,
     /// `restart_failed`. `pending` while the continuation is still streaming.
     public var outcome: String
+
+    public init(from: String, to: String, outcome: String) {
+        self.from = from
+        self.to = to
+        self.outcome = outcome
+    }
 }
 
 /// A stream handed to the client after its first upstream event arrived. Fallback is over:

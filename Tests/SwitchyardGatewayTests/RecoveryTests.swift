@@ -194,3 +194,46 @@ struct SSEReply {
     var models: [String] { chunks.compactMap { $0["model"]?.stringValue } }
     var created: [Int] { chunks.compactMap { $0["created"]?.intValue } }
 }
+
+@Suite struct ConfigRecoveryTests {
+    func load(_ models: String) -> Result<SwitchyardConfig, any Error> {
+        Result {
+            try ConfigLoader.parse(
+                yaml: """
+                    providers:
+                      - {name: o, kind: openai, api_key_env: K}
+                      - {name: a, kind: anthropic, api_key_env: K}
+                      - {name: g, kind: gemini, api_key_env: K}
+                    models:
+                    \(models)
+                    """)
+        }
+    }
+
+    @Test func keysDecodeWithDefaults() throws {
+        let c = try load(
+            """
+              - {name: x, stream_mode: buffered, targets: [{provider: a, model: m, continuation: none}, {provider: g, model: m, continuation: prefill}]}
+              - {name: y, targets: [{provider: o, model: m}]}
+            """
+        ).get()
+        #expect(c.models[0].streamMode == .buffered)
+        #expect(c.models[0].targets.map(\.continuation) == [.unsupported, .prefill])
+        #expect(c.models[1].streamMode == .incremental)
+        #expect(c.models[1].targets[0].continuation == nil)
+    }
+
+    @Test(arguments: [
+        ("  - {name: x, stream_mode: atomic, targets: [{provider: a, model: m}]}", "models[0].stream_mode: unknown value"),
+        ("  - {name: x, targets: [{provider: a, model: m, continuation: yes}]}", "models[0].targets[0].continuation: unknown value"),
+        ("  - {name: x, targets: [{provider: o, model: m, continuation: prefill}]}", "does not continue a final assistant message"),
+        ("  - {name: x, targets: [{provider: a, model: m, continuaton: none}]}", "unknown key"),
+    ])
+    func badValuesAreRejectedWithTheirPath(models: String, problem: String) {
+        guard case .failure(let e) = load(models) else {
+            Issue.record("expected a configuration error")
+            return
+        }
+        #expect("\(e)".contains(problem))
+    }
+}
