@@ -114,7 +114,9 @@ public final class RoutedStream: Sendable {
             }
             return out
         }
-        for r in pending { router.observer?.continuation(requestID: requestID, from: r.from, to: r.to, outcome: r.outcome) }
+        for r in pending {
+            router.observer?.continuation(requestID: requestID, from: r.from, to: r.to, outcome: r.outcome)
+        }
     }
 }
 

@@ -53,7 +53,8 @@ extension Router {
         while !candidates.isEmpty, !Task.isCancelled {
             let outcome = await drive(request: continued, targets: candidates, requestID: requestID, streaming: true) {
                 target, upstreamRequest in
-                await self.streamAttempt(continued, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
+                await self.streamAttempt(
+                    continued, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
             }
             switch outcome {
             case .success(let won):

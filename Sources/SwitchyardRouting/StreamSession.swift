@@ -135,7 +135,8 @@ struct StreamSession {
             settlement = .completed
             outcome = leg.restart ? "restart_ok" : "ok"
         case .failed(let fault, _):
-            log.debug("stream failed after hand-off", metadata: ["target": "\(leg.target.key)", "outcome": "\(fault.outcome)"])
+            log.debug(
+                "stream failed after hand-off", metadata: ["target": "\(leg.target.key)", "outcome": "\(fault.outcome)"])
             settlement = .failed(fault)
             outcome = leg.restart ? "restart_failed" : "failed"
         case .abandoned:
@@ -208,7 +209,13 @@ struct StreamSession {
             owner.update { $0.attempts += result.attempts }
             guard let won = result.won else {
                 let outcome =
-                    result.attempts.isEmpty ? "unavailable" : result.rejected.last == result.attempts.last?.target ? "rejected" : "failed"
+                    if result.attempts.isEmpty {
+                        "unavailable"
+                    } else if result.rejected.last == result.attempts.last?.target {
+                        "rejected"
+                    } else {
+                        "failed"
+                    }
                 let to = result.attempts.last?.target ?? "none"
                 _ = addRecord(ContinuationRecord(from: from.key, to: to, outcome: outcome), owner)
                 return false
@@ -226,7 +233,8 @@ struct StreamSession {
         _ won: Won<StreamStart>, splice: StreamSplice?, record: Int, restart: Bool, _ owner: RoutedStream
     ) {
         leg = Leg(
-            pump: won.value.pump, target: won.target, probe: won.probe, splice: splice, record: record, restart: restart)
+            pump: won.value.pump, target: won.target, probe: won.probe, splice: splice, record: record,
+            restart: restart)
         owner.update { $0.answering = won.target }
     }
 

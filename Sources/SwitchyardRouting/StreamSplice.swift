@@ -22,9 +22,9 @@ public struct DeliveredText: Sendable, Equatable {
                 envelope = e
             }
             for d in deltas {
-                if d.index != 0 || !d.toolCalls.isEmpty || d.refusal != nil || d.finishReason != nil || d.logprobs != nil {
-                    plainText = false
-                }
+                let plain =
+                    d.index == 0 && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil && d.logprobs == nil
+                if !plain { plainText = false }
                 if let c = d.content { text += c }
             }
         }
@@ -80,7 +80,8 @@ public struct StreamSplice: Sendable {
                     d.content = rest.isEmpty ? nil : rest
                 }
                 let empty =
-                    d.content == nil && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil && d.logprobs == nil
+                    d.content == nil && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil
+                    && d.logprobs == nil
                 if !empty { kept.append(d) }
             }
             if !kept.isEmpty { out.append(.choices(kept, raw: chunk(choices: .array(kept.map(\.json)), usage: nil))) }
