@@ -73,6 +73,14 @@ extension SwitchyardConfig {
                     errors.append(.init(path: "models[\(i)].targets[\(j)].provider", problem: "no provider named \"\(t.provider)\""))
                 }
                 if t.weight <= 0 { errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive")) }
+                // OpenAI Chat Completions answers a trailing assistant message with a new turn
+                // rather than continuing it: spliced onto the delivered text it would garble the answer.
+                if t.continuation == .prefill, let k = providerNames[t.provider], providers[k].kind == "openai" {
+                    errors.append(
+                        .init(
+                            path: "models[\(i)].targets[\(j)].continuation",
+                            problem: "openai Chat Completions does not continue a final assistant message; use none"))
+                }
             }
         }
         for (i, r) in routes.enumerated() where providerNames[r.provider] == nil {
@@ -165,6 +173,16 @@ struct ConfigDecoder {
         return b
     }
 
+    /// A string naming one case of `E`; anything else is an error listing the allowed values.
+    mutating func oneOf<E: RawRepresentable & CaseIterable>(_ o: JSONObject, _ key: String, _ path: String, _: E.Type) -> E?
+    where E.RawValue == String {
+        guard let s = string(o, key, path) else { return nil }
+        if let e = E(rawValue: s) { return e }
+        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+        fail(path.isEmpty ? key : "\(path).\(key)", "unknown value \"\(s)\" (expected one of: \(allowed))")
+        return nil
+    }
+
     mutating func array(_ o: JSONObject, _ key: String, _ path: String) -> [JSON] {
         guard let v = o[key], !v.isNull else { return [] }
         guard let a = v.arrayValue else {
@@ -237,17 +255,21 @@ struct ConfigDecoder {
         }
         for (i, mv) in array(o, "models", "").enumerated() {
             let p = "models[\(i)]"
-            guard let mo = object(mv, p, allowed: ["name", "targets"]), let name = string(mo, "name", p, required: true) else { continue }
+            guard let mo = object(mv, p, allowed: ["name", "targets", "stream_mode"]), let name = string(mo, "name", p, required: true)
+            else { continue }
             var targets: [TargetConfig] = []
             for (j, tv) in array(mo, "targets", p).enumerated() {
                 let tp = "\(p).targets[\(j)]"
-                guard let to = object(tv, tp, allowed: ["provider", "model", "priority", "weight"]),
+                guard let to = object(tv, tp, allowed: ["provider", "model", "priority", "weight", "continuation"]),
                     let provider = string(to, "provider", tp, required: true), let model = string(to, "model", tp, required: true)
                 else { continue }
                 targets.append(
-                    TargetConfig(provider: provider, model: model, priority: int(to, "priority", tp) ?? 1, weight: int(to, "weight", tp) ?? 1))
+                    TargetConfig(
+                        provider: provider, model: model, priority: int(to, "priority", tp) ?? 1, weight: int(to, "weight", tp) ?? 1,
+                        continuation: oneOf(to, "continuation", tp, ContinuationMode.self)))
             }
-            c.models.append(ModelConfig(name: name, targets: targets))
+            c.models.append(
+                ModelConfig(name: name, targets: targets, streamMode: oneOf(mo, "stream_mode", p, StreamMode.self) ?? .incremental))
         }
         for (i, rv) in array(o, "routes", "").enumerated() {
             let p = "routes[\(i)]"

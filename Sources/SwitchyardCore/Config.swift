@@ -72,11 +72,37 @@ public struct TargetConfig: Sendable, Equatable {
     public var model: String
     public var priority: Int = 1
     public var weight: Int = 1
+    /// `continuation`: whether this target may finish a stream another call broke off by
+    /// continuing a prefilled assistant turn. `nil` = the provider kind's default (`prefill`
+    /// for anthropic, `none` for openai and gemini).
+    public var continuation: ContinuationMode? = nil
 }
 
 public struct ModelConfig: Sendable, Equatable {
     public var name: String
     public var targets: [TargetConfig]
+    /// `stream_mode`. Default `incremental`.
+    public var streamMode: StreamMode = .incremental
+}
+
+/// Config `continuation` of a target (README "Mid-stream recovery").
+public enum ContinuationMode: String, Sendable, Equatable, CaseIterable {
+    /// Send the request again with the text already delivered as a final assistant message;
+    /// the upstream continues it (Anthropic Messages prefill).
+    case prefill
+    /// Config value `none`: the target cannot continue a prefilled turn. (Not named `none`,
+    /// which would read as `Optional.none` on a `ContinuationMode?`.)
+    case unsupported = "none"
+}
+
+/// Config `stream_mode` of a model: how its streams reach the client.
+public enum StreamMode: String, Sendable, Equatable, CaseIterable {
+    /// Events go out as they arrive; a stream broken mid-way is continued where possible.
+    case incremental
+    /// The whole answer is held until the upstream stream completes, then sent as a normal
+    /// stream; a failure before that restarts on any target. SSE heartbeats keep the
+    /// connection alive meanwhile.
+    case buffered
 }
 
 /// `gpt-*` → provider `openai`: model names matching `prefix` go to `provider` unchanged.

@@ -41,7 +41,9 @@ extension Gateway {
         }
 
         if chat.stream {
-            await streamChat(chat, targets: targets, responder: responder, log: &log, started: started)
+            await streamChat(
+                chat, targets: targets, mode: table.streamMode(model: chat.model), responder: responder, log: &log,
+                started: started)
         } else {
             switch await router.complete(chat, targets: targets, requestID: requestID) {
             case .failure(let f):
@@ -62,11 +64,14 @@ extension Gateway {
     }
 
     func streamChat(
-        _ chat: ChatRequest, targets: [RouteTarget], responder: HTTPResponder, log: inout RequestLog,
+        _ chat: ChatRequest, targets: [RouteTarget], mode: StreamMode, responder: HTTPResponder, log: inout RequestLog,
         started: ContinuousClock.Instant
     ) async {
         let routed: RoutedStream
-        switch await router.stream(chat, targets: targets, requestID: log.requestID) {
+        // Buffered streams also hand off at the first upstream event: the 200 and headers go out
+        // then, and the edge's heartbeat comments keep the connection alive while the router
+        // holds the answer back (a failure before the first event is still a plain HTTP error).
+        switch await router.stream(chat, targets: targets, requestID: log.requestID, mode: mode) {
         case .failure(let f):
             log.attempts = f.attempts
             return finishWithError(f.error, responder: responder, log: &log, started: started)
@@ -82,13 +87,15 @@ extension Gateway {
         let writer = responder.startStream(status: 200, headers: headers)
         metrics.openStreams.increment()
         defer { metrics.openStreams.decrement() }
-        let encoder = ChunkEncoder(
+        var encoder = ChunkEncoder(
             id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber }, created: Int(Clock.unixSeconds()),
             model: routed.target.model)
         var firstSent = false
         var outcomeText = "ok"
         var status = 200
         loop: while let item = await routed.next() {
+            // After a mid-stream continuation the chunks name the target finishing the answer.
+            encoder.model = routed.answeringTarget.model
             var out: [UInt8] = []
             switch item {
             case .events(let events):
@@ -130,6 +137,10 @@ extension Gateway {
         }
         writer.finish()
         log.attempts = routed.attempts
+        log.continuations = routed.continuations
+        log.provider = routed.answeringTarget.provider
+        log.upstreamModel = routed.answeringTarget.model
+        if let usage = routed.usage { log.usage = usage }
         finish(log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText, started: started)
     }
 
@@ -179,6 +190,7 @@ struct RequestLog {
     var ttft: Duration?
     var errorCode: String?
     var streamError: String?
+    var continuations: [ContinuationRecord] = []
 
     func emit(to logger: Logger, status: Int, outcome: String, elapsed: Duration) {
         var m: Logger.Metadata = [
@@ -202,6 +214,12 @@ struct RequestLog {
                         "target": .string(a.target), "attempt": .stringConvertible(a.attempt), "outcome": .string(a.outcome),
                         "ms": .string(ms(a.duration)),
                     ])
+                })
+        }
+        if !continuations.isEmpty {
+            m["continuations"] = .array(
+                continuations.map { c in
+                    .dictionary(["from": .string(c.from), "to": .string(c.to), "outcome": .string(c.outcome)])
                 })
         }
         logger.info("request", metadata: m)

@@ -133,6 +133,13 @@ public final class GatewayMetrics: Sendable {
         ).increment()
     }
 
+    func continuation(from: String, to: String?, outcome: String) {
+        registry.makeCounter(
+            descriptor: Self.d("continuations", "total", "Streams broken mid-way and handed to another call, by outcome."),
+            labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome)]
+        ).increment()
+    }
+
     func tokens(provider: String, model: String?, prompt: Int, completion: Int) {
         let p = providerLabel(provider)
         let m = modelLabel(model)

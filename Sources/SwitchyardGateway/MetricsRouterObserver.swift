@@ -66,4 +66,11 @@ struct MetricsRouterObserver: RouterObserver {
             "malformed stream event skipped",
             metadata: ["request_id": .string(requestID), "target": .string(target), "count": .stringConvertible(count)])
     }
+
+    func continuation(requestID: String, from: String, to: String, outcome: String) {
+        metrics.continuation(from: provider(of: from), to: to == "none" ? nil : provider(of: to), outcome: outcome)
+        logger.info(
+            "stream continuation",
+            metadata: ["request_id": .string(requestID), "from": .string(from), "to": .string(to), "outcome": .string(outcome)])
+    }
 }

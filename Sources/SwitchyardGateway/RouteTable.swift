@@ -92,37 +92,47 @@ public struct RouteTable: Sendable {
     /// Targets for a model name: a configured alias, `provider/model`, or a prefix route.
     func resolve(model: String) -> RouteResolution {
         if let m = config.models.first(where: { $0.name == model }) {
-            return usable(m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight) }, configuredModel: m.name)
+            return usable(
+                m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) }, configuredModel: m.name)
         }
         if let slash = model.firstIndex(of: "/") {
             let provider = String(model[..<slash])
             let upstream = String(model[model.index(after: slash)...])
             if providers[provider] != nil, !upstream.isEmpty {
-                return usable([(provider, upstream, 1, 1)], configuredModel: nil)
+                return usable([(provider, upstream, 1, 1, nil)], configuredModel: nil)
             }
         }
         if let route = config.routes.first(where: { model.hasPrefix($0.prefix) }) {
-            return usable([(route.provider, model, 1, 1)], configuredModel: nil)
+            return usable([(route.provider, model, 1, 1, nil)], configuredModel: nil)
         }
         return .notFound
     }
 
-    private func usable(_ specs: [(String, String, Int, Int)], configuredModel: String?) -> RouteResolution {
+    /// `stream_mode` of a configured model; `incremental` for everything else.
+    func streamMode(model: String) -> StreamMode {
+        config.models.first { $0.name == model }?.streamMode ?? .incremental
+    }
+
+    private func usable(
+        _ specs: [(String, String, Int, Int, ContinuationMode?)], configuredModel: String?
+    ) -> RouteResolution {
         var targets: [RouteTarget] = []
         var reasons: [String] = []
-        for (providerName, model, priority, weight) in specs {
+        for (providerName, model, priority, weight, continuation) in specs {
             guard let p = providers[providerName] else { continue }
             if let env = p.missingKeyEnv {
                 reasons.append("provider \"\(providerName)\" has no API key (\(env) is not set)")
                 continue
             }
-            targets.append(makeTarget(p, model: model, priority: priority, weight: weight))
+            targets.append(makeTarget(p, model: model, priority: priority, weight: weight, continuation: continuation))
         }
         if targets.isEmpty { return .unavailable(reasons.isEmpty ? "no usable target" : reasons.joined(separator: "; ")) }
         return .targets(targets, configuredModel: configuredModel)
     }
 
-    func makeTarget(_ p: ResolvedProvider, model: String, priority: Int, weight: Int) -> RouteTarget {
+    func makeTarget(
+        _ p: ResolvedProvider, model: String, priority: Int, weight: Int, continuation: ContinuationMode? = nil
+    ) -> RouteTarget {
         let c = p.config
         return RouteTarget(
             provider: c.name, model: model, priority: priority, weight: weight, codec: p.codec, baseURL: c.baseURL,
@@ -130,7 +140,8 @@ public struct RouteTable: Sendable {
             timeouts: TargetTimeouts(
                 connect: .milliseconds(c.connectTimeoutMs), total: .milliseconds(c.timeoutMs),
                 firstEvent: .milliseconds(c.firstEventTimeoutMs), idle: .milliseconds(c.idleTimeoutMs)),
-            context: TargetContext(providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens))
+            context: TargetContext(providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens),
+            continuation: continuation)
     }
 
     /// Every model id `/v1/models` lists: configured names, then each `provider/model` target.

@@ -41,12 +41,16 @@ public struct RouteTarget: Sendable {
     public var headers: [HeaderField]
     public var timeouts: TargetTimeouts
     public var context: TargetContext
+    /// Whether this target may finish a stream broken off elsewhere by continuing a prefilled
+    /// assistant turn. Default: `prefill` for Anthropic codecs, `unsupported` otherwise.
+    public var continuation: ContinuationMode
 
     public init(
         provider: String, model: String, priority: Int = 0, weight: Int = 1, codec: any ProviderCodec,
         baseURL: String, headers: [HeaderField], timeouts: TargetTimeouts = TargetTimeouts(),
-        context: TargetContext? = nil
+        context: TargetContext? = nil, continuation: ContinuationMode? = nil
     ) {
+        self.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
         self.provider = provider
         self.model = model
         self.priority = priority
@@ -89,6 +93,11 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var breakerFailureThreshold: Int
     /// How long an open breaker rejects traffic before one probe. Default 15 s.
     public var breakerOpenDuration: Duration
+    /// How long a target that rejected a prefilled continuation (a 4xx) is not asked to
+    /// continue streams again. Default 10 min.
+    public var continuationBanDuration: Duration = .seconds(600)
+    /// Mid-stream recoveries (continuations or buffered restarts) per request. Default 2.
+    public var maxRecoveries: Int = 2
 
     public init(
         attemptsPerTarget: Int = 2, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(8),

@@ -6,146 +6,196 @@ import Synchronization
 public enum RoutedStreamItem: Sendable, Equatable {
     /// Decoded events in order; a completed stream's last batch ends with `.done`.
     case events([StreamEvent])
-    /// The stream failed after the hand-off; write this as the in-band error event
-    /// (mapping.md §9.3, no `[DONE]` after it). Nothing follows.
+    /// The stream failed after the hand-off and could not be recovered; write this as the
+    /// in-band error event (mapping.md §9.3, no `[DONE]` after it). Nothing follows.
     case failed(APIError)
 }
 
-/// A stream handed to the client after its first upstream event arrived. No more fallback:
-/// failures from here end the stream with `.failed`.
+/// One mid-stream recovery: the broken target, the one that took over, and how it went.
+public struct ContinuationRecord: Sendable, Equatable {
+    public var from: String
+    /// Target key, or `none` when no target was tried.
+    public var to: String
+    /// `ok`, `failed`, `rejected`, `unavailable`, `abandoned`; buffered restarts `restart_ok`,
+    /// `restart_failed`. `pending` while the continuation is still streaming.
+    public var outcome: String
+
+    public init(from: String, to: String, outcome: String) {
+        self.from = from
+        self.to = to
+        self.outcome = outcome
+    }
+}
+
+/// A stream handed to the client after its first upstream event arrived. Fallback is over:
+/// a failure from here is either recovered in place (a continuation by prefill, or a restart
+/// for buffered streams, see `StreamSession`) or ends the stream with `.failed`.
 ///
 /// Single consumer: call `next()` from one task at a time (a concurrent call returns nil).
 /// Cancelling the consuming task, or dropping the stream, aborts the upstream transfer.
 public final class RoutedStream: Sendable {
-    /// The target that answered.
+    /// The target that answered first (the one named in the response headers).
     public let target: RouteTarget
-    /// Every upstream call made before the hand-off, the answering one last (`ok`).
-    public let attempts: [AttemptRecord]
     let requestID: String
     let router: Router
-    private let pump: Mutex<PumpBox?>
-    private let malformed: Mutex<Int>
-    /// Whether the winning attempt was a half-open probe; `settled` flips once.
-    let probe: Bool
-    private let settled = Mutex(false)
+    private let session: Mutex<SessionBox?>
+    private let info: Mutex<Info>
 
-    init(
-        target: RouteTarget, attempts: [AttemptRecord], requestID: String, router: Router, probe: Bool,
-        pump: consuming Pump
-    ) {
-        self.probe = probe
-        self.target = target
-        self.attempts = attempts
-        self.requestID = requestID
-        self.router = router
-        self.malformed = Mutex(pump.judge.malformedEvents)
-        self.pump = Mutex(PumpBox(pump: pump))
+    struct Info {
+        var attempts: [AttemptRecord]
+        var answering: RouteTarget
+        var continuations: [ContinuationRecord] = []
+        var malformed: Int = 0
+        var usage: Usage?
     }
 
-    /// Value for an attempts header: total upstream calls made.
-    public var upstreamCalls: Int { attempts.count }
+    init(session: consuming StreamSession, attempts: [AttemptRecord], requestID: String, router: Router) {
+        self.target = session.leg.target
+        self.requestID = requestID
+        self.router = router
+        self.info = Mutex(Info(attempts: attempts, answering: session.leg.target))
+        self.session = Mutex(SessionBox(session: session))
+    }
 
-    /// Unparseable upstream events skipped so far in the answering stream.
-    public var malformedEvents: Int { malformed.withLock { $0 } }
+    /// Every upstream call made for this stream, continuations included, in order.
+    public var attempts: [AttemptRecord] { info.withLock { $0.attempts } }
+
+    /// Value for an attempts header: total upstream calls made.
+    public var upstreamCalls: Int { info.withLock { $0.attempts.count } }
+
+    /// The target whose events are flowing now: after a recovery, the one finishing the answer.
+    public var answeringTarget: RouteTarget { info.withLock { $0.answering } }
+
+    /// Mid-stream recoveries so far.
+    public var continuations: [ContinuationRecord] { info.withLock { $0.continuations } }
+
+    /// Unparseable upstream events skipped so far, over every upstream call of the stream.
+    public var malformedEvents: Int { info.withLock { $0.malformed } }
+
+    /// Token usage of every upstream call behind the answer, as far as upstreams reported it
+    /// (also when the stream failed and no usage chunk was sent).
+    public var usage: Usage? { info.withLock { $0.usage } }
 
     /// The next item; the first call returns the events already decoded before the hand-off.
     /// nil once the stream is over (after `.done`, after `.failed`, or on cancellation).
     public func next() async -> RoutedStreamItem? {
-        guard var box = pump.withLock({ $0.take() }) else { return nil }
-        let item = await box.pump.next(self)
-        pump.withLock { $0 = box }
+        guard var box = session.withLock({ $0.take() }) else { return nil }
+        let item = await box.session.next(self)
+        session.withLock { $0 = box }
         return item
     }
 
-    func countMalformed(_ n: Int, total: Int) {
+    func update(_ body: (inout Info) -> Void) { info.withLock { body(&$0) } }
+
+    func countMalformed(_ n: Int, target: String) {
         guard n > 0 else { return }
-        malformed.withLock { $0 = total }
-        router.observer?.malformedStreamEvents(requestID: requestID, target: target.key, count: n)
+        info.withLock { $0.malformed += n }
+        router.observer?.malformedStreamEvents(requestID: requestID, target: target, count: n)
     }
 
-    /// Reports the stream's end to the breaker, once: completion closes it, a failure that is
-    /// the target's fault counts, cancellation or dropping the stream releases a probe.
-    func settle(_ settlement: StreamSettlement) {
-        guard
-            settled.withLock({ s in
-                defer { s = true }
-                return !s
-            })
-        else { return }
-        var log = router.logger
-        log[metadataKey: "request_id"] = "\(requestID)"
-        if case .failed(let fault) = settlement {
-            log.debug(
-                "stream failed after hand-off", metadata: ["target": "\(target.key)", "outcome": "\(fault.outcome)"])
+    /// The first leg's verdict was reported at the hand-off.
+    func markSettled() {
+        session.withLock { $0?.session.leg.settled = true }
+    }
+
+    deinit {
+        let router = self.router
+        let requestID = self.requestID
+        session.withLock { box in
+            guard var b = box else { return }
+            b.session.abandon(router: router, requestID: requestID)
+            box = b
         }
-        router.settleStream(target.key, settlement, probe: probe, log)
+        let pending = info.withLock { info -> [ContinuationRecord] in
+            var out: [ContinuationRecord] = []
+            for i in info.continuations.indices where info.continuations[i].outcome == "pending" {
+                info.continuations[i].outcome = "abandoned"
+                out.append(info.continuations[i])
+            }
+            return out
+        }
+        for r in pending {
+            router.observer?.continuation(requestID: requestID, from: r.from, to: r.to, outcome: r.outcome)
+        }
     }
-
-    deinit { settle(.abandoned) }
 }
 
-/// Carries the pump in and out of `RoutedStream`'s mutex.
+/// Carries the session in and out of `RoutedStream`'s mutex.
 ///
-/// `@unchecked Sendable` invariant: the pump (a non-Sendable body iterator) is only ever used
-/// by the one task that took it out of the mutex with `take()`; while it is out the mutex holds
-/// nil, so no other task can reach it, and it is put back before `next()` returns.
-struct PumpBox: @unchecked Sendable {
-    var pump: Pump
+/// `@unchecked Sendable` invariant: the session (holding a non-Sendable body iterator) is only
+/// ever used by the one task that took it out of the mutex with `take()`; while it is out the
+/// mutex holds nil, so no other task can reach it, and it is put back before `next()` returns.
+struct SessionBox: @unchecked Sendable {
+    var session: StreamSession
 }
 
-/// The upstream body after the hand-off and what was decoded ahead of the consumer.
+/// How a pumped stream ended: for its target's breaker and for recovery.
+enum PumpEnding {
+    case completed
+    /// `error` is what the client would be told.
+    case failed(AttemptFault, APIError)
+    /// Cancelled before a verdict.
+    case abandoned
+}
+
+/// One upstream body after the hand-off and what was decoded ahead of the consumer.
 struct Pump {
     var iterator: UpstreamBodyStream.AsyncIterator
     var judge: StreamJudge
-    var pending: [RoutedStreamItem]
-    var finished: Bool
+    var pending: [StreamEvent] = []
+    var ending: PumpEnding?
+    /// Usage the decoder still held when the transport failed (not shown to the client).
+    var flushedUsage: Usage?
 
-    mutating func next(_ owner: RoutedStream) async -> RoutedStreamItem? {
-        if !pending.isEmpty { return pending.removeFirst() }
-        while !finished {
-            if Task.isCancelled { return cancelled(owner) }
+    init(iterator: UpstreamBodyStream.AsyncIterator, judge: StreamJudge) {
+        self.iterator = iterator
+        self.judge = judge
+    }
+
+    /// The next batch of events; nil once the stream ended (see `ending`).
+    mutating func next(malformed: (Int) -> Void) async -> [StreamEvent]? {
+        while true {
+            if !pending.isEmpty {
+                defer { pending = [] }
+                return pending
+            }
+            guard ending == nil else { return nil }
+            if Task.isCancelled {
+                ending = .abandoned
+                return nil
+            }
             let chunk: [UInt8]?
             do {
                 chunk = try await iterator.next()
             } catch {
-                if error == .cancelled || Task.isCancelled { return cancelled(owner) }
-                finished = true
-                owner.settle(.failed(.transport(error)))
-                if case .timeout = error { return .failed(RouterErrors.streamStalled) }
-                return .failed(RouterErrors.streamTruncated)
+                if error == .cancelled || Task.isCancelled {
+                    ending = .abandoned
+                    return nil
+                }
+                for case .usage(let u, _) in judge.end().events { flushedUsage = u }
+                let told = if case .timeout = error { RouterErrors.streamStalled } else { RouterErrors.streamTruncated }
+                ending = .failed(.transport(error), told)
+                return nil
             }
             // AsyncThrowingStream ends with nil when the consumer is cancelled: not a body end.
-            if chunk == nil && Task.isCancelled { return cancelled(owner) }
+            if chunk == nil && Task.isCancelled {
+                ending = .abandoned
+                return nil
+            }
             let step = chunk.map { judge.feed($0) } ?? judge.end()
-            owner.countMalformed(step.newMalformed, total: judge.malformedEvents)
-            enqueue(step, owner)
-            if !pending.isEmpty { return pending.removeFirst() }
+            malformed(step.newMalformed)
+            enqueue(step)
         }
-        return nil
     }
 
-    /// Queues a step's items; records a breaker failure when it ends the stream badly.
-    mutating func enqueue(_ step: StreamJudge.Step, _ owner: RoutedStream?) {
-        if !step.events.isEmpty { pending.append(.events(step.events)) }
+    /// Queues a step's events and records how it ended the stream, if it did.
+    mutating func enqueue(_ step: StreamJudge.Step) {
+        pending += step.events
         switch step.verdict {
-        case nil:
-            break
-        case .completed?:
-            owner?.settle(.completed)
-        case .error(let e)?:
-            pending.append(.failed(e.apiError))
-            owner?.settle(.failed(.provider(e)))
-        case .truncated?:
-            pending.append(.failed(RouterErrors.streamTruncated))
-            owner?.settle(.failed(.transport(.transport("stream truncated"))))
+        case nil: break
+        case .completed?: ending = .completed
+        case .error(let e)?: ending = .failed(.provider(e), e.apiError)
+        case .truncated?: ending = .failed(.transport(.transport("stream truncated")), RouterErrors.streamTruncated)
         }
-        if step.verdict != nil { finished = true }
-    }
-
-    private mutating func cancelled(_ owner: RoutedStream) -> RoutedStreamItem? {
-        owner.settle(.abandoned)
-        finished = true
-        pending = []
-        return nil
     }
 }

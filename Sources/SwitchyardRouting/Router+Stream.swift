@@ -6,9 +6,10 @@ import Synchronization
 extension Router {
     /// Sends a streaming request (the caller sets `request.stream`). Retries and fallback stay
     /// possible until the first upstream event is decoded (the response head alone does not
-    /// count); then the stream is handed over and any failure ends it in-band.
+    /// count); then the stream is handed over. A failure after that is recovered in place when
+    /// `mode` and the delivered text allow it (see `StreamSession`), else ends the stream in-band.
     public func stream(
-        _ request: ChatRequest, targets: [RouteTarget], requestID: String
+        _ request: ChatRequest, targets: [RouteTarget], requestID: String, mode: StreamMode = .incremental
     ) async -> Result<RoutedStream, RouteFailure> {
         let outcome = await drive(request: request, targets: targets, requestID: requestID, streaming: true) {
             target, upstreamRequest in
@@ -18,17 +19,20 @@ extension Router {
         case .failure(let f):
             return .failure(f)
         case .success(let won):
-            let start = won.value
-            let stream = RoutedStream(
-                target: won.target, attempts: won.attempts, requestID: requestID, router: self, probe: won.probe,
-                pump: start.pump)
-            if let verdict = start.verdict { stream.settle(verdict) }
+            let leg = Leg(pump: won.value.pump, target: won.target, probe: won.probe)
+            let session = StreamSession(leg: leg, request: request, targets: targets, mode: mode)
+            let stream = RoutedStream(session: session, attempts: won.attempts, requestID: requestID, router: self)
+            if case .completed? = won.value.pump.ending {
+                // Over within the hand-off step: its target's verdict need not wait for the consumer.
+                settleStream(won.target.key, .completed, probe: won.probe, logger)
+                stream.markSettled()
+            }
             return .success(stream)
         }
     }
 
     /// One streaming attempt up to the first decoded event.
-    private func streamAttempt(
+    func streamAttempt(
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
     ) async -> AttemptResult<StreamStart> {
         let response: UpstreamStreamingResponse
@@ -68,16 +72,9 @@ extension Router {
                 }
             }
             // Hand-off: the first events are in. A verdict in the same step is replayed after them.
-            var pump = Pump(iterator: iterator, judge: judge, pending: [], finished: false)
-            pump.enqueue(step, nil)
-            let verdict: StreamSettlement? =
-                switch step.verdict {
-                case .error(let e)?: .failed(.provider(e))
-                case .truncated?: .failed(.transport(.transport("stream truncated")))
-                case .completed?: .completed
-                case nil: nil
-                }
-            return .success(StreamStart(pump: pump, verdict: verdict), status: status)
+            var pump = Pump(iterator: iterator, judge: judge)
+            pump.enqueue(step)
+            return .success(StreamStart(pump: pump), status: status)
         }
     }
 
@@ -97,11 +94,9 @@ extension Router {
     }
 }
 
-/// A stream at its hand-off point.
+/// A stream at its hand-off point (`pump.ending` is set when it ended within that step).
 struct StreamStart {
     var pump: Pump
-    /// Set when the stream already ended within the step that handed it off.
-    var verdict: StreamSettlement?
 }
 
 /// How a handed-off stream ended, for its target's breaker.

@@ -15,6 +15,10 @@ public protocol RouterObserver: Sendable {
     func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int)
     /// `count` more unparseable stream events were skipped (the decoder's running count grew).
     func malformedStreamEvents(requestID: String, target: String, count: Int)
+    /// A stream broken mid-way at `from` was handed to `to` (`none` when no target was tried).
+    /// `outcome`: `ok`, `failed`, `rejected` (the prefill was refused), `unavailable`,
+    /// `abandoned` (the client left); buffered restarts report `restart_ok` / `restart_failed`.
+    func continuation(requestID: String, from: String, to: String, outcome: String)
 }
 
 extension RouterObserver {
@@ -27,4 +31,5 @@ extension RouterObserver {
     public func budgetExhausted(requestID: String, target: String) {}
     public func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) {}
     public func malformedStreamEvents(requestID: String, target: String, count: Int) {}
+    public func continuation(requestID: String, from: String, to: String, outcome: String) {}
 }

@@ -6,6 +6,8 @@ struct RouterState: Sendable {
     /// Retry-After cooldowns: the target takes no traffic before this instant.
     var cooldowns: [String: ContinuousClock.Instant] = [:]
     var budget = RetryBudget()
+    /// Targets that rejected a prefilled continuation: not asked to continue before this instant.
+    var noContinuation: [String: ContinuousClock.Instant] = [:]
 
     init(policy: RoutingPolicy) { self.policy = policy }
 
@@ -48,6 +50,18 @@ struct RouterState: Sendable {
 
     mutating func coolDown(_ key: String, until: ContinuousClock.Instant) {
         cooldowns[key] = max(cooldowns[key] ?? until, until)
+    }
+
+    /// Whether `key` may be asked to continue a stream now.
+    mutating func mayContinue(_ key: String, now: ContinuousClock.Instant) -> Bool {
+        guard let until = noContinuation[key] else { return true }
+        if now < until { return false }
+        noContinuation[key] = nil
+        return true
+    }
+
+    mutating func refuseContinuation(_ key: String, now: ContinuousClock.Instant) {
+        noContinuation[key] = now + policy.continuationBanDuration
     }
 
     func snapshot(now: ContinuousClock.Instant) -> [String: BreakerState] {

@@ -102,7 +102,18 @@ extension MockLLM {
         if let t = body["temperature"]?.doubleValue, t > 1 {
             return error(.anthropic, status: 400, message: "temperature: Input should be less than or equal to 1")
         }
-        let last = messages.last
+        // A final assistant turn is a prefill: the reply is the rest of the canned answer after it.
+        var prefill: String? = nil
+        var turns = messages
+        if messages.count > 1, messages.last?["role"]?.stringValue == "assistant" {
+            let p = Self.text(of: messages.last?["content"])
+            if p.last?.isWhitespace == true {
+                return error(.anthropic, status: 400, message: "messages: final assistant content cannot end with trailing whitespace")
+            }
+            prefill = p
+            turns.removeLast()
+        }
+        let last = turns.last
         var toolResult: String? = nil
         var lastText = ""
         if case .array(let blocks)? = last?["content"] {
@@ -117,6 +128,7 @@ extension MockLLM {
         let firstTool = forced ?? body["tools"]?.arrayValue?.first?["name"]?.stringValue
         var answer = decide(lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false)
         if forced == "json_response" { answer = .toolCall(name: "json_response", arguments: #"{"ok":true}"#) }
+        if let prefill, case .text(let t) = answer, t.hasPrefix(prefill) { answer = .text(String(t.dropFirst(prefill.count))) }
         let (p, c) = usage(body, answer)
         if body["stream"]?.boolValue == true {
             var events: [String] = []

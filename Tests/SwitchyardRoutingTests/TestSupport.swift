@@ -186,6 +186,9 @@ final class RecordingObserver: RouterObserver {
     func budgetExhausted(requestID: String, target: String) { add("budget \(target)") }
     func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) { add("unavailable \(retryAfterSeconds)") }
     func malformedStreamEvents(requestID: String, target: String, count: Int) { add("malformed \(target) \(count)") }
+    func continuation(requestID: String, from: String, to: String, outcome: String) {
+        add("continuation \(from)->\(to) \(outcome)")
+    }
 }
 
 /// A router wired to a manual clock, fake sleep, scripted random and a recording observer.

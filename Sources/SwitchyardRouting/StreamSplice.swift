@@ -1,0 +1,143 @@
+public import SwitchyardCore
+
+/// What the client has received of a stream so far, and whether another call could pick it up.
+/// Pure: fed the events exactly as they go to the client.
+public struct DeliveredText: Sendable, Equatable {
+    /// Content of choice 0 delivered so far.
+    public private(set) var text = ""
+    /// Every delta so far was plain assistant text of choice 0: no tool call, refusal, finish
+    /// reason, logprobs or other choice. Only such a stream can be continued by prefill.
+    public private(set) var plainText = true
+    /// `id`, `object` and `created` of the first raw (OpenAI passthrough) chunk: spliced chunks
+    /// are re-encoded with it so the client sees one envelope.
+    public private(set) var envelope: JSONObject?
+
+    public init() {}
+
+    public mutating func record(_ events: [StreamEvent]) {
+        for case .choices(let deltas, let raw) in events {
+            if envelope == nil, let raw {
+                var e = JSONObject()
+                for key in ["id", "object", "created"] { if let v = raw[key] { e.appendUnique(key, v) } }
+                envelope = e
+            }
+            for d in deltas {
+                let plain =
+                    d.index == 0 && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil && d.logprobs == nil
+                if !plain { plainText = false }
+                if let c = d.content { text += c }
+            }
+        }
+    }
+
+    /// The delivered text split for a prefill: Anthropic refuses a final assistant turn ending
+    /// in whitespace, so the trailing whitespace is held back from the prefill (and reconciled
+    /// with the continuation by `StreamSplice`).
+    public var prefill: (prefix: String, held: String) {
+        var end = text.endIndex
+        while end > text.startIndex {
+            let prev = text.index(before: end)
+            guard text[prev].isWhitespace else { break }
+            end = prev
+        }
+        return (String(text[..<end]), String(text[end...]))
+    }
+}
+
+/// Rewrites a continuation's events so that they follow what the client already has:
+/// no second role delta, the held-back whitespace not repeated, and (for a passthrough
+/// stream) the original chunk envelope with the finishing target's model.
+///
+/// The client text is always delivered + continuation: the whitespace `held` back from the
+/// prefill was already delivered, so it is dropped from the front of the continuation as far
+/// as the model repeats it; if the model does not repeat it, nothing is dropped.
+public struct StreamSplice: Sendable {
+    /// Delivered whitespace the continuation may still repeat.
+    public private(set) var held: Substring
+    let envelope: JSONObject?
+    let model: String
+
+    public init(held: String, envelope: JSONObject?, model: String) {
+        self.held = Substring(held)
+        self.envelope = envelope
+        self.model = model
+    }
+
+    /// Rewrites choice deltas; usage and markers pass through (the caller accounts for usage).
+    public mutating func rewrite(_ events: [StreamEvent]) -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for e in events {
+            guard case .choices(let deltas, _) = e else {
+                out.append(e)
+                continue
+            }
+            var kept: [ChoiceDelta] = []
+            for var d in deltas {
+                d.role = false
+                d.contentNull = false
+                if let c = d.content {
+                    let rest = reconcile(c)
+                    d.content = rest.isEmpty ? nil : rest
+                }
+                let empty =
+                    d.content == nil && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil
+                    && d.logprobs == nil
+                if !empty { kept.append(d) }
+            }
+            if !kept.isEmpty { out.append(.choices(kept, raw: chunk(choices: .array(kept.map(\.json)), usage: nil))) }
+        }
+        return out
+    }
+
+    /// The usage event for the spliced answer.
+    public func usageEvent(_ usage: Usage) -> StreamEvent {
+        .usage(usage, raw: chunk(choices: .array([]), usage: usage.json))
+    }
+
+    private mutating func reconcile(_ text: String) -> String {
+        guard !held.isEmpty else { return text }
+        var rest = Substring(text)
+        while let h = held.first, let c = rest.first, h == c {
+            held.removeFirst()
+            rest.removeFirst()
+        }
+        // Anything beyond the matched whitespace means the model did not (fully) repeat it.
+        if !rest.isEmpty { held = "" }
+        return String(rest)
+    }
+
+    /// A passthrough chunk in the original envelope; nil when the original stream was
+    /// translated (the gateway's `ChunkEncoder` writes the envelope then).
+    private func chunk(choices: JSON, usage: JSON?) -> JSONObject? {
+        guard var o = envelope else { return nil }
+        o["model"] = .string(model)
+        o["choices"] = choices
+        if let usage { o["usage"] = usage }
+        return o
+    }
+}
+
+extension ChatRequest {
+    /// The request with `prefix` appended as a final assistant message (a prefill); unchanged
+    /// when `prefix` is empty. Both the typed messages and the raw body (OpenAI passthrough) get it.
+    public func continuing(_ prefix: String) -> ChatRequest {
+        guard !prefix.isEmpty else { return self }
+        var r = self
+        r.messages.append(ChatMessage(role: .assistant, content: .text(prefix)))
+        if case .array(var m)? = raw["messages"] {
+            m.append(["role": "assistant", "content": .string(prefix)])
+            r.raw["messages"] = .array(m)
+        }
+        return r
+    }
+
+    /// Whether a broken stream of this request may be continued by prefill: one choice, no
+    /// logprobs, no JSON mode (Anthropic's JSON mode is a forced tool, which a prefill cannot follow).
+    var allowsContinuation: Bool {
+        guard (n ?? 1) == 1, !logprobs else { return false }
+        switch responseFormat {
+        case nil, .text?: return true
+        default: return false
+        }
+    }
+}
