@@ -58,10 +58,16 @@ extension UpstreamResponse {
 }
 
 /// YAML for one mock upstream per provider kind.
-func yaml(mock: MockHTTPServer, models: String, extraProviders: String = "", retry: String = "", auth: Bool = true) -> String {
+/// Background health probes are off unless `healthCheckMs` is set, so tests that count upstream
+/// calls see only their own.
+func yaml(
+    mock: MockHTTPServer, models: String, extraProviders: String = "", retry: String = "", auth: Bool = true,
+    healthCheckMs: Int = 0
+) -> String {
     let base = "http://127.0.0.1:\(mock.port)"
     return """
         listen: 127.0.0.1:0
+        health_check_ms: \(healthCheckMs)
         \(auth ? "auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}" : "")
         providers:
           - {name: openai, kind: openai, base_url: "\(base)/v1", api_key_env: TEST_PROVIDER_KEY}

@@ -93,6 +93,7 @@ import Testing
     func writeConfig(_ path: String, mockPort: Int, model: String) throws {
         try """
         listen: 127.0.0.1:0
+        health_check_ms: 0
         providers:
           - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(mockPort)/v1", api_key_env: TEST_PROVIDER_KEY}
         models:

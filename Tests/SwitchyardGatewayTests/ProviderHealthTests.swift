@@ -1,4 +1,3 @@
-import Foundation
 import SwitchyardCore
 import SwitchyardTestSupport
 import Testing
@@ -30,8 +29,7 @@ import Testing
                 : .json(status: 500, ["error": ["message": "no completions expected", "type": "server_error"]])
         }
         let h = try GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
-                .replacingOccurrences(of: "listen: 127.0.0.1:0", with: "listen: 127.0.0.1:0\nhealth_check_ms: 60000"))
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}", healthCheckMs: 60000))
         defer {
             h.stop()
             mock.stop()

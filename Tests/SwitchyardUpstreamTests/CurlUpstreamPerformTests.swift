@@ -71,15 +71,13 @@ struct CurlUpstreamPerformTests {
         try await withUpstream(handler: { r in .text("\(r.body.count)") }) { server, upstream in
             var req = request(server)
             req.body = body
-            let started = ContinuousClock.now
             let response = try await upstream.perform(req)
-            let elapsed = ContinuousClock.now - started
             #expect(response.body.text == "\(2 << 20)")
             let recorded = try #require(server.requests.first)
+            // No `Expect: 100-continue` on the wire means curl never waited for a 100 (its 1 s
+            // stall); the header itself is the evidence, not a timing.
             #expect(recorded.headers.value(for: "expect") == nil)
             #expect(recorded.body == body)
-            // curl's Expect: 100-continue wait is 1 s; we must not have paid it.
-            #expect(elapsed < .milliseconds(900))
         }
     }
 
