@@ -22,16 +22,23 @@ struct SwitchyardMock: ParsableCommand {
     @Option(help: "Milliseconds between stream events.")
     var eventPauseMs = 0
 
+    @Option(help: "Cut every stream after this many events (continuations of a prefilled answer are not cut): shows mid-stream recovery.")
+    var cutStreamsAfter: Int?
+
     func run() throws {
         let failing = Set(fail.split(separator: ",").compactMap { MockProviderKind(rawValue: String($0)) })
         var llm = MockLLM(reply: reply)
         if eventPauseMs > 0 { llm.eventPause = .milliseconds(eventPauseMs) }
         let model = llm
+        let cutStreamsAfter = cutStreamsAfter
         let server = try MockHTTPServer(port: port, recordRequests: false) { request in
             if let kind = MockProviderKind(path: request.path), failing.contains(kind) {
                 return .json(
                     status: 503,
                     ["error": ["message": .string("mock: \(kind.rawValue) is failing on purpose"), "type": "server_error", "code": nil, "param": nil]])
+            }
+            if let cut = cutStreamsAfter, !MockLLM.hasPrefill(request) {
+                return model.respond(request, breakingAfter: cut, .cut)
             }
             return model.respond(request)
         }

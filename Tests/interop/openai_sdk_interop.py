@@ -44,8 +44,9 @@ def start(cmd, pattern, env=None, stream="stdout", timeout=20):
     raise RuntimeError(f"{cmd[0]} did not start: {''.join(lines)[-2000:]}")
 
 
-def config(mock_port, path):
+def config(mock_port, cutting_port, path):
     base = f"http://127.0.0.1:{mock_port}"
+    cutting = f"http://127.0.0.1:{cutting_port}"
     text = f"""
 listen: 127.0.0.1:0
 auth:
@@ -55,6 +56,7 @@ providers:
   - {{name: openai, kind: openai, base_url: "{base}/v1", api_key_env: INTEROP_PROVIDER_KEY}}
   - {{name: anthropic, kind: anthropic, base_url: "{base}", api_key_env: INTEROP_PROVIDER_KEY}}
   - {{name: gemini, kind: gemini, base_url: "{base}", api_key_env: INTEROP_PROVIDER_KEY}}
+  - {{name: cutting, kind: anthropic, base_url: "{cutting}", api_key_env: INTEROP_PROVIDER_KEY}}
   - {{name: broken, kind: openai, base_url: "http://127.0.0.1:1/v1", api_key_env: INTEROP_PROVIDER_KEY, connect_timeout_ms: 500}}
 models:
   - {{name: via-openai, targets: [{{provider: openai, model: gpt-4o-mini}}]}}
@@ -64,6 +66,7 @@ models:
     targets:
       - {{provider: broken, model: gpt-4o-mini, priority: 1}}
       - {{provider: anthropic, model: claude-3-5-haiku-latest, priority: 2}}
+  - {{name: recovering, targets: [{{provider: cutting, model: claude-3-5-haiku-latest}}]}}
 retry: {{attempts_per_target: 1, initial_backoff_ms: 10, max_backoff_ms: 50, multiplier: 2}}
 """
     with open(path, "w") as f:
@@ -90,9 +93,11 @@ def check(name):
 def main():
     mock, m = start([f"{BUILD}/switchyard-mock", "--port", "0"], r"listening on http://127\.0\.0\.1:(\d+)")
     mock_port = int(m.group(1))
+    cutter, m = start([f"{BUILD}/switchyard-mock", "--port", "0", "--cut-streams-after", "5"], r"listening on http://127\.0\.0\.1:(\d+)")
+    cutting_port = int(m.group(1))
     tmp = tempfile.mkdtemp()
     cfg = os.path.join(tmp, "switchyard.yaml")
-    config(mock_port, cfg)
+    config(mock_port, cutting_port, cfg)
     env = dict(os.environ, INTEROP_CLIENT_KEY=KEY, INTEROP_PROVIDER_KEY=PROVIDER_KEY)
     sy, m = start([f"{BUILD}/switchyard", "serve", "--config", cfg], r'"msg":"listening".*"port":(\d+)', env=env, stream="stderr")
     port = int(m.group(1))
@@ -103,6 +108,7 @@ def main():
     finally:
         sy.terminate()
         mock.terminate()
+        cutter.terminate()
         sy.wait(timeout=10)
         mock.wait(timeout=10)
     failed = [n for n, e in results if e is not None]
@@ -181,6 +187,22 @@ def run_checks(client, base):
                 model=model, messages=[{"role": "user", "content": "answer in json"}],
                 response_format={"type": "json_object"}, stop=["END"], max_tokens=50)
             assert json.loads(c.choices[0].message.content) == {"ok": True}, c
+
+    @check("mid-stream recovery: a stream cut after the first words reads as one normal stream")
+    def _():
+        stream = client.chat.completions.create(
+            model="recovering", messages=[{"role": "user", "content": "tell me about recovery"}], stream=True,
+            stream_options={"include_usage": True})
+        text, finish, roles, usage = "", None, 0, None
+        for chunk in stream:
+            usage = chunk.usage or usage
+            for ch in chunk.choices:
+                text += ch.delta.content or ""
+                roles += 1 if ch.delta.role else 0
+                finish = ch.finish_reason or finish
+        assert text == "Hello from the mock: tell me about recovery", repr(text)
+        assert finish == "stop" and roles == 1
+        assert usage is not None and usage.completion_tokens > 0
 
     @check("failover: a dead primary is answered by the next target")
     def _():
