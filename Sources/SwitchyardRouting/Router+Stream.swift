@@ -31,8 +31,38 @@ extension Router {
         }
     }
 
-    /// One streaming attempt up to the first decoded event.
+    /// One streaming attempt up to the first decoded event, abandoned when no event was decoded
+    /// within `firstByteTimeout` of sending the request. Headers, SSE comments and pings alone do
+    /// not count: the transport's own first-byte timer would let an upstream that sends a comment
+    /// and then stalls hold the request until the (much longer) idle timeout.
     func streamAttempt(
+        _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
+    ) async -> AttemptResult<StreamStart> {
+        guard let limit = upstreamRequest.firstByteTimeout else {
+            return await streamUntilFirstEvent(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
+        }
+        let box = StartBox()
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                let r = await self.streamUntilFirstEvent(
+                    request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
+                box.put(r)
+                return true
+            }
+            group.addTask {
+                // A timeout, not a backoff: it runs on the real clock like the transport's timers.
+                try? await Task.sleep(for: limit)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if finished, let r = box.take() { return r }
+        return .failure(AttemptFailure(.transport(.timeout(.firstByte)), outcome: "timeout_first_event"))
+    }
+
+    func streamUntilFirstEvent(
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
     ) async -> AttemptResult<StreamStart> {
         let response: UpstreamStreamingResponse
@@ -90,6 +120,27 @@ extension Router {
             if let t = r.transition { breakerChanged(key, t, log) }
         case .failed, .abandoned:
             if probe { state.withLock { $0.releaseProbe(key) } }
+        }
+    }
+}
+
+/// Carries an attempt's result out of the racing child task.
+///
+/// `@unchecked Sendable` invariant: the result (holding a non-Sendable body iterator) is put by
+/// the one child task that produced it and taken by the parent only after that child finished
+/// (`group.next()` returned its value); the Mutex orders the two.
+final class StartBox: @unchecked Sendable {
+    private let lock = Mutex(())
+    private var value: AttemptResult<StreamStart>?
+
+    func put(_ r: sending AttemptResult<StreamStart>) {
+        lock.withLock { _ in value = r }
+    }
+
+    func take() -> AttemptResult<StreamStart>? {
+        lock.withLock { _ in
+            defer { value = nil }
+            return value
         }
     }
 }

@@ -62,7 +62,7 @@ import Testing
             name: "stream: headers then silence (first_event_timeout_ms)",
             options: FaultRig.Options(primaryLimits: "first_event_timeout_ms: 250"), stream: true,
             response: .headersThenSilence(headers: [HeaderField("Content-Type", "text/event-stream")]),
-            attempts: 2, outcome: "timeout_first_byte"),
+            attempts: 2, outcome: "timeout_first_event|timeout_first_byte"),
         RetryableFault(
             name: "slow non-streaming body (timeout_ms)", options: FaultRig.Options(primaryLimits: "timeout_ms: 250"),
             response: .chunked(

@@ -34,6 +34,9 @@ struct FaultRig {
         var budgetPercent = 20
         var failureThreshold = 1000
         var openMs = 500
+        /// Mid-stream recovery is tested in RecoveryTests; here a broken stream must end the way the
+        /// router issue says, so continuation is off unless a test turns it on.
+        var primaryContinuation = "none"
     }
 
     /// The primary's healthy answer in its own wire format (`reply` names the speaker).
@@ -46,12 +49,13 @@ struct FaultRig {
         let fallbackLimits = o.fallbackLimits.isEmpty ? "" : ", " + o.fallbackLimits
         return """
             listen: 127.0.0.1:0
+            health_check_ms: 0
             auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
             providers:
               - {name: primary, kind: \(o.primaryKind), base_url: "\(primaryBase)", api_key_env: TEST_PROVIDER_KEY\(limits)}
               - {name: fallback, kind: openai, base_url: "http://127.0.0.1:\(fallbackPort)/v1", api_key_env: TEST_PROVIDER_KEY\(fallbackLimits)}
             models:
-              - {name: smart, targets: [{provider: primary, model: p-model, priority: 1}, {provider: fallback, model: f-model, priority: 2}]}
+              - {name: smart, targets: [{provider: primary, model: p-model, priority: 1, continuation: \(o.primaryContinuation)}, {provider: fallback, model: f-model, priority: 2}]}
             retry: {attempts_per_target: \(o.attempts), initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2, wait_retry_after_ms: \(o.waitRetryAfterMs), budget_percent: \(o.budgetPercent)}
             circuit_breaker: {failure_threshold: \(o.failureThreshold), open_ms: \(o.openMs)}
             limits: {max_body_bytes: 65536, stream_heartbeat_ms: 100}

@@ -63,6 +63,26 @@ import Testing
         }
     }
 
+    /// An SSE comment (or a ping) then silence is not a first event: the attempt is abandoned at
+    /// `first_event_timeout_ms`, not at the idle timeout (set far above the client's own timeout
+    /// here, so the old first-byte behaviour would fail this test).
+    @Test(arguments: [": keep-alive", "event: ping\ndata: {\"type\": \"ping\"}"])
+    func commentThenSilenceFallsBackAtFirstEventTimeout(_ opener: String) async throws {
+        let silent = MockResponse.sse(events: [opener], then: [.stall])
+        try await FaultRig.run(
+            FaultRig.Options(primaryKind: "anthropic", primaryLimits: "first_event_timeout_ms: 250, idle_timeout_ms: 120000"),
+            primary: { _ in silent }
+        ) { rig in
+            let r = try await rig.chat(stream: true)
+            #expect(r.head.status == 200)
+            #expect(r.header("x-switchyard-provider") == "fallback")
+            #expect(ClientStream(r.text).text == FaultRig.fallbackReply)
+            #expect(rig.primary.requestCount == 1)
+            let metrics = try await rig.metrics()
+            #expect(metricValue(metrics, "switchyard_upstream_attempts_total", ["provider": "primary", "outcome": "timeout_first_event"]) == 1)
+        }
+    }
+
     struct MidStreamFault: Sendable, CustomTestStringConvertible {
         var name: String
         var limits = ""
