@@ -7,8 +7,10 @@ import SwitchyardRouting
 
 extension Gateway {
     /// `POST /v1/chat/completions`: parse, resolve the model, route, answer (JSON or SSE).
+    /// `capture` receives the answer for an idempotency record (`Gateway+Idempotency.swift`).
     func handleChat(
-        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String
+        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String,
+        capture: IdempotencyCapture? = nil
     ) async {
         let started = ContinuousClock.now
         metrics.inFlight.increment()
@@ -41,7 +43,7 @@ extension Gateway {
         }
 
         if chat.stream {
-            await streamChat(chat, targets: targets, responder: responder, log: &log, started: started)
+            await streamChat(chat, targets: targets, responder: responder, log: &log, started: started, capture: capture)
         } else {
             switch await router.complete(chat, targets: targets, requestID: requestID) {
             case .failure(let f):
@@ -56,6 +58,7 @@ extension Gateway {
                 addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
                 let body = s.response.passthroughBody ?? s.response.response.json.serialized()
                 responder.respond(status: 200, headers: headers, body: body)
+                capture?.completed(status: 200, headers: headers, body: body)
                 finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)
             }
         }
@@ -63,7 +66,7 @@ extension Gateway {
 
     func streamChat(
         _ chat: ChatRequest, targets: [RouteTarget], responder: HTTPResponder, log: inout RequestLog,
-        started: ContinuousClock.Instant
+        started: ContinuousClock.Instant, capture: IdempotencyCapture? = nil
     ) async {
         let routed: RoutedStream
         switch await router.stream(chat, targets: targets, requestID: log.requestID) {
@@ -85,6 +88,7 @@ extension Gateway {
         let encoder = ChunkEncoder(
             id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber }, created: Int(Clock.unixSeconds()),
             model: routed.target.model)
+        capture?.streamStarted(id: encoder.id, created: encoder.created, model: encoder.model, headers: headers)
         var firstSent = false
         var outcomeText = "ok"
         var status = 200
@@ -93,6 +97,7 @@ extension Gateway {
             switch item {
             case .events(let events):
                 for event in events {
+                    capture?.observe(event)
                     switch event {
                     case .choices(let deltas, let raw):
                         out += raw.map(SSE.data) ?? encoder.encode(deltas)
@@ -129,6 +134,7 @@ extension Gateway {
             if outcomeText == "stream_error" { break loop }
         }
         writer.finish()
+        capture?.streamFinished(ok: outcomeText == "ok")
         log.attempts = routed.attempts
         finish(log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText, started: started)
     }
