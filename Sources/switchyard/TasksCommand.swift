@@ -59,7 +59,8 @@ struct TasksCommand: AsyncParsableCommand {
                 print("ID\tSTATE\tAGENT\tSTEPS\tUPDATED")
                 for s in snapshots {
                     let done = s.steps.filter { $0.state == .completed }.count
-                    print("\(s.task.id)\t\(s.task.state.rawValue)\t\(s.task.agent)\t\(done)/\(s.steps.count)\t\(iso(s.task.updatedAt))")
+                    let columns = [s.task.id, s.task.state.rawValue, s.task.agent, "\(done)/\(s.steps.count)"]
+                    print((columns + [iso(s.task.updatedAt)]).joined(separator: "\t"))
                 }
                 if page.hasMore, let last = page.lastID { print("more: --after \(last)") }
             }

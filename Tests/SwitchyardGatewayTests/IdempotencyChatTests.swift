@@ -60,7 +60,8 @@ import Testing
         try await withGateway { h, llm in
             #expect(try await h.chat(Self.body, headers: key("shared")).head.status == 200)
             let other = try await h.request(
-                "POST", "/v1/chat/completions", body: Self.streamBody.replacingOccurrences(of: "\"stream\":true,", with: ""),
+                "POST", "/v1/chat/completions",
+                body: Self.streamBody.replacingOccurrences(of: "\"stream\":true,", with: ""),
                 headers: key("shared"), key: OtherKey.secret)
             #expect(other.head.status == 200)
             #expect(other.header("x-switchyard-replayed") == nil)
@@ -88,7 +89,9 @@ import Testing
         try await withGateway { h, llm in
             let badModel = Self.body.replacingOccurrences(of: "smart", with: "nope")
             #expect(try await h.chat(badModel, headers: key("retry")).head.status == 404)
-            llm.server.setHandler { _ in .json(status: 503, ["error": ["message": "overloaded", "type": "server_error"]]) }
+            llm.server.setHandler { _ in
+                .json(status: 503, ["error": ["message": "overloaded", "type": "server_error"]])
+            }
             #expect(try await h.chat(Self.body, headers: key("retry")).head.status == 503)
             llm.server.setHandler { MockLLM().respond($0) }
             let ok = try await h.chat(Self.body, headers: key("retry"))

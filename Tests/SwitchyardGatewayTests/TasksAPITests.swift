@@ -91,7 +91,10 @@ import Testing
         BadTask(
             name: "streaming step",
             body: taskBody([
-                ["id": "a", "request": ["model": "smart", "stream": true, "messages": [["role": "user", "content": "x"]]]]
+                [
+                    "id": "a",
+                    "request": ["model": "smart", "stream": true, "messages": [["role": "user", "content": "x"]]],
+                ]
             ]),
             param: "steps[0].request.stream"),
         BadTask(
@@ -247,7 +250,8 @@ import Testing
             #expect(stream.status == 200)
             #expect(stream.headers.value(for: "content-type") == "text/event-stream")
             let history = try await within(10, "history") { try await stream.collect(until: "step_attempt") }
-            #expect(history.map(\.event) == ["state_changed", "state_changed", "started", "state_changed", "step_attempt"])
+            #expect(
+                history.map(\.event) == ["state_changed", "state_changed", "started", "state_changed", "step_attempt"])
             #expect(history.last?.data["data"]?["step_id"] == "a")
             #expect(history.last?.data["task_id"] == .string(id))
 

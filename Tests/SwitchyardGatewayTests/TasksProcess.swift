@@ -43,8 +43,9 @@ final class SwitchyardProcess: Sendable {
         return candidates.first { access($0, X_OK) == 0 }
     }
 
-    /// Starts `path arguments…` with exactly `environment`; stderr is captured, stdout discarded.
-    init(path: String, arguments: [String], environment: [String: String]) throws {
+    /// Starts `path arguments…` with exactly `environment`; stderr is captured, stdout discarded
+    /// (or captured with stderr when `captureStdout`).
+    init(path: String, arguments: [String], environment: [String: String], captureStdout: Bool = false) throws {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: errno \(errno)") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -52,7 +53,11 @@ final class SwitchyardProcess: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        if captureStdout {
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         // The test process holds mock and client sockets (of parallel tests too) that are not
         // close-on-exec; the child must not keep them open. glibc ≥ 2.34 has closefrom for spawn,
@@ -127,6 +132,13 @@ final class SwitchyardProcess: Sendable {
             }
             if let found { waiter.resume(returning: found) }
         }
+    }
+
+    /// Waits for the process to exit on its own; returns its exit code (128 + signal if killed).
+    func exitCode() async -> Int32 {
+        _ = await line(containing: "\u{0}never")  // returns once the output closes
+        let status = kill(0)
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// Everything the process wrote to stderr so far.

@@ -81,7 +81,10 @@ func startTaskGateway(mock: MockHTTPServer, storePath: String? = nil, workers: I
 
 /// A chat body for one step; `content` may hold `{{steps.<id>.output}}`.
 func stepJSON(_ id: String, _ content: String, model: String = "smart") -> JSON {
-    ["id": .string(id), "request": ["model": .string(model), "messages": [["role": "user", "content": .string(content)]]]]
+    [
+        "id": .string(id),
+        "request": ["model": .string(model), "messages": [["role": "user", "content": .string(content)]]],
+    ]
 }
 
 func taskBody(_ steps: [JSON], agent: String = "writer", metadata: JSON = ["ticket": "T-1"]) -> String {
@@ -138,7 +141,8 @@ extension GatewayHarness {
         var headers = [HeaderField("Authorization", "Bearer \(key)")]
         if let lastEventID { headers.append(HeaderField("Last-Event-ID", lastEventID)) }
         let response = try await client.stream(
-            UpstreamRequest(method: "GET", url: base + "/v1/tasks/\(id)/events", headers: headers, body: [], timeout: .seconds(30)))
+            UpstreamRequest(
+                method: "GET", url: base + "/v1/tasks/\(id)/events", headers: headers, body: [], timeout: .seconds(30)))
         return SSEReader(response)
     }
 }

@@ -75,11 +75,14 @@ extension Gateway {
                             owner: keyName, key: key, status: 200, body: result.body, headers: result.headers)
                     }
                 } else {
-                    try await tasks.store.perform { store throws(StoreError) in try store.abandonIdempotent(owner: keyName, key: key) }
+                    try await tasks.store.perform { store throws(StoreError) in
+                        try store.abandonIdempotent(owner: keyName, key: key)
+                    }
                 }
             } catch {
                 logger.error(
-                    "idempotency record not written", metadata: ["request_id": .string(requestID), "error": .string(error.kind.rawValue)])
+                    "idempotency record not written",
+                    metadata: ["request_id": .string(requestID), "error": .string(error.kind.rawValue)])
             }
         }
     }

@@ -34,7 +34,9 @@ extension Gateway {
                 let after = last
                 let events: [HistoryEvent]
                 do {
-                    events = try await runtime.store.perform { store throws(StoreError) in try store.events(taskID: id, owner: owner, after: after, limit: 500) }
+                    events = try await runtime.store.perform { store throws(StoreError) in
+                        try store.events(taskID: id, owner: owner, after: after, limit: 500)
+                    }
                 } catch {
                     return true
                 }

@@ -24,7 +24,8 @@ extension Gateway {
             status = 503
             return respondError(
                 responder,
-                APIError(status: 503, type: "server_error", code: "tasks_unavailable", message: "Tasks are not enabled."),
+                APIError(
+                    status: 503, type: "server_error", code: "tasks_unavailable", message: "Tasks are not enabled."),
                 requestID: requestID)
         }
         let runtime = tasks.runtime
@@ -51,13 +52,15 @@ extension Gateway {
                     status = 405
                     return methodNotAllowed(responder, requestID, "GET, POST")
                 }
-                status = try await listTasks(request, responder: responder, runtime: runtime, requestID: requestID, owner: keyName)
+                status = try await listTasks(
+                    request, responder: responder, runtime: runtime, requestID: requestID, owner: keyName)
             case (1, let id) where !id.isEmpty:
                 guard method == "GET" else {
                     status = 405
                     return methodNotAllowed(responder, requestID, "GET")
                 }
-                respondTask(responder, try await runtime.snapshotOrNotFound(id: id, owner: keyName), requestID: requestID)
+                respondTask(
+                    responder, try await runtime.snapshotOrNotFound(id: id, owner: keyName), requestID: requestID)
             case (2, "events") where !parts[0].isEmpty:
                 guard method == "GET" else {
                     status = 405
@@ -154,7 +157,8 @@ extension Gateway {
             return .invalidRequest("Invalid `\(param)`: \(error.message).", param: param)
         case .busy:
             return APIError(
-                status: 503, type: "server_error", code: "store_busy", message: "The task store is busy; retry shortly.",
+                status: 503, type: "server_error", code: "store_busy",
+                message: "The task store is busy; retry shortly.",
                 retryAfterSeconds: 1)
         default:
             logger.error("task store failure", metadata: ["error": .string(error.description)])

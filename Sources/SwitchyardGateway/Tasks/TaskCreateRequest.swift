@@ -36,7 +36,8 @@ struct TaskCreateRequest {
             metadata = value
         }
         guard let stepsValue = o["steps"], !stepsValue.isNull else {
-            throw .invalidRequest("Missing required parameter: 'steps'.", param: "steps", code: "missing_required_parameter")
+            throw .invalidRequest(
+                "Missing required parameter: 'steps'.", param: "steps", code: "missing_required_parameter")
         }
         guard case .array(let items) = stepsValue else {
             throw wrongType("steps", expected: "array", got: stepsValue)
@@ -68,7 +69,8 @@ struct TaskCreateRequest {
             throw .invalidRequest("Step id `\(id)` is used twice.", param: "\(path).id")
         }
         guard let request = step["request"], case .object = request else {
-            throw .invalidRequest("Step `\(id)` needs a `request` object (a chat completion body).", param: "\(path).request")
+            throw .invalidRequest(
+                "Step `\(id)` needs a `request` object (a chat completion body).", param: "\(path).request")
         }
         let chat: ChatRequest
         do {

@@ -15,7 +15,9 @@ extension TaskRuntime {
         -> TaskSnapshot
     {
         let id = Self.newTaskID()
-        _ = try await store.perform { store throws(StoreError) in try store.createTask(id: id, owner: owner, agent: agent, metadata: metadata) }
+        _ = try await store.perform { store throws(StoreError) in
+            try store.createTask(id: id, owner: owner, agent: agent, metadata: metadata)
+        }
         let job = Job(taskID: id, owner: owner)
         try await commit(job, from: nil, event: .start, steps: [.plan(steps)])
         try await commit(job, from: nil, event: .plan)

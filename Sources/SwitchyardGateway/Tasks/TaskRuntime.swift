@@ -191,7 +191,11 @@ final class TaskRuntime: Sendable {
     /// Reads the task and does the next thing its stored state calls for.
     private func runUnit(_ job: Job) async -> Unit {
         do {
-            guard let snapshot = try await store.perform({ store throws(StoreError) in try store.task(id: job.taskID, owner: job.owner) }) else {
+            guard
+                let snapshot = try await store.perform({ store throws(StoreError) in
+                    try store.task(id: job.taskID, owner: job.owner)
+                })
+            else {
                 return .done
             }
             switch snapshot.task.state {
@@ -340,7 +344,9 @@ final class TaskRuntime: Sendable {
     }
 
     /// The step's request with earlier outputs substituted, parsed and routed against the current table.
-    private func prepare(_ step: StepRecord, in snapshot: TaskSnapshot) -> Result<(ChatRequest, [RouteTarget]), APIError> {
+    private func prepare(_ step: StepRecord, in snapshot: TaskSnapshot) -> Result<
+        (ChatRequest, [RouteTarget]), APIError
+    > {
         guard let template = step.request else {
             return .failure(.invalidRequest("The step has no request.", code: "invalid_request"))
         }
