@@ -58,7 +58,7 @@ let package = Package(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
-                "SwitchyardEdge",
+                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "SwitchyardGateway",
+                "SwitchyardGateway", "SwitchyardCore", "SwitchyardTasks", "SwitchyardStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -115,7 +115,7 @@ let package = Package(
             name: "SwitchyardGatewayTests",
             dependencies: [
                 "SwitchyardGateway", "SwitchyardCore", "SwitchyardTestSupport", "SwitchyardEdge",
-                "SwitchyardUpstream",
+                "SwitchyardUpstream", "SwitchyardTasks", "SwitchyardStore",
             ],
             swiftSettings: strict
         ),

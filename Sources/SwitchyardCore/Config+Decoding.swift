@@ -107,6 +107,10 @@ extension SwitchyardConfig {
         if limits.streamHeartbeatMs < 10 { errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10")) }
         if limits.maxConnections < 1 { errors.append(.init(path: "limits.max_connections", problem: "must be at least 1")) }
         if store.path.isEmpty { errors.append(.init(path: "store.path", problem: "must not be empty")) }
+        if store.idempotencyTTLSeconds < 1 {
+            errors.append(.init(path: "store.idempotency_ttl_s", problem: "must be at least 1"))
+        }
+        if !(1...256).contains(tasks.workers) { errors.append(.init(path: "tasks.workers", problem: "must be within 1..256")) }
         return errors
     }
 }
@@ -197,7 +201,10 @@ struct ConfigDecoder {
         guard
             let o = object(
                 root, "",
-                allowed: ["listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "limits", "shutdown_grace_ms", "health_check_ms"])
+                allowed: [
+                    "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks", "limits",
+                    "shutdown_grace_ms", "health_check_ms",
+                ])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
             return c
@@ -300,6 +307,9 @@ struct ConfigDecoder {
         if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s"]) {
             c.store.path = string(s, "path", "store") ?? c.store.path
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
+        }
+        if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
+            c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers
         }
         if let l = object(o["limits"], "limits", allowed: ["max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms"]) {
             c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes

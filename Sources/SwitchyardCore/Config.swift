@@ -10,6 +10,7 @@ public struct SwitchyardConfig: Sendable, Equatable {
     public var retry = RetryConfig()
     public var circuitBreaker = BreakerConfig()
     public var store = StoreConfig()
+    public var tasks = TasksConfig()
     public var limits = LimitsConfig()
     public var shutdownGraceMs = 30_000
     /// Interval of the providers' model-listing health checks; 0 disables them.
@@ -129,6 +130,12 @@ public struct BreakerConfig: Sendable, Equatable {
 public struct StoreConfig: Sendable, Equatable {
     public var path = "switchyard.db"
     public var idempotencyTTLSeconds = 86_400
+}
+
+/// `tasks:` the durable task runtime.
+public struct TasksConfig: Sendable, Equatable {
+    /// Steps run concurrently across all tasks (`tasks.workers`, default 4).
+    public var workers = 4
 }
 
 public struct LimitsConfig: Sendable, Equatable {

@@ -7,8 +7,10 @@ import SwitchyardRouting
 
 extension Gateway {
     /// `POST /v1/chat/completions`: parse, resolve the model, route, answer (JSON or SSE).
+    /// `capture` receives the answer for an idempotency record (`Gateway+Idempotency.swift`).
     func handleChat(
-        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String
+        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String,
+        capture: IdempotencyCapture? = nil
     ) async {
         let started = ContinuousClock.now
         metrics.inFlight.increment()
@@ -43,7 +45,7 @@ extension Gateway {
         if chat.stream {
             await streamChat(
                 chat, targets: targets, mode: table.streamMode(model: chat.model), responder: responder, log: &log,
-                started: started)
+                started: started, capture: capture)
         } else {
             switch await router.complete(chat, targets: targets, requestID: requestID) {
             case .failure(let f):
@@ -58,6 +60,7 @@ extension Gateway {
                 addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
                 let body = s.response.passthroughBody ?? s.response.response.json.serialized()
                 responder.respond(status: 200, headers: headers, body: body)
+                capture?.completed(status: 200, headers: headers, body: body)
                 finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)
             }
         }
@@ -65,7 +68,7 @@ extension Gateway {
 
     func streamChat(
         _ chat: ChatRequest, targets: [RouteTarget], mode: StreamMode, responder: HTTPResponder, log: inout RequestLog,
-        started: ContinuousClock.Instant
+        started: ContinuousClock.Instant, capture: IdempotencyCapture? = nil
     ) async {
         let routed: RoutedStream
         // Buffered streams also hand off at the first upstream event: the 200 and headers go out
@@ -90,6 +93,7 @@ extension Gateway {
         var encoder = ChunkEncoder(
             id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber }, created: Int(Clock.unixSeconds()),
             model: routed.target.model)
+        capture?.streamStarted(id: encoder.id, created: encoder.created, model: encoder.model, headers: headers)
         var firstSent = false
         var outcomeText = "ok"
         var status = 200
@@ -100,6 +104,7 @@ extension Gateway {
             switch item {
             case .events(let events):
                 for event in events {
+                    capture?.observe(event)
                     switch event {
                     case .choices(let deltas, let raw):
                         out += raw.map(SSE.data) ?? encoder.encode(deltas)
@@ -136,6 +141,7 @@ extension Gateway {
             if outcomeText == "stream_error" { break loop }
         }
         writer.finish()
+        capture?.streamFinished(ok: outcomeText == "ok")
         log.attempts = routed.attempts
         log.continuations = routed.continuations
         log.provider = routed.answeringTarget.provider

@@ -16,13 +16,23 @@ public final class Gateway: HTTPHandler, Sendable {
     let draining = Atomic<Bool>(false)
     /// Unix seconds at start, the `created` of listed models.
     let startedAt: Int
+    /// The task runtime and idempotency records; nil serves `/v1/tasks` with 503 and ignores `Idempotency-Key`.
+    let tasks: GatewayTasks?
 
-    public init(table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger) {
+    public convenience init(table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger) {
+        self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, tasks: nil)
+    }
+
+    init(
+        table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger,
+        tasks: GatewayTasks?
+    ) {
         self.table = Mutex(table)
         self.router = router
         self.metrics = metrics
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
+        self.tasks = tasks
         self.startedAt = Int(Clock.unixSeconds())
     }
 
@@ -31,6 +41,7 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Swaps in a reloaded configuration (SIGHUP); requests in flight keep the one they started with.
     public func reload(_ newTable: RouteTable) {
         table.withLock { $0 = newTable }
+        tasks?.runtime.updateTable(newTable)
         metrics.updateLabels(providers: newTable.providerNames, models: Array(newTable.configuredModelNames))
     }
 
@@ -73,7 +84,15 @@ public final class Gateway: HTTPHandler, Sendable {
             }
             if path == "/v1/chat/completions" {
                 guard request.method == "POST" else { return methodNotAllowed(responder, requestID, "POST") }
-                await handleChat(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+                if let key = request.headers["idempotency-key"] {
+                    await handleIdempotentChat(
+                        request, responder: responder, table: table, requestID: requestID, keyName: keyName,
+                        idempotencyKey: key)
+                } else {
+                    await handleChat(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+                }
+            } else if path == "/v1/tasks" || path.hasPrefix("/v1/tasks/") {
+                await handleTasks(request, responder: responder, requestID: requestID, keyName: keyName)
             } else if path == "/v1/models" {
                 guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
                 listModels(responder, table: table, requestID: requestID)

@@ -169,6 +169,34 @@ public final class GatewayMetrics: Sendable {
         ).increment()
     }
 
+    /// Buckets for checkpoint commits (one SQLite transaction): 50 µs to 1 s.
+    static let commitBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+        .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100),
+        .milliseconds(250), .seconds(1),
+    ]
+
+    /// `switchyard_tasks{state}`: tasks per state as this process has seen them change (see `TaskRuntime`).
+    func tasksGauge(state: String) -> Gauge {
+        registry.makeGauge(
+            descriptor: Self.d("tasks", "", "Tasks by state, as counted by this process since it started."),
+            labels: [("state", state)])
+    }
+
+    /// A task moved between states (`from` nil: newly counted).
+    func taskMoved(from: String?, to: String?) {
+        if let from { tasksGauge(state: from).decrement() }
+        if let to { tasksGauge(state: to).increment() }
+    }
+
+    /// One checkpoint transaction of the task runtime, from `BEGIN IMMEDIATE` to the returned commit.
+    func checkpointCommit(_ duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: Self.d("checkpoint_commit", "seconds", "Time to commit one task checkpoint transaction."),
+            buckets: Self.commitBuckets
+        ).record(duration)
+    }
+
     /// Prometheus text exposition format 0.0.4.
     public func exposition() -> [UInt8] {
         var out: [UInt8] = []

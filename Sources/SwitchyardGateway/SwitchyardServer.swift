@@ -2,6 +2,7 @@ public import Logging
 public import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardRouting
+import SwitchyardStore
 import SwitchyardUpstream
 import UnixSignals
 
@@ -11,14 +12,20 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    let runtime: TaskRuntime
     let logger: Logger
     let configPath: String?
     let environment: [String: String]
 
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
+    /// The task store's file (`store.path`).
+    public var storePath: String { runtime.store.path }
 
-    /// Builds everything and binds the listening socket.
+    /// Builds everything, opens the task store (`store.path`), binds the listening socket and
+    /// resumes the tasks a previous process left in `planning` or `executing`.
+    /// Throws `ConfigErrors` for a bad configuration and `StoreError` (naming the file) for a
+    /// store that cannot be opened, checked or migrated.
     public init(config: SwitchyardConfig, configPath: String?, environment: [String: String], logger: Logger) throws {
         let table = try RouteTable(config: config, environment: environment)
         for w in table.warnings { logger.warning("\(w)") }
@@ -30,7 +37,13 @@ public final class SwitchyardServer: Sendable {
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
-        gateway = Gateway(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger)
+        let store = try TaskStore(path: config.store.path)
+        runtime = TaskRuntime(store: store, router: router, table: table, metrics: metrics, logger: logger)
+        gateway = Gateway(
+            table: table, router: router, metrics: metrics, upstream: upstream, logger: logger,
+            tasks: GatewayTasks(
+                runtime: runtime, idempotency: IdempotencyCoordinator(),
+                idempotencyTTL: .seconds(config.store.idempotencyTTLSeconds)))
         var edge = HTTPServerConfiguration()
         edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
         edge.port = UInt16(config.listen.port)
@@ -65,7 +78,15 @@ public final class SwitchyardServer: Sendable {
                 "address": .string(config.listen.host), "port": .stringConvertible(server.port),
                 "providers": .array(table.providerNames.map { .string($0) }),
                 "auth": .string(table.authRequired ? "required" : "off"),
+                "store": .string(config.store.path),
             ])
+        do {
+            let resumed = try runtime.recover()
+            if resumed > 0 { logger.info("tasks resumed", metadata: ["count": .stringConvertible(resumed)]) }
+        } catch {
+            stop()
+            throw error
+        }
     }
 
     /// Serves until SIGTERM or SIGINT, then drains for up to `shutdownGraceMs`.
@@ -100,19 +121,28 @@ public final class SwitchyardServer: Sendable {
     }
 
     /// Stops accepting, lets requests and streams in flight finish within the grace period, stops.
+    ///
+    /// Tasks stop at a step boundary: no step starts after the drain begins, a step in flight gets
+    /// the grace period to finish and be checkpointed, and task event streams end. Tasks stay
+    /// `executing` in the store (not `paused`), so the next start resumes them on its own; a step
+    /// still in flight when the grace period ends is cancelled and runs again then (at-least-once).
     public func drain() async {
         gateway.beginDraining()
+        runtime.quiesce()
         server.quiesce()
         let grace = Duration.milliseconds(gateway.currentTable.config.shutdownGraceMs)
         let deadline = ContinuousClock.now + grace
-        while server.inFlightRequests > 0, ContinuousClock.now < deadline {
+        while server.inFlightRequests > 0 || runtime.busyWorkers > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         stop()
     }
 
+    /// Stops at once: task steps in flight are cancelled without a checkpoint (they run again on
+    /// the next start), then the listener and the transport stop.
     public func stop() {
         gateway.health.stop()
+        runtime.stop()
         server.stop()
         upstream.shutdown()
     }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
+import SwitchyardStore
 
 /// Version printed by `switchyard --version`.
 let switchyardVersion = "0.1.0"
@@ -13,12 +14,14 @@ struct Switchyard: AsyncParsableCommand {
         commandName: "switchyard",
         abstract: "An OpenAI-compatible sidecar with failover across OpenAI, Anthropic and Gemini.",
         version: switchyardVersion,
-        subcommands: [Serve.self, CheckConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, TasksCommand.self],
         defaultSubcommand: Serve.self)
 }
 
 /// Exit code for a configuration that cannot be used.
 let configExitCode: Int32 = 2
+/// Exit code for a task store that cannot be opened (missing directory, damaged or foreign file, newer schema).
+let storeExitCode: Int32 = 3
 
 struct ConfigOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Configuration file (YAML). Default: $SWITCHYARD_CONFIG, else built from the environment.")
@@ -71,6 +74,10 @@ struct Serve: AsyncParsableCommand {
         } catch let errors as ConfigErrors {
             printErrors(errors)
             throw ExitCode(configExitCode)
+        } catch let error as StoreError {
+            FileHandle.standardError.write(Data("error: cannot open the task store (store.path): \(error)\n".utf8))
+            logger.critical("cannot open the task store", metadata: ["error": .string("\(error)")])
+            throw ExitCode(storeExitCode)
         } catch {
             logger.critical("cannot start", metadata: ["error": .string("\(error)")])
             throw ExitCode(1)

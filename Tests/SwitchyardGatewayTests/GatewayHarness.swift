@@ -5,6 +5,10 @@ import SwitchyardTestSupport
 import SwitchyardUpstream
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Secrets the harness configures; tests assert none of them leaks.
 enum TestSecrets {
     static let client = "sk-client-SECRET-4f1b2c"
@@ -20,8 +24,10 @@ struct GatewayHarness {
     var base: String { "http://127.0.0.1:\(server.port)" }
 
     /// `providers` lines and `models` lines are YAML fragments; `{mock}` is replaced by `mock.url("")`.
+    /// A YAML without `store.path` gets a fresh task store under /tmp, so tests never share one.
     static func start(yaml: String, auth: Bool = true) throws -> GatewayHarness {
-        let config = try ConfigLoader.parse(yaml: yaml)
+        var config = try ConfigLoader.parse(yaml: yaml)
+        if config.store.path == "switchyard.db" { config.store.path = temporaryStorePath() }
         let logs = LogSink(capture: true)
         var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
         logger.logLevel = .debug
@@ -33,6 +39,7 @@ struct GatewayHarness {
     func stop() {
         server.stop()
         client.shutdown()
+        if server.storePath.hasPrefix("/tmp/switchyard-test-") { removeStore(server.storePath) }
     }
 
     func request(
@@ -55,6 +62,17 @@ extension UpstreamResponse {
     var json: JSON? { try? JSON.parse(body) }
     var text: String { String(decoding: body, as: UTF8.self) }
     func header(_ name: String) -> String? { head.headers.value(for: name) }
+}
+
+/// A unique, not yet existing SQLite path under /tmp for one test's task store.
+func temporaryStorePath(_ label: String = "gw") -> String {
+    var g = SystemRandomNumberGenerator()
+    return "/tmp/switchyard-test-\(label)-\(String(g.next() as UInt64, radix: 36)).db"
+}
+
+/// Deletes an SQLite file with its WAL and shared-memory files.
+func removeStore(_ path: String) {
+    for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
 }
 
 /// YAML for one mock upstream per provider kind.

@@ -68,6 +68,7 @@ models:
       - {{provider: anthropic, model: claude-3-5-haiku-latest, priority: 2}}
   - {{name: recovering, targets: [{{provider: cutting, model: claude-3-5-haiku-latest}}]}}
 retry: {{attempts_per_target: 1, initial_backoff_ms: 10, max_backoff_ms: 50, multiplier: 2}}
+store: {{path: "{os.path.dirname(path)}/switchyard.db"}}
 """
     with open(path, "w") as f:
         f.write(text)

@@ -1,0 +1,114 @@
+import Logging
+import SwitchyardCore
+import SwitchyardEdge
+import SwitchyardStore
+
+extension Gateway {
+    /// `POST /v1/chat/completions` with `Idempotency-Key` (scoped to the client key NAME).
+    ///
+    /// - First call: claims the key in the store (`in_flight`), runs the completion, stores its
+    ///   final answer if it succeeded (a streamed answer is assembled into a `chat.completion` as it
+    ///   passes), or releases the key if it failed, so a retry runs again.
+    /// - Repeat with the same body (byte-exact, `IdempotencyHash`): the stored answer with
+    ///   `x-switchyard-replayed: true` and no upstream call, as JSON or, for a streaming request,
+    ///   re-emitted as chunks. Survives restarts; records expire after `store.idempotency_ttl_s`.
+    /// - Repeat while the first still runs in this process: waits for it, then replays (or runs,
+    ///   if the first failed). In flight in another process: 409 `idempotency_in_flight`, Retry-After 1.
+    /// - Same key, different body: 422 `idempotency_key_reused`.
+    ///
+    /// A key claimed by a process that died mid-request stays `in_flight` (409) until it expires.
+    func handleIdempotentChat(
+        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String,
+        idempotencyKey key: String
+    ) async {
+        guard let tasks else {
+            return await handleChat(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+        }
+        guard !key.isEmpty, key.utf8.count <= 255, key.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+            return respondError(
+                responder,
+                .invalidRequest(
+                    "`Idempotency-Key` must be 1 to 255 printable ASCII characters.", param: "Idempotency-Key",
+                    code: "invalid_idempotency_key"),
+                requestID: requestID)
+        }
+        let hash = IdempotencyHash.of(request.body)
+        let slot = keyName + "\u{0}" + key
+        await tasks.idempotency.acquire(slot)
+        defer { tasks.idempotency.release(slot) }
+        let ttl = tasks.idempotencyTTL
+        let begin: IdempotencyBegin
+        do {
+            begin = try await tasks.store.perform { store throws(StoreError) in
+                try store.beginIdempotent(owner: keyName, key: key, requestHash: hash, ttl: ttl)
+            }
+        } catch {
+            return respondError(responder, taskAPIError(error), requestID: requestID)
+        }
+        switch begin {
+        case .mismatch:
+            respondError(
+                responder,
+                APIError(
+                    status: 422, type: "invalid_request_error", code: "idempotency_key_reused",
+                    message: "This Idempotency-Key was already used with a different request body.",
+                    param: "Idempotency-Key"),
+                requestID: requestID)
+        case .inFlight:
+            respondError(
+                responder,
+                APIError(
+                    status: 409, type: "invalid_request_error", code: "idempotency_in_flight",
+                    message: "A request with this Idempotency-Key is still being processed; retry shortly.",
+                    param: "Idempotency-Key", retryAfterSeconds: 1),
+                requestID: requestID)
+        case .completed(let record):
+            replay(record, request: request, responder: responder, requestID: requestID, keyName: keyName)
+        case .new:
+            let capture = IdempotencyCapture()
+            await handleChat(
+                request, responder: responder, table: table, requestID: requestID, keyName: keyName, capture: capture)
+            do {
+                if let result = capture.result {
+                    try await tasks.store.perform { store throws(StoreError) in
+                        try store.completeIdempotent(
+                            owner: keyName, key: key, status: 200, body: result.body, headers: result.headers)
+                    }
+                } else {
+                    try await tasks.store.perform { store throws(StoreError) in
+                        try store.abandonIdempotent(owner: keyName, key: key)
+                    }
+                }
+            } catch {
+                logger.error(
+                    "idempotency record not written",
+                    metadata: ["request_id": .string(requestID), "error": .string(error.kind.rawValue)])
+            }
+        }
+    }
+
+    private func replay(
+        _ record: IdempotencyRecord, request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String
+    ) {
+        let started = ContinuousClock.now
+        var log = RequestLog(requestID: requestID, keyName: keyName)
+        let chat = try? ChatRequest.parse(body: request.body)
+        log.model = chat?.model
+        log.stream = chat?.stream ?? false
+        var headers = HTTPHeaders()
+        for h in record.headers { headers.add(h.name, h.value) }
+        log.upstreamModel = headers["x-switchyard-model"]
+        headers.add("x-request-id", requestID)
+        headers.add("x-switchyard-replayed", "true")
+        if headers["content-type"] == IdempotencyCapture.streamContentType {
+            headers.add("Cache-Control", "no-cache")
+            let completion = (try? JSON.parse(record.body)) ?? .object([:])
+            let writer = responder.startStream(status: record.status, headers: headers)
+            writer.write(CompletionAssembler.replayChunks(completion, includeUsage: chat?.includeUsage ?? false))
+            writer.finish()
+        } else {
+            responder.respond(status: record.status, headers: headers, body: record.body)
+        }
+        finish(log: &log, status: record.status, outcome: "replayed", started: started)
+    }
+}

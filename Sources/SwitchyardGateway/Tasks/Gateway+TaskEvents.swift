@@ -1,0 +1,62 @@
+import Prometheus
+import SwitchyardCore
+import SwitchyardEdge
+import SwitchyardStore
+import SwitchyardTasks
+
+extension Gateway {
+    /// `GET /v1/tasks/{id}/events`: the task's history as SSE, then live events until the task is
+    /// terminal, then the stream closes. Each event is `id: <seq>`, `event: <name>`, `data: {...}`;
+    /// a client that reconnects with `Last-Event-ID` (or `?after=<seq>`) gets what followed.
+    ///
+    /// Live delivery is a wake-up from the runtime after each commit (`TaskEventHub`); the stream
+    /// then reads the new history rows from the store, so the order is the store's `seq` order and
+    /// nothing is skipped. Changes made by another process (`switchyard tasks pause`) show up when
+    /// this process next commits for the task. Draining the gateway ends open streams.
+    func streamTaskEvents(
+        _ request: HTTPRequest, responder: HTTPResponder, runtime: TaskRuntime, id: String, owner: String,
+        requestID: String
+    ) async throws(StoreError) {
+        let snapshot = try await runtime.snapshotOrNotFound(id: id, owner: owner)
+        var last = Int64(request.headers["last-event-id"] ?? Self.queryItems(request.query)["after"] ?? "0") ?? 0
+        let wakeUps = runtime.hub.subscribe(taskID: id)
+        let writer = responder.startStream(
+            status: 200,
+            headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": requestID])
+        metrics.openStreams.increment()
+        defer {
+            metrics.openStreams.decrement()
+            writer.finish()
+        }
+        /// Sends the history after `last`; true when the stream should end (terminal or client gone).
+        func flush() async -> Bool {
+            while true {
+                let after = last
+                let events: [HistoryEvent]
+                do {
+                    events = try await runtime.store.perform { store throws(StoreError) in
+                        try store.events(taskID: id, owner: owner, after: after, limit: 500)
+                    }
+                } catch {
+                    return true
+                }
+                var terminal = false
+                for event in events {
+                    let (name, payload) = TaskRendering.event(event)
+                    var frame = Array("id: \(event.seq)\nevent: \(name)\ndata: ".utf8)
+                    payload.write(to: &frame)
+                    frame += [0x0A, 0x0A]
+                    guard writer.write(frame) else { return true }
+                    last = event.seq
+                    terminal = terminal || TaskRendering.isTerminal(event)
+                }
+                if terminal { return true }
+                if events.count < 500 { return false }
+            }
+        }
+        if await flush() || snapshot.task.state.isTerminal { return }
+        for await _ in wakeUps {
+            if await flush() { return }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Logging
+import SwitchyardCore
+import SwitchyardStore
+import SwitchyardTasks
+
+/// The operations behind the Tasks API. Each persists first (one store transaction), then acts:
+/// schedules, interrupts, wakes event streams. `owner` is the caller's key NAME; another owner's
+/// task is `.notFound`, exactly like a missing one.
+extension TaskRuntime {
+    /// Creates the task, plans its steps and schedules it: `task.created`, then `start` with the
+    /// steps planned in the same transaction, then `plan` (→ `executing`). A crash between these
+    /// commits leaves an `idle` task (never resumed, the client got no 202) or a `planning` one with
+    /// all its steps (resumed on the next start).
+    func create(owner: String, agent: String, metadata: JSON, steps: [PlannedStep]) async throws(StoreError)
+        -> TaskSnapshot
+    {
+        let id = Self.newTaskID()
+        _ = try await store.perform { store throws(StoreError) in
+            try store.createTask(id: id, owner: owner, agent: agent, metadata: metadata)
+        }
+        let job = Job(taskID: id, owner: owner)
+        try await commit(job, from: nil, event: .start, steps: [.plan(steps)])
+        try await commit(job, from: nil, event: .plan)
+        metrics.taskMoved(from: nil, to: TaskState.executing.rawValue)
+        schedule(job)
+        return try await snapshotOrNotFound(id: id, owner: owner)
+    }
+
+    func snapshot(id: String, owner: String) async throws(StoreError) -> TaskSnapshot? {
+        try await store.perform { store throws(StoreError) in try store.task(id: id, owner: owner) }
+    }
+
+    /// Pauses between steps. With a step of the task in flight here, waits for that step's
+    /// checkpoint and commits the pause right after it (the step's result is kept); otherwise
+    /// commits the pause at once. Throws `.rejected` (409) when the state machine refuses.
+    func pause(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
+        _ = try await snapshotOrNotFound(id: id, owner: owner)
+        let applied = await withCheckedContinuation { (waiter: CheckedContinuation<Bool, Never>) in
+            if registerPauseWaiter(id, waiter) {
+                logger.debug("pause waits for the step boundary", metadata: ["task_id": .string(id)])
+            } else {
+                waiter.resume(returning: false)
+            }
+        }
+        if !applied {
+            let current = try await snapshotOrNotFound(id: id, owner: owner)
+            try await commit(Job(taskID: id, owner: owner), from: current.task.state, event: .pause)
+        }
+        return try await snapshotOrNotFound(id: id, owner: owner)
+    }
+
+    func resume(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
+        let current = try await snapshotOrNotFound(id: id, owner: owner)
+        let job = Job(taskID: id, owner: owner)
+        try await commit(job, from: current.task.state, event: .resume)
+        schedule(job)
+        return try await snapshotOrNotFound(id: id, owner: owner)
+    }
+
+    /// Commits `cancelled` (open steps cancelled in the same transaction), then cancels the
+    /// in-flight step's Swift task, which aborts its upstream transfer.
+    func cancel(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
+        let current = try await snapshotOrNotFound(id: id, owner: owner)
+        try await commit(Job(taskID: id, owner: owner), from: current.task.state, event: .cancel)
+        interruptInFlight(id)
+        return try await snapshotOrNotFound(id: id, owner: owner)
+    }
+
+    func snapshotOrNotFound(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
+        guard let snapshot = try await snapshot(id: id, owner: owner) else {
+            throw StoreError(kind: .notFound, message: "no such task", path: store.path)
+        }
+        return snapshot
+    }
+
+    /// `task_` + 24 hex digits from the system's CSPRNG.
+    static func newTaskID() -> String {
+        var g = SystemRandomNumberGenerator()
+        return "task_" + RequestID.hex(g.next(), 16) + RequestID.hex(UInt64(g.next() as UInt32), 8)
+    }
+}

@@ -1,0 +1,407 @@
+import Logging
+import SwitchyardCore
+import SwitchyardProviders
+import SwitchyardRouting
+import SwitchyardStore
+import SwitchyardTasks
+import Synchronization
+
+/// Runs durable tasks: each step through the router (fallback per step) on a bounded pool of
+/// workers (`tasks.workers`), checkpointing every finished step before the next one starts.
+///
+/// **Persist, then perform** (STYLE §3). A step is marked `running` (its attempt counted) in one
+/// transaction before any byte goes upstream; its outcome (output, full response, usage, provider,
+/// model, error class) and the task's next state are committed together in one transaction when
+/// the call returns; only then does the next step start. Before each step the runtime re-reads the
+/// task from the store, so a pause or cancel written by another process (`switchyard tasks`) takes
+/// effect at the next step boundary.
+///
+/// **Delivery: at-least-once for the step in flight, never again for a checkpointed step.**
+/// A step whose checkpoint committed is never sent upstream again, whatever happens later (pause,
+/// resume, crash, restart); the next steps read its output from the store. The step that was in
+/// flight when the process died (SIGKILL, OOM kill, panic, power loss) has no checkpoint: on the
+/// next start it goes back to `pending` with its attempt count kept and runs again from the start,
+/// with the same request and the same earlier outputs, so the upstream may receive that one request
+/// twice (and bill it twice). The same holds for a step interrupted by a shutdown whose grace period
+/// ran out, and for a step whose result arrived after a CLI pause or cancel (the result is dropped).
+/// With the store's default `synchronous=NORMAL`, an OS crash or power loss (not a process crash)
+/// can also roll back the last few commits; those steps run again too. Make steps safe to repeat.
+///
+/// **Pause and cancel** take effect between steps. A pause asked for while a step is in flight
+/// waits for that step's checkpoint and is then committed, so the step's result is kept. A cancel
+/// is committed at once and also cancels the in-flight step's Swift task, which aborts the
+/// upstream transfer; the late result, if any, is dropped.
+///
+/// **Concurrency.** One `Mutex` guards the schedule (queue, running set, in-flight calls); locks
+/// are never held across an `await` or a store call. Store calls go through `TaskStore.perform`,
+/// off the cooperative pool.
+final class TaskRuntime: Sendable {
+    struct Job: Sendable {
+        var taskID: String
+        var owner: String
+    }
+
+    /// What a worker does with a task after one unit of work.
+    enum Unit { case again, done }
+
+    /// The upstream call of a task's step, while it runs in this process.
+    struct InFlight {
+        var stepID: String
+        var call: Task<Result<RouteSuccess, RouteFailure>, Never>?
+        var cancelRequested = false
+        /// `pause` callers waiting for the step boundary; resumed with whether the pause was applied.
+        var pauseWaiters: [CheckedContinuation<Bool, Never>] = []
+    }
+
+    struct State {
+        var queue: [Job] = []
+        var queued: Set<String> = []
+        var running: Set<String> = []
+        /// Tasks scheduled again while a worker held them: re-queued when that worker is done.
+        var again: Set<String> = []
+        var activeWorkers = 0
+        var inFlight: [String: InFlight] = [:]
+        var accepting = true
+        var stopping = false
+    }
+
+    let store: TaskStore
+    let router: Router
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let hub = TaskEventHub()
+    let workers: Int
+    private let table: Mutex<RouteTable>
+    private let state = Mutex(State())
+
+    init(store: TaskStore, router: Router, table: RouteTable, metrics: GatewayMetrics, logger: Logger) {
+        self.store = store
+        self.router = router
+        self.metrics = metrics
+        self.logger = logger
+        self.workers = max(1, table.config.tasks.workers)
+        self.table = Mutex(table)
+        for s in TaskState.allCases { _ = metrics.tasksGauge(state: s.rawValue) }
+    }
+
+    /// Config reload: steps started from now on resolve their model against `newTable`.
+    func updateTable(_ newTable: RouteTable) { table.withLock { $0 = newTable } }
+
+    /// Start-up recovery (blocking): requeues steps that were in flight when the last process
+    /// stopped and schedules every task left in `planning` or `executing`. `paused` tasks stay paused.
+    func recover() throws(StoreError) -> Int {
+        let points = try store.resumeAfterRestart()
+        _ = try? store.purgeExpiredIdempotency()
+        for point in points {
+            metrics.taskMoved(from: nil, to: point.task.state.rawValue)
+            logger.info(
+                "task resumed after restart",
+                metadata: [
+                    "task_id": .string(point.task.id), "state": .string(point.task.state.rawValue),
+                    "next_step": .string(point.nextStep?.stepID ?? "-"),
+                ])
+            schedule(Job(taskID: point.task.id, owner: point.task.owner))
+        }
+        return points.count
+    }
+
+    /// Stops starting steps and ends event streams (drain); steps in flight carry on to their checkpoint.
+    /// Tasks stay `executing` in the store, so the next start resumes them.
+    func quiesce() {
+        state.withLock { s in
+            s.accepting = false
+            s.queue = []
+            s.queued = []
+        }
+        hub.closeAll()
+    }
+
+    /// Workers still busy with a step (drain waits for zero within its grace period).
+    var busyWorkers: Int { state.withLock { $0.activeWorkers } }
+
+    /// Cancels the calls still in flight without committing anything: their steps stay `running`
+    /// in the store and run again on the next start (at-least-once). Call before the transport stops,
+    /// so an aborted transfer is not mistaken for an upstream failure.
+    func stop() {
+        let calls = state.withLock { s -> [Task<Result<RouteSuccess, RouteFailure>, Never>] in
+            s.stopping = true
+            s.accepting = false
+            s.queue = []
+            s.queued = []
+            return s.inFlight.values.compactMap(\.call)
+        }
+        for call in calls { call.cancel() }
+        hub.closeAll()
+    }
+
+    // MARK: Scheduling
+
+    func schedule(_ job: Job) {
+        let queued = state.withLock { s -> Bool in
+            guard s.accepting else { return false }
+            if s.running.contains(job.taskID) {
+                s.again.insert(job.taskID)
+                return false
+            }
+            if s.queued.insert(job.taskID).inserted { s.queue.append(job) }
+            return true
+        }
+        if queued { pump() }
+    }
+
+    private func pump() {
+        let jobs = state.withLock { s -> [Job] in
+            var jobs: [Job] = []
+            while s.accepting, s.activeWorkers < workers, !s.queue.isEmpty {
+                let job = s.queue.removeFirst()
+                s.queued.remove(job.taskID)
+                s.running.insert(job.taskID)
+                s.activeWorkers += 1
+                jobs.append(job)
+            }
+            return jobs
+        }
+        for job in jobs { Task { await self.work(job) } }
+    }
+
+    /// One worker: runs a unit of `first`, then whatever is next in the queue, until it is empty.
+    /// A task with more to do goes to the back of the queue after each step, so tasks share workers.
+    private func work(_ first: Job) async {
+        var job = first
+        while true {
+            let unit = await runUnit(job)
+            let next = state.withLock { s -> Job? in
+                s.running.remove(job.taskID)
+                let rerun = s.again.remove(job.taskID) != nil
+                if s.accepting, unit == .again || rerun, s.queued.insert(job.taskID).inserted { s.queue.append(job) }
+                guard s.accepting, !s.queue.isEmpty else {
+                    s.activeWorkers -= 1
+                    return nil
+                }
+                let j = s.queue.removeFirst()
+                s.queued.remove(j.taskID)
+                s.running.insert(j.taskID)
+                return j
+            }
+            guard let next else { return }
+            job = next
+        }
+    }
+
+    /// Reads the task and does the next thing its stored state calls for.
+    private func runUnit(_ job: Job) async -> Unit {
+        do {
+            guard
+                let snapshot = try await store.perform({ store throws(StoreError) in
+                    try store.task(id: job.taskID, owner: job.owner)
+                })
+            else {
+                return .done
+            }
+            switch snapshot.task.state {
+            case .planning:
+                // Steps are planned in the same transaction as `start`; only the event is left.
+                try await commit(job, from: .planning, event: .plan)
+                return .again
+            case .executing:
+                guard let step = snapshot.firstUnfinishedStep else {
+                    try await commit(job, from: .executing, event: .complete)
+                    return .done
+                }
+                return try await runStep(job, snapshot: snapshot, step: step)
+            case .idle, .paused, .completed, .failed, .cancelled:
+                return .done
+            }
+        } catch {
+            if error.kind == .rejected || error.kind == .notFound {
+                // Someone else (the API, the CLI) moved the task first; its new state decides.
+                logger.debug("task changed under the runtime", metadata: ["task_id": .string(job.taskID)])
+                return .done
+            }
+            logger.error(
+                "task store failure; the task waits for the next start or resume",
+                metadata: ["task_id": .string(job.taskID), "error": .string(error.kind.rawValue)])
+            return .done
+        }
+    }
+
+    // MARK: One step
+
+    private func runStep(_ job: Job, snapshot: TaskSnapshot, step: StepRecord) async throws(StoreError) -> Unit {
+        let registered = state.withLock { s -> Bool in
+            guard !s.stopping else { return false }
+            s.inFlight[job.taskID] = InFlight(stepID: step.stepID)
+            return true
+        }
+        guard registered else { return .done }
+        do {
+            try await commit(job, from: nil, event: nil, steps: [.start(stepID: step.stepID)])
+        } catch {
+            resumePauseWaiters(endInFlight(job.taskID), applied: false)
+            throw error
+        }
+
+        let attempt = step.attempts + 1
+        let routed: Result<RouteSuccess, RouteFailure>
+        switch prepare(step, in: snapshot) {
+        case .failure(let error):
+            return try await finishStep(job, step: step, last: false, outcome: failedOutcome(error, attempts: []))
+        case .success(let (chat, targets)):
+            let requestID = "\(job.taskID)-\(step.stepID)-\(attempt)"
+            let call = Task { await self.router.complete(chat, targets: targets, requestID: requestID) }
+            let cancelNow = state.withLock { s -> Bool in
+                s.inFlight[job.taskID]?.call = call
+                return s.stopping || (s.inFlight[job.taskID]?.cancelRequested ?? true)
+            }
+            if cancelNow { call.cancel() }
+            routed = await call.value
+        }
+
+        let abandoned = state.withLock { s in s.stopping || (s.inFlight[job.taskID]?.cancelRequested ?? true) }
+        if abandoned {
+            // Cancelled (already committed by the canceller) or shutting down (the step stays
+            // `running` and is requeued on the next start): nothing to checkpoint.
+            resumePauseWaiters(endInFlight(job.taskID), applied: false)
+            return .done
+        }
+        let isLast = snapshot.steps.last?.stepID == step.stepID
+        switch routed {
+        case .success(let success):
+            return try await finishStep(job, step: step, last: isLast, outcome: completedOutcome(success))
+        case .failure(let failure):
+            return try await finishStep(
+                job, step: step, last: isLast, outcome: failedOutcome(failure.error, attempts: failure.attempts))
+        }
+    }
+
+    /// The checkpoint: the step's outcome and the task's next state in one transaction; then any
+    /// pause that was asked for while the step ran.
+    private func finishStep(_ job: Job, step: StepRecord, last: Bool, outcome: StepOutcome) async throws(StoreError)
+        -> Unit
+    {
+        let event: TaskEvent = outcome.state == .completed ? (last ? .complete : .stepDone) : .fail
+        let record: TaskRecord
+        do {
+            record = try await commit(
+                job, from: .executing, event: event, steps: [.finish(stepID: step.stepID, outcome: outcome)])
+        } catch {
+            resumePauseWaiters(endInFlight(job.taskID), applied: false)
+            if error.kind == .rejected {
+                // A CLI pause or cancel got there first: the result is dropped (the step reruns on resume).
+                logger.info(
+                    "step result dropped: the task changed while the step ran",
+                    metadata: ["task_id": .string(job.taskID), "step_id": .string(step.stepID)])
+                return .done
+            }
+            throw error
+        }
+        logger.info(
+            "task step finished",
+            metadata: [
+                "task_id": .string(job.taskID), "step_id": .string(step.stepID),
+                "state": .string(outcome.state.rawValue), "provider": .string(outcome.provider ?? "-"),
+                "error": .string(outcome.errorClass ?? "-"),
+            ])
+        let flight = endInFlight(job.taskID)
+        var applied = false
+        if let flight, !flight.pauseWaiters.isEmpty, record.state == .executing {
+            do {
+                try await commit(job, from: .executing, event: .pause)
+                applied = true
+            } catch {
+                logger.debug("pause at the step boundary was refused", metadata: ["task_id": .string(job.taskID)])
+            }
+        }
+        resumePauseWaiters(flight, applied: applied)
+        return record.state == .executing && !applied ? .again : .done
+    }
+
+    /// Adds a pause waiter to the task's in-flight step; false when no step of it is in flight here.
+    func registerPauseWaiter(_ taskID: String, _ waiter: CheckedContinuation<Bool, Never>) -> Bool {
+        state.withLock { s in
+            guard s.inFlight[taskID] != nil else { return false }
+            s.inFlight[taskID]?.pauseWaiters.append(waiter)
+            return true
+        }
+    }
+
+    /// The machine's `interruptInFlight`, after a committed cancel: the step's call is cancelled and
+    /// its late result dropped.
+    func interruptInFlight(_ taskID: String) {
+        let call = state.withLock { s -> Task<Result<RouteSuccess, RouteFailure>, Never>? in
+            s.inFlight[taskID]?.cancelRequested = true
+            return s.inFlight[taskID]?.call
+        }
+        call?.cancel()
+    }
+
+    private func endInFlight(_ taskID: String) -> InFlight? {
+        state.withLock { $0.inFlight.removeValue(forKey: taskID) }
+    }
+
+    private func resumePauseWaiters(_ flight: InFlight?, applied: Bool) {
+        for waiter in flight?.pauseWaiters ?? [] { waiter.resume(returning: applied) }
+    }
+
+    /// The step's request with earlier outputs substituted, parsed and routed against the current table.
+    private func prepare(_ step: StepRecord, in snapshot: TaskSnapshot) -> Result<
+        (ChatRequest, [RouteTarget]), APIError
+    > {
+        guard let template = step.request else {
+            return .failure(.invalidRequest("The step has no request.", code: "invalid_request"))
+        }
+        var outputs: [String: String] = [:]
+        for s in snapshot.steps where s.state == .completed { outputs[s.stepID] = s.output ?? "" }
+        var chat: ChatRequest
+        do {
+            chat = try ChatRequest.parse(TaskTemplate.substitute(template, outputs: outputs))
+        } catch {
+            return .failure(error)
+        }
+        chat.stream = false
+        switch table.withLock({ $0 }).resolve(model: chat.model) {
+        case .targets(let targets, _): return .success((chat, targets))
+        case .notFound: return .failure(.modelNotFound(chat.model))
+        case .unavailable:
+            return .failure(
+                APIError(
+                    status: 503, type: "server_error", code: "no_available_provider",
+                    message: "No provider can serve the step's model."))
+        }
+    }
+
+    private func completedOutcome(_ success: RouteSuccess) -> StepOutcome {
+        let response = success.response.response
+        let body = success.response.passthroughBody.flatMap { try? JSON.parse($0) } ?? response.json
+        return StepOutcome(
+            state: .completed, provider: success.target.provider, model: success.target.model,
+            output: response.choices.first?.content ?? "", response: body, usage: response.usage?.json)
+    }
+
+    /// A failed step keeps a stable, payload-free error class: the last upstream outcome
+    /// (`http_503`, `timeout_first_byte`) when there was a call, else the error code.
+    private func failedOutcome(_ error: APIError, attempts: [AttemptRecord]) -> StepOutcome {
+        StepOutcome(
+            state: .failed, provider: attempts.last?.provider, model: attempts.last?.model,
+            errorClass: attempts.last?.outcome ?? error.code ?? error.type)
+    }
+
+    // MARK: Commits
+
+    /// One checkpoint transaction through the store's queue, timed for
+    /// `switchyard_checkpoint_commit_seconds`; wakes the task's event streams after the commit.
+    @discardableResult
+    func commit(
+        _ job: Job, from: TaskState?, event: TaskEvent?, steps: [StepUpdate] = []
+    ) async throws(StoreError) -> TaskRecord {
+        let (record, elapsed) = try await store.perform { store throws(StoreError) in
+            let started = ContinuousClock.now
+            let record = try store.transition(taskID: job.taskID, owner: job.owner, event: event, stepUpdates: steps)
+            return (record, ContinuousClock.now - started)
+        }
+        metrics.checkpointCommit(elapsed)
+        if let from, from != record.state { metrics.taskMoved(from: from.rawValue, to: record.state.rawValue) }
+        hub.notify(job.taskID)
+        return record
+    }
+}

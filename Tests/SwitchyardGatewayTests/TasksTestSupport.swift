@@ -1,0 +1,226 @@
+import Logging
+import SwitchyardCore
+import SwitchyardGateway
+import SwitchyardTestSupport
+import SwitchyardUpstream
+import Synchronization
+import Testing
+
+/// A second client key, for owner isolation.
+enum OtherKey {
+    static let name = "other"
+    static let secret = "sk-client-OTHER-SECRET-77e1"
+}
+
+/// A mock OpenAI upstream for task tests: answers like `MockLLM` ("Hello from the mock: <last
+/// user text>") and holds back any request whose last user text contains a marker registered
+/// with `gate(_:)` until the test opens that gate.
+final class GatedLLM: Sendable {
+    final class Gates: Sendable {
+        let byMarker = Mutex<[String: MockGate]>([:])
+        func gate(for body: String) -> MockGate? { byMarker.withLock { g in g.first { body.contains($0.key) }?.value } }
+    }
+
+    let server: MockHTTPServer
+    private let gates: Gates
+
+    init() throws {
+        let gates = Gates()
+        self.gates = gates
+        server = try MockHTTPServer { request in
+            var response = MockLLM().respond(request)
+            if let gate = gates.gate(for: request.bodyText) { response.beforeHead = [.waitFor(gate)] }
+            return response
+        }
+    }
+
+    /// Requests whose body contains `marker` wait for the returned gate.
+    func gate(_ marker: String) -> MockGate {
+        let gate = MockGate()
+        gates.byMarker.withLock { $0[marker] = gate }
+        return gate
+    }
+
+    /// Requests whose body contains `marker` are answered at once from now on.
+    func ungate(_ marker: String) { _ = gates.byMarker.withLock { $0.removeValue(forKey: marker) } }
+
+    /// Bodies of the requests received so far that contain `text`.
+    func requests(containing text: String) -> [RecordedRequest] {
+        server.requests.filter { $0.bodyText.contains(text) }
+    }
+
+    func stop() { server.stop() }
+}
+
+/// Task tests' gateway: two client keys (`tests`, `other`), a fresh store under /tmp (or `storePath`).
+func startTaskGateway(mock: MockHTTPServer, storePath: String? = nil, workers: Int = 4) throws -> GatewayHarness {
+    let base = "http://127.0.0.1:\(mock.port)"
+    let text = """
+        listen: 127.0.0.1:0
+        health_check_ms: 0
+        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}, {name: \(OtherKey.name), key_env: TEST_OTHER_KEY}]}
+        providers:
+          - {name: openai, kind: openai, base_url: "\(base)/v1", api_key_env: TEST_PROVIDER_KEY}
+        models:
+          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
+        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        limits: {max_body_bytes: 65536, stream_heartbeat_ms: 100}
+        store: {path: "\(storePath ?? temporaryStorePath("tasks"))"}
+        tasks: {workers: \(workers)}
+        """
+    let config = try ConfigLoader.parse(yaml: text)
+    let logs = LogSink(capture: true)
+    var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
+    logger.logLevel = .debug
+    let env = [
+        "TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider,
+        "TEST_OTHER_KEY": OtherKey.secret,
+    ]
+    let server = try SwitchyardServer(config: config, configPath: nil, environment: env, logger: logger)
+    return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
+}
+
+/// A chat body for one step; `content` may hold `{{steps.<id>.output}}`.
+func stepJSON(_ id: String, _ content: String, model: String = "smart") -> JSON {
+    [
+        "id": .string(id),
+        "request": ["model": .string(model), "messages": [["role": "user", "content": .string(content)]]],
+    ]
+}
+
+func taskBody(_ steps: [JSON], agent: String = "writer", metadata: JSON = ["ticket": "T-1"]) -> String {
+    JSON.object(["agent": .string(agent), "steps": .array(steps), "metadata": metadata]).serializedString()
+}
+
+struct Timeout: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Runs `body`, failing with `Timeout` if it has not returned after `seconds`.
+func within<T: Sendable>(
+    _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw Timeout(what: what) }
+        return value
+    }
+}
+
+extension GatewayHarness {
+    func task(_ id: String, key: String = TestSecrets.client) async throws -> UpstreamResponse {
+        try await request("GET", "/v1/tasks/\(id)", key: key)
+    }
+
+    /// Polls `GET /v1/tasks/{id}` until `done` holds (deadline `seconds`); returns the last body.
+    func waitForTask(
+        _ id: String, seconds: Double = 20, _ what: String = "the task", until done: @escaping @Sendable (JSON) -> Bool
+    ) async throws -> JSON {
+        try await within(seconds, what) {
+            while true {
+                if let json = try await self.task(id).json, done(json) { return json }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    /// Polls the captured logs until one contains `text`.
+    func waitForLog(_ text: String, seconds: Double = 10) async throws {
+        try await within(seconds, "log line \(text)") {
+            while !self.logs.captured.contains(text) { try await Task.sleep(for: .milliseconds(10)) }
+        }
+    }
+
+    /// Opens `GET /v1/tasks/{id}/events` as a live stream.
+    func events(_ id: String, key: String = TestSecrets.client, lastEventID: String? = nil) async throws -> SSEReader {
+        var headers = [HeaderField("Authorization", "Bearer \(key)")]
+        if let lastEventID { headers.append(HeaderField("Last-Event-ID", lastEventID)) }
+        let response = try await client.stream(
+            UpstreamRequest(
+                method: "GET", url: base + "/v1/tasks/\(id)/events", headers: headers, body: [], timeout: .seconds(30)))
+        return SSEReader(response)
+    }
+}
+
+extension JSON {
+    func step(_ i: Int) -> JSON? { self["steps"]?.arrayValue?[i] }
+    var state: String? { self["state"]?.stringValue }
+}
+
+/// One SSE event as the client parsed it.
+struct SSEFrame: Sendable {
+    var id: Int64?
+    var event: String
+    var data: JSON
+}
+
+/// Reads SSE frames from a streaming response as they arrive.
+///
+/// `@unchecked Sendable` invariant: a test drives one reader from one task at a time (it hands
+/// the reader to a `within` closure and awaits it), so the iterator is never used concurrently.
+final class SSEReader: @unchecked Sendable {
+    let status: Int
+    let headers: [HeaderField]
+    private var iterator: UpstreamBodyStream.AsyncIterator
+    private var buffer: [UInt8] = []
+
+    init(_ response: UpstreamStreamingResponse) {
+        status = response.head.status
+        headers = response.head.headers
+        iterator = response.body.makeAsyncIterator()
+    }
+
+    /// The next event, or nil when the stream ended. SSE comments (heartbeats) are skipped.
+    func next() async throws -> SSEFrame? {
+        while true {
+            if let end = findBlankLine() {
+                let block = String(decoding: buffer[..<end], as: UTF8.self)
+                buffer.removeFirst(end + 2)
+                var frame = SSEFrame(id: nil, event: "message", data: .null)
+                var isEvent = false
+                for line in block.split(separator: "\n") {
+                    if line.hasPrefix("id: ") { frame.id = Int64(line.dropFirst(4)) }
+                    if line.hasPrefix("event: ") { frame.event = String(line.dropFirst(7)) }
+                    if line.hasPrefix("data: ") {
+                        isEvent = true
+                        frame.data = (try? JSON.parse(String(line.dropFirst(6)))) ?? .string(String(line.dropFirst(6)))
+                    }
+                }
+                if isEvent { return frame }
+                continue
+            }
+            guard let chunk = try await iterator.next() else { return nil }
+            buffer += chunk
+        }
+    }
+
+    /// Frames up to and including the first whose event name is `name`.
+    func collect(until name: String) async throws -> [SSEFrame] {
+        var frames: [SSEFrame] = []
+        while let frame = try await next() {
+            frames.append(frame)
+            if frame.event == name { return frames }
+        }
+        Issue.record("stream ended before a `\(name)` event; got \(frames.map(\.event))")
+        return frames
+    }
+
+    /// Every frame until the server closes the stream.
+    func drain() async throws -> [SSEFrame] {
+        var frames: [SSEFrame] = []
+        while let frame = try await next() { frames.append(frame) }
+        return frames
+    }
+
+    private func findBlankLine() -> Int? {
+        guard buffer.count >= 2 else { return nil }
+        for i in 0..<(buffer.count - 1) where buffer[i] == 0x0A && buffer[i + 1] == 0x0A { return i }
+        return nil
+    }
+}
