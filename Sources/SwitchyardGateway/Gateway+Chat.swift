@@ -199,6 +199,8 @@ struct RequestLog {
     var continuations: [ContinuationRecord] = []
 
     func emit(to logger: Logger, status: Int, outcome: String, elapsed: Duration) {
+        // Built only when it will be written: this runs once per request.
+        guard logger.logLevel <= .info else { return }
         var m: Logger.Metadata = [
             "request_id": .string(requestID), "client_key": .string(keyName), "status": .stringConvertible(status),
             "outcome": .string(outcome), "latency_ms": .string(ms(elapsed)), "stream": .stringConvertible(stream),

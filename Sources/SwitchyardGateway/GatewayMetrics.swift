@@ -16,9 +16,15 @@ public final class GatewayMetrics: Sendable {
 
     let inFlight: Gauge
     let openStreams: Gauge
-    let counters = Mutex<[String: Counter]>([:])
-    let histograms = Mutex<[String: DurationHistogram]>([:])
-    let gauges = Mutex<[String: Gauge]>([:])
+    let counters = Mutex<[MetricKey: Counter]>([:])
+    let histograms = Mutex<[MetricKey: DurationHistogram]>([:])
+    let gauges = Mutex<[MetricKey: Gauge]>([:])
+
+    /// A metric name with its label values (the label names are fixed per name).
+    struct MetricKey: Hashable, Sendable {
+        var name: String
+        var values: [String]
+    }
 
     /// Buckets for LLM latencies: 10 ms to 120 s.
     static let latencyBuckets: [Duration] = [
@@ -89,12 +95,8 @@ public final class GatewayMetrics: Sendable {
         return g
     }
 
-    private func cacheKey(_ name: String, _ labels: [(String, String)]) -> String {
-        var key = name
-        for (k, v) in labels {
-            key += "\u{1}" + k + "=" + v
-        }
-        return key
+    private func cacheKey(_ name: String, _ labels: [(String, String)]) -> MetricKey {
+        MetricKey(name: name, values: labels.map(\.1))
     }
 
     // MARK: Events

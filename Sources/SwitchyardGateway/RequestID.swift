@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Request ids: an incoming `x-request-id` is honoured when it is short printable ASCII
 /// (so it cannot inject into logs or headers); otherwise a fresh `req_` + 24 hex digits.
@@ -12,11 +13,17 @@ enum RequestID {
         return generate()
     }
 
-    static func generate() -> String {
+    /// 48 random bits drawn once per process, then a counter: unique within the process and
+    /// across restarts in practice, with no system call per request.
+    static let prefix: String = {
         var g = SystemRandomNumberGenerator()
-        let a = g.next() as UInt64
-        let b = g.next() as UInt32
-        return "req_" + hex(a, 16) + hex(UInt64(b), 8)
+        let bits: UInt64 = g.next()
+        return "req_" + hex(bits & 0xFFFF_FFFF_FFFF, 12)
+    }()
+    static let counter = Atomic<UInt64>(0)
+
+    static func generate() -> String {
+        prefix + hex(counter.add(1, ordering: .relaxed).newValue, 12)
     }
 
     static func hex(_ v: UInt64, _ width: Int) -> String {

@@ -3,8 +3,8 @@
 ///
 /// Allowed retries in the window = `max(floor, percent/100 · requests)`.
 public struct RetryBudget: Sendable, Equatable {
-    private var requests: [ContinuousClock.Instant] = []
-    private var retries: [ContinuousClock.Instant] = []
+    private var requests = InstantQueue()
+    private var retries = InstantQueue()
 
     public init() {}
 
@@ -24,7 +24,35 @@ public struct RetryBudget: Sendable, Equatable {
 
     private mutating func prune(now: ContinuousClock.Instant, window: Duration) {
         let cutoff = now - window
-        if let i = requests.firstIndex(where: { $0 > cutoff }) { requests.removeFirst(i) } else { requests.removeAll() }
-        if let i = retries.firstIndex(where: { $0 > cutoff }) { retries.removeFirst(i) } else { retries.removeAll() }
+        requests.drop(upTo: cutoff)
+        retries.drop(upTo: cutoff)
+    }
+}
+
+/// Instants in arrival order with amortised O(1) removal from the front: at thousands of
+/// requests per second the window holds tens of thousands of entries, and shifting the array on
+/// every request was a measurable share of the hot path.
+struct InstantQueue: Sendable, Equatable {
+    private var items: [ContinuousClock.Instant] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+
+    mutating func append(_ i: ContinuousClock.Instant) { items.append(i) }
+
+    /// Drops every instant at or before `cutoff`.
+    mutating func drop(upTo cutoff: ContinuousClock.Instant) {
+        while head < items.count, items[head] <= cutoff { head += 1 }
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024, head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+
+    static func == (a: InstantQueue, b: InstantQueue) -> Bool {
+        a.items[a.head...].elementsEqual(b.items[b.head...])
     }
 }

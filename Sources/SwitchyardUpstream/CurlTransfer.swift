@@ -40,6 +40,9 @@ final class Transfer: @unchecked Sendable {
     // Loop-thread state.
     var easy: EasyHandle?
     var headerList: UnsafeMutablePointer<curl_slist>?
+    /// A copy of a small request body handed to curl as CURLOPT_POSTFIELDS (curl does not copy
+    /// it), so headers and body leave in one send; freed in deinit, after curl let go of it.
+    var postFields: UnsafeMutableRawBufferPointer?
     var retainedByCurl: Unmanaged<Transfer>?
     var indexInRunning = -1
     var readOffset = 0
@@ -63,7 +66,12 @@ final class Transfer: @unchecked Sendable {
 
     deinit {
         if let headerList { curl_slist_free_all(headerList) }
+        postFields?.deallocate()
     }
+
+    /// Bodies up to this size go out with the headers in one send (CURLOPT_POSTFIELDS);
+    /// larger ones stream from `request.body` through the read callback without a copy.
+    static let postFieldsLimit = 64 << 10
 
     // MARK: Deadlines (loop thread)
 
@@ -115,6 +123,16 @@ final class Transfer: @unchecked Sendable {
             _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
         case "HEAD":
             _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+        case _ where request.body.count <= Self.postFieldsLimit:
+            _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            if postFields == nil {
+                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, request.body.count), alignment: 1)
+                request.body.withUnsafeBytes { copy.copyMemory(from: $0) }
+                postFields = copy
+            }
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, postFields?.baseAddress)
+            if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
         default:
             // The body is read from `request.body` in place (no copy); the seek callback lets curl
             // rewind it when it re-sends on a fresh connection after a stale keep-alive one.
