@@ -1,6 +1,6 @@
 # Switchyard image: the same steps as the README (scripts/install-deps, swift build -c release),
 # so a correct README build means a correct image.
-FROM swift:6.2-bookworm AS build
+FROM swift:6.3.1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN scripts/install-deps \
@@ -17,7 +17,11 @@ COPY --from=build /out/switchyard /usr/local/bin/switchyard
 COPY config/switchyard.yaml /etc/switchyard/switchyard.yaml
 USER switchyard
 WORKDIR /var/lib/switchyard
-ENV SWITCHYARD_CONFIG=/etc/switchyard/switchyard.yaml
+# Mount your own configuration over this file (or point SWITCHYARD_CONFIG elsewhere) and the
+# store under /var/lib/switchyard. Inside a container the listener must leave loopback; the
+# example configuration then requires SWITCHYARD_KEY_APP (a client key) to be set.
+ENV SWITCHYARD_CONFIG=/etc/switchyard/switchyard.yaml SWITCHYARD_LISTEN=0.0.0.0:4000
+VOLUME ["/var/lib/switchyard"]
 EXPOSE 4000
 HEALTHCHECK --interval=10s --timeout=2s CMD curl -fsS http://127.0.0.1:4000/healthz || exit 1
 ENTRYPOINT ["/usr/local/bin/switchyard", "serve"]

@@ -31,6 +31,12 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var isLoopback: Bool { host == "localhost" || host.hasPrefix("127.") || host == "::1" }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Parses `host:port` or `[v6]:port`.
+    public init?(parsing text: String) {
+        guard let a = SwitchyardConfig.parseListen(text) else { return nil }
+        self = a
+    }
 }
 
 public struct ClientKeyConfig: Sendable, Equatable {

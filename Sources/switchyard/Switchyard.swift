@@ -27,11 +27,23 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Configuration file (YAML). Default: $SWITCHYARD_CONFIG, else built from the environment.")
     var config: String?
 
+    @Option(help: "Override the configuration's listen address (host:port). Default: $SWITCHYARD_LISTEN if set.")
+    var listen: String?
+
     func load(environment: [String: String]) throws(ConfigErrors) -> (SwitchyardConfig, String?) {
+        var result: (SwitchyardConfig, String?)
         if let path = config ?? environment["SWITCHYARD_CONFIG"], !path.isEmpty {
-            return (try ConfigLoader.load(path: path), path)
+            result = (try ConfigLoader.load(path: path), path)
+        } else {
+            result = (SwitchyardConfig.embeddedDefault(environment: environment), nil)
         }
-        return (SwitchyardConfig.embeddedDefault(environment: environment), nil)
+        if let text = listen ?? environment["SWITCHYARD_LISTEN"], !text.isEmpty {
+            guard let address = ListenAddress(parsing: text) else {
+                throw ConfigErrors([ConfigError(path: "listen", problem: "expected host:port, got \"\(text)\" (--listen / SWITCHYARD_LISTEN)")])
+            }
+            result.0.listen = address
+        }
+        return result
     }
 }
 
