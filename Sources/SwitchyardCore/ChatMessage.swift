@@ -92,7 +92,9 @@ public struct ToolDefinition: Sendable, Equatable {
     public var parameters: JSON?
     public var strict: Bool?
 
-    public init(kind: Kind = .function, name: String, description: String? = nil, parameters: JSON? = nil, strict: Bool? = nil) {
+    public init(
+        kind: Kind = .function, name: String, description: String? = nil, parameters: JSON? = nil, strict: Bool? = nil
+    ) {
         self.kind = kind
         self.name = name
         self.description = description

@@ -122,7 +122,9 @@ extension ChatRequest {
                     throw .invalidRequest("`stop` accepts at most 4 sequences.", param: "stop")
                 }
                 for (i, item) in items.enumerated() {
-                    guard let s = item.stringValue else { throw APIError.wrongType("stop[\(i)]", expected: "string", got: item) }
+                    guard let s = item.stringValue else {
+                        throw APIError.wrongType("stop[\(i)]", expected: "string", got: item)
+                    }
                     req.stop.append(s)
                 }
             default: throw APIError.wrongType("stop", expected: "string or array", got: stop)
@@ -130,7 +132,9 @@ extension ChatRequest {
         }
 
         if let tools = o["tools"], !tools.isNull {
-            guard case .array(let items) = tools else { throw APIError.wrongType("tools", expected: "array", got: tools) }
+            guard case .array(let items) = tools else {
+                throw APIError.wrongType("tools", expected: "array", got: tools)
+            }
             for (i, t) in items.enumerated() { req.tools.append(try parseTool(t, path: "tools[\(i)]")) }
         }
         if let choice = o["tool_choice"], !choice.isNull {
@@ -172,7 +176,8 @@ extension ChatRequest {
             }
             if message.content == nil, message.toolCalls.isEmpty, message.refusal == nil, o["function_call"] == nil {
                 throw .invalidRequest(
-                    "\(path) must have `content` or `tool_calls`.", param: path + ".content", code: "missing_required_parameter")
+                    "\(path) must have `content` or `tool_calls`.", param: path + ".content",
+                    code: "missing_required_parameter")
             }
         case .tool:
             guard let id = try r.string("tool_call_id") else { throw APIError.missing(path + ".tool_call_id") }
@@ -214,7 +219,9 @@ extension ChatRequest {
             guard let img = o["image_url"] else { throw APIError.missing(path + ".image_url") }
             // The SDKs send an object; a bare string is accepted as the URL, as OpenAI does.
             if case .string(let url) = img { return .imageURL(url: url, detail: nil) }
-            guard case .object(let io) = img else { throw APIError.wrongType(path + ".image_url", expected: "object", got: img) }
+            guard case .object(let io) = img else {
+                throw APIError.wrongType(path + ".image_url", expected: "object", got: img)
+            }
             var ir = RequestReader(object: io, prefix: path + ".image_url.")
             guard let url = try ir.string("url") else { throw APIError.missing(path + ".image_url.url") }
             return .imageURL(url: url, detail: try ir.string("detail"))
@@ -227,7 +234,9 @@ extension ChatRequest {
         case "file":
             guard let f = try r.object("file") else { throw APIError.missing(path + ".file") }
             var fr = RequestReader(object: f, prefix: path + ".file.")
-            return .file(fileData: try fr.string("file_data"), fileID: try fr.string("file_id"), filename: try fr.string("filename"))
+            return .file(
+                fileData: try fr.string("file_data"), fileID: try fr.string("file_id"),
+                filename: try fr.string("filename"))
         default:
             throw .invalidRequest(
                 "Invalid content part type '\(type)' at \(path).type.", param: path + ".type", code: "invalid_value")
@@ -275,7 +284,8 @@ extension ChatRequest {
             guard let name = try cr.string("name") else { throw APIError.missing(path + ".custom.name") }
             return ToolDefinition(kind: .custom, name: name, description: try cr.string("description"))
         default:
-            throw .invalidRequest("Invalid tool type '\(type)' at \(path).type.", param: path + ".type", code: "invalid_value")
+            throw .invalidRequest(
+                "Invalid tool type '\(type)' at \(path).type.", param: path + ".type", code: "invalid_value")
         }
     }
 
@@ -306,11 +316,14 @@ extension ChatRequest {
                 }
                 return .custom(name)
             case "allowed_tools":
-                guard let at = try r.object("allowed_tools") else { throw APIError.missing("tool_choice.allowed_tools") }
+                guard let at = try r.object("allowed_tools") else {
+                    throw APIError.missing("tool_choice.allowed_tools")
+                }
                 let mode = at["mode"]?.stringValue ?? "auto"
                 guard mode == "auto" || mode == "required" else {
                     throw .invalidRequest(
-                        "tool_choice.allowed_tools.mode must be auto or required.", param: "tool_choice.allowed_tools.mode",
+                        "tool_choice.allowed_tools.mode must be auto or required.",
+                        param: "tool_choice.allowed_tools.mode",
                         code: "invalid_value")
                 }
                 var names: [String] = []
@@ -329,7 +342,9 @@ extension ChatRequest {
     }
 
     static func parseResponseFormat(_ value: JSON) throws(APIError) -> ResponseFormat {
-        guard case .object(let o) = value else { throw APIError.wrongType("response_format", expected: "object", got: value) }
+        guard case .object(let o) = value else {
+            throw APIError.wrongType("response_format", expected: "object", got: value)
+        }
         var r = RequestReader(object: o, prefix: "response_format.")
         switch try r.string("type") {
         case "text": return .text
@@ -339,7 +354,8 @@ extension ChatRequest {
             var jr = RequestReader(object: js, prefix: "response_format.json_schema.")
             guard let name = try jr.string("name") else { throw APIError.missing("response_format.json_schema.name") }
             let schema = js["schema"] ?? .object([:])
-            return .jsonSchema(name: name, description: try jr.string("description"), schema: schema, strict: try jr.bool("strict"))
+            return .jsonSchema(
+                name: name, description: try jr.string("description"), schema: schema, strict: try jr.bool("strict"))
         case nil: throw APIError.missing("response_format.type")
         case let other?:
             throw .invalidRequest(
@@ -356,7 +372,8 @@ extension APIError {
 
     static func wrongType(_ param: String, expected: String, got: JSON) -> APIError {
         .invalidRequest(
-            "Invalid type for '\(param)': expected \(expected), but got \(got.kindName).", param: param, code: "invalid_type")
+            "Invalid type for '\(param)': expected \(expected), but got \(got.kindName).", param: param,
+            code: "invalid_type")
     }
 }
 
@@ -404,11 +421,13 @@ struct RequestReader {
         guard let i = v.intValue else { throw APIError.wrongType(prefix + key, expected: "integer", got: v) }
         if let min, i < min {
             throw .invalidRequest(
-                "Invalid '\(prefix + key)': \(i) is below the minimum of \(min).", param: prefix + key, code: "invalid_value")
+                "Invalid '\(prefix + key)': \(i) is below the minimum of \(min).", param: prefix + key,
+                code: "invalid_value")
         }
         if let max, i > max {
             throw .invalidRequest(
-                "Invalid '\(prefix + key)': \(i) is above the maximum of \(max).", param: prefix + key, code: "invalid_value")
+                "Invalid '\(prefix + key)': \(i) is above the maximum of \(max).", param: prefix + key,
+                code: "invalid_value")
         }
         return i
     }

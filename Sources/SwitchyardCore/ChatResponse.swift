@@ -100,7 +100,9 @@ public struct ChatResponse: Sendable, Equatable {
     public var usage: Usage?
     public var systemFingerprint: String?
 
-    public init(id: String, created: Int, model: String, choices: [ChatChoice], usage: Usage?, systemFingerprint: String? = nil) {
+    public init(
+        id: String, created: Int, model: String, choices: [ChatChoice], usage: Usage?, systemFingerprint: String? = nil
+    ) {
         self.id = id
         self.created = created
         self.model = model

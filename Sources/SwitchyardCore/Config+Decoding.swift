@@ -24,7 +24,9 @@ extension SwitchyardConfig {
             c.providers.append(ProviderConfig(name: name, kind: name, baseURL: url, apiKeyEnv: env))
             c.routes += prefixes.map { PrefixRoute(prefix: $0, provider: name) }
         }
-        if environment["SWITCHYARD_KEY"] != nil { c.auth.keys = [ClientKeyConfig(name: "default", keyEnv: "SWITCHYARD_KEY")] }
+        if environment["SWITCHYARD_KEY"] != nil {
+            c.auth.keys = [ClientKeyConfig(name: "default", keyEnv: "SWITCHYARD_KEY")]
+        }
         return c
     }
 
@@ -44,12 +46,18 @@ extension SwitchyardConfig {
         var providerNames: [String: Int] = [:]
         for (i, p) in providers.enumerated() {
             if let first = providerNames[p.name] {
-                errors.append(.init(path: "providers[\(i)].name", problem: "duplicate provider name \"\(p.name)\" (first at providers[\(first)])"))
+                errors.append(
+                    .init(
+                        path: "providers[\(i)].name",
+                        problem: "duplicate provider name \"\(p.name)\" (first at providers[\(first)])"))
             } else {
                 providerNames[p.name] = i
             }
             if !["openai", "anthropic", "gemini"].contains(p.kind) {
-                errors.append(.init(path: "providers[\(i)].kind", problem: "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)"))
+                errors.append(
+                    .init(
+                        path: "providers[\(i)].kind",
+                        problem: "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)"))
             }
             if !(p.baseURL.hasPrefix("http://") || p.baseURL.hasPrefix("https://")) {
                 errors.append(.init(path: "providers[\(i)].base_url", problem: "must start with http:// or https://"))
@@ -67,12 +75,19 @@ extension SwitchyardConfig {
             if !modelNames.insert(m.name).inserted {
                 errors.append(.init(path: "models[\(i)].name", problem: "duplicate model name \"\(m.name)\""))
             }
-            if m.targets.isEmpty { errors.append(.init(path: "models[\(i)].targets", problem: "needs at least one target")) }
+            if m.targets.isEmpty {
+                errors.append(.init(path: "models[\(i)].targets", problem: "needs at least one target"))
+            }
             for (j, t) in m.targets.enumerated() {
                 if providerNames[t.provider] == nil {
-                    errors.append(.init(path: "models[\(i)].targets[\(j)].provider", problem: "no provider named \"\(t.provider)\""))
+                    errors.append(
+                        .init(
+                            path: "models[\(i)].targets[\(j)].provider", problem: "no provider named \"\(t.provider)\"")
+                    )
                 }
-                if t.weight <= 0 { errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive")) }
+                if t.weight <= 0 {
+                    errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive"))
+                }
                 // OpenAI Chat Completions answers a trailing assistant message with a new turn
                 // rather than continuing it: spliced onto the delivered text it would garble the answer.
                 if t.continuation == .prefill, let k = providerNames[t.provider], providers[k].kind == "openai" {
@@ -90,27 +105,45 @@ extension SwitchyardConfig {
         for (i, k) in auth.keys.enumerated() where !keyNames.insert(k.name).inserted {
             errors.append(.init(path: "auth.keys[\(i)].name", problem: "duplicate key name \"\(k.name)\""))
         }
-        if retry.attemptsPerTarget < 1 { errors.append(.init(path: "retry.attempts_per_target", problem: "must be at least 1")) }
+        if retry.attemptsPerTarget < 1 {
+            errors.append(.init(path: "retry.attempts_per_target", problem: "must be at least 1"))
+        }
         if retry.multiplier < 1 { errors.append(.init(path: "retry.multiplier", problem: "must be at least 1")) }
-        if retry.initialBackoffMs < 0 { errors.append(.init(path: "retry.initial_backoff_ms", problem: "must not be negative")) }
+        if retry.initialBackoffMs < 0 {
+            errors.append(.init(path: "retry.initial_backoff_ms", problem: "must not be negative"))
+        }
         if retry.maxBackoffMs < retry.initialBackoffMs {
             errors.append(.init(path: "retry.max_backoff_ms", problem: "must be at least initial_backoff_ms"))
         }
-        if !(0...100).contains(retry.budgetPercent) { errors.append(.init(path: "retry.budget_percent", problem: "must be within 0..100")) }
+        if !(0...100).contains(retry.budgetPercent) {
+            errors.append(.init(path: "retry.budget_percent", problem: "must be within 0..100"))
+        }
         if retry.deadlineMs <= 0 { errors.append(.init(path: "retry.deadline_ms", problem: "must be positive")) }
         if circuitBreaker.failureThreshold < 1 {
             errors.append(.init(path: "circuit_breaker.failure_threshold", problem: "must be at least 1"))
         }
-        if circuitBreaker.openMs <= 0 { errors.append(.init(path: "circuit_breaker.open_ms", problem: "must be positive")) }
-        if limits.maxBodyBytes < 1024 { errors.append(.init(path: "limits.max_body_bytes", problem: "must be at least 1024")) }
-        if limits.streamHeartbeatMs < 10 { errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10")) }
-        if limits.streamHeartbeatMs < 10 { errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10")) }
-        if limits.maxConnections < 1 { errors.append(.init(path: "limits.max_connections", problem: "must be at least 1")) }
+        if circuitBreaker.openMs <= 0 {
+            errors.append(.init(path: "circuit_breaker.open_ms", problem: "must be positive"))
+        }
+        if limits.maxBodyBytes < 1024 {
+            errors.append(.init(path: "limits.max_body_bytes", problem: "must be at least 1024"))
+        }
+        if limits.streamHeartbeatMs < 10 {
+            errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10"))
+        }
+        if limits.streamHeartbeatMs < 10 {
+            errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10"))
+        }
+        if limits.maxConnections < 1 {
+            errors.append(.init(path: "limits.max_connections", problem: "must be at least 1"))
+        }
         if store.path.isEmpty { errors.append(.init(path: "store.path", problem: "must not be empty")) }
         if store.idempotencyTTLSeconds < 1 {
             errors.append(.init(path: "store.idempotency_ttl_s", problem: "must be at least 1"))
         }
-        if !(1...256).contains(tasks.workers) { errors.append(.init(path: "tasks.workers", problem: "must be within 1..256")) }
+        if !(1...256).contains(tasks.workers) {
+            errors.append(.init(path: "tasks.workers", problem: "must be within 1..256"))
+        }
         return errors
     }
 }
@@ -128,7 +161,9 @@ struct ConfigDecoder {
             return nil
         }
         for k in o.keys where !allowed.contains(k) {
-            let hint = allowed.first { $0.replacingOccurrences(of: "_", with: "") == k.replacingOccurrences(of: "_", with: "").lowercased() }
+            let hint = allowed.first {
+                $0.replacingOccurrences(of: "_", with: "") == k.replacingOccurrences(of: "_", with: "").lowercased()
+            }
             fail(path.isEmpty ? k : "\(path).\(k)", "unknown key" + (hint.map { " (did you mean \"\($0)\"?)" } ?? ""))
         }
         return o
@@ -178,7 +213,9 @@ struct ConfigDecoder {
     }
 
     /// A string naming one case of `E`; anything else is an error listing the allowed values.
-    mutating func oneOf<E: RawRepresentable & CaseIterable>(_ o: JSONObject, _ key: String, _ path: String, _: E.Type) -> E?
+    mutating func oneOf<E: RawRepresentable & CaseIterable>(
+        _ o: JSONObject, _ key: String, _ path: String, _: E.Type
+    ) -> E?
     where E.RawValue == String {
         guard let s = string(o, key, path) else { return nil }
         if let e = E(rawValue: s) { return e }
@@ -202,7 +239,8 @@ struct ConfigDecoder {
             let o = object(
                 root, "",
                 allowed: [
-                    "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks", "limits",
+                    "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks",
+                    "limits",
                     "shutdown_grace_ms", "health_check_ms",
                 ])
         else {
@@ -210,13 +248,18 @@ struct ConfigDecoder {
             return c
         }
         if let l = string(o, "listen", "") {
-            if let a = SwitchyardConfig.parseListen(l) { c.listen = a } else { fail("listen", "expected host:port, got \"\(l)\"") }
+            if let a = SwitchyardConfig.parseListen(l) {
+                c.listen = a
+            } else {
+                fail("listen", "expected host:port, got \"\(l)\"")
+            }
         }
         if let a = object(o["auth"], "auth", allowed: ["keys", "allow_unauthenticated"]) {
             for (i, k) in array(a, "keys", "auth").enumerated() {
                 let p = "auth.keys[\(i)]"
                 guard let ko = object(k, p, allowed: ["name", "key_env"]) else { continue }
-                if let name = string(ko, "name", p, required: true), let env = string(ko, "key_env", p, required: true) {
+                if let name = string(ko, "name", p, required: true), let env = string(ko, "key_env", p, required: true)
+                {
                     c.auth.keys.append(ClientKeyConfig(name: name, keyEnv: env))
                 }
             }
@@ -233,7 +276,8 @@ struct ConfigDecoder {
                         "default_max_tokens",
                     ])
             else { continue }
-            guard let name = string(po, "name", p, required: true), let kind = string(po, "kind", p, required: true) else { continue }
+            guard let name = string(po, "name", p, required: true), let kind = string(po, "kind", p, required: true)
+            else { continue }
             var pc = ProviderConfig(
                 name: name, kind: kind, baseURL: string(po, "base_url", p) ?? defaultBaseURL(kind),
                 apiKeyEnv: string(po, "api_key_env", p))
@@ -262,25 +306,31 @@ struct ConfigDecoder {
         }
         for (i, mv) in array(o, "models", "").enumerated() {
             let p = "models[\(i)]"
-            guard let mo = object(mv, p, allowed: ["name", "targets", "stream_mode"]), let name = string(mo, "name", p, required: true)
+            guard let mo = object(mv, p, allowed: ["name", "targets", "stream_mode"]),
+                let name = string(mo, "name", p, required: true)
             else { continue }
             var targets: [TargetConfig] = []
             for (j, tv) in array(mo, "targets", p).enumerated() {
                 let tp = "\(p).targets[\(j)]"
                 guard let to = object(tv, tp, allowed: ["provider", "model", "priority", "weight", "continuation"]),
-                    let provider = string(to, "provider", tp, required: true), let model = string(to, "model", tp, required: true)
+                    let provider = string(to, "provider", tp, required: true),
+                    let model = string(to, "model", tp, required: true)
                 else { continue }
                 targets.append(
                     TargetConfig(
-                        provider: provider, model: model, priority: int(to, "priority", tp) ?? 1, weight: int(to, "weight", tp) ?? 1,
+                        provider: provider, model: model, priority: int(to, "priority", tp) ?? 1,
+                        weight: int(to, "weight", tp) ?? 1,
                         continuation: oneOf(to, "continuation", tp, ContinuationMode.self)))
             }
             c.models.append(
-                ModelConfig(name: name, targets: targets, streamMode: oneOf(mo, "stream_mode", p, StreamMode.self) ?? .incremental))
+                ModelConfig(
+                    name: name, targets: targets,
+                    streamMode: oneOf(mo, "stream_mode", p, StreamMode.self) ?? .incremental))
         }
         for (i, rv) in array(o, "routes", "").enumerated() {
             let p = "routes[\(i)]"
-            guard let ro = object(rv, p, allowed: ["prefix", "provider"]), let prefix = string(ro, "prefix", p, required: true),
+            guard let ro = object(rv, p, allowed: ["prefix", "provider"]),
+                let prefix = string(ro, "prefix", p, required: true),
                 let provider = string(ro, "provider", p, required: true)
             else { continue }
             c.routes.append(PrefixRoute(prefix: prefix, provider: provider))
@@ -301,7 +351,8 @@ struct ConfigDecoder {
             c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
         }
         if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
-            c.circuitBreaker.failureThreshold = int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
+            c.circuitBreaker.failureThreshold =
+                int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
             c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
         }
         if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s"]) {
@@ -311,7 +362,12 @@ struct ConfigDecoder {
         if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
             c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers
         }
-        if let l = object(o["limits"], "limits", allowed: ["max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms"]) {
+        if let l = object(
+            o["limits"], "limits",
+            allowed: [
+                "max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms",
+            ])
+        {
             c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes
             c.limits.maxConnections = int(l, "max_connections", "limits") ?? c.limits.maxConnections
             c.limits.maxHeaderBytes = int(l, "max_header_bytes", "limits") ?? c.limits.maxHeaderBytes

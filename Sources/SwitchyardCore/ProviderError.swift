@@ -89,7 +89,8 @@ extension ProviderError {
             return APIError(status: 404, type: "invalid_request_error", code: "model_not_found", message: message)
         case .conflict, .unprocessable:
             if let body = passthroughBody, let e = Self.apiError(fromEnvelope: body, status: status) { return e }
-            return APIError(status: status, type: "invalid_request_error", code: providerCode, message: message, param: param)
+            return APIError(
+                status: status, type: "invalid_request_error", code: providerCode, message: message, param: param)
         case .requestTooLarge:
             return APIError(status: 413, type: "invalid_request_error", code: "request_too_large", message: message)
         case .rateLimited:
@@ -98,12 +99,16 @@ extension ProviderError {
                 retryAfterSeconds: retryAfterSeconds.map { max(1, Int($0.rounded(.up))) })
         case .quotaExhausted:
             return APIError(
-                status: 429, type: "insufficient_quota", code: "insufficient_quota", message: message, shouldRetry: false)
+                status: 429, type: "insufficient_quota", code: "insufficient_quota", message: message,
+                shouldRetry: false)
         case .requestTimeout, .gatewayTimeout:
-            return APIError(status: 504, type: "server_error", code: "upstream_timeout", message: "The upstream provider timed out.")
+            return APIError(
+                status: 504, type: "server_error", code: "upstream_timeout", message: "The upstream provider timed out."
+            )
         case .overloaded:
             return APIError(
-                status: 503, type: "server_error", code: "upstream_overloaded", message: "The upstream provider is overloaded.",
+                status: 503, type: "server_error", code: "upstream_overloaded",
+                message: "The upstream provider is overloaded.",
                 retryAfterSeconds: retryAfterSeconds.map { max(1, Int($0.rounded(.up))) } ?? 1)
         case .serverError, .malformedResponse, .other:
             return APIError(

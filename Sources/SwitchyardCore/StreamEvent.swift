@@ -30,7 +30,8 @@ public struct ChoiceDelta: Sendable, Equatable {
 
     public init(
         index: Int = 0, role: Bool = false, content: String? = nil, contentNull: Bool = false,
-        toolCalls: [ToolCallDelta] = [], refusal: String? = nil, finishReason: FinishReason? = nil, logprobs: JSON? = nil
+        toolCalls: [ToolCallDelta] = [], refusal: String? = nil, finishReason: FinishReason? = nil,
+        logprobs: JSON? = nil
     ) {
         self.index = index
         self.role = role
@@ -46,7 +47,11 @@ public struct ChoiceDelta: Sendable, Equatable {
     public var json: JSON {
         var d = JSONObject()
         if role { d.appendUnique("role", "assistant") }
-        if let c = content { d.appendUnique("content", .string(c)) } else if contentNull { d.appendUnique("content", .null) }
+        if let c = content {
+            d.appendUnique("content", .string(c))
+        } else if contentNull {
+            d.appendUnique("content", .null)
+        }
         if !toolCalls.isEmpty {
             d.appendUnique(
                 "tool_calls",

@@ -196,7 +196,9 @@ extension RequestContext {
         return queue(connection, response, status: status, headers: headers)
     }
 
-    private func queue(_ connection: OpaquePointer, _ response: OpaquePointer, status: Int, headers: HTTPHeaders)
+    private func queue(
+        _ connection: OpaquePointer, _ response: OpaquePointer, status: Int, headers: HTTPHeaders
+    )
         -> MHD_Result
     {
         for (name, value) in headers {

@@ -1,8 +1,9 @@
+import CMicroHTTPD
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMicroHTTPD
-import Synchronization
 
 /// Owns one `struct MHD_Daemon *` and stops it exactly once.
 ///

@@ -147,7 +147,9 @@ extension Gateway {
         log.provider = routed.answeringTarget.provider
         log.upstreamModel = routed.answeringTarget.model
         if let usage = routed.usage { log.usage = usage }
-        finish(log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText, started: started)
+        finish(
+            log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText,
+            started: started)
     }
 
     func addRoutingHeaders(_ headers: inout HTTPHeaders, target: RouteTarget, attempts: Int) {
@@ -162,7 +164,9 @@ extension Gateway {
         return attempts.count > 1 ? "retried" : "ok"
     }
 
-    func finishWithError(_ error: APIError, responder: HTTPResponder, log: inout RequestLog, started: ContinuousClock.Instant) {
+    func finishWithError(
+        _ error: APIError, responder: HTTPResponder, log: inout RequestLog, started: ContinuousClock.Instant
+    ) {
         var extra: [(String, String)] = []
         if !log.attempts.isEmpty { extra.append(("x-switchyard-attempts", String(log.attempts.count))) }
         respondError(responder, error, requestID: log.requestID, extra: extra)
@@ -175,7 +179,8 @@ extension Gateway {
         metrics.request(
             model: log.configuredModel, provider: log.provider, outcome: outcome, status: status, duration: elapsed)
         if let u = log.usage, let p = log.provider {
-            metrics.tokens(provider: p, model: log.configuredModel, prompt: u.promptTokens, completion: u.completionTokens)
+            metrics.tokens(
+                provider: p, model: log.configuredModel, prompt: u.promptTokens, completion: u.completionTokens)
         }
         log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed)
     }
@@ -219,7 +224,8 @@ struct RequestLog {
             m["targets"] = .array(
                 attempts.map { a in
                     .dictionary([
-                        "target": .string(a.target), "attempt": .stringConvertible(a.attempt), "outcome": .string(a.outcome),
+                        "target": .string(a.target), "attempt": .stringConvertible(a.attempt),
+                        "outcome": .string(a.outcome),
                         "ms": .string(ms(a.duration)),
                     ])
                 })

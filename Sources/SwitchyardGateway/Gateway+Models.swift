@@ -35,7 +35,9 @@ func percentDecoded(_ s: String) -> String {
     let b = Array(s.utf8)
     var i = 0
     while i < b.count {
-        if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let v = UInt8(String(decoding: b[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
+        if b[i] == UInt8(ascii: "%"), i + 2 < b.count,
+            let v = UInt8(String(decoding: b[(i + 1)...(i + 2)], as: UTF8.self), radix: 16)
+        {
             out.append(v)
             i += 3
         } else {

@@ -19,7 +19,9 @@ public final class Gateway: HTTPHandler, Sendable {
     /// The task runtime and idempotency records; nil serves `/v1/tasks` with 503 and ignores `Idempotency-Key`.
     let tasks: GatewayTasks?
 
-    public convenience init(table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger) {
+    public convenience init(
+        table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger
+    ) {
         self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, tasks: nil)
     }
 
@@ -53,10 +55,14 @@ public final class Gateway: HTTPHandler, Sendable {
         let path = request.path
         switch path {
         case "/healthz":
-            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(responder, requestID, "GET") }
+            guard request.method == "GET" || request.method == "HEAD" else {
+                return methodNotAllowed(responder, requestID, "GET")
+            }
             respondJSON(responder, status: 200, ["status": "ok"], requestID: requestID)
         case "/readyz":
-            guard request.method == "GET" || request.method == "HEAD" else { return methodNotAllowed(responder, requestID, "GET") }
+            guard request.method == "GET" || request.method == "HEAD" else {
+                return methodNotAllowed(responder, requestID, "GET")
+            }
             let (ready, reason) = readiness()
             var providers = JSONObject()
             for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
@@ -64,12 +70,16 @@ public final class Gateway: HTTPHandler, Sendable {
             }
             respondJSON(
                 responder, status: ready ? 200 : 503,
-                ["status": .string(ready ? "ready" : "unready"), "reason": .string(reason), "providers": .object(providers)],
+                [
+                    "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
+                    "providers": .object(providers),
+                ],
                 requestID: requestID)
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
             responder.respond(
-                status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], body: metrics.exposition())
+                status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+                body: metrics.exposition())
         default:
             guard path.hasPrefix("/v1/") else {
                 return respondError(responder, .notFound("Unknown path \(path)."), requestID: requestID)
@@ -89,7 +99,8 @@ public final class Gateway: HTTPHandler, Sendable {
                         request, responder: responder, table: table, requestID: requestID, keyName: keyName,
                         idempotencyKey: key)
                 } else {
-                    await handleChat(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+                    await handleChat(
+                        request, responder: responder, table: table, requestID: requestID, keyName: keyName)
                 }
             } else if path == "/v1/tasks" || path.hasPrefix("/v1/tasks/") {
                 await handleTasks(request, responder: responder, requestID: requestID, keyName: keyName)
@@ -152,7 +163,9 @@ public final class Gateway: HTTPHandler, Sendable {
     func methodNotAllowed(_ responder: HTTPResponder, _ requestID: String, _ allowed: String) {
         respondError(
             responder,
-            APIError(status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "Method not allowed; use \(allowed)."),
+            APIError(
+                status: 405, type: "invalid_request_error", code: "method_not_allowed",
+                message: "Method not allowed; use \(allowed)."),
             requestID: requestID, extra: [("Allow", allowed)])
     }
 }

@@ -105,9 +105,13 @@ public final class GatewayMetrics: Sendable {
         let p = providerLabel(provider)
         counter(
             "requests", "Chat completion requests by configured model, answering provider, outcome and status class.",
-            [("model", modelLabel(model)), ("provider", p), ("outcome", outcome), ("status_class", Self.statusClass(status))]
+            [
+                ("model", modelLabel(model)), ("provider", p), ("outcome", outcome),
+                ("status_class", Self.statusClass(status)),
+            ]
         ).increment()
-        histogram("request_duration", "Time from request received to response complete.", [("provider", p)]).record(duration)
+        histogram("request_duration", "Time from request received to response complete.", [("provider", p)]).record(
+            duration)
     }
 
     func timeToFirstToken(provider: String, _ d: Duration) {
@@ -137,7 +141,8 @@ public final class GatewayMetrics: Sendable {
 
     func continuation(from: String, to: String?, outcome: String) {
         registry.makeCounter(
-            descriptor: Self.d("continuations", "total", "Streams broken mid-way and handed to another call, by outcome."),
+            descriptor: Self.d(
+                "continuations", "total", "Streams broken mid-way and handed to another call, by outcome."),
             labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome)]
         ).increment()
     }
@@ -147,7 +152,8 @@ public final class GatewayMetrics: Sendable {
         let m = modelLabel(model)
         let help = "Tokens reported by upstreams, by provider, configured model and type."
         counter("tokens", help, [("provider", p), ("model", m), ("type", "prompt")]).increment(by: Int64(prompt))
-        counter("tokens", help, [("provider", p), ("model", m), ("type", "completion")]).increment(by: Int64(completion))
+        counter("tokens", help, [("provider", p), ("model", m), ("type", "completion")]).increment(
+            by: Int64(completion))
     }
 
     func breakerState(target: String, provider: String, state: Int) {

@@ -48,7 +48,11 @@ public struct JSONLogHandler: LogHandler {
         switch v {
         case .string(let s): string(s, into: &o)
         case .stringConvertible(let c):
-            if let i = c as? any BinaryInteger { o.append(contentsOf: "\(i)".utf8) } else { string(c.description, into: &o) }
+            if let i = c as? any BinaryInteger {
+                o.append(contentsOf: "\(i)".utf8)
+            } else {
+                string(c.description, into: &o)
+            }
         case .array(let a):
             o.append(UInt8(ascii: "["))
             for (i, e) in a.enumerated() {

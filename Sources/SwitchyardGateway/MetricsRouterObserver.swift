@@ -14,7 +14,8 @@ struct MetricsRouterObserver: RouterObserver {
         logger.debug(
             "upstream attempt",
             metadata: [
-                "request_id": .string(requestID), "target": .string(record.target), "attempt": .stringConvertible(record.attempt),
+                "request_id": .string(requestID), "target": .string(record.target),
+                "attempt": .stringConvertible(record.attempt),
                 "outcome": .string(record.outcome),
             ])
     }
@@ -25,7 +26,8 @@ struct MetricsRouterObserver: RouterObserver {
             "retry scheduled",
             metadata: [
                 "request_id": .string(requestID), "target": .string(target), "attempt": .stringConvertible(attempt),
-                "delay_ms": .stringConvertible(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+                "delay_ms": .stringConvertible(
+                    delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
             ])
     }
 
@@ -33,25 +35,33 @@ struct MetricsRouterObserver: RouterObserver {
         metrics.fallback(from: provider(of: from), to: provider(of: to))
         logger.info(
             "fallback",
-            metadata: ["request_id": .string(requestID), "from": .string(from), "to": .string(to), "reason": .string(reason)])
+            metadata: [
+                "request_id": .string(requestID), "from": .string(from), "to": .string(to), "reason": .string(reason),
+            ])
     }
 
     func targetSkipped(requestID: String, target: String, reason: String) {
-        logger.debug("target skipped", metadata: ["request_id": .string(requestID), "target": .string(target), "reason": .string(reason)])
+        logger.debug(
+            "target skipped",
+            metadata: ["request_id": .string(requestID), "target": .string(target), "reason": .string(reason)])
     }
 
     func breakerChanged(target: String, from: BreakerState, to: BreakerState) {
-        let value = switch to {
-        case .closed: 0
-        case .halfOpen: 1
-        case .open: 2
-        }
+        let value =
+            switch to {
+            case .closed: 0
+            case .halfOpen: 1
+            case .open: 2
+            }
         metrics.breakerState(target: target, provider: provider(of: target), state: value)
-        logger.warning("circuit breaker", metadata: ["target": .string(target), "from": .string(from.rawValue), "to": .string(to.rawValue)])
+        logger.warning(
+            "circuit breaker",
+            metadata: ["target": .string(target), "from": .string(from.rawValue), "to": .string(to.rawValue)])
     }
 
     func budgetExhausted(requestID: String, target: String) {
-        logger.warning("retry budget exhausted", metadata: ["request_id": .string(requestID), "target": .string(target)])
+        logger.warning(
+            "retry budget exhausted", metadata: ["request_id": .string(requestID), "target": .string(target)])
     }
 
     func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) {
@@ -71,6 +81,8 @@ struct MetricsRouterObserver: RouterObserver {
         metrics.continuation(from: provider(of: from), to: to == "none" ? nil : provider(of: to), outcome: outcome)
         logger.info(
             "stream continuation",
-            metadata: ["request_id": .string(requestID), "from": .string(from), "to": .string(to), "outcome": .string(outcome)])
+            metadata: [
+                "request_id": .string(requestID), "from": .string(from), "to": .string(to), "outcome": .string(outcome),
+            ])
     }
 }

@@ -55,7 +55,9 @@ final class ProviderHealth: Sendable {
         let status: Status
         do {
             let r = try await upstream.perform(request)
-            status = (200..<300).contains(r.head.status) ? Status(up: true, detail: "ok") : Status(up: false, detail: "http_\(r.head.status)")
+            status =
+                (200..<300).contains(r.head.status)
+                ? Status(up: true, detail: "ok") : Status(up: false, detail: "http_\(r.head.status)")
         } catch {
             if error == .cancelled { return }
             status = Status(up: false, detail: error.kind)
@@ -68,7 +70,10 @@ final class ProviderHealth: Sendable {
         if previous != status {
             logger.log(
                 level: status.up ? .info : .warning, "provider health",
-                metadata: ["provider": .string(p.config.name), "up": .stringConvertible(status.up), "detail": .string(status.detail)])
+                metadata: [
+                    "provider": .string(p.config.name), "up": .stringConvertible(status.up),
+                    "detail": .string(status.detail),
+                ])
         }
     }
 }

@@ -46,7 +46,9 @@ public struct RouteTable: Sendable {
                     key = Secret(v)
                 } else {
                     missing = env
-                    warnings.append("providers[\(i)].api_key_env: environment variable \(env) is not set; provider \"\(p.name)\" is disabled")
+                    warnings.append(
+                        "providers[\(i)].api_key_env: environment variable \(env) is not set; provider \"\(p.name)\" is disabled"
+                    )
                 }
             }
             var headers: [HeaderField] = key.map { codec.authHeaders(apiKey: $0.value) } ?? []
@@ -63,7 +65,9 @@ public struct RouteTable: Sendable {
             if let v = environment[k.keyEnv], !v.isEmpty {
                 keys.append((k.name, Secret(v)))
             } else {
-                errors.append(ConfigError(path: "auth.keys[\(i)].key_env", problem: "environment variable \(k.keyEnv) is not set"))
+                errors.append(
+                    ConfigError(path: "auth.keys[\(i)].key_env", problem: "environment variable \(k.keyEnv) is not set")
+                )
             }
         }
         if keys.isEmpty, !config.listen.isLoopback, !config.auth.allowUnauthenticated {
@@ -93,7 +97,8 @@ public struct RouteTable: Sendable {
     func resolve(model: String) -> RouteResolution {
         if let m = config.models.first(where: { $0.name == model }) {
             return usable(
-                m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) }, configuredModel: m.name)
+                m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) },
+                configuredModel: m.name)
         }
         if let slash = model.firstIndex(of: "/") {
             let provider = String(model[..<slash])
@@ -126,7 +131,9 @@ public struct RouteTable: Sendable {
             }
             targets.append(makeTarget(p, model: model, priority: priority, weight: weight, continuation: continuation))
         }
-        if targets.isEmpty { return .unavailable(reasons.isEmpty ? "no usable target" : reasons.joined(separator: "; ")) }
+        if targets.isEmpty {
+            return .unavailable(reasons.isEmpty ? "no usable target" : reasons.joined(separator: "; "))
+        }
         return .targets(targets, configuredModel: configuredModel)
     }
 

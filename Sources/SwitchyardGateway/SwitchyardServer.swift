@@ -116,7 +116,8 @@ public final class SwitchyardServer: Sendable {
             gateway.router.updatePolicy(RoutingPolicy(config))
             logger.info("configuration reloaded", metadata: ["path": .string(configPath)])
         } catch {
-            logger.error("configuration reload refused; keeping the previous one", metadata: ["problems": .string("\(error)")])
+            logger.error(
+                "configuration reload refused; keeping the previous one", metadata: ["problems": .string("\(error)")])
         }
     }
 

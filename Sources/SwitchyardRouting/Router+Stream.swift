@@ -39,7 +39,8 @@ extension Router {
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
     ) async -> AttemptResult<StreamStart> {
         guard let limit = upstreamRequest.firstByteTimeout else {
-            return await streamUntilFirstEvent(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
+            return await streamUntilFirstEvent(
+                request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
         }
         let box = StartBox()
         let finished = await withTaskGroup(of: Bool.self) { group in

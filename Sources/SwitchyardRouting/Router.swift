@@ -4,11 +4,11 @@ import SwitchyardProviders
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Sends a chat request to an ordered list of targets with retries, Retry-After, a retry

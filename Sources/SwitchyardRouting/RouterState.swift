@@ -36,7 +36,9 @@ struct RouterState: Sendable {
     }
 
     /// Counts a target failure; `tripped` is true when the breaker is now open (stop using it).
-    mutating func recordFailure(_ key: String, now: ContinuousClock.Instant) -> (
+    mutating func recordFailure(
+        _ key: String, now: ContinuousClock.Instant
+    ) -> (
         transition: CircuitBreaker.Transition?, tripped: Bool
     ) {
         let t = breakers[key, default: CircuitBreaker()].recordFailure(

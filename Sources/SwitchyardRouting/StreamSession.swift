@@ -88,11 +88,12 @@ struct StreamSession {
 
     /// Splices, holds usage until the end, and records what the client gets.
     mutating func process(_ events: [StreamEvent], _ owner: RoutedStream) -> [StreamEvent] {
-        let rewritten = leg.splice.map { s -> [StreamEvent] in
-            var s = s
-            defer { leg.splice = s }
-            return s.rewrite(events)
-        } ?? events
+        let rewritten =
+            leg.splice.map { s -> [StreamEvent] in
+                var s = s
+                defer { leg.splice = s }
+                return s.rewrite(events)
+            } ?? events
         var out: [StreamEvent] = []
         out.reserveCapacity(rewritten.count + 1)
         for e in rewritten {
@@ -136,7 +137,8 @@ struct StreamSession {
             outcome = leg.restart ? "restart_ok" : "ok"
         case .failed(let fault, _):
             log.debug(
-                "stream failed after hand-off", metadata: ["target": "\(leg.target.key)", "outcome": "\(fault.outcome)"])
+                "stream failed after hand-off",
+                metadata: ["target": "\(leg.target.key)", "outcome": "\(fault.outcome)"])
             settlement = .failed(fault)
             outcome = leg.restart ? "restart_failed" : "failed"
         case .abandoned:

@@ -23,7 +23,8 @@ public struct DeliveredText: Sendable, Equatable {
             }
             for d in deltas {
                 let plain =
-                    d.index == 0 && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil && d.logprobs == nil
+                    d.index == 0 && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil
+                    && d.logprobs == nil
                 if !plain { plainText = false }
                 if let c = d.content { text += c }
             }

@@ -102,7 +102,7 @@ extension TaskStore {
                 """,
                 [.text(id), .text(owner), .text(agent), .json(metadata), .integer(now), .integer(now)]
             )
-        } catch where error.kind == .duplicate {
+        } catch  where error.kind == .duplicate {
             throw StoreError(kind: .duplicate, message: "a task with this id already exists", path: connection.path)
         }
         try connection.run(
@@ -215,7 +215,7 @@ extension TaskStore {
                         "INSERT INTO steps (task_id, step_id, idx, state, request) VALUES (?, ?, ?, 'pending', ?)",
                         [.text(task.id), .text(step.id), .int(index), .json(step.request)]
                     )
-                } catch where error.kind == .duplicate {
+                } catch  where error.kind == .duplicate {
                     throw StoreError(kind: .duplicate, message: "step id '\(step.id)' already exists", path: path)
                 }
                 index += 1

@@ -42,7 +42,8 @@ extension MockLLM {
             "type": "error",
             "error": [
                 "type": "invalid_request_error",
-                "message": "This model does not support assistant message prefill. The conversation must end with a user message.",
+                "message":
+                    "This model does not support assistant message prefill. The conversation must end with a user message.",
             ],
         ])
 }

@@ -7,7 +7,9 @@ extension MockLLM {
         guard let auth = r.headers.value(for: "authorization"), auth.hasPrefix("Bearer "), auth.count > 7 else {
             return error(.openai, status: 401, message: "Incorrect API key provided.")
         }
-        guard let model = body["model"]?.stringValue else { return error(.openai, status: 400, message: "you must provide a model parameter") }
+        guard let model = body["model"]?.stringValue else {
+            return error(.openai, status: 400, message: "you must provide a model parameter")
+        }
         guard let messages = body["messages"]?.arrayValue, !messages.isEmpty else {
             return error(.openai, status: 400, message: "'messages' is a required property")
         }
@@ -16,7 +18,8 @@ extension MockLLM {
         let firstTool = body["tools"]?.arrayValue?.first?["function"]?["name"]?.stringValue
         let jsonMode = body["response_format"]?["type"]?.stringValue.map { $0 != "text" } ?? false
         let answer = decide(
-            lastUserText: Self.text(of: lastUser?["content"]), toolResult: toolResult, firstTool: firstTool, jsonMode: jsonMode)
+            lastUserText: Self.text(of: lastUser?["content"]), toolResult: toolResult, firstTool: firstTool,
+            jsonMode: jsonMode)
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = ["prompt_tokens": .int(p), "completion_tokens": .int(c), "total_tokens": .int(p + c)]
         let id = "chatcmpl-mock"
@@ -24,29 +27,41 @@ extension MockLLM {
             var events: [String] = []
             func chunk(_ delta: JSON, finish: String?) -> String {
                 let o: JSON = [
-                    "id": .string(id), "object": "chat.completion.chunk", "created": 1_700_000_000, "model": .string(model),
-                    "choices": [["index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish.map(JSON.string) ?? nil]],
+                    "id": .string(id), "object": "chat.completion.chunk", "created": 1_700_000_000,
+                    "model": .string(model),
+                    "choices": [
+                        ["index": 0, "delta": delta, "logprobs": nil, "finish_reason": finish.map(JSON.string) ?? nil]
+                    ],
                 ]
                 return "data: " + o.serializedString()
             }
             switch answer {
             case .text(let t):
                 events.append(chunk(["role": "assistant", "content": ""], finish: nil))
-                for w in Self.words(t, per: wordsPerEvent) { events.append(chunk(["content": .string(w)], finish: nil)) }
+                for w in Self.words(t, per: wordsPerEvent) {
+                    events.append(chunk(["content": .string(w)], finish: nil))
+                }
                 events.append(chunk([:], finish: "stop"))
             case .toolCall(let name, let args):
                 events.append(
                     chunk(
                         [
                             "role": "assistant", "content": nil,
-                            "tool_calls": [["index": 0, "id": "call_mock1", "type": "function", "function": ["name": .string(name), "arguments": ""]]],
+                            "tool_calls": [
+                                [
+                                    "index": 0, "id": "call_mock1", "type": "function",
+                                    "function": ["name": .string(name), "arguments": ""],
+                                ]
+                            ],
                         ], finish: nil))
-                events.append(chunk(["tool_calls": [["index": 0, "function": ["arguments": .string(args)]]]], finish: nil))
+                events.append(
+                    chunk(["tool_calls": [["index": 0, "function": ["arguments": .string(args)]]]], finish: nil))
                 events.append(chunk([:], finish: "tool_calls"))
             }
             if body["stream_options"]?["include_usage"]?.boolValue == true {
                 let o: JSON = [
-                    "id": .string(id), "object": "chat.completion.chunk", "created": 1_700_000_000, "model": .string(model),
+                    "id": .string(id), "object": "chat.completion.chunk", "created": 1_700_000_000,
+                    "model": .string(model),
                     "choices": [], "usage": usageJSON,
                 ]
                 events.append("data: " + o.serializedString())
@@ -63,7 +78,12 @@ extension MockLLM {
         case .toolCall(let name, let args):
             message["content"] = nil
             message["content"] = .null
-            message["tool_calls"] = [["id": "call_mock1", "type": "function", "function": ["name": .string(name), "arguments": .string(args)]]]
+            message["tool_calls"] = [
+                [
+                    "id": "call_mock1", "type": "function",
+                    "function": ["name": .string(name), "arguments": .string(args)],
+                ]
+            ]
             finish = "tool_calls"
         }
         message["refusal"] = .null
@@ -83,8 +103,12 @@ extension MockLLM {
         guard r.headers.value(for: "anthropic-version") != nil else {
             return error(.anthropic, status: 400, message: "anthropic-version header is required")
         }
-        guard let model = body["model"]?.stringValue else { return error(.anthropic, status: 400, message: "model: Field required") }
-        guard body["max_tokens"]?.intValue != nil else { return error(.anthropic, status: 400, message: "max_tokens: Field required") }
+        guard let model = body["model"]?.stringValue else {
+            return error(.anthropic, status: 400, message: "model: Field required")
+        }
+        guard body["max_tokens"]?.intValue != nil else {
+            return error(.anthropic, status: 400, message: "max_tokens: Field required")
+        }
         guard let messages = body["messages"]?.arrayValue, !messages.isEmpty else {
             return error(.anthropic, status: 400, message: "messages: at least one message is required")
         }
@@ -93,10 +117,13 @@ extension MockLLM {
         }
         for (i, m) in messages.enumerated() {
             guard let role = m["role"]?.stringValue, role == "user" || role == "assistant" else {
-                return error(.anthropic, status: 400, message: "messages.\(i).role: Input should be 'user' or 'assistant'")
+                return error(
+                    .anthropic, status: 400, message: "messages.\(i).role: Input should be 'user' or 'assistant'")
             }
             if i > 0, messages[i - 1]["role"]?.stringValue == role {
-                return error(.anthropic, status: 400, message: "messages: roles must alternate between \"user\" and \"assistant\"")
+                return error(
+                    .anthropic, status: 400,
+                    message: "messages: roles must alternate between \"user\" and \"assistant\"")
             }
         }
         if let t = body["temperature"]?.doubleValue, t > 1 {
@@ -108,7 +135,9 @@ extension MockLLM {
         if messages.count > 1, messages.last?["role"]?.stringValue == "assistant" {
             let p = Self.text(of: messages.last?["content"])
             if p.last?.isWhitespace == true {
-                return error(.anthropic, status: 400, message: "messages: final assistant content cannot end with trailing whitespace")
+                return error(
+                    .anthropic, status: 400,
+                    message: "messages: final assistant content cannot end with trailing whitespace")
             }
             prefill = p
             turns.removeLast()
@@ -124,11 +153,14 @@ extension MockLLM {
         } else {
             lastText = last?["content"]?.stringValue ?? ""
         }
-        let forced = body["tool_choice"]?["type"]?.stringValue == "tool" ? body["tool_choice"]?["name"]?.stringValue : nil
+        let forced =
+            body["tool_choice"]?["type"]?.stringValue == "tool" ? body["tool_choice"]?["name"]?.stringValue : nil
         let firstTool = forced ?? body["tools"]?.arrayValue?.first?["name"]?.stringValue
         var answer = decide(lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false)
         if forced == "json_response" { answer = .toolCall(name: "json_response", arguments: #"{"ok":true}"#) }
-        if let prefill, case .text(let t) = answer, t.hasPrefix(prefill) { answer = .text(String(t.dropFirst(prefill.count))) }
+        if let prefill, case .text(let t) = answer, t.hasPrefix(prefill) {
+            answer = .text(String(t.dropFirst(prefill.count)))
+        }
         let (p, c) = usage(body, answer)
         if body["stream"]?.boolValue == true {
             var events: [String] = []
@@ -139,7 +171,8 @@ extension MockLLM {
                     [
                         "type": "message_start",
                         "message": [
-                            "id": "msg_mock", "type": "message", "role": "assistant", "content": [], "model": .string(model),
+                            "id": "msg_mock", "type": "message", "role": "assistant", "content": [],
+                            "model": .string(model),
                             "stop_reason": nil, "stop_sequence": nil,
                             "usage": ["input_tokens": .int(p), "output_tokens": 1],
                         ],
@@ -147,11 +180,19 @@ extension MockLLM {
             let stop: String
             switch answer {
             case .text(let t):
-                events.append(ev("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
+                events.append(
+                    ev(
+                        "content_block_start",
+                        ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
                 events.append(ev("ping", ["type": "ping"]))
                 for w in Self.words(t, per: wordsPerEvent) {
                     events.append(
-                        ev("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": .string(w)]]))
+                        ev(
+                            "content_block_delta",
+                            [
+                                "type": "content_block_delta", "index": 0,
+                                "delta": ["type": "text_delta", "text": .string(w)],
+                            ]))
                 }
                 stop = "end_turn"
             case .toolCall(let name, let args):
@@ -160,14 +201,19 @@ extension MockLLM {
                         "content_block_start",
                         [
                             "type": "content_block_start", "index": 0,
-                            "content_block": ["type": "tool_use", "id": "toolu_mock1", "name": .string(name), "input": [:]],
+                            "content_block": [
+                                "type": "tool_use", "id": "toolu_mock1", "name": .string(name), "input": [:],
+                            ],
                         ]))
                 let mid = args.index(args.startIndex, offsetBy: args.count / 2)
                 for part in [String(args[..<mid]), String(args[mid...])] {
                     events.append(
                         ev(
                             "content_block_delta",
-                            ["type": "content_block_delta", "index": 0, "delta": ["type": "input_json_delta", "partial_json": .string(part)]]))
+                            [
+                                "type": "content_block_delta", "index": 0,
+                                "delta": ["type": "input_json_delta", "partial_json": .string(part)],
+                            ]))
                 }
                 stop = "tool_use"
             }
@@ -175,7 +221,10 @@ extension MockLLM {
             events.append(
                 ev(
                     "message_delta",
-                    ["type": "message_delta", "delta": ["stop_reason": .string(stop), "stop_sequence": nil], "usage": ["output_tokens": .int(c)]]))
+                    [
+                        "type": "message_delta", "delta": ["stop_reason": .string(stop), "stop_sequence": nil],
+                        "usage": ["output_tokens": .int(c)],
+                    ]))
             events.append(ev("message_stop", ["type": "message_stop"]))
             return .sse(events: events, pause: eventPause)
         }
@@ -186,12 +235,18 @@ extension MockLLM {
             content = [["type": "text", "text": .string(t)]]
             stop = "end_turn"
         case .toolCall(let name, let args):
-            content = [["type": "tool_use", "id": "toolu_mock1", "name": .string(name), "input": (try? JSON.parse(args)) ?? [:]]]
+            content = [
+                [
+                    "type": "tool_use", "id": "toolu_mock1", "name": .string(name),
+                    "input": (try? JSON.parse(args)) ?? [:],
+                ]
+            ]
             stop = "tool_use"
         }
         return .json([
             "id": "msg_mock", "type": "message", "role": "assistant", "model": .string(model), "content": content,
-            "stop_reason": .string(stop), "stop_sequence": nil, "usage": ["input_tokens": .int(p), "output_tokens": .int(c)],
+            "stop_reason": .string(stop), "stop_sequence": nil,
+            "usage": ["input_tokens": .int(p), "output_tokens": .int(c)],
         ])
     }
 
@@ -214,17 +269,23 @@ extension MockLLM {
         var toolResult: String? = nil
         var lastText = ""
         for part in last?["parts"]?.arrayValue ?? [] {
-            if let fr = part["functionResponse"] { toolResult = fr["response"]?["output"]?.description ?? fr["response"]?.description }
+            if let fr = part["functionResponse"] {
+                toolResult = fr["response"]?["output"]?.description ?? fr["response"]?.description
+            }
             if let t = part["text"]?.stringValue { lastText += t }
         }
         if let tr = toolResult, tr.hasPrefix("\""), let s = (try? JSON.parse(tr))?.stringValue { toolResult = s }
-        let firstTool = body["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue?.first?["name"]?.stringValue
+        let firstTool = body["tools"]?.arrayValue?.first?["functionDeclarations"]?.arrayValue?.first?["name"]?
+            .stringValue
         let mode = body["toolConfig"]?["functionCallingConfig"]?["mode"]?.stringValue
         let jsonMode = body["generationConfig"]?["responseMimeType"]?.stringValue == "application/json"
         let answer = decide(
-            lastUserText: lastText, toolResult: toolResult, firstTool: mode == "NONE" ? nil : firstTool, jsonMode: jsonMode)
+            lastUserText: lastText, toolResult: toolResult, firstTool: mode == "NONE" ? nil : firstTool,
+            jsonMode: jsonMode)
         let (p, c) = usage(body, answer)
-        let usageJSON: JSON = ["promptTokenCount": .int(p), "candidatesTokenCount": .int(c), "totalTokenCount": .int(p + c)]
+        let usageJSON: JSON = [
+            "promptTokenCount": .int(p), "candidatesTokenCount": .int(c), "totalTokenCount": .int(p + c),
+        ]
         func candidate(_ parts: JSON, finish: String?) -> JSON {
             var o: JSONObject = ["content": ["role": "model", "parts": parts], "index": 0]
             if let finish { o["finishReason"] = .string(finish) }
@@ -236,14 +297,20 @@ extension MockLLM {
             case .text(let t):
                 let ws = Self.words(t, per: wordsPerEvent)
                 for (i, w) in ws.enumerated() {
-                    var o: JSONObject = ["candidates": [candidate([["text": .string(w)]], finish: i == ws.count - 1 ? "STOP" : nil)]]
+                    var o: JSONObject = [
+                        "candidates": [candidate([["text": .string(w)]], finish: i == ws.count - 1 ? "STOP" : nil)]
+                    ]
                     if i == ws.count - 1 { o["usageMetadata"] = usageJSON }
                     o["modelVersion"] = .string(model)
                     events.append("data: " + JSON.object(o).serializedString())
                 }
             case .toolCall(let name, let args):
                 let o: JSON = [
-                    "candidates": [candidate([["functionCall": ["name": .string(name), "args": (try? JSON.parse(args)) ?? [:]]]], finish: "STOP")],
+                    "candidates": [
+                        candidate(
+                            [["functionCall": ["name": .string(name), "args": (try? JSON.parse(args)) ?? [:]]]],
+                            finish: "STOP")
+                    ],
                     "usageMetadata": usageJSON, "modelVersion": .string(model),
                 ]
                 events.append("data: " + o.serializedString())
@@ -253,8 +320,12 @@ extension MockLLM {
         let parts: JSON
         switch answer {
         case .text(let t): parts = [["text": .string(t)]]
-        case .toolCall(let name, let args): parts = [["functionCall": ["name": .string(name), "args": (try? JSON.parse(args)) ?? [:]]]]
+        case .toolCall(let name, let args):
+            parts = [["functionCall": ["name": .string(name), "args": (try? JSON.parse(args)) ?? [:]]]]
         }
-        return .json(["candidates": [candidate(parts, finish: "STOP")], "usageMetadata": usageJSON, "modelVersion": .string(model)])
+        return .json([
+            "candidates": [candidate(parts, finish: "STOP")], "usageMetadata": usageJSON,
+            "modelVersion": .string(model),
+        ])
     }
 }

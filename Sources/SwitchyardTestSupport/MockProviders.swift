@@ -106,10 +106,12 @@ public struct MockLLM: Sendable {
                 ["error": ["message": .string(message), "type": "invalid_request_error", "param": nil, "code": nil]])
         case .anthropic:
             let type = status == 401 ? "authentication_error" : "invalid_request_error"
-            return .json(status: status, ["type": "error", "error": ["type": .string(type), "message": .string(message)]])
+            return .json(
+                status: status, ["type": "error", "error": ["type": .string(type), "message": .string(message)]])
         case .gemini:
             let s = status == 401 || status == 403 ? "UNAUTHENTICATED" : "INVALID_ARGUMENT"
-            return .json(status: status, ["error": ["code": .int(status), "message": .string(message), "status": .string(s)]])
+            return .json(
+                status: status, ["error": ["code": .int(status), "message": .string(message), "status": .string(s)]])
         }
     }
 

@@ -270,7 +270,9 @@ final class Transfer: @unchecked Sendable {
             }
             if let c = bufferedContinuation {
                 bufferedContinuation = nil
-                c.resume(returning: .success(UpstreamResponse(head: UpstreamHead(status: status, headers: headers), body: body)))
+                c.resume(
+                    returning: .success(
+                        UpstreamResponse(head: UpstreamHead(status: status, headers: headers), body: body)))
             }
             bodyContinuation?.finish()
         case .failure(let failure):

@@ -8,7 +8,8 @@ import SwitchyardTestSupport
 @main
 struct SwitchyardMock: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "switchyard-mock", abstract: "A fake OpenAI/Anthropic/Gemini upstream for demos, tests and benchmarks.")
+        commandName: "switchyard-mock",
+        abstract: "A fake OpenAI/Anthropic/Gemini upstream for demos, tests and benchmarks.")
 
     @Option(help: "Port to listen on (127.0.0.1).")
     var port = 4010
@@ -22,7 +23,10 @@ struct SwitchyardMock: ParsableCommand {
     @Option(help: "Milliseconds between stream events.")
     var eventPauseMs = 0
 
-    @Option(help: "Cut every stream after this many events (continuations of a prefilled answer are not cut): shows mid-stream recovery.")
+    @Option(
+        help:
+            "Cut every stream after this many events (continuations of a prefilled answer are not cut): shows mid-stream recovery."
+    )
     var cutStreamsAfter: Int?
 
     func run() throws {
@@ -35,14 +39,20 @@ struct SwitchyardMock: ParsableCommand {
             if let kind = MockProviderKind(path: request.path), failing.contains(kind) {
                 return .json(
                     status: 503,
-                    ["error": ["message": .string("mock: \(kind.rawValue) is failing on purpose"), "type": "server_error", "code": nil, "param": nil]])
+                    [
+                        "error": [
+                            "message": .string("mock: \(kind.rawValue) is failing on purpose"), "type": "server_error",
+                            "code": nil, "param": nil,
+                        ]
+                    ])
             }
             if let cut = cutStreamsAfter, !MockLLM.hasPrefill(request) {
                 return model.respond(request, breakingAfter: cut, .cut)
             }
             return model.respond(request)
         }
-        let line = "switchyard-mock listening on http://127.0.0.1:\(server.port) (failing: \(failing.map(\.rawValue).sorted()))\n"
+        let line =
+            "switchyard-mock listening on http://127.0.0.1:\(server.port) (failing: \(failing.map(\.rawValue).sorted()))\n"
         _ = line.utf8CString.withUnsafeBufferPointer { Glibc.write(1, $0.baseAddress, $0.count - 1) }
         while true { pause() }
     }

@@ -24,7 +24,9 @@ let configExitCode: Int32 = 2
 let storeExitCode: Int32 = 3
 
 struct ConfigOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Configuration file (YAML). Default: $SWITCHYARD_CONFIG, else built from the environment.")
+    @Option(
+        name: .shortAndLong,
+        help: "Configuration file (YAML). Default: $SWITCHYARD_CONFIG, else built from the environment.")
     var config: String?
 
     @Option(help: "Override the configuration's listen address (host:port). Default: $SWITCHYARD_LISTEN if set.")
@@ -39,7 +41,10 @@ struct ConfigOptions: ParsableArguments {
         }
         if let text = listen ?? environment["SWITCHYARD_LISTEN"], !text.isEmpty {
             guard let address = ListenAddress(parsing: text) else {
-                throw ConfigErrors([ConfigError(path: "listen", problem: "expected host:port, got \"\(text)\" (--listen / SWITCHYARD_LISTEN)")])
+                throw ConfigErrors([
+                    ConfigError(
+                        path: "listen", problem: "expected host:port, got \"\(text)\" (--listen / SWITCHYARD_LISTEN)")
+                ])
             }
             result.0.listen = address
         }
@@ -82,7 +87,8 @@ struct Serve: AsyncParsableCommand {
         }
         let server: SwitchyardServer
         do {
-            server = try SwitchyardServer(config: loaded.0, configPath: loaded.1, environment: environment, logger: logger)
+            server = try SwitchyardServer(
+                config: loaded.0, configPath: loaded.1, environment: environment, logger: logger)
         } catch let errors as ConfigErrors {
             printErrors(errors)
             throw ExitCode(configExitCode)
@@ -100,7 +106,8 @@ struct Serve: AsyncParsableCommand {
 
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Validate a configuration file and the environment it needs; exit 2 when bad.")
+        commandName: "check-config",
+        abstract: "Validate a configuration file and the environment it needs; exit 2 when bad.")
 
     @OptionGroup var options: ConfigOptions
 

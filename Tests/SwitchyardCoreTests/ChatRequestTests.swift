@@ -34,7 +34,8 @@ import Testing
         let r = try parse(
             #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA","detail":"low"}}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_object"}}"#
         )
-        #expect(r.messages[0].content == .parts([.text("a"), .imageURL(url: "data:image/png;base64,AA", detail: "low")]))
+        #expect(
+            r.messages[0].content == .parts([.text("a"), .imageURL(url: "data:image/png;base64,AA", detail: "low")]))
         #expect(r.messages[1].toolCalls == [ToolCall(id: "c1", name: "f", arguments: "{}")])
         #expect(r.messages[2].toolCallID == "c1")
         #expect(r.tools.first?.name == "f")
@@ -47,7 +48,9 @@ import Testing
     @Test func missingModel() { expectError(#"{"messages":[{"role":"user","content":"x"}]}"#, param: "model") }
     @Test func missingMessages() { expectError(#"{"model":"m"}"#, param: "messages") }
     @Test func emptyMessages() { expectError(#"{"model":"m","messages":[]}"#, param: "messages") }
-    @Test func badRole() { expectError(#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, param: "messages[0].role") }
+    @Test func badRole() {
+        expectError(#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, param: "messages[0].role")
+    }
     @Test func toolWithoutID() {
         expectError(#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, param: "messages[0].tool_call_id")
     }
@@ -60,10 +63,12 @@ import Testing
             param: "messages[0].content[0].text", code: "invalid_type")
     }
     @Test func tooManyStops() {
-        expectError(#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, param: "stop")
+        expectError(
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, param: "stop")
     }
     @Test func toolChoiceWithoutTools() {
-        expectError(#"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"}"#, param: "tool_choice")
+        expectError(
+            #"{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"auto"}"#, param: "tool_choice")
     }
     @Test func badToolName() {
         expectError(

@@ -6,8 +6,14 @@ import Testing
     static let base: JSON = [
         "listen": "127.0.0.1:4000",
         "providers": [
-            ["name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"],
-            ["name": "anthropic", "kind": "anthropic", "base_url": "https://api.anthropic.com", "api_key_env": "ANTHROPIC_API_KEY"],
+            [
+                "name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1",
+                "api_key_env": "OPENAI_API_KEY",
+            ],
+            [
+                "name": "anthropic", "kind": "anthropic", "base_url": "https://api.anthropic.com",
+                "api_key_env": "ANTHROPIC_API_KEY",
+            ],
         ],
         "models": [
             [
@@ -84,7 +90,9 @@ import Testing
         let c = SwitchyardConfig.embeddedDefault(environment: ["ANTHROPIC_API_KEY": "k", "GEMINI_API_KEY": ""])
         #expect(c.providers.map(\.name) == ["anthropic"])
         #expect(c.routes == [PrefixRoute(prefix: "claude-", provider: "anthropic")])
-        let all = SwitchyardConfig.embeddedDefault(environment: ["OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b", "GEMINI_API_KEY": "c"])
+        let all = SwitchyardConfig.embeddedDefault(environment: [
+            "OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b", "GEMINI_API_KEY": "c",
+        ])
         #expect(all.routes.first { "o3-mini".hasPrefix($0.prefix) }?.provider == "openai")
         #expect(all.routes.first { "gemini-2.0-flash".hasPrefix($0.prefix) }?.provider == "gemini")
         #expect(all.validate().isEmpty)

@@ -6,7 +6,9 @@ import Testing
     @Test func roundTripKeepsKeyOrderAndNumberText() throws {
         let text = #"{"z":1,"a":[true,false,null],"big":12345678901234567890,"f":1.50e3,"s":"é\n\"q\"\u0001"}"#
         let v = try JSON.parse(text)
-        #expect(v.serializedString() == #"{"z":1,"a":[true,false,null],"big":12345678901234567890,"f":1.50e3,"s":"é\n\"q\"\u0001"}"#)
+        #expect(
+            v.serializedString()
+                == #"{"z":1,"a":[true,false,null],"big":12345678901234567890,"f":1.50e3,"s":"é\n\"q\"\u0001"}"#)
         #expect(v["z"]?.intValue == 1)
         #expect(v["f"]?.doubleValue == 1500)
     }

@@ -1,8 +1,9 @@
+import SwitchyardEdge
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SwitchyardEdge
-import Testing
 
 /// Throughput/latency smoke run with wrk; only when SWITCHYARD_EDGE_BENCH is set (use -c release).
 @Suite struct EdgeBenchmark {

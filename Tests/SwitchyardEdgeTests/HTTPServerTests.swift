@@ -1,5 +1,5 @@
-import Synchronization
 import SwitchyardEdge
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(1)))

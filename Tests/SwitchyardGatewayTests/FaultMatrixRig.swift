@@ -182,7 +182,9 @@ func scripted(
 // MARK: Wire fragments
 
 enum Wire {
-    static func openAIError(status: Int, type: String, code: String?, message: String, headers: [HeaderField] = [])
+    static func openAIError(
+        status: Int, type: String, code: String?, message: String, headers: [HeaderField] = []
+    )
         -> MockResponse
     {
         .json(

@@ -70,7 +70,8 @@ import Testing
     func commentThenSilenceFallsBackAtFirstEventTimeout(_ opener: String) async throws {
         let silent = MockResponse.sse(events: [opener], then: [.stall])
         try await FaultRig.run(
-            FaultRig.Options(primaryKind: "anthropic", primaryLimits: "first_event_timeout_ms: 250, idle_timeout_ms: 120000"),
+            FaultRig.Options(
+                primaryKind: "anthropic", primaryLimits: "first_event_timeout_ms: 250, idle_timeout_ms: 120000"),
             primary: { _ in silent }
         ) { rig in
             let r = try await rig.chat(stream: true)
@@ -79,7 +80,10 @@ import Testing
             #expect(ClientStream(r.text).text == FaultRig.fallbackReply)
             #expect(rig.primary.requestCount == 1)
             let metrics = try await rig.metrics()
-            #expect(metricValue(metrics, "switchyard_upstream_attempts_total", ["provider": "primary", "outcome": "timeout_first_event"]) == 1)
+            #expect(
+                metricValue(
+                    metrics, "switchyard_upstream_attempts_total",
+                    ["provider": "primary", "outcome": "timeout_first_event"]) == 1)
         }
     }
 

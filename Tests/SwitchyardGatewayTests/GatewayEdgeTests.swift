@@ -47,7 +47,8 @@ import Testing
 
     @Test func streamingPassesEventsThroughAndEndsWithDone() async throws {
         try await withGateway { h, mock in
-            let r = try await h.chat(#"{"model":"smart","stream":true,"messages":[{"role":"user","content":"one two three"}]}"#)
+            let r = try await h.chat(
+                #"{"model":"smart","stream":true,"messages":[{"role":"user","content":"one two three"}]}"#)
             #expect(r.head.status == 200)
             #expect(r.header("content-type") == "text/event-stream")
             let events = r.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
@@ -68,7 +69,8 @@ import Testing
     @Test func streamingForwardsUsageWhenAsked() async throws {
         try await withGateway { h, _ in
             let r = try await h.chat(
-                #"{"model":"smart","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#)
+                #"{"model":"smart","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]}"#
+            )
             let events = r.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
             let usageChunk = try JSON.parse(String(events[events.count - 2].dropFirst("data: ".count)))
             #expect(usageChunk["usage"]?["total_tokens"]?.intValue ?? 0 > 0)
@@ -78,7 +80,9 @@ import Testing
 
     @Test func upstreamClientErrorIsPassedThroughWithItsStatus() async throws {
         let mock = try MockHTTPServer { _ in
-            .json(status: 400, ["error": ["message": "bad thing", "type": "invalid_request_error", "param": "foo", "code": "bad_foo"]])
+            .json(
+                status: 400,
+                ["error": ["message": "bad thing", "type": "invalid_request_error", "param": "foo", "code": "bad_foo"]])
         }
         let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
         defer {
@@ -106,17 +110,22 @@ import Testing
 
     static let errorCases: [ErrorCase] = [
         ErrorCase(name: "malformed JSON", body: "{nope", status: 400, code: "invalid_json"),
-        ErrorCase(name: "missing model", body: #"{"messages":[{"role":"user","content":"x"}]}"#, status: 400, param: "model"),
+        ErrorCase(
+            name: "missing model", body: #"{"messages":[{"role":"user","content":"x"}]}"#, status: 400, param: "model"),
         ErrorCase(name: "missing messages", body: #"{"model":"smart"}"#, status: 400, param: "messages"),
         ErrorCase(
             name: "unknown model", body: #"{"model":"nope","messages":[{"role":"user","content":"x"}]}"#, status: 404,
             code: "model_not_found"),
-        ErrorCase(name: "no key", body: #"{"model":"smart","messages":[]}"#, key: nil, status: 401, code: "invalid_api_key"),
-        ErrorCase(name: "wrong key", body: #"{"model":"smart","messages":[]}"#, key: "sk-wrong", status: 401, code: "invalid_api_key"),
+        ErrorCase(
+            name: "no key", body: #"{"model":"smart","messages":[]}"#, key: nil, status: 401, code: "invalid_api_key"),
+        ErrorCase(
+            name: "wrong key", body: #"{"model":"smart","messages":[]}"#, key: "sk-wrong", status: 401,
+            code: "invalid_api_key"),
         ErrorCase(name: "wrong method", method: "GET", status: 405, code: "method_not_allowed"),
         ErrorCase(name: "unknown path", method: "GET", path: "/v2/whatever", status: 404),
         ErrorCase(name: "unknown v1 path", method: "GET", path: "/v1/embeddings", status: 404),
-        ErrorCase(name: "oversized body", body: "{\"model\":\"" + String(repeating: "x", count: 70_000) + "\"}", status: 413),
+        ErrorCase(
+            name: "oversized body", body: "{\"model\":\"" + String(repeating: "x", count: 70_000) + "\"}", status: 413),
     ]
 
     @Test(arguments: errorCases)
@@ -165,7 +174,9 @@ import Testing
         let gate = MockGate()
         let mock = try MockHTTPServer { _ in
             .sse(
-                events: [#"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"a"},"finish_reason":null}]}"#],
+                events: [
+                    #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"a"},"finish_reason":null}]}"#
+                ],
                 then: [.waitFor(gate), .stall])
         }
         let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
@@ -182,7 +193,8 @@ import Testing
                 UpstreamRequest(
                     url: base + "/v1/chat/completions",
                     headers: [
-                        HeaderField("Authorization", "Bearer \(TestSecrets.client)"), HeaderField("Content-Type", "application/json"),
+                        HeaderField("Authorization", "Bearer \(TestSecrets.client)"),
+                        HeaderField("Content-Type", "application/json"),
                     ],
                     body: Array(#"{"model":"smart","stream":true,"messages":[{"role":"user","content":"x"}]}"#.utf8)))
             var it = stream.body.makeAsyncIterator()

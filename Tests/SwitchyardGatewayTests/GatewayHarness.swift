@@ -6,7 +6,7 @@ import SwitchyardUpstream
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Secrets the harness configures; tests assert none of them leaks.
@@ -50,7 +50,8 @@ struct GatewayHarness {
         if let key { h.append(HeaderField("Authorization", "Bearer \(key)")) }
         if !body.isEmpty { h.append(HeaderField("Content-Type", "application/json")) }
         return try await client.perform(
-            UpstreamRequest(method: method, url: base + path, headers: h, body: Array(body.utf8), timeout: .seconds(30)))
+            UpstreamRequest(method: method, url: base + path, headers: h, body: Array(body.utf8), timeout: .seconds(30))
+        )
     }
 
     func chat(_ body: String, headers: [HeaderField] = []) async throws -> UpstreamResponse {

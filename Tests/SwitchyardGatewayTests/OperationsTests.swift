@@ -29,7 +29,8 @@ import Testing
               - name: flaky
                 targets: [{provider: broken, model: gpt-4o-mini, priority: 1}, {provider: anthropic, model: claude-3-5-haiku-latest, priority: 2}]
             """
-        let broken = "  - {name: broken, kind: openai, base_url: \"http://127.0.0.1:\(bad.port)/v1\", api_key_env: TEST_PROVIDER_KEY}"
+        let broken =
+            "  - {name: broken, kind: openai, base_url: \"http://127.0.0.1:\(bad.port)/v1\", api_key_env: TEST_PROVIDER_KEY}"
         let h = try GatewayHarness.start(
             yaml: yaml(
                 mock: good, models: models, extraProviders: broken,
@@ -40,8 +41,13 @@ import Testing
             bad.stop()
         }
         let before = try await h.request("GET", "/metrics", key: nil).text
-        for _ in 0..<3 { #expect(try await h.chat(#"{"model":"ok","messages":[{"role":"user","content":"a"}]}"#).head.status == 200) }
-        for _ in 0..<2 { #expect(try await h.chat(#"{"model":"flaky","messages":[{"role":"user","content":"a"}]}"#).head.status == 200) }
+        for _ in 0..<3 {
+            #expect(try await h.chat(#"{"model":"ok","messages":[{"role":"user","content":"a"}]}"#).head.status == 200)
+        }
+        for _ in 0..<2 {
+            #expect(
+                try await h.chat(#"{"model":"flaky","messages":[{"role":"user","content":"a"}]}"#).head.status == 200)
+        }
         #expect(try await h.chat(#"{"model":"ok","messages":[]}"#).head.status == 400)
         let s = try await h.chat(#"{"model":"ok","stream":true,"messages":[{"role":"user","content":"a b"}]}"#)
         #expect(s.text.hasSuffix("data: [DONE]\n\n"))
@@ -49,9 +55,13 @@ import Testing
 
         func delta(_ series: String) -> Double { Self.value(after, series) - Self.value(before, series) }
         #expect(delta(#"switchyard_requests_total{model="ok",provider="openai",outcome="ok",status_class="2xx"}"#) == 4)
-        #expect(delta(#"switchyard_requests_total{model="flaky",provider="anthropic",outcome="fallback",status_class="2xx"}"#) == 2)
+        #expect(
+            delta(
+                #"switchyard_requests_total{model="flaky",provider="anthropic",outcome="fallback",status_class="2xx"}"#)
+                == 2)
         // A body that fails validation has no trusted model name: it is counted under `other`.
-        #expect(delta(#"switchyard_requests_total{model="other",provider="none",outcome="error",status_class="4xx"}"#) == 1)
+        #expect(
+            delta(#"switchyard_requests_total{model="other",provider="none",outcome="error",status_class="4xx"}"#) == 1)
         #expect(delta(#"switchyard_fallbacks_total{from="broken",to="anthropic"}"#) == 2)
         #expect(delta(#"switchyard_upstream_attempts_total{provider="broken",outcome="http_503"}"#) == 2)
         #expect(delta(#"switchyard_upstream_attempts_total{provider="anthropic",outcome="ok"}"#) == 2)
@@ -87,7 +97,10 @@ import Testing
         }
         let after = try await h.request("GET", "/metrics", key: nil).text
         #expect(Self.seriesCount(after) == before)
-        #expect(Self.value(after, #"switchyard_requests_total{model="other",provider="none",outcome="error",status_class="4xx"}"#) == 10_001)
+        #expect(
+            Self.value(
+                after, #"switchyard_requests_total{model="other",provider="none",outcome="error",status_class="4xx"}"#)
+                == 10_001)
     }
 
     func writeConfig(_ path: String, mockPort: Int, model: String) throws {
@@ -124,19 +137,22 @@ import Testing
         let config = tempPath("sigterm.yaml")
         try writeConfig(config, mockPort: mock.port, model: "m")
         let child = try ChildProcess(
-            ["serve", "--config", config], environment: ["TEST_PROVIDER_KEY": TestSecrets.provider, "PATH": "/usr/bin:/bin"])
+            ["serve", "--config", config],
+            environment: ["TEST_PROVIDER_KEY": TestSecrets.provider, "PATH": "/usr/bin:/bin"])
         let port = try #require(await child.port())
         let client = try CurlUpstream()
         defer { client.shutdown() }
         func call(_ body: String) async throws -> UpstreamResponse {
             try await client.perform(
                 UpstreamRequest(
-                    url: "http://127.0.0.1:\(port)/v1/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
+                    url: "http://127.0.0.1:\(port)/v1/chat/completions",
+                    headers: [HeaderField("Content-Type", "application/json")],
                     body: Array(body.utf8), timeout: .seconds(20)))
         }
         async let plain = call(#"{"model":"m","messages":[{"role":"user","content":"held"}]}"#)
         async let stream = call(
-            #"{"model":"m","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight"}]}"#)
+            #"{"model":"m","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight"}]}"#
+        )
         await mock.waitForRequests(2)
         child.signal(SIGTERM)
         _ = await child.waitForLine(containing: "shutting down")
@@ -148,7 +164,9 @@ import Testing
         #expect(String(decoding: s.body, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
         #expect(await child.wait() == 0)
         // New connections are refused once draining began.
-        await #expect(throws: UpstreamFailure.self) { try await call(#"{"model":"m","messages":[{"role":"user","content":"late"}]}"#) }
+        await #expect(throws: UpstreamFailure.self) {
+            try await call(#"{"model":"m","messages":[{"role":"user","content":"late"}]}"#)
+        }
     }
 
     @Test func sighupReloadsAGoodFileAndRefusesABadOne() async throws {
@@ -158,7 +176,8 @@ import Testing
         let config = tempPath("sighup.yaml")
         try writeConfig(config, mockPort: mock.port, model: "first")
         let child = try ChildProcess(
-            ["serve", "--config", config], environment: ["TEST_PROVIDER_KEY": TestSecrets.provider, "PATH": "/usr/bin:/bin"])
+            ["serve", "--config", config],
+            environment: ["TEST_PROVIDER_KEY": TestSecrets.provider, "PATH": "/usr/bin:/bin"])
         defer { child.signal(SIGKILL) }
         let port = try #require(await child.port())
         let client = try CurlUpstream()
@@ -175,7 +194,8 @@ import Testing
         #expect(await child.waitForLine(containing: "configuration reloaded") != nil)
         #expect(try await models().contains("second"))
 
-        try "models: [{name: broken, targets: [{provider: nowhere, model: x}]}]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        try "models: [{name: broken, targets: [{provider: nowhere, model: x}]}]\n".write(
+            toFile: config, atomically: true, encoding: .utf8)
         child.signal(SIGHUP)
         let refusal = try #require(await child.waitForLine(containing: "configuration reload refused"))
         #expect(refusal.contains("no provider named"))

@@ -29,7 +29,9 @@ import Testing
                 : .json(status: 500, ["error": ["message": "no completions expected", "type": "server_error"]])
         }
         let h = try GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}", healthCheckMs: 60000))
+            yaml: yaml(
+                mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}",
+                healthCheckMs: 60000))
         defer {
             h.stop()
             mock.stop()
@@ -42,7 +44,8 @@ import Testing
         let probes = mock.requests.filter { $0.method == "GET" }.map(\.path).sorted()
         #expect(Set(probes).isSuperset(of: ["/v1/models", "/v1beta/models"]))
         #expect(mock.requests.allSatisfy { $0.method == "GET" })
-        let openaiProbe = try #require(mock.requests.first { $0.path == "/v1/models" && $0.headers.value(for: "authorization") != nil })
+        let openaiProbe = try #require(
+            mock.requests.first { $0.path == "/v1/models" && $0.headers.value(for: "authorization") != nil })
         #expect(openaiProbe.headers.value(for: "authorization") == "Bearer \(TestSecrets.provider)")
     }
 }

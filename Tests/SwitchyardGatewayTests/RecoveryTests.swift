@@ -26,7 +26,8 @@ import Testing
             }
             return script(n, r)
         }
-        let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: models, extraProviders: extraProviders(mock.port)))
+        let h = try GatewayHarness.start(
+            yaml: yaml(mock: mock, models: models, extraProviders: extraProviders(mock.port)))
         defer {
             h.stop()
             mock.stop()
@@ -68,7 +69,9 @@ import Testing
             let messages = try JSON.parse(requests[1].body)["messages"]?.arrayValue ?? []
             #expect(messages.last?["role"] == "assistant")
             let prefill = messages.last?["content"]
-            #expect(prefill?.stringValue ?? prefill?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined() == "Hello from")
+            #expect(
+                prefill?.stringValue ?? prefill?.arrayValue?.compactMap { $0["text"]?.stringValue }.joined()
+                    == "Hello from")
             let metrics = try await h.request("GET", "/metrics", key: nil)
             #expect(metrics.text.contains(#"switchyard_continuations_total{from="claude",to="claude",outcome="ok"} 1"#))
             #expect(h.logs.captured.contains("continuations"))
@@ -118,7 +121,8 @@ import Testing
     @Test func openAIPassthroughIsContinuedOnAnthropicInTheOriginalEnvelope() async throws {
         let llm = MockLLM()
         try await withGateway(
-            models: "  - {name: m, targets: [{provider: openai, model: gpt-x, priority: 1}, {provider: anthropic, model: claude-x, priority: 2}]}",
+            models:
+                "  - {name: m, targets: [{provider: openai, model: gpt-x, priority: 1}, {provider: anthropic, model: claude-x, priority: 2}]}",
             script: { _, r in
                 MockProviderKind(path: r.path) == .openai ? llm.respond(r, breakingAfter: 3, .cut) : llm.respond(r)
             }
@@ -224,9 +228,18 @@ struct SSEReply {
     }
 
     @Test(arguments: [
-        ("  - {name: x, stream_mode: atomic, targets: [{provider: a, model: m}]}", "models[0].stream_mode: unknown value"),
-        ("  - {name: x, targets: [{provider: a, model: m, continuation: yes}]}", "models[0].targets[0].continuation: unknown value"),
-        ("  - {name: x, targets: [{provider: o, model: m, continuation: prefill}]}", "does not continue a final assistant message"),
+        (
+            "  - {name: x, stream_mode: atomic, targets: [{provider: a, model: m}]}",
+            "models[0].stream_mode: unknown value"
+        ),
+        (
+            "  - {name: x, targets: [{provider: a, model: m, continuation: yes}]}",
+            "models[0].targets[0].continuation: unknown value"
+        ),
+        (
+            "  - {name: x, targets: [{provider: o, model: m, continuation: prefill}]}",
+            "does not continue a final assistant message"
+        ),
         ("  - {name: x, targets: [{provider: a, model: m, continuaton: none}]}", "unknown key"),
     ])
     func badValuesAreRejectedWithTheirPath(models: String, problem: String) {

@@ -5,7 +5,7 @@ import SwitchyardUpstream
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The Tasks API against a real gateway on port 0 and a gated mock upstream.

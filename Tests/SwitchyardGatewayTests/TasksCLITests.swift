@@ -4,7 +4,7 @@ import SwitchyardTestSupport
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `switchyard tasks …` (the real binary) against the store of a running in-process gateway.

@@ -5,7 +5,7 @@ import SwitchyardUpstream
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The acceptance test of durable tasks: the real `switchyard` binary, SIGKILLed twice under a
@@ -59,7 +59,9 @@ import Testing
                     ],
                     body: Array(body.utf8), timeout: .seconds(10)))
         }
-        func poll(_ base: String, _ id: String, _ what: String, until done: @escaping @Sendable (JSON) -> Bool)
+        func poll(
+            _ base: String, _ id: String, _ what: String, until done: @escaping @Sendable (JSON) -> Bool
+        )
             async throws -> JSON
         {
             try await within(30, what) {

@@ -4,7 +4,7 @@ import SwitchyardCore
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// The real `switchyard` executable as a child process, with its stderr (JSON log lines) read on

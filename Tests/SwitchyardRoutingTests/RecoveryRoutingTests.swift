@@ -21,10 +21,11 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         let (_, held) = d.prefill
         var splice = StreamSplice(held: held, envelope: nil, model: "m2")
         let out = splice.rewrite(continuation.map { .choices([ChoiceDelta(content: $0)], raw: nil) })
-        return d.text + out.map { e in
-            if case .choices(let ds, _) = e { return ds.compactMap(\.content).joined() }
-            return ""
-        }.joined()
+        return d.text
+            + out.map { e in
+                if case .choices(let ds, _) = e { return ds.compactMap(\.content).joined() }
+                return ""
+            }.joined()
     }
 
     @Test(arguments: [
@@ -51,7 +52,11 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
 
     @Test func splicedChunksKeepTheOriginalEnvelopeAndDropTheSecondRole() {
         var d = DeliveredText()
-        d.record([.choices([ChoiceDelta(role: true, content: "")], raw: ["id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "m1"])])
+        d.record([
+            .choices(
+                [ChoiceDelta(role: true, content: "")],
+                raw: ["id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 7, "model": "m1"])
+        ])
         var splice = StreamSplice(held: "", envelope: d.envelope, model: "m2")
         let out = splice.rewrite([
             .choices([ChoiceDelta(role: true, content: "")], raw: nil), .choices([ChoiceDelta(content: "x")], raw: nil),

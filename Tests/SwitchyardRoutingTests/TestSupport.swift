@@ -210,13 +210,17 @@ struct Harness {
             now: { clock.now }, wallClock: { clock.wall }, random: { rnd.next() })
     }
 
-    func complete(_ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1") async
+    func complete(
+        _ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1"
+    ) async
         -> Result<RouteSuccess, RouteFailure>
     {
         await router.complete(chatRequest(), targets: targets, requestID: id)
     }
 
-    func stream(_ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1") async
+    func stream(
+        _ targets: [RouteTarget] = [target("a"), target("b", priority: 1)], id: String = "req1"
+    ) async
         -> Result<RoutedStream, RouteFailure>
     {
         await router.stream(chatRequest(stream: true), targets: targets, requestID: id)

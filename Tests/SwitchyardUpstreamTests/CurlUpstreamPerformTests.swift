@@ -6,11 +6,15 @@ import Testing
 @Suite("CurlUpstream.perform")
 struct CurlUpstreamPerformTests {
     @Test func returnsStatusHeadersAndBodyAndSendsTheRequest() async throws {
-        try await withUpstream(handler: { _ in .json(status: 201, ["ok": true], headers: [HeaderField("X-Test", "yes")]) }) {
-            server, upstream in
+        let handler: MockHTTPServer.Handler = { _ in
+            .json(status: 201, ["ok": true], headers: [HeaderField("X-Test", "yes")])
+        }
+        try await withUpstream(handler: handler) { server, upstream in
             let req = request(
                 server, "/v1/chat?key=1&b=2", body: #"{"q":1}"#,
-                headers: [HeaderField("Authorization", "Bearer sk-test"), HeaderField("Content-Type", "application/json")])
+                headers: [
+                    HeaderField("Authorization", "Bearer sk-test"), HeaderField("Content-Type", "application/json"),
+                ])
             let response = try await upstream.perform(req)
             #expect(response.head.status == 201)
             #expect(response.head.headers.value(for: "x-test") == "yes")

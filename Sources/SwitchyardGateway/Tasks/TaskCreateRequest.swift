@@ -54,7 +54,9 @@ struct TaskCreateRequest {
         return TaskCreateRequest(agent: agent, metadata: metadata, steps: steps)
     }
 
-    static func parseStep(_ item: JSON, index i: Int, earlier: Set<String>, table: RouteTable) throws(APIError)
+    static func parseStep(
+        _ item: JSON, index i: Int, earlier: Set<String>, table: RouteTable
+    ) throws(APIError)
         -> PlannedStep
     {
         let path = "steps[\(i)]"

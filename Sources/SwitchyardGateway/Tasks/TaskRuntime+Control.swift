@@ -11,7 +11,9 @@ extension TaskRuntime {
     /// steps planned in the same transaction, then `plan` (→ `executing`). A crash between these
     /// commits leaves an `idle` task (never resumed, the client got no 202) or a `planning` one with
     /// all its steps (resumed on the next start).
-    func create(owner: String, agent: String, metadata: JSON, steps: [PlannedStep]) async throws(StoreError)
+    func create(
+        owner: String, agent: String, metadata: JSON, steps: [PlannedStep]
+    ) async throws(StoreError)
         -> TaskSnapshot
     {
         let id = Self.newTaskID()

@@ -276,7 +276,9 @@ final class TaskRuntime: Sendable {
 
     /// The checkpoint: the step's outcome and the task's next state in one transaction; then any
     /// pause that was asked for while the step ran.
-    private func finishStep(_ job: Job, step: StepRecord, last: Bool, outcome: StepOutcome) async throws(StoreError)
+    private func finishStep(
+        _ job: Job, step: StepRecord, last: Bool, outcome: StepOutcome
+    ) async throws(StoreError)
         -> Unit
     {
         let event: TaskEvent = outcome.state == .completed ? (last ? .complete : .stepDone) : .fail
@@ -344,7 +346,9 @@ final class TaskRuntime: Sendable {
     }
 
     /// The step's request with earlier outputs substituted, parsed and routed against the current table.
-    private func prepare(_ step: StepRecord, in snapshot: TaskSnapshot) -> Result<
+    private func prepare(
+        _ step: StepRecord, in snapshot: TaskSnapshot
+    ) -> Result<
         (ChatRequest, [RouteTarget]), APIError
     > {
         guard let template = step.request else {

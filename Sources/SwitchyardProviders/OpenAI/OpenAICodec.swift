@@ -20,14 +20,17 @@ public struct OpenAICodec: ProviderCodec {
             body["stream_options"] = .object(options)
         }
         return EncodedRequest(
-            path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())
+            path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
+            body: body.serialized())
     }
 
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
-        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue else {
-            throw ProviderError(kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
+        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue
+        else {
+            throw ProviderError(
+                kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
         }
         var parsed: [ChatChoice] = []
         for (i, c) in choices.enumerated() {
@@ -149,7 +152,8 @@ public struct OpenAIStreamDecoder: StreamDecoder {
                     delta.toolCalls.append(
                         ToolCallDelta(
                             index: t["index"]?.intValue ?? 0, id: t["id"]?.stringValue,
-                            name: t["function"]?["name"]?.stringValue, arguments: t["function"]?["arguments"]?.stringValue))
+                            name: t["function"]?["name"]?.stringValue,
+                            arguments: t["function"]?["arguments"]?.stringValue))
                 }
                 if let f = c["finish_reason"]?.stringValue {
                     delta.finishReason = FinishReason(rawValue: f) ?? .stop
