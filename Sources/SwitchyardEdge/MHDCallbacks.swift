@@ -157,7 +157,7 @@ extension RequestContext {
         }
         let responder = HTTPResponder(context: self)
         let handler = server.handler
-        let task = Task {
+        let task = Task(executorPreference: server.configuration.handlerExecutor) {
             await handler.handle(request, responder: responder)
             responder.context.handlerReturned()
         }

@@ -52,6 +52,7 @@ public final class SwitchyardServer: Sendable {
         edge.maxHeaderBytes = config.limits.maxHeaderBytes
         edge.connectionTimeoutSeconds = config.limits.clientTimeoutSeconds
         edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
+        edge.handlerExecutor = upstream.executor
         edge.errorResponse = { status, message in
             let error: APIError
             switch status {

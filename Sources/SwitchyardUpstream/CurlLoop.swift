@@ -14,7 +14,7 @@ import Synchronization
 /// any thread; every other `var` (`running`, `freeEasyHandles`, `nextDeadline`, `thread`) is read
 /// and written only on the loop thread, except `thread`, which is written once in `start()` before
 /// any other thread can see the loop and read in `shutdown()`.
-final class CurlLoop: @unchecked Sendable {
+final class CurlLoop: TaskExecutor, @unchecked Sendable {
     enum Command {
         case add(Transfer)
         case cancel(Transfer)
@@ -22,6 +22,8 @@ final class CurlLoop: @unchecked Sendable {
 
     struct Shared {
         var commands: [Command] = []
+        /// Swift jobs of tasks that prefer this loop as their executor (see `enqueue(_:)`).
+        var jobs: [UnownedJob] = []
         /// The loop is in (or about to enter) curl_multi_poll: the next submitter must wake it.
         var sleeping = false
         var stopping = false
@@ -76,6 +78,23 @@ final class CurlLoop: @unchecked Sendable {
     // MARK: Any thread
 
     var activeTransfers: Int { activeCount.load(ordering: .relaxed) }
+
+    /// Runs a Swift job on the loop thread. Request handlers that prefer this executor parse,
+    /// route and translate on the same thread that drives their transfers, so a request costs two
+    /// thread hand-offs (edge → loop → edge) instead of four (edge → pool → loop → pool → edge).
+    /// Jobs are short (no blocking work runs on the loop): the loop drains them between polls.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        let accepted = shared.withLock { s -> Bool in
+            guard !s.stopping else { return false }
+            s.jobs.append(unowned)
+            wakeIfSleeping(&s)
+            return true
+        }
+        // After shutdown the loop thread is gone: run the job on the global executor instead so
+        // the task can still finish (its transfers fail with `.cancelled`).
+        if !accepted { unowned.runSynchronously(on: globalConcurrentExecutor.asUnownedTaskExecutor()) }
+    }
 
     /// Queues `transfer`; if the loop is stopping, fails it with `.cancelled` right here.
     func submit(_ transfer: Transfer) {
@@ -133,14 +152,26 @@ final class CurlLoop: @unchecked Sendable {
     private func run() {
         var batch: [Command] = []
         batch.reserveCapacity(64)
+        var jobs: [UnownedJob] = []
+        jobs.reserveCapacity(64)
+        let me = asUnownedTaskExecutor()
         var stillRunning: Int32 = 0
         var messagesLeft: Int32 = 0
         while true {
             let stopping = shared.withLock { s -> Bool in
                 swap(&s.commands, &batch)
+                swap(&s.jobs, &jobs)
                 s.sleeping = false
                 return s.stopping
             }
+            for job in jobs { job.runSynchronously(on: me) }
+            jobs.removeAll(keepingCapacity: true)
+            // Jobs usually queue transfers: take them in this round rather than after a poll.
+            let more = shared.withLock { s -> [Command] in
+                defer { s.commands.removeAll(keepingCapacity: true) }
+                return s.commands
+            }
+            batch += more
             for command in batch {
                 switch command {
                 case .add(let t): stopping ? abandon(t) : begin(t)
@@ -164,7 +195,7 @@ final class CurlLoop: @unchecked Sendable {
 
             let timeoutMs = pollTimeout(now: now)
             let mayPoll = shared.withLock { s -> Bool in
-                guard s.commands.isEmpty, !s.stopping else { return false }
+                guard s.commands.isEmpty, s.jobs.isEmpty, !s.stopping else { return false }
                 s.sleeping = true
                 return true
             }
@@ -172,6 +203,12 @@ final class CurlLoop: @unchecked Sendable {
         }
         while let t = running.last { detach(t, .failure(.cancelled)) }
         freeEasyHandles.removeAll()
+        // Jobs that arrived while stopping run elsewhere; their transfers are refused.
+        let leftover = shared.withLock { s in
+            defer { s.jobs.removeAll() }
+            return s.jobs
+        }
+        for job in leftover { job.runSynchronously(on: globalConcurrentExecutor.asUnownedTaskExecutor()) }
     }
 
     private func pollTimeout(now: Int64) -> Int32 {

@@ -28,7 +28,8 @@ import Testing
     }
 
     @Test func breakerOpensSkipsProbesOnceAndCloses() async throws {
-        let options = FaultRig.Options(attempts: 1, failureThreshold: 2, openMs: 500)
+        // open_ms leaves room for a loaded machine between "opened" and "skipped while open".
+        let options = FaultRig.Options(attempts: 1, failureThreshold: 2, openMs: 2000)
         try await FaultRig.run(options, primary: { _ in Self.serverError }) { rig in
             // Two failing requests open the breaker.
             for i in 1...2 {
