@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "switchyard", targets: ["switchyard"]),
         .executable(name: "switchyard-mock", targets: ["switchyard-mock"]),
+        .executable(name: "switchyard-bench", targets: ["switchyard-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -83,6 +84,16 @@ let package = Package(
             dependencies: [
                 "SwitchyardTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Benchmarks printed by bench/run (store: checkpoint commit, listing, start-up); percentiles via HdrHistogram.
+        .executableTarget(
+            name: "switchyard-bench",
+            dependencies: [
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),

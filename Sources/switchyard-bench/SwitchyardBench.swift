@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// Benchmarks whose figures `bench/run` prints next to the issue targets. Speed targets are checked
+/// here, never by timed unit tests.
+@main
+struct SwitchyardBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard-bench",
+        abstract: "Prints Switchyard benchmark figures (run by bench/run).",
+        subcommands: [StoreBench.self])
+}
