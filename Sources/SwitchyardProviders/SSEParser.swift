@@ -48,12 +48,15 @@ public struct SSEParser: Sendable {
     private mutating func endLine() -> SSEMessage? {
         defer { line.removeAll(keepingCapacity: true) }
         if line.isEmpty {
-            guard hasData || event != nil else { return nil }
-            let m = SSEMessage(event: event, data: String(decoding: data, as: UTF8.self))
-            data.removeAll(keepingCapacity: true)
-            hasData = false
-            event = nil
-            return hasData || !m.data.isEmpty || m.event != nil ? m : nil
+            // Dispatch only when a `data:` line was seen (an `event:` alone is not an event);
+            // a single empty `data:` line dispatches an event with empty data, as the spec says.
+            defer {
+                data.removeAll(keepingCapacity: true)
+                hasData = false
+                event = nil
+            }
+            guard hasData else { return nil }
+            return SSEMessage(event: event, data: String(decoding: data, as: UTF8.self))
         }
         if line[0] == UInt8(ascii: ":") { return nil }
         let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.count
