@@ -112,7 +112,64 @@ import Testing
         models:
           - {name: \(model), targets: [{provider: openai, model: gpt-4o-mini}]}
         shutdown_grace_ms: 10000
+        store: {path: "\(path).db"}
         """.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    @Test func sigtermLetsTheStepInFlightCheckpointAndTheTaskResumesAfterRestart() async throws {
+        let llm = try GatedLLM()
+        defer { llm.stop() }
+        let gate = llm.gate("first step")
+        defer { gate.open() }
+        let config = tempPath("drain-task.yaml")
+        try writeConfig(config, mockPort: llm.server.port, model: "smart")
+        defer { removeStore(config + ".db") }
+        let binary = try #require(SwitchyardProcess.binaryPath())
+        let environment = ["TEST_PROVIDER_KEY": TestSecrets.provider]
+        let client = try CurlUpstream()
+        defer { client.shutdown() }
+        @Sendable func call(_ method: String, _ url: String, _ body: String = "") async throws -> UpstreamResponse {
+            try await client.perform(
+                UpstreamRequest(
+                    method: method, url: url, headers: [HeaderField("Content-Type", "application/json")],
+                    body: Array(body.utf8), timeout: .seconds(10)))
+        }
+
+        // Run 1: step 1 is in flight upstream when SIGTERM arrives; it may finish and checkpoint
+        // within the grace period, no new step starts, the process exits 0.
+        let first = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", config], environment: environment)
+        let base1 = "http://127.0.0.1:\(try await first.port())"
+        let created = try await call(
+            "POST", base1 + "/v1/tasks",
+            taskBody([stepJSON("a", "first step"), stepJSON("b", "then: {{steps.a.output}}")]))
+        #expect(created.head.status == 202, "\(created.text)")
+        let id = try #require(created.json?["id"]?.stringValue)
+        await llm.server.waitForRequests(1)
+        first.signal(SIGTERM)
+        _ = await first.line(containing: "shutting down")
+        gate.open()
+        #expect(await first.exitCode() == 0)
+        #expect(llm.requests(containing: "then:").isEmpty, "a new step started during the drain")
+
+        // Run 2: the task resumes by itself at step 2; step 1 is not sent again.
+        let second = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", config], environment: environment)
+        defer { second.kill() }
+        let base2 = "http://127.0.0.1:\(try await second.port())"
+        let done = try await within(30, "the task to complete after the restart") {
+            while true {
+                if let json = try? await call("GET", "\(base2)/v1/tasks/\(id)").json, json.state == "completed" {
+                    return json
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        #expect(done.step(0)?["attempts"] == 1)
+        // Step 2's prompt quotes step 1's output, so count step 1's own prompt exactly.
+        #expect(llm.requests(containing: #""content":"first step""#).count == 1)
+        let output = try #require(done.step(0)?["output"]?.stringValue)
+        #expect(llm.requests(containing: "then: \(output)").count == 1)
     }
 
     func tempPath(_ name: String) -> String {
@@ -136,10 +193,10 @@ import Testing
         defer { mock.stop() }
         let config = tempPath("sigterm.yaml")
         try writeConfig(config, mockPort: mock.port, model: "m")
-        let child = try ChildProcess(
-            ["serve", "--config", config],
-            environment: ["TEST_PROVIDER_KEY": TestSecrets.provider, "PATH": "/usr/bin:/bin"])
-        let port = try #require(await child.port())
+        let child = try SwitchyardProcess(
+            path: try #require(SwitchyardProcess.binaryPath()), arguments: ["serve", "--config", config],
+            environment: ["TEST_PROVIDER_KEY": TestSecrets.provider])
+        let port = try await child.port()
         let client = try CurlUpstream()
         defer { client.shutdown() }
         func call(_ body: String) async throws -> UpstreamResponse {
@@ -155,14 +212,14 @@ import Testing
         )
         await mock.waitForRequests(2)
         child.signal(SIGTERM)
-        _ = await child.waitForLine(containing: "shutting down")
+        _ = await child.line(containing: "shutting down")
         gate.open()
         let (p, s) = try await (plain, stream)
         #expect(p.head.status == 200)
         #expect(String(decoding: p.body, as: UTF8.self).contains("Hello from the mock: held"))
         #expect(s.head.status == 200)
         #expect(String(decoding: s.body, as: UTF8.self).hasSuffix("data: [DONE]\n\n"))
-        #expect(await child.wait() == 0)
+        #expect(await child.exitCode() == 0)
         // New connections are refused once draining began.
         await #expect(throws: UpstreamFailure.self) {
             try await call(#"{"model":"m","messages":[{"role":"user","content":"late"}]}"#)
@@ -175,11 +232,11 @@ import Testing
         defer { mock.stop() }
         let config = tempPath("sighup.yaml")
         try writeConfig(config, mockPort: mock.port, model: "first")
-        let child = try ChildProcess(
-            ["serve", "--config", config],
-            environment: ["TEST_PROVIDER_KEY": TestSecrets.provider, "PATH": "/usr/bin:/bin"])
-        defer { child.signal(SIGKILL) }
-        let port = try #require(await child.port())
+        let child = try SwitchyardProcess(
+            path: try #require(SwitchyardProcess.binaryPath()), arguments: ["serve", "--config", config],
+            environment: ["TEST_PROVIDER_KEY": TestSecrets.provider])
+        defer { child.kill() }
+        let port = try await child.port()
         let client = try CurlUpstream()
         defer { client.shutdown() }
         func models() async throws -> [String] {
@@ -191,15 +248,15 @@ import Testing
 
         try writeConfig(config, mockPort: mock.port, model: "second")
         child.signal(SIGHUP)
-        #expect(await child.waitForLine(containing: "configuration reloaded") != nil)
+        #expect(await child.line(containing: "configuration reloaded") != nil)
         #expect(try await models().contains("second"))
 
         try "models: [{name: broken, targets: [{provider: nowhere, model: x}]}]\n".write(
             toFile: config, atomically: true, encoding: .utf8)
         child.signal(SIGHUP)
-        let refusal = try #require(await child.waitForLine(containing: "configuration reload refused"))
+        let refusal = try #require(await child.line(containing: "configuration reload refused"))
         #expect(refusal.contains("no provider named"))
         #expect(try await models().contains("second"))
-        #expect(!child.output.contains(TestSecrets.provider))
+        #expect(!child.stderr.contains(TestSecrets.provider))
     }
 }

@@ -152,6 +152,9 @@ final class SwitchyardProcess: Sendable {
         return port
     }
 
+    /// Sends `signal` without waiting (SIGTERM to start a drain, SIGHUP to reload).
+    func signal(_ signal: Int32) { _ = Glibc.kill(pid, signal) }
+
     /// Sends `signal` and reaps the process; returns its wait status.
     @discardableResult
     func kill(_ signal: Int32 = SIGKILL) -> Int32 {
