@@ -131,6 +131,17 @@ extension TaskStore {
         }
     }
 
+    /// Releases every claim still `in_flight` and returns how many; completed records stay. Call at
+    /// start-up: a claim that is in flight then belongs to a process that died before it answered
+    /// (one gateway owns its store; the CLI never claims keys), and leaving it would answer 409 to
+    /// the client's retries until the record expired.
+    @discardableResult
+    public func releaseInFlightIdempotency() throws(StoreError) -> Int {
+        try writer.withLock { connection throws(StoreError) in
+            try connection.run("DELETE FROM idempotency WHERE state = 'in_flight'")
+        }
+    }
+
     /// Deletes records whose `expiresAt` has passed; returns how many. Call periodically.
     @discardableResult
     public func purgeExpiredIdempotency() throws(StoreError) -> Int {

@@ -64,4 +64,25 @@ import Testing
             #expect(record.body.isEmpty && record.headers.isEmpty)
         }
     }
+
+    @Test func startUpReleasesInFlightClaimsButKeepsCompletedAnswers() throws {
+        try withTemporaryStore { store, _ throws in
+            #expect(try store.beginIdempotent(owner: "a", key: "dead", requestHash: "h", ttl: .seconds(60)) == .new)
+            #expect(try store.beginIdempotent(owner: "a", key: "done", requestHash: "h", ttl: .seconds(60)) == .new)
+            try store.completeIdempotent(owner: "a", key: "done", status: 200, body: Array("ok".utf8), headers: [])
+            #expect(
+                try store.beginIdempotent(owner: "a", key: "dead", requestHash: "h", ttl: .seconds(60)) == .inFlight)
+
+            #expect(try store.releaseInFlightIdempotency() == 1)
+            #expect(try store.beginIdempotent(owner: "a", key: "dead", requestHash: "h", ttl: .seconds(60)) == .new)
+            guard
+                case .completed(let record) = try store.beginIdempotent(
+                    owner: "a", key: "done", requestHash: "h", ttl: .seconds(60))
+            else {
+                Issue.record("a completed answer must survive the release")
+                return
+            }
+            #expect(record.body == Array("ok".utf8))
+        }
+    }
 }

@@ -92,6 +92,10 @@ final class TaskRuntime: Sendable {
     func recover() throws(StoreError) -> Int {
         let points = try store.resumeAfterRestart()
         _ = try? store.purgeExpiredIdempotency()
+        let released = (try? store.releaseInFlightIdempotency()) ?? 0
+        if released > 0 {
+            logger.info("idempotency keys released after restart", metadata: ["count": .stringConvertible(released)])
+        }
         for point in points {
             metrics.taskMoved(from: nil, to: point.task.state.rawValue)
             logger.info(
