@@ -186,30 +186,28 @@ struct ConfigDecoder {
     }
 
     mutating func int(_ o: JSONObject, _ key: String, _ path: String) -> Int? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let i = v.intValue else {
-            fail(path.isEmpty ? key : "\(path).\(key)", "expected an integer, got \(v.kindName)")
-            return nil
-        }
-        return i
+        typed(o, key, path, expected: "an integer", \.intValue)
     }
 
     mutating func double(_ o: JSONObject, _ key: String, _ path: String) -> Double? {
-        guard let v = o[key], !v.isNull else { return nil }
-        guard let d = v.doubleValue else {
-            fail(path.isEmpty ? key : "\(path).\(key)", "expected a number, got \(v.kindName)")
-            return nil
-        }
-        return d
+        typed(o, key, path, expected: "a number", \.doubleValue)
     }
 
     mutating func bool(_ o: JSONObject, _ key: String, _ path: String) -> Bool? {
+        typed(o, key, path, expected: "true or false", \.boolValue)
+    }
+
+    /// `o[key]` read through `extract`; absent or null is nil, a value of another type is an error
+    /// naming the key path and what was expected.
+    private mutating func typed<T>(
+        _ o: JSONObject, _ key: String, _ path: String, expected: String, _ extract: (JSON) -> T?
+    ) -> T? {
         guard let v = o[key], !v.isNull else { return nil }
-        guard let b = v.boolValue else {
-            fail(path.isEmpty ? key : "\(path).\(key)", "expected true or false, got \(v.kindName)")
+        guard let value = extract(v) else {
+            fail(path.isEmpty ? key : "\(path).\(key)", "expected \(expected), got \(v.kindName)")
             return nil
         }
-        return b
+        return value
     }
 
     /// A string naming one case of `E`; anything else is an error listing the allowed values.

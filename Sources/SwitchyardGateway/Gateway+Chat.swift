@@ -91,7 +91,8 @@ extension Gateway {
         metrics.openStreams.increment()
         defer { metrics.openStreams.decrement() }
         var encoder = ChunkEncoder(
-            id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber }, created: Int(Clock.unixSeconds()),
+            id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber },
+            created: Int(Router.systemWallClock()),
             model: routed.target.model)
         capture?.streamStarted(id: encoder.id, created: encoder.created, model: encoder.model, headers: headers)
         var firstSent = false

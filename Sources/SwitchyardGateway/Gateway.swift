@@ -35,7 +35,7 @@ public final class Gateway: HTTPHandler, Sendable {
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
         self.tasks = tasks
-        self.startedAt = Int(Clock.unixSeconds())
+        self.startedAt = Int(Router.systemWallClock())
     }
 
     var currentTable: RouteTable { table.withLock { $0 } }

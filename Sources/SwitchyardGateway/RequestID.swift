@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 
 /// Request ids: an incoming `x-request-id` is honoured when it is short printable ASCII
@@ -29,14 +28,5 @@ enum RequestID {
     static func hex(_ v: UInt64, _ width: Int) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: max(0, width - s.count)) + s
-    }
-}
-
-enum Clock {
-    /// Wall-clock Unix time in seconds.
-    static func unixSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
