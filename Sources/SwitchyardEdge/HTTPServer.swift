@@ -57,11 +57,14 @@ public final class HTTPServer: Sendable {
     /// Streams started and not yet finished.
     public var openStreams: Int { core.streams.load(ordering: .relaxed) }
 
-    /// Handler invocations not yet answered (a stream counts until finished).
+    /// Requests begun and not over: from the request line until MHD has sent the whole answer (a
+    /// stream until its last byte) or the connection ended. Drain waits for zero: an answer
+    /// queued is not yet delivered, and an upload under way still expects one.
     public var inFlightRequests: Int { core.inFlight.load(ordering: .relaxed) }
 
     /// Stops accepting new connections (MHD_quiesce_daemon); open connections are still served.
     public func quiesce() {
+        core.beginDraining()
         lifecycle.withLock { state in
             if case .running(let daemon, _) = state { daemon.quiesce() }
         }

@@ -205,6 +205,7 @@ extension RequestContext {
             // MHD refuses fields with CR/LF and the framing headers it owns; skipping them is right.
             _ = MHD_add_response_header(response, name, value)
         }
+        if server.isDraining { _ = MHD_add_response_header(response, "Connection", "close") }
         let code = (200...999).contains(status) ? UInt32(status) : 500
         let result = MHD_queue_response(connection, code, response)
         MHD_destroy_response(response)

@@ -54,7 +54,8 @@ final class RequestContext: @unchecked Sendable {
         var outboundIndex = 0
         var lastWrite = ContinuousClock.now
         var task: Task<Void, Never>?
-        var countedInFlight = false
+        /// Counted in `ServerCore.inFlight` since init; uncounted once, in `complete(ok:)`.
+        var countedInFlight = true
         var countedStream = false
     }
 
@@ -79,10 +80,13 @@ final class RequestContext: @unchecked Sendable {
     var bodyTooLarge = false
     var discardedBytes = 0
 
+    /// A request counts in flight from its request line until MHD's request-completed callback
+    /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.
     init(connection: OpaquePointer, server: ServerCore, rawTarget: String) {
         self.connection = connection
         self.server = server
         self.rawTarget = rawTarget
+        server.inFlight.add(1, ordering: .relaxed)
     }
 
     // MARK: MHD thread
@@ -92,8 +96,6 @@ final class RequestContext: @unchecked Sendable {
     func suspendForHandler() -> Bool {
         shared.withLock { state in
             if server.isStopping { return false }
-            state.countedInFlight = true
-            server.inFlight.add(1, ordering: .relaxed)
             state.suspended = true
             MHD_suspend_connection(connection)
             return true
@@ -180,10 +182,7 @@ final class RequestContext: @unchecked Sendable {
         shared.withLock { state in
             guard !state.answered else { return }
             state.answered = true
-            if state.countedInFlight {
-                state.countedInFlight = false
-                server.inFlight.subtract(1, ordering: .relaxed)
-            }
+            // Still counted in flight: `complete(ok:)` uncounts once MHD has sent the answer.
             guard !state.completed else { return }
             state.pending = .full(status: status, headers: headers, body: body)
             wake(&state)
@@ -234,7 +233,11 @@ final class RequestContext: @unchecked Sendable {
         shared.withLock { state in
             guard state.streaming, !state.finished else { return }
             state.finished = true
-            uncount(&state)
+            if state.countedStream {
+                state.countedStream = false
+                server.streams.subtract(1, ordering: .relaxed)
+            }
+            // In flight until `complete(ok:)`: the queued tail and the last chunk are not out yet.
             if !state.completed { wake(&state) }
         }
     }

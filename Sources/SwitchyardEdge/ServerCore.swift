@@ -10,6 +10,7 @@ final class ServerCore: Sendable {
     let inFlight = Atomic<Int>(0)
     let streams = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    private let draining = Atomic<Bool>(false)
     /// Every request context between MHD's URI-log and request-completed callbacks.
     private let live = Mutex<[ObjectIdentifier: RequestContext]>([:])
 
@@ -19,6 +20,12 @@ final class ServerCore: Sendable {
     }
 
     var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }
+
+    /// Set by `HTTPServer.quiesce()`: answers from now on carry `Connection: close`, so keep-alive
+    /// clients move to another instance instead of sending more requests to this one.
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    func beginDraining() { draining.store(true, ordering: .relaxed) }
 
     func register(_ context: RequestContext) {
         live.withLock { $0[ObjectIdentifier(context)] = context }

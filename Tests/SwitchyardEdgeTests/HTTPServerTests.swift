@@ -365,6 +365,49 @@ struct HTTPServerTests {
         }
     }
 
+    /// Drain waits for `inFlightRequests == 0`, so an answer must count until MHD has sent it, not
+    /// merely until the handler queued it: a client still reading a large answer keeps it at 1.
+    /// Answers queued while draining carry `Connection: close`.
+    @Test(arguments: [false, true])
+    func anAnswerStaysInFlightUntilSentAndClosesTheConnectionWhileDraining(streamed: Bool) async throws {
+        let size = 12 << 20
+        let answered = Event<Bool>()
+        try await withServer(handler: { request, responder in
+            let block = [UInt8](repeating: 0x61, count: 1 << 20)
+            if request.path == "/small" {
+                responder.respond(status: 200, headers: [:], body: block)
+                return
+            }
+            if streamed {
+                let writer = responder.startStream(status: 200, headers: [:])
+                for _ in 0..<(size >> 20) { writer.write(block) }
+            } else {
+                responder.respond(status: 200, headers: [:], body: [UInt8](repeating: 0x61, count: size))
+            }
+            answered.fire(true)
+        }) { server in
+            let client = try RawHTTPClient(port: server.port)
+            let port = server.port
+            let before = try await offload {
+                try RawHTTPClient(port: port).roundTrip("GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+            }
+            #expect(before.header("connection") == nil)
+            _ = try await offload { try client.roundTrip("GET /small HTTP/1.1\r\nHost: x\r\n\r\n") }
+            server.quiesce()
+            try client.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            _ = await answered.wait()
+            // The client has read nothing: 12 MiB cannot have left through the socket buffers.
+            #expect(server.inFlightRequests == 1)
+            #expect(server.openStreams == 0 || streamed)
+            let response = try await offload { try client.readResponse() }
+            #expect(response.body.count == size)
+            #expect(response.header("connection")?.lowercased() == "close")
+            #expect(try await offload { try client.readsEOF() })
+            while server.inFlightRequests > 0 { await Task.yield() }
+            #expect(server.openStreams == 0)
+        }
+    }
+
     @Test func bindingAPortInUseFailsWithAClearMessage() async throws {
         try await withServer(handler: Self.echo) { server in
             var configuration = HTTPServerConfiguration()
