@@ -139,3 +139,62 @@ public struct ChatResponse: Sendable, Equatable {
         return .object(o)
     }
 }
+
+extension ChatResponse {
+    /// `json.serialized()` without building the tree: the same bytes, written straight out (the
+    /// non-streaming answer of every translated request goes through here).
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320 + choices.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) })
+        out.append(contentsOf: #"{"id":"#.utf8)
+        JSON.writeString(id, to: &out)
+        out.append(contentsOf: #","object":"chat.completion","created":"#.utf8)
+        out.append(contentsOf: String(created).utf8)
+        out.append(contentsOf: #","model":"#.utf8)
+        JSON.writeString(model, to: &out)
+        if let fp = systemFingerprint {
+            out.append(contentsOf: #","system_fingerprint":"#.utf8)
+            JSON.writeString(fp, to: &out)
+        }
+        out.append(contentsOf: #","choices":["#.utf8)
+        for (i, c) in choices.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"index":"#.utf8)
+            out.append(contentsOf: String(c.index).utf8)
+            out.append(contentsOf: #","message":{"role":"assistant","content":"#.utf8)
+            Self.writeOptional(c.content, to: &out)
+            if !c.toolCalls.isEmpty {
+                out.append(contentsOf: #","tool_calls":["#.utf8)
+                for (j, t) in c.toolCalls.enumerated() {
+                    if j > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: #"{"id":"#.utf8)
+                    JSON.writeString(t.id, to: &out)
+                    out.append(contentsOf: #","type":"function","function":{"name":"#.utf8)
+                    JSON.writeString(t.name, to: &out)
+                    out.append(contentsOf: #","arguments":"#.utf8)
+                    JSON.writeString(t.arguments, to: &out)
+                    out.append(contentsOf: "}}".utf8)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(contentsOf: #","refusal":"#.utf8)
+            Self.writeOptional(c.refusal, to: &out)
+            out.append(contentsOf: #"},"logprobs":"#.utf8)
+            (c.logprobs ?? .null).write(to: &out)
+            out.append(contentsOf: #","finish_reason":"#.utf8)
+            Self.writeOptional(c.finishReason?.rawValue, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        if let u = usage {
+            out.append(contentsOf: #","usage":"#.utf8)
+            u.json.write(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private static func writeOptional(_ s: String?, to out: inout [UInt8]) {
+        if let s { JSON.writeString(s, to: &out) } else { out.append(contentsOf: "null".utf8) }
+    }
+}

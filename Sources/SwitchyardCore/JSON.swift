@@ -78,7 +78,8 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Express
 }
 
 /// A JSON object with insertion-ordered keys. Lookups are linear, which beats hashing for the
-/// small objects of chat payloads; duplicate keys on input keep the last value, like most parsers.
+/// small objects of chat payloads (the UTF-8 length, O(1) for native strings, is compared before
+/// the text); duplicate keys on input keep the last value, like most parsers.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
     public struct Entry: Sendable, Hashable {
         public var key: String
@@ -103,11 +104,13 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
     public subscript(key: String) -> JSON? {
         get {
-            for e in entries where e.key == key { return e.value }
+            let length = key.utf8.count
+            for e in entries where e.key.utf8.count == length && e.key == key { return e.value }
             return nil
         }
         set {
-            if let i = entries.firstIndex(where: { $0.key == key }) {
+            let length = key.utf8.count
+            if let i = entries.firstIndex(where: { $0.key.utf8.count == length && $0.key == key }) {
                 if let v = newValue { entries[i].value = v } else { entries.remove(at: i) }
             } else if let v = newValue {
                 entries.append(Entry(key: key, value: v))

@@ -58,7 +58,7 @@ extension Gateway {
                 log.usage = s.response.response.usage
                 var headers = baseHeaders(log.requestID)
                 addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
-                let body = s.response.passthroughBody ?? s.response.response.json.serialized()
+                let body = s.response.passthroughBody ?? s.response.response.serialized()
                 responder.respond(status: 200, headers: headers, body: body)
                 capture?.completed(status: 200, headers: headers, body: body)
                 finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)

@@ -1,0 +1,41 @@
+import Testing
+
+@testable import SwitchyardCore
+
+@Suite struct ChatResponseTests {
+    static let responses: [ChatResponse] = [
+        ChatResponse(
+            id: "chatcmpl-1", created: 1_700_000_000, model: "claude-3-5-haiku-latest",
+            choices: [ChatChoice(index: 0, content: "Hello", finishReason: .stop)],
+            usage: Usage(promptTokens: 3, completionTokens: 1)),
+        ChatResponse(
+            id: "id \"quoted\"\n", created: 0, model: "gemini-2.0-flash",
+            choices: [
+                ChatChoice(
+                    index: 0, content: nil,
+                    toolCalls: [
+                        ToolCall(id: "call_1", name: "get_weather", arguments: #"{"city":"Zürich","note":"a\"b\\c"}"#),
+                        ToolCall(id: "call_2", name: "noop", arguments: ""),
+                    ], finishReason: .toolCalls),
+                ChatChoice(
+                    index: 1, content: "tab\there \u{1}ctl \u{1F600}", refusal: "I can't", finishReason: nil,
+                    logprobs: ["content": [["token": "a", "logprob": -0.5]]]),
+            ],
+            usage: Usage(
+                promptTokens: 10, completionTokens: 5, totalTokens: 15, cachedTokens: 4, cacheWriteTokens: 2,
+                reasoningTokens: 3),
+            systemFingerprint: "fp_1"),
+        ChatResponse(id: "empty", created: -1, model: "", choices: [], usage: nil),
+        ChatResponse(
+            id: "x", created: 5, model: "m",
+            choices: [ChatChoice(index: 7, content: "", finishReason: .contentFilter)], usage: nil),
+    ]
+
+    @Test(arguments: responses)
+    func directSerializationEqualsTheTreeSerialization(response: ChatResponse) throws {
+        let direct = response.serialized()
+        #expect(direct == response.json.serialized())
+        // And it parses back to the same tree.
+        #expect(try JSON.parse(direct) == response.json)
+    }
+}
