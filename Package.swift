@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "switchyard-bench",
             dependencies: [
-                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore",
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
