@@ -15,7 +15,7 @@ import Testing
     /// The one place this suite polls: the open period ends by the clock (`open_ms`), not by an
     /// event anything could signal, so a bounded loop with small sleeps checks the router's
     /// observable state against a deadline instead of sleeping blindly for `open_ms`.
-    func waitForBreaker(_ rig: FaultRig, _ state: BreakerState, within limit: Duration = .seconds(5)) async throws {
+    func waitForBreaker(_ rig: FaultRig, _ state: BreakerState, within limit: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + limit
         while rig.h.server.gateway.router.breakerSnapshot()[FaultRig.primaryKey] != state {
             try #require(ContinuousClock.now < deadline, "breaker never became \(state)")

@@ -230,7 +230,7 @@ import Glibc
             #expect(cancelled.json?.step(0)?["state"] == "cancelled")
             #expect(cancelled.json?.step(1)?["state"] == "cancelled")
             // The upstream sees its connection close while it still holds the response back.
-            try await within(10, "the upstream connection to close") { await llm.server.waitForClosedConnections(1) }
+            try await within(30, "the upstream connection to close") { await llm.server.waitForClosedConnections(1) }
             #expect(!gate.isOpen)
             #expect(llm.server.requestCount == 1)
             #expect(try await h.task(id).json?.state == "cancelled")
@@ -249,14 +249,14 @@ import Glibc
             let stream = try await h.events(id)
             #expect(stream.status == 200)
             #expect(stream.headers.value(for: "content-type") == "text/event-stream")
-            let history = try await within(10, "history") { try await stream.collect(until: "step_attempt") }
+            let history = try await within(30, "history") { try await stream.collect(until: "step_attempt") }
             #expect(
                 history.map(\.event) == ["state_changed", "state_changed", "started", "state_changed", "step_attempt"])
             #expect(history.last?.data["data"]?["step_id"] == "a")
             #expect(history.last?.data["task_id"] == .string(id))
 
             gate.open()
-            let live = try await within(10, "live events") {
+            let live = try await within(30, "live events") {
                 var frames = try await stream.collect(until: "completed")
                 if let extra = try await stream.next() { frames.append(extra) }  // nil: the server closed the stream
                 return frames
@@ -270,10 +270,10 @@ import Glibc
 
             // A finished task replays its whole history and closes; Last-Event-ID resumes after it.
             let replay = try await h.events(id)
-            let all = try await within(10, "replay") { try await replay.drain() }
+            let all = try await within(30, "replay") { try await replay.drain() }
             #expect(all.count == ids.count)
             let resumed = try await h.events(id, lastEventID: String(ids.count - 1))
-            let tail = try await within(10, "tail") { try await resumed.drain() }
+            let tail = try await within(30, "tail") { try await resumed.drain() }
             #expect(tail.map(\.event) == ["completed"])
         }
     }

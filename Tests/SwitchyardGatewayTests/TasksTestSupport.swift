@@ -131,7 +131,7 @@ extension GatewayHarness {
     }
 
     /// Polls the captured logs until one contains `text`.
-    func waitForLog(_ text: String, seconds: Double = 10) async throws {
+    func waitForLog(_ text: String, seconds: Double = 30) async throws {
         try await within(seconds, "log line \(text)") {
             while !self.logs.captured.contains(text) { try await Task.sleep(for: .milliseconds(10)) }
         }
