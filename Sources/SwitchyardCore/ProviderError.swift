@@ -98,9 +98,12 @@ extension ProviderError {
                 status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: message,
                 retryAfterSeconds: retryAfterSeconds.map { max(1, Int($0.rounded(.up))) })
         case .quotaExhausted:
+            // OpenAI's own `insufficient_quota` keeps its name; another provider's exhausted quota
+            // (Gemini's per-day quota) is a rate limit that retrying soon will not lift (mapping.md §8).
+            let openAI = providerType == "insufficient_quota" || providerCode == "insufficient_quota"
             return APIError(
-                status: 429, type: "insufficient_quota", code: "insufficient_quota", message: message,
-                shouldRetry: false)
+                status: 429, type: openAI ? "insufficient_quota" : "rate_limit_error",
+                code: openAI ? "insufficient_quota" : "quota_exceeded", message: message, shouldRetry: false)
         case .requestTimeout, .gatewayTimeout:
             return APIError(
                 status: 504, type: "server_error", code: "upstream_timeout", message: "The upstream provider timed out."

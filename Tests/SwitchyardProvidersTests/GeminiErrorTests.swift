@@ -47,7 +47,7 @@ extension GeminiTests {
                 clientType: "rate_limit_error", clientCode: "rate_limit_exceeded", clientRetryAfter: 37),
             Case(
                 fixture: "quota_per_day.json", status: 429, kind: .quotaExhausted, retryAfter: 1.5, clientStatus: 429,
-                clientType: "insufficient_quota", clientCode: "insufficient_quota"),
+                clientType: "rate_limit_error", clientCode: "quota_exceeded"),
             Case(
                 fixture: "internal.json", status: 500, kind: .serverError, clientStatus: 502,
                 clientType: "server_error", clientCode: "upstream_error"),
