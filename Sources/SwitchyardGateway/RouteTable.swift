@@ -38,7 +38,7 @@ public struct RouteTable: Sendable {
         var errors: [ConfigError] = []
         for (i, p) in config.providers.enumerated() {
             guard let kind = ProviderKind(rawValue: p.kind) else { continue }
-            let codec = codecFor(kind)
+            let codec = kind.codec
             var key: Secret? = nil
             var missing: String? = nil
             if let env = p.apiKeyEnv {
@@ -166,14 +166,6 @@ public struct RouteTable: Sendable {
 
     var providerNames: [String] { config.providers.map(\.name) }
     var configuredModelNames: Set<String> { Set(config.models.map(\.name)) }
-}
-
-func codecFor(_ kind: ProviderKind) -> any ProviderCodec {
-    switch kind {
-    case .openai: OpenAICodec()
-    case .anthropic: AnthropicCodec()
-    case .gemini: GeminiCodec()
-    }
 }
 
 /// Compares two strings in time that depends only on their lengths, not on where they differ.

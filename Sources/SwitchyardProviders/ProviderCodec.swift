@@ -3,6 +3,15 @@ public import SwitchyardCore
 /// The wire formats Switchyard speaks upstream (config `kind`).
 public enum ProviderKind: String, Sendable, CaseIterable {
     case openai, anthropic, gemini
+
+    /// The codec that speaks this wire format.
+    public var codec: any ProviderCodec {
+        switch self {
+        case .openai: OpenAICodec()
+        case .anthropic: AnthropicCodec()
+        case .gemini: GeminiCodec()
+        }
+    }
 }
 
 /// What a codec needs to know about the target it encodes for and decodes from.

@@ -55,12 +55,7 @@ struct CodecBench: ParsableCommand {
         var bytes = 0
         for round in 0...rounds {
             for kind in kinds {
-                let codec: any ProviderCodec =
-                    switch kind {
-                    case .openai: OpenAICodec()
-                    case .anthropic: AnthropicCodec()
-                    case .gemini: GeminiCodec()
-                    }
+                let codec = kind.codec
                 let target = TargetContext(
                     providerName: kind.rawValue, upstreamModel: Self.models[kind]!, idSeed: "bench")
                 let answer = Array(Self.answers[kind]!.utf8)
