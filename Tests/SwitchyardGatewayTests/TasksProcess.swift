@@ -78,7 +78,11 @@ final class SwitchyardProcess: Sendable {
         }
         pid = child
         let readFD = fds[0]
-        DispatchQueue.global().async { [self] in readLoop(readFD) }
+        // A blocking read for the child's whole life: on its own serial queue, which overcommits (a
+        // new thread if needed). On the global queue, whose width is the core count, two children
+        // alive at once on CI's two cores would hold every thread and a third child's output
+        // would not be read until one of them exited.
+        DispatchQueue(label: "switchyard-test.child-stderr").async { [self] in readLoop(readFD) }
     }
 
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
