@@ -11,22 +11,10 @@ import Testing
     static let streamBody =
         #"{"model":"smart","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two three"}]}"#
 
-    func withGateway(_ body: (GatewayHarness, GatedLLM) async throws -> Void) async throws {
-        let llm = try GatedLLM()
-        let h = try startTaskGateway(mock: llm.server)
-        defer {
-            h.stop()
-            llm.stop()
-        }
-        try await body(h, llm)
-        #expect(!h.logs.captured.contains(TestSecrets.client))
-        #expect(!h.logs.captured.contains(TestSecrets.provider))
-    }
-
     func key(_ k: String) -> [HeaderField] { [HeaderField("Idempotency-Key", k)] }
 
     @Test func repeatIsReplayedWithoutAnUpstreamCall() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             let first = try await h.chat(Self.body, headers: key("k-1"))
             #expect(first.head.status == 200)
             #expect(first.header("x-switchyard-replayed") == nil)
@@ -46,7 +34,7 @@ import Testing
     }
 
     @Test func sameKeyWithAnotherBodyIs422() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             #expect(try await h.chat(Self.body, headers: key("k")).head.status == 200)
             let changed = try await h.chat(Self.body.replacingOccurrences(of: "card", with: "cart"), headers: key("k"))
             #expect(changed.head.status == 422)
@@ -57,7 +45,7 @@ import Testing
     }
 
     @Test func keysAreScopedToTheClientKey() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             #expect(try await h.chat(Self.body, headers: key("shared")).head.status == 200)
             let other = try await h.request(
                 "POST", "/v1/chat/completions",
@@ -70,7 +58,7 @@ import Testing
     }
 
     @Test func concurrentDuplicatesMakeOneUpstreamCall() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             let gate = llm.gate("charge the card")
             async let a = h.chat(Self.body, headers: key("dup"))
             async let b = h.chat(Self.body, headers: key("dup"))
@@ -86,7 +74,7 @@ import Testing
     }
 
     @Test func failuresReleaseTheKey() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             let badModel = Self.body.replacingOccurrences(of: "smart", with: "nope")
             #expect(try await h.chat(badModel, headers: key("retry")).head.status == 404)
             llm.server.setHandler { _ in
@@ -102,7 +90,7 @@ import Testing
     }
 
     @Test func streamedAnswerIsAssembledAndReplayedAsAStream() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             let first = try await h.chat(Self.streamBody, headers: key("s-1"))
             #expect(first.head.status == 200)
             let second = try await h.chat(Self.streamBody, headers: key("s-1"))
@@ -145,7 +133,7 @@ import Testing
     }
 
     @Test func invalidKeyIs400() async throws {
-        try await withGateway { h, llm in
+        try await withTaskGateway { h, llm in
             let r = try await h.chat(Self.body, headers: key(String(repeating: "k", count: 300)))
             #expect(r.head.status == 400)
             #expect(r.json?["error"]?["code"] == "invalid_idempotency_key")

@@ -10,21 +10,8 @@ import Glibc
 
 /// The Tasks API against a real gateway on port 0 and a gated mock upstream.
 @Suite struct TasksAPITests {
-    func withTasks(_ body: (GatewayHarness, GatedLLM) async throws -> Void) async throws {
-        let llm = try GatedLLM()
-        let h = try startTaskGateway(mock: llm.server)
-        defer {
-            h.stop()
-            llm.stop()
-        }
-        try await body(h, llm)
-        #expect(!h.logs.captured.contains(TestSecrets.client))
-        #expect(!h.logs.captured.contains(TestSecrets.provider))
-        #expect(!h.logs.captured.contains(OtherKey.secret))
-    }
-
     @Test func stepsRunInOrderWithEarlierOutputsSubstituted() async throws {
-        try await withTasks { h, llm in
+        try await withTaskGateway { h, llm in
             let created = try await h.request(
                 "POST", "/v1/tasks",
                 body: taskBody([
@@ -112,7 +99,7 @@ import Glibc
 
     @Test(arguments: badTasks)
     func invalidTasksAreRejectedNamingStepAndField(_ c: BadTask) async throws {
-        try await withTasks { h, llm in
+        try await withTaskGateway { h, llm in
             let r = try await h.request("POST", "/v1/tasks", body: c.body)
             #expect(r.head.status == 400, "\(r.text)")
             #expect(r.json?["error"]?["param"] == .string(c.param), "\(r.text)")
@@ -125,7 +112,7 @@ import Glibc
     }
 
     @Test func listIsNewestFirstFilteredAndPaginated() async throws {
-        try await withTasks { h, _ in
+        try await withTaskGateway { h, _ in
             var ids: [String] = []
             for (i, agent) in ["alpha", "beta", "alpha"].enumerated() {
                 let r = try await h.request("POST", "/v1/tasks", body: taskBody([stepJSON("s", "n\(i)")], agent: agent))
@@ -154,7 +141,7 @@ import Glibc
     }
 
     @Test func tasksAreInvisibleToOtherKeys() async throws {
-        try await withTasks { h, llm in
+        try await withTaskGateway { h, llm in
             let gate = llm.gate("isolated")
             defer { gate.open() }
             let r = try await h.request("POST", "/v1/tasks", body: taskBody([stepJSON("s", "isolated")]))
@@ -174,7 +161,7 @@ import Glibc
     }
 
     @Test func pauseWaitsForTheStepBoundaryThenResumeAndCancelFollowTheMachine() async throws {
-        try await withTasks { h, llm in
+        try await withTaskGateway { h, llm in
             let gate = llm.gate("first step")
             let r = try await h.request(
                 "POST", "/v1/tasks",
@@ -217,7 +204,7 @@ import Glibc
     }
 
     @Test func cancelAbortsTheInFlightCall() async throws {
-        try await withTasks { h, llm in
+        try await withTaskGateway { h, llm in
             let gate = llm.gate("never answered")
             defer { gate.open() }
             let r = try await h.request(
@@ -239,7 +226,7 @@ import Glibc
     }
 
     @Test func eventsStreamHistoryThenLiveUntilTerminal() async throws {
-        try await withTasks { h, llm in
+        try await withTaskGateway { h, llm in
             let gate = llm.gate("watched")
             let r = try await h.request(
                 "POST", "/v1/tasks", body: taskBody([stepJSON("a", "watched"), stepJSON("b", "{{steps.a.output}}!")]))

@@ -80,6 +80,21 @@ func startTaskGateway(mock: MockHTTPServer, storePath: String? = nil, workers: I
     return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
 }
 
+/// Runs `body` against a task-enabled gateway (`startTaskGateway`) in front of a gated mock, stops
+/// both, then checks that no configured secret reached the logs.
+func withTaskGateway(_ body: (GatewayHarness, GatedLLM) async throws -> Void) async throws {
+    let llm = try GatedLLM()
+    let h = try startTaskGateway(mock: llm.server)
+    defer {
+        h.stop()
+        llm.stop()
+    }
+    try await body(h, llm)
+    #expect(!h.logs.captured.contains(TestSecrets.client))
+    #expect(!h.logs.captured.contains(TestSecrets.provider))
+    #expect(!h.logs.captured.contains(OtherKey.secret))
+}
+
 /// A chat body for one step; `content` may hold `{{steps.<id>.output}}`.
 func stepJSON(_ id: String, _ content: String, model: String = "smart") -> JSON {
     [
