@@ -211,32 +211,6 @@ enum Wire {
     }
 }
 
-/// The client side of an SSE body: `data:` payloads in order (comments/heartbeats dropped).
-struct ClientStream {
-    var payloads: [String]
-
-    init(_ text: String) {
-        payloads = text.components(separatedBy: "\n\n").compactMap { block in
-            let data = block.split(separator: "\n").filter { $0.hasPrefix("data: ") }.map { $0.dropFirst(6) }
-            return data.isEmpty ? nil : data.joined(separator: "\n")
-        }
-    }
-
-    var endsWithDone: Bool { payloads.last == "[DONE]" }
-    var containsDone: Bool { payloads.contains("[DONE]") }
-
-    /// The concatenated `delta.content` of every chunk.
-    var text: String {
-        payloads.compactMap { try? JSON.parse($0) }.map {
-            $0["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue ?? ""
-        }
-        .joined()
-    }
-
-    /// The in-band `{"error": {...}}` event, if any.
-    var error: JSON? { payloads.compactMap { try? JSON.parse($0) }.first { $0["error"] != nil }?["error"] }
-}
-
 /// Prometheus exposition text: the sum of every sample of `name` whose labels include `labels`.
 func metricValue(_ exposition: String, _ name: String, _ labels: [String: String] = [:]) -> Double {
     var total = 0.0

@@ -53,12 +53,12 @@ import Testing
         ) { h, mock in
             let r = try await h.chat(streamBody())
             #expect(r.head.status == 200)
-            let s = SSEReply(r.text)
+            let s = ClientStream(r.text)
             #expect(s.error == nil)
             #expect(s.text == Self.answer)
             #expect(s.roleDeltas == 1)
             #expect(s.finishReasons == ["stop"])
-            #expect(s.done)
+            #expect(s.containsDone)
             #expect(Set(s.ids).count == 1)
             // Usage counts both upstream calls: the broken one (from its message_start) and the continuation.
             let requests = mock.requests
@@ -88,14 +88,14 @@ import Testing
             }
         ) { h, mock in
             let r = try await h.chat(streamBody())
-            let s = SSEReply(r.text)
+            let s = ClientStream(r.text)
             #expect(s.error?["code"] == "upstream_stream_truncated")
             #expect(Self.answer.hasPrefix(s.text))
             #expect(s.text == "Hello from the ")
-            #expect(!s.done)
+            #expect(!s.containsDone)
             #expect(mock.requests.count == 2)
             // The target is now known not to continue: the next broken stream makes no second call.
-            let again = SSEReply(try await h.chat(streamBody()).text)
+            let again = ClientStream(try await h.chat(streamBody()).text)
             #expect(again.error?["code"] == "upstream_stream_truncated")
             #expect(mock.requests.count == 3)
             let metrics = try await h.request("GET", "/metrics", key: nil)
@@ -111,7 +111,7 @@ import Testing
             models: "  - {name: m, targets: [{provider: anthropic, model: claude-x}]}",
             script: { _, r in llm.respond(r, breakingAfter: 3, .cut) }
         ) { h, mock in
-            let s = SSEReply(try await h.chat(streamBody(extra: tools)).text)
+            let s = ClientStream(try await h.chat(streamBody(extra: tools)).text)
             #expect(s.error?["code"] == "upstream_stream_truncated")
             #expect(s.toolCallChunks > 0)
             #expect(mock.requests.count == 1)
@@ -127,10 +127,10 @@ import Testing
                 MockProviderKind(path: r.path) == .openai ? llm.respond(r, breakingAfter: 3, .cut) : llm.respond(r)
             }
         ) { h, _ in
-            let s = SSEReply(try await h.chat(streamBody()).text)
+            let s = ClientStream(try await h.chat(streamBody()).text)
             #expect(s.error == nil)
             #expect(s.text == Self.answer)
-            #expect(s.done)
+            #expect(s.containsDone)
             #expect(Set(s.ids) == ["chatcmpl-mock"])
             #expect(Set(s.created).count == 1)
             #expect(s.models.first == "gpt-x")
@@ -151,12 +151,12 @@ import Testing
         ) { h, mock in
             let r = try await h.chat(streamBody())
             #expect(r.head.status == 200)
-            let s = SSEReply(r.text)
+            let s = ClientStream(r.text)
             #expect(s.error == nil)
             #expect(s.text == Self.answer)
             #expect(s.roleDeltas == 1)
             #expect(s.finishReasons == ["stop"])
-            #expect(s.done)
+            #expect(s.containsDone)
             #expect(Set(s.models) == ["gemini-x"])
             #expect(mock.requests.map { MockProviderKind(path: $0.path) } == [.openai, .gemini])
         }
@@ -165,38 +165,6 @@ import Testing
     func fastAnthropic(port: Int) -> String {
         "  - {name: claude, kind: anthropic, base_url: \"http://127.0.0.1:\(port)\", api_key_env: TEST_PROVIDER_KEY, idle_timeout_ms: 300}"
     }
-}
-
-/// A client's view of an SSE chat stream.
-struct SSEReply {
-    var chunks: [JSON] = []
-    var error: JSON?
-    var done = false
-
-    init(_ text: String) {
-        for event in text.components(separatedBy: "\n\n") {
-            for line in event.split(separator: "\n") where line.hasPrefix("data: ") {
-                let payload = String(line.dropFirst("data: ".count))
-                if payload == "[DONE]" {
-                    done = true
-                } else if let json = try? JSON.parse(Array(payload.utf8)) {
-                    if let e = json["error"] { error = e } else { chunks.append(json) }
-                }
-            }
-        }
-    }
-
-    var deltas: [JSON] { chunks.flatMap { $0["choices"]?.arrayValue ?? [] }.compactMap { $0["delta"] } }
-    var text: String { deltas.compactMap { $0["content"]?.stringValue }.joined() }
-    var roleDeltas: Int { deltas.filter { $0["role"] != nil }.count }
-    var toolCallChunks: Int { deltas.filter { $0["tool_calls"] != nil }.count }
-    var finishReasons: [String] {
-        chunks.flatMap { $0["choices"]?.arrayValue ?? [] }.compactMap { $0["finish_reason"]?.stringValue }
-    }
-    var usage: JSON? { chunks.last { $0["usage"] != nil && $0["usage"] != .null }?["usage"] }
-    var ids: [String] { chunks.compactMap { $0["id"]?.stringValue } }
-    var models: [String] { chunks.compactMap { $0["model"]?.stringValue } }
-    var created: [Int] { chunks.compactMap { $0["created"]?.intValue } }
 }
 
 @Suite struct ConfigRecoveryTests {
