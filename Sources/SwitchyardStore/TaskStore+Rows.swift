@@ -27,12 +27,9 @@ enum Rows {
 
     /// Decodes `taskColumns` starting at column `offset`.
     static func task(_ row: SQLiteStatement, path: String, offset: Int32 = 0) throws(StoreError) -> TaskRecord {
-        let stateText = row.text(offset + 3)
-        guard let state = TaskState(rawValue: stateText) else {
-            throw StoreError(kind: .corrupt, message: "unknown task state '\(stateText)'", path: path)
-        }
-        return TaskRecord(
-            id: row.text(offset), owner: row.text(offset + 1), agent: row.text(offset + 2), state: state,
+        TaskRecord(
+            id: row.text(offset), owner: row.text(offset + 1), agent: row.text(offset + 2),
+            state: try state(row, offset + 3, "task", path: path),
             metadata: try row.json(offset + 4), createdAt: row.int64(offset + 5), updatedAt: row.int64(offset + 6),
             lastEventSeq: row.int64(offset + 7)
         )
@@ -40,18 +37,26 @@ enum Rows {
 
     /// Decodes `stepColumns` starting at column `offset`.
     static func step(_ row: SQLiteStatement, path: String, offset: Int32 = 0) throws(StoreError) -> StepRecord {
-        let stateText = row.text(offset + 3)
-        guard let state = StepState(rawValue: stateText) else {
-            throw StoreError(kind: .corrupt, message: "unknown step state '\(stateText)'", path: path)
-        }
-        return StepRecord(
-            taskID: row.text(offset), stepID: row.text(offset + 1), index: row.int(offset + 2), state: state,
+        StepRecord(
+            taskID: row.text(offset), stepID: row.text(offset + 1), index: row.int(offset + 2),
+            state: try state(row, offset + 3, "step", path: path),
             attempts: row.int(offset + 4), provider: row.optionalText(offset + 5), model: row.optionalText(offset + 6),
             output: row.optionalText(offset + 7), response: try row.optionalJSON(offset + 8),
             usage: try row.optionalJSON(offset + 9), errorClass: row.optionalText(offset + 10),
             request: try row.optionalJSON(offset + 11), startedAt: row.optionalInt64(offset + 12),
             finishedAt: row.optionalInt64(offset + 13)
         )
+    }
+
+    /// A state column; a value this version does not know means the file is corrupt (or newer).
+    private static func state<State: RawRepresentable<String>>(
+        _ row: SQLiteStatement, _ column: Int32, _ what: String, path: String
+    ) throws(StoreError) -> State {
+        let text = row.text(column)
+        guard let state = State(rawValue: text) else {
+            throw StoreError(kind: .corrupt, message: "unknown \(what) state '\(text)'", path: path)
+        }
+        return state
     }
 
     static func event(_ row: SQLiteStatement) throws(StoreError) -> HistoryEvent {
