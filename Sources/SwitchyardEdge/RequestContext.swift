@@ -233,10 +233,7 @@ final class RequestContext: @unchecked Sendable {
         shared.withLock { state in
             guard state.streaming, !state.finished else { return }
             state.finished = true
-            if state.countedStream {
-                state.countedStream = false
-                server.streams.subtract(1, ordering: .relaxed)
-            }
+            uncountStream(&state)
             // In flight until `complete(ok:)`: the queued tail and the last chunk are not out yet.
             if !state.completed { wake(&state) }
         }
@@ -305,11 +302,17 @@ final class RequestContext: @unchecked Sendable {
         }
     }
 
+    /// Leaves both counts, once each (MHD's request-completed callback).
     private func uncount(_ state: inout Shared) {
         if state.countedInFlight {
             state.countedInFlight = false
             server.inFlight.subtract(1, ordering: .relaxed)
         }
+        uncountStream(&state)
+    }
+
+    /// Leaves the open-streams count, once: when the stream finishes, or with the request.
+    private func uncountStream(_ state: inout Shared) {
         if state.countedStream {
             state.countedStream = false
             server.streams.subtract(1, ordering: .relaxed)
