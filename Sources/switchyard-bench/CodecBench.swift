@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import SwitchyardCore
 import SwitchyardProviders
@@ -41,7 +41,10 @@ struct CodecBench: ParsableCommand {
     ]
 
     @Option(help: "Only this kind (for profiling one codec).")
-    var only: String?
+    var only: ProviderKind?
+
+    @Option(help: "Print this kind's canned upstream answer and exit (bench/run's canned upstream serves it).")
+    var printAnswer: ProviderKind?
 
     func validate() throws {
         guard iterations >= 1, rounds >= 1 else {
@@ -50,7 +53,11 @@ struct CodecBench: ParsableCommand {
     }
 
     func run() throws {
-        let kinds = only.flatMap { ProviderKind(rawValue: $0) }.map { [$0] } ?? ProviderKind.allCases
+        if let kind = printAnswer {
+            print(Self.answers[kind]!)
+            return
+        }
+        let kinds = only.map { [$0] } ?? ProviderKind.allCases
         var medians: [ProviderKind: [Duration]] = [:]
         var bytes = 0
         for round in 0...rounds {
@@ -103,3 +110,5 @@ func formatMicros(_ duration: Duration) -> String {
     let (seconds, attoseconds) = duration.components
     return String(format: "%.2f us", Double(seconds) * 1e6 + Double(attoseconds) / 1e12)
 }
+
+extension ProviderKind: ExpressibleByArgument {}
