@@ -59,6 +59,10 @@ extension SwitchyardConfig {
                         path: "providers[\(i)].kind",
                         problem: "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)"))
             }
+            if p.responsesMode != .native, p.kind != "openai" {
+                errors.append(
+                    .init(path: "providers[\(i)].responses_mode", problem: "only applies to providers of kind openai"))
+            }
             if !(p.baseURL.hasPrefix("http://") || p.baseURL.hasPrefix("https://")) {
                 errors.append(.init(path: "providers[\(i)].base_url", problem: "must start with http:// or https://"))
             }
@@ -140,6 +144,9 @@ extension SwitchyardConfig {
         if store.path.isEmpty { errors.append(.init(path: "store.path", problem: "must not be empty")) }
         if store.idempotencyTTLSeconds < 1 {
             errors.append(.init(path: "store.idempotency_ttl_s", problem: "must be at least 1"))
+        }
+        if store.responsesTTLSeconds < 1 {
+            errors.append(.init(path: "store.responses_ttl_s", problem: "must be at least 1"))
         }
         if !(1...256).contains(tasks.workers) {
             errors.append(.init(path: "tasks.workers", problem: "must be within 1..256"))
@@ -271,7 +278,7 @@ struct ConfigDecoder {
                     allowed: [
                         "name", "kind", "base_url", "api_key_env", "timeout_ms", "connect_timeout_ms",
                         "first_event_timeout_ms", "idle_timeout_ms", "organization", "project", "headers",
-                        "default_max_tokens",
+                        "default_max_tokens", "responses_mode",
                     ])
             else { continue }
             guard let name = string(po, "name", p, required: true), let kind = string(po, "kind", p, required: true)
@@ -287,6 +294,7 @@ struct ConfigDecoder {
             pc.defaultMaxTokens = int(po, "default_max_tokens", p) ?? pc.defaultMaxTokens
             pc.organization = string(po, "organization", p)
             pc.project = string(po, "project", p)
+            pc.responsesMode = oneOf(po, "responses_mode", p, ResponsesMode.self) ?? pc.responsesMode
             if let h = po["headers"], !h.isNull {
                 if case .object(let ho) = h {
                     for e in ho {
@@ -353,9 +361,10 @@ struct ConfigDecoder {
                 int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
             c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
         }
-        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s"]) {
+        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s", "responses_ttl_s"]) {
             c.store.path = string(s, "path", "store") ?? c.store.path
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
+            c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
         }
         if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
             c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers

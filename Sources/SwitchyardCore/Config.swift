@@ -65,6 +65,8 @@ public struct ProviderConfig: Sendable, Equatable {
     public var headers: [HeaderField] = []
     /// Anthropic `max_tokens` when the client gives none.
     public var defaultMaxTokens = 4096
+    /// `responses_mode` (openai kind): how `/v1/responses` requests reach this provider.
+    public var responsesMode = ResponsesMode.native
 
     public init(name: String, kind: String, baseURL: String, apiKeyEnv: String?) {
         self.name = name
@@ -112,6 +114,15 @@ public enum StreamMode: String, Sendable, Equatable, CaseIterable {
     case buffered
 }
 
+/// Config `responses_mode` of an openai-kind provider.
+public enum ResponsesMode: String, Sendable, Equatable, CaseIterable {
+    /// Forward `/v1/responses` requests to the provider's own `/responses` route, the client's
+    /// body with only `model` replaced (built-in tools and every newer field work).
+    case native
+    /// Translate them to Chat Completions, for OpenAI-compatible servers without a Responses route.
+    case chat
+}
+
 /// `gpt-*` → provider `openai`: model names matching `prefix` go to `provider` unchanged.
 public struct PrefixRoute: Sendable, Equatable {
     public var prefix: String
@@ -136,6 +147,9 @@ public struct BreakerConfig: Sendable, Equatable {
 public struct StoreConfig: Sendable, Equatable {
     public var path = "switchyard.db"
     public var idempotencyTTLSeconds = 86_400
+    /// `store.responses_ttl_s`: how long a stored Responses conversation is kept after its last
+    /// turn (default 30 days).
+    public var responsesTTLSeconds = 2_592_000
 }
 
 /// `tasks:` the durable task runtime.

@@ -16,7 +16,9 @@ public struct DeliveredText: Sendable, Equatable {
 
     public mutating func record(_ events: [StreamEvent]) {
         for case .choices(let deltas, let raw) in events {
-            if envelope == nil, let raw {
+            // Only a Chat Completions chunk has an envelope to keep; a forwarded Responses event
+            // (no `choices`) is continued by the gateway's Responses encoder instead.
+            if envelope == nil, let raw, raw["choices"] != nil {
                 var e = JSONObject()
                 for key in ["id", "object", "created"] { if let v = raw[key] { e.appendUnique(key, v) } }
                 envelope = e
@@ -120,14 +122,29 @@ public struct StreamSplice: Sendable {
 
 extension ChatRequest {
     /// The request with `prefix` appended as a final assistant message (a prefill); unchanged
-    /// when `prefix` is empty. Both the typed messages and the raw body (OpenAI passthrough) get it.
+    /// when `prefix` is empty. Both the typed messages and the raw body (a native passthrough) get
+    /// it, in the origin API's shape.
     public func continuing(_ prefix: String) -> ChatRequest {
         guard !prefix.isEmpty else { return self }
         var r = self
         r.messages.append(ChatMessage(role: .assistant, content: .text(prefix)))
-        if case .array(var m)? = raw["messages"] {
-            m.append(["role": "assistant", "content": .string(prefix)])
-            r.raw["messages"] = .array(m)
+        let turn: JSON = ["role": "assistant", "content": .string(prefix)]
+        switch origin {
+        case .chatCompletions, .anthropicMessages:
+            if case .array(var m)? = raw["messages"] {
+                m.append(turn)
+                r.raw["messages"] = .array(m)
+            }
+        case .responses:
+            switch raw["input"] {
+            case .array(var items)?:
+                items.append(turn)
+                r.raw["input"] = .array(items)
+            case .string(let text)?:
+                r.raw["input"] = [["role": "user", "content": .string(text)], turn]
+            default:
+                break
+            }
         }
         return r
     }
