@@ -17,8 +17,8 @@ public struct DeliveredText: Sendable, Equatable {
     public mutating func record(_ events: [StreamEvent]) {
         for case .choices(let deltas, let raw) in events {
             // Only a Chat Completions chunk has an envelope to keep; a forwarded Responses event
-            // (no `choices`) is continued by the gateway's Responses encoder instead.
-            if envelope == nil, let raw, raw["choices"] != nil {
+            // (it names its `type`) is continued by the gateway's Responses encoder instead.
+            if envelope == nil, let raw, raw["type"] == nil {
                 var e = JSONObject()
                 for key in ["id", "object", "created"] { if let v = raw[key] { e.appendUnique(key, v) } }
                 envelope = e

@@ -19,7 +19,8 @@ extension MockLLM {
         let jsonMode = body["response_format"]?["type"]?.stringValue.map { $0 != "text" } ?? false
         let answer = decide(
             lastUserText: Self.text(of: lastUser?["content"]), toolResult: toolResult, firstTool: firstTool,
-            jsonMode: jsonMode)
+            jsonMode: jsonMode,
+            userTexts: messages.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) })
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = ["prompt_tokens": .int(p), "completion_tokens": .int(c), "total_tokens": .int(p + c)]
         let id = "chatcmpl-mock"
@@ -156,7 +157,9 @@ extension MockLLM {
         let forced =
             body["tool_choice"]?["type"]?.stringValue == "tool" ? body["tool_choice"]?["name"]?.stringValue : nil
         let firstTool = forced ?? body["tools"]?.arrayValue?.first?["name"]?.stringValue
-        var answer = decide(lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false)
+        let userTexts = turns.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) }
+        var answer = decide(
+            lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false, userTexts: userTexts)
         if forced == "json_response" { answer = .toolCall(name: "json_response", arguments: #"{"ok":true}"#) }
         if let prefill, case .text(let t) = answer, t.hasPrefix(prefill) {
             answer = .text(String(t.dropFirst(prefill.count)))
@@ -279,9 +282,12 @@ extension MockLLM {
             .stringValue
         let mode = body["toolConfig"]?["functionCallingConfig"]?["mode"]?.stringValue
         let jsonMode = body["generationConfig"]?["responseMimeType"]?.stringValue == "application/json"
+        let userTexts = contents.filter { $0["role"]?.stringValue == "user" }.map { c in
+            (c["parts"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+        }
         let answer = decide(
             lastUserText: lastText, toolResult: toolResult, firstTool: mode == "NONE" ? nil : firstTool,
-            jsonMode: jsonMode)
+            jsonMode: jsonMode, userTexts: userTexts)
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = [
             "promptTokenCount": .int(p), "candidatesTokenCount": .int(c), "totalTokenCount": .int(p + c),
