@@ -168,6 +168,7 @@ public struct OpenAIStreamDecoder: StreamDecoder {
                 open.insert(index)
                 let d = c["delta"]
                 var delta = ChoiceDelta(index: index, role: d?["role"] != nil, content: d?["content"]?.stringValue)
+                delta.refusal = d?["refusal"]?.stringValue
                 for t in d?["tool_calls"]?.arrayValue ?? [] {
                     delta.toolCalls.append(
                         ToolCallDelta(
