@@ -96,15 +96,19 @@ extension Gateway {
 
     /// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`:
     /// the calling key's stored turns; anything else (unknown, expired, another key's) is 404.
-    func handleStoredResponse(_ request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String)
+    func handleStoredResponse(
+        _ request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String
+    )
         async
     {
         let started = ContinuousClock.now
         var log = RequestLog(requestID: requestID, keyName: keyName, api: .responses)
         let format = ResponsesFormat()
         let exchange = InboundExchange(format: format)
-        let parts = request.path.dropFirst("/v1/responses/".count).split(separator: "/", omittingEmptySubsequences: false)
-            .map(String.init)
+        let parts = request.path.dropFirst("/v1/responses/".count).split(
+            separator: "/", omittingEmptySubsequences: false
+        )
+        .map(String.init)
         let id = parts.first ?? ""
         let listing = parts.count == 2 && parts[1] == "input_items"
         guard !id.isEmpty, parts.count == 1 || listing else {
@@ -170,7 +174,8 @@ extension Gateway {
         var limit = 20
         if let l = query["limit"] {
             guard let n = Int(l), (1...100).contains(n) else {
-                throw .invalidRequest("`limit` must be an integer from 1 to 100.", param: "limit", code: "invalid_value")
+                throw .invalidRequest(
+                    "`limit` must be an integer from 1 to 100.", param: "limit", code: "invalid_value")
             }
             limit = n
         }
@@ -197,4 +202,3 @@ extension Gateway {
         (error as? StoreError)?.kind.rawValue ?? "error"
     }
 }
-

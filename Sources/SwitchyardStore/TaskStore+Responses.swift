@@ -27,9 +27,11 @@ extension TaskStore {
                 var seen = 0
                 while let id = previous, seen < Self.maximumConversationTurns {
                     seen += 1
-                    previous = try connection.queryOne(
-                        "SELECT previous_id FROM responses WHERE id = ? AND owner = ?", [.text(id), .text(record.owner)]
-                    ) { $0.optionalText(0) } ?? nil
+                    previous =
+                        try connection.queryOne(
+                            "SELECT previous_id FROM responses WHERE id = ? AND owner = ?",
+                            [.text(id), .text(record.owner)]
+                        ) { $0.optionalText(0) } ?? nil
                     try connection.run(
                         "UPDATE responses SET expires_at = max(expires_at, ?) WHERE id = ? AND owner = ?",
                         [.integer(expiresAt), .text(id), .text(record.owner)])

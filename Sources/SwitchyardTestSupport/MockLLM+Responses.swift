@@ -29,7 +29,9 @@ extension MockLLM {
         if let m = body["max_output_tokens"]?.intValue, m < 16 {
             return error(
                 .openai, status: 400,
-                message: "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got \(m) instead.")
+                message:
+                    "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got \(m) instead."
+            )
         }
         if let t = body["temperature"]?.doubleValue, !(0...2).contains(t) {
             return error(.openai, status: 400, message: "Invalid 'temperature': decimal above maximum value.")
@@ -106,7 +108,8 @@ extension MockLLM {
             "user": nil, "metadata": body["metadata"] ?? [:],
         ]
         guard body["stream"]?.boolValue == true else { return .json(.object(response)) }
-        return .sse(events: Self.responsesEvents(response, answer: answer, wordsPerEvent: wordsPerEvent), pause: eventPause)
+        return .sse(
+            events: Self.responsesEvents(response, answer: answer, wordsPerEvent: wordsPerEvent), pause: eventPause)
     }
 
     /// The typed events of a streamed `response`, text in word-sized deltas, arguments in two.
@@ -198,7 +201,8 @@ extension MockLLM {
                             ? ["output_text", "refusal", "input_text"] : ["input_text", "input_image", "input_file"]
                         guard let t = part["type"]?.stringValue, allowed.contains(t) else {
                             return "Invalid value: '\(part["type"]?.stringValue ?? "")'. Supported values are: "
-                                + allowed.map { "'\($0)'" }.joined(separator: ", ") + " (input[\(i)].content[\(k)].type)."
+                                + allowed.map { "'\($0)'" }.joined(separator: ", ")
+                                + " (input[\(i)].content[\(k)].type)."
                         }
                         if t == "input_image", part["image_url"] == nil, part["file_id"] == nil {
                             return "Missing required parameter: 'input[\(i)].content[\(k)].image_url'."
@@ -216,7 +220,9 @@ extension MockLLM {
                 guard let id = o["call_id"]?.stringValue, o["output"] != nil else {
                     return "Missing required parameter: 'input[\(i)].output'."
                 }
-                guard calls.contains(id) else { return "No tool call found for function call output with call_id \(id)." }
+                guard calls.contains(id) else {
+                    return "No tool call found for function call output with call_id \(id)."
+                }
             case "reasoning", "web_search_call":
                 guard o["id"] != nil else { return "Missing required parameter: 'input[\(i)].id'." }
             default:

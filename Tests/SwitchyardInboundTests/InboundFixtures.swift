@@ -20,7 +20,8 @@ enum InboundFixtures {
         if got != want {
             let out = "/tmp/switchyard-golden-" + path.replacingOccurrences(of: "/", with: "_")
             try? got.write(toFile: out, atomically: true, encoding: .utf8)
-            Issue.record("\(path) differs from the golden file; the new output is in \(out)", sourceLocation: sourceLocation)
+            Issue.record(
+                "\(path) differs from the golden file; the new output is in \(out)", sourceLocation: sourceLocation)
         }
     }
 

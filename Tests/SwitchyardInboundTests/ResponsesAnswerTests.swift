@@ -48,15 +48,24 @@ import Testing
     // MARK: Stored conversations
 
     static let history: [JSON] = [
-        ["id": "in_1_0", "type": "message", "role": "user", "status": "completed",
-         "content": [["type": "input_text", "text": "Weather in Paris?"]]],
+        [
+            "id": "in_1_0", "type": "message", "role": "user", "status": "completed",
+            "content": [["type": "input_text", "text": "Weather in Paris?"]],
+        ],
         ["id": "rs_1", "type": "reasoning", "summary": [], "encrypted_content": "gAAA"],
-        ["id": "ws_1", "type": "web_search_call", "status": "completed", "action": ["type": "search", "query": "paris"]],
-        ["id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_a", "name": "get_weather",
-         "arguments": #"{"city":"Paris"}"#],
+        [
+            "id": "ws_1", "type": "web_search_call", "status": "completed",
+            "action": ["type": "search", "query": "paris"],
+        ],
+        [
+            "id": "fc_1", "type": "function_call", "status": "completed", "call_id": "call_a", "name": "get_weather",
+            "arguments": #"{"city":"Paris"}"#,
+        ],
         ["id": "in_2_0", "type": "function_call_output", "status": "completed", "call_id": "call_a", "output": "18 C"],
-        ["id": "msg_2", "type": "message", "role": "assistant", "status": "completed",
-         "content": [["type": "output_text", "text": "It is 18 C.", "annotations": []]]],
+        [
+            "id": "msg_2", "type": "message", "role": "assistant", "status": "completed",
+            "content": [["type": "output_text", "text": "It is 18 C.", "annotations": []]],
+        ],
     ]
 
     /// A continuation's typed messages (for a translating target: reasoning and built-in tool items
@@ -64,7 +73,9 @@ import Testing
     /// assistant turn in the plain form, `previous_response_id` gone, this turn's input last).
     @Test func historyIsFoldedIntoTheNextRequest() throws {
         let request = try ResponsesRequest.parse(
-            body: Array(#"{"model":"smart","instructions":"Be brief.","previous_response_id":"resp_2","input":"And Rome?"}"#.utf8))
+            body: Array(
+                #"{"model":"smart","instructions":"Be brief.","previous_response_id":"resp_2","input":"And Rome?"}"#
+                    .utf8))
         let expanded = try ResponsesConversation.expand(request, history: Self.history)
         #expect(expanded.untranslatable.isEmpty, "history items a target cannot take are left out, not refused")
         #expect(expanded.raw["previous_response_id"] == nil)
@@ -82,12 +93,20 @@ import Testing
         let items = ResponsesConversation.storedInput(of: request, responseID: "resp_9")
         #expect(
             items == [
-                ["id": "msg_in_9_0", "type": "message", "role": "user", "content": [["type": "input_text", "text": "hi"]],
-                 "status": "completed"],
-                ["id": "msg_in_9_1", "type": "message", "role": "assistant",
-                 "content": [["type": "output_text", "text": "hello", "annotations": [], "logprobs": []]],
-                 "status": "completed"],
-                ["id": "item_in_9_2", "type": "function_call_output", "call_id": "c", "output": "x", "status": "completed"],
+                [
+                    "id": "msg_in_9_0", "type": "message", "role": "user",
+                    "content": [["type": "input_text", "text": "hi"]],
+                    "status": "completed",
+                ],
+                [
+                    "id": "msg_in_9_1", "type": "message", "role": "assistant",
+                    "content": [["type": "output_text", "text": "hello", "annotations": [], "logprobs": []]],
+                    "status": "completed",
+                ],
+                [
+                    "id": "item_in_9_2", "type": "function_call_output", "call_id": "c", "output": "x",
+                    "status": "completed",
+                ],
             ])
     }
 }

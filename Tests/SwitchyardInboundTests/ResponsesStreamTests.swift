@@ -40,7 +40,9 @@ import Testing
 
     @Test(arguments: ["chat_text", "chat_tools", "chat_length", "chat_refusal"])
     func translatedStreamBecomesTypedEvents(_ name: String) throws {
-        let upstream = Self.decode(try InboundFixtures.bytes("streams/\(name).sse")) { OpenAIStreamDecoder(keepRaw: false) }
+        let upstream = Self.decode(try InboundFixtures.bytes("streams/\(name).sse")) {
+            OpenAIStreamDecoder(keepRaw: false)
+        }
         #expect(upstream.allSatisfy { if case .choices(_, let raw) = $0 { raw == nil } else { true } })
         var encoder = ResponsesStreamEncoder(context: Self.context)
         let out = encoder.encode(upstream, model: "gpt-4o-mini")

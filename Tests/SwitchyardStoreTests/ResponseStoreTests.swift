@@ -5,13 +5,17 @@ import Testing
 @testable import SwitchyardStore
 
 @Suite struct ResponseStoreTests {
-    static func record(_ id: String, owner: String = "alice", previous: String? = nil, text: String = "hi")
+    static func record(
+        _ id: String, owner: String = "alice", previous: String? = nil, text: String = "hi"
+    )
         -> ResponseRecord
     {
         ResponseRecord(
             id: id, owner: owner, previousID: previous,
             inputItems: [["id": .string("in_\(id)"), "type": "message", "role": "user", "content": .string(text)]],
-            response: ["id": .string(id), "object": "response", "output": [["type": "message", "id": .string("msg_\(id)")]]])
+            response: [
+                "id": .string(id), "object": "response", "output": [["type": "message", "id": .string("msg_\(id)")]],
+            ])
     }
 
     @Test func savedTurnIsReadBackOnlyByItsOwner() throws {
@@ -37,7 +41,8 @@ import Testing
             #expect(try store.conversation(endingAt: "r2", owner: "alice")?.map(\.id) == ["r1", "r2"])
             #expect(try store.conversation(endingAt: "r3", owner: "bob") == nil)
             #expect(try store.deleteResponse(id: "r2", owner: "alice"))
-            #expect(try store.conversation(endingAt: "r3", owner: "alice") == nil, "a broken history is never half sent")
+            #expect(
+                try store.conversation(endingAt: "r3", owner: "alice") == nil, "a broken history is never half sent")
         }
     }
 
@@ -91,8 +96,9 @@ import Testing
             }
             let store = try TaskStore(path: path)
             #expect(try store.storedSchemaVersion() == 3)
-            guard case .completed(let kept) = try store.beginIdempotent(
-                owner: "alice", key: "k", requestHash: "h", ttl: .seconds(60))
+            guard
+                case .completed(let kept) = try store.beginIdempotent(
+                    owner: "alice", key: "k", requestHash: "h", ttl: .seconds(60))
             else {
                 Issue.record("the idempotency record did not survive the migration")
                 return

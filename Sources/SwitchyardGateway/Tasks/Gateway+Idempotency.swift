@@ -69,7 +69,8 @@ extension Gateway {
                     param: "Idempotency-Key", retryAfterSeconds: 1),
                 requestID: requestID)
         case .completed(let record):
-            replay(record, format: format, request: request, responder: responder, requestID: requestID, keyName: keyName)
+            replay(
+                record, format: format, request: request, responder: responder, requestID: requestID, keyName: keyName)
         case .new:
             let capture = IdempotencyCapture()
             await handleInbound(

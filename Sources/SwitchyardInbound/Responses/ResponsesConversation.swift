@@ -22,7 +22,9 @@ public enum ResponsesConversation {
         if type == "message" {
             let assistant = o["role"]?.stringValue == "assistant"
             if case .string(let text)? = o["content"] {
-                o["content"] = [assistant ? ResponsesOutput.outputText(text) : ["type": "input_text", "text": .string(text)]]
+                o["content"] = [
+                    assistant ? ResponsesOutput.outputText(text) : ["type": "input_text", "text": .string(text)]
+                ]
             }
         }
         var out = JSONObject()

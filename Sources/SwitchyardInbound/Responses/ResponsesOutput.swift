@@ -25,11 +25,16 @@ public enum ResponsesOutput {
 
     /// An assistant `message` output item.
     public static func message(id: String, status: String, content: [JSON]) -> JSON {
-        ["id": .string(id), "type": "message", "status": .string(status), "content": .array(content), "role": "assistant"]
+        [
+            "id": .string(id), "type": "message", "status": .string(status), "content": .array(content),
+            "role": "assistant",
+        ]
     }
 
     /// A `function_call` output item.
-    public static func functionCall(id: String, status: String, callID: String, name: String, arguments: String)
+    public static func functionCall(
+        id: String, status: String, callID: String, name: String, arguments: String
+    )
         -> JSON
     {
         [
@@ -49,7 +54,8 @@ public enum ResponsesOutput {
         if !content.isEmpty || choice.toolCalls.isEmpty {
             if content.isEmpty { content.append(outputText("")) }
             out.append(
-                message(id: itemID("msg", responseID: responseID, outputIndex: 0), status: "completed", content: content))
+                message(
+                    id: itemID("msg", responseID: responseID, outputIndex: 0), status: "completed", content: content))
         }
         for call in choice.toolCalls {
             out.append(

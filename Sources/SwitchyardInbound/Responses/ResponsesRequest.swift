@@ -89,7 +89,9 @@ public enum ResponsesRequest {
     static func parseTools(_ o: JSONObject, into req: inout ChatRequest) throws(APIError) {
         var clientTools = 0
         if let tools = o["tools"], !tools.isNull {
-            guard case .array(let list) = tools else { throw APIError.wrongType("tools", expected: "array", got: tools) }
+            guard case .array(let list) = tools else {
+                throw APIError.wrongType("tools", expected: "array", got: tools)
+            }
             clientTools = list.count
             for (i, t) in list.enumerated() {
                 let path = "tools[\(i)]"
@@ -117,7 +119,8 @@ public enum ResponsesRequest {
                             parameters: parameters, strict: try r.bool("strict")))
                 case "custom":
                     guard let name = try r.string("name") else { throw APIError.missing(path + ".name") }
-                    req.tools.append(ToolDefinition(kind: .custom, name: name, description: try r.string("description")))
+                    req.tools.append(
+                        ToolDefinition(kind: .custom, name: name, description: try r.string("description")))
                 default:
                     req.untranslatable.append(UntranslatableField(param: path, what: "the built-in tool \"\(type)\""))
                 }

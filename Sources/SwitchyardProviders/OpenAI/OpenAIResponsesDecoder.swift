@@ -131,10 +131,13 @@ public struct OpenAIResponsesStreamDecoder: StreamDecoder {
             let e = o["response"]?["error"]
             out.append(
                 .error(
-                    OpenAIResponsesDecoder.streamError(code: e?["code"]?.stringValue, message: e?["message"]?.stringValue)))
+                    OpenAIResponsesDecoder.streamError(
+                        code: e?["code"]?.stringValue, message: e?["message"]?.stringValue)))
         case "error":
             out.append(
-                .error(OpenAIResponsesDecoder.streamError(code: o["code"]?.stringValue, message: o["message"]?.stringValue)))
+                .error(
+                    OpenAIResponsesDecoder.streamError(code: o["code"]?.stringValue, message: o["message"]?.stringValue)
+                ))
         default:
             out.append(.choices([], raw: o))
         }
