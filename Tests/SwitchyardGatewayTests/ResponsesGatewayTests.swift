@@ -233,6 +233,53 @@ import Testing
         }
     }
 
+    /// Mid-stream recovery on this route: a stream cut after "Hello from " — on Claude itself, or on
+    /// a native OpenAI stream whose events were being forwarded — is finished by a prefilled
+    /// continuation on Claude, and the client reads one response: one `response.completed`, one
+    /// message item, numbering unbroken, the whole text.
+    @Test(arguments: [("claude-only", 5), ("openai-then-claude", 6)])
+    func aStreamBrokenMidAnswerIsFinishedByContinuation(_ model: String, _ eventsBeforeCut: Int) async throws {
+        let llm = MockLLM()
+        let calls = Mutex(0)
+        let mock = try MockHTTPServer { r in
+            let n = calls.withLock { c -> Int in
+                c += 1
+                return c
+            }
+            return n == 1 ? llm.respond(r, breakingAfter: eventsBeforeCut, .cut) : llm.respond(r)
+        }
+        let h = try Self.start(
+            mock: mock,
+            models: """
+                  - {name: claude-only, targets: [{provider: anthropic, model: claude-x}]}
+                  - name: openai-then-claude
+                    targets:
+                      - {provider: openai, model: gpt-4o-mini, priority: 1}
+                      - {provider: anthropic, model: claude-x, priority: 2}
+                """)
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        let r = try await h.request(
+            "POST", "/v1/responses", body: #"{"model":"\#(model)","input":"one two three four five","stream":true}"#)
+        let events = Self.events(r.body)
+        #expect(events.map { $0.1["sequence_number"]?.intValue } == Array(0..<events.count).map { $0 })
+        #expect(events.filter { $0.0 == "response.completed" }.count == 1 && events.last?.0 == "response.completed")
+        #expect(events.filter { $0.0 == "response.output_item.added" }.count == 1)
+        let text = events.filter { $0.0 == "response.output_text.delta" }.compactMap { $0.1["delta"]?.stringValue }
+        #expect(text.joined() == "Hello from the mock: one two three four five")
+        let final = try #require(events.last?.1["response"])
+        #expect(
+            final["output"]?.arrayValue?.first?["content"]?.arrayValue?.first?["text"]
+                == "Hello from the mock: one two three four five")
+        #expect(final["id"] == events.first?.1["response"]?["id"], "one response from first to last event")
+        #expect(mock.requests.count == 2)
+        #expect(mock.requests.last?.path == "/v1/messages")
+        let stored = try await h.request("GET", "/v1/responses/\(final["id"]?.stringValue ?? "")")
+        #expect(stored.json == final)
+    }
+
     @Test func anIdempotentStreamIsReplayedAsTheSameEvents() async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
         let h = try Self.start(mock: mock, models: Self.everyKind)
