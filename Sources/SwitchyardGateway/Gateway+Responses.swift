@@ -117,11 +117,7 @@ extension Gateway {
         }
         let allowed = listing ? "GET" : "GET, DELETE"
         guard request.method == "GET" || (!listing && request.method == "DELETE") else {
-            return finishWithError(
-                APIError(
-                    status: 405, type: "invalid_request_error", code: "method_not_allowed",
-                    message: "Method not allowed; use \(allowed)."),
-                exchange, responder: responder, log: &log, started: started)
+            return methodNotAllowed(responder, requestID, allowed, format: format)
         }
         let notFound = APIError(
             status: 404, type: "invalid_request_error", code: "not_found",

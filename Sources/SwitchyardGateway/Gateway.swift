@@ -96,7 +96,9 @@ public final class Gateway: HTTPHandler, Sendable {
                 keyName = name
             }
             if let format = Self.inboundFormat(path: path) {
-                guard request.method == "POST" else { return methodNotAllowed(responder, requestID, "POST") }
+                guard request.method == "POST" else {
+                    return methodNotAllowed(responder, requestID, "POST", format: format)
+                }
                 if let key = request.headers["idempotency-key"] {
                     await handleIdempotent(
                         request, format: format, responder: responder, table: table, requestID: requestID,
@@ -178,13 +180,16 @@ public final class Gateway: HTTPHandler, Sendable {
         responder.respond(status: error.status, headers: headers, body: format.encodeError(error))
     }
 
-    func methodNotAllowed(_ responder: HTTPResponder, _ requestID: String, _ allowed: String) {
+    func methodNotAllowed(
+        _ responder: HTTPResponder, _ requestID: String, _ allowed: String,
+        format: any InboundFormat = ChatCompletionsFormat()
+    ) {
         respondError(
             responder,
             APIError(
                 status: 405, type: "invalid_request_error", code: "method_not_allowed",
                 message: "Method not allowed; use \(allowed)."),
-            requestID: requestID, extra: [("Allow", allowed)])
+            requestID: requestID, format: format, extra: [("Allow", allowed)])
     }
 }
 

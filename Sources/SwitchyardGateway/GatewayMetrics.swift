@@ -103,7 +103,7 @@ public final class GatewayMetrics: Sendable {
     // MARK: Events
 
     func request(
-        api: InboundAPI = .chatCompletions, model: String?, provider: String?, outcome: String, status: Int,
+        api: InboundAPI, model: String?, provider: String?, outcome: String, status: Int,
         duration: Duration
     ) {
         let p = providerLabel(provider)

@@ -82,6 +82,32 @@ import Testing
         #expect(e.contains(#"providers[1].kind: unknown kind "cohere" (expected openai, anthropic or gemini)"#))
     }
 
+    @Test func responsesModeAndRetention() throws {
+        var j = Self.base
+        var p = j["providers"]!.arrayValue!
+        p[0]["responses_mode"] = "chat"
+        j["providers"] = .array(p)
+        j["store"] = ["path": "s.db", "responses_ttl_s": 3600]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.providers[0].responsesMode == .chat && c.providers[1].responsesMode == .native)
+        #expect(c.store.responsesTTLSeconds == 3600)
+        #expect(SwitchyardConfig().store.responsesTTLSeconds == 30 * 86_400)
+        let unknown = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[0]["responses_mode"] = "both"
+            j["providers"] = .array(p)
+        }
+        #expect(unknown == [#"providers[0].responses_mode: unknown value "both" (expected one of: native, chat)"#])
+        let invalid = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[1]["responses_mode"] = "chat"
+            j["providers"] = .array(p)
+            j["store"] = ["path": "s.db", "responses_ttl_s": 0]
+        }
+        #expect(invalid.contains("providers[1].responses_mode: only applies to providers of kind openai"))
+        #expect(invalid.contains("store.responses_ttl_s: must be at least 1"))
+    }
+
     @Test func emptyFileIsAnError() {
         #expect(throws: ConfigErrors.self) { try SwitchyardConfig.decode(.null) }
     }
