@@ -125,7 +125,7 @@ extension Gateway {
         var encoder = exchange.format.makeStreamEncoder(
             context: AnswerContext(
                 request: chat, clientBody: clientBody, id: id, created: Int(Router.systemWallClock()),
-                model: routed.target.model))
+                model: routed.target.model, keepsFinalAnswer: capture != nil || exchange.turn != nil))
         var firstSent = false
         var outcomeText = "ok"
         var status = 200

@@ -41,13 +41,21 @@ public struct AnswerContext: Sendable {
     public var created: Int
     /// The upstream model id of the target that answered (first target of a stream).
     public var model: String
+    /// The caller will read `InboundStreamEncoder.finalBody` (an idempotency record, a stored
+    /// conversation); an encoder that does not need the whole answer for its own events may then
+    /// skip assembling it.
+    public var keepsFinalAnswer: Bool
 
-    public init(request: ChatRequest, clientBody: JSONObject? = nil, id: String, created: Int, model: String) {
+    public init(
+        request: ChatRequest, clientBody: JSONObject? = nil, id: String, created: Int, model: String,
+        keepsFinalAnswer: Bool = true
+    ) {
         self.request = request
         self.clientBody = clientBody ?? request.raw
         self.id = id
         self.created = created
         self.model = model
+        self.keepsFinalAnswer = keepsFinalAnswer
     }
 }
 
@@ -64,7 +72,8 @@ public protocol InboundStreamEncoder: Sendable {
     var failure: APIError? { get }
 
     /// The whole answer in this API's non-streaming shape once the stream ended normally; nil
-    /// before that and after a failure. Stored for idempotent replays and stored conversations.
+    /// before that, after a failure, and when the context did not ask for it
+    /// (`AnswerContext.keepsFinalAnswer`). Stored for idempotent replays and stored conversations.
     var finalBody: [UInt8]? { get }
 
     /// Token usage the stream reported (the last usage event).

@@ -34,14 +34,18 @@ public struct ChatCompletionsFormat: InboundFormat {
 /// `data: {"error": …}` event with no `[DONE]` after it.
 public struct ChatStreamEncoder: InboundStreamEncoder {
     var chunks: ChunkEncoder
-    var assembler: CompletionAssembler
+    /// Only when the final answer is wanted: the events themselves need no state, and most
+    /// streams would otherwise keep a second copy of their whole text.
+    var assembler: CompletionAssembler?
     let includeUsage: Bool
     public private(set) var failure: APIError?
     public private(set) var usage: Usage?
 
     public init(context: AnswerContext) {
         chunks = ChunkEncoder(id: context.id, created: context.created, model: context.model)
-        assembler = CompletionAssembler(id: context.id, created: context.created, model: context.model)
+        if context.keepsFinalAnswer {
+            assembler = CompletionAssembler(id: context.id, created: context.created, model: context.model)
+        }
         includeUsage = context.request.includeUsage
     }
 
@@ -49,7 +53,7 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
         chunks.model = model
         var out: [UInt8] = []
         for event in events {
-            assembler.feed(event)
+            assembler?.feed(event)
             switch event {
             case .choices(let deltas, let raw):
                 out += raw.map(SSE.data) ?? chunks.encode(deltas)
@@ -69,7 +73,7 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
     public mutating func fail(_ error: APIError) -> [UInt8] { SSE.error(error) }
 
     public var finalBody: [UInt8]? {
-        guard failure == nil, assembler.sawEnd else { return nil }
+        guard failure == nil, let assembler, assembler.sawEnd else { return nil }
         return assembler.completion.serialized()
     }
 }
