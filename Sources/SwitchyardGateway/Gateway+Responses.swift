@@ -98,17 +98,13 @@ extension Gateway {
     /// the calling key's stored turns; anything else (unknown, expired, another key's) is 404.
     func handleStoredResponse(
         _ request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String
-    )
-        async
-    {
+    ) async {
         let started = ContinuousClock.now
         var log = RequestLog(requestID: requestID, keyName: keyName, api: .responses)
         let format = ResponsesFormat()
         let exchange = InboundExchange(format: format)
-        let parts = request.path.dropFirst("/v1/responses/".count).split(
-            separator: "/", omittingEmptySubsequences: false
-        )
-        .map(String.init)
+        let rest = request.path.dropFirst("/v1/responses/".count)
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let id = parts.first ?? ""
         let listing = parts.count == 2 && parts[1] == "input_items"
         guard !id.isEmpty, parts.count == 1 || listing else {

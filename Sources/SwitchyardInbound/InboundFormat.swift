@@ -8,6 +8,12 @@ public import SwitchyardCore
 /// Passthrough: when the codec forwarded the client's body natively (the target speaks `api`),
 /// the answer arrives as `passthrough` bytes, and stream events carry `raw` upstream events:
 /// both are already in this API's shape and go out as they came.
+///
+/// Adding an API: a case of `InboundAPI`; a conformance here (parse into `ChatRequest` with
+/// `origin` set and `raw` kept, record native-only fields in `untranslatable`); its path in
+/// `Gateway.inboundFormat(path:)`; in the codec of the provider that speaks it natively, forward
+/// `raw` when `request.origin` is that API. Other codecs already translate from the typed fields
+/// (the OpenAI codec with `OpenAIChatEncoder` for every origin but its own two).
 public protocol InboundFormat: Sendable {
     var api: InboundAPI { get }
 
