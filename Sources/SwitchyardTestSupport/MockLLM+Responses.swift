@@ -4,11 +4,11 @@ extension MockLLM {
     // MARK: OpenAI Responses
 
     /// `POST …/responses`: validates the body the way the Responses API does (what this mock can
-    /// check without a model: required fields, item and part types, roles, a function call output
-    /// answering a call of the same input, `max_output_tokens` ≥ 16, no `previous_response_id`,
-    /// since this upstream keeps nothing), then answers with a `response` object or its typed SSE
-    /// events. A `web_search` tool adds a `web_search_call` item before the message, as the real
-    /// built-in tool does.
+    /// check without a model: required fields, item and part types by the SDK's input types, roles;
+    /// and, *(unverified)* as OpenAI's exact rules, a function call output answering a call of the
+    /// same input, `max_output_tokens` ≥ 16, no `previous_response_id`, since this upstream keeps
+    /// nothing), then answers with a `response` object or its typed SSE events. A `web_search` tool
+    /// adds a `web_search_call` item before the message, as the real built-in tool does.
     func openAIResponses(_ r: RecordedRequest, _ body: JSONObject) -> MockResponse {
         guard let auth = r.headers.value(for: "authorization"), auth.hasPrefix("Bearer "), auth.count > 7 else {
             return error(.openai, status: 401, message: "Incorrect API key provided.")
