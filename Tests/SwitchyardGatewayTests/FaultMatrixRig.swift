@@ -121,6 +121,14 @@ struct FaultRig {
         return (response.head, String(decoding: received, as: UTF8.self))
     }
 
+    /// The gateway's one-per-request `request` log lines so far, parsed, in order.
+    func requestLogLines() -> [JSON] {
+        h.logs.captured.split(separator: "\n").compactMap { line in
+            guard let o = try? JSON.parse(String(line)), o["msg"] == "request" else { return nil }
+            return o
+        }
+    }
+
     // MARK: Metrics
 
     func metrics() async throws -> String {
