@@ -118,6 +118,9 @@ extension SwitchyardConfig {
         if !(0...100).contains(retry.budgetPercent) {
             errors.append(.init(path: "retry.budget_percent", problem: "must be within 0..100"))
         }
+        if !(retry.budgetMinRetriesPerSecond >= 0) {
+            errors.append(.init(path: "retry.budget_min_retries_per_s", problem: "must not be negative"))
+        }
         if retry.deadlineMs <= 0 { errors.append(.init(path: "retry.deadline_ms", problem: "must be positive")) }
         if circuitBreaker.failureThreshold < 1 {
             errors.append(.init(path: "circuit_breaker.failure_threshold", problem: "must be at least 1"))
@@ -337,7 +340,7 @@ struct ConfigDecoder {
             o["retry"], "retry",
             allowed: [
                 "attempts_per_target", "initial_backoff_ms", "max_backoff_ms", "multiplier", "deadline_ms",
-                "wait_retry_after_ms", "budget_percent",
+                "wait_retry_after_ms", "budget_percent", "budget_min_retries_per_s",
             ])
         {
             c.retry.attemptsPerTarget = int(r, "attempts_per_target", "retry") ?? c.retry.attemptsPerTarget
@@ -347,6 +350,8 @@ struct ConfigDecoder {
             c.retry.deadlineMs = int(r, "deadline_ms", "retry") ?? c.retry.deadlineMs
             c.retry.waitRetryAfterMs = int(r, "wait_retry_after_ms", "retry") ?? c.retry.waitRetryAfterMs
             c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
+            c.retry.budgetMinRetriesPerSecond =
+                double(r, "budget_min_retries_per_s", "retry") ?? c.retry.budgetMinRetriesPerSecond
         }
         if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
             c.circuitBreaker.failureThreshold =

@@ -126,6 +126,8 @@ public struct RetryConfig: Sendable, Equatable {
     public var deadlineMs = 120_000
     public var waitRetryAfterMs = 5000
     public var budgetPercent = 20.0
+    /// `budget_min_retries_per_s`: retries always allowed, per second over the budget window.
+    public var budgetMinRetriesPerSecond = 10.0
 }
 
 public struct BreakerConfig: Sendable, Equatable {

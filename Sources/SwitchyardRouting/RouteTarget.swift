@@ -87,8 +87,9 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var budgetPercent: Double
     /// Sliding window of the retry budget. Default 10 s.
     public var budgetWindow: Duration
-    /// Retries always allowed per window, so low traffic can still retry. Default 3.
-    public var budgetFloor: Int
+    /// Retries per second always allowed (over the window), so a quiet sidecar retries every
+    /// sporadic fault; `RetryBudget` explains the rule. Default 10.
+    public var budgetMinPerSecond: Double
     /// Consecutive target failures that open a breaker. Default 5.
     public var breakerFailureThreshold: Int
     /// How long an open breaker rejects traffic before one probe. Default 15 s.
@@ -103,7 +104,7 @@ public struct RoutingPolicy: Sendable, Equatable {
         attemptsPerTarget: Int = 2, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(8),
         multiplier: Double = 2.0, deadline: Duration = .seconds(120), streamDeadline: Duration? = nil,
         waitRetryAfterCap: Duration = .seconds(5), budgetPercent: Double = 20.0, budgetWindow: Duration = .seconds(10),
-        budgetFloor: Int = 3, breakerFailureThreshold: Int = 5, breakerOpenDuration: Duration = .seconds(15)
+        budgetMinPerSecond: Double = 10, breakerFailureThreshold: Int = 5, breakerOpenDuration: Duration = .seconds(15)
     ) {
         self.attemptsPerTarget = attemptsPerTarget
         self.initialBackoff = initialBackoff
@@ -114,7 +115,7 @@ public struct RoutingPolicy: Sendable, Equatable {
         self.waitRetryAfterCap = waitRetryAfterCap
         self.budgetPercent = budgetPercent
         self.budgetWindow = budgetWindow
-        self.budgetFloor = budgetFloor
+        self.budgetMinPerSecond = budgetMinPerSecond
         self.breakerFailureThreshold = breakerFailureThreshold
         self.breakerOpenDuration = breakerOpenDuration
     }
