@@ -88,13 +88,10 @@ extension SwitchyardConfig {
                 if t.weight <= 0 {
                     errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive"))
                 }
-                // OpenAI Chat Completions answers a trailing assistant message with a new turn
-                // rather than continuing it: spliced onto the delivered text it would garble the answer.
-                if t.continuation == .prefill, let k = providerNames[t.provider], providers[k].kind == "openai" {
-                    errors.append(
-                        .init(
-                            path: "models[\(i)].targets[\(j)].continuation",
-                            problem: "openai Chat Completions does not continue a final assistant message; use none"))
+                if let mode = t.continuation, let k = providerNames[t.provider],
+                    let problem = Self.continuationProblem(mode, provider: providers[k])
+                {
+                    errors.append(.init(path: "models[\(i)].targets[\(j)].continuation", problem: problem))
                 }
             }
         }
@@ -148,6 +145,32 @@ extension SwitchyardConfig {
             errors.append(.init(path: "tasks.workers", problem: "must be within 1..256"))
         }
         return errors
+    }
+
+    /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
+    static func continuationProblem(_ mode: ContinuationMode, provider p: ProviderConfig) -> String? {
+        if mode.isOpenAIFlag, p.kind != "openai" {
+            return "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind) targets continue with prefill"
+        }
+        // OpenAI's own Chat Completions (and Azure's) answer a final assistant message with a new
+        // turn instead of continuing it: spliced onto the delivered text that would garble the
+        // answer. OpenAI-compatible servers elsewhere may continue (the operator says how).
+        if mode != .unsupported, p.kind == "openai", let host = Self.host(of: p.baseURL),
+            host == "api.openai.com" || host.hasSuffix(".openai.azure.com")
+        {
+            return "\(host) does not continue a final assistant message; use none"
+        }
+        return nil
+    }
+
+    /// The lowercased host of an http(s) URL.
+    static func host(of url: String) -> String? {
+        // "https://host:port/path" splits into "https:", "host:port", "path".
+        let parts = url.split(separator: "/", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasSuffix(":") else { return nil }
+        let authority = parts[1].prefix { $0 != "?" && $0 != "#" }
+        let hostPort = authority.split(separator: "@").last ?? authority
+        return hostPort.split(separator: ":").first.map { $0.lowercased() }
     }
 }
 

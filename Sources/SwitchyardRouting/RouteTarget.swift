@@ -41,16 +41,19 @@ public struct RouteTarget: Sendable {
     public var headers: [HeaderField]
     public var timeouts: TargetTimeouts
     public var context: TargetContext
-    /// Whether this target may finish a stream broken off elsewhere by continuing a prefilled
-    /// assistant turn. Default: `prefill` for Anthropic codecs, `unsupported` otherwise.
-    public var continuation: ContinuationMode
+    /// Whether and how this target may finish a stream broken off elsewhere by continuing the
+    /// delivered text (kept in `context`, where the codec reads the dialect). Default: `prefill`
+    /// for Anthropic codecs, `unsupported` otherwise.
+    public var continuation: ContinuationMode {
+        get { context.continuation }
+        set { context.continuation = newValue }
+    }
 
     public init(
         provider: String, model: String, priority: Int = 0, weight: Int = 1, codec: any ProviderCodec,
         baseURL: String, headers: [HeaderField], timeouts: TargetTimeouts = TargetTimeouts(),
         context: TargetContext? = nil, continuation: ContinuationMode? = nil
     ) {
-        self.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
         self.provider = provider
         self.model = model
         self.priority = priority
@@ -60,6 +63,7 @@ public struct RouteTarget: Sendable {
         self.headers = headers
         self.timeouts = timeouts
         self.context = context ?? TargetContext(providerName: provider, upstreamModel: model)
+        self.context.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
     }
 
     /// `provider/model`: the breaker, cooldown and metrics key.

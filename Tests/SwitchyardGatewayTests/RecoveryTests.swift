@@ -174,6 +174,8 @@ import Testing
                 yaml: """
                     providers:
                       - {name: o, kind: openai, api_key_env: K}
+                      - {name: az, kind: openai, base_url: "https://team.openai.azure.com/openai", api_key_env: K}
+                      - {name: local, kind: openai, base_url: "http://127.0.0.1:8000/v1", api_key_env: K}
                       - {name: a, kind: anthropic, api_key_env: K}
                       - {name: g, kind: gemini, api_key_env: K}
                     models:
@@ -187,12 +189,14 @@ import Testing
             """
               - {name: x, stream_mode: buffered, targets: [{provider: a, model: m, continuation: none}, {provider: g, model: m, continuation: prefill}]}
               - {name: y, targets: [{provider: o, model: m}]}
+              - {name: z, targets: [{provider: local, model: m, continuation: prefill}, {provider: local, model: n, continuation: continue_final_message}, {provider: local, model: o, continuation: prefix}]}
             """
         ).get()
         #expect(c.models[0].streamMode == .buffered)
         #expect(c.models[0].targets.map(\.continuation) == [.unsupported, .prefill])
         #expect(c.models[1].streamMode == .incremental)
         #expect(c.models[1].targets[0].continuation == nil)
+        #expect(c.models[2].targets.map(\.continuation) == [.prefill, .continueFinalMessage, .prefix])
     }
 
     @Test(arguments: [
@@ -206,7 +210,19 @@ import Testing
         ),
         (
             "  - {name: x, targets: [{provider: o, model: m, continuation: prefill}]}",
-            "does not continue a final assistant message"
+            "models[0].targets[0].continuation: api.openai.com does not continue a final assistant message; use none"
+        ),
+        (
+            "  - {name: x, targets: [{provider: az, model: m, continuation: prefix}]}",
+            "team.openai.azure.com does not continue a final assistant message"
+        ),
+        (
+            "  - {name: x, targets: [{provider: a, model: m, continuation: continue_final_message}]}",
+            "continue_final_message is a flag of OpenAI-compatible servers; anthropic targets continue with prefill"
+        ),
+        (
+            "  - {name: x, targets: [{provider: g, model: m, continuation: prefix}]}",
+            "prefix is a flag of OpenAI-compatible servers"
         ),
         ("  - {name: x, targets: [{provider: a, model: m, continuaton: none}]}", "unknown key"),
     ])
