@@ -162,6 +162,39 @@ import Testing
         }
     }
 
+    /// A buffered model whose stream is cut mid-answer, with one fallback that refuses a prefill:
+    /// nothing reached the client, so the request restarts there as it was (no prefill), and the
+    /// client sees one whole answer.
+    @Test(arguments: [4, 7])
+    func bufferedStreamIsRescuedWhenTheOnlyFallbackCannotContinue(cutAfter: Int) async throws {
+        let llm = MockLLM()
+        try await withGateway(
+            models:
+                "  - {name: m, stream_mode: buffered, targets: [{provider: openai, model: gpt-x, priority: 1}, {provider: anthropic, model: claude-x, priority: 2}]}",
+            script: { _, r in
+                if MockProviderKind(path: r.path) == .openai { return llm.respond(r, breakingAfter: cutAfter, .cut) }
+                return MockLLM.hasPrefill(r) ? MockLLM.prefillRejected : llm.respond(r)
+            }
+        ) { h, mock in
+            let r = try await h.chat(streamBody())
+            #expect(r.head.status == 200)
+            let s = ClientStream(r.text)
+            #expect(s.error == nil)
+            #expect(s.text == Self.answer)
+            #expect(s.roleDeltas == 1)
+            #expect(s.finishReasons == ["stop"])
+            #expect(s.endsWithDone)
+            #expect(Set(s.models) == ["claude-x"])
+            #expect(s.usage != nil)
+            #expect(mock.requests.map { MockProviderKind(path: $0.path) } == [.openai, .anthropic])
+            #expect(!MockLLM.hasPrefill(mock.requests[1]))
+            let metrics = try await h.request("GET", "/metrics", key: nil)
+            #expect(
+                metrics.text.contains(
+                    #"switchyard_continuations_total{from="openai",to="anthropic",outcome="restart_ok"} 1"#))
+        }
+    }
+
     func fastAnthropic(port: Int) -> String {
         "  - {name: claude, kind: anthropic, base_url: \"http://127.0.0.1:\(port)\", api_key_env: TEST_PROVIDER_KEY, idle_timeout_ms: 300}"
     }
