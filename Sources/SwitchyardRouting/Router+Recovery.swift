@@ -23,10 +23,10 @@ extension Router {
 
     /// Continues a stream that broke after `prefix` (+ held-back whitespace) reached the client:
     /// the request goes, with `prefix` as a final assistant turn (flagged in each target's
-    /// continuation dialect by its codec), to the continuation-capable targets — the broken one first after a backoff, then the rest by priority — through the
-    /// ordinary driver (retries, breakers, budget). A target answering the prefill with a 400/422
-    /// is remembered as not continuation-capable for `continuationBanDuration`, and the next
-    /// candidate is tried. An empty prefix needs no capability: the request is sent as it was.
+    /// continuation dialect by its codec), to the continuation-capable targets — the broken one
+    /// first after a backoff, then the rest by priority — through the ordinary driver (retries,
+    /// breakers, budget). A target answering the continuation with a 400/422 is remembered as
+    /// not continuation-capable for `continuationBanDuration`, and the next candidate is tried. An empty prefix needs no capability: the request is sent as it was.
     func continueStream(
         _ request: ChatRequest, prefix: String, targets: [RouteTarget], failed: RouteTarget, requestID: String
     ) async -> RecoveryResult {

@@ -192,8 +192,9 @@ final class Transfer: @unchecked Sendable {
     /// read the request and started a billed generation, and the router would neither count,
     /// budget nor log the extra call, so the re-send is refused (the transfer fails with
     /// CURLE_ABORTED_BY_CALLBACK, reported as a transport failure) and whether to try again is
-    /// the router's decision, as one more counted attempt. We do not follow redirects, so no
-    /// legitimate second send exists.
+    /// the router's decision, as one more counted attempt. We do not follow redirects, so every
+    /// second send is such a re-send (also curl's re-sends after a refused HTTP/2 stream or a
+    /// downgrade to HTTP/1.1, which the router then retries as it sees fit).
     func willSendRequest() -> Bool {
         sends += 1
         if sends == 1 { return true }
