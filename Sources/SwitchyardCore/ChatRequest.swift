@@ -40,6 +40,10 @@ public struct ChatRequest: Sendable {
     /// The client's body exactly as received (after gateway-side expansion such as a stored
     /// conversation's history for `previous_response_id`).
     public var raw: JSONObject
+    /// The final assistant message is a partial answer the upstream should continue (set by the
+    /// router's mid-stream recovery, never parsed from a client body); codecs whose target
+    /// continues through request flags write them.
+    public var continuesFinalMessage = false
 
     public init(
         model: String, messages: [ChatMessage], raw: JSONObject = JSONObject(), origin: InboundAPI = .chatCompletions

@@ -32,6 +32,9 @@ public struct TargetContext: Sendable {
     /// OpenAI targets: whether `/v1/responses` requests go to the provider's own Responses route
     /// (`native`, the default) or are translated to Chat Completions (`chat`).
     public var responsesMode: ResponsesMode
+    /// How this target continues a final assistant message (the OpenAI codec writes the
+    /// dialect's flags on a request whose `continuesFinalMessage` is set). Default `none`.
+    public var continuation: ContinuationMode = .unsupported
 
     public init(
         providerName: String, upstreamModel: String, defaultMaxTokens: Int = 4096, clampTemperature: Bool = false,

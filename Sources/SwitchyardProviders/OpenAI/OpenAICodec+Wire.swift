@@ -30,7 +30,8 @@ extension OpenAICodec {
 
     func encodeTranslated(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
         if let e = request.untranslatableError(provider: target.providerName) { throw e }
-        let body = OpenAIChatEncoder.body(request, model: target.upstreamModel)
+        var body = OpenAIChatEncoder.body(request, model: target.upstreamModel)
+        if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
         return EncodedRequest(
             path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
             body: body.serialized())
