@@ -77,6 +77,7 @@ public final class Gateway: HTTPHandler, Sendable {
                 requestID: requestID)
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+            await tasks?.runtime.refreshTaskGauge()
             responder.respond(
                 status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
                 body: metrics.exposition())

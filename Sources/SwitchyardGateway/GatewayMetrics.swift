@@ -184,17 +184,11 @@ public final class GatewayMetrics: Sendable {
         .milliseconds(250), .seconds(1),
     ]
 
-    /// `switchyard_tasks{state}`: tasks per state as this process has seen them change (see `TaskRuntime`).
-    func tasksGauge(state: String) -> Gauge {
-        registry.makeGauge(
-            descriptor: Self.d("tasks", "", "Tasks by state, as counted by this process since it started."),
-            labels: [("state", state)])
-    }
-
-    /// A task moved between states (`from` nil: newly counted).
-    func taskMoved(from: String?, to: String?) {
-        if let from { tasksGauge(state: from).decrement() }
-        if let to { tasksGauge(state: to).increment() }
+    /// `switchyard_tasks{state}`: tasks in the store by state, all owners and all processes (set
+    /// from a count of the store when `/metrics` is read, see `TaskRuntime.refreshTaskGauge`).
+    func tasks(state: String, count: Int) {
+        let help = "Tasks in the store by state (every owner, whichever process moved them)."
+        gauge("tasks", "", help, [("state", state)]).set(Double(count))
     }
 
     /// One checkpoint transaction of the task runtime, from `BEGIN IMMEDIATE` to the returned commit.

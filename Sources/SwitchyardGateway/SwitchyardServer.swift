@@ -89,6 +89,7 @@ public final class SwitchyardServer: Sendable {
         do {
             let resumed = try runtime.recover()
             if resumed > 0 { logger.info("tasks resumed", metadata: ["count": .stringConvertible(resumed)]) }
+            runtime.startWatching()
         } catch {
             stop()
             throw error

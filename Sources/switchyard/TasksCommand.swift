@@ -9,18 +9,23 @@ import SwitchyardTasks
 /// directly (no server needed).
 ///
 /// Safe while the server runs: the store is in WAL mode, so reads never block the server, and a
-/// write waits up to the busy timeout (5 s) for the server's transaction. A pause or cancel made
-/// here takes effect in a running server at its next step boundary (the runtime re-reads the task
-/// before each step); a step already in flight there finishes, its result is dropped, and after a
-/// resume it runs again. A resume made here is picked up by the server on its next start (use
-/// `POST /v1/tasks/{id}/resume` to resume in a running server at once).
+/// write waits up to the busy timeout (5 s) for the server's transaction. The semantics are the
+/// API's, because both commit the same transition to the same store: a pause stops the task at its
+/// next step boundary (a step in flight finishes and its result is kept); a running server notices
+/// a resume or a cancel made here within about half a second (it watches the file for other
+/// processes' commits), schedules the resumed task and aborts a cancelled task's upstream call.
+///
+/// Why the store and not the server's HTTP API: the CLI then needs no client key, no reachable
+/// listener (a container's port may not be reachable from where an operator runs it) and no second
+/// code path; it works the same with or without a server running.
 struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks", abstract: "List, show, pause, resume or cancel durable tasks in the store.",
         discussion: """
-            Opens store.path of the configuration directly; safe while the server runs. Pause and cancel \
-            take effect in a running server at its next step boundary; a resume made here is picked up at \
-            the server's next start (POST /v1/tasks/{id}/resume resumes at once).
+            Opens store.path of the configuration directly; safe while the server runs, with the same \
+            semantics as the API: pause stops the task at its next step boundary (a step in flight \
+            finishes and its result is kept); a running server picks up a resume or a cancel within \
+            about half a second.
             """,
         subcommands: [List.self, Show.self, Pause.self, Resume.self, Cancel.self])
 
@@ -85,7 +90,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pause a task; a running server stops it at its next step boundary.")
+            abstract: "Pause a task at its next step boundary; a step in flight finishes and is kept.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
         func run() async throws { try store.apply(.pause, to: id) }
@@ -93,7 +98,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Resume a paused task; a running server picks it up on its next start.")
+            abstract: "Resume a paused task; a running server picks it up at once.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
         func run() async throws { try store.apply(.resume, to: id) }
@@ -101,7 +106,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Cancel a task; a running server stops it at its next step boundary.")
+            abstract: "Cancel a task; a running server aborts its step in flight.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
         func run() async throws { try store.apply(.cancel, to: id) }
@@ -152,10 +157,6 @@ struct TaskStoreOptions: ParsableArguments {
             try db.transition(taskID: id, owner: owner, event: event)
             guard let snapshot = try db.task(id: id, owner: owner) else { return }
             print(TaskRendering.task(snapshot).serializedString())
-            if event == .resume {
-                FileHandle.standardError.write(
-                    Data("note: a running server picks this up on its next start; the API resumes at once\n".utf8))
-            }
         }
     }
 
