@@ -4,6 +4,7 @@ import Synchronization
 /// What a running server needs to notice changes other processes (`switchyard tasks pause|resume|
 /// cancel`) commit to the same file, and to count every task in it.
 extension TaskStore {
+
     /// SQLite's `PRAGMA data_version` on the writer connection: it changes whenever *another*
     /// connection (another process) has committed since the last call, and never for this store's
     /// own commits, which all go through that connection. Costs a read of the WAL index, no disk
