@@ -45,7 +45,15 @@ struct TasksCommand: AsyncParsableCommand {
                 guard let s = TaskState(rawValue: state) else { throw ValidationError("unknown state '\(state)'") }
                 filter = s
             }
-            let (db, owner) = try store.open(readOnly: true)
+            guard let (db, owner) = try store.open(readOnly: true) else {
+                // No store yet (no server has run with this configuration): an empty list.
+                if json {
+                    print(#"{"object":"list","data":[],"has_more":false,"first_id":null,"last_id":null}"#)
+                } else {
+                    print("ID\tSTATE\tAGENT\tSTEPS\tUPDATED")
+                }
+                return
+            }
             try TaskStoreOptions.run { () throws(StoreError) in
                 let page = try db.listTasks(owner: owner, state: filter, agent: agent, limit: limit, after: after)
                 var snapshots: [TaskSnapshot] = []
@@ -78,7 +86,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
-            let (db, owner) = try store.open(readOnly: true)
+            guard let (db, owner) = try store.open(readOnly: true) else { throw TaskStoreOptions.noSuchTask() }
             try TaskStoreOptions.run { () throws(StoreError) in
                 guard let snapshot = try db.task(id: id, owner: owner) else {
                     throw StoreError(kind: .notFound, message: "no such task", path: db.path)
@@ -121,8 +129,10 @@ struct TaskStoreOptions: ParsableArguments {
     var owner: String?
 
     /// The store of the configuration and the owner to act for; exits 2 for a bad configuration,
-    /// 3 for a store that cannot be opened.
-    func open(readOnly: Bool) throws -> (TaskStore, String) {
+    /// 3 for a store that cannot be opened. `nil` when the file does not exist yet: no server has
+    /// run with this configuration, so there are no tasks, and the CLI never creates a store (a
+    /// `docker run IMAGE tasks list` on a fresh volume lists nothing instead of failing).
+    func open(readOnly: Bool) throws -> (TaskStore, String)? {
         let config: SwitchyardConfig
         do {
             config = try options.load(environment: ProcessInfo.processInfo.environment).0
@@ -142,6 +152,11 @@ struct TaskStoreOptions: ParsableArguments {
                 "several client keys are configured (" + config.auth.keys.map(\.name).joined(separator: ", ")
                     + "); pass --owner NAME")
         }
+        guard FileManager.default.fileExists(atPath: config.store.path) else {
+            FileHandle.standardError.write(
+                Data("note: no task store at \(config.store.path) yet; the server creates it when it starts\n".utf8))
+            return nil
+        }
         do {
             return (try TaskStore(path: config.store.path, configuration: .init(readOnly: readOnly)), owner)
         } catch {
@@ -152,12 +167,18 @@ struct TaskStoreOptions: ParsableArguments {
 
     /// Commits `event` for the task and prints the task; 409-style refusals exit 1 with the reason.
     func apply(_ event: TaskEvent, to id: String) throws {
-        let (db, owner) = try open(readOnly: false)
+        guard let (db, owner) = try open(readOnly: false) else { throw Self.noSuchTask() }
         try Self.run { () throws(StoreError) in
             try db.transition(taskID: id, owner: owner, event: event)
             guard let snapshot = try db.task(id: id, owner: owner) else { return }
             print(TaskRendering.task(snapshot).serializedString())
         }
+    }
+
+    /// "no such task" (exit 1), as for a task of another owner.
+    static func noSuchTask() -> ExitCode {
+        FileHandle.standardError.write(Data("error: no such task for this owner\n".utf8))
+        return ExitCode(1)
     }
 
     /// Runs a store body, turning `StoreError` into a one-line message and exit code 1.

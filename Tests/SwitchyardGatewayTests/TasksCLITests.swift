@@ -161,4 +161,35 @@ import Glibc
         #expect(cancelled.step(0)?["state"] == "cancelled")
         #expect(rig.llm.server.requestCount == 1)
     }
+
+    /// A fresh install (a new container volume): no server has created the store yet. The CLI lists
+    /// nothing, finds no task, and does not create a store itself.
+    @Test func cliOnAStoreNoServerHasCreatedYet() async throws {
+        let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
+        let store = temporaryStorePath("cli-fresh")
+        let config = store.replacingOccurrences(of: ".db", with: ".yaml")
+        defer {
+            unlink(config)
+            removeStore(store)
+        }
+        try "store: {path: \"\(store)\"}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        func cli(_ arguments: String...) async throws -> (Int32, String) {
+            let p = try SwitchyardProcess(
+                path: binary, arguments: ["tasks"] + arguments + ["--config", config], environment: [:],
+                captureStdout: true)
+            return (await p.exitCode(), p.stderr)
+        }
+        let (listed, table) = try await cli("list")
+        #expect(listed == 0, "\(table)")
+        #expect(table.contains("ID\tSTATE\tAGENT\tSTEPS\tUPDATED"))
+        #expect(table.contains("no task store at \(store) yet"))
+        let (json, list) = try await cli("list", "--json")
+        #expect(json == 0)
+        #expect(list.contains(#"{"object":"list","data":[],"has_more":false,"first_id":null,"last_id":null}"#))
+        let (shown, missing) = try await cli("show", "task_x")
+        #expect(shown == 1)
+        #expect(missing.contains("no such task"))
+        #expect(try await cli("cancel", "task_x").0 == 1)
+        #expect(access(store, F_OK) != 0, "the CLI created a store")
+    }
 }
