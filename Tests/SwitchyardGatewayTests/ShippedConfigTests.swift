@@ -63,4 +63,34 @@ import Testing
         #expect(unknown.head.status == 404)
         #expect(unknown.json?["error"]?["code"] == "model_not_found")
     }
+
+    /// Every route the README lists as not supported answers 404 `not_found`, counted as an
+    /// unknown path; the README names the license the repository ships.
+    @Test func theReadmesNotSupportedRoutesAnswer404AndTheLicenseIsShipped() async throws {
+        let readme = try String(contentsOfFile: Self.root + "/README.md", encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## Not supported yet").dropFirst().first)
+            .components(separatedBy: "\n## ")[0]
+        let paths = section.components(separatedBy: "`").filter { $0.hasPrefix("/v1/") }
+        #expect(paths.count >= 10, "\(paths)")
+        let license = try String(contentsOfFile: Self.root + "/LICENSE", encoding: .utf8)
+        #expect(license.contains("Apache License") && license.contains("Version 2.0, January 2004"))
+        #expect(readme.contains("Apache License 2.0; see `LICENSE`"))
+
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { llm.respond($0) }
+        let h = try GatewayHarness.start(
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        for path in paths {
+            let r = try await h.request("POST", path, body: #"{"model":"m","input":"hi"}"#)
+            #expect(r.head.status == 404, "\(path): \(r.text)")
+            #expect(r.json?["error"]?["code"] == "not_found", "\(path)")
+        }
+        let metrics = try await h.request("GET", "/metrics", key: nil).text
+        #expect(metrics.contains(#"switchyard_rejected_requests_total{reason="unknown_path"} \#(paths.count)"#))
+        #expect(mock.requestCount == 0)
+    }
 }
