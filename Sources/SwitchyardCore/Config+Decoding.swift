@@ -272,7 +272,7 @@ struct ConfigDecoder {
                 allowed: [
                     "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks",
                     "limits",
-                    "shutdown_grace_ms", "health_check_ms",
+                    "shutdown_grace_ms", "health_check_ms", "readiness",
                 ])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
@@ -411,6 +411,9 @@ struct ConfigDecoder {
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
+        if let r = object(o["readiness"], "readiness", allowed: ["require_provider"]) {
+            c.readiness.requireProvider = bool(r, "require_provider", "readiness") ?? c.readiness.requireProvider
+        }
         return c
     }
 

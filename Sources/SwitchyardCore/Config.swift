@@ -15,6 +15,7 @@ public struct SwitchyardConfig: Sendable, Equatable {
     public var shutdownGraceMs = 30_000
     /// Interval of the providers' model-listing health checks; 0 disables them.
     public var healthCheckMs = 30_000
+    public var readiness = ReadinessConfig()
 
     public init() {}
 }
@@ -170,6 +171,14 @@ public struct StoreConfig: Sendable, Equatable {
 public struct TasksConfig: Sendable, Equatable {
     /// Steps run concurrently across all tasks (`tasks.workers`, default 4).
     public var workers = 4
+}
+
+/// `readiness:` what `GET /readyz` answers 200 for.
+public struct ReadinessConfig: Sendable, Equatable {
+    /// `readiness.require_provider`, default false: ready means the sidecar itself is (configuration
+    /// loaded, listening, not draining), so an LLM outage or one bad key does not take the app's
+    /// pod out of its Service. True also requires a usable provider that is up and not circuit-open.
+    public var requireProvider = false
 }
 
 public struct LimitsConfig: Sendable, Equatable {

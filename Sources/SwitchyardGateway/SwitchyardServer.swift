@@ -39,6 +39,8 @@ public final class SwitchyardServer: Sendable {
         upstream = try CurlUpstream(
             configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
+        metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: TaskStore.schemaVersion)
+        metrics.configLoaded(success: true, reload: false, unixSeconds: Router.systemWallClock())
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
@@ -61,6 +63,13 @@ public final class SwitchyardServer: Sendable {
         edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
         edge.handlerExecutor = upstream.executor
         edge.errorResponse = { status, message in
+            // Answers the edge gives itself (413, a malformed request, 503 while stopping) are
+            // rejections too: counted and logged like the gateway's own.
+            let reason = RejectionReason(edgeStatus: status)
+            metrics.rejected(reason)
+            logger.info(
+                "request rejected",
+                metadata: ["status": .stringConvertible(status), "reason": .string(reason.rawValue)])
             let error: APIError
             switch status {
             case 413:
@@ -91,15 +100,26 @@ public final class SwitchyardServer: Sendable {
         do {
             let resumed = try runtime.recover()
             if resumed > 0 { logger.info("tasks resumed", metadata: ["count": .stringConvertible(resumed)]) }
+            runtime.startWatching()
         } catch {
             stop()
             throw error
         }
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains for up to `shutdownGraceMs`.
-    public func runUntilSignalled() async {
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
+    /// SIGTERM, SIGINT and SIGHUP, trapped: from the moment this returns they are queued for
+    /// `runUntilSignalled` instead of killing the process. Call it before `init`, which starts the
+    /// listener: a SIGTERM sent while the server starts (a rollout, a probe failing) is then a drain,
+    /// not a kill in the middle of opening the store or recovering tasks.
+    public static func trapSignals() async -> TrappedSignals {
+        TrappedSignals(sequence: await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup))
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains for up to `shutdownGraceMs`. `signals` from
+    /// `trapSignals()` (trapped now when nil).
+    public func runUntilSignalled(_ trapped: TrappedSignals? = nil) async {
+        let signals: UnixSignalsSequence
+        if let trapped { signals = trapped.sequence } else { signals = await Self.trapSignals().sequence }
         for await signal in signals {
             if signal == .sighup {
                 reload()
@@ -122,8 +142,10 @@ public final class SwitchyardServer: Sendable {
             let table = try RouteTable(config: config, environment: environment)
             gateway.reload(table)
             gateway.router.updatePolicy(RoutingPolicy(config))
+            gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: Router.systemWallClock())
             logger.info("configuration reloaded", metadata: ["path": .string(configPath)])
         } catch {
+            gateway.metrics.configLoaded(success: false, reload: true, unixSeconds: 0)
             logger.error(
                 "configuration reload refused; keeping the previous one", metadata: ["problems": .string("\(error)")])
         }
@@ -171,4 +193,9 @@ extension RoutingPolicy {
         breakerFailureThreshold = c.circuitBreaker.failureThreshold
         breakerOpenDuration = .milliseconds(c.circuitBreaker.openMs)
     }
+}
+
+/// Signals trapped by `SwitchyardServer.trapSignals()`, waiting for `runUntilSignalled`.
+public struct TrappedSignals: Sendable {
+    let sequence: UnixSignalsSequence
 }
