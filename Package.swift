@@ -53,8 +53,10 @@ let package = Package(
             dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks"],
             swiftSettings: strict
         ),
+        // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
+        .target(name: "CSwitchyardEdge", dependencies: ["CMicroHTTPD"]),
         // The only importer of CMicroHTTPD.
-        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD"], swiftSettings: strict),
+        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "CSwitchyardEdge"], swiftSettings: strict),
         .target(
             name: "SwitchyardGateway",
             dependencies: [

@@ -159,6 +159,19 @@ final class RawHTTPClient: @unchecked Sendable {
         return try !fill()
     }
 
+    /// True when the server ended the connection, by FIN or reset, before sending anything more;
+    /// false if bytes arrive (or none within the read timeout, which throws instead).
+    func closedByServer() throws -> Bool {
+        if !buffer.isEmpty { return false }
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, 0)
+        if count == 0 { return true }
+        if count < 0 && (errno == ECONNRESET || errno == EPIPE) { return true }
+        if count < 0 { throw ClientError(description: "recv failed: errno \(errno)") }
+        buffer.append(byte)
+        return false
+    }
+
     /// Sends `request` and reads the response.
     func roundTrip(_ request: String) throws -> RawResponse {
         try send(request)
