@@ -43,6 +43,8 @@ let package = Package(
             dependencies: ["SwitchyardCore", "SwitchyardProviders", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // A fixed pool of threads for work whose cost grows with the request (a TaskExecutor).
+        .target(name: "SwitchyardWorkers", swiftSettings: strict),
         // The only importer of CCurl.
         .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
         // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
@@ -61,7 +63,7 @@ let package = Package(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
-                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore",
+                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -123,7 +125,10 @@ let package = Package(
             dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SwitchyardGatewayTests",
             dependencies: [

@@ -16,9 +16,13 @@
 // 2. Bytes hidden behind a NUL in a header line. MHD parses header lines in place as C strings, so
 //    the part of a value after a NUL is never seen (`Bearer KEY\0junk` arrives as `Bearer KEY`).
 //    RFC 9110 section 5.5 requires a recipient to reject such a field or replace the NUL. MHD
-//    leaves the head in its read buffer, each field's value followed by the NUL bytes it wrote over
-//    the line's CR LF and then the next field's name; a value cut short by a NUL leaves the rest of
-//    its line there instead, which sy_mhd_head_hides_bytes looks for.
+//    leaves the head in its read buffer, each field's value followed by the one or two NUL bytes it
+//    wrote over the line's LF or CR LF and then the next field's name (after the last field, the
+//    empty line's one or two more). A value cut short by a NUL leaves the rest of its line there
+//    instead: a byte that is not NUL, or more NULs than line ends account for, which
+//    sy_mhd_head_hides_bytes looks for. A line end is one byte or two; the request line's (between
+//    the version and the first field name) tells which this client uses. (MHD does not trim a
+//    value's trailing whitespace, so nothing else lies between a value and the line end.)
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdatomic.h>
@@ -90,13 +94,15 @@ int sy_mhd_error_pages_replaced(void)
 struct head_scan {
     const char *start;  // the request line
     const char *end;    // one past the head's last byte (its final CR LF)
-    const char *gap;    // where the previous field's value ended, or NULL
+    const char *gap;    // where the previous value (or the version) ended, or NULL
+    long line_end;      // bytes in this client's line end: 1 (LF) or 2 (CR LF); 0 until known
     int hidden;
 };
 
-// Bytes from `from` up to `to` must all be the NULs MHD wrote over line ends.
-static int only_nuls(const char *from, const char *to)
+// Bytes from `from` up to `to` must be what MHD wrote over line ends: at most `most` NULs.
+static int only_line_ends(const char *from, const char *to, long most)
 {
+    if (to - from > most) return 0;
     for (const char *p = from; p < to; p++)
         if (*p != '\0') return 0;
     return 1;
@@ -110,23 +116,32 @@ static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char
     struct head_scan *scan = cls;
     // Only fields parsed in place are compared; one MHD moved (an obs-fold continuation joined
     // into a new buffer) is skipped rather than misread.
-    if (scan->gap != NULL && key >= scan->gap && key < scan->end && !only_nuls(scan->gap, key)) {
-        scan->hidden = 1;
-        return MHD_NO;
+    if (scan->gap != NULL && key >= scan->gap && key < scan->end) {
+        if (scan->line_end == 0) {
+            long after_version = key - scan->gap;
+            scan->line_end = after_version == 1 ? 1 : 2;
+        }
+        if (!only_line_ends(scan->gap, key, scan->line_end)) {
+            scan->hidden = 1;
+            return MHD_NO;
+        }
     }
     scan->gap = NULL;
     if (value != NULL && value >= scan->start && value + value_size <= scan->end) scan->gap = value + value_size;
     return MHD_YES;
 }
 
-int sy_mhd_head_hides_bytes(struct MHD_Connection *connection, const char *method)
+int sy_mhd_head_hides_bytes(struct MHD_Connection *connection, const char *method, const char *version)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(connection, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     if (info == NULL || method == NULL) return 0;
-    struct head_scan scan = { method, method + info->header_size, NULL, 0 };
+    struct head_scan scan = { method, method + info->header_size, NULL, 0, 0 };
+    if (version != NULL && version >= scan.start && version < scan.end) scan.gap = version + strlen(version);
     MHD_get_connection_values_n(connection, MHD_HEADER_KIND, scan_field, &scan);
     if (scan.hidden) return 1;
-    if (scan.gap != NULL && scan.gap <= scan.end && !only_nuls(scan.gap, scan.end)) return 1;
+    // After the last field: its line end and the empty line's.
+    long line_end = scan.line_end == 0 ? 2 : scan.line_end;
+    if (scan.gap != NULL && scan.gap <= scan.end && !only_line_ends(scan.gap, scan.end, 2 * line_end)) return 1;
     return 0;
 }

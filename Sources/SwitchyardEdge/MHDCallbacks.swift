@@ -128,7 +128,7 @@ extension RequestContext {
             if let field = received.controlCharacterIn {
                 return refuse(400, "The \(field) header contains a control character.")
             }
-            if sy_mhd_head_hides_bytes(connection, method) != 0 {
+            if sy_mhd_head_hides_bytes(connection, method, version) != 0 {
                 return refuse(400, "A header line contains a NUL byte.")
             }
             let http10 = version.map { String(cString: $0) == "HTTP/1.0" } ?? false

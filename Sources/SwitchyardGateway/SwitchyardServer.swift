@@ -4,6 +4,7 @@ import SwitchyardEdge
 import SwitchyardRouting
 import SwitchyardStore
 import SwitchyardUpstream
+import SwitchyardWorkers
 import UnixSignals
 
 /// Wires the pieces together and owns the process lifecycle: start, SIGHUP reload,
@@ -12,6 +13,8 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    /// Runs requests whose body is at least `largeBodyBytes` (see `HTTPServerConfiguration`).
+    let workers: WorkerPool
     let runtime: TaskRuntime
     let logger: Logger
     let configPath: String?
@@ -56,8 +59,20 @@ public final class SwitchyardServer: Sendable {
         edge.maxBodyBytes = config.limits.maxBodyBytes
         edge.maxHeaderBytes = config.limits.maxHeaderBytes
         edge.connectionTimeoutSeconds = config.limits.clientTimeoutSeconds
+        edge.headerTimeout = .seconds(config.limits.headerTimeoutSeconds)
+        edge.bodyTimeout = .seconds(config.limits.bodyTimeoutSeconds)
+        edge.maxConnectionsPerPeer = config.limits.maxConnectionsPerPeer
+        edge.maxConnectionsPerLoopbackPeer = config.limits.maxConnectionsPerLoopbackPeer
         edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
         edge.handlerExecutor = upstream.executor
+        // Small requests run on the curl loop (two thread hand-offs per request); a large body's
+        // parsing and translation would hold that loop, and with it every other transfer, so it
+        // goes to the worker pool. 256 KiB: parsing such a chat body takes about a millisecond here
+        // (see bench/hostile), the point where it outweighs the pool's extra hand-offs.
+        workers = WorkerPool()
+        edge.largeBodyExecutor = workers
+        edge.largeBodyBytes = 256 * 1024
+        edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }
         edge.errorResponse = { status, message in
             let error: APIError
             switch status {
@@ -73,7 +88,12 @@ public final class SwitchyardServer: Sendable {
             return (["Content-Type": "application/json"], error.body)
         }
         server = try HTTPServer(configuration: edge, handler: gateway)
-        try server.start()
+        do {
+            try server.start()
+        } catch {
+            workers.shutdown()
+            throw error
+        }
         if config.healthCheckMs > 0 {
             let gateway = gateway
             gateway.health.start(table: { gateway.currentTable }, interval: .milliseconds(config.healthCheckMs))
@@ -152,6 +172,7 @@ public final class SwitchyardServer: Sendable {
         runtime.stop()
         server.stop()
         upstream.shutdown()
+        workers.shutdown()
     }
 }
 

@@ -1,4 +1,5 @@
 import SwitchyardEdge
+import SwitchyardTestSupport
 import Synchronization
 import Testing
 
@@ -79,6 +80,10 @@ struct HostileEdgeTests {
         ("GET / HTTP/1.1\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key\u{0}junk\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key\u{0}\r\nX-Next: 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key\u{0}\r\n\r\n", 400),
+        ("GET / HTTP/1.1\nHost: x\nAuthorization: Bearer key\u{0}\n\n", 400),
+        ("GET / HTTP/1.1\u{0}x\r\nHost: x\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: x\r\nAuthorization:\u{0}Bearer key\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer key\u{1}\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: x\r\nX-Other: a\u{7F}b\r\n\r\n", 400),
@@ -111,6 +116,11 @@ struct HostileEdgeTests {
                 try RawHTTPClient(port: port).roundTrip("GET /tab HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\n\r\n")
             }
             #expect(tab.status == 200)
+            // Bare LF line ends, empty and space-padded values: nothing hidden.
+            let lf = try await offload {
+                try RawHTTPClient(port: port).roundTrip("GET /lf HTTP/1.1\nHost: x\nX-E:\nX-S: a  \n\n")
+            }
+            #expect(lf.status == 200)
         }
     }
 

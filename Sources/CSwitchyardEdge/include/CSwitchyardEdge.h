@@ -32,8 +32,8 @@ int sy_mhd_error_pages_replaced(void);
 
 /// 1 when a request head hides bytes behind a NUL: MHD parses header lines as C strings, so
 /// `Authorization: Bearer KEY\0junk` reaches the application as `Bearer KEY`. Call from the
-/// access handler's first call for a request; `method` is the pointer MHD passed to it.
-int sy_mhd_head_hides_bytes(struct MHD_Connection *connection, const char *method);
+/// access handler's first call for a request; `method` and `version` are the pointers MHD passed.
+int sy_mhd_head_hides_bytes(struct MHD_Connection *connection, const char *method, const char *version);
 
 /// Watches `fd` for the peer closing or resetting the connection (EPOLLRDHUP, and the implied
 /// EPOLLHUP/EPOLLERR), edge-triggered, without EPOLLIN: data arriving does not wake the watcher.
