@@ -87,8 +87,8 @@ public final class SwitchyardServer: Sendable {
             }
             return (["Content-Type": "application/json"], error.body)
         }
-        server = try HTTPServer(configuration: edge, handler: gateway)
         do {
+            server = try HTTPServer(configuration: edge, handler: gateway)
             try server.start()
         } catch {
             workers.shutdown()
