@@ -120,6 +120,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
+        .testTarget(name: "SwitchyardWorkersTests", dependencies: ["SwitchyardWorkers"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore"],

@@ -42,7 +42,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// drives other requests' I/O. nil: every request uses `handlerExecutor`.
     public var largeBodyExecutor: (any TaskExecutor)? = nil
     /// See `largeBodyExecutor`.
-    public var largeBodyBytes: Int = 256 * 1024
+    public var largeBodyBytes: Int = 32 * 1024
     /// Told each time the edge closes a connection on its own (deadline, displacement, peer cap);
     /// called on MHD's or the watcher's thread, so it must be quick and must not block.
     public var onConnectionDropped: (@Sendable (ConnectionDrop) -> Void)? = nil

@@ -15,9 +15,21 @@
 enum RequestFraming {
     /// nil when the head is acceptable, else the status and message to refuse it with.
     static func problem(_ headers: HTTPHeaders, http10: Bool) -> (Int, String)? {
-        let hosts = headers.values(for: "host")
-        if !http10 && hosts.isEmpty { return (400, "HTTP/1.1 requests must carry a Host header.") }
-        if hosts.count > 1 { return (400, "The request carries more than one Host header.") }
+        // One pass without allocating for the usual head (names are lowercased by the edge).
+        var hosts = 0
+        var lengthFields = 0
+        var encodingFields = 0
+        for field in headers {
+            switch field.name {
+            case "host": hosts += 1
+            case "content-length": lengthFields += 1
+            case "transfer-encoding": encodingFields += 1
+            default: break
+            }
+        }
+        if !http10 && hosts == 0 { return (400, "HTTP/1.1 requests must carry a Host header.") }
+        if hosts > 1 { return (400, "The request carries more than one Host header.") }
+        guard lengthFields > 1 || encodingFields > 0 else { return nil }
         let lengths = headers.values(for: "content-length")
         let encodings = headers.values(for: "transfer-encoding")
         if !encodings.isEmpty {

@@ -67,11 +67,13 @@ public final class SwitchyardServer: Sendable {
         edge.handlerExecutor = upstream.executor
         // Small requests run on the curl loop (two thread hand-offs per request); a large body's
         // parsing and translation would hold that loop, and with it every other transfer, so it
-        // goes to the worker pool. 256 KiB: parsing such a chat body takes about a millisecond here
-        // (see bench/hostile), the point where it outweighs the pool's extra hand-offs.
+        // goes to the worker pool. 32 KiB: bench/hostile measures the work a chat body adds at about
+        // 0.05 ms per KiB here (64 KiB: +3 ms, 256 KiB: +9 ms, 1 MiB: +140-230 ms), so above this a
+        // request would hold the loop for a millisecond or more, far above the pool's two extra
+        // thread hand-offs (tens of microseconds).
         workers = WorkerPool()
         edge.largeBodyExecutor = workers
-        edge.largeBodyBytes = 256 * 1024
+        edge.largeBodyBytes = 32 * 1024
         edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }
         edge.errorResponse = { status, message in
             let error: APIError
