@@ -30,6 +30,10 @@ public struct ChatRequest: Sendable {
     public var responseFormat: ResponseFormat?
     /// The body exactly as received.
     public var raw: JSONObject
+    /// The final assistant message is a partial answer the upstream should continue (set by the
+    /// router's mid-stream recovery, never parsed from a client body); codecs whose target
+    /// continues through request flags write them.
+    public var continuesFinalMessage = false
 
     public init(model: String, messages: [ChatMessage], raw: JSONObject = JSONObject()) {
         self.model = model

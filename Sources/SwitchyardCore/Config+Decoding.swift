@@ -88,13 +88,10 @@ extension SwitchyardConfig {
                 if t.weight <= 0 {
                     errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive"))
                 }
-                // OpenAI Chat Completions answers a trailing assistant message with a new turn
-                // rather than continuing it: spliced onto the delivered text it would garble the answer.
-                if t.continuation == .prefill, let k = providerNames[t.provider], providers[k].kind == "openai" {
-                    errors.append(
-                        .init(
-                            path: "models[\(i)].targets[\(j)].continuation",
-                            problem: "openai Chat Completions does not continue a final assistant message; use none"))
+                if let mode = t.continuation, let k = providerNames[t.provider],
+                    let problem = Self.continuationProblem(mode, provider: providers[k])
+                {
+                    errors.append(.init(path: "models[\(i)].targets[\(j)].continuation", problem: problem))
                 }
             }
         }
@@ -117,6 +114,9 @@ extension SwitchyardConfig {
         }
         if !(0...100).contains(retry.budgetPercent) {
             errors.append(.init(path: "retry.budget_percent", problem: "must be within 0..100"))
+        }
+        if !(retry.budgetMinRetriesPerSecond >= 0) {
+            errors.append(.init(path: "retry.budget_min_retries_per_s", problem: "must not be negative"))
         }
         if retry.deadlineMs <= 0 { errors.append(.init(path: "retry.deadline_ms", problem: "must be positive")) }
         if circuitBreaker.failureThreshold < 1 {
@@ -157,6 +157,32 @@ extension SwitchyardConfig {
             errors.append(.init(path: "tasks.workers", problem: "must be within 1..256"))
         }
         return errors
+    }
+
+    /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
+    static func continuationProblem(_ mode: ContinuationMode, provider p: ProviderConfig) -> String? {
+        if mode.isOpenAIFlag, p.kind != "openai" {
+            return "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind) targets continue with prefill"
+        }
+        // OpenAI's own Chat Completions (and Azure's) answer a final assistant message with a new
+        // turn instead of continuing it: spliced onto the delivered text that would garble the
+        // answer. OpenAI-compatible servers elsewhere may continue (the operator says how).
+        if mode != .unsupported, p.kind == "openai", let host = Self.host(of: p.baseURL),
+            host == "api.openai.com" || host.hasSuffix(".openai.azure.com")
+        {
+            return "\(host) does not continue a final assistant message; use none"
+        }
+        return nil
+    }
+
+    /// The lowercased host of an http(s) URL.
+    static func host(of url: String) -> String? {
+        // "https://host:port/path" splits into "https:", "host:port", "path".
+        let parts = url.split(separator: "/", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasSuffix(":") else { return nil }
+        let authority = parts[1].prefix { $0 != "?" && $0 != "#" }
+        let hostPort = authority.split(separator: "@").last ?? authority
+        return hostPort.split(separator: ":").first.map { $0.lowercased() }
     }
 }
 
@@ -349,7 +375,7 @@ struct ConfigDecoder {
             o["retry"], "retry",
             allowed: [
                 "attempts_per_target", "initial_backoff_ms", "max_backoff_ms", "multiplier", "deadline_ms",
-                "wait_retry_after_ms", "budget_percent",
+                "wait_retry_after_ms", "budget_percent", "budget_min_retries_per_s",
             ])
         {
             c.retry.attemptsPerTarget = int(r, "attempts_per_target", "retry") ?? c.retry.attemptsPerTarget
@@ -359,6 +385,8 @@ struct ConfigDecoder {
             c.retry.deadlineMs = int(r, "deadline_ms", "retry") ?? c.retry.deadlineMs
             c.retry.waitRetryAfterMs = int(r, "wait_retry_after_ms", "retry") ?? c.retry.waitRetryAfterMs
             c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
+            c.retry.budgetMinRetriesPerSecond =
+                double(r, "budget_min_retries_per_s", "retry") ?? c.retry.budgetMinRetriesPerSecond
         }
         if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
             c.circuitBreaker.failureThreshold =

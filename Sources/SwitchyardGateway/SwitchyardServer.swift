@@ -188,6 +188,7 @@ extension RoutingPolicy {
         deadline = .milliseconds(c.retry.deadlineMs)
         waitRetryAfterCap = .milliseconds(c.retry.waitRetryAfterMs)
         budgetPercent = c.retry.budgetPercent
+        budgetMinPerSecond = c.retry.budgetMinRetriesPerSecond
         breakerFailureThreshold = c.circuitBreaker.failureThreshold
         breakerOpenDuration = .milliseconds(c.circuitBreaker.openMs)
     }

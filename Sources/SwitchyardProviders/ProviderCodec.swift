@@ -29,6 +29,9 @@ public struct TargetContext: Sendable {
     public var structuredOutputs: Bool
     /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call ids).
     public var idSeed: String
+    /// How this target continues a final assistant message (the OpenAI codec writes the
+    /// dialect's flags on a request whose `continuesFinalMessage` is set). Default `none`.
+    public var continuation: ContinuationMode = .unsupported
 
     public init(
         providerName: String, upstreamModel: String, defaultMaxTokens: Int = 4096, clampTemperature: Bool = false,

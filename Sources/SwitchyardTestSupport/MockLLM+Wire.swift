@@ -17,9 +17,19 @@ extension MockLLM {
         let toolResult = messages.last?["role"]?.stringValue == "tool" ? Self.text(of: messages.last?["content"]) : nil
         let firstTool = body["tools"]?.arrayValue?.first?["function"]?["name"]?.stringValue
         let jsonMode = body["response_format"]?["type"]?.stringValue.map { $0 != "text" } ?? false
-        let answer = decide(
+        var answer = decide(
             lastUserText: Self.text(of: lastUser?["content"]), toolResult: toolResult, firstTool: firstTool,
             jsonMode: jsonMode)
+        switch openAIContinued(body, messages) {
+        case .failure(let refusal):
+            return refusal.response
+        case .success(let prefill?):
+            if case .text(let t) = answer, t.hasPrefix(prefill.text) {
+                answer = .text((prefill.echo ? prefill.text : "") + String(t.dropFirst(prefill.text.count)))
+            }
+        case .success(nil):
+            break
+        }
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = ["prompt_tokens": .int(p), "completion_tokens": .int(c), "total_tokens": .int(p + c)]
         let id = "chatcmpl-mock"
@@ -92,6 +102,36 @@ extension MockLLM {
             "choices": [["index": 0, "message": .object(message), "logprobs": nil, "finish_reason": .string(finish)]],
             "usage": usageJSON,
         ])
+    }
+
+    struct Refusal: Error {
+        var response: MockResponse
+    }
+
+    /// The final assistant message to continue, if this server's dialect (`openAIContinuation`)
+    /// recognises the request as a continuation; a vLLM-style 400 for contradictory flags.
+    func openAIContinued(_ body: JSONObject, _ messages: [JSON]) -> Result<(text: String, echo: Bool)?, Refusal> {
+        guard let mode = openAIContinuation, messages.count > 1, let last = messages.last,
+            last["role"]?.stringValue == "assistant"
+        else { return .success(nil) }
+        let text = Self.text(of: last["content"])
+        switch mode {
+        case .trailingMessage:
+            return .success((text, false))
+        case .continueFinalMessage:
+            guard body["continue_final_message"]?.boolValue == true else { return .success(nil) }
+            guard body["add_generation_prompt"]?.boolValue == false else {
+                return .failure(
+                    Refusal(
+                        response: error(
+                            .openai, status: 400,
+                            message: "continue_final_message and add_generation_prompt cannot both be true.")))
+            }
+            return .success((text, false))
+        case .prefixFlag(let echo):
+            guard last["prefix"]?.boolValue == true else { return .success(nil) }
+            return .success((text, echo))
+        }
     }
 
     // MARK: Anthropic Messages

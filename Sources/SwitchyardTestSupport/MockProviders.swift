@@ -34,6 +34,9 @@ public struct MockLLM: Sendable {
     public var wordsPerEvent = 1
     /// Pause between stream events.
     public var eventPause: Duration?
+    /// How the OpenAI side treats a final assistant message; nil: like api.openai.com, it
+    /// answers with a new turn (the whole answer again).
+    public var openAIContinuation: MockContinuation?
 
     public init(reply: String? = nil) { self.reply = reply }
 
@@ -123,4 +126,16 @@ public struct MockLLM: Sendable {
         default: return ""
         }
     }
+}
+
+/// How an OpenAI-compatible server continues a final assistant message (they differ).
+public enum MockContinuation: Sendable {
+    /// The message alone is continued (llama.cpp's server, Ollama).
+    case trailingMessage
+    /// Only with `continue_final_message: true` and `add_generation_prompt: false` (vLLM, which
+    /// answers 400 when both are true; `add_generation_prompt` defaults to true).
+    case continueFinalMessage
+    /// Only when the message carries `"prefix": true` (DeepSeek, Mistral); `echo`: the answer
+    /// repeats the prefix before the continuation.
+    case prefixFlag(echo: Bool)
 }

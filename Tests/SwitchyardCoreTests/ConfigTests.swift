@@ -71,6 +71,17 @@ import Testing
         #expect(e.contains(#"listen: expected host:port, got "nohost""#))
     }
 
+    @Test func retryBudgetFloorDecodesAndIsValidated() throws {
+        #expect(try SwitchyardConfig.decode(Self.base).retry.budgetMinRetriesPerSecond == 10)
+        var j = Self.base
+        j["retry"] = ["budget_percent": 25, "budget_min_retries_per_s": 2.5]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.retry.budgetPercent == 25)
+        #expect(c.retry.budgetMinRetriesPerSecond == 2.5)
+        let e = errors { j in j["retry"] = ["budget_min_retries_per_s": -1] }
+        #expect(e == ["retry.budget_min_retries_per_s: must not be negative"])
+    }
+
     @Test func badKindAndDuplicates() {
         let e = errors { j in
             var p = j["providers"]!.arrayValue!

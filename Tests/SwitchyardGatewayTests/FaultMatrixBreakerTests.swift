@@ -83,10 +83,11 @@ import Testing
     }
 
     /// Under a sustained outage retries stay within the budget: at most
-    /// max(floor 3, 20 % of requests) retries over the window.
+    /// max(floor, 20 % of requests) retries over the window; here the floor is set to 3 per
+    /// window (0.3/s) so that 20 requests exceed it.
     @Test func retryBudgetBoundsPrimaryCallsUnderOutage() async throws {
         let n = 20
-        let options = FaultRig.Options(attempts: 3, budgetPercent: 20)
+        let options = FaultRig.Options(attempts: 3, budgetPercent: 20, budgetMinPerSecond: 0.3)
         try await FaultRig.run(options, primary: { _ in Self.overloaded }) { rig in
             for _ in 0..<n {
                 let r = try await rig.chat()

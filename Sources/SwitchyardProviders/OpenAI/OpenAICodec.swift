@@ -19,9 +19,29 @@ public struct OpenAICodec: ProviderCodec {
             options["include_usage"] = true
             body["stream_options"] = .object(options)
         }
+        if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
         return EncodedRequest(
             path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
             body: body.serialized())
+    }
+
+    /// Writes how an OpenAI-compatible server is asked to continue the final assistant message
+    /// instead of answering it with a new turn: vLLM's body flags (`add_generation_prompt: false`
+    /// as well, since vLLM refuses both at once), or DeepSeek's and Mistral's `prefix` on the
+    /// message. `prefill` servers (llama.cpp, Ollama) need nothing beyond the message itself.
+    static func flagContinuation(_ body: inout JSONObject, _ mode: ContinuationMode) {
+        switch mode {
+        case .continueFinalMessage:
+            body["continue_final_message"] = true
+            body["add_generation_prompt"] = false
+        case .prefix:
+            guard case .array(var messages)? = body["messages"], case .object(var last)? = messages.last else { return }
+            last["prefix"] = true
+            messages[messages.count - 1] = .object(last)
+            body["messages"] = .array(messages)
+        case .prefill, .unsupported:
+            break
+        }
     }
 
     public func decodeResponse(
