@@ -51,6 +51,8 @@ let package = Package(
             dependencies: ["SwitchyardCore", "SwitchyardProviders", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // A fixed pool of threads for work whose cost grows with the request (a TaskExecutor).
+        .target(name: "SwitchyardWorkers", swiftSettings: strict),
         // The only importer of CCurl.
         .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
         // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
@@ -61,13 +63,15 @@ let package = Package(
             dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
             swiftSettings: strict
         ),
+        // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
+        .target(name: "CSwitchyardEdge", dependencies: ["CMicroHTTPD"]),
         // The only importer of CMicroHTTPD.
-        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD"], swiftSettings: strict),
+        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "CSwitchyardEdge"], swiftSettings: strict),
         .target(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
-                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound",
+                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -130,12 +134,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
+        .testTarget(name: "SwitchyardWorkersTests", dependencies: ["SwitchyardWorkers"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound"],
             swiftSettings: strict
         ),
-        .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SwitchyardGatewayTests",
             dependencies: [

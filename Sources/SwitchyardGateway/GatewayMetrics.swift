@@ -128,6 +128,16 @@ public final class GatewayMetrics: Sendable {
             duration)
     }
 
+    /// The edge closed a connection on its own (`reason`: `header_timeout`, `body_timeout`,
+    /// `displaced`, `peer_limit`). Called on the edge's threads: a counter increment only.
+    func connectionDropped(_ reason: String) {
+        counter(
+            "connections_dropped",
+            "Client connections the server closed on its own: request head or body too slow, displaced at the "
+                + "connection limit, or over the per-client cap.", [("reason", reason)]
+        ).increment()
+    }
+
     func timeToFirstToken(provider: String, _ d: Duration) {
         histogram(
             "time_to_first_token", "Time from request received to the first streamed event sent.",
