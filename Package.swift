@@ -20,13 +20,12 @@ let package = Package(
     ],
     // Exact versions, the ones that resolve in this environment: Package.resolved is not committed
     // (the environment's package copies carry their own commit ids), so the pins live here, where
-    // every clone and the image build read them. Transitive packages (swift-atomics,
+    // every clone and the image build read them. Transitive packages (swift-metrics, swift-atomics,
     // swift-collections, swift-numerics, swift-async-algorithms) follow from these exact versions'
     // own manifests; naming them here too would only add "not used by any target" warnings.
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
@@ -55,9 +54,15 @@ let package = Package(
         .target(name: "SwitchyardWorkers", swiftSettings: strict),
         // The only importer of CCurl.
         .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
-        // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
-        .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
-        // The only importer of CSQLite: connection, statements, migrations, task and idempotency store.
+        // The task domain: TaskMachine (pure transitions), records, templates, create requests and
+        // their rendering, the runtime and the service behind the API and the CLI. Reaches storage
+        // only through the TaskStore protocol and models only through the StepRunner protocol.
+        .target(
+            name: "SwitchyardTasks", dependencies: ["SwitchyardCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The only importer of CSQLite: connection, statements, migrations; implements the task,
+        // idempotency and response store protocols over one file.
         .target(
             name: "SwitchyardStore",
             dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
@@ -73,8 +78,6 @@ let package = Package(
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
                 "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardWorkers",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -2,7 +2,7 @@ import Logging
 import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardInbound
-import SwitchyardStore
+import SwitchyardTasks
 import Synchronization
 
 /// Where the gateway keeps Responses turns (`store: true`), and how long.
@@ -57,7 +57,7 @@ extension Gateway {
         let notFound = APIError(
             status: 404, type: "invalid_request_error", code: "previous_response_not_found",
             message: "Previous response with id '\(previous.prefix(128))' not found.", param: "previous_response_id")
-        guard let storage = tasks?.responses else { throw notFound }
+        guard let storage = storage?.responses else { throw notFound }
         let history: [JSON]?
         do {
             history = try await storage.store.history(before: previous, owner: owner)
@@ -79,7 +79,7 @@ extension Gateway {
             response["previous_response_id"] = .string(previous)
             out = JSON.object(response).serialized()
         }
-        guard turn.store, let storage = tasks?.responses else { return out }
+        guard turn.store, let storage = storage?.responses else { return out }
         let record = ResponseRecord(
             id: response["id"]?.stringValue ?? turn.id, owner: turn.owner, previousID: turn.previousID,
             inputItems: turn.inputItems, response: response)
@@ -118,7 +118,7 @@ extension Gateway {
         let notFound = APIError(
             status: 404, type: "invalid_request_error", code: "not_found",
             message: "Response with id '\(id.prefix(128))' not found.", param: "response_id")
-        guard let storage = tasks?.responses else {
+        guard let storage = storage?.responses else {
             return finishWithError(notFound, exchange, responder: responder, log: &log, started: started)
         }
         do {

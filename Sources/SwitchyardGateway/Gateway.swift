@@ -17,25 +17,28 @@ public final class Gateway: HTTPHandler, Sendable {
     let draining = Atomic<Bool>(false)
     /// Unix seconds at start, the `created` of listed models.
     let startedAt: Int
-    /// The task runtime and idempotency records; nil serves `/v1/tasks` with 503 and ignores `Idempotency-Key`.
-    let tasks: GatewayTasks?
+    /// Tasks, idempotency records and stored responses; nil serves `/v1/tasks` with 503, ignores
+    /// `Idempotency-Key` and stores no response.
+    let storage: GatewayStorage?
+    /// When `switchyard_tasks` was last counted (`refreshTaskGauge`).
+    let taskGaugeCountedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     public convenience init(
         table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger
     ) {
-        self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, tasks: nil)
+        self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, storage: nil)
     }
 
     init(
         table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger,
-        tasks: GatewayTasks?
+        storage: GatewayStorage?
     ) {
         self.table = Mutex(table)
         self.router = router
         self.metrics = metrics
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
-        self.tasks = tasks
+        self.storage = storage
         self.startedAt = Int(Router.systemWallClock())
         exportSeries(table)
     }
@@ -45,7 +48,7 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Swaps in a reloaded configuration (SIGHUP); requests in flight keep the one they started with.
     public func reload(_ newTable: RouteTable) {
         table.withLock { $0 = newTable }
-        tasks?.runtime.updateTable(newTable)
+        storage?.steps.updateTable(newTable)
         metrics.updateLabels(providers: newTable.providerNames, models: Array(newTable.configuredModelNames))
         exportSeries(newTable)
     }
@@ -105,7 +108,7 @@ public final class Gateway: HTTPHandler, Sendable {
                 requestID: requestID)
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-            await tasks?.runtime.refreshTaskGauge()
+            await refreshTaskGauge()
             responder.respond(
                 status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
                 body: metrics.exposition())

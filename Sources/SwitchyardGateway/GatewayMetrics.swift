@@ -1,11 +1,12 @@
 public import Prometheus
 import SwitchyardCore
+public import SwitchyardTasks
 import Synchronization
 
 /// Switchyard's metrics, on one `PrometheusCollectorRegistry` owned by the gateway (no global
 /// bootstrap). Label values come only from the configuration (provider names, configured model
 /// names) or fixed sets, with `other` for anything else, so clients cannot grow the series count.
-public final class GatewayMetrics: Sendable {
+public final class GatewayMetrics: TaskObserver, Sendable {
     public let registry: PrometheusCollectorRegistry
     let modelNames: Mutex<Set<String>>
     /// `switchyard_<name>_<unit>` with help text (promtool requires HELP).
@@ -222,14 +223,15 @@ public final class GatewayMetrics: Sendable {
     ]
 
     /// `switchyard_tasks{state}`: tasks in the store by state, all owners and all processes (set
-    /// from a count of the store when `/metrics` is read, see `TaskRuntime.refreshTaskGauge`).
+    /// from a count of the store when `/metrics` is read, see `Gateway.refreshTaskGauge`).
     func tasks(state: String, count: Int) {
         let help = "Tasks in the store by state (every owner, whichever process moved them)."
         gauge("tasks", "", help, [("state", state)]).set(Double(count))
     }
 
-    /// One checkpoint transaction of the task runtime, from `BEGIN IMMEDIATE` to the returned commit.
-    func checkpointCommit(_ duration: Duration) {
+    /// One checkpoint transaction of the task runtime, as the runtime waited for it (SQLite: the
+    /// hop to the store's queue plus `BEGIN IMMEDIATE` to the returned commit).
+    public func checkpointCommitted(duration: Duration) {
         registry.makeDurationHistogram(
             descriptor: Self.d("checkpoint_commit", "seconds", "Time to commit one task checkpoint transaction."),
             buckets: Self.commitBuckets

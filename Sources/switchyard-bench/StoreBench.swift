@@ -13,7 +13,7 @@ struct StoreBench: ParsableCommand {
     enum DurabilityOption: String, ExpressibleByArgument, CaseIterable {
         case normal, full
 
-        var durability: TaskStore.Durability { self == .full ? .full : .normal }
+        var durability: SQLiteStore.Durability { self == .full ? .full : .normal }
         var pragma: String { self == .full ? "FULL" : "NORMAL" }
     }
 
@@ -44,7 +44,7 @@ struct StoreBench: ParsableCommand {
     func run() throws {
         var checkpoint = LatencyHistogram()
         var listing = LatencyHistogram()
-        let result = try TaskStore.benchmark(
+        let result = try SQLiteStore.benchmark(
             path: path, tasks: tasks, checkpoints: checkpoints, listings: listings,
             durability: durability.durability
         ) { measure, duration in

@@ -79,7 +79,7 @@ struct FaultRig {
         let closed = o.primaryRefused ? try ClosedPort() : nil
         defer { closed?.close() }
         let primaryPort = closed?.port ?? p.port
-        let h = try GatewayHarness.start(yaml: yaml(o, primaryPort: primaryPort, fallbackPort: f.port))
+        let h = try await GatewayHarness.start(yaml: yaml(o, primaryPort: primaryPort, fallbackPort: f.port))
         let rig = FaultRig(primary: p, fallback: f, h: h)
         defer {
             h.stop()

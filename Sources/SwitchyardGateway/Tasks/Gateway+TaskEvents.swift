@@ -1,7 +1,6 @@
 import Prometheus
 import SwitchyardCore
 import SwitchyardEdge
-import SwitchyardStore
 import SwitchyardTasks
 
 extension Gateway {
@@ -14,12 +13,12 @@ extension Gateway {
     /// nothing is skipped. Changes made by another process (`switchyard tasks pause`) show up when
     /// this process next commits for the task. Draining the gateway ends open streams.
     func streamTaskEvents(
-        _ request: HTTPRequest, responder: HTTPResponder, runtime: TaskRuntime, id: String, owner: String,
+        _ request: HTTPRequest, responder: HTTPResponder, service: TaskService, id: String, owner: String,
         requestID: String
     ) async throws(StoreError) {
-        let snapshot = try await runtime.snapshotOrNotFound(id: id, owner: owner)
+        let snapshot = try await service.task(id: id, owner: owner)
         var last = Int64(request.headers["last-event-id"] ?? Self.queryItems(request.query)["after"] ?? "0") ?? 0
-        let wakeUps = runtime.hub.subscribe(taskID: id)
+        let wakeUps = service.changes(of: id)
         let writer = responder.startStream(
             status: 200,
             headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": requestID])
@@ -34,9 +33,7 @@ extension Gateway {
                 let after = last
                 let events: [HistoryEvent]
                 do {
-                    events = try await runtime.store.perform { store throws(StoreError) in
-                        try store.events(taskID: id, owner: owner, after: after, limit: 500)
-                    }
+                    events = try await service.events(id: id, owner: owner, after: after, limit: 500)
                 } catch {
                     return true
                 }

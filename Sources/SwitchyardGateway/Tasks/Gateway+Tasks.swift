@@ -1,18 +1,21 @@
 import Logging
 import SwitchyardCore
 import SwitchyardEdge
-import SwitchyardStore
 import SwitchyardTasks
+import Synchronization
 
-/// What the gateway holds for durable tasks, idempotent requests and stored responses.
-struct GatewayTasks: Sendable {
+/// What the gateway keeps beyond one request: durable tasks, idempotency records and stored
+/// Responses turns. A gateway without it (`Gateway.init` with no storage) answers `/v1/tasks`
+/// with 503, ignores `Idempotency-Key` and stores no response.
+struct GatewayStorage: Sendable {
+    let tasks: TaskService
     let runtime: TaskRuntime
-    let idempotency: IdempotencyCoordinator
-    /// `store.idempotency_ttl_s`.
-    let idempotencyTTL: Duration
+    let steps: GatewayStepRunner
+    let idempotency: IdempotentRequests
     /// Stored Responses turns (`store.responses_ttl_s`).
-    var responses: ResponsesStorage? = nil
-    var store: TaskStore { runtime.store }
+    let responses: ResponsesStorage
+    /// `switchyard_tasks` is counted at most this often, however often `/metrics` is read.
+    static let gaugeMaxAge = Duration.seconds(1)
 }
 
 extension Gateway {
@@ -22,7 +25,7 @@ extension Gateway {
         let started = ContinuousClock.now
         var status = 200
         defer { logTaskRequest(request, requestID: requestID, keyName: keyName, status: status, started: started) }
-        guard let tasks else {
+        guard let service = storage?.tasks else {
             status = 503
             return respondError(
                 responder,
@@ -30,7 +33,6 @@ extension Gateway {
                     status: 503, type: "server_error", code: "tasks_unavailable", message: "Tasks are not enabled."),
                 requestID: requestID)
         }
-        let runtime = tasks.runtime
         let parts = request.path.dropFirst("/v1/tasks".count).split(separator: "/", omittingEmptySubsequences: false)
             .dropFirst().map(String.init)
         let method = request.method
@@ -40,13 +42,16 @@ extension Gateway {
                 if method == "POST" {
                     let create: TaskCreateRequest
                     do {
-                        create = try TaskCreateRequest.parse(body: request.body, table: currentTable)
+                        let table = currentTable
+                        create = try TaskCreateRequest.parse(body: request.body) { model in
+                            if case .notFound = table.resolve(model: model) { return false }
+                            return true
+                        }
                     } catch {
                         status = error.status
                         return respondError(responder, error, requestID: requestID)
                     }
-                    let snapshot = try await runtime.create(
-                        owner: keyName, agent: create.agent, metadata: create.metadata, steps: create.steps)
+                    let snapshot = try await service.create(owner: keyName, create)
                     status = 202
                     return respondTask(responder, snapshot, status: 202, requestID: requestID)
                 }
@@ -55,34 +60,28 @@ extension Gateway {
                     return methodNotAllowed(request, responder, requestID, "GET, POST")
                 }
                 status = try await listTasks(
-                    request, responder: responder, runtime: runtime, requestID: requestID, owner: keyName)
+                    request, responder: responder, service: service, requestID: requestID, owner: keyName)
             case (1, let id) where !id.isEmpty:
                 guard method == "GET" else {
                     status = 405
                     return methodNotAllowed(request, responder, requestID, "GET")
                 }
-                respondTask(
-                    responder, try await runtime.snapshotOrNotFound(id: id, owner: keyName), requestID: requestID)
+                respondTask(responder, try await service.task(id: id, owner: keyName), requestID: requestID)
             case (2, "events") where !parts[0].isEmpty:
                 guard method == "GET" else {
                     status = 405
                     return methodNotAllowed(request, responder, requestID, "GET")
                 }
                 try await streamTaskEvents(
-                    request, responder: responder, runtime: runtime, id: parts[0], owner: keyName, requestID: requestID)
-            case (2, let action) where !parts[0].isEmpty && ["pause", "resume", "cancel"].contains(action):
+                    request, responder: responder, service: service, id: parts[0], owner: keyName, requestID: requestID)
+            case (2, let name) where !parts[0].isEmpty && TaskControl(rawValue: name) != nil:
                 guard method == "POST" else {
                     status = 405
                     return methodNotAllowed(request, responder, requestID, "POST")
                 }
-                let id = parts[0]
-                let snapshot: TaskSnapshot
-                switch action {
-                case "pause": snapshot = try await runtime.pause(id: id, owner: keyName)
-                case "resume": snapshot = try await runtime.resume(id: id, owner: keyName)
-                default: snapshot = try await runtime.cancel(id: id, owner: keyName)
-                }
-                respondTask(responder, snapshot, requestID: requestID)
+                let action = TaskControl(rawValue: parts[1]) ?? .cancel
+                respondTask(
+                    responder, try await service.control(action, id: parts[0], owner: keyName), requestID: requestID)
             default:
                 status = 404
                 unknownPath(request, responder, requestID: requestID)
@@ -96,7 +95,7 @@ extension Gateway {
 
     /// `GET /v1/tasks?state=&agent=&limit=&after=`: newest first, OpenAI list shape.
     private func listTasks(
-        _ request: HTTPRequest, responder: HTTPResponder, runtime: TaskRuntime, requestID: String, owner: String
+        _ request: HTTPRequest, responder: HTTPResponder, service: TaskService, requestID: String, owner: String
     ) async throws(StoreError) -> Int {
         let query = Self.queryItems(request.query)
         var state: TaskState?
@@ -119,30 +118,36 @@ extension Gateway {
             }
             limit = parsed
         }
-        let agent = query["agent"]
-        let after = query["after"]
-        let (filter, pageSize) = (state, limit)
-        let (page, snapshots) = try await runtime.store.perform { store throws(StoreError) in
-            let page = try store.listTasks(owner: owner, state: filter, agent: agent, limit: pageSize, after: after)
-            var snapshots: [TaskSnapshot] = []
-            for task in page.tasks {
-                if let snapshot = try store.task(id: task.id, owner: owner) { snapshots.append(snapshot) }
-            }
-            return (page, snapshots)
-        }
-        respondJSON(
-            responder, status: 200,
-            [
-                "object": "list", "data": .array(snapshots.map(TaskRendering.task)), "has_more": .bool(page.hasMore),
-                "first_id": page.firstID.map(JSON.string) ?? .null, "last_id": page.lastID.map(JSON.string) ?? .null,
-            ],
-            requestID: requestID)
+        let listing = try await service.list(
+            TaskQuery(owner: owner, state: state, agent: query["agent"], limit: limit, after: query["after"]))
+        respondJSON(responder, status: 200, TaskRendering.list(listing), requestID: requestID)
         return 200
     }
 
     func respondTask(_ responder: HTTPResponder, _ snapshot: TaskSnapshot, status: Int = 200, requestID: String) {
         responder.respond(
             status: status, headers: baseHeaders(requestID), body: TaskRendering.task(snapshot).serialized())
+    }
+
+    /// Sets `switchyard_tasks{state}` from the store: every task in it, whichever process moved
+    /// it. One grouped count, at most once per `gaugeMaxAge` however often `/metrics` is read.
+    func refreshTaskGauge() async {
+        guard let storage else { return }
+        let now = ContinuousClock.now
+        let due = taskGaugeCountedAt.withLock { last -> Bool in
+            if let last, now - last < GatewayStorage.gaugeMaxAge { return false }
+            last = now
+            return true
+        }
+        guard due, let counts = try? await storage.tasks.store.taskCounts() else { return }
+        for (state, count) in counts { metrics.tasks(state: state.rawValue, count: count) }
+    }
+
+    /// A failure of any store (idempotency records too) in OpenAI's envelope.
+    func storeAPIError(_ error: any Error) -> APIError {
+        if let error = error as? StoreError { return taskAPIError(error) }
+        logger.error("store failure", metadata: ["error": .string(storeErrorKind(error))])
+        return .internalError("The store failed.")
     }
 
     /// Store failures in OpenAI's envelope. Messages name no path, key or payload.

@@ -1,4 +1,5 @@
 import Dispatch
+public import SwitchyardTasks
 import Synchronization
 
 #if canImport(Glibc)
@@ -30,7 +31,7 @@ import Darwin
 /// **Opening** never loses data: the file is checked (`PRAGMA quick_check`) before anything could
 /// write, a damaged, foreign, newer or locked file is a `StoreError` naming the path, and nothing is
 /// ever recreated over an existing file.
-public final class TaskStore: Sendable {
+public final class SQLiteStore: Sendable {
     /// How hard a commit is pushed to disk (`PRAGMA synchronous` in WAL mode).
     public enum Durability: String, Sendable, Hashable {
         /// `synchronous=NORMAL` (the default). A commit that returned survives a crash of the
@@ -60,7 +61,7 @@ public final class TaskStore: Sendable {
 
         public init(
             busyTimeout: Duration = .seconds(5), durability: Durability = .normal, readOnly: Bool = false,
-            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = TaskStore.systemClock
+            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = SQLiteStore.systemClock
         ) {
             self.busyTimeout = busyTimeout
             self.durability = durability
@@ -99,7 +100,7 @@ public final class TaskStore: Sendable {
     /// Runs `body` on the store's dispatch queue and resumes the caller with its result, keeping
     /// blocking SQLite work off the cooperative pool: `try await store.perform { try $0.transition(...) }`.
     public func perform<T: Sendable>(
-        _ body: @escaping @Sendable (TaskStore) throws(StoreError) -> T
+        _ body: @escaping @Sendable (SQLiteStore) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
             queue.async {
