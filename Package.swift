@@ -140,7 +140,10 @@ let package = Package(
         .testTarget(name: "SwitchyardWorkersTests", dependencies: ["SwitchyardWorkers"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
-            dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound"],
+            dependencies: [
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
