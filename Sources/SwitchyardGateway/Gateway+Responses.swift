@@ -129,7 +129,7 @@ extension Gateway {
                 respondJSON(
                     responder, status: 200, ["id": .string(id), "object": "response.deleted", "deleted": true],
                     requestID: requestID)
-                return finish(log: &log, status: 200, outcome: "ok", started: started)
+                return finish(log: &log, status: 200, outcome: .ok, started: started)
             }
             guard let record = try await storage.store.response(id: id, owner: keyName) else {
                 return finishWithError(notFound, exchange, responder: responder, log: &log, started: started)
@@ -147,7 +147,7 @@ extension Gateway {
                 }
                 respondJSON(responder, status: 200, record.response, requestID: requestID)
             }
-            finish(log: &log, status: 200, outcome: "ok", started: started)
+            finish(log: &log, status: 200, outcome: .ok, started: started)
         } catch let error as APIError {
             finishWithError(error, exchange, responder: responder, log: &log, started: started)
         } catch {

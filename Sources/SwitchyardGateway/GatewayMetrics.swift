@@ -1,5 +1,6 @@
 public import Prometheus
 import SwitchyardCore
+import SwitchyardRouting
 public import SwitchyardTasks
 import Synchronization
 
@@ -113,7 +114,7 @@ public final class GatewayMetrics: TaskObserver, Sendable {
     // MARK: Events
 
     func request(
-        api: InboundAPI, model: String?, provider: String?, outcome: String, status: Int,
+        api: InboundAPI, model: String?, provider: String?, outcome: RequestOutcome, status: Int,
         duration: Duration
     ) {
         let p = providerLabel(provider)
@@ -121,7 +122,7 @@ public final class GatewayMetrics: TaskObserver, Sendable {
             "requests",
             "Model requests by inbound API, configured model, answering provider, outcome and status class.",
             [
-                ("api", api.label), ("model", modelLabel(model)), ("provider", p), ("outcome", outcome),
+                ("api", api.label), ("model", modelLabel(model)), ("provider", p), ("outcome", outcome.rawValue),
                 ("status_class", Self.statusClass(status)),
             ]
         ).increment()
@@ -146,14 +147,14 @@ public final class GatewayMetrics: TaskObserver, Sendable {
         ).record(d)
     }
 
-    func attempt(provider: String, outcome: String) {
+    func attempt(provider: String, outcome: AttemptOutcome) {
         attempts(providerLabel(provider), outcome).increment()
     }
 
-    func attempts(_ provider: String, _ outcome: String) -> Counter {
+    func attempts(_ provider: String, _ outcome: AttemptOutcome) -> Counter {
         counter(
             "upstream_attempts", "Upstream calls by provider and outcome kind.",
-            [("provider", provider), ("outcome", outcome)])
+            [("provider", provider), ("outcome", outcome.rawValue)])
     }
 
     func retry(provider: String) { retries(providerLabel(provider)).increment() }
@@ -168,11 +169,11 @@ public final class GatewayMetrics: TaskObserver, Sendable {
         counter("fallbacks", "Moves from one provider to the next within a request.", [("from", from), ("to", to)])
     }
 
-    func continuation(from: String, to: String?, outcome: String) {
+    func continuation(from: String, to: String?, outcome: ContinuationOutcome) {
         registry.makeCounter(
             descriptor: Self.d(
                 "continuations", "total", "Streams broken mid-way and handed to another call, by outcome."),
-            labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome)]
+            labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome.rawValue)]
         ).increment()
     }
 
@@ -245,4 +246,23 @@ public final class GatewayMetrics: TaskObserver, Sendable {
         registry.emit(into: &out)
         return out
     }
+}
+
+/// How a model request ended: the `outcome` label of `switchyard_requests_total` and of the request
+/// log line. The raw value is the label.
+public enum RequestOutcome: String, Sendable, CaseIterable {
+    /// Answered by the first call.
+    case ok
+    /// Answered by the first target after more than one call to it.
+    case retried
+    /// Answered by another target than the first.
+    case fallback
+    /// Answered with an error.
+    case error
+    /// A stream that had started ended with an in-band error.
+    case streamError = "stream_error"
+    /// The client left before the answer was complete (status 499).
+    case clientDisconnected = "client_disconnected"
+    /// The stored answer of an idempotent request, sent again.
+    case replayed
 }

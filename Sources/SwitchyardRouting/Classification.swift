@@ -70,18 +70,21 @@ public func countsAgainstBreaker(_ fault: AttemptFault) -> Bool {
 }
 
 extension AttemptFault {
-    /// Payload-free label for attempt records and metrics: `http_503`, `timeout_first_byte`,
-    /// `stream_error_overloaded`, `malformed_response`.
-    public var outcome: String {
+    /// What the attempt record says: `http_503`, `timeout_first_byte`, `stream_error_overloaded`,
+    /// `malformed_response`.
+    public var outcome: AttemptOutcome {
         switch self {
-        case .transport(let f): f.kind
+        case .transport(.connect): .connect
+        case .transport(.transport): .transport
+        case .transport(.timeout(let phase)): .timeout(phase)
+        case .transport(.cancelled): .cancelled
         case .provider(let e):
             if e.kind == .malformedResponse {
-                "malformed_response"
+                .malformedResponse
             } else if e.status == 200 {
-                "stream_error_\(e.kind.rawValue)"
+                .streamError(e.kind)
             } else {
-                "http_\(e.status)"
+                .http(e.status)
             }
         }
     }

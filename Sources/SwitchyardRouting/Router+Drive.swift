@@ -6,9 +6,9 @@ import Synchronization
 /// A failed attempt as the driver sees it.
 struct AttemptFailure {
     var fault: AttemptFault
-    /// Record label (`fault.outcome` unless the attempt knows better, e.g. `stream_truncated`).
-    var outcome: String
-    init(_ fault: AttemptFault, outcome: String? = nil) {
+    /// What the record says (`fault.outcome` unless the attempt knows better, e.g. `stream_truncated`).
+    var outcome: AttemptOutcome
+    init(_ fault: AttemptFault, outcome: AttemptOutcome? = nil) {
         self.fault = fault
         self.outcome = outcome ?? fault.outcome
     }
@@ -88,14 +88,14 @@ extension Router {
             switch admission {
             case .skipped(let reason, let until):
                 unavailableUntil.append(until)
-                log.debug("target skipped", metadata: ["target": "\(key)", "reason": "\(reason)"])
+                log.debug("target skipped", metadata: ["target": "\(key)", "reason": "\(reason.rawValue)"])
                 observer?.targetSkipped(requestID: requestID, target: key, reason: reason)
                 continue targets
             case .allowed(let p):
                 probe = p
             }
             if let from = previous, from != key {
-                observer?.fallback(requestID: requestID, from: from, to: key, reason: last?.outcome ?? "unavailable")
+                observer?.fallback(requestID: requestID, from: from, to: key, reason: last?.outcome)
                 log.debug("falling back", metadata: ["from": "\(from)", "to": "\(key)"])
             }
             previous = key
@@ -126,7 +126,7 @@ extension Router {
                 switch result {
                 case .success(let value, let status):
                     let record = AttemptRecord(
-                        target: key, provider: target.provider, model: target.model, attempt: n, outcome: "ok",
+                        target: key, provider: target.provider, model: target.model, attempt: n, outcome: .ok,
                         status: status, duration: took)
                     records.append(record)
                     finished(record, requestID, log)
@@ -237,7 +237,7 @@ extension Router {
         log.debug(
             "upstream attempt finished",
             metadata: [
-                "target": "\(record.target)", "attempt": "\(record.attempt)", "outcome": "\(record.outcome)",
+                "target": "\(record.target)", "attempt": "\(record.attempt)", "outcome": "\(record.outcome.rawValue)",
                 "duration": "\(record.duration)",
             ])
     }

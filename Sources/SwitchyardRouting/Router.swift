@@ -107,7 +107,7 @@ public final class Router: Sendable {
         } catch {
             var e = error
             e.status = status
-            return .failure(AttemptFailure(.provider(e), outcome: "malformed_response"))
+            return .failure(AttemptFailure(.provider(e), outcome: .malformedResponse))
         }
     }
 

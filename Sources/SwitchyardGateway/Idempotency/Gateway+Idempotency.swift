@@ -118,6 +118,6 @@ extension Gateway {
         } else {
             responder.respond(status: record.status, headers: headers, body: record.body)
         }
-        finish(log: &log, status: record.status, outcome: "replayed", started: started)
+        finish(log: &log, status: record.status, outcome: .replayed, started: started)
     }
 }

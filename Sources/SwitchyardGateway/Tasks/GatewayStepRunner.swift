@@ -53,6 +53,6 @@ final class GatewayStepRunner: StepRunner {
     static func failed(_ error: APIError, attempts: [AttemptRecord]) -> StepOutcome {
         StepOutcome(
             state: .failed, provider: attempts.last?.provider, model: attempts.last?.model,
-            errorClass: attempts.last?.outcome ?? error.code ?? error.type)
+            errorClass: attempts.last?.outcome.rawValue ?? error.code ?? error.type)
     }
 }
