@@ -121,8 +121,8 @@ struct HostileEdgeProcessTests {
             gateway.process.stderr.split(separator: "\n").first { $0.contains(#""msg":"request""#) })
         #expect(line.contains(#""status":"499""#) || line.contains(#""status":499"#), "\(line)")
         let disconnected = try await gateway.metric(
-            #"switchyard_requests_total{api="chat",model="m",provider="none",outcome="client_disconnected",status_class="4xx"}"#
-        )
+            #"switchyard_requests_total{api="chat",model="m",provider="none",outcome="client_disconnected","#
+                + #"status_class="4xx"}"#)
         #expect(disconnected == 1)
     }
 
