@@ -77,91 +77,85 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Marks the gateway as draining: `/readyz` answers 503 from now on.
     public func beginDraining() { draining.store(true, ordering: .relaxed) }
 
+    /// Looks the request up in `Endpoints` and answers what no endpoint should: 401 (every
+    /// `/v1/` path needs a client key when keys are configured, served or not), 404 and 405, each
+    /// in the shape of the API the path belongs to, counted and logged as rejections.
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
         let requestID = RequestID.from(request.headers["x-request-id"])
-        let path = request.path
-        switch path {
-        case "/healthz":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                return methodNotAllowed(request, responder, requestID, "GET")
+        let table = currentTable
+        let match = Endpoints.match(request.path)
+        let format: any InboundFormat =
+            switch match {
+            case .endpoint(let endpoint, _): endpoint.format
+            case .unknown(let format): format
             }
-            respondJSON(responder, status: 200, ["status": "ok"], requestID: requestID)
-        case "/readyz":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                return methodNotAllowed(request, responder, requestID, "GET")
+        var keyName = Owner.anonymous
+        if request.path.hasPrefix(Endpoints.authenticatedPrefix), table.authRequired {
+            guard let name = authenticate(request, table) else {
+                let credential = request.headers["authorization"] == nil ? "missing" : "not_configured"
+                return reject(
+                    request, responder, .invalidAPIKey, reason: .unauthenticated, requestID: requestID, format: format,
+                    detail: credential)
             }
-            let sidecar = readiness()
-            let upstream = providerReadiness()
-            var providers = JSONObject()
-            for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
-                providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
-            }
-            let strict = currentTable.config.readiness.requireProvider
-            let (ready, reason) = !sidecar.ready || !strict || upstream.ready ? sidecar : upstream
-            respondJSON(
-                responder, status: ready ? 200 : 503,
-                [
-                    "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
-                    "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
-                    "providers": .object(providers),
-                ],
-                requestID: requestID)
-        case "/metrics":
-            guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-            await refreshTaskGauge()
-            responder.respond(
-                status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
-                body: metrics.exposition())
-        default:
-            guard path.hasPrefix("/v1/") else {
-                return unknownPath(request, responder, requestID: requestID)
-            }
-            let table = currentTable
-            var keyName = "anonymous"
-            if table.authRequired {
-                guard let name = authenticate(request, table) else {
-                    let credential = request.headers["authorization"] == nil ? "missing" : "not_configured"
-                    return reject(
-                        request, responder, .invalidAPIKey, reason: .unauthenticated, requestID: requestID,
-                        format: Self.inboundFormat(path: path) ?? ChatCompletionsFormat(), detail: credential)
-                }
-                keyName = name
-            }
-            if let format = Self.inboundFormat(path: path) {
-                guard request.method == "POST" else {
-                    return methodNotAllowed(request, responder, requestID, "POST", format: format)
-                }
-                if let key = request.headers["idempotency-key"] {
-                    await handleIdempotent(
-                        request, format: format, responder: responder, table: table, requestID: requestID,
-                        keyName: keyName, idempotencyKey: key)
-                } else {
-                    await handleInbound(
-                        request, format: format, responder: responder, table: table, requestID: requestID,
-                        keyName: keyName)
-                }
-            } else if path.hasPrefix("/v1/responses/") {
-                await handleStoredResponse(request, responder: responder, requestID: requestID, keyName: keyName)
-            } else if path == "/v1/tasks" || path.hasPrefix("/v1/tasks/") {
-                await handleTasks(request, responder: responder, requestID: requestID, keyName: keyName)
-            } else if path == "/v1/models" {
-                guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-                listModels(responder, table: table, requestID: requestID)
-            } else if path.hasPrefix("/v1/models/") {
-                guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-                showModel(String(path.dropFirst("/v1/models/".count)), responder, table: table, requestID: requestID)
-            } else {
-                unknownPath(request, responder, requestID: requestID)
-            }
+            keyName = name
         }
+        guard case .endpoint(let endpoint, let parameters) = match else {
+            return unknownPath(request, responder, requestID: requestID, format: format)
+        }
+        guard let handler = endpoint.handler(for: request.method) else {
+            return methodNotAllowed(request, responder, requestID, endpoint.allow, format: format)
+        }
+        await handler(
+            self,
+            EndpointCall(
+                request: request, responder: responder, requestID: requestID, keyName: keyName, table: table,
+                parameters: parameters, format: format))
     }
 
-    /// The inbound API served at `path`, if any: each is one `InboundFormat` on the shared path.
-    static func inboundFormat(path: String) -> (any InboundFormat)? {
-        switch path {
-        case "/v1/chat/completions": ChatCompletionsFormat()
-        case "/v1/responses": ResponsesFormat()
-        default: nil
+    /// `GET /healthz`: the process answers.
+    func healthz(_ c: EndpointCall) {
+        respondJSON(c.responder, status: 200, ["status": "ok"], requestID: c.requestID)
+    }
+
+    /// `GET /readyz`: the sidecar's readiness (see `readiness()`), each provider's health in the body.
+    func readyz(_ c: EndpointCall) {
+        let sidecar = readiness()
+        let upstream = providerReadiness()
+        var providers = JSONObject()
+        for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
+            providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
+        }
+        let strict = c.table.config.readiness.requireProvider
+        let (ready, reason) = !sidecar.ready || !strict || upstream.ready ? sidecar : upstream
+        respondJSON(
+            c.responder, status: ready ? 200 : 503,
+            [
+                "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
+                "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
+                "providers": .object(providers),
+            ],
+            requestID: c.requestID)
+    }
+
+    /// `GET /metrics`: Prometheus text.
+    func metricsExposition(_ c: EndpointCall) async {
+        await refreshTaskGauge()
+        c.responder.respond(
+            status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+            body: metrics.exposition())
+    }
+
+    /// `POST` of an inbound API (`/v1/chat/completions`, `/v1/responses`): the shared request path,
+    /// through the idempotency records when the client sent `Idempotency-Key`.
+    func inbound(_ c: EndpointCall) async {
+        if let key = c.request.headers["idempotency-key"] {
+            await handleIdempotent(
+                c.request, format: c.format, responder: c.responder, table: c.table, requestID: c.requestID,
+                keyName: c.keyName, idempotencyKey: key)
+        } else {
+            await handleInbound(
+                c.request, format: c.format, responder: c.responder, table: c.table, requestID: c.requestID,
+                keyName: c.keyName)
         }
     }
 

@@ -12,10 +12,8 @@ extension Gateway {
     /// then reads the new history rows from the store, so the order is the store's `seq` order and
     /// nothing is skipped. Changes made by another process (`switchyard tasks pause`) show up when
     /// this process next commits for the task. Draining the gateway ends open streams.
-    func streamTaskEvents(
-        _ request: HTTPRequest, responder: HTTPResponder, service: TaskService, id: String, owner: String,
-        requestID: String
-    ) async throws(StoreError) {
+    func streamTaskEvents(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        let (request, responder, id, owner, requestID) = (c.request, c.responder, c["id"], c.keyName, c.requestID)
         let snapshot = try await service.task(id: id, owner: owner)
         var last = Int64(request.headers["last-event-id"] ?? Self.queryItems(request.query)["after"] ?? "0") ?? 0
         let wakeUps = service.changes(of: id)
@@ -51,9 +49,10 @@ extension Gateway {
                 if events.count < 500 { return false }
             }
         }
-        if await flush() || snapshot.task.state.isTerminal { return }
+        if await flush() || snapshot.task.state.isTerminal { return 200 }
         for await _ in wakeUps {
-            if await flush() { return }
+            if await flush() { return 200 }
         }
+        return 200
     }
 }

@@ -19,92 +19,74 @@ struct GatewayStorage: Sendable {
 }
 
 extension Gateway {
-    /// `/v1/tasks…`: create, list, show, pause, resume, cancel, events. Tasks belong to the
-    /// calling key's NAME; another key's task answers 404 as if it did not exist.
-    func handleTasks(_ request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String) async {
+    /// Runs one `/v1/tasks…` operation: 503 when tasks are not enabled, store failures in OpenAI's
+    /// envelope, one log line per request. `body` answers and returns the status it sent. Tasks
+    /// belong to the calling key's NAME; another key's task answers 404 as if it did not exist.
+    func taskEndpoint(_ c: EndpointCall, _ body: (TaskService) async throws(StoreError) -> Int) async {
         let started = ContinuousClock.now
         var status = 200
-        defer { logTaskRequest(request, requestID: requestID, keyName: keyName, status: status, started: started) }
+        defer {
+            logTaskRequest(c.request, requestID: c.requestID, keyName: c.keyName, status: status, started: started)
+        }
         guard let service = storage?.tasks else {
             status = 503
             return respondError(
-                responder,
+                c.responder,
                 APIError(
                     status: 503, type: "server_error", code: "tasks_unavailable", message: "Tasks are not enabled."),
-                requestID: requestID)
+                requestID: c.requestID)
         }
-        let parts = request.path.dropFirst("/v1/tasks".count).split(separator: "/", omittingEmptySubsequences: false)
-            .dropFirst().map(String.init)
-        let method = request.method
-        do throws(StoreError) {
-            switch (parts.count, parts.last ?? "") {
-            case (0, _):
-                if method == "POST" {
-                    let create: TaskCreateRequest
-                    do {
-                        let table = currentTable
-                        create = try TaskCreateRequest.parse(body: request.body) { model in
-                            if case .notFound = table.resolve(model: model) { return false }
-                            return true
-                        }
-                    } catch {
-                        status = error.status
-                        return respondError(responder, error, requestID: requestID)
-                    }
-                    let snapshot = try await service.create(owner: keyName, create)
-                    status = 202
-                    return respondTask(responder, snapshot, status: 202, requestID: requestID)
-                }
-                guard method == "GET" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "GET, POST")
-                }
-                status = try await listTasks(
-                    request, responder: responder, service: service, requestID: requestID, owner: keyName)
-            case (1, let id) where !id.isEmpty:
-                guard method == "GET" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "GET")
-                }
-                respondTask(responder, try await service.task(id: id, owner: keyName), requestID: requestID)
-            case (2, "events") where !parts[0].isEmpty:
-                guard method == "GET" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "GET")
-                }
-                try await streamTaskEvents(
-                    request, responder: responder, service: service, id: parts[0], owner: keyName, requestID: requestID)
-            case (2, let name) where !parts[0].isEmpty && TaskControl(rawValue: name) != nil:
-                guard method == "POST" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "POST")
-                }
-                let action = TaskControl(rawValue: parts[1]) ?? .cancel
-                respondTask(
-                    responder, try await service.control(action, id: parts[0], owner: keyName), requestID: requestID)
-            default:
-                status = 404
-                unknownPath(request, responder, requestID: requestID)
-            }
+        do {
+            status = try await body(service)
         } catch {
             let apiError = taskAPIError(error)
             status = apiError.status
-            respondError(responder, apiError, requestID: requestID)
+            respondError(c.responder, apiError, requestID: c.requestID)
         }
     }
 
-    /// `GET /v1/tasks?state=&agent=&limit=&after=`: newest first, OpenAI list shape.
-    private func listTasks(
-        _ request: HTTPRequest, responder: HTTPResponder, service: TaskService, requestID: String, owner: String
+    /// `POST /v1/tasks`: validates every step, then creates, plans and schedules the task (202).
+    func createTask(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        let create: TaskCreateRequest
+        do {
+            create = try TaskCreateRequest.parse(body: c.request.body) { model in
+                if case .notFound = c.table.resolve(model: model) { return false }
+                return true
+            }
+        } catch {
+            respondError(c.responder, error, requestID: c.requestID)
+            return error.status
+        }
+        respondTask(
+            c.responder, try await service.create(owner: c.keyName, create), status: 202, requestID: c.requestID)
+        return 202
+    }
+
+    /// `GET /v1/tasks/{id}`.
+    func showTask(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        respondTask(c.responder, try await service.task(id: c["id"], owner: c.keyName), requestID: c.requestID)
+        return 200
+    }
+
+    /// `POST /v1/tasks/{id}/pause|resume|cancel`.
+    func controlTask(
+        _ c: EndpointCall, _ service: TaskService, _ action: TaskControl
     ) async throws(StoreError) -> Int {
-        let query = Self.queryItems(request.query)
+        respondTask(
+            c.responder, try await service.control(action, id: c["id"], owner: c.keyName), requestID: c.requestID)
+        return 200
+    }
+
+    /// `GET /v1/tasks?state=&agent=&limit=&after=`: newest first, OpenAI list shape.
+    func listTasks(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        let query = Self.queryItems(c.request.query)
         var state: TaskState?
         if let s = query["state"] {
             guard let parsed = TaskState(rawValue: s) else {
                 let e = APIError.invalidRequest(
                     "`state` must be one of " + TaskState.allCases.map(\.rawValue).joined(separator: ", ") + ".",
                     param: "state")
-                respondError(responder, e, requestID: requestID)
+                respondError(c.responder, e, requestID: c.requestID)
                 return e.status
             }
             state = parsed
@@ -113,14 +95,14 @@ extension Gateway {
         if let l = query["limit"] {
             guard let parsed = Int(l), (1...100).contains(parsed) else {
                 let e = APIError.invalidRequest("`limit` must be an integer from 1 to 100.", param: "limit")
-                respondError(responder, e, requestID: requestID)
+                respondError(c.responder, e, requestID: c.requestID)
                 return e.status
             }
             limit = parsed
         }
         let listing = try await service.list(
-            TaskQuery(owner: owner, state: state, agent: query["agent"], limit: limit, after: query["after"]))
-        respondJSON(responder, status: 200, TaskRendering.list(listing), requestID: requestID)
+            TaskQuery(owner: c.keyName, state: state, agent: query["agent"], limit: limit, after: query["after"]))
+        respondJSON(c.responder, status: 200, TaskRendering.list(listing), requestID: c.requestID)
         return 200
     }
 
