@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A bound, listening TCP socket handed to MHD (MHD_OPTION_LISTEN_SOCKET).
 ///

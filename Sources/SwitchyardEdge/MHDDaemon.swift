@@ -1,10 +1,7 @@
 import CMicroHTTPD
 import CSwitchyardEdge
-import Synchronization
-
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// Owns one `struct MHD_Daemon *` and stops it exactly once.
 ///

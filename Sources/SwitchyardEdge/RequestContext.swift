@@ -1,9 +1,6 @@
 import CMicroHTTPD
-import Synchronization
-
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// Everything the edge knows about one request on one connection, shared between the MHD thread
 /// that owns the connection and the handler's Task.

@@ -85,7 +85,7 @@ extension Gateway {
             var headers = baseHeaders(log.requestID)
             addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
             let context = AnswerContext(
-                request: chat, clientBody: clientBody, id: answerID, created: Int(Router.systemWallClock()),
+                request: chat, clientBody: clientBody, id: answerID, created: Int(WallClock.seconds()),
                 model: s.target.model)
             var body = format.encodeResponse(
                 s.response.response, passthrough: s.response.passthroughBody, context: context)
@@ -124,7 +124,7 @@ extension Gateway {
         let id = exchange.turn == nil ? "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber } : answerID
         var encoder = exchange.format.makeStreamEncoder(
             context: AnswerContext(
-                request: chat, clientBody: clientBody, id: id, created: Int(Router.systemWallClock()),
+                request: chat, clientBody: clientBody, id: id, created: Int(WallClock.seconds()),
                 model: routed.target.model, keepsFinalAnswer: capture != nil || exchange.turn != nil))
         var firstSent = false
         var ending = RequestOutcome.ok
@@ -286,8 +286,6 @@ struct RequestLog {
     }
 
     func ms(_ d: Duration) -> String {
-        let (s, atto) = d.components
-        let total = Double(s) * 1000 + Double(atto) / 1e15
-        return String((total * 1000).rounded() / 1000)
+        String((d.inMilliseconds * 1000).rounded() / 1000)
     }
 }

@@ -39,7 +39,7 @@ public final class Gateway: HTTPHandler, Sendable {
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
         self.storage = storage
-        self.startedAt = Int(Router.systemWallClock())
+        self.startedAt = Int(WallClock.seconds())
         exportSeries(table)
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import SwitchyardCore
 import SwitchyardRouting
 
 /// Turns router events into metrics and structured log lines. Payload-free by construction:
@@ -26,8 +27,7 @@ struct MetricsRouterObserver: RouterObserver {
             "retry scheduled",
             metadata: [
                 "request_id": .string(requestID), "target": .string(target), "attempt": .stringConvertible(attempt),
-                "delay_ms": .stringConvertible(
-                    delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+                "delay_ms": .stringConvertible(delay.wholeMilliseconds),
             ])
     }
 

@@ -47,7 +47,7 @@ public final class SwitchyardServer: Sendable {
             configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: ConfiguredStores.schemaVersion)
-        metrics.configLoaded(success: true, reload: false, unixSeconds: Router.systemWallClock())
+        metrics.configLoaded(success: true, reload: false, unixSeconds: WallClock.seconds())
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
@@ -179,7 +179,7 @@ public final class SwitchyardServer: Sendable {
             let table = try RouteTable(config: config, environment: environment)
             gateway.reload(table)
             gateway.router.updatePolicy(RoutingPolicy(config))
-            gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: Router.systemWallClock())
+            gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: WallClock.seconds())
             logger.info("configuration reloaded", metadata: ["path": .string(configPath)])
         } catch {
             gateway.metrics.configLoaded(success: false, reload: true, unixSeconds: 0)

@@ -17,8 +17,8 @@ public enum Backoff {
     ///   - retry: 1 for the first retry of a target.
     ///   - jitter: a value in `[0, 1)` from the injected random source.
     public static func delay(retry: Int, policy: RoutingPolicy, jitter: Double) -> Duration {
-        let initial = policy.initialBackoff.seconds
-        let cap = policy.maxBackoff.seconds
+        let initial = policy.initialBackoff.inSeconds
+        let cap = policy.maxBackoff.inSeconds
         var base = initial
         var k = 1
         while k < retry && base < cap {
@@ -81,13 +81,5 @@ public enum RetryAfter {
     private static func trimmed(_ s: String) -> String {
         String(
             s.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
-}
-
-extension Duration {
-    /// The duration in (fractional) seconds.
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }

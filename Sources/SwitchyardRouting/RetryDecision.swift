@@ -74,7 +74,7 @@ extension RouterState {
             if failure.probe { releaseProbe(key) }
             return (.stop, nil)
         }
-        if disposition == .retry, let hint = failure.retryAfter, hint > policy.waitRetryAfterCap.seconds {
+        if disposition == .retry, let hint = failure.retryAfter, hint > policy.waitRetryAfterCap.inSeconds {
             coolDown(key, until: now + .seconds(hint))
             if failure.probe { releaseProbe(key) }
             return (.coolDown(seconds: hint), nil)
@@ -122,7 +122,7 @@ struct DriveRecord {
         if let encodeError { return (encodeError, nil) }
         if !unavailableUntil.isEmpty {
             let earliest = unavailableUntil.compactMap { $0 }.min()
-            let wait = earliest.map { ($0 - now).seconds } ?? 1
+            let wait = earliest.map { ($0 - now).inSeconds } ?? 1
             let seconds = max(1, Int(wait.rounded(.up)))
             return (RouterErrors.allUnavailable(retryAfterSeconds: seconds), seconds)
         }

@@ -3,14 +3,6 @@ public import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Sends a chat request to an ordered list of targets with retries, Retry-After, a retry
 /// budget, circuit breakers and a request deadline (mapping.md §8, STYLE §3).
 ///
@@ -40,7 +32,7 @@ public final class Router: Sendable {
         observer: (any RouterObserver)? = nil,
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
-        wallClock: @escaping @Sendable () -> Double = Router.systemWallClock,
+        wallClock: @escaping @Sendable () -> Double = WallClock.seconds,
         random: @escaping @Sendable () -> Double = { .random(in: 0..<1) }
     ) {
         self.upstream = upstream
@@ -51,13 +43,6 @@ public final class Router: Sendable {
         self.wallClock = wallClock
         self.random = random
         self.state = Mutex(RouterState(policy: policy))
-    }
-
-    /// Unix time from the system clock (`CLOCK_REALTIME`), without Foundation.
-    public static let systemWallClock: @Sendable () -> Double = {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Breaker state per target key (`provider/model`) that has seen traffic; an open breaker

@@ -9,8 +9,7 @@ extension SQLiteStore {
     public func saveResponse(_ record: ResponseRecord, ttl: Duration) throws(StoreError) {
         let now = configuration.clock()
         // Not `milliseconds(_:)`: it clamps to Int32 (24.8 days), shorter than the default TTL.
-        let (seconds, attoseconds) = ttl.components
-        let expiresAt = now + max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let expiresAt = now + max(0, ttl.wholeMilliseconds)
         try writer.withLock { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 try connection.run(

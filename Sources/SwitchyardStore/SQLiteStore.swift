@@ -1,14 +1,7 @@
 import Dispatch
+public import SwitchyardCore
 public import SwitchyardTasks
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The durable home of tasks, steps, their history and idempotency records: one SQLite file in WAL mode.
 ///
@@ -61,7 +54,7 @@ public final class SQLiteStore: Sendable {
 
         public init(
             busyTimeout: Duration = .seconds(5), durability: Durability = .normal, readOnly: Bool = false,
-            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = SQLiteStore.systemClock
+            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds
         ) {
             self.busyTimeout = busyTimeout
             self.durability = durability
@@ -117,17 +110,8 @@ public final class SQLiteStore: Sendable {
         }
     }
 
-    /// Unix time in milliseconds from `CLOCK_REALTIME`.
-    public static let systemClock: @Sendable () -> Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
-
     static func milliseconds(_ duration: Duration) -> Int32 {
-        let (seconds, attoseconds) = duration.components
-        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(0, ms))
+        Int32(clamping: max(0, duration.wholeMilliseconds))
     }
 
     /// Check, configure and migrate, in an order that never writes to a file we have not verified.

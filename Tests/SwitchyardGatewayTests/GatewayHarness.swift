@@ -1,13 +1,10 @@
+import Glibc
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardTestSupport
 import SwitchyardUpstream
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Secrets the harness configures; tests assert none of them leaks.
 enum TestSecrets {

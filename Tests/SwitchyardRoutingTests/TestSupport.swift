@@ -15,9 +15,7 @@ final class ManualClock: Sendable {
     var wall: Double { 1_700_000_000 + seconds(elapsed) }
 }
 
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-}
+func seconds(_ d: Duration) -> Double { d.inSeconds }
 
 /// Records each requested sleep and advances the clock by it.
 final class FakeSleeper: Sendable {

@@ -169,13 +169,12 @@ extension Gateway {
     private func logTaskRequest(
         _ request: HTTPRequest, requestID: String, keyName: String, status: Int, started: ContinuousClock.Instant
     ) {
-        let (s, atto) = (ContinuousClock.now - started).components
         logger.info(
             "request",
             metadata: [
                 "request_id": .string(requestID), "client_key": .string(keyName), "method": .string(request.method),
                 "route": .string(Self.taskRoute(request.path)), "status": .stringConvertible(status),
-                "latency_ms": .string(String(Double(s) * 1000 + Double(atto) / 1e15)),
+                "latency_ms": .string(String((ContinuousClock.now - started).inMilliseconds)),
             ])
     }
 
