@@ -128,3 +128,43 @@ public protocol StreamDecoder: Sendable {
     /// Events skipped because they could not be parsed (logged and counted by the caller).
     var malformedEvents: Int { get }
 }
+
+/// A `StreamDecoder` that reads server-sent events: `feed` and `finish` run its parser and hand
+/// every message to `decode(_:into:)`; at the end of the body `end(into:)` flushes what the
+/// decoder still holds. Each provider's decoder only says what one message means.
+public protocol SSEStreamDecoder: StreamDecoder {
+    /// The SSE parser's state between chunks.
+    var sse: SSEParser { get set }
+    /// What one message adds to the stream.
+    mutating func decode(_ message: SSEMessage, into out: inout [StreamEvent])
+    /// After the body's last message (default: nothing).
+    mutating func end(into out: inout [StreamEvent])
+}
+
+extension SSEStreamDecoder {
+    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for message in sse.feed(bytes) { decode(message, into: &out) }
+        return out
+    }
+
+    public mutating func finish() -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for message in sse.finish() { decode(message, into: &out) }
+        end(into: &out)
+        return out
+    }
+
+    public mutating func end(into out: inout [StreamEvent]) {}
+}
+
+extension SSEMessage {
+    /// The data as a JSON object; nil for anything else (a malformed event).
+    public var jsonObject: JSONObject? {
+        guard case .object(let o)? = try? JSON.parse(data) else { return nil }
+        return o
+    }
+
+    /// OpenAI's end-of-stream marker, `data: [DONE]`.
+    public var isDone: Bool { data == "[DONE]" }
+}

@@ -18,8 +18,8 @@ public import SwitchyardCore
 ///   finish delta; it then emits `.usage` whenever `message_start` was seen and usage was not
 ///   yet emitted (input counts are final there, output counts are the last seen), so even a
 ///   truncated stream is metered. ``isComplete`` tells the router whether the reply ended.
-public struct AnthropicStreamDecoder: StreamDecoder {
-    private var sse = SSEParser()
+public struct AnthropicStreamDecoder: SSEStreamDecoder {
+    public var sse = SSEParser()
     private let forcedJSON: Bool
     private var roleSent = false
     /// Anthropic content-block index → OpenAI tool-call index.
@@ -42,23 +42,14 @@ public struct AnthropicStreamDecoder: StreamDecoder {
 
     public var isComplete: Bool { stopReason != nil || messageStopped }
 
-    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.feed(bytes) { handle(m, into: &out) }
-        return out
-    }
-
-    public mutating func finish() -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.finish() { handle(m, into: &out) }
+    public mutating func end(into out: inout [StreamEvent]) {
         if !ended, stopReason != nil { emitFinish(into: &out) }
         emitUsage(into: &out)
-        return out
     }
 
-    private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
+    public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
         guard !ended else { return }
-        guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
+        guard let o = m.jsonObject else {
             malformedEvents += 1
             return
         }
@@ -110,7 +101,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
             out.append(.done)
             ended = true
         case "error":
-            out.append(.error(AnthropicErrorMapping.streamError(json)))
+            out.append(.error(AnthropicErrorMapping.streamError(.object(o))))
             ended = true
         default:
             return  // ping and event types newer than this codec

@@ -137,8 +137,8 @@ public struct OpenAICodec: ProviderCodec {
 
 /// Reads OpenAI chunks for bookkeeping (finish reasons, usage, text) and hands each one on
 /// as `raw` for the passthrough.
-public struct OpenAIStreamDecoder: StreamDecoder {
-    private var sse = SSEParser()
+public struct OpenAIStreamDecoder: SSEStreamDecoder {
+    public var sse = SSEParser()
     private var open: Set<Int> = []
     private var finished: Set<Int> = []
     /// Hand each chunk on as `raw` (a Chat Completions client gets it as it came); false when the
@@ -150,24 +150,9 @@ public struct OpenAIStreamDecoder: StreamDecoder {
 
     public var isComplete: Bool { !finished.isEmpty && open.isSubset(of: finished) }
 
-    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.feed(bytes) { handle(m, into: &out) }
-        return out
-    }
-
-    public mutating func finish() -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.finish() { handle(m, into: &out) }
-        return out
-    }
-
-    private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
-        if m.data == "[DONE]" {
-            out.append(.done)
-            return
-        }
-        guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
+    public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
+        if m.isDone { return out.append(.done) }
+        guard let o = m.jsonObject else {
             malformedEvents += 1
             return
         }
