@@ -1,4 +1,4 @@
-/// A fragment of a streamed tool call (openai-chat.md §7 rule 3): the first fragment for an
+/// A fragment of a streamed tool call (docs/chat-completions.md §7 rule 3): the first fragment for an
 /// `index` carries `id` and `name`, later ones only `arguments` pieces to append.
 public struct ToolCallDelta: Sendable, Equatable {
     public var index: Int
@@ -91,7 +91,7 @@ public enum StreamEvent: Sendable, Equatable {
 }
 
 /// Writes `chat.completion.chunk` SSE events with one envelope (`id`, `created`, `model`)
-/// shared by every chunk of a response (mapping.md §7).
+/// shared by every chunk of a response (docs/translation.md §7).
 public struct ChunkEncoder: Sendable {
     public var id: String
     public var created: Int
@@ -137,7 +137,7 @@ public enum SSE {
         return out
     }
 
-    /// The in-band error event of mapping.md §9.3 (no `[DONE]` follows it).
+    /// The in-band error event of docs/translation.md §9.3 (no `[DONE]` follows it).
     public static func error(_ error: APIError) -> [UInt8] {
         guard case .object(let o) = error.envelope else { return [] }
         return data(o)

@@ -21,11 +21,11 @@ public struct TargetContext: Sendable {
     /// The upstream model id of the target (`claude-3-5-haiku-latest`).
     public var upstreamModel: String
     /// Anthropic `max_tokens` when the client sent neither `max_completion_tokens` nor `max_tokens`
-    /// (mapping.md §1, **policy**; default 4096).
+    /// (docs/translation.md §1, **policy**; default 4096).
     public var defaultMaxTokens: Int
     /// Clamp `temperature` above 1 to 1.0 for Anthropic instead of rejecting it (**policy** switch).
     public var clampTemperature: Bool
-    /// Anthropic models that accept `output_config` structured outputs (mapping.md §4).
+    /// Anthropic models that accept `output_config` structured outputs (docs/translation.md §4).
     public var structuredOutputs: Bool
     /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call ids).
     public var idSeed: String
@@ -103,7 +103,7 @@ public protocol ProviderCodec: Sendable {
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse
 
-    /// Decodes a non-2xx answer into facts (mapping.md §8).
+    /// Decodes a non-2xx answer into facts (docs/translation.md §8).
     func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError
 
     /// A fresh decoder for one streamed response.

@@ -31,7 +31,7 @@ public enum Backoff {
     }
 }
 
-/// The upstream's Retry-After hint (mapping.md §8.2), read in this order: `retry-after-ms`
+/// The upstream's Retry-After hint (docs/translation.md §8.2), read in this order: `retry-after-ms`
 /// (milliseconds); `retry-after` as decimal seconds; `retry-after` as an HTTP date
 /// (IMF-fixdate, RFC 9110 §5.6.7) minus `now`; the body hint (Gemini `RetryInfo.retryDelay`).
 public enum RetryAfter {

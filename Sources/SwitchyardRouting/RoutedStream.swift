@@ -7,7 +7,7 @@ public enum RoutedStreamItem: Sendable, Equatable {
     /// Decoded events in order; a completed stream's last batch ends with `.done`.
     case events([StreamEvent])
     /// The stream failed after the hand-off and could not be recovered; write this as the
-    /// in-band error event (mapping.md §9.3, no `[DONE]` after it). Nothing follows.
+    /// in-band error event (docs/translation.md §9.3, no `[DONE]` after it). Nothing follows.
     case failed(APIError)
 }
 

@@ -4,7 +4,7 @@ import SwitchyardProviders
 import Synchronization
 
 /// Sends a chat request to an ordered list of targets with retries, Retry-After, a retry
-/// budget, circuit breakers and a request deadline (mapping.md §8, STYLE §3).
+/// budget, circuit breakers and a request deadline (docs/translation.md §8, docs/architecture.md, "Decisions and effects").
 ///
 /// Decisions come from pure parts (`classify`, `Backoff`, `RetryAfter`, `TargetPlan`,
 /// `CircuitBreaker`, `RetryBudget`); this driver performs them and is the only code that

@@ -1,4 +1,4 @@
-/// The router's shared mutable state, kept in one `Mutex` (STYLE §5): every method is a short
+/// The router's shared mutable state, kept in one `Mutex` (docs/architecture.md, "Decisions and effects"): every method is a short
 /// pure step that returns what happened; the driver logs and notifies after the lock.
 struct RouterState: Sendable {
     var policy: RoutingPolicy

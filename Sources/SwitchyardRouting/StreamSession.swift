@@ -17,7 +17,7 @@ struct Leg {
 }
 
 /// The state behind a `RoutedStream`: the current leg, what reached the client, usage, and
-/// the recovery rules of the issue "mid-stream recovery":
+/// the recovery rules of the README's "Mid-stream recovery":
 /// - `incremental`: after a mid-stream failure of a plain-text answer, a continuation-capable
 ///   target is sent the request plus the delivered text as a final assistant turn, and only
 ///   what it adds is streamed; if that is impossible or fails, the client gets the error of

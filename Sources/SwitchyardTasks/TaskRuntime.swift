@@ -6,7 +6,7 @@ import Synchronization
 /// on a bounded pool of workers (`tasks.workers`), checkpointing every finished step in a
 /// `TaskStore` before the next one starts.
 ///
-/// **Persist, then perform** (STYLE §3). A step is marked `running` (its attempt counted) in one
+/// **Persist, then perform** (docs/architecture.md, "Decisions and effects"). A step is marked `running` (its attempt counted) in one
 /// transaction before any byte goes upstream; its outcome (output, full response, usage, provider,
 /// model, error class) and the task's next state are committed together in one transaction when
 /// the call returns; only then does the next step start. Before each step the runtime re-reads the

@@ -37,7 +37,7 @@ struct FaultRig {
         var failureThreshold = 1000
         var openMs = 500
         /// Mid-stream recovery is tested in RecoveryTests; here a broken stream must end the way the
-        /// router issue says, so continuation is off unless a test turns it on.
+        /// README's "Failover" says, so continuation is off unless a test turns it on.
         var primaryContinuation = "none"
     }
 

@@ -1,7 +1,7 @@
 public import SwitchyardCore
 
-/// Anthropic Messages API codec (`POST /v1/messages`, anthropic-messages.md), translating
-/// OpenAI Chat requests and answers by the rules of mapping.md §1–§8.
+/// Anthropic Messages API codec (`POST /v1/messages`), translating
+/// OpenAI Chat requests and answers by the rules of docs/translation.md §1–§8.
 ///
 /// Pure: every decision is a function of the request, the ``TargetContext`` and the bytes
 /// received, so each rule is tested from recorded payloads (`Fixtures/anthropic/`).

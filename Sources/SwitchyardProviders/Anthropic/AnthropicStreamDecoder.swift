@@ -1,6 +1,6 @@
 public import SwitchyardCore
 
-/// Anthropic Messages SSE → unified stream events (mapping.md §7.1, "hold the role back" variant).
+/// Anthropic Messages SSE → unified stream events (docs/translation.md §7.1, "hold the role back" variant).
 ///
 /// - The role is not sent on `message_start`; it rides on the first real delta: `role` +
 ///   `content` for text, `role` + `content: null` + the first tool-call fragment for a tool-only
@@ -10,7 +10,7 @@ public import SwitchyardCore
 ///   carries `id`, `name` and `arguments: ""`, then each non-empty `partial_json` fragment. A tool
 ///   block that streamed no fragment gets `arguments: "{}"` at its `content_block_stop`, so
 ///   clients parse the same `{}` a non-streaming answer would carry.
-/// - The forced JSON tool (mapping.md §4) streams its fragments as `content`; text is dropped
+/// - The forced JSON tool (docs/translation.md §4) streams its fragments as `content`; text is dropped
 ///   then, as in ``AnthropicResponseDecoder``.
 /// - thinking, signatures, citations, `ping` and unknown events produce nothing.
 /// - `message_stop` → finish delta, `.usage`, `.done`. An `error` event → `.error`.

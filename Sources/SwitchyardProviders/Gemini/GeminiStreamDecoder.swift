@@ -1,11 +1,11 @@
 public import SwitchyardCore
 
-/// Gemini `:streamGenerateContent?alt=sse` → unified stream events (mapping.md §7.2).
+/// Gemini `:streamGenerateContent?alt=sse` → unified stream events (docs/translation.md §7.2).
 ///
 /// Each `data:` payload is a complete `GenerateContentResponse` holding only new parts; there is
 /// no end marker, so completion is `isComplete` (every candidate seen reported a `finishReason`)
 /// when the body ends. Function calls arrive whole and are emitted as one complete tool-call delta
-/// with a §5 id that depends only on `idSeed` and positions, never on how bytes were split.
+/// with an id (docs/translation.md §5) that depends only on `idSeed` and positions, never on how bytes were split.
 public struct GeminiStreamDecoder: SSEStreamDecoder {
     private struct Candidate {
         var roleSent = false

@@ -2,7 +2,7 @@ public import SwitchyardCore
 
 /// OpenAI upstream. A request arriving as Chat Completions is a passthrough: the body reaches the
 /// upstream with only `model` replaced (and, for streams, `stream_options.include_usage` forced on
-/// so every request is metered, mapping.md §7.3); answers and chunks are forwarded as received.
+/// so every request is metered, docs/translation.md §7.3); answers and chunks are forwarded as received.
 /// A Responses request goes to the provider's `/responses` the same way when the target's
 /// `responsesMode` is `native`; otherwise (and for any other origin) the request is translated to
 /// Chat Completions from its typed fields and the answer decoded into the unified form, with no
