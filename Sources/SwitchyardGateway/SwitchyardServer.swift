@@ -12,6 +12,8 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    /// `upstream` behind the route table's secrets: what the router and the health checks use.
+    let redacting: RedactingUpstream
     let runtime: TaskRuntime
     let logger: Logger
     let configPath: String?
@@ -38,14 +40,15 @@ public final class SwitchyardServer: Sendable {
         // upstream connections as clients may hold open to us.
         upstream = try CurlUpstream(
             configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
+        redacting = RedactingUpstream(upstream, redactor: table.redactor)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         let router = Router(
-            upstream: upstream, policy: RoutingPolicy(config), logger: logger,
+            upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
         let store = try TaskStore(path: config.store.path)
         runtime = TaskRuntime(store: store, router: router, table: table, metrics: metrics, logger: logger)
         gateway = Gateway(
-            table: table, router: router, metrics: metrics, upstream: upstream, logger: logger,
+            table: table, router: router, metrics: metrics, upstream: redacting, logger: logger,
             tasks: GatewayTasks(
                 runtime: runtime, idempotency: IdempotencyCoordinator(),
                 idempotencyTTL: .seconds(config.store.idempotencyTTLSeconds)))
@@ -118,6 +121,8 @@ public final class SwitchyardServer: Sendable {
         do {
             let config = try ConfigLoader.load(path: configPath)
             let table = try RouteTable(config: config, environment: environment)
+            for w in table.warnings { logger.warning("\(w)") }
+            redacting.update(table.redactor)
             gateway.reload(table)
             gateway.router.updatePolicy(RoutingPolicy(config))
             logger.info("configuration reloaded", metadata: ["path": .string(configPath)])

@@ -30,7 +30,13 @@ struct BodiesBench: ParsableCommand {
 
     var memberCounts: [Int] { keys.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
 
+    @Flag(help: .hidden) var redactionOnly = false
+
     func run() throws {
+        if redactionOnly {
+            for _ in 0..<10 { redactionRows() }
+            return
+        }
         for count in memberCounts {
             let body = Self.objectBody(keys: count)
             row("object \(count) keys", body) { try ChatRequest.parse(body: body) }
@@ -42,6 +48,7 @@ struct BodiesBench: ParsableCommand {
         row("array of 1M numbers", array) { try ChatRequest.parse(body: array) }
         let nesting = Array((String(repeating: "[", count: 4_000_000) + String(repeating: "]", count: 4_000_000)).utf8)
         row("nesting 4M deep", nesting) { try ChatRequest.parse(body: nesting) }
+        redactionRows()
         guard !skipFanOut else { return }
         let fanOut = Self.fanOutSchemaBody(width: 10, depth: 8)
         row("gemini $ref fan-out 10^8", fanOut) { try ChatRequest.parse(body: fanOut) }
@@ -69,6 +76,37 @@ struct BodiesBench: ParsableCommand {
         print(
             "\(name): \(body.count) bytes, JSON.parse \(formatMillis(parseTime)), "
                 + "to \(kind.rawValue) upstream body \(formatMillis(translateTime)) (\(outcome))")
+    }
+
+    /// What `RedactingUpstream` costs: a 1 MiB stream body and the bench's 300-byte answer,
+    /// with three configured secrets none of which occurs (the usual case).
+    func redactionRows() {
+        let redactor = Redactor(secrets: [
+            "sk-proj-Q7v2LmN9xR4tW8yZ1aB3cD5eF6gH0jKlMnOpQrStUvWx", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789",
+            "AIzaSyD4mPq9R7sT2uV5wX8yZ0aB1cD3eF6gH7j",
+        ])
+        let event =
+            Array(#"data: {"choices":[{"index":0,"delta":{"content":"some words of an answer "}}]}"#.utf8) + [10, 10]
+        var body: [UInt8] = []
+        while body.count < 1 << 20 { body += event }
+        var total = 0
+        let stream = best {
+            var s = StreamRedaction(redactor)
+            var i = 0
+            while i < body.count {
+                total &+= s.feed(Array(body[i..<min(body.count, i + event.count * 4)])).count
+                i += event.count * 4
+            }
+        }
+        let answer = Array(CodecBench.answers[.openai]!.utf8)
+        let started = ContinuousClock.now
+        for _ in 0..<100_000 { total &+= redactor.redact(answer).count }
+        let perAnswer = (ContinuousClock.now - started) / 100_000
+        let (_, atto) = perAnswer.components
+        print(
+            "redaction, 3 secrets: 1 MiB of SSE in 4-event chunks \(formatMillis(stream)); "
+                + "the \(answer.count)-byte codec answer \(atto / 1_000_000_000) ns"
+                + (total == 0 ? " (no output)" : ""))
     }
 
     func best(_ body: () -> Void) -> Duration {
