@@ -68,6 +68,9 @@ public struct RouteTable: Sendable {
         public var warnings: [String] = []
         /// Providers whose key is set (every provider disabled means nothing can be served).
         public var usableProviders = 0
+        /// Why nothing can be served, when no provider is usable: a warning for `serve` (it
+        /// still starts, and answers 503), an error for `check-config`.
+        public var nothingCanServe: ConfigError?
     }
 
     public static func checkEnvironment(
@@ -121,7 +124,9 @@ public struct RouteTable: Sendable {
             let reason =
                 config.providers.isEmpty
                 ? "no provider is configured" : "every provider is disabled (its key variable is not set)"
-            check.warnings.append("providers: no provider can serve requests: \(reason)")
+            let problem = ConfigError(path: "providers", problem: "no provider can serve requests: \(reason)")
+            check.nothingCanServe = problem
+            check.warnings.append(problem.description)
         }
         return check
     }

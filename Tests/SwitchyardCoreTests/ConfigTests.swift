@@ -67,7 +67,7 @@ import Testing
             j["listen"] = "nohost"
         }
         #expect(e.contains("retyr: unknown key"))
-        #expect(e.contains("retry.attempts_per_target: expected an integer, got string"))
+        #expect(e.contains(#"retry.attempts_per_target: expected an integer, got string "two""#))
         #expect(e.contains(#"listen: expected host:port, got "nohost""#))
     }
 
