@@ -68,13 +68,13 @@ public final class Gateway: HTTPHandler, Sendable {
             for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
                 providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
             }
-            respondJSON(
-                responder, status: ready ? 200 : 503,
-                [
-                    "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
-                    "providers": .object(providers),
-                ],
-                requestID: requestID)
+            var body: JSONObject = [
+                "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
+                "providers": .object(providers),
+            ]
+            // The task store's state is detail, not readiness: chat is served without it.
+            if let store = storeReadiness() { body["store"] = store }
+            respondJSON(responder, status: ready ? 200 : 503, body, requestID: requestID)
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
             responder.respond(

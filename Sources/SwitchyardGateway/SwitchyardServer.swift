@@ -45,7 +45,10 @@ public final class SwitchyardServer: Sendable {
         let router = Router(
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
-        let store = try TaskStore(path: config.store.path)
+        let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
+        let store = try TaskStore(
+            path: config.store.path, configuration: .init(onWrite: { storeMonitor.record($0) }))
+        metrics.storeWrite(failureKind: nil)
         runtime = TaskRuntime(store: store, router: router, table: table, metrics: metrics, logger: logger)
         gateway = Gateway(
             table: table, router: router, metrics: metrics, upstream: redacting, logger: logger,
