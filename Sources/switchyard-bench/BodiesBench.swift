@@ -48,6 +48,9 @@ struct BodiesBench: ParsableCommand {
         row("array of 1M numbers", array) { try ChatRequest.parse(body: array) }
         let nesting = Array((String(repeating: "[", count: 4_000_000) + String(repeating: "]", count: 4_000_000)).utf8)
         row("nesting 4M deep", nesting) { try ChatRequest.parse(body: nesting) }
+        let calls = Self.toolCallPairs(60_000)
+        row("anthropic 60000 tool calls and results", calls) { try ChatRequest.parse(body: calls) }
+        row("gemini 60000 tool calls and results", calls) { try ChatRequest.parse(body: calls) }
         redactionRows()
         guard !skipFanOut else { return }
         let fanOut = Self.fanOutSchemaBody(width: 10, depth: 8)
@@ -58,7 +61,8 @@ struct BodiesBench: ParsableCommand {
     /// for the schema row), or what the translation answered when it refused the body.
     func row(_ name: String, _ body: [UInt8], parse: () throws -> ChatRequest) {
         let parseTime = best { _ = try? JSON.parse(body) }
-        let kind: ProviderKind = name.hasPrefix("gemini") ? .gemini : .openai
+        let kind: ProviderKind =
+            name.hasPrefix("gemini") ? .gemini : name.hasPrefix("anthropic") ? .anthropic : .openai
         let codec = kind.codec
         let target = TargetContext(providerName: kind.rawValue, upstreamModel: "bench-model")
         var outcome = ""
@@ -134,6 +138,22 @@ struct BodiesBench: ParsableCommand {
 
     static func chat(content: String = "hi", extra: String = "") -> [UInt8] {
         Array(#"{"model":"bench","messages":[{"role":"user","content":"\#(content)"}]\#(extra)}"#.utf8)
+    }
+
+    /// An assistant message with `n` tool calls, each answered by a tool message: the codecs pair
+    /// calls and results (about 8 MB for 60,000).
+    static func toolCallPairs(_ n: Int) -> [UInt8] {
+        var out = Array(
+            #"{"model":"bench","messages":[{"role":"user","content":"go"},{"role":"assistant","content":null,"tool_calls":["#
+                .utf8)
+        for i in 0..<n {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(#"{"id":"c\#(i)","type":"function","function":{"name":"f","arguments":"{}"}}"#.utf8)
+        }
+        out += Array("]}".utf8)
+        for i in 0..<n { out += Array(#",{"role":"tool","tool_call_id":"c\#(i)","content":"x"}"#.utf8) }
+        out += Array(#"],"tools":[{"type":"function","function":{"name":"f"}}]}"#.utf8)
+        return out
     }
 
     /// One tool whose schema's `$defs` d0…d(depth-1) each have `width` properties referring to the
