@@ -78,6 +78,7 @@ private struct JSONParser {
     mutating func parseObject(depth: Int) throws(JSONParseError) -> JSON {
         guard depth <= JSON.maximumDepth else { throw error("nesting too deep") }
         index += 1
+        let start = index
         var entries: [JSONObject.Entry] = []
         var positions: [String: Int] = [:]
         var indexed = false
@@ -116,6 +117,13 @@ private struct JSONParser {
                 } else {
                     entries.append(JSONObject.Entry(key: key, value: value))
                     if entries.count > JSONObject.indexThreshold {
+                        // Sized for as many members as the rest of the body would hold at the size of
+                        // those so far, but at most one per 16 bytes left (a wrong guess costs about
+                        // twice the body in memory, briefly): growing a Dictionary rehashes every key,
+                        // a seventh of the time of a 600,000-member object.
+                        let left = bytes.count - index
+                        let estimate = left / max(1, (index - start) / entries.count)
+                        positions.reserveCapacity(entries.count + min(estimate, left / 16))
                         for (i, e) in entries.enumerated() { positions[e.key] = i }
                         indexed = true
                     }
