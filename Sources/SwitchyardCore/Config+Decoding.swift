@@ -53,6 +53,32 @@ extension SwitchyardConfig {
         guard !host.isEmpty else { return nil }
         return ListenAddress(host: host, port: port)
     }
+
+    /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
+    static func continuationProblem(_ mode: ContinuationMode, provider p: ProviderConfig) -> String? {
+        if mode.isOpenAIFlag, p.kind != "openai" {
+            return "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind) targets continue with prefill"
+        }
+        // OpenAI's own Chat Completions (and Azure's) answer a final assistant message with a new
+        // turn instead of continuing it: spliced onto the delivered text that would garble the
+        // answer. OpenAI-compatible servers elsewhere may continue (the operator says how).
+        if mode != .unsupported, p.kind == "openai", let host = Self.host(of: p.baseURL),
+            host == "api.openai.com" || host.hasSuffix(".openai.azure.com")
+        {
+            return "\(host) does not continue a final assistant message; use none"
+        }
+        return nil
+    }
+
+    /// The lowercased host of an http(s) URL.
+    static func host(of url: String) -> String? {
+        // "https://host:port/path" splits into "https:", "host:port", "path".
+        let parts = url.split(separator: "/", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasSuffix(":") else { return nil }
+        let authority = parts[1].prefix { $0 != "?" && $0 != "#" }
+        let hostPort = authority.split(separator: "@").last ?? authority
+        return hostPort.split(separator: ":").first.map { $0.lowercased() }
+    }
 }
 
 /// Walks the tree, collecting every type error and unknown key with its path.
@@ -155,7 +181,7 @@ struct ConfigDecoder {
                 allowed: [
                     "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks",
                     "limits",
-                    "shutdown_grace_ms", "health_check_ms",
+                    "shutdown_grace_ms", "health_check_ms", "readiness",
                 ])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
@@ -190,7 +216,7 @@ struct ConfigDecoder {
                     allowed: [
                         "name", "kind", "base_url", "api_key_env", "timeout_ms", "connect_timeout_ms",
                         "first_event_timeout_ms", "idle_timeout_ms", "organization", "project", "headers",
-                        "default_max_tokens",
+                        "default_max_tokens", "responses_mode",
                     ])
             else {
                 c.providers.append(ProviderConfig(name: "", kind: "", baseURL: "", apiKeyEnv: nil))
@@ -209,6 +235,7 @@ struct ConfigDecoder {
             pc.defaultMaxTokens = int(po, "default_max_tokens", p) ?? pc.defaultMaxTokens
             pc.organization = string(po, "organization", p)
             pc.project = string(po, "project", p)
+            pc.responsesMode = oneOf(po, "responses_mode", p, ResponsesMode.self) ?? pc.responsesMode
             if let h = po["headers"], !h.isNull {
                 if case .object(let ho) = h {
                     for e in ho {
@@ -266,7 +293,7 @@ struct ConfigDecoder {
             o["retry"], "retry",
             allowed: [
                 "attempts_per_target", "initial_backoff_ms", "max_backoff_ms", "multiplier", "deadline_ms",
-                "wait_retry_after_ms", "budget_percent",
+                "wait_retry_after_ms", "budget_percent", "budget_min_retries_per_s",
             ])
         {
             c.retry.attemptsPerTarget = int(r, "attempts_per_target", "retry") ?? c.retry.attemptsPerTarget
@@ -276,15 +303,18 @@ struct ConfigDecoder {
             c.retry.deadlineMs = int(r, "deadline_ms", "retry") ?? c.retry.deadlineMs
             c.retry.waitRetryAfterMs = int(r, "wait_retry_after_ms", "retry") ?? c.retry.waitRetryAfterMs
             c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
+            c.retry.budgetMinRetriesPerSecond =
+                double(r, "budget_min_retries_per_s", "retry") ?? c.retry.budgetMinRetriesPerSecond
         }
         if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
             c.circuitBreaker.failureThreshold =
                 int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
             c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
         }
-        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s"]) {
+        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s", "responses_ttl_s"]) {
             c.store.path = string(s, "path", "store") ?? c.store.path
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
+            c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
         }
         if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
             c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers
@@ -293,6 +323,7 @@ struct ConfigDecoder {
             o["limits"], "limits",
             allowed: [
                 "max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms",
+                "header_timeout_s", "body_timeout_s", "max_connections_per_peer", "max_connections_per_loopback_peer",
             ])
         {
             c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes
@@ -300,9 +331,18 @@ struct ConfigDecoder {
             c.limits.maxHeaderBytes = int(l, "max_header_bytes", "limits") ?? c.limits.maxHeaderBytes
             c.limits.clientTimeoutSeconds = int(l, "client_timeout_s", "limits") ?? c.limits.clientTimeoutSeconds
             c.limits.streamHeartbeatMs = int(l, "stream_heartbeat_ms", "limits") ?? c.limits.streamHeartbeatMs
+            c.limits.headerTimeoutSeconds = int(l, "header_timeout_s", "limits") ?? c.limits.headerTimeoutSeconds
+            c.limits.bodyTimeoutSeconds = int(l, "body_timeout_s", "limits") ?? c.limits.bodyTimeoutSeconds
+            c.limits.maxConnectionsPerPeer =
+                int(l, "max_connections_per_peer", "limits") ?? c.limits.maxConnectionsPerPeer
+            c.limits.maxConnectionsPerLoopbackPeer =
+                int(l, "max_connections_per_loopback_peer", "limits") ?? c.limits.maxConnectionsPerLoopbackPeer
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
+        if let r = object(o["readiness"], "readiness", allowed: ["require_provider"]) {
+            c.readiness.requireProvider = bool(r, "require_provider", "readiness") ?? c.readiness.requireProvider
+        }
         return c
     }
 

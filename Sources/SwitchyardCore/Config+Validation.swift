@@ -15,14 +15,20 @@ extension SwitchyardConfig {
         public static let deadlineMs = 1...86_400_000
         public static let waitRetryAfterMs = 0...3_600_000
         public static let budgetPercent = 0.0...100.0
+        public static let budgetMinRetriesPerSecond = 0.0...100_000.0
         public static let failureThreshold = 1...1_000_000
         public static let openMs = 1...86_400_000
         public static let idempotencyTTLSeconds = 1...31_536_000
+        public static let responsesTTLSeconds = 1...31_536_000
         public static let workers = 1...256
         public static let maxBodyBytes = 1024...(256 << 20)
         public static let maxConnections = 1...65_536
         public static let maxHeaderBytes = 1024...(1 << 20)
         public static let clientTimeoutSeconds = 1...86_400
+        public static let headerTimeoutSeconds = 1...86_400
+        public static let bodyTimeoutSeconds = 1...86_400
+        /// `max_connections_per_peer` and `max_connections_per_loopback_peer`; 0 is no cap.
+        public static let connectionsPerPeer = 0...65_536
         public static let streamHeartbeatMs = 10...600_000
         public static let shutdownGraceMs = 0...3_600_000
         /// `health_check_ms`, when not 0 (off): more often than once a second would hammer providers.
@@ -150,6 +156,9 @@ private struct Validator {
             if !["openai", "anthropic", "gemini"].contains(p.kind) {
                 fail(at + ".kind", "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)")
             }
+            if p.responsesMode != .native, p.kind != "openai" {
+                fail(at + ".responses_mode", "only applies to providers of kind openai")
+            }
             baseURL(at + ".base_url", p.baseURL)
             if let env = p.apiKeyEnv { envName(at + ".api_key_env", env) }
             range(at + ".timeout_ms", p.timeoutMs, Limits.timeoutMs)
@@ -185,12 +194,10 @@ private struct Validator {
                 text(tp + ".model", t.model, allowSpaces: false)
                 range(tp + ".priority", t.priority, Limits.priority)
                 range(tp + ".weight", t.weight, Limits.weight)
-                // OpenAI Chat Completions answers a trailing assistant message with a new turn
-                // rather than continuing it: spliced onto the delivered text it would garble the answer.
-                if t.continuation == .prefill, let k = providerNames[t.provider], c.providers[k].kind == "openai" {
-                    fail(
-                        tp + ".continuation",
-                        "openai Chat Completions does not continue a final assistant message; use none")
+                if let mode = t.continuation, let k = providerNames[t.provider],
+                    let problem = SwitchyardConfig.continuationProblem(mode, provider: c.providers[k])
+                {
+                    fail(tp + ".continuation", problem)
                 }
             }
         }
@@ -220,6 +227,7 @@ private struct Validator {
         range("retry.deadline_ms", r.deadlineMs, Limits.deadlineMs)
         range("retry.wait_retry_after_ms", r.waitRetryAfterMs, Limits.waitRetryAfterMs)
         range("retry.budget_percent", r.budgetPercent, Limits.budgetPercent)
+        range("retry.budget_min_retries_per_s", r.budgetMinRetriesPerSecond, Limits.budgetMinRetriesPerSecond)
         range("circuit_breaker.failure_threshold", c.circuitBreaker.failureThreshold, Limits.failureThreshold)
         range("circuit_breaker.open_ms", c.circuitBreaker.openMs, Limits.openMs)
         if c.store.path.isEmpty {
@@ -228,12 +236,18 @@ private struct Validator {
             fail("store.path", "must not contain NUL")
         }
         range("store.idempotency_ttl_s", c.store.idempotencyTTLSeconds, Limits.idempotencyTTLSeconds)
+        range("store.responses_ttl_s", c.store.responsesTTLSeconds, Limits.responsesTTLSeconds)
         range("tasks.workers", c.tasks.workers, Limits.workers)
         let l = c.limits
         range("limits.max_body_bytes", l.maxBodyBytes, Limits.maxBodyBytes)
         range("limits.max_connections", l.maxConnections, Limits.maxConnections)
         range("limits.max_header_bytes", l.maxHeaderBytes, Limits.maxHeaderBytes)
         range("limits.client_timeout_s", l.clientTimeoutSeconds, Limits.clientTimeoutSeconds)
+        range("limits.header_timeout_s", l.headerTimeoutSeconds, Limits.headerTimeoutSeconds)
+        range("limits.body_timeout_s", l.bodyTimeoutSeconds, Limits.bodyTimeoutSeconds)
+        range("limits.max_connections_per_peer", l.maxConnectionsPerPeer, Limits.connectionsPerPeer)
+        range(
+            "limits.max_connections_per_loopback_peer", l.maxConnectionsPerLoopbackPeer, Limits.connectionsPerPeer)
         range("limits.stream_heartbeat_ms", l.streamHeartbeatMs, Limits.streamHeartbeatMs)
         range("shutdown_grace_ms", c.shutdownGraceMs, Limits.shutdownGraceMs)
         if c.healthCheckMs != 0 {
