@@ -120,12 +120,17 @@ struct CheckConfig: AsyncParsableCommand {
         abstract: "Validate a configuration file and the environment it needs; exit 2 when bad.",
         discussion: """
             Reports every problem in one run: the file's syntax, types and ranges, and the \
-            environment variables it names. A configuration in which no provider can serve (none \
-            configured, or every provider's key variable unset) is an error here, although \
-            `serve` starts with it (and answers 503).
+            environment variables it names. When no provider can serve (none configured, or every \
+            provider's key variable unset) it warns, as `serve` starts with such a configuration \
+            and answers 503 (a container checked without its provider secrets is the usual case); \
+            with --require-provider, or `readiness.require_provider: true` in the file, that is an \
+            error too.
             """)
 
     @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Fail (exit 2) when no provider can serve requests, instead of warning.")
+    var requireProvider = false
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -135,8 +140,13 @@ struct CheckConfig: AsyncParsableCommand {
         if let config = loaded {
             var check = RouteTable.checkEnvironment(config, environment)
             if let nothing = check.nothingCanServe {
-                errors.append(nothing)
                 check.warnings.removeAll { $0 == nothing.description }
+                if requireProvider || config.readiness.requireProvider {
+                    errors.append(nothing)
+                } else {
+                    check.warnings.append(
+                        "\(nothing): every request would be answered 503 (--require-provider makes this an error)")
+                }
             }
             // A key variable named by a broken entry is the file's problem, reported once.
             errors += check.errors.filter { e in !errors.contains { $0.path == e.path } }

@@ -41,13 +41,15 @@ import Glibc
 
     // MARK: check-config, the real binary
 
-    func checkConfig(_ yaml: String, environment: [String: String] = [:]) async throws -> (Int32, String) {
+    func checkConfig(
+        _ yaml: String, environment: [String: String] = [:], arguments: [String] = []
+    ) async throws -> (Int32, String) {
         let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
         let path = temporaryStorePath("config").replacingOccurrences(of: ".db", with: ".yaml")
         defer { unlink(path) }
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         let p = try SwitchyardProcess(
-            path: binary, arguments: ["check-config", "--config", path], environment: environment,
+            path: binary, arguments: ["check-config", "--config", path] + arguments, environment: environment,
             captureStdout: true)
         defer { p.kill() }
         let code = try await within(60, "check-config to finish") { await p.exitCode() }
@@ -78,7 +80,9 @@ import Glibc
         }
     }
 
-    @Test func checkConfigFailsWhenNoProviderCanServe() async throws {
+    /// Every provider disabled: a loud warning (a container is often checked without its provider
+    /// secrets), an error with `--require-provider` or `readiness.require_provider: true`.
+    @Test func checkConfigSaysWhenNoProviderCanServe() async throws {
         let yaml = """
             providers:
               - {name: openai, kind: openai, api_key_env: HOSTILE_UNSET_OPENAI}
@@ -86,14 +90,22 @@ import Glibc
             models:
               - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}, {provider: claude, model: c}]}
             """
+        let warning = "providers: no provider can serve requests: every provider is disabled"
         let (code, output) = try await checkConfig(yaml)
-        #expect(code == 2, "\(output)")
-        #expect(output.contains("error: providers: no provider can serve requests: every provider is disabled"))
+        #expect(code == 0, "\(output)")
+        #expect(output.contains("warning: \(warning)") && output.contains("--require-provider"), "\(output)")
         #expect(output.contains("warning: providers[1].api_key_env: environment variable HOSTILE_UNSET_ANTHROPIC"))
 
-        let (ok, okOutput) = try await checkConfig(yaml, environment: ["HOSTILE_UNSET_ANTHROPIC": "sk-ant-0123456789"])
+        let (strict, strictOutput) = try await checkConfig(yaml, arguments: ["--require-provider"])
+        #expect(strict == 2, "\(strictOutput)")
+        #expect(strictOutput.contains("error: \(warning)"))
+        let (inFile, inFileOutput) = try await checkConfig(yaml + "\nreadiness: {require_provider: true}\n")
+        #expect(inFile == 2, "\(inFileOutput)")
+
+        let (ok, okOutput) = try await checkConfig(
+            yaml, environment: ["HOSTILE_UNSET_ANTHROPIC": "sk-ant-0123456789"], arguments: ["--require-provider"])
         #expect(ok == 0, "\(okOutput)")
-        #expect(okOutput.contains("ok: "))
+        #expect(okOutput.contains("ok: ") && !okOutput.contains("no provider can serve"))
     }
 
     /// The 3 KB "billion laughs" file (10^8 values) that hung `check-config` for over a minute.
