@@ -15,9 +15,13 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    /// `upstream` behind the route table's secrets: what the router and the health checks use.
+    let redacting: RedactingUpstream
     /// Runs requests whose body is at least `largeBodyBytes` (see `HTTPServerConfiguration`).
     let workers: WorkerPool
     let runtime: TaskRuntime
+    /// The configured store (tasks, idempotency records, stored responses).
+    let stores: ConfiguredStores
     let logger: Logger
     let configPath: String?
     let environment: [String: String]
@@ -25,7 +29,7 @@ public final class SwitchyardServer: Sendable {
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
     /// The task store's file (`store.path`).
-    public var storePath: String { runtime.store.location }
+    public var storePath: String { stores.location }
 
     /// Builds everything, opens the store (`store.path`), binds the listening socket and resumes
     /// the tasks a previous process left in `planning` or `executing`.
@@ -45,13 +49,17 @@ public final class SwitchyardServer: Sendable {
         // upstream connections as clients may hold open to us.
         upstream = try CurlUpstream(
             configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
+        redacting = RedactingUpstream(upstream, redactor: table.redactor)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: ConfiguredStores.schemaVersion)
         metrics.configLoaded(success: true, reload: false, unixSeconds: WallClock.seconds())
         let router = Router(
-            upstream: upstream, policy: RoutingPolicy(config), logger: logger,
+            upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
-        let stores = try ConfiguredStores.open(config.store)
+        let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
+        let stores = try ConfiguredStores.open(config.store, onWrite: { storeMonitor.record($0) })
+        self.stores = stores
+        metrics.storeWrite(failureKind: nil)
         let steps = GatewayStepRunner(router: router, table: table)
         runtime = TaskRuntime(
             store: stores.tasks, runner: steps, workers: config.tasks.workers, observer: metrics, logger: logger)
@@ -59,10 +67,10 @@ public final class SwitchyardServer: Sendable {
             store: stores.idempotency, ttl: .seconds(config.store.idempotencyTTLSeconds))
         let responses = ResponsesStorage(store: stores.responses, ttl: .seconds(config.store.responsesTTLSeconds))
         gateway = Gateway(
-            table: table, router: router, metrics: metrics, upstream: upstream, logger: logger,
+            table: table, router: router, metrics: metrics, upstream: redacting, logger: logger,
             storage: GatewayStorage(
                 tasks: TaskService(runtime: runtime), runtime: runtime, steps: steps, idempotency: idempotency,
-                responses: responses))
+                responses: responses, writeFailure: { stores.lastWriteFailure }))
         var edge = HTTPServerConfiguration()
         edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
         edge.port = UInt16(config.listen.port)
@@ -177,6 +185,8 @@ public final class SwitchyardServer: Sendable {
         do {
             let config = try ConfigLoader.load(path: configPath)
             let table = try RouteTable(config: config, environment: environment)
+            for w in table.warnings { logger.warning("\(w)") }
+            redacting.update(table.redactor)
             gateway.reload(table)
             gateway.router.updatePolicy(RoutingPolicy(config))
             gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: WallClock.seconds())

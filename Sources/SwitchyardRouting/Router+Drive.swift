@@ -134,7 +134,11 @@ extension Router {
             observer?.attemptStarted(requestID: requestID, target: key, attempt: n)
             log.debug(
                 "upstream attempt", metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
-            let result = await attempt(target, req)
+            // Each call decodes with a seed of its own, so ids a codec synthesises (Gemini tool calls
+            // without a native id) never repeat across requests or turns.
+            var called = target
+            called.context.idSeed = nextIDSeed()
+            let result = await attempt(called, req)
             let took = now() - startedAt
 
             let failure: AttemptFailure

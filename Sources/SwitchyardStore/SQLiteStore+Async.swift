@@ -15,10 +15,10 @@ public struct SQLiteTaskStore: TaskStore {
     public var location: String { store.path }
 
     public func createTask(
-        id: String, owner: String, agent: String, metadata: JSON
+        id: String, owner: String, agent: String, metadata: JSON, steps: [PlannedStep]
     ) async throws(StoreError) -> TaskRecord {
         try await store.perform { s throws(StoreError) in
-            try s.createTask(id: id, owner: owner, agent: agent, metadata: metadata)
+            try s.createPlannedTask(id: id, owner: owner, agent: agent, metadata: metadata, steps: steps)
         }
     }
 
@@ -136,11 +136,17 @@ public struct ConfiguredStores: Sendable {
     public var responses: any ResponseStore { SQLiteResponseStore(sqlite) }
     /// Names the database in logs and errors.
     public var location: String { sqlite.path }
+    /// The failure that stopped the last write (a full disk, a read-only file), nil while writes work.
+    public var lastWriteFailure: StoreError? { sqlite.lastWriteFailure }
 
     /// Opens (and, unless `readOnly`, creates and migrates) the configured store. Blocking.
+    /// `onWrite` hears the outcome of every write (see `SQLiteStore.Configuration.onWrite`).
     /// Throws `StoreError` naming the database.
-    public static func open(_ config: StoreConfig, readOnly: Bool = false) throws(StoreError) -> ConfiguredStores {
-        ConfiguredStores(sqlite: try SQLiteStore(path: config.path, configuration: .init(readOnly: readOnly)))
+    public static func open(
+        _ config: StoreConfig, readOnly: Bool = false, onWrite: (@Sendable (StoreError?) -> Void)? = nil
+    ) throws(StoreError) -> ConfiguredStores {
+        ConfiguredStores(
+            sqlite: try SQLiteStore(path: config.path, configuration: .init(readOnly: readOnly, onWrite: onWrite)))
     }
 
     /// Whether the configured store exists yet (a server creates it on its first start; the CLI

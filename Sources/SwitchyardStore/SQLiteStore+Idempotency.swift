@@ -12,7 +12,7 @@ extension SQLiteStore {
         let now = configuration.clock()
         let expiresAt = now + Int64(Self.milliseconds(ttl))
         let path = self.path
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 let existing = try connection.queryOne(
                     """
@@ -56,7 +56,7 @@ extension SQLiteStore {
     ) throws(StoreError) {
         let headerJSON = JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) })
         let path = self.path
-        try writer.withLock { connection throws(StoreError) in
+        try write { connection throws(StoreError) in
             let changed = try connection.run(
                 """
                 UPDATE idempotency SET state = 'completed', status = ?, body = ?, headers = ?
@@ -72,7 +72,7 @@ extension SQLiteStore {
 
     /// Drops an `in_flight` record (the request failed before a replayable response), so a retry runs.
     public func abandonIdempotent(owner: String, key: String) throws(StoreError) {
-        _ = try writer.withLock { connection throws(StoreError) in
+        _ = try write { connection throws(StoreError) in
             try connection.run(
                 "DELETE FROM idempotency WHERE owner = ? AND key = ? AND state = 'in_flight'",
                 [.text(owner), .text(key)]
@@ -86,7 +86,7 @@ extension SQLiteStore {
     /// the client's retries until the record expired.
     @discardableResult
     public func releaseInFlightIdempotency() throws(StoreError) -> Int {
-        try writer.withLock { connection throws(StoreError) in
+        try write { connection throws(StoreError) in
             try connection.run("DELETE FROM idempotency WHERE state = 'in_flight'")
         }
     }
@@ -95,7 +95,7 @@ extension SQLiteStore {
     @discardableResult
     public func purgeExpiredIdempotency() throws(StoreError) -> Int {
         let now = configuration.clock()
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.run("DELETE FROM idempotency WHERE expires_at <= ?", [.integer(now)])
         }
     }

@@ -26,16 +26,19 @@ public struct TaskService: Sendable {
         self.runtime = nil
     }
 
-    /// Creates the task, plans its steps and schedules it: `task.created`, then `start` with the
-    /// steps planned in the same transaction, then `plan` (→ `executing`). A crash between these
-    /// commits leaves an `idle` task (never resumed, the client got no 202) or a `planning` one with
-    /// all its steps (resumed on the next start).
+    /// Creates the task with its steps planned (`executing`) in one store transaction, then
+    /// schedules it: a crash leaves either no task (the client got no 202) or one the next start
+    /// resumes.
     public func create(owner: String, _ request: TaskCreateRequest) async throws(StoreError) -> TaskSnapshot {
         let id = Self.newTaskID()
-        _ = try await store.createTask(id: id, owner: owner, agent: request.agent, metadata: request.metadata)
-        try await commit(id, owner: owner, event: .start, steps: [.plan(request.steps)])
-        try await commit(id, owner: owner, event: .plan)
-        runtime?.schedule(TaskRuntime.Job(taskID: id, owner: owner))
+        let started = ContinuousClock.now
+        _ = try await store.createTask(
+            id: id, owner: owner, agent: request.agent, metadata: request.metadata, steps: request.steps)
+        if let runtime {
+            runtime.observer?.checkpointCommitted(duration: ContinuousClock.now - started)
+            runtime.hub.notify(id)
+            runtime.schedule(TaskRuntime.Job(taskID: id, owner: owner))
+        }
         return try await task(id: id, owner: owner)
     }
 

@@ -23,10 +23,14 @@ public protocol TaskStore: Sendable {
     /// Names the database in errors and logs (a file path; never a credential).
     var location: String { get }
 
-    /// Creates a task in `idle` with history event 1 (`task.created`).
+    /// Creates a task with its steps planned and ready to run, in one transaction: history
+    /// `task.created`, `start` with the steps planned, then `plan` (→ `executing`). A crash leaves
+    /// either no task or one the next start resumes, never one nothing resumes.
     /// - Parameter owner: the configured NAME of the calling client key, never the key.
-    /// - Throws: `.duplicate` if `id` exists.
-    func createTask(id: String, owner: String, agent: String, metadata: JSON) async throws(StoreError) -> TaskRecord
+    /// - Throws: `.duplicate` if `id` or a step id exists.
+    func createTask(
+        id: String, owner: String, agent: String, metadata: JSON, steps: [PlannedStep]
+    ) async throws(StoreError) -> TaskRecord
 
     /// The checkpoint (see the type's doc): `event` (nil to only update steps; the task must not be
     /// terminal) and `stepUpdates`, applied in order, in one transaction. `owner`, when given, must

@@ -81,8 +81,8 @@ import Testing
         let seen = runner.seen.withLock { $0 }
         #expect(seen.map(\.text) == ["draft", "review A-OUT"])
         #expect(seen.map(\.requestID) == ["\(created.task.id)-a-1", "\(created.task.id)-b-1"])
-        // start+plan and plan at creation, then start and finish per step.
-        #expect(commits.count.load(ordering: .relaxed) == 6)
+        // The creation (one transaction), then start and finish per step.
+        #expect(commits.count.load(ordering: .relaxed) == 5)
     }
 
     @Test func aFailedStepFailsTheTaskWithItsErrorClassAndNothingAfterItRuns() async throws {

@@ -14,6 +14,8 @@ struct GatewayStorage: Sendable {
     let idempotency: IdempotentRequests
     /// Stored Responses turns (`store.responses_ttl_s`).
     let responses: ResponsesStorage
+    /// The failure that stopped the store's last write (a full disk), nil while writes work.
+    let writeFailure: @Sendable () -> StoreError?
     /// `switchyard_tasks` is counted at most this often, however often `/metrics` is read.
     static let gaugeMaxAge = Duration.seconds(1)
 }
@@ -132,6 +134,14 @@ extension Gateway {
         return .internalError("The store failed.")
     }
 
+    /// `/readyz`'s `store` detail: `{"ok": true}`, or the failure that stopped the last write
+    /// (`{"ok": false, "error": "disk_full", "detail": …}`); nil without a task runtime.
+    func storeReadiness() -> JSON? {
+        guard let storage else { return nil }
+        guard let failure = storage.writeFailure() else { return ["ok": true] }
+        return ["ok": false, "error": .string(failure.kind.rawValue), "detail": .string(failure.message)]
+    }
+
     /// Store failures in OpenAI's envelope. Messages name no path, key or payload.
     func taskAPIError(_ error: StoreError) -> APIError {
         switch error.kind {
@@ -149,6 +159,15 @@ extension Gateway {
                 status: 503, type: "server_error", code: "store_busy",
                 message: "The task store is busy; retry shortly.",
                 retryAfterSeconds: 1)
+        case .diskFull:
+            return APIError(
+                status: 507, type: "server_error", code: "store_full",
+                message: "The task store's disk is full: nothing was stored. Chat completions without an "
+                    + "Idempotency-Key still work; tasks resume once space is freed.")
+        case .readOnly:
+            return APIError(
+                status: 503, type: "server_error", code: "store_read_only",
+                message: "The task store cannot be written (read-only file or file system); nothing was stored.")
         default:
             logger.error("task store failure", metadata: ["error": .string(error.description)])
             return .internalError("The task store failed.")
