@@ -29,14 +29,11 @@ extension SwitchyardConfig {
     public static func embeddedDefault(environment: [String: String]) -> SwitchyardConfig {
         var c = SwitchyardConfig()
         if let listen = environment["SWITCHYARD_LISTEN"], let a = parseListen(listen) { c.listen = a }
-        let known: [(String, String, String, [String])] = [
-            ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", ["gpt-", "o1", "o3", "o4", "chatgpt-"]),
-            ("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", ["claude-"]),
-            ("gemini", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", ["gemini-"]),
-        ]
-        for (name, url, env, prefixes) in known where !(environment[env] ?? "").isEmpty {
-            c.providers.append(ProviderConfig(name: name, kind: name, baseURL: url, apiKeyEnv: env))
-            c.routes += prefixes.map { PrefixRoute(prefix: $0, provider: name) }
+        for kind in ProviderKind.allCases where !(environment[kind.standardKeyEnv] ?? "").isEmpty {
+            c.providers.append(
+                ProviderConfig(
+                    name: kind.rawValue, kind: kind, baseURL: kind.defaultBaseURL, apiKeyEnv: kind.standardKeyEnv))
+            c.routes += kind.modelPrefixes.map { PrefixRoute(prefix: $0, provider: kind.rawValue) }
         }
         if environment["SWITCHYARD_KEY"] != nil {
             c.auth.keys = [ClientKeyConfig(name: "default", keyEnv: "SWITCHYARD_KEY")]
@@ -56,13 +53,14 @@ extension SwitchyardConfig {
 
     /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
     static func continuationProblem(_ mode: ContinuationMode, provider p: ProviderConfig) -> String? {
-        if mode.isOpenAIFlag, p.kind != "openai" {
-            return "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind) targets continue with prefill"
+        if mode.isOpenAIFlag, p.kind != .openai {
+            return
+                "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind.rawValue) targets continue with prefill"
         }
         // OpenAI's own Chat Completions (and Azure's) answer a final assistant message with a new
         // turn instead of continuing it: spliced onto the delivered text that would garble the
         // answer. OpenAI-compatible servers elsewhere may continue (the operator says how).
-        if mode != .unsupported, p.kind == "openai", let host = Self.host(of: p.baseURL),
+        if mode != .unsupported, p.kind == .openai, let host = Self.host(of: p.baseURL),
             host == "api.openai.com" || host.hasSuffix(".openai.azure.com")
         {
             return "\(host) does not continue a final assistant message; use none"
@@ -219,13 +217,19 @@ struct ConfigDecoder {
                         "default_max_tokens", "responses_mode",
                     ])
             else {
-                c.providers.append(ProviderConfig(name: "", kind: "", baseURL: "", apiKeyEnv: nil))
+                c.providers.append(ProviderConfig(name: "", kind: .openai, baseURL: "", apiKeyEnv: nil))
                 continue
             }
             let name = string(po, "name", p, required: true) ?? ""
-            let kind = string(po, "kind", p, required: true) ?? ""
+            let kindText = string(po, "kind", p, required: true)
+            let kind = kindText.flatMap(ProviderKind.init(rawValue:))
+            if let kindText, kind == nil {
+                fail(p + ".kind", "unknown kind \"\(kindText)\" (expected openai, anthropic or gemini)")
+            }
+            // An entry whose kind failed keeps its place with a placeholder, so later paths match the file.
             var pc = ProviderConfig(
-                name: name, kind: kind, baseURL: string(po, "base_url", p) ?? defaultBaseURL(kind),
+                name: name, kind: kind ?? .openai,
+                baseURL: string(po, "base_url", p) ?? (kind ?? .openai).defaultBaseURL,
                 apiKeyEnv: string(po, "api_key_env", p))
             if pc.baseURL.hasSuffix("/") { pc.baseURL.removeLast() }
             pc.timeoutMs = int(po, "timeout_ms", p) ?? pc.timeoutMs
@@ -346,13 +350,6 @@ struct ConfigDecoder {
         return c
     }
 
-    func defaultBaseURL(_ kind: String) -> String {
-        switch kind {
-        case "anthropic": "https://api.anthropic.com"
-        case "gemini": "https://generativelanguage.googleapis.com"
-        default: "https://api.openai.com/v1"
-        }
-    }
 }
 
 extension String {

@@ -1,9 +1,6 @@
 public import SwitchyardCore
 
-/// The wire formats Switchyard speaks upstream (config `kind`).
-public enum ProviderKind: String, Sendable, CaseIterable {
-    case openai, anthropic, gemini
-
+extension ProviderKind {
     /// The codec that speaks this wire format.
     public var codec: any ProviderCodec {
         switch self {

@@ -34,7 +34,7 @@ import Testing
         // Only the addresses change: the providers point at the mock, the listener at port 0.
         for i in config.providers.indices {
             let kind = config.providers[i].kind
-            config.providers[i].baseURL = "http://127.0.0.1:\(mock.port)" + (kind == "openai" ? "/v1" : "")
+            config.providers[i].baseURL = "http://127.0.0.1:\(mock.port)" + (kind == .openai ? "/v1" : "")
         }
         config.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.store.path = temporaryStorePath("shipped")
