@@ -100,6 +100,37 @@ struct ConfigDecoder {
         return o
     }
 
+    /// One key of a flat section and the property it sets.
+    enum Field<Section> {
+        case int(String, WritableKeyPath<Section, Int>)
+        case double(String, WritableKeyPath<Section, Double>)
+        case string(String, WritableKeyPath<Section, String>)
+
+        var key: String {
+            switch self {
+            case .int(let k, _), .double(let k, _), .string(let k, _): k
+            }
+        }
+    }
+
+    /// A section of scalar keys (`retry:`, `limits:` …): its allowed keys are `fields`' keys, each
+    /// read in order into its property of `section`; a key that is absent keeps the default.
+    mutating func section<Section>(
+        _ value: JSON?, _ path: String, _ fields: [Field<Section>], into section: inout Section
+    ) {
+        guard let o = object(value, path, allowed: fields.map(\.key)) else { return }
+        for field in fields {
+            switch field {
+            case .int(let key, let property):
+                section[keyPath: property] = int(o, key, path) ?? section[keyPath: property]
+            case .double(let key, let property):
+                section[keyPath: property] = double(o, key, path) ?? section[keyPath: property]
+            case .string(let key, let property):
+                section[keyPath: property] = string(o, key, path) ?? section[keyPath: property]
+            }
+        }
+    }
+
     mutating func string(_ o: JSONObject, _ key: String, _ path: String, required: Bool = false) -> String? {
         let p = path.isEmpty ? key : "\(path).\(key)"
         guard let v = o[key], !v.isNull else {
@@ -293,55 +324,35 @@ struct ConfigDecoder {
                     prefix: string(ro, "prefix", p, required: true) ?? "",
                     provider: string(ro, "provider", p, required: true) ?? ""))
         }
-        if let r = object(
+        section(
             o["retry"], "retry",
-            allowed: [
-                "attempts_per_target", "initial_backoff_ms", "max_backoff_ms", "multiplier", "deadline_ms",
-                "wait_retry_after_ms", "budget_percent", "budget_min_retries_per_s",
-            ])
-        {
-            c.retry.attemptsPerTarget = int(r, "attempts_per_target", "retry") ?? c.retry.attemptsPerTarget
-            c.retry.initialBackoffMs = int(r, "initial_backoff_ms", "retry") ?? c.retry.initialBackoffMs
-            c.retry.maxBackoffMs = int(r, "max_backoff_ms", "retry") ?? c.retry.maxBackoffMs
-            c.retry.multiplier = double(r, "multiplier", "retry") ?? c.retry.multiplier
-            c.retry.deadlineMs = int(r, "deadline_ms", "retry") ?? c.retry.deadlineMs
-            c.retry.waitRetryAfterMs = int(r, "wait_retry_after_ms", "retry") ?? c.retry.waitRetryAfterMs
-            c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
-            c.retry.budgetMinRetriesPerSecond =
-                double(r, "budget_min_retries_per_s", "retry") ?? c.retry.budgetMinRetriesPerSecond
-        }
-        if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
-            c.circuitBreaker.failureThreshold =
-                int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
-            c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
-        }
-        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s", "responses_ttl_s"]) {
-            c.store.path = string(s, "path", "store") ?? c.store.path
-            c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
-            c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
-        }
-        if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
-            c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers
-        }
-        if let l = object(
+            [
+                .int("attempts_per_target", \.attemptsPerTarget), .int("initial_backoff_ms", \.initialBackoffMs),
+                .int("max_backoff_ms", \.maxBackoffMs), .double("multiplier", \.multiplier),
+                .int("deadline_ms", \.deadlineMs), .int("wait_retry_after_ms", \.waitRetryAfterMs),
+                .double("budget_percent", \.budgetPercent),
+                .double("budget_min_retries_per_s", \.budgetMinRetriesPerSecond),
+            ], into: &c.retry)
+        section(
+            o["circuit_breaker"], "circuit_breaker",
+            [.int("failure_threshold", \.failureThreshold), .int("open_ms", \.openMs)], into: &c.circuitBreaker)
+        section(
+            o["store"], "store",
+            [
+                .string("path", \.path), .int("idempotency_ttl_s", \.idempotencyTTLSeconds),
+                .int("responses_ttl_s", \.responsesTTLSeconds),
+            ], into: &c.store)
+        section(o["tasks"], "tasks", [.int("workers", \.workers)], into: &c.tasks)
+        section(
             o["limits"], "limits",
-            allowed: [
-                "max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms",
-                "header_timeout_s", "body_timeout_s", "max_connections_per_peer", "max_connections_per_loopback_peer",
-            ])
-        {
-            c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes
-            c.limits.maxConnections = int(l, "max_connections", "limits") ?? c.limits.maxConnections
-            c.limits.maxHeaderBytes = int(l, "max_header_bytes", "limits") ?? c.limits.maxHeaderBytes
-            c.limits.clientTimeoutSeconds = int(l, "client_timeout_s", "limits") ?? c.limits.clientTimeoutSeconds
-            c.limits.streamHeartbeatMs = int(l, "stream_heartbeat_ms", "limits") ?? c.limits.streamHeartbeatMs
-            c.limits.headerTimeoutSeconds = int(l, "header_timeout_s", "limits") ?? c.limits.headerTimeoutSeconds
-            c.limits.bodyTimeoutSeconds = int(l, "body_timeout_s", "limits") ?? c.limits.bodyTimeoutSeconds
-            c.limits.maxConnectionsPerPeer =
-                int(l, "max_connections_per_peer", "limits") ?? c.limits.maxConnectionsPerPeer
-            c.limits.maxConnectionsPerLoopbackPeer =
-                int(l, "max_connections_per_loopback_peer", "limits") ?? c.limits.maxConnectionsPerLoopbackPeer
-        }
+            [
+                .int("max_body_bytes", \.maxBodyBytes), .int("max_connections", \.maxConnections),
+                .int("max_header_bytes", \.maxHeaderBytes), .int("client_timeout_s", \.clientTimeoutSeconds),
+                .int("stream_heartbeat_ms", \.streamHeartbeatMs), .int("header_timeout_s", \.headerTimeoutSeconds),
+                .int("body_timeout_s", \.bodyTimeoutSeconds),
+                .int("max_connections_per_peer", \.maxConnectionsPerPeer),
+                .int("max_connections_per_loopback_peer", \.maxConnectionsPerLoopbackPeer),
+            ], into: &c.limits)
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
         if let r = object(o["readiness"], "readiness", allowed: ["require_provider"]) {
