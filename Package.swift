@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The target graph is the architecture diagram (see README "Architecture"):
+// The target graph is the architecture diagram (docs/architecture.md, checked by scripts/check-docs):
 // C shims at the bottom, a pure core in the middle, I/O adapters around it,
 // the gateway composing them and a thin executable on top.
 let strict: [SwiftSetting] = [
