@@ -49,17 +49,17 @@ struct ListenSocket: Sendable {
         let result: Int32
         switch address {
         case .v4(let addr):
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = port.bigEndian
-            sa.sin_addr = addr
-            result = bind(fd, sa)
+            result = bind(
+                fd,
+                sockaddr_in(
+                    sin_family: sa_family_t(AF_INET), sin_port: port.bigEndian, sin_addr: addr,
+                    sin_zero: (0, 0, 0, 0, 0, 0, 0, 0)))
         case .v6(let addr):
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = port.bigEndian
-            sa.sin6_addr = addr
-            result = bind(fd, sa)
+            result = bind(
+                fd,
+                sockaddr_in6(
+                    sin6_family: sa_family_t(AF_INET6), sin6_port: port.bigEndian, sin6_flowinfo: 0, sin6_addr: addr,
+                    sin6_scope_id: 0))
         }
         if result != 0 {
             let code = errno
