@@ -128,16 +128,44 @@ public struct SQLiteResponseStore: ResponseStore {
 }
 
 /// The stores of a configuration (`store:`), opened once and shared by the server and the
-/// `switchyard tasks` CLI. One SQLite file today; the place where another backend is chosen.
+/// `switchyard tasks` CLI: the one place a configuration picks the backend. The server and the
+/// CLI see only the three protocols, so another backend (a database several replicas share)
+/// plugs in by implementing them and being chosen in `open`; today `store:` names one SQLite file.
 public struct ConfiguredStores: Sendable {
-    public let sqlite: SQLiteStore
-    public var tasks: any TaskStore { SQLiteTaskStore(sqlite) }
-    public var idempotency: any IdempotencyStore { SQLiteIdempotencyStore(sqlite) }
-    public var responses: any ResponseStore { SQLiteResponseStore(sqlite) }
-    /// Names the database in logs and errors.
-    public var location: String { sqlite.path }
+    public let tasks: any TaskStore
+    public let idempotency: any IdempotencyStore
+    public let responses: any ResponseStore
+    /// Names the store in logs and errors (a file path; never a password).
+    public let location: String
+    /// The SQLite store underneath when that is the backend (tests reach into it to fake a full disk).
+    public let sqlite: SQLiteStore?
+    private let writeFailure: @Sendable () -> StoreError?
+
     /// The failure that stopped the last write (a full disk, a read-only file), nil while writes work.
-    public var lastWriteFailure: StoreError? { sqlite.lastWriteFailure }
+    public var lastWriteFailure: StoreError? { writeFailure() }
+
+    /// A backend's three stores, `location` naming it and `lastWriteFailure` its write health.
+    public init(
+        tasks: any TaskStore, idempotency: any IdempotencyStore, responses: any ResponseStore, location: String,
+        lastWriteFailure: @escaping @Sendable () -> StoreError?
+    ) {
+        self.tasks = tasks
+        self.idempotency = idempotency
+        self.responses = responses
+        self.location = location
+        self.sqlite = nil
+        self.writeFailure = lastWriteFailure
+    }
+
+    /// The three stores over one SQLite file.
+    public init(sqlite: SQLiteStore) {
+        self.tasks = SQLiteTaskStore(sqlite)
+        self.idempotency = SQLiteIdempotencyStore(sqlite)
+        self.responses = SQLiteResponseStore(sqlite)
+        self.location = sqlite.path
+        self.sqlite = sqlite
+        self.writeFailure = { sqlite.lastWriteFailure }
+    }
 
     /// Opens (and, unless `readOnly`, creates and migrates) the configured store. Blocking.
     /// `onWrite` hears the outcome of every write (see `SQLiteStore.Configuration.onWrite`).
