@@ -3,7 +3,7 @@ import Foundation
 import SwitchyardStore
 
 /// `switchyard-bench store`: seeds a fresh task store and prints checkpoint commit and listing
-/// percentiles and the open + migrate + resume time (issue targets: p50 < 200 µs, < 2 ms, < 1 s).
+/// percentiles and the open + migrate + resume time (targets: p50 < 200 µs, < 2 ms, < 1 s).
 /// The database stays at `--path`, so bench/run can start `switchyard serve` on it next.
 struct StoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(

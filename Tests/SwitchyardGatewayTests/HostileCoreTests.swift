@@ -4,7 +4,7 @@ import SwitchyardGateway
 import SwitchyardTestSupport
 import Testing
 
-/// Hostile input and faults through the real gateway over loopback (issue "hostile input"):
+/// Hostile input and faults through the real gateway over loopback:
 /// large bodies, schema fan-out, tool-call ids. Each failed on the code before its fix.
 @Suite struct HostileCoreTests {
     static let models = """

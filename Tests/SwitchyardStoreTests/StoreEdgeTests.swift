@@ -8,7 +8,7 @@ import Testing
 @testable import SwitchyardStore
 
 /// Opening a file that is not a store, a store that cannot be written, a full disk, and task
-/// creation as one transaction (issue "hostile input" item 7).
+/// creation as one transaction.
 @Suite struct StoreEdgeTests {
     @Test func anEmptyExistingFileIsRefusedNotMadeANewStore() throws {
         try withTemporaryDirectory { directory throws in
