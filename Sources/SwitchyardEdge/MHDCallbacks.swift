@@ -167,7 +167,7 @@ extension RequestContext {
 
     private func queueError(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
-        let (headers, body) = server.errorResponse(status, message)
+        let (headers, body) = server.errorResponse(status, message, rawTarget: rawTarget)
         return queueFull(connection, status: status, headers: headers, body: body)
     }
 

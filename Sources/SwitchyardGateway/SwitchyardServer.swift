@@ -1,6 +1,7 @@
 public import Logging
 public import SwitchyardCore
 import SwitchyardEdge
+import SwitchyardInbound
 import SwitchyardRouting
 import SwitchyardStore
 import SwitchyardUpstream
@@ -60,19 +61,18 @@ public final class SwitchyardServer: Sendable {
         edge.connectionTimeoutSeconds = config.limits.clientTimeoutSeconds
         edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
         edge.handlerExecutor = upstream.executor
+        let maxBody = config.limits.maxBodyBytes
         edge.errorResponse = { status, message in
-            let error: APIError
-            switch status {
-            case 413:
-                error = APIError(
-                    status: 413, type: "invalid_request_error", code: "request_too_large",
-                    message: "Request body is larger than the limit of \(config.limits.maxBodyBytes) bytes.")
-            case 400..<500:
-                error = APIError(status: status, type: "invalid_request_error", code: nil, message: message)
-            default:
-                error = APIError(status: status, type: "server_error", code: nil, message: message)
-            }
-            return (["Content-Type": "application/json"], error.body)
+            (["Content-Type": "application/json"], Gateway.edgeError(status, message, maxBodyBytes: maxBody).body)
+        }
+        edge.errorResponseForPath = { status, message, path in
+            let format = Gateway.errorFormat(path: path)
+            guard format.api == .anthropicMessages else { return nil }
+            let error = Gateway.edgeError(status, message, maxBodyBytes: maxBody)
+            let requestID = RequestID.from(nil)
+            var headers: HTTPHeaders = ["Content-Type": "application/json", "x-request-id": requestID]
+            for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
+            return (headers, format.encodeError(error))
         }
         server = try HTTPServer(configuration: edge, handler: gateway)
         try server.start()
