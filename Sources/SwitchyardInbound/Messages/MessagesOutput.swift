@@ -4,7 +4,8 @@ public import SwitchyardCore
 public enum MessagesOutput {
     /// `end_turn` for a plain stop (the translated providers do not say whether a stop sequence
     /// matched, so `stop_sequence` stays null, **policy**), `max_tokens` for `length`, `tool_use`
-    /// for tool calls, `refusal` for a content filter.
+    /// for tool calls, `refusal` for a content filter (and for an OpenAI refusal, whose finish
+    /// reason is a plain stop).
     public static func stopReason(_ reason: FinishReason?) -> String {
         switch reason {
         case .stop?, nil: "end_turn"
@@ -60,9 +61,10 @@ public enum MessagesOutput {
         for call in choice?.toolCalls ?? [] {
             content.append(toolUseBlock(id: call.id, name: call.name, input: toolInput(call.arguments)))
         }
+        let refused = !(choice?.refusal ?? "").isEmpty
         return envelope(
-            id: id, model: response.model, content: content, stopReason: stopReason(choice?.finishReason),
-            usage: usage(response.usage))
+            id: id, model: response.model, content: content,
+            stopReason: refused ? "refusal" : stopReason(choice?.finishReason), usage: usage(response.usage))
     }
 
     public static func envelope(

@@ -41,6 +41,8 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     /// Unified tool-call index → block index.
     var calls: [Int: Int] = [:]
     var finish: FinishReason?
+    /// The answer was an OpenAI refusal: its stop reason is `refusal`.
+    var refused = false
     /// What the upstream's `message_delta` said, on a native stream.
     var nativeStop: JSON?
     var nativeUsage = JSONObject()
@@ -109,7 +111,10 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     mutating func apply(_ d: ChoiceDelta, into out: inout [UInt8]) {
         guard d.index == 0 else { return }
         if let text = d.content, !text.isEmpty { appendText(text, into: &out) }
-        if let text = d.refusal, !text.isEmpty { appendText(text, into: &out) }
+        if let text = d.refusal, !text.isEmpty {
+            refused = true
+            appendText(text, into: &out)
+        }
         for call in d.toolCalls { applyCall(call, into: &out) }
         if let f = d.finishReason { finish = f }
     }
@@ -170,7 +175,7 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
         if !deltaSent {
             deltaSent = true
             var delta = JSONObject()
-            delta.appendUnique("stop_reason", .string(MessagesOutput.stopReason(finish)))
+            delta.appendUnique("stop_reason", .string(stopReason))
             delta.appendUnique("stop_sequence", .null)
             emit("message_delta", ["delta": .object(delta), "usage": .object(MessagesOutput.usage(usage))], into: &out)
         }
@@ -179,6 +184,8 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     }
 
     // MARK: The final message
+
+    var stopReason: String { refused ? "refusal" : MessagesOutput.stopReason(finish) }
 
     var finalMessage: JSONObject {
         var m =
@@ -193,7 +200,7 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
             for e in nativeUsage { u[e.key] = e.value }
             m["usage"] = .object(u)
         } else {
-            m["stop_reason"] = .string(MessagesOutput.stopReason(finish))
+            m["stop_reason"] = .string(stopReason)
             m["usage"] = .object(MessagesOutput.usage(usage))
         }
         return m
