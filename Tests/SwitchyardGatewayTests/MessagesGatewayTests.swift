@@ -62,7 +62,8 @@ import Testing
             let o = try #require(r.json)
             #expect(o["type"] == "message" && o["role"] == "assistant" && o["stop_reason"] == "end_turn")
             #expect(o["content"] == [["type": "text", "text": "Hello from the mock: hi there"]])
-            #expect((o["usage"]?["input_tokens"]?.intValue ?? 0) > 0 && (o["usage"]?["output_tokens"]?.intValue ?? 0) > 0)
+            #expect(
+                (o["usage"]?["input_tokens"]?.intValue ?? 0) > 0 && (o["usage"]?["output_tokens"]?.intValue ?? 0) > 0)
             #expect(r.header("request-id") == r.header("x-request-id") && r.header("request-id") != nil)
             #expect(mock.requests.first?.path.contains(upstreamPath) == true)
 
@@ -95,12 +96,18 @@ import Testing
             #expect(r.head.status == 200)
             let sent = try #require(mock.requests.last)
             #expect(
-                sent.bodyText == body.replacingOccurrences(of: #""model":"via-anthropic""#, with: #""model":"claude-sonnet-4-5""#))
+                sent.bodyText
+                    == body.replacingOccurrences(of: #""model":"via-anthropic""#, with: #""model":"claude-sonnet-4-5""#)
+            )
             #expect(sent.headers.value(for: "anthropic-version") == "2023-06-01")
             #expect(sent.headers.value(for: "anthropic-beta") == "client-2")
             _ = try await h.request(
-                "POST", "/v1/messages", body: Self.body("beta", "hi"), headers: [HeaderField("anthropic-beta", "client-2")])
-            #expect(mock.requests.last?.headers.filter { $0.name.lowercased() == "anthropic-beta" }.map(\.value) == ["configured-1,client-2"])
+                "POST", "/v1/messages", body: Self.body("beta", "hi"),
+                headers: [HeaderField("anthropic-beta", "client-2")])
+            #expect(
+                mock.requests.last?.headers.filter { $0.name.lowercased() == "anthropic-beta" }.map(\.value) == [
+                    "configured-1,client-2"
+                ])
         }
     }
 
@@ -116,7 +123,9 @@ import Testing
             """
         try await withGateway(
             models: models,
-            script: { _, r in MockProviderKind(path: r.path) == .anthropic ? MockLLM.overloaded(.anthropic) : MockLLM().respond(r) }
+            script: { _, r in
+                MockProviderKind(path: r.path) == .anthropic ? MockLLM.overloaded(.anthropic) : MockLLM().respond(r)
+            }
         ) { h, mock in
             let r = try await h.request("POST", "/v1/messages", body: Self.body("claude-then-gemini", "hi there"))
             #expect(r.head.status == 200 && r.header("x-switchyard-provider") == "gemini")
@@ -157,20 +166,24 @@ import Testing
             let messages = try JSON.parse(requests[1].body)["messages"]?.arrayValue ?? []
             #expect(messages.last == ["role": "assistant", "content": "Hello from"])
             let metrics = try await h.request("GET", "/metrics", key: nil)
-            #expect(metrics.text.contains(#"switchyard_continuations_total{from="anthropic",to="anthropic",outcome="ok"} 1"#))
+            #expect(
+                metrics.text.contains(
+                    #"switchyard_continuations_total{from="anthropic",to="anthropic",outcome="ok"} 1"#))
         }
     }
 
     @Test func countTokensIsExactOnAnthropicAndEstimatedElsewhere() async throws {
         try await withGateway { h, mock in
-            let body = #"{"model":"via-anthropic","messages":[{"role":"user","content":"count me"}],"system":"Be brief."}"#
+            let body =
+                #"{"model":"via-anthropic","messages":[{"role":"user","content":"count me"}],"system":"Be brief."}"#
             let exact = try await h.request("POST", "/v1/messages/count_tokens", body: body)
             #expect(exact.head.status == 200 && exact.header("x-switchyard-token-count") == "exact")
             let sent = try #require(mock.requests.last)
             #expect(sent.path == "/v1/messages/count_tokens")
             #expect(exact.json?["input_tokens"]?.intValue == sent.body.count / 4)
             let estimate = try await h.request(
-                "POST", "/v1/messages/count_tokens", body: body.replacingOccurrences(of: "via-anthropic", with: "via-gemini"))
+                "POST", "/v1/messages/count_tokens",
+                body: body.replacingOccurrences(of: "via-anthropic", with: "via-gemini"))
             #expect(estimate.head.status == 200 && estimate.header("x-switchyard-token-count") == "estimate")
             // Two messages (system, user) of 4 tokens each, "Be brief." 3, "count me" 2.
             #expect(estimate.json?["input_tokens"]?.intValue == 2 * MessagesTokenEstimate.perMessage + 3 + 2)
@@ -196,7 +209,8 @@ import Testing
             #expect(missing.head.status == 401 && missing.json?["error"]?["type"] == "authentication_error")
             #expect(missing.json?["type"] == "error" && missing.header("request-id") != nil)
             let chat = try await h.request(
-                "POST", "/v1/chat/completions", body: #"{"model":"via-openai","messages":[{"role":"user","content":"hi"}]}"#,
+                "POST", "/v1/chat/completions",
+                body: #"{"model":"via-openai","messages":[{"role":"user","content":"hi"}]}"#,
                 headers: [HeaderField("x-api-key", TestSecrets.client)], key: nil)
             #expect(chat.head.status == 200)
 
@@ -205,7 +219,8 @@ import Testing
             #expect(tooLarge.head.status == 413)
             #expect(tooLarge.json?["error"]?["type"] == "request_too_large" && tooLarge.header("request-id") != nil)
             let chatTooLarge = try await h.request(
-                "POST", "/v1/chat/completions", body: #"{"model":"via-openai","messages":[{"role":"user","content":"\#(big)"}]}"#)
+                "POST", "/v1/chat/completions",
+                body: #"{"model":"via-openai","messages":[{"role":"user","content":"\#(big)"}]}"#)
             #expect(chatTooLarge.head.status == 413 && chatTooLarge.json?["error"]?["code"] == "request_too_large")
 
             let get = try await h.request("GET", "/v1/messages")
@@ -213,11 +228,16 @@ import Testing
             let unknown = try await h.request("POST", "/v1/messages/batches", body: "{}")
             #expect(unknown.head.status == 404 && unknown.json?["error"]?["type"] == "not_found_error")
             let invalid = try await h.request("POST", "/v1/messages", body: #"{"model":"via-openai","messages":[]}"#)
-            #expect(invalid.head.status == 400 && invalid.json?["error"]?["message"]?.stringValue?.contains("max_tokens") == true)
+            #expect(
+                invalid.head.status == 400
+                    && invalid.json?["error"]?["message"]?.stringValue?.contains("max_tokens") == true)
             let server = try await h.request(
                 "POST", "/v1/messages",
-                body: Self.body("via-gemini", "hi", extra: #","tools":[{"type":"web_search_20250305","name":"web_search"}]"#))
-            #expect(server.head.status == 400 && server.json?["error"]?["message"]?.stringValue?.contains("tools[0]") == true)
+                body: Self.body(
+                    "via-gemini", "hi", extra: #","tools":[{"type":"web_search_20250305","name":"web_search"}]"#))
+            #expect(
+                server.head.status == 400
+                    && server.json?["error"]?["message"]?.stringValue?.contains("tools[0]") == true)
         }
     }
 
@@ -233,7 +253,8 @@ import Testing
             #expect(mock.requests.count == 1)
             #expect(Self.text(Self.events(second)) == Self.text(Self.events(first)))
             #expect(Self.events(second).last?.0 == "message_stop")
-            let reused = try await h.request("POST", "/v1/messages", body: Self.body("via-anthropic", "other"), headers: key)
+            let reused = try await h.request(
+                "POST", "/v1/messages", body: Self.body("via-anthropic", "other"), headers: key)
             #expect(reused.head.status == 422 && reused.json?["type"] == "error")
         }
     }
