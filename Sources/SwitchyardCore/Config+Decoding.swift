@@ -138,6 +138,18 @@ extension SwitchyardConfig {
         if limits.streamHeartbeatMs < 10 {
             errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10"))
         }
+        if !(1...86_400).contains(limits.headerTimeoutSeconds) {
+            errors.append(.init(path: "limits.header_timeout_s", problem: "must be between 1 and 86400"))
+        }
+        if !(1...86_400).contains(limits.bodyTimeoutSeconds) {
+            errors.append(.init(path: "limits.body_timeout_s", problem: "must be between 1 and 86400"))
+        }
+        for (key, value) in [
+            ("max_connections_per_peer", limits.maxConnectionsPerPeer),
+            ("max_connections_per_loopback_peer", limits.maxConnectionsPerLoopbackPeer),
+        ] where value < 0 {
+            errors.append(.init(path: "limits.\(key)", problem: "must not be negative (0: no cap)"))
+        }
         if limits.maxConnections < 1 {
             errors.append(.init(path: "limits.max_connections", problem: "must be at least 1"))
         }
@@ -272,7 +284,7 @@ struct ConfigDecoder {
                 allowed: [
                     "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks",
                     "limits",
-                    "shutdown_grace_ms", "health_check_ms",
+                    "shutdown_grace_ms", "health_check_ms", "readiness",
                 ])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
@@ -401,6 +413,7 @@ struct ConfigDecoder {
             o["limits"], "limits",
             allowed: [
                 "max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms",
+                "header_timeout_s", "body_timeout_s", "max_connections_per_peer", "max_connections_per_loopback_peer",
             ])
         {
             c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes
@@ -408,9 +421,18 @@ struct ConfigDecoder {
             c.limits.maxHeaderBytes = int(l, "max_header_bytes", "limits") ?? c.limits.maxHeaderBytes
             c.limits.clientTimeoutSeconds = int(l, "client_timeout_s", "limits") ?? c.limits.clientTimeoutSeconds
             c.limits.streamHeartbeatMs = int(l, "stream_heartbeat_ms", "limits") ?? c.limits.streamHeartbeatMs
+            c.limits.headerTimeoutSeconds = int(l, "header_timeout_s", "limits") ?? c.limits.headerTimeoutSeconds
+            c.limits.bodyTimeoutSeconds = int(l, "body_timeout_s", "limits") ?? c.limits.bodyTimeoutSeconds
+            c.limits.maxConnectionsPerPeer =
+                int(l, "max_connections_per_peer", "limits") ?? c.limits.maxConnectionsPerPeer
+            c.limits.maxConnectionsPerLoopbackPeer =
+                int(l, "max_connections_per_loopback_peer", "limits") ?? c.limits.maxConnectionsPerLoopbackPeer
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
+        if let r = object(o["readiness"], "readiness", allowed: ["require_provider"]) {
+            c.readiness.requireProvider = bool(r, "require_provider", "readiness") ?? c.readiness.requireProvider
+        }
         return c
     }
 

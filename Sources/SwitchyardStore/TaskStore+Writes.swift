@@ -155,12 +155,6 @@ extension TaskStore {
         }
         for action in actions {
             switch action {
-            case .requeueRunningSteps:
-                let steps = try connection.query(
-                    "UPDATE steps SET state = 'pending' WHERE task_id = ? AND state = 'running' RETURNING step_id",
-                    [.text(taskID)]
-                ) { $0.text(0) }
-                for step in steps { history.add("step.requeued", ["step_id": .string(step), "reason": "pause"]) }
             case .cancelOpenSteps:
                 let steps = try connection.query(
                     """

@@ -5,15 +5,12 @@ import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardStore
 
-/// Version printed by `switchyard --version`.
-let switchyardVersion = "0.1.0"
-
 @main
 struct Switchyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "An OpenAI-compatible sidecar with failover across OpenAI, Anthropic and Gemini.",
-        version: switchyardVersion,
+        version: SwitchyardBuild.version,
         subcommands: [Serve.self, CheckConfig.self, TasksCommand.self],
         defaultSubcommand: Serve.self)
 }
@@ -78,6 +75,8 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchyard")
+        // Before the listener opens, so a SIGTERM during start-up drains instead of killing.
+        let signals = await SwitchyardServer.trapSignals()
         let loaded: (SwitchyardConfig, String?)
         do {
             loaded = try options.load(environment: environment)
@@ -100,7 +99,7 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["error": .string("\(error)")])
             throw ExitCode(1)
         }
-        await server.runUntilSignalled()
+        await server.runUntilSignalled(signals)
     }
 }
 

@@ -52,28 +52,28 @@ extension Gateway {
                 }
                 guard method == "GET" else {
                     status = 405
-                    return methodNotAllowed(responder, requestID, "GET, POST")
+                    return methodNotAllowed(request, responder, requestID, "GET, POST")
                 }
                 status = try await listTasks(
                     request, responder: responder, runtime: runtime, requestID: requestID, owner: keyName)
             case (1, let id) where !id.isEmpty:
                 guard method == "GET" else {
                     status = 405
-                    return methodNotAllowed(responder, requestID, "GET")
+                    return methodNotAllowed(request, responder, requestID, "GET")
                 }
                 respondTask(
                     responder, try await runtime.snapshotOrNotFound(id: id, owner: keyName), requestID: requestID)
             case (2, "events") where !parts[0].isEmpty:
                 guard method == "GET" else {
                     status = 405
-                    return methodNotAllowed(responder, requestID, "GET")
+                    return methodNotAllowed(request, responder, requestID, "GET")
                 }
                 try await streamTaskEvents(
                     request, responder: responder, runtime: runtime, id: parts[0], owner: keyName, requestID: requestID)
             case (2, let action) where !parts[0].isEmpty && ["pause", "resume", "cancel"].contains(action):
                 guard method == "POST" else {
                     status = 405
-                    return methodNotAllowed(responder, requestID, "POST")
+                    return methodNotAllowed(request, responder, requestID, "POST")
                 }
                 let id = parts[0]
                 let snapshot: TaskSnapshot
@@ -85,7 +85,7 @@ extension Gateway {
                 respondTask(responder, snapshot, requestID: requestID)
             default:
                 status = 404
-                respondError(responder, .notFound("Unknown path \(request.path)."), requestID: requestID)
+                unknownPath(request, responder, requestID: requestID)
             }
         } catch {
             let apiError = taskAPIError(error)
