@@ -7,7 +7,9 @@ extension MockLLM {
     /// and `tool_result` only from the user, each `tool_use` answered by a `tool_result` at the
     /// start of the next user turn and every `tool_result` answering one, `tools` present when the
     /// history has tool blocks, tool `input_schema` of type object, `cache_control` of type
-    /// `ephemeral`, `thinking.budget_tokens` of at least 1,024 and below `max_tokens`.
+    /// `ephemeral`, `thinking.budget_tokens` of at least 1,024 and below `max_tokens`, and with
+    /// thinking on, a final assistant turn (a prefill) that starts with a thinking block
+    /// *(unverified: the API's wording of that refusal)*.
     static func anthropicProblem(_ body: JSONObject, countsTokens: Bool) -> String? {
         if let system = body["system"] {
             switch system {
@@ -106,7 +108,18 @@ extension MockLLM {
                 return "tools.\(i).custom.input_schema.type: Input should be 'object'"
             }
         }
-        if body["thinking"]?["type"]?.stringValue == "enabled" {
+        let thinkingType = body["thinking"]?["type"]?.stringValue
+        if thinkingType == "enabled" || thinkingType == "adaptive", messages.count > 1,
+            messages.last?["role"]?.stringValue == "assistant"
+        {
+            let first = messages.last?["content"]?.arrayValue?.first?["type"]?.stringValue
+            if first != "thinking", first != "redacted_thinking" {
+                return "messages.\(messages.count - 1).content.0.type: Expected `thinking` or `redacted_thinking`, "
+                    + "but found `\(first ?? "text")`. When `thinking` is enabled, a final `assistant` message must "
+                    + "start with a thinking block."
+            }
+        }
+        if thinkingType == "enabled" {
             let budget = body["thinking"]?["budget_tokens"]?.intValue ?? 0
             if budget < 1024 { return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024" }
             if !countsTokens, let max = body["max_tokens"]?.intValue, budget >= max {

@@ -172,6 +172,27 @@ import Testing
         }
     }
 
+    /// With extended thinking on, a cut stream is not continued: Anthropic would refuse a
+    /// prefill without the signed thinking block (and the refusal would bar the target from
+    /// continuing other streams for a while); the client gets the original failure.
+    @Test func cutThinkingStreamIsNotContinued() async throws {
+        let llm = MockLLM()
+        try await withGateway(
+            models: "  - {name: m, targets: [{provider: anthropic, model: claude-x}]}",
+            script: { n, r in n == 1 ? llm.respond(r, breakingAfter: 5, .cut) : llm.respond(r) }
+        ) { h, mock in
+            let thinking = #","thinking":{"type":"enabled","budget_tokens":1024}"#
+            let s = try await h.request(
+                "POST", "/v1/messages",
+                body: Self.body("m", "one two three four five", stream: true, extra: thinking, maxTokens: 2048))
+            let events = Self.events(s)
+            #expect(events.last?.0 == "error" && events.last?.1["error"]?["type"] == "api_error")
+            #expect(mock.requests.count == 1)
+            let metrics = try await h.request("GET", "/metrics", key: nil)
+            #expect(!metrics.text.contains(#"outcome="rejected""#))
+        }
+    }
+
     @Test func countTokensIsExactOnAnthropicAndEstimatedElsewhere() async throws {
         try await withGateway { h, mock in
             let body =
