@@ -262,6 +262,71 @@ import Testing
         }
     }
 
+    /// An upstream's failure reaches a Messages client with the status and `error.type` the
+    /// `anthropic` SDK maps to its exception class (it picks the class by status: 400
+    /// `BadRequestError`, 429 `RateLimitError`, 5xx `InternalServerError`), from every target
+    /// kind: the upstream's 400 keeps its message (secrets redacted), its 401 is the gateway's 502
+    /// that the SDK must not retry, its 429 keeps the wait, a failure after the stream started is
+    /// an `error` event, never an OpenAI envelope.
+    @Test(arguments: ["openai", "anthropic", "gemini"])
+    func upstreamFailuresKeepAnthropicsErrorTypes(_ kind: String) async throws {
+        let retry =
+            "retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}\n"
+            + "circuit_breaker: {failure_threshold: 1000}"
+        try await withGateway(
+            models: Self.everyKind, retry: retry,
+            script: { _, r in
+                let key =
+                    r.headers.value(for: "x-api-key") ?? r.headers.value(for: "x-goog-api-key")
+                    ?? String(r.headers.value(for: "authorization")?.dropFirst("Bearer ".count) ?? "")
+                // Gemini names a bad key by its `API_KEY_INVALID` reason (its status is a 400).
+                if MockProviderKind(path: r.path) == .gemini, r.bodyText.contains("scenario:badkey ") {
+                    let info: JSON = ["@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"]
+                    return .json(
+                        status: 400,
+                        [
+                            "error": [
+                                "code": 400, "message": .string("API key not valid: \(key)"),
+                                "status": "INVALID_ARGUMENT", "details": [info],
+                            ]
+                        ])
+                }
+                var response = EchoingUpstream.respond(r, key: key)
+                if r.bodyText.contains("scenario:429 ") { response.headers.append(HeaderField("Retry-After", "7")) }
+                return response
+            }
+        ) { h, _ in
+            func send(_ scenario: String, stream: Bool = false) async throws -> UpstreamResponse {
+                try await h.request(
+                    "POST", "/v1/messages",
+                    body: Self.body("via-\(kind)", "scenario:\(scenario) please", stream: stream))
+            }
+            func expectError(_ r: UpstreamResponse, _ status: Int, _ type: String) {
+                #expect(r.head.status == status, "\(kind): \(r.text)")
+                #expect(
+                    r.json?["type"] == "error" && r.json?["error"]?["type"]?.stringValue == type, "\(kind): \(r.text)")
+                #expect(r.header("request-id") != nil && r.json?["error"]?["code"] == nil)
+            }
+            let bad = try await send("400")
+            expectError(bad, 400, "invalid_request_error")
+            #expect(bad.json?["error"]?["message"]?.stringValue?.contains("the key you sent is [REDACTED]") == true)
+            let key = try await send("badkey")
+            expectError(key, 502, "api_error")
+            #expect(key.header("x-should-retry") == "false")
+            expectError(try await send("500"), 502, "api_error")
+            let streamed = try await send("streamerror", stream: true)
+            #expect(streamed.head.status == 200)
+            let events = Self.events(streamed)
+            #expect(events.first?.0 == "message_start" && events.last?.0 == "error", "\(events.map(\.0))")
+            #expect(events.last?.1["error"]?["type"] == "api_error")
+            #expect(!events.contains { $0.0 == "message_stop" })
+            // Last: the wait the 429 names also benches the target for that long.
+            let limited = try await send("429")
+            expectError(limited, 429, "rate_limit_error")
+            #expect(limited.header("retry-after") == "7")
+        }
+    }
+
     /// An idempotent streamed request is replayed as Anthropic events that accumulate to the same
     /// message, with no second upstream call.
     @Test func idempotentStreamIsReplayedAsAnthropicEvents() async throws {
