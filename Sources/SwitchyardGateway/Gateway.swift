@@ -251,7 +251,8 @@ public final class Gateway: HTTPHandler, Sendable {
         if let s = error.retryAfterSeconds { headers.add("Retry-After", String(s)) }
         if let r = error.shouldRetry { headers.add("x-should-retry", r ? "true" : "false") }
         for (k, v) in extra { headers.add(k, v) }
-        responder.respond(status: format.errorStatus(error), headers: headers, body: format.encodeError(error))
+        responder.respond(
+            status: format.errorStatus(error), headers: headers, body: format.encodeError(error, requestID: requestID))
     }
 
     /// The error of a page the edge answers itself (413 over the body limit, 400 for a malformed

@@ -111,7 +111,7 @@ public final class SwitchyardServer: Sendable {
             let requestID = RequestID.from(nil)
             var headers: HTTPHeaders = ["Content-Type": "application/json", "x-request-id": requestID]
             for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
-            return (headers, format.encodeError(error))
+            return (headers, format.encodeError(error, requestID: requestID))
         }
         do {
             server = try HTTPServer(configuration: edge, handler: gateway)

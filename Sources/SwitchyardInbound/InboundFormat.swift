@@ -32,6 +32,10 @@ public protocol InboundFormat: Sendable {
     /// An error body in this API's shape (the status and headers come from the `APIError`).
     func encodeError(_ error: APIError) -> [UInt8]
 
+    /// The same for an answer whose request id is known, for APIs whose error bodies carry it
+    /// (Anthropic's `request_id`). Default `encodeError(_:)`.
+    func encodeError(_ error: APIError, requestID: String) -> [UInt8]
+
     /// A stored final answer (`InboundStreamEncoder.finalBody`) re-emitted as this API's stream,
     /// for an idempotent replay.
     func replayStream(_ body: [UInt8], request: ChatRequest) -> [UInt8]
@@ -53,6 +57,7 @@ public protocol InboundFormat: Sendable {
 }
 
 extension InboundFormat {
+    public func encodeError(_ error: APIError, requestID: String) -> [UInt8] { encodeError(error) }
     public func answerID(requestID: String) -> String? { nil }
     public func responseHeaders(requestID: String) -> [(String, String)] { [] }
     public func errorStatus(_ error: APIError) -> Int { error.status }

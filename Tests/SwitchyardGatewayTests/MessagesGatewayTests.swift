@@ -229,6 +229,7 @@ import Testing
             let missing = try await h.request("POST", "/v1/messages", body: Self.body("via-openai", "hi"), key: nil)
             #expect(missing.head.status == 401 && missing.json?["error"]?["type"] == "authentication_error")
             #expect(missing.json?["type"] == "error" && missing.header("request-id") != nil)
+            #expect(missing.json?["request_id"]?.stringValue == missing.header("request-id"))
             let chat = try await h.request(
                 "POST", "/v1/chat/completions",
                 body: #"{"model":"via-openai","messages":[{"role":"user","content":"hi"}]}"#,
@@ -239,6 +240,7 @@ import Testing
             let tooLarge = try await h.request("POST", "/v1/messages", body: Self.body("via-openai", big))
             #expect(tooLarge.head.status == 413)
             #expect(tooLarge.json?["error"]?["type"] == "request_too_large" && tooLarge.header("request-id") != nil)
+            #expect(tooLarge.json?["request_id"]?.stringValue == tooLarge.header("request-id"))
             let chatTooLarge = try await h.request(
                 "POST", "/v1/chat/completions",
                 body: #"{"model":"via-openai","messages":[{"role":"user","content":"\#(big)"}]}"#)
@@ -306,6 +308,7 @@ import Testing
                 #expect(
                     r.json?["type"] == "error" && r.json?["error"]?["type"]?.stringValue == type, "\(kind): \(r.text)")
                 #expect(r.header("request-id") != nil && r.json?["error"]?["code"] == nil)
+                #expect(r.json?["request_id"]?.stringValue == r.header("request-id"))
             }
             let bad = try await send("400")
             expectError(bad, 400, "invalid_request_error")

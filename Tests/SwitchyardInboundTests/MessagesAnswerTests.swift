@@ -71,6 +71,10 @@ import Testing
         #expect(body["error"]?["type"]?.stringValue == type)
         #expect(body["error"]?["message"]?.stringValue?.contains(error.message) == true)
         #expect(body["error"]?.objectValue?.keys == ["type", "message"])
+        #expect(body.objectValue?.keys == ["type", "error"])
+        let answered = try JSON.parse(format.encodeError(error, requestID: "req_0a1b"))
+        #expect(answered.objectValue?.keys == ["type", "error", "request_id"])
+        #expect(answered["request_id"] == "req_0a1b" && answered["error"] == body["error"])
     }
 
     @Test func answerIDsAndHeaders() {

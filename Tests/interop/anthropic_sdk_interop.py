@@ -239,7 +239,8 @@ def run_checks(client, model):
             client.messages.create(model=model, max_tokens=64, messages=user("hi"), extra_body={"temperature": 1.5})
             raise AssertionError("temperature 1.5 was accepted")
         except anthropic.BadRequestError as e:
-            assert e.type == "invalid_request_error" and "temperature" in e.message and e.request_id, e
+            assert e.type == "invalid_request_error" and "temperature" in e.message, e
+            assert e.request_id and e.body["request_id"] == e.request_id, e.body
         try:
             client.messages.create(model=model, max_tokens=64, messages=[{"role": "user", "content": [
                 {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": PNG}}]}])
@@ -266,7 +267,7 @@ def run_routing(client, base):
             client.messages.create(model="via-openai", max_tokens=8, messages=user("x" * 250_000))
             raise AssertionError("oversized body accepted")
         except anthropic.ContentTooLargeError as e:
-            assert e.type == "request_too_large" and e.request_id, e
+            assert e.type == "request_too_large" and e.request_id and e.body["request_id"] == e.request_id, e
         try:
             client.messages.create(model="overloaded-only", max_tokens=8, messages=user("hi"))
             raise AssertionError("overloaded upstream answered")

@@ -39,5 +39,12 @@ public enum MessagesErrors {
         return o
     }
 
-    public static func body(_ error: APIError) -> [UInt8] { JSON.object(object(error)).serialized() }
+    /// The error answer's body: the object, and the request's id as `request_id` after it, where
+    /// Anthropic puts its own (the same id as the `request-id` header; clients that keep only
+    /// the body still have it for a support request).
+    public static func body(_ error: APIError, requestID: String? = nil) -> [UInt8] {
+        var o = object(error)
+        if let requestID { o.appendUnique("request_id", .string(requestID)) }
+        return JSON.object(o).serialized()
+    }
 }

@@ -25,6 +25,10 @@ public struct MessagesFormat: InboundFormat {
 
     public func encodeError(_ error: APIError) -> [UInt8] { MessagesErrors.body(error) }
 
+    public func encodeError(_ error: APIError, requestID: String) -> [UInt8] {
+        MessagesErrors.body(error, requestID: requestID)
+    }
+
     public func errorStatus(_ error: APIError) -> Int { MessagesErrors.status(error) }
 
     public func replayStream(_ body: [UInt8], request: ChatRequest) -> [UInt8] {
