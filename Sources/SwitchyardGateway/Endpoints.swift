@@ -110,6 +110,19 @@ enum Endpoints {
             Endpoint(
                 "/v1/chat/completions", format: ChatCompletionsFormat(), [("POST", { g, c in await g.inbound(c) })]),
             Endpoint("/v1/responses", format: ResponsesFormat(), [("POST", { g, c in await g.inbound(c) })]),
+            Endpoint("/v1/messages", format: MessagesFormat(), [("POST", { g, c in await g.inbound(c) })]),
+            Endpoint(
+                "/v1/messages/count_tokens", format: MessagesFormat(),
+                [
+                    (
+                        "POST",
+                        { g, c in
+                            await g.countTokens(
+                                c.request, responder: c.responder, table: c.table, requestID: c.requestID,
+                                keyName: c.keyName)
+                        }
+                    )
+                ]),
             Endpoint(
                 "/v1/responses/{id}", format: ResponsesFormat(),
                 [
@@ -166,6 +179,14 @@ enum Endpoints {
         case endpoint(Endpoint, parameters: [String: String])
         /// No endpoint has this path: 404 in the shape of the closest API (see `format(near:)`).
         case unknown(format: any InboundFormat)
+
+        /// The shape of the path's errors: its endpoint's, else the closest API's.
+        var format: any InboundFormat {
+            switch self {
+            case .endpoint(let endpoint, _): endpoint.format
+            case .unknown(let format): format
+            }
+        }
     }
 
     static func match(_ path: String) -> Match {

@@ -6,8 +6,9 @@ import SwitchyardProviders
 public import SwitchyardRouting
 import Synchronization
 
-/// The HTTP surface: OpenAI-compatible endpoints, health, metrics. Routes each request, checks
-/// client keys, assigns the request id and maps every failure to OpenAI's error envelope.
+/// The HTTP surface: OpenAI-compatible and Anthropic-compatible endpoints, health, metrics.
+/// Routes each request, checks client keys, assigns the request id and maps every failure to the
+/// error envelope of the API the client spoke (OpenAI's, or Anthropic's under `/v1/messages`).
 public final class Gateway: HTTPHandler, Sendable {
     let table: Mutex<RouteTable>
     public let router: Router
@@ -84,18 +85,19 @@ public final class Gateway: HTTPHandler, Sendable {
         let requestID = RequestID.from(request.headers["x-request-id"])
         let table = currentTable
         let match = Endpoints.match(request.path)
-        let format: any InboundFormat =
-            switch match {
-            case .endpoint(let endpoint, _): endpoint.format
-            case .unknown(let format): format
-            }
+        let format = match.format
         var keyName = Owner.anonymous
         if request.path.hasPrefix(Endpoints.authenticatedPrefix), table.authRequired {
             guard let name = authenticate(request, table) else {
-                let credential = request.headers["authorization"] == nil ? "missing" : "not_configured"
+                var error = APIError.invalidAPIKey
+                if format.api == .anthropicMessages {
+                    error.message =
+                        "Incorrect or missing API key. Send it as `x-api-key: <key>` or `Authorization: Bearer <key>`."
+                }
+                let sent = request.headers["authorization"] != nil || request.headers["x-api-key"] != nil
                 return reject(
-                    request, responder, .invalidAPIKey, reason: .unauthenticated, requestID: requestID, format: format,
-                    detail: credential)
+                    request, responder, error, reason: .unauthenticated, requestID: requestID, format: format,
+                    detail: sent ? "not_configured" : "missing")
             }
             keyName = name
         }
@@ -145,7 +147,7 @@ public final class Gateway: HTTPHandler, Sendable {
             body: metrics.exposition())
     }
 
-    /// `POST` of an inbound API (`/v1/chat/completions`, `/v1/responses`): the shared request path,
+    /// `POST` of an inbound API (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`): the shared request path,
     /// through the idempotency records when the client sent `Idempotency-Key`.
     func inbound(_ c: EndpointCall) async {
         if let key = c.request.headers["idempotency-key"] {
@@ -159,12 +161,24 @@ public final class Gateway: HTTPHandler, Sendable {
         }
     }
 
+    /// The API whose error shape a path answers in (the edge's own pages too): its endpoint's, else
+    /// that of the closest API (`Endpoints.format(near:)`): Anthropic's under `/v1/messages`,
+    /// OpenAI's everywhere else.
+    static func errorFormat(path: String) -> any InboundFormat { Endpoints.match(path).format }
+
+    /// The client key's name: `Authorization: Bearer <key>`, else `x-api-key: <key>` (what the
+    /// Anthropic SDKs send); each compared in constant time against every configured key.
     func authenticate(_ request: HTTPRequest, _ table: RouteTable) -> String? {
-        guard let header = request.headers["authorization"] else { return nil }
-        let prefix = "Bearer "
-        guard header.count > prefix.count, header.lowercased().hasPrefix("bearer ") else { return nil }
-        let token = String(header.dropFirst(prefix.count)).trimmingSpaces()
-        return table.authenticate(bearer: token)
+        if let header = request.headers["authorization"] {
+            let prefix = "Bearer "
+            if header.count > prefix.count, header.lowercased().hasPrefix("bearer "),
+                let name = table.authenticate(bearer: String(header.dropFirst(prefix.count)).trimmingSpaces())
+            {
+                return name
+            }
+        }
+        guard let key = request.headers["x-api-key"]?.trimmingSpaces(), !key.isEmpty else { return nil }
+        return table.authenticate(bearer: key)
     }
 
     /// The sidecar itself: configuration loaded and listening (or nobody would be asking), not
@@ -197,6 +211,13 @@ public final class Gateway: HTTPHandler, Sendable {
         ["Content-Type": "application/json", "x-request-id": requestID]
     }
 
+    /// `baseHeaders` plus the headers of the client's API (Anthropic's `request-id`).
+    func baseHeaders(_ requestID: String, format: any InboundFormat) -> HTTPHeaders {
+        var headers = baseHeaders(requestID)
+        for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
+        return headers
+    }
+
     func respondJSON(_ responder: HTTPResponder, status: Int, _ body: JSONObject, requestID: String) {
         responder.respond(status: status, headers: baseHeaders(requestID), body: JSON.object(body).serialized())
     }
@@ -207,11 +228,27 @@ public final class Gateway: HTTPHandler, Sendable {
         _ responder: HTTPResponder, _ error: APIError, requestID: String,
         format: any InboundFormat = ChatCompletionsFormat(), extra: [(String, String)] = []
     ) {
-        var headers = baseHeaders(requestID)
+        var headers = baseHeaders(requestID, format: format)
         if let s = error.retryAfterSeconds { headers.add("Retry-After", String(s)) }
         if let r = error.shouldRetry { headers.add("x-should-retry", r ? "true" : "false") }
         for (k, v) in extra { headers.add(k, v) }
-        responder.respond(status: error.status, headers: headers, body: format.encodeError(error))
+        responder.respond(
+            status: format.errorStatus(error), headers: headers, body: format.encodeError(error, requestID: requestID))
+    }
+
+    /// The error of a page the edge answers itself (413 over the body limit, 400 for a malformed
+    /// request, 503 while stopping), before any handler ran.
+    static func edgeError(_ status: Int, _ message: String, maxBodyBytes: Int) -> APIError {
+        switch status {
+        case 413:
+            APIError(
+                status: 413, type: "invalid_request_error", code: "request_too_large",
+                message: "Request body is larger than the limit of \(maxBodyBytes) bytes.")
+        case 400..<500:
+            APIError(status: status, type: "invalid_request_error", code: nil, message: message)
+        default:
+            APIError(status: status, type: "server_error", code: nil, message: message)
+        }
     }
 
     func methodNotAllowed(

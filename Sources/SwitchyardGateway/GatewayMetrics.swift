@@ -276,4 +276,6 @@ public enum RequestOutcome: String, Sendable, CaseIterable {
     case clientDisconnected = "client_disconnected"
     /// The stored answer of an idempotent request, sent again.
     case replayed
+    /// A `count_tokens` answered by Switchyard's estimate (logged only: not a model request).
+    case estimated
 }

@@ -150,7 +150,8 @@ extension RouteTarget {
     ) -> UpstreamRequest {
         var request = UpstreamRequest(
             url: baseURL + encoded.path + (encoded.query.isEmpty ? "" : "?" + encoded.query),
-            headers: encoded.headers + headers, body: encoded.body, connectTimeout: min(timeouts.connect, left))
+            headers: Self.merge(encoded.headers, over: headers), body: encoded.body,
+            connectTimeout: min(timeouts.connect, left))
         if streaming {
             request.firstByteTimeout = min(timeouts.firstEvent, left)
             request.idleTimeout = timeouts.idle
@@ -159,5 +160,15 @@ extension RouteTarget {
             request.timeout = min(timeouts.total, left)
         }
         return request
+    }
+
+    /// The request's own headers, then the target's (credentials, configured extras) except those
+    /// the request sets itself: a header the codec wrote for this request (a native client's
+    /// `anthropic-version`) replaces the provider's default of the same name instead of going out
+    /// twice.
+    static func merge(_ own: [HeaderField], over target: [HeaderField]) -> [HeaderField] {
+        guard !own.isEmpty else { return target }
+        let names = Set(own.map { $0.name.lowercased() })
+        return own + target.filter { !names.contains($0.name.lowercased()) }
     }
 }
