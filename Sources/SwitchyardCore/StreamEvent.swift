@@ -137,6 +137,17 @@ public enum SSE {
         return out
     }
 
+    /// A named event, `event: <type>\ndata: <json>\n\n` (the Responses and Messages APIs' framing).
+    public static func event(_ type: String, _ object: JSONObject) -> [UInt8] {
+        var out: [UInt8] = Array("event: ".utf8)
+        out.reserveCapacity(type.utf8.count + 256)
+        out += type.utf8
+        out += "\ndata: ".utf8
+        object.write(to: &out)
+        out += [0x0A, 0x0A]
+        return out
+    }
+
     /// The in-band error event of docs/translation.md §9.3 (no `[DONE]` follows it).
     public static func error(_ error: APIError) -> [UInt8] {
         guard case .object(let o) = error.envelope else { return [] }

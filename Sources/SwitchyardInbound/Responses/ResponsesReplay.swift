@@ -13,7 +13,7 @@ public enum ResponsesReplay {
             for e in fields { o.appendUnique(e.key, e.value) }
             o.appendUnique("sequence_number", .int(sequence))
             sequence += 1
-            out += ResponsesStreamEncoder.frame(type, o)
+            out += SSE.event(type, o)
         }
         var start = response
         start["status"] = "in_progress"

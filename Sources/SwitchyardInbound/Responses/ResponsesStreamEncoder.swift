@@ -294,17 +294,6 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
         for e in fields { o.appendUnique(e.key, e.value) }
         o.appendUnique("sequence_number", .int(sequence))
         sequence += 1
-        out += Self.frame(type, o)
-    }
-
-    /// `event: <type>\ndata: <json>\n\n`.
-    static func frame(_ type: String, _ object: JSONObject) -> [UInt8] {
-        var out: [UInt8] = Array("event: ".utf8)
-        out.reserveCapacity(type.utf8.count + 256)
-        out += type.utf8
-        out += "\ndata: ".utf8
-        object.write(to: &out)
-        out += [0x0A, 0x0A]
-        return out
+        out += SSE.event(type, o)
     }
 }
