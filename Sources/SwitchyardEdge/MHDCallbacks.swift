@@ -155,11 +155,11 @@ extension RequestContext {
         guard suspendForHandler() else {
             return queueError(503, "the server is shutting down")
         }
-        let responder = HTTPResponder(context: self)
+        let responder = HTTPResponder(sink: self)
         let handler = server.handler
-        let task = Task(executorPreference: server.configuration.handlerExecutor) {
+        let task = Task(executorPreference: server.configuration.handlerExecutor) { [self] in
             await handler.handle(request, responder: responder)
-            responder.context.handlerReturned()
+            handlerReturned()
         }
         attach(task: task)
         return .YES
