@@ -14,7 +14,7 @@ import Synchronization
 /// then, after a NUL byte, the upstream scripts, separated by NUL bytes.
 /// What must hold: every request gets exactly one answer with a status the SDKs understand; a
 /// JSON answer parses, and an error answer is OpenAI's envelope; a stream is `data:` events
-/// of JSON objects that end with `[DONE]` or with one error event, and nothing after either;
+/// of JSON objects that ends with `[DONE]` or with one error event, and nothing after either;
 /// every log line is a JSON object.
 enum HTTPFuzz {
     static let clientKey = "fuzz-client-key"
@@ -132,7 +132,8 @@ enum HTTPFuzz {
         }
     }
 
-    /// `data:` events of JSON objects ending in `[DONE]` or one error event; comments allowed.
+    /// `data:` events of JSON objects ending in `[DONE]` or one error event (never silently
+    /// truncated); comments allowed.
     static func checkStream(_ body: [UInt8], _ what: String) throws(FuzzFailure) {
         var parser = SSEParser()
         let events = parser.feed(body) + parser.finish()
@@ -150,6 +151,7 @@ enum HTTPFuzz {
                 ended = "an error event"
             }
         }
+        try check(ended != nil, "\(what) ends without [DONE] or an error event")
     }
 }
 
