@@ -54,6 +54,9 @@ public final class HTTPServer: Sendable {
     /// The bound TCP port once started, else 0.
     public var port: Int { boundPort.load(ordering: .acquiring) }
 
+    /// Connections open now (accepted, not yet closed).
+    public var openConnections: Int { core.connections.count }
+
     /// Streams started and not yet finished.
     public var openStreams: Int { core.streams.load(ordering: .relaxed) }
 

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CSwitchyardEdge
 import Synchronization
 
 #if canImport(Glibc)
@@ -53,20 +54,32 @@ final class MHDDaemon: @unchecked Sendable {
         guard adopted >= 0 else {
             throw HTTPServerError(.startFailed, "cannot duplicate the listen socket: \(ListenSocket.errnoText())")
         }
+        guard let watcher = server.watcher else {
+            close(adopted)
+            throw HTTPServerError(.startFailed, "cannot create the connection watcher: \(ListenSocket.errnoText())")
+        }
+        MHDErrorPages.install()
         let retained = Unmanaged.passRetained(server)
         let started = sy_mhd_start_daemon(
             mode | MHD_ALLOW_SUSPEND_RESUME.rawValue,
             adopted,
-            UInt32(clamping: max(1, configuration.maxConnections)),
+            UInt32(clamping: ConnectionTable.hardLimit(max(1, configuration.maxConnections))),
             UInt32(clamping: max(0, configuration.connectionTimeoutSeconds)),
             max(4096, configuration.maxHeaderBytes),
             UInt32(clamping: threadPoolSize),
+            acceptPolicyCallback, retained.toOpaque(),
             accessHandlerCallback, retained.toOpaque(),
             requestCompletedCallback, retained.toOpaque(),
-            uriLogCallback, retained.toOpaque())
+            uriLogCallback, retained.toOpaque(),
+            connectionNotifyCallback, retained.toOpaque())
         guard let started else {
             retained.release()
             throw HTTPServerError(.startFailed, "MHD_start_daemon failed on port \(listenSocket.port)")
+        }
+        guard watcher.start(core: server) else {
+            MHD_stop_daemon(started)
+            retained.release()
+            throw HTTPServerError(.startFailed, "cannot start the connection watcher thread")
         }
         daemon = started
         core = retained
@@ -96,6 +109,7 @@ final class MHDDaemon: @unchecked Sendable {
         guard first else { return }
         core.takeUnretainedValue().beginStopping()
         MHD_stop_daemon(daemon)
+        core.takeUnretainedValue().watcher?.stop()
         let socket = state.withLock { $0.quiescedSocket }
         if socket >= 0 { close(socket) }
         core.release()

@@ -69,6 +69,8 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
 
     let connection: OpaquePointer
     let server: ServerCore
+    /// The connection's record (deadlines, hang-ups); nil only if MHD gave us no socket context.
+    let link: EdgeConnection?
     let shared = Mutex(Shared())
 
     // MHD thread only.
@@ -82,10 +84,11 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
 
     /// A request counts in flight from its request line until MHD's request-completed callback
     /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.
-    init(connection: OpaquePointer, server: ServerCore, rawTarget: String) {
+    init(connection: OpaquePointer, server: ServerCore, rawTarget: String, link: EdgeConnection?) {
         self.connection = connection
         self.server = server
         self.rawTarget = rawTarget
+        self.link = link
         server.inFlight.add(1, ordering: .relaxed)
     }
 
@@ -104,9 +107,8 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
 
     func attach(task: Task<Void, Never>) {
         let cancelNow = shared.withLock { state in
-            if state.completed { return state.clientGone }
             state.task = task
-            return false
+            return state.clientGone
         }
         if cancelNow { task.cancel() }
     }
@@ -270,6 +272,19 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
             state.lastWrite = now
             wake(&state)
         }
+    }
+
+    /// The watcher saw the client close or reset the connection: cancel the handler (which aborts
+    /// its upstream call) now, and resume a suspended connection so MHD closes it (the access
+    /// handler and the stream reader end a request whose client is gone).
+    func peerHungUp() {
+        let task: Task<Void, Never>? = shared.withLock { state in
+            guard !state.completed, !state.clientGone else { return nil }
+            state.clientGone = true
+            wake(&state)
+            return state.task
+        }
+        task?.cancel()
     }
 
     /// `HTTPServer.stop()`: let a suspended connection run so MHD can close it.

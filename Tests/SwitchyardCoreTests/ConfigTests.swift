@@ -67,8 +67,19 @@ import Testing
             j["listen"] = "nohost"
         }
         #expect(e.contains("retyr: unknown key"))
-        #expect(e.contains("retry.attempts_per_target: expected an integer, got string"))
+        #expect(e.contains(#"retry.attempts_per_target: expected an integer, got string "two""#))
         #expect(e.contains(#"listen: expected host:port, got "nohost""#))
+    }
+
+    @Test func retryBudgetFloorDecodesAndIsValidated() throws {
+        #expect(try SwitchyardConfig.decode(Self.base).retry.budgetMinRetriesPerSecond == 10)
+        var j = Self.base
+        j["retry"] = ["budget_percent": 25, "budget_min_retries_per_s": 2.5]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.retry.budgetPercent == 25)
+        #expect(c.retry.budgetMinRetriesPerSecond == 2.5)
+        let e = errors { j in j["retry"] = ["budget_min_retries_per_s": -1] }
+        #expect(e == ["retry.budget_min_retries_per_s: must be within 0...100000, got -1.0"])
     }
 
     @Test func badKindAndDuplicates() {
@@ -80,6 +91,32 @@ import Testing
         }
         #expect(e.contains(#"providers[1].name: duplicate provider name "openai" (first at providers[0])"#))
         #expect(e.contains(#"providers[1].kind: unknown kind "cohere" (expected openai, anthropic or gemini)"#))
+    }
+
+    @Test func responsesModeAndRetention() throws {
+        var j = Self.base
+        var p = j["providers"]!.arrayValue!
+        p[0]["responses_mode"] = "chat"
+        j["providers"] = .array(p)
+        j["store"] = ["path": "s.db", "responses_ttl_s": 3600]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.providers[0].responsesMode == .chat && c.providers[1].responsesMode == .native)
+        #expect(c.store.responsesTTLSeconds == 3600)
+        #expect(SwitchyardConfig().store.responsesTTLSeconds == 30 * 86_400)
+        let unknown = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[0]["responses_mode"] = "both"
+            j["providers"] = .array(p)
+        }
+        #expect(unknown == [#"providers[0].responses_mode: unknown value "both" (expected one of: native, chat)"#])
+        let invalid = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[1]["responses_mode"] = "chat"
+            j["providers"] = .array(p)
+            j["store"] = ["path": "s.db", "responses_ttl_s": 0]
+        }
+        #expect(invalid.contains("providers[1].responses_mode: only applies to providers of kind openai"))
+        #expect(invalid.contains("store.responses_ttl_s: must be within 1...31536000, got 0"))
     }
 
     @Test func emptyFileIsAnError() {

@@ -6,20 +6,6 @@ import Testing
 /// (`scripts/fuzz`): the regression inputs of past findings, which failed before their fixes,
 /// and the hand-written seeds, which must keep every invariant too.
 @Suite struct FuzzReplayTests {
-    /// Regression inputs of problems that other work fixes, listed in
-    /// `Fixtures/known-issues.txt` (`PATH  # reason` lines); skipped until the line is removed.
-    static let knownIssues: Set<String> = {
-        guard let url = Bundle.module.resourceURL?.appendingPathComponent("Fixtures/known-issues.txt"),
-            let text = try? String(contentsOf: url, encoding: .utf8)
-        else { return [] }
-        var paths: Set<String> = []
-        for line in text.split(separator: "\n") {
-            let entry = line.prefix { $0 != "#" }.split(separator: " ").first
-            if let entry { paths.insert(String(entry)) }
-        }
-        return paths
-    }()
-
     struct Input: CustomTestStringConvertible, Sendable {
         var target: FuzzTarget
         var path: String
@@ -45,7 +31,7 @@ import Testing
         return Array(try Data(contentsOf: base.appendingPathComponent("Fixtures/" + input.path)))
     }
 
-    @Test(arguments: inputs("regressions").filter { !knownIssues.contains($0.path) })
+    @Test(arguments: inputs("regressions"))
     func regression(_ input: Input) async throws {
         let bytes = try Self.bytes(input)
         await #expect(throws: Never.self) { try await input.target.run(bytes) }
@@ -60,10 +46,5 @@ import Testing
     @Test func everyTargetHasSeeds() {
         let seeded = Set(Self.inputs("seeds").map(\.target))
         #expect(Set(FuzzTarget.allCases).subtracting(seeded).isEmpty)
-    }
-
-    @Test func knownIssuesNameKeptInputs() {
-        let kept = Set(Self.inputs("regressions").map(\.path))
-        for path in Self.knownIssues { #expect(kept.contains(path), "\(path) is listed but not kept") }
     }
 }

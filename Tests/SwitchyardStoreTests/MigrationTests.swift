@@ -9,15 +9,20 @@ import Testing
     @Test func freshFileIsMigratedToTheLatestVersion() throws {
         try withTemporaryStore { store, path throws in
             #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
-            #expect(TaskStore.schemaVersion == 2)
+            #expect(TaskStore.schemaVersion == 3)
             #expect(fileExists(path + "-wal"), "WAL mode")
         }
     }
 
-    @Test func emptyFileAtVersionZeroIsMigrated() throws {
+    /// An SQLite file with no schema (version 0) becomes a store; a zero-byte file is refused
+    /// instead (`StoreEdgeTests`).
+    @Test func emptyDatabaseAtVersionZeroIsMigrated() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/empty.db"
-            _ = FileManager.default.createFile(atPath: path, contents: Data())
+            do {
+                let other = try SQLiteConnection(path: path, readOnly: false, create: true, busyTimeoutMilliseconds: 0)
+                try other.execute("CREATE TABLE x (y); DROP TABLE x")
+            }
             let store = try TaskStore(path: path)
             #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
             _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
@@ -54,7 +59,7 @@ import Testing
                 )
             }
             let store = try TaskStore(path: path)
-            #expect(try store.storedSchemaVersion() == 2)
+            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
             #expect(try store.task(id: "old", owner: "alice")?.task.state == .paused)
             #expect(try store.beginIdempotent(owner: "alice", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
         }
