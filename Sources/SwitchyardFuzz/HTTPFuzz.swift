@@ -13,9 +13,10 @@ import Synchronization
 /// Input: a request line `METHOD TARGET`, header lines `name: value`, a blank line, the body;
 /// then, after a NUL byte, the upstream scripts, separated by NUL bytes.
 /// What must hold: every request gets exactly one answer with a status the SDKs understand; a
-/// JSON answer parses, and an error answer is OpenAI's envelope; a stream is `data:` events
-/// of JSON objects that ends with `[DONE]` or with one error event, and nothing after either;
-/// every log line is a JSON object.
+/// JSON answer parses, and an error answer is OpenAI's envelope; a Chat Completions stream is
+/// `data:` events of JSON objects that ends with `[DONE]` or with one error event, a Responses
+/// stream typed events ending with one final event, and nothing after either; every log line
+/// is a JSON object.
 enum HTTPFuzz {
     static let clientKey = "fuzz-client-key"
     static let environment = [
@@ -120,7 +121,11 @@ enum HTTPFuzz {
         if answer.streamed {
             try check(answer.status == 200, "\(what) streams with status \(answer.status)")
             try check(contentType.hasPrefix("text/event-stream"), "\(what) streams as \(contentType)")
-            try checkStream(answer.body, what)
+            if request.path == "/v1/responses" {
+                try checkResponsesStream(answer.body, what)
+            } else {
+                try checkStream(answer.body, what)
+            }
             return
         }
         guard contentType.hasPrefix("application/json") else { return }
@@ -129,7 +134,30 @@ enum HTTPFuzz {
             try RequestFuzz.checkEnvelope(answer.body, what)
         } else if request.path == "/v1/chat/completions" {
             try check(json["choices"]?.arrayValue != nil, "\(what) has no choices")
+        } else if request.path == "/v1/responses" {
+            try check(json["output"]?.arrayValue != nil, "\(what) has no output")
         }
+    }
+
+    /// The Responses API's stream: `event: TYPE` + `data:` a JSON object of that `type`, ending
+    /// with one `response.completed`, `response.incomplete`, `response.failed` or `error` event
+    /// and nothing after it.
+    static func checkResponsesStream(_ body: [UInt8], _ what: String) throws(FuzzFailure) {
+        var parser = SSEParser()
+        let events = parser.feed(body) + parser.finish()
+        var ended: String?
+        for event in events {
+            if let ended { throw FuzzFailure("\(what) has an event after \(ended)") }
+            let json = try JSONFuzz.checkParses(Array(event.data.utf8), "an event of \(what)")
+            let type = json["type"]?.stringValue
+            try check(
+                type != nil && type == event.event,
+                "an event of \(what) has type \(type ?? "nil") as \(event.event ?? "nil")")
+            if let type, ["response.completed", "response.incomplete", "response.failed", "error"].contains(type) {
+                ended = type
+            }
+        }
+        try check(ended != nil, "\(what) ends without a final response event")
     }
 
     /// `data:` events of JSON objects ending in `[DONE]` or one error event (never silently
