@@ -289,11 +289,16 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
 
     /// One event with the next sequence number.
     mutating func emit(_ type: String, _ fields: JSONObject, into out: inout [UInt8]) {
+        out += Self.event(type, fields, sequence: sequence)
+        sequence += 1
+    }
+
+    /// The event `type`: `{"type": type, …fields, "sequence_number": sequence}`, framed.
+    static func event(_ type: String, _ fields: JSONObject, sequence: Int) -> [UInt8] {
         var o = JSONObject()
         o.appendUnique("type", .string(type))
         for e in fields { o.appendUnique(e.key, e.value) }
         o.appendUnique("sequence_number", .int(sequence))
-        sequence += 1
-        out += SSE.event(type, o)
+        return SSE.event(type, o)
     }
 }
