@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // epoll and eventfd (Linux), which the Glibc module does not import.
+        .systemLibrary(name: "CEventLoop"),
 
         // Pure core: JSON value, unified chat types, config model, errors. No C, no I/O.
         .target(name: "SwitchyardCore", swiftSettings: strict),
@@ -43,8 +45,12 @@ let package = Package(
             dependencies: ["SwitchyardCore", "SwitchyardProviders", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Event loops: one thread per core running epoll, timers and the Swift jobs of its requests.
+        .target(name: "SwitchyardLoop", dependencies: ["CEventLoop"], swiftSettings: strict),
         // The only importer of CCurl.
-        .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
+        .target(
+            name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore", "SwitchyardLoop"],
+            swiftSettings: strict),
         // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
         .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
         // The only importer of CSQLite: connection, statements, migrations, task and idempotency store.
@@ -54,12 +60,12 @@ let package = Package(
             swiftSettings: strict
         ),
         // The only importer of CMicroHTTPD.
-        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD"], swiftSettings: strict),
+        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "SwitchyardLoop"], swiftSettings: strict),
         .target(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
-                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore",
+                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardLoop",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -134,6 +134,9 @@ extension SwitchyardConfig {
         if limits.streamHeartbeatMs < 10 {
             errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10"))
         }
+        if !(0...256).contains(eventLoops) {
+            errors.append(.init(path: "event_loops", problem: "must be between 0 (one per core) and 256"))
+        }
         if limits.maxConnections < 1 {
             errors.append(.init(path: "limits.max_connections", problem: "must be at least 1"))
         }
@@ -239,7 +242,7 @@ struct ConfigDecoder {
                 allowed: [
                     "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks",
                     "limits",
-                    "shutdown_grace_ms", "health_check_ms",
+                    "shutdown_grace_ms", "health_check_ms", "event_loops",
                 ])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
@@ -374,6 +377,7 @@ struct ConfigDecoder {
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
+        c.eventLoops = int(o, "event_loops", "") ?? c.eventLoops
         return c
     }
 

@@ -24,8 +24,6 @@ public struct HTTPServerConfiguration: Sendable {
     /// Builds headers and body for responses the edge produces itself (413, 500 when a handler
     /// does not answer, 503 while stopping) from (status, message). Default: the OpenAI error
     /// envelope `{"error":{"message":…,"type":…,"param":null,"code":…}}` as JSON.
-    /// Executor preferred by handler tasks (`Task(executorPreference:)`); nil = the global pool.
-    public var handlerExecutor: (any TaskExecutor)? = nil
     public var errorResponse: @Sendable (Int, String) -> (HTTPHeaders, [UInt8]) = HTTPServerConfiguration
         .openAIErrorResponse
 

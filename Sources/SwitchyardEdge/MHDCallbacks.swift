@@ -1,17 +1,19 @@
 import CMicroHTTPD
+import SwitchyardLoop
 
-// The C callbacks MHD calls on its internal thread. Each is a thin trampoline: recover the Swift
-// object from its `cls`/`con_cls` pointer and call a method. Nothing here blocks or awaits.
+// The C callbacks MHD calls inside MHD_run, on its daemon's event loop. Each is a thin trampoline:
+// recover the Swift object from its `cls`/`con_cls` pointer and call a method. Nothing here blocks
+// or awaits.
 
 /// MHD_OPTION_URI_LOG_CALLBACK: the first callback of every request, with the raw request target
 /// (before MHD splits off and decodes the query). Its result becomes `con_cls`, so this is where
 /// the per-request context is created and retained for MHD.
 let uriLogCallback: sy_mhd_uri_log_callback = { cls, uri, connection in
     guard let cls, let connection else { return nil }
-    let server = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    let daemon = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue()
     let target = uri.map { String(cString: $0) } ?? ""
-    let context = RequestContext(connection: connection, server: server, rawTarget: target)
-    server.register(context)
+    let context = RequestContext(connection: connection, daemon: daemon, rawTarget: target)
+    daemon.core.register(context)
     return Unmanaged.passRetained(context).toOpaque()
 }
 
@@ -66,7 +68,7 @@ private let headerIterator: MHD_KeyValueIteratorN = { cls, _, key, keySize, valu
 private let streamBlockSize = 8 * 1024
 
 extension RequestContext {
-    /// The access handler proper (MHD thread). See `RequestContext` for the suspend protocol.
+    /// The access handler proper (the daemon's loop thread). See `RequestContext` for the suspend protocol.
     func access(
         _ connection: OpaquePointer, method: UnsafePointer<CChar>?, data: UnsafePointer<CChar>?,
         size: UnsafeMutablePointer<Int>
@@ -157,7 +159,9 @@ extension RequestContext {
         }
         let responder = HTTPResponder(context: self)
         let handler = server.handler
-        let task = Task(executorPreference: server.configuration.handlerExecutor) {
+        // The handler runs on this connection's loop: started from the loop thread, its first job
+        // is queued there without a wake-up, and so is every job its continuations schedule.
+        let task = Task(executorPreference: daemon.loop) {
             await handler.handle(request, responder: responder)
             responder.context.handlerReturned()
         }

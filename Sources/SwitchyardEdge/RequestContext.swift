@@ -1,12 +1,15 @@
 import CMicroHTTPD
+import SwitchyardLoop
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Everything the edge knows about one request on one connection, shared between the MHD thread
-/// that owns the connection and the handler's Task.
+/// Everything the edge knows about one request on one connection, shared between the loop thread
+/// that runs the connection's daemon ("the MHD thread" below) and the handler's Task. The handler
+/// normally runs on that same loop, so the lock is uncontended; it still guards against handlers
+/// whose work continues on another thread (a background task answering, the heartbeat timer).
 ///
 /// Lifetime: created in MHD's URI-log callback and retained for MHD (`con_cls`); that retain is
 /// released exactly once, in MHD's request-completed callback. The handler's `HTTPResponder`
@@ -30,7 +33,7 @@ import Glibc
 ///   `connection` is valid.
 ///
 /// `@unchecked Sendable`: the `var`s outside `shared` are touched only by the MHD thread that owns
-/// the connection (MHD serves a connection from one thread, also with a thread pool); everything
+/// the connection (its daemon's loop: every MHD callback runs inside MHD_run there); everything
 /// touched from other threads is inside the `Mutex`. `connection` is an opaque C pointer that is
 /// only passed to MHD under the rules above.
 final class RequestContext: @unchecked Sendable {
@@ -69,6 +72,8 @@ final class RequestContext: @unchecked Sendable {
 
     let connection: OpaquePointer
     let server: ServerCore
+    /// The daemon (and event loop) serving the connection.
+    let daemon: MHDDaemon
     let shared = Mutex(Shared())
 
     // MHD thread only.
@@ -82,9 +87,10 @@ final class RequestContext: @unchecked Sendable {
 
     /// A request counts in flight from its request line until MHD's request-completed callback
     /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.
-    init(connection: OpaquePointer, server: ServerCore, rawTarget: String) {
+    init(connection: OpaquePointer, daemon: MHDDaemon, rawTarget: String) {
         self.connection = connection
-        self.server = server
+        self.daemon = daemon
+        self.server = daemon.core
         self.rawTarget = rawTarget
         server.inFlight.add(1, ordering: .relaxed)
     }
@@ -285,6 +291,7 @@ final class RequestContext: @unchecked Sendable {
         guard state.suspended else { return }
         state.suspended = false
         MHD_resume_connection(connection)
+        daemon.runSoon()
     }
 
     /// Ends the connection from any thread. A suspended one is resumed, and its reader fails

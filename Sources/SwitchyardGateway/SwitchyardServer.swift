@@ -1,6 +1,7 @@
 public import Logging
 public import SwitchyardCore
 import SwitchyardEdge
+import SwitchyardLoop
 import SwitchyardRouting
 import SwitchyardStore
 import SwitchyardUpstream
@@ -12,6 +13,7 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    let loops: EventLoopGroup
     let runtime: TaskRuntime
     let logger: Logger
     let configPath: String?
@@ -36,8 +38,12 @@ public final class SwitchyardServer: Sendable {
         // ends, so after a burst it closes most of them and the next burst reconnects (measured:
         // a new upstream connection every 30-50 requests at 64 clients). Keep as many idle
         // upstream connections as clients may hold open to us.
+        // One event loop per core (or `event_loops`): each serves its own connections and drives
+        // their upstream transfers, so a request never changes threads (README "Threads").
+        loops = try EventLoopGroup(
+            count: config.eventLoops > 0 ? config.eventLoops : EventLoopGroup.availableCores)
         upstream = try CurlUpstream(
-            configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
+            configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)), loops: loops)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,
@@ -57,7 +63,6 @@ public final class SwitchyardServer: Sendable {
         edge.maxHeaderBytes = config.limits.maxHeaderBytes
         edge.connectionTimeoutSeconds = config.limits.clientTimeoutSeconds
         edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
-        edge.handlerExecutor = upstream.executor
         edge.errorResponse = { status, message in
             let error: APIError
             switch status {
@@ -72,7 +77,7 @@ public final class SwitchyardServer: Sendable {
             }
             return (["Content-Type": "application/json"], error.body)
         }
-        server = try HTTPServer(configuration: edge, handler: gateway)
+        server = try HTTPServer(configuration: edge, handler: gateway, loops: loops)
         try server.start()
         if config.healthCheckMs > 0 {
             let gateway = gateway
@@ -152,6 +157,7 @@ public final class SwitchyardServer: Sendable {
         runtime.stop()
         server.stop()
         upstream.shutdown()
+        loops.shutdown()
     }
 }
 

@@ -10,7 +10,7 @@ let curlGlobalInitResult: Bool = sy_curl_global_init_default() == CURLE_OK
 ///
 /// curl_easy_cleanup(3): "This might close all connections this handle has used ... Any use of the
 /// handle after this function has been called ... is illegal." It runs exactly once, in `deinit`;
-/// the owner (the loop thread) detaches the handle from the multi handle before letting it go.
+/// the owner (its loop thread) detaches the handle from the multi handle before letting it go.
 final class EasyHandle {
     let raw: UnsafeMutableRawPointer
     /// CURLOPT_ERRORBUFFER: at least CURL_ERROR_SIZE bytes, alive as long as the option is set.
@@ -41,22 +41,6 @@ final class EasyHandle {
         if errorBuffer[0] != 0 { return String(cString: errorBuffer) }
         return String(cString: curl_easy_strerror(code))
     }
-}
-
-/// Owns one `CURLM *` multi handle, which also owns the connection cache shared by its transfers.
-///
-/// curl_multi_cleanup(3): "When cleaning up a multi handle, all easy handles should be removed first";
-/// the loop thread removes them when it stops, and this object outlives the thread, so
-/// `curl_multi_wakeup` from a late caller never touches freed memory.
-final class MultiHandle {
-    let raw: UnsafeMutableRawPointer
-
-    init?() {
-        guard let raw = curl_multi_init() else { return nil }
-        self.raw = raw
-    }
-
-    deinit { curl_multi_cleanup(raw) }
 }
 
 /// Maps a failed transfer's `CURLcode` to the contract's failure kinds.
