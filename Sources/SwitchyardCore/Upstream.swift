@@ -20,8 +20,11 @@ extension Array where Element == HeaderField {
 ///
 /// Timeouts: `connectTimeout` bounds TCP+TLS set-up; `timeout` bounds the whole exchange
 /// (non-streaming attempts); `firstByteTimeout` bounds the wait from sending the request to the
-/// first byte of the response body (headers alone do not count); `idleTimeout` bounds the gap
-/// between two body chunks. `nil` means no limit of that kind.
+/// first byte of the response body (headers alone do not count); `firstEventTimeout` bounds the
+/// wait from sending the request to the consumer's `UpstreamBodyStream.eventArrived()` (a stream's
+/// first real event: SSE comments and pings do not count), for transports whose
+/// `enforcesFirstEventTimeout` is true; `idleTimeout` bounds the gap between two body chunks.
+/// `nil` means no limit of that kind.
 public struct UpstreamRequest: Sendable {
     public var method: String
     public var url: String
@@ -31,6 +34,7 @@ public struct UpstreamRequest: Sendable {
     public var connectTimeout: Duration
     public var timeout: Duration?
     public var firstByteTimeout: Duration?
+    public var firstEventTimeout: Duration?
     public var idleTimeout: Duration?
 
     public init(
@@ -81,7 +85,7 @@ public enum UpstreamFailure: Error, Sendable, Equatable {
     case cancelled
 
     public enum TimeoutPhase: String, Sendable {
-        case connect, firstByte = "first_byte", idle, total
+        case connect, firstByte = "first_byte", firstEvent = "first_event", idle, total
     }
 
     public var kind: String {
@@ -101,8 +105,17 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
     public typealias Failure = UpstreamFailure
 
     let base: AsyncThrowingStream<[UInt8], any Error>
+    let onEvent: (@Sendable () -> Void)?
 
-    public init(_ base: AsyncThrowingStream<[UInt8], any Error>) { self.base = base }
+    /// `onEvent` is the transport's side of `eventArrived()`.
+    public init(_ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)? = nil) {
+        self.base = base
+        self.onEvent = onEvent
+    }
+
+    /// The consumer decoded the stream's first real event: `UpstreamRequest.firstEventTimeout`
+    /// no longer applies. Harmless to call again, and a no-op for transports that do not enforce it.
+    public func eventArrived() { onEvent?() }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
@@ -150,4 +163,12 @@ public protocol Upstream: Sendable {
     /// Sends the request and returns when the response head has arrived; the body follows as
     /// it arrives. Dropping or cancelling the consumer aborts the transfer.
     func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse
+    /// True when `stream` fails with `.timeout(.firstEvent)` once `UpstreamRequest.firstEventTimeout`
+    /// passes before the consumer's `eventArrived()`. Otherwise (the default) the caller keeps
+    /// its own timer.
+    var enforcesFirstEventTimeout: Bool { get }
+}
+
+extension Upstream {
+    public var enforcesFirstEventTimeout: Bool { false }
 }

@@ -35,7 +35,10 @@ final class Transfer: @unchecked Sendable {
     let startedAt: Int64
     let totalDeadline: Int64
     let firstByteDeadline: Int64
+    let firstEventDeadline: Int64
     let idleNanos: Int64
+    /// The consumer reported the stream's first event (any thread): `firstEventDeadline` is over.
+    let eventSeen = Atomic<Bool>(false)
 
     // Loop-thread state.
     var easy: EasyHandle?
@@ -61,6 +64,7 @@ final class Transfer: @unchecked Sendable {
         startedAt = now
         totalDeadline = deadline(now, request.timeout)
         firstByteDeadline = deadline(now, request.firstByteTimeout)
+        firstEventDeadline = deadline(now, request.firstEventTimeout)
         idleNanos = request.idleTimeout?.saturatingNanoseconds ?? noDeadline
     }
 
@@ -78,6 +82,7 @@ final class Transfer: @unchecked Sendable {
     /// The phase whose deadline has passed at `now`, if any.
     func expiredPhase(at now: Int64) -> UpstreamFailure.TimeoutPhase? {
         if now >= totalDeadline { return .total }
+        if now >= firstEventDeadline, !eventSeen.load(ordering: .relaxed) { return .firstEvent }
         if !firstByteSeen {
             if now >= firstByteDeadline { return .firstByte }
         } else if idleNanos != noDeadline, now >= lastActivity &+ idleNanos {
@@ -90,6 +95,7 @@ final class Transfer: @unchecked Sendable {
     /// byte, the idle clock cannot start earlier than now, so `now + idle` bounds it.
     func nextDeadline(after now: Int64) -> Int64 {
         var next = totalDeadline
+        if firstEventDeadline != noDeadline, !eventSeen.load(ordering: .relaxed) { next = min(next, firstEventDeadline) }
         if firstByteSeen {
             if idleNanos != noDeadline { next = min(next, lastActivity &+ idleNanos) }
         } else {
@@ -250,7 +256,8 @@ final class Transfer: @unchecked Sendable {
             self.headContinuation = nil
             pendingBodyStream = nil
             let response = UpstreamStreamingResponse(
-                head: UpstreamHead(status: status, headers: headers), body: UpstreamBodyStream(stream))
+                head: UpstreamHead(status: status, headers: headers),
+                body: UpstreamBodyStream(stream, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
             headContinuation.resume(returning: .success(response))
         } else if let length = headers.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
             body.reserveCapacity(min(length, 64 << 20))

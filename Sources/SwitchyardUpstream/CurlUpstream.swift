@@ -105,6 +105,10 @@ public final class CurlUpstream: Upstream {
         return try result.get()
     }
 
+    /// The loop enforces `UpstreamRequest.firstEventTimeout` like its other deadlines: a
+    /// stream's first-event limit costs no timer task of the caller's.
+    public var enforcesFirstEventTimeout: Bool { true }
+
     public func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
         let transfer = Transfer(request: request, streaming: true)
         let loop = self.multi
