@@ -95,7 +95,9 @@ final class Transfer: @unchecked Sendable {
     /// byte, the idle clock cannot start earlier than now, so `now + idle` bounds it.
     func nextDeadline(after now: Int64) -> Int64 {
         var next = totalDeadline
-        if firstEventDeadline != noDeadline, !eventSeen.load(ordering: .relaxed) { next = min(next, firstEventDeadline) }
+        if firstEventDeadline != noDeadline, !eventSeen.load(ordering: .relaxed) {
+            next = min(next, firstEventDeadline)
+        }
         if firstByteSeen {
             if idleNanos != noDeadline { next = min(next, lastActivity &+ idleNanos) }
         } else {
