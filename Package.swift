@@ -39,6 +39,9 @@ let package = Package(
         .target(name: "SwitchyardCore", swiftSettings: strict),
         // Provider endpoints and codecs (pure), SSE parser.
         .target(name: "SwitchyardProviders", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        // Inbound APIs (pure): parse a client's body into the unified request, write answers,
+        // streams and errors in its shape; stored-conversation records and their store protocol.
+        .target(name: "SwitchyardInbound", dependencies: ["SwitchyardCore"], swiftSettings: strict),
         // Target plan, retry/backoff, breaker (pure) and the driver over the Upstream protocol.
         .target(
             name: "SwitchyardRouting",
@@ -56,7 +59,7 @@ let package = Package(
         // The only importer of CSQLite: connection, statements, migrations, task and idempotency store.
         .target(
             name: "SwitchyardStore",
-            dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks"],
+            dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
             swiftSettings: strict
         ),
         // The only importer of CMicroHTTPD.
@@ -65,7 +68,7 @@ let package = Package(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
-                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardLoop",
+                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardLoop",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -112,6 +115,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "SwitchyardInboundTests",
+            dependencies: ["SwitchyardInbound", "SwitchyardCore", "SwitchyardProviders"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SwitchyardRoutingTests",
             dependencies: ["SwitchyardRouting", "SwitchyardCore", "SwitchyardProviders"],
             swiftSettings: strict
@@ -124,7 +133,7 @@ let package = Package(
         .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
-            dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore"],
+            dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound"],
             swiftSettings: strict
         ),
         .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
@@ -132,7 +141,7 @@ let package = Package(
             name: "SwitchyardGatewayTests",
             dependencies: [
                 "SwitchyardGateway", "SwitchyardCore", "SwitchyardTestSupport", "SwitchyardEdge",
-                "SwitchyardUpstream", "SwitchyardTasks", "SwitchyardStore",
+                "SwitchyardUpstream", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound",
             ],
             swiftSettings: strict
         ),

@@ -15,9 +15,9 @@ static inline CURLcode sy_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { retu
 static inline CURLcode sy_curl_getinfo_ptr(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode sy_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode sy_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
-typedef int (*sy_curl_seek_cb)(void *userp, curl_off_t offset, int origin);
-static inline CURLcode sy_curl_setopt_seekcb(CURL *h, CURLoption o, sy_curl_seek_cb v) { return curl_easy_setopt(h, o, v); }
 static inline CURLMcode sy_curl_multi_setopt_ptr(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
+typedef int (*sy_curl_prereq_cb)(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port);
+static inline CURLcode sy_curl_setopt_prereqcb(CURL *h, CURLoption o, sy_curl_prereq_cb v) { return curl_easy_setopt(h, o, v); }
 
 /* The multi_socket interface: curl tells the event loop which sockets to watch and when to call
    back (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION); curl_multi_setopt is variadic. */
@@ -30,8 +30,8 @@ static inline curl_socket_t sy_curl_socket_timeout(void) { return CURL_SOCKET_TI
 /* Macros with casts or or-ed flags do not import into Swift. */
 static inline CURLcode sy_curl_global_init_default(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
 static inline size_t sy_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
-static inline int sy_curl_seekfunc_ok(void) { return CURL_SEEKFUNC_OK; }
-static inline int sy_curl_seekfunc_cantseek(void) { return CURL_SEEKFUNC_CANTSEEK; }
+static inline int sy_curl_prereqfunc_ok(void) { return CURL_PREREQFUNC_OK; }
+static inline int sy_curl_prereqfunc_abort(void) { return CURL_PREREQFUNC_ABORT; }
 static inline long sy_curl_error_size(void) { return CURL_ERROR_SIZE; }
 
 /* CURLMsg.data is an anonymous union; read the result code without touching it from Swift. */

@@ -1,8 +1,12 @@
-/// A chat completion request in unified form, parsed from an OpenAI Chat body.
+/// A request in unified form, parsed from the body of whichever inbound API it arrived on
+/// (`origin`): OpenAI Chat Completions (`ChatRequest.parse`), OpenAI Responses, Anthropic Messages.
 ///
-/// Typed fields carry what the Anthropic and Gemini codecs translate; `raw` keeps the body as
-/// received so the OpenAI passthrough forwards every field, unknown ones included.
+/// Typed fields carry what the codecs translate; `raw` keeps the client's body as received so a
+/// target whose native API is the origin forwards every field, unknown ones included, with only
+/// `model` replaced.
 public struct ChatRequest: Sendable {
+    /// The API the client spoke; a codec forwards `raw` only to a target speaking it natively.
+    public var origin: InboundAPI
     public var model: String
     public var messages: [ChatMessage]
     public var stream: Bool
@@ -28,10 +32,23 @@ public struct ChatRequest: Sendable {
     public var toolChoice: ToolChoice?
     public var parallelToolCalls: Bool?
     public var responseFormat: ResponseFormat?
-    /// The body exactly as received.
+    /// `reasoning_effort` (Chat) or `reasoning.effort` (Responses): sent to OpenAI Chat targets
+    /// when the request is translated, dropped by the Anthropic and Gemini codecs.
+    public var reasoningEffort: String?
+    /// Fields only a native target can honour (see `UntranslatableField`).
+    public var untranslatable: [UntranslatableField]
+    /// The client's body exactly as received (after gateway-side expansion such as a stored
+    /// conversation's history for `previous_response_id`).
     public var raw: JSONObject
+    /// The final assistant message is a partial answer the upstream should continue (set by the
+    /// router's mid-stream recovery, never parsed from a client body); codecs whose target
+    /// continues through request flags write them.
+    public var continuesFinalMessage = false
 
-    public init(model: String, messages: [ChatMessage], raw: JSONObject = JSONObject()) {
+    public init(
+        model: String, messages: [ChatMessage], raw: JSONObject = JSONObject(), origin: InboundAPI = .chatCompletions
+    ) {
+        self.origin = origin
         self.model = model
         self.messages = messages
         self.stream = false
@@ -52,6 +69,8 @@ public struct ChatRequest: Sendable {
         self.toolChoice = nil
         self.parallelToolCalls = nil
         self.responseFormat = nil
+        self.reasoningEffort = nil
+        self.untranslatable = []
         self.raw = raw
     }
 }
@@ -113,6 +132,7 @@ extension ChatRequest {
         if let bias = try r.object("logit_bias"), !bias.isEmpty { req.logitBias = bias }
         if let user = try r.string("user") { req.user = user } else { req.user = try r.string("safety_identifier") }
         req.parallelToolCalls = try r.bool("parallel_tool_calls")
+        req.reasoningEffort = try r.string("reasoning_effort")
 
         if let stop = o["stop"], !stop.isNull {
             switch stop {
@@ -289,7 +309,8 @@ extension ChatRequest {
         }
     }
 
-    static func isValidToolName(_ name: String) -> Bool {
+    /// OpenAI's rule for function names: 1-64 of `a-z A-Z 0-9 _ -`.
+    public static func isValidToolName(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 64 else { return false }
         return name.utf8.allSatisfy { b in
             (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
@@ -366,11 +387,13 @@ extension ChatRequest {
 }
 
 extension APIError {
-    static func missing(_ param: String) -> APIError {
+    /// 400 `missing_required_parameter` naming `param`.
+    public static func missing(_ param: String) -> APIError {
         .invalidRequest("Missing required parameter: '\(param)'.", param: param, code: "missing_required_parameter")
     }
 
-    static func wrongType(_ param: String, expected: String, got: JSON) -> APIError {
+    /// 400 `invalid_type` naming `param`, what was expected and what came.
+    public static func wrongType(_ param: String, expected: String, got: JSON) -> APIError {
         .invalidRequest(
             "Invalid type for '\(param)': expected \(expected), but got \(got.kindName).", param: param,
             code: "invalid_type")
@@ -378,34 +401,39 @@ extension APIError {
 }
 
 /// Typed field access with OpenAI-style errors naming the full parameter path.
-struct RequestReader {
-    let object: JSONObject
-    var prefix = ""
+public struct RequestReader {
+    public let object: JSONObject
+    public var prefix = ""
 
-    func value(_ key: String) -> JSON? {
+    public init(object: JSONObject, prefix: String = "") {
+        self.object = object
+        self.prefix = prefix
+    }
+
+    public func value(_ key: String) -> JSON? {
         guard let v = object[key], !v.isNull else { return nil }
         return v
     }
 
-    mutating func string(_ key: String) throws(APIError) -> String? {
+    public mutating func string(_ key: String) throws(APIError) -> String? {
         guard let v = value(key) else { return nil }
         guard let s = v.stringValue else { throw APIError.wrongType(prefix + key, expected: "string", got: v) }
         return s
     }
 
-    mutating func bool(_ key: String) throws(APIError) -> Bool? {
+    public mutating func bool(_ key: String) throws(APIError) -> Bool? {
         guard let v = value(key) else { return nil }
         guard let b = v.boolValue else { throw APIError.wrongType(prefix + key, expected: "boolean", got: v) }
         return b
     }
 
-    mutating func object(_ key: String) throws(APIError) -> JSONObject? {
+    public mutating func object(_ key: String) throws(APIError) -> JSONObject? {
         guard let v = value(key) else { return nil }
         guard let o = v.objectValue else { throw APIError.wrongType(prefix + key, expected: "object", got: v) }
         return o
     }
 
-    mutating func number(_ key: String, range: ClosedRange<Double>? = nil) throws(APIError) -> Double? {
+    public mutating func number(_ key: String, range: ClosedRange<Double>? = nil) throws(APIError) -> Double? {
         guard let v = value(key) else { return nil }
         guard let d = v.doubleValue else { throw APIError.wrongType(prefix + key, expected: "number", got: v) }
         if let range, !range.contains(d) {
@@ -416,7 +444,7 @@ struct RequestReader {
         return d
     }
 
-    mutating func int(_ key: String, min: Int? = nil, max: Int? = nil) throws(APIError) -> Int? {
+    public mutating func int(_ key: String, min: Int? = nil, max: Int? = nil) throws(APIError) -> Int? {
         guard let v = value(key) else { return nil }
         guard let i = v.intValue else { throw APIError.wrongType(prefix + key, expected: "integer", got: v) }
         if let min, i < min {

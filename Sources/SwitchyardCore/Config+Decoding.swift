@@ -59,6 +59,10 @@ extension SwitchyardConfig {
                         path: "providers[\(i)].kind",
                         problem: "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)"))
             }
+            if p.responsesMode != .native, p.kind != "openai" {
+                errors.append(
+                    .init(path: "providers[\(i)].responses_mode", problem: "only applies to providers of kind openai"))
+            }
             if !(p.baseURL.hasPrefix("http://") || p.baseURL.hasPrefix("https://")) {
                 errors.append(.init(path: "providers[\(i)].base_url", problem: "must start with http:// or https://"))
             }
@@ -88,13 +92,10 @@ extension SwitchyardConfig {
                 if t.weight <= 0 {
                     errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive"))
                 }
-                // OpenAI Chat Completions answers a trailing assistant message with a new turn
-                // rather than continuing it: spliced onto the delivered text it would garble the answer.
-                if t.continuation == .prefill, let k = providerNames[t.provider], providers[k].kind == "openai" {
-                    errors.append(
-                        .init(
-                            path: "models[\(i)].targets[\(j)].continuation",
-                            problem: "openai Chat Completions does not continue a final assistant message; use none"))
+                if let mode = t.continuation, let k = providerNames[t.provider],
+                    let problem = Self.continuationProblem(mode, provider: providers[k])
+                {
+                    errors.append(.init(path: "models[\(i)].targets[\(j)].continuation", problem: problem))
                 }
             }
         }
@@ -117,6 +118,9 @@ extension SwitchyardConfig {
         }
         if !(0...100).contains(retry.budgetPercent) {
             errors.append(.init(path: "retry.budget_percent", problem: "must be within 0..100"))
+        }
+        if !(retry.budgetMinRetriesPerSecond >= 0) {
+            errors.append(.init(path: "retry.budget_min_retries_per_s", problem: "must not be negative"))
         }
         if retry.deadlineMs <= 0 { errors.append(.init(path: "retry.deadline_ms", problem: "must be positive")) }
         if circuitBreaker.failureThreshold < 1 {
@@ -144,10 +148,39 @@ extension SwitchyardConfig {
         if store.idempotencyTTLSeconds < 1 {
             errors.append(.init(path: "store.idempotency_ttl_s", problem: "must be at least 1"))
         }
+        if store.responsesTTLSeconds < 1 {
+            errors.append(.init(path: "store.responses_ttl_s", problem: "must be at least 1"))
+        }
         if !(1...256).contains(tasks.workers) {
             errors.append(.init(path: "tasks.workers", problem: "must be within 1..256"))
         }
         return errors
+    }
+
+    /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
+    static func continuationProblem(_ mode: ContinuationMode, provider p: ProviderConfig) -> String? {
+        if mode.isOpenAIFlag, p.kind != "openai" {
+            return "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind) targets continue with prefill"
+        }
+        // OpenAI's own Chat Completions (and Azure's) answer a final assistant message with a new
+        // turn instead of continuing it: spliced onto the delivered text that would garble the
+        // answer. OpenAI-compatible servers elsewhere may continue (the operator says how).
+        if mode != .unsupported, p.kind == "openai", let host = Self.host(of: p.baseURL),
+            host == "api.openai.com" || host.hasSuffix(".openai.azure.com")
+        {
+            return "\(host) does not continue a final assistant message; use none"
+        }
+        return nil
+    }
+
+    /// The lowercased host of an http(s) URL.
+    static func host(of url: String) -> String? {
+        // "https://host:port/path" splits into "https:", "host:port", "path".
+        let parts = url.split(separator: "/", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasSuffix(":") else { return nil }
+        let authority = parts[1].prefix { $0 != "?" && $0 != "#" }
+        let hostPort = authority.split(separator: "@").last ?? authority
+        return hostPort.split(separator: ":").first.map { $0.lowercased() }
     }
 }
 
@@ -274,7 +307,7 @@ struct ConfigDecoder {
                     allowed: [
                         "name", "kind", "base_url", "api_key_env", "timeout_ms", "connect_timeout_ms",
                         "first_event_timeout_ms", "idle_timeout_ms", "organization", "project", "headers",
-                        "default_max_tokens",
+                        "default_max_tokens", "responses_mode",
                     ])
             else { continue }
             guard let name = string(po, "name", p, required: true), let kind = string(po, "kind", p, required: true)
@@ -290,6 +323,7 @@ struct ConfigDecoder {
             pc.defaultMaxTokens = int(po, "default_max_tokens", p) ?? pc.defaultMaxTokens
             pc.organization = string(po, "organization", p)
             pc.project = string(po, "project", p)
+            pc.responsesMode = oneOf(po, "responses_mode", p, ResponsesMode.self) ?? pc.responsesMode
             if let h = po["headers"], !h.isNull {
                 if case .object(let ho) = h {
                     for e in ho {
@@ -340,7 +374,7 @@ struct ConfigDecoder {
             o["retry"], "retry",
             allowed: [
                 "attempts_per_target", "initial_backoff_ms", "max_backoff_ms", "multiplier", "deadline_ms",
-                "wait_retry_after_ms", "budget_percent",
+                "wait_retry_after_ms", "budget_percent", "budget_min_retries_per_s",
             ])
         {
             c.retry.attemptsPerTarget = int(r, "attempts_per_target", "retry") ?? c.retry.attemptsPerTarget
@@ -350,15 +384,18 @@ struct ConfigDecoder {
             c.retry.deadlineMs = int(r, "deadline_ms", "retry") ?? c.retry.deadlineMs
             c.retry.waitRetryAfterMs = int(r, "wait_retry_after_ms", "retry") ?? c.retry.waitRetryAfterMs
             c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
+            c.retry.budgetMinRetriesPerSecond =
+                double(r, "budget_min_retries_per_s", "retry") ?? c.retry.budgetMinRetriesPerSecond
         }
         if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
             c.circuitBreaker.failureThreshold =
                 int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
             c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
         }
-        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s"]) {
+        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s", "responses_ttl_s"]) {
             c.store.path = string(s, "path", "store") ?? c.store.path
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
+            c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
         }
         if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
             c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers

@@ -67,6 +67,8 @@ public struct ProviderConfig: Sendable, Equatable {
     public var headers: [HeaderField] = []
     /// Anthropic `max_tokens` when the client gives none.
     public var defaultMaxTokens = 4096
+    /// `responses_mode` (openai kind): how `/v1/responses` requests reach this provider.
+    public var responsesMode = ResponsesMode.native
 
     public init(name: String, kind: String, baseURL: String, apiKeyEnv: String?) {
         self.name = name
@@ -81,9 +83,9 @@ public struct TargetConfig: Sendable, Equatable {
     public var model: String
     public var priority: Int = 1
     public var weight: Int = 1
-    /// `continuation`: whether this target may finish a stream another call broke off by
-    /// continuing a prefilled assistant turn. `nil` = the provider kind's default (`prefill`
-    /// for anthropic, `none` for openai and gemini).
+    /// `continuation`: whether and how this target may finish a stream another call broke off by
+    /// continuing the delivered text. `nil` = the provider kind's default (`prefill` for
+    /// anthropic, `none` for openai and gemini).
     public var continuation: ContinuationMode? = nil
 }
 
@@ -94,14 +96,26 @@ public struct ModelConfig: Sendable, Equatable {
     public var streamMode: StreamMode = .incremental
 }
 
-/// Config `continuation` of a target (README "Mid-stream recovery").
+/// Config `continuation` of a target: the dialect in which it continues a final assistant
+/// message (README "Mid-stream recovery"). Every dialect sends the request again with the text
+/// already delivered as a final assistant message, and expects only what follows it back.
 public enum ContinuationMode: String, Sendable, Equatable, CaseIterable {
-    /// Send the request again with the text already delivered as a final assistant message;
-    /// the upstream continues it (Anthropic Messages prefill).
+    /// The final assistant message alone asks for its continuation: Anthropic Messages (a
+    /// prefill), Gemini 2.x (a final `model` turn), and on OpenAI-compatible servers llama.cpp's
+    /// server and Ollama.
     case prefill
-    /// Config value `none`: the target cannot continue a prefilled turn. (Not named `none`,
+    /// OpenAI-compatible body flags `continue_final_message: true` and
+    /// `add_generation_prompt: false` next to the final assistant message (vLLM, SGLang).
+    case continueFinalMessage = "continue_final_message"
+    /// `"prefix": true` on the final assistant message (DeepSeek's beta endpoint, Mistral).
+    case prefix
+    /// Config value `none`: the target cannot continue an assistant message. (Not named `none`,
     /// which would read as `Optional.none` on a `ContinuationMode?`.)
     case unsupported = "none"
+
+    /// Whether the dialect is a flag of OpenAI-compatible request bodies (only `kind: openai`
+    /// targets can send it).
+    public var isOpenAIFlag: Bool { self == .continueFinalMessage || self == .prefix }
 }
 
 /// Config `stream_mode` of a model: how its streams reach the client.
@@ -112,6 +126,15 @@ public enum StreamMode: String, Sendable, Equatable, CaseIterable {
     /// stream; a failure before that restarts on any target. SSE heartbeats keep the
     /// connection alive meanwhile.
     case buffered
+}
+
+/// Config `responses_mode` of an openai-kind provider.
+public enum ResponsesMode: String, Sendable, Equatable, CaseIterable {
+    /// Forward `/v1/responses` requests to the provider's own `/responses` route, the client's
+    /// body with only `model` replaced (built-in tools and every newer field work).
+    case native
+    /// Translate them to Chat Completions, for OpenAI-compatible servers without a Responses route.
+    case chat
 }
 
 /// `gpt-*` → provider `openai`: model names matching `prefix` go to `provider` unchanged.
@@ -128,6 +151,8 @@ public struct RetryConfig: Sendable, Equatable {
     public var deadlineMs = 120_000
     public var waitRetryAfterMs = 5000
     public var budgetPercent = 20.0
+    /// `budget_min_retries_per_s`: retries always allowed, per second over the budget window.
+    public var budgetMinRetriesPerSecond = 10.0
 }
 
 public struct BreakerConfig: Sendable, Equatable {
@@ -138,6 +163,9 @@ public struct BreakerConfig: Sendable, Equatable {
 public struct StoreConfig: Sendable, Equatable {
     public var path = "switchyard.db"
     public var idempotencyTTLSeconds = 86_400
+    /// `store.responses_ttl_s`: how long a stored Responses conversation is kept after its last
+    /// turn (default 30 days).
+    public var responsesTTLSeconds = 2_592_000
 }
 
 /// `tasks:` the durable task runtime.

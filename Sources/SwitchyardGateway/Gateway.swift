@@ -1,6 +1,7 @@
 public import Logging
 public import SwitchyardCore
 public import SwitchyardEdge
+import SwitchyardInbound
 import SwitchyardProviders
 public import SwitchyardRouting
 import Synchronization
@@ -88,20 +89,27 @@ public final class Gateway: HTTPHandler, Sendable {
             var keyName = "anonymous"
             if table.authRequired {
                 guard let name = authenticate(request, table) else {
-                    return respondError(responder, .invalidAPIKey, requestID: requestID)
+                    return respondError(
+                        responder, .invalidAPIKey, requestID: requestID,
+                        format: Self.inboundFormat(path: path) ?? ChatCompletionsFormat())
                 }
                 keyName = name
             }
-            if path == "/v1/chat/completions" {
-                guard request.method == "POST" else { return methodNotAllowed(responder, requestID, "POST") }
-                if let key = request.headers["idempotency-key"] {
-                    await handleIdempotentChat(
-                        request, responder: responder, table: table, requestID: requestID, keyName: keyName,
-                        idempotencyKey: key)
-                } else {
-                    await handleChat(
-                        request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+            if let format = Self.inboundFormat(path: path) {
+                guard request.method == "POST" else {
+                    return methodNotAllowed(responder, requestID, "POST", format: format)
                 }
+                if let key = request.headers["idempotency-key"] {
+                    await handleIdempotent(
+                        request, format: format, responder: responder, table: table, requestID: requestID,
+                        keyName: keyName, idempotencyKey: key)
+                } else {
+                    await handleInbound(
+                        request, format: format, responder: responder, table: table, requestID: requestID,
+                        keyName: keyName)
+                }
+            } else if path.hasPrefix("/v1/responses/") {
+                await handleStoredResponse(request, responder: responder, requestID: requestID, keyName: keyName)
             } else if path == "/v1/tasks" || path.hasPrefix("/v1/tasks/") {
                 await handleTasks(request, responder: responder, requestID: requestID, keyName: keyName)
             } else if path == "/v1/models" {
@@ -113,6 +121,15 @@ public final class Gateway: HTTPHandler, Sendable {
             } else {
                 respondError(responder, .notFound("Unknown path \(path)."), requestID: requestID)
             }
+        }
+    }
+
+    /// The inbound API served at `path`, if any: each is one `InboundFormat` on the shared path.
+    static func inboundFormat(path: String) -> (any InboundFormat)? {
+        switch path {
+        case "/v1/chat/completions": ChatCompletionsFormat()
+        case "/v1/responses": ResponsesFormat()
+        default: nil
         }
     }
 
@@ -150,23 +167,29 @@ public final class Gateway: HTTPHandler, Sendable {
         responder.respond(status: status, headers: baseHeaders(requestID), body: JSON.object(body).serialized())
     }
 
+    /// An error answer in the shape of the API the client spoke (`format`; OpenAI's envelope for
+    /// routes that have none of their own).
     func respondError(
-        _ responder: HTTPResponder, _ error: APIError, requestID: String, extra: [(String, String)] = []
+        _ responder: HTTPResponder, _ error: APIError, requestID: String,
+        format: any InboundFormat = ChatCompletionsFormat(), extra: [(String, String)] = []
     ) {
         var headers = baseHeaders(requestID)
         if let s = error.retryAfterSeconds { headers.add("Retry-After", String(s)) }
         if let r = error.shouldRetry { headers.add("x-should-retry", r ? "true" : "false") }
         for (k, v) in extra { headers.add(k, v) }
-        responder.respond(status: error.status, headers: headers, body: error.body)
+        responder.respond(status: error.status, headers: headers, body: format.encodeError(error))
     }
 
-    func methodNotAllowed(_ responder: HTTPResponder, _ requestID: String, _ allowed: String) {
+    func methodNotAllowed(
+        _ responder: HTTPResponder, _ requestID: String, _ allowed: String,
+        format: any InboundFormat = ChatCompletionsFormat()
+    ) {
         respondError(
             responder,
             APIError(
                 status: 405, type: "invalid_request_error", code: "method_not_allowed",
                 message: "Method not allowed; use \(allowed)."),
-            requestID: requestID, extra: [("Allow", allowed)])
+            requestID: requestID, format: format, extra: [("Allow", allowed)])
     }
 }
 

@@ -1,4 +1,5 @@
 public import Prometheus
+import SwitchyardCore
 import Synchronization
 
 /// Switchyard's metrics, on one `PrometheusCollectorRegistry` owned by the gateway (no global
@@ -101,12 +102,16 @@ public final class GatewayMetrics: Sendable {
 
     // MARK: Events
 
-    func request(model: String?, provider: String?, outcome: String, status: Int, duration: Duration) {
+    func request(
+        api: InboundAPI, model: String?, provider: String?, outcome: String, status: Int,
+        duration: Duration
+    ) {
         let p = providerLabel(provider)
         counter(
-            "requests", "Chat completion requests by configured model, answering provider, outcome and status class.",
+            "requests",
+            "Model requests by inbound API, configured model, answering provider, outcome and status class.",
             [
-                ("model", modelLabel(model)), ("provider", p), ("outcome", outcome),
+                ("api", api.label), ("model", modelLabel(model)), ("provider", p), ("outcome", outcome),
                 ("status_class", Self.statusClass(status)),
             ]
         ).increment()

@@ -25,6 +25,13 @@ enum RequestID {
         prefix + hex(counter.add(1, ordering: .relaxed).newValue, 12)
     }
 
+    /// 128 fresh random bits as 32 hex digits: ids a client may hold on to and present again
+    /// (stored responses), which must be neither guessable nor derived from a client-chosen id.
+    static func random128() -> String {
+        var g = SystemRandomNumberGenerator()
+        return hex(g.next(), 16) + hex(g.next(), 16)
+    }
+
     static func hex(_ v: UInt64, _ width: Int) -> String {
         let s = String(v, radix: 16)
         return String(repeating: "0", count: max(0, width - s.count)) + s

@@ -147,7 +147,9 @@ public struct RouteTable: Sendable {
             timeouts: TargetTimeouts(
                 connect: .milliseconds(c.connectTimeoutMs), total: .milliseconds(c.timeoutMs),
                 firstEvent: .milliseconds(c.firstEventTimeoutMs), idle: .milliseconds(c.idleTimeoutMs)),
-            context: TargetContext(providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens),
+            context: TargetContext(
+                providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens,
+                responsesMode: c.responsesMode),
             continuation: continuation)
     }
 

@@ -54,7 +54,9 @@ public final class SwitchyardServer: Sendable {
             table: table, router: router, metrics: metrics, upstream: upstream, logger: logger,
             tasks: GatewayTasks(
                 runtime: runtime, idempotency: IdempotencyCoordinator(),
-                idempotencyTTL: .seconds(config.store.idempotencyTTLSeconds)))
+                idempotencyTTL: .seconds(config.store.idempotencyTTLSeconds),
+                responses: ResponsesStorage(
+                    store: SQLiteResponseStore(store: store), ttl: .seconds(config.store.responsesTTLSeconds))))
         var edge = HTTPServerConfiguration()
         edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
         edge.port = UInt16(config.listen.port)
@@ -171,6 +173,7 @@ extension RoutingPolicy {
         deadline = .milliseconds(c.retry.deadlineMs)
         waitRetryAfterCap = .milliseconds(c.retry.waitRetryAfterMs)
         budgetPercent = c.retry.budgetPercent
+        budgetMinPerSecond = c.retry.budgetMinRetriesPerSecond
         breakerFailureThreshold = c.circuitBreaker.failureThreshold
         breakerOpenDuration = .milliseconds(c.circuitBreaker.openMs)
     }

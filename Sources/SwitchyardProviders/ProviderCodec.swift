@@ -29,10 +29,16 @@ public struct TargetContext: Sendable {
     public var structuredOutputs: Bool
     /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call ids).
     public var idSeed: String
+    /// OpenAI targets: whether `/v1/responses` requests go to the provider's own Responses route
+    /// (`native`, the default) or are translated to Chat Completions (`chat`).
+    public var responsesMode: ResponsesMode
+    /// How this target continues a final assistant message (the OpenAI codec writes the
+    /// dialect's flags on a request whose `continuesFinalMessage` is set). Default `none`.
+    public var continuation: ContinuationMode = .unsupported
 
     public init(
         providerName: String, upstreamModel: String, defaultMaxTokens: Int = 4096, clampTemperature: Bool = false,
-        structuredOutputs: Bool = false, idSeed: String = ""
+        structuredOutputs: Bool = false, idSeed: String = "", responsesMode: ResponsesMode = .native
     ) {
         self.providerName = providerName
         self.upstreamModel = upstreamModel
@@ -40,6 +46,7 @@ public struct TargetContext: Sendable {
         self.clampTemperature = clampTemperature
         self.structuredOutputs = structuredOutputs
         self.idSeed = idSeed
+        self.responsesMode = responsesMode
     }
 }
 
@@ -62,8 +69,9 @@ public struct EncodedRequest: Sendable {
     }
 }
 
-/// A decoded non-streaming answer. `passthroughBody` is set by the OpenAI codec: the upstream
-/// bytes to send to the client unchanged.
+/// A decoded non-streaming answer. `passthroughBody` is set only by a codec that forwarded the
+/// client's body natively (the request's `origin` is the target's own API): the upstream bytes,
+/// already in the client's format, to send unchanged.
 public struct DecodedResponse: Sendable {
     public var response: ChatResponse
     public var passthroughBody: [UInt8]?
@@ -76,6 +84,11 @@ public struct DecodedResponse: Sendable {
 
 /// One provider's translation between the unified form and its wire format. Pure: no I/O,
 /// no clocks (the caller passes `created`), so every case is testable from bytes.
+///
+/// **Passthrough rule.** A codec may forward `request.raw` and hand back upstream bytes as
+/// `passthroughBody` or stream events with `raw` set only when `request.origin` is the API the
+/// target speaks natively; for any other origin it translates from the typed fields, and first
+/// rejects `request.untranslatable` (`ChatRequest.untranslatableError`).
 public protocol ProviderCodec: Sendable {
     var kind: ProviderKind { get }
 

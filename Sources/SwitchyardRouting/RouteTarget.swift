@@ -41,16 +41,19 @@ public struct RouteTarget: Sendable {
     public var headers: [HeaderField]
     public var timeouts: TargetTimeouts
     public var context: TargetContext
-    /// Whether this target may finish a stream broken off elsewhere by continuing a prefilled
-    /// assistant turn. Default: `prefill` for Anthropic codecs, `unsupported` otherwise.
-    public var continuation: ContinuationMode
+    /// Whether and how this target may finish a stream broken off elsewhere by continuing the
+    /// delivered text (kept in `context`, where the codec reads the dialect). Default: `prefill`
+    /// for Anthropic codecs, `unsupported` otherwise.
+    public var continuation: ContinuationMode {
+        get { context.continuation }
+        set { context.continuation = newValue }
+    }
 
     public init(
         provider: String, model: String, priority: Int = 0, weight: Int = 1, codec: any ProviderCodec,
         baseURL: String, headers: [HeaderField], timeouts: TargetTimeouts = TargetTimeouts(),
         context: TargetContext? = nil, continuation: ContinuationMode? = nil
     ) {
-        self.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
         self.provider = provider
         self.model = model
         self.priority = priority
@@ -60,6 +63,7 @@ public struct RouteTarget: Sendable {
         self.headers = headers
         self.timeouts = timeouts
         self.context = context ?? TargetContext(providerName: provider, upstreamModel: model)
+        self.context.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
     }
 
     /// `provider/model`: the breaker, cooldown and metrics key.
@@ -87,8 +91,9 @@ public struct RoutingPolicy: Sendable, Equatable {
     public var budgetPercent: Double
     /// Sliding window of the retry budget. Default 10 s.
     public var budgetWindow: Duration
-    /// Retries always allowed per window, so low traffic can still retry. Default 3.
-    public var budgetFloor: Int
+    /// Retries per second always allowed (over the window), so a quiet sidecar retries every
+    /// sporadic fault; `RetryBudget` explains the rule. Default 10.
+    public var budgetMinPerSecond: Double
     /// Consecutive target failures that open a breaker. Default 5.
     public var breakerFailureThreshold: Int
     /// How long an open breaker rejects traffic before one probe. Default 15 s.
@@ -103,7 +108,7 @@ public struct RoutingPolicy: Sendable, Equatable {
         attemptsPerTarget: Int = 2, initialBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(8),
         multiplier: Double = 2.0, deadline: Duration = .seconds(120), streamDeadline: Duration? = nil,
         waitRetryAfterCap: Duration = .seconds(5), budgetPercent: Double = 20.0, budgetWindow: Duration = .seconds(10),
-        budgetFloor: Int = 3, breakerFailureThreshold: Int = 5, breakerOpenDuration: Duration = .seconds(15)
+        budgetMinPerSecond: Double = 10, breakerFailureThreshold: Int = 5, breakerOpenDuration: Duration = .seconds(15)
     ) {
         self.attemptsPerTarget = attemptsPerTarget
         self.initialBackoff = initialBackoff
@@ -114,7 +119,7 @@ public struct RoutingPolicy: Sendable, Equatable {
         self.waitRetryAfterCap = waitRetryAfterCap
         self.budgetPercent = budgetPercent
         self.budgetWindow = budgetWindow
-        self.budgetFloor = budgetFloor
+        self.budgetMinPerSecond = budgetMinPerSecond
         self.breakerFailureThreshold = breakerFailureThreshold
         self.breakerOpenDuration = breakerOpenDuration
     }

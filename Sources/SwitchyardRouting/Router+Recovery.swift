@@ -22,17 +22,17 @@ extension Router {
     }
 
     /// Continues a stream that broke after `prefix` (+ held-back whitespace) reached the client:
-    /// the request goes, with `prefix` as a final assistant turn, to the continuation-capable
-    /// targets — the broken one first after a backoff, then the rest by priority — through the
-    /// ordinary driver (retries, breakers, budget). A target answering the prefill with a 400/422
-    /// is remembered as not continuation-capable for `continuationBanDuration`, and the next
-    /// candidate is tried. An empty prefix needs no capability: the request is sent as it was.
+    /// the request goes, with `prefix` as a final assistant turn (flagged in each target's
+    /// continuation dialect by its codec), to the continuation-capable targets — the broken one
+    /// first after a backoff, then the rest by priority — through the ordinary driver (retries,
+    /// breakers, budget). A target answering the continuation with a 400/422 is remembered as
+    /// not continuation-capable for `continuationBanDuration`, and the next candidate is tried. An empty prefix needs no capability: the request is sent as it was.
     func continueStream(
         _ request: ChatRequest, prefix: String, targets: [RouteTarget], failed: RouteTarget, requestID: String
     ) async -> RecoveryResult {
         let at = now()
         var candidates = state.withLock { s in
-            targets.filter { prefix.isEmpty || ($0.continuation == .prefill && s.mayContinue($0.key, now: at)) }
+            targets.filter { prefix.isEmpty || ($0.continuation != .unsupported && s.mayContinue($0.key, now: at)) }
         }
         var result = RecoveryResult()
         guard !candidates.isEmpty else { return result }

@@ -225,7 +225,11 @@ struct StreamSession {
             if let brokenUsage { priorUsage = priorUsage.map { $0 + brokenUsage } ?? brokenUsage }
             legUsage = nil
             let i = addRecord(ContinuationRecord(from: from.key, to: won.target.key, outcome: "pending"), owner)
-            let splice = StreamSplice(held: held, envelope: delivered.envelope, model: won.target.model)
+            // A server of the `prefix` dialect may answer with the prefix again before the rest
+            // (unverified for Mistral, whose guide slices it off the answer); no other dialect
+            // repeats it.
+            let echo = won.target.continuation == .prefix ? prefix : ""
+            let splice = StreamSplice(held: held, envelope: delivered.envelope, model: won.target.model, echo: echo)
             install(won, splice: splice, record: i, restart: false, owner)
             return true
         }

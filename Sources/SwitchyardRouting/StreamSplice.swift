@@ -16,7 +16,9 @@ public struct DeliveredText: Sendable, Equatable {
 
     public mutating func record(_ events: [StreamEvent]) {
         for case .choices(let deltas, let raw) in events {
-            if envelope == nil, let raw {
+            // Only a Chat Completions chunk has an envelope to keep; a forwarded Responses event
+            // (it names its `type`) is continued by the gateway's Responses encoder instead.
+            if envelope == nil, let raw, raw["type"] == nil {
                 var e = JSONObject()
                 for key in ["id", "object", "created"] { if let v = raw[key] { e.appendUnique(key, v) } }
                 envelope = e
@@ -31,9 +33,12 @@ public struct DeliveredText: Sendable, Equatable {
         }
     }
 
-    /// The delivered text split for a prefill: Anthropic refuses a final assistant turn ending
-    /// in whitespace, so the trailing whitespace is held back from the prefill (and reconciled
-    /// with the continuation by `StreamSplice`).
+    /// The delivered text split for a continuation: trailing whitespace is held back from the
+    /// final assistant message in every dialect (and reconciled with the continuation by
+    /// `StreamSplice`). Anthropic refuses a final assistant turn ending in whitespace; the other
+    /// servers accept one, but their tokenizers attach a space to the word after it, so a prompt
+    /// ending in a bare space asks the model for an unusual token split, and chat templates that
+    /// trim message content drop the space anyway. Without it the model writes the space itself.
     public var prefill: (prefix: String, held: String) {
         var end = text.endIndex
         while end > text.startIndex {
@@ -46,20 +51,29 @@ public struct DeliveredText: Sendable, Equatable {
 }
 
 /// Rewrites a continuation's events so that they follow what the client already has:
-/// no second role delta, the held-back whitespace not repeated, and (for a passthrough
-/// stream) the original chunk envelope with the finishing target's model.
+/// no second role delta, the held-back whitespace not repeated, a repeated prefix dropped, and
+/// (for a passthrough stream) the original chunk envelope with the finishing target's model.
 ///
 /// The client text is always delivered + continuation: the whitespace `held` back from the
 /// prefill was already delivered, so it is dropped from the front of the continuation as far
-/// as the model repeats it; if the model does not repeat it, nothing is dropped.
+/// as the model repeats it; if the model does not repeat it, nothing is dropped. A server that
+/// answers with the whole prefix again before its continuation (`echo`) has that repeat
+/// dropped; text that only starts like the prefix is held until it differs, then passed on.
 public struct StreamSplice: Sendable {
     /// Delivered whitespace the continuation may still repeat.
     public private(set) var held: Substring
+    /// The part of the prefix a repeat has not matched yet; empty once decided.
+    private var echo: Substring
+    /// Continuation text held while it matches the start of the prefix.
+    private var echoed = ""
     let envelope: JSONObject?
     let model: String
 
-    public init(held: String, envelope: JSONObject?, model: String) {
+    /// - Parameter echo: the prefix the continuation may begin by repeating ("" when the
+    ///   target's dialect never does).
+    public init(held: String, envelope: JSONObject?, model: String, echo: String = "") {
         self.held = Substring(held)
+        self.echo = Substring(echo)
         self.envelope = envelope
         self.model = model
     }
@@ -69,6 +83,8 @@ public struct StreamSplice: Sendable {
         var out: [StreamEvent] = []
         for e in events {
             guard case .choices(let deltas, _) = e else {
+                // The stream goes on without more text: what was held as a possible repeat is text.
+                if let text = releaseEchoed() { out.append(choices([ChoiceDelta(content: text)])) }
                 out.append(e)
                 continue
             }
@@ -83,9 +99,12 @@ public struct StreamSplice: Sendable {
                 let empty =
                     d.content == nil && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil
                     && d.logprobs == nil
-                if !empty { kept.append(d) }
+                if !empty {
+                    if let text = releaseEchoed() { d.content = text + (d.content ?? "") }
+                    kept.append(d)
+                }
             }
-            if !kept.isEmpty { out.append(.choices(kept, raw: chunk(choices: .array(kept.map(\.json)), usage: nil))) }
+            if !kept.isEmpty { out.append(choices(kept)) }
         }
         return out
     }
@@ -95,9 +114,32 @@ public struct StreamSplice: Sendable {
         .usage(usage, raw: chunk(choices: .array([]), usage: usage.json))
     }
 
+    /// The part of a continuation delta's text the client does not have yet ("" while undecided).
     private mutating func reconcile(_ text: String) -> String {
-        guard !held.isEmpty else { return text }
         var rest = Substring(text)
+        if !echo.isEmpty {
+            while let p = echo.first, let c = rest.first, p == c {
+                echo.removeFirst()
+                echoed.append(c)
+                rest.removeFirst()
+            }
+            if echo.isEmpty {
+                echoed = ""  // the whole prefix came back: drop it
+            } else if rest.isEmpty {
+                return ""  // still undecided
+            } else {
+                echo = ""  // not a repeat: the held text is the continuation's start
+                rest = Substring(echoed) + rest
+                echoed = ""
+            }
+        }
+        return dropHeld(rest)
+    }
+
+    /// Drops the held-back whitespace from the front of `text` as far as it repeats it.
+    private mutating func dropHeld(_ text: Substring) -> String {
+        guard !held.isEmpty else { return String(text) }
+        var rest = text
         while let h = held.first, let c = rest.first, h == c {
             held.removeFirst()
             rest.removeFirst()
@@ -105,6 +147,21 @@ public struct StreamSplice: Sendable {
         // Anything beyond the matched whitespace means the model did not (fully) repeat it.
         if !rest.isEmpty { held = "" }
         return String(rest)
+    }
+
+    /// Text held as a possible repeat of the prefix, once something other than more text
+    /// follows it (it was the continuation's start after all).
+    private mutating func releaseEchoed() -> String? {
+        guard !echoed.isEmpty else { return nil }
+        let text = echoed
+        echo = ""
+        echoed = ""
+        let rest = dropHeld(Substring(text))
+        return rest.isEmpty ? nil : rest
+    }
+
+    private func choices(_ deltas: [ChoiceDelta]) -> StreamEvent {
+        .choices(deltas, raw: chunk(choices: .array(deltas.map(\.json)), usage: nil))
     }
 
     /// A passthrough chunk in the original envelope; nil when the original stream was
@@ -119,15 +176,32 @@ public struct StreamSplice: Sendable {
 }
 
 extension ChatRequest {
-    /// The request with `prefix` appended as a final assistant message (a prefill); unchanged
-    /// when `prefix` is empty. Both the typed messages and the raw body (OpenAI passthrough) get it.
+    /// The request with `prefix` appended as a final assistant message to be continued;
+    /// unchanged when `prefix` is empty. Both the typed messages and the raw body (a native
+    /// passthrough) get it, in the origin API's shape; the codec adds the target's continuation
+    /// flags, if its dialect has any.
     public func continuing(_ prefix: String) -> ChatRequest {
         guard !prefix.isEmpty else { return self }
         var r = self
+        r.continuesFinalMessage = true
         r.messages.append(ChatMessage(role: .assistant, content: .text(prefix)))
-        if case .array(var m)? = raw["messages"] {
-            m.append(["role": "assistant", "content": .string(prefix)])
-            r.raw["messages"] = .array(m)
+        let turn: JSON = ["role": "assistant", "content": .string(prefix)]
+        switch origin {
+        case .chatCompletions, .anthropicMessages:
+            if case .array(var m)? = raw["messages"] {
+                m.append(turn)
+                r.raw["messages"] = .array(m)
+            }
+        case .responses:
+            switch raw["input"] {
+            case .array(var items)?:
+                items.append(turn)
+                r.raw["input"] = .array(items)
+            case .string(let text)?:
+                r.raw["input"] = [["role": "user", "content": .string(text)], turn]
+            default:
+                break
+            }
         }
         return r
     }

@@ -76,5 +76,18 @@ enum Schema {
         );
         CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
         """,
+        // 3: stored Responses turns (`store: true`), chained by `previous_response_id`.
+        """
+        CREATE TABLE responses (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,      -- the configured NAME of the API key, never the key
+            previous_id TEXT,         -- the turn this one continued; the history is the chain
+            input_items TEXT NOT NULL,  -- JSON array: this turn's input items
+            response TEXT NOT NULL,     -- JSON object: the response as the client received it
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX responses_by_expiry ON responses (expires_at);
+        """,
     ]
 }

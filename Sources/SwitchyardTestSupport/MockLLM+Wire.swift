@@ -17,9 +17,20 @@ extension MockLLM {
         let toolResult = messages.last?["role"]?.stringValue == "tool" ? Self.text(of: messages.last?["content"]) : nil
         let firstTool = body["tools"]?.arrayValue?.first?["function"]?["name"]?.stringValue
         let jsonMode = body["response_format"]?["type"]?.stringValue.map { $0 != "text" } ?? false
-        let answer = decide(
+        var answer = decide(
             lastUserText: Self.text(of: lastUser?["content"]), toolResult: toolResult, firstTool: firstTool,
-            jsonMode: jsonMode)
+            jsonMode: jsonMode,
+            userTexts: messages.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) })
+        switch openAIContinued(body, messages) {
+        case .failure(let refusal):
+            return refusal.response
+        case .success(let prefill?):
+            if case .text(let t) = answer, t.hasPrefix(prefill.text) {
+                answer = .text((prefill.echo ? prefill.text : "") + String(t.dropFirst(prefill.text.count)))
+            }
+        case .success(nil):
+            break
+        }
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = ["prompt_tokens": .int(p), "completion_tokens": .int(c), "total_tokens": .int(p + c)]
         let id = "chatcmpl-mock"
@@ -94,6 +105,36 @@ extension MockLLM {
         ])
     }
 
+    struct Refusal: Error {
+        var response: MockResponse
+    }
+
+    /// The final assistant message to continue, if this server's dialect (`openAIContinuation`)
+    /// recognises the request as a continuation; a vLLM-style 400 for contradictory flags.
+    func openAIContinued(_ body: JSONObject, _ messages: [JSON]) -> Result<(text: String, echo: Bool)?, Refusal> {
+        guard let mode = openAIContinuation, messages.count > 1, let last = messages.last,
+            last["role"]?.stringValue == "assistant"
+        else { return .success(nil) }
+        let text = Self.text(of: last["content"])
+        switch mode {
+        case .trailingMessage:
+            return .success((text, false))
+        case .continueFinalMessage:
+            guard body["continue_final_message"]?.boolValue == true else { return .success(nil) }
+            guard body["add_generation_prompt"]?.boolValue == false else {
+                return .failure(
+                    Refusal(
+                        response: error(
+                            .openai, status: 400,
+                            message: "continue_final_message and add_generation_prompt cannot both be true.")))
+            }
+            return .success((text, false))
+        case .prefixFlag(let echo):
+            guard last["prefix"]?.boolValue == true else { return .success(nil) }
+            return .success((text, echo))
+        }
+    }
+
     // MARK: Anthropic Messages
 
     func anthropic(_ r: RecordedRequest, _ body: JSONObject) -> MockResponse {
@@ -156,7 +197,9 @@ extension MockLLM {
         let forced =
             body["tool_choice"]?["type"]?.stringValue == "tool" ? body["tool_choice"]?["name"]?.stringValue : nil
         let firstTool = forced ?? body["tools"]?.arrayValue?.first?["name"]?.stringValue
-        var answer = decide(lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false)
+        let userTexts = turns.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) }
+        var answer = decide(
+            lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false, userTexts: userTexts)
         if forced == "json_response" { answer = .toolCall(name: "json_response", arguments: #"{"ok":true}"#) }
         if let prefill, case .text(let t) = answer, t.hasPrefix(prefill) {
             answer = .text(String(t.dropFirst(prefill.count)))
@@ -279,9 +322,12 @@ extension MockLLM {
             .stringValue
         let mode = body["toolConfig"]?["functionCallingConfig"]?["mode"]?.stringValue
         let jsonMode = body["generationConfig"]?["responseMimeType"]?.stringValue == "application/json"
+        let userTexts = contents.filter { $0["role"]?.stringValue == "user" }.map { c in
+            (c["parts"]?.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined()
+        }
         let answer = decide(
             lastUserText: lastText, toolResult: toolResult, firstTool: mode == "NONE" ? nil : firstTool,
-            jsonMode: jsonMode)
+            jsonMode: jsonMode, userTexts: userTexts)
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = [
             "promptTokenCount": .int(p), "candidatesTokenCount": .int(c), "totalTokenCount": .int(p + c),

@@ -4,10 +4,10 @@ import SwitchyardCore
 public enum MockProviderKind: String, Sendable {
     case openai, anthropic, gemini
 
-    /// `/v1/chat/completions` (any prefix) → OpenAI, `/v1/messages` → Anthropic,
-    /// `…:generateContent` / `…:streamGenerateContent` → Gemini.
+    /// `/v1/chat/completions` and `/v1/responses` (any prefix) → OpenAI, `/v1/messages` →
+    /// Anthropic, `…:generateContent` / `…:streamGenerateContent` → Gemini.
     public init?(path: String) {
-        if path.hasSuffix("/chat/completions") {
+        if path.hasSuffix("/chat/completions") || path.hasSuffix("/responses") {
             self = .openai
         } else if path.hasSuffix("/v1/messages") {
             self = .anthropic
@@ -19,7 +19,8 @@ public enum MockProviderKind: String, Sendable {
     }
 }
 
-/// A fake LLM behind each provider's real wire format, for tests, the demo and the bench.
+/// A fake LLM behind each provider's real wire format (OpenAI Chat Completions and Responses,
+/// Anthropic Messages, Gemini generateContent), for tests, the demo and the bench.
 ///
 /// It validates requests the way the real API would (auth header, required fields, roles)
 /// and answers in that provider's JSON or SSE shape. Its "model" is deterministic:
@@ -27,6 +28,8 @@ public enum MockProviderKind: String, Sendable {
 ///   with `{"city":"Paris"}`;
 /// - after a tool result, it answers `The tool said: <result>`;
 /// - with JSON mode (any provider's form), it answers `{"ok":true}`;
+/// - to the user text `recap`, it answers `Recap: <every earlier user text, joined by " | ">`,
+///   which shows a test the whole history reached the upstream;
 /// - otherwise it answers `reply` (default: `Hello from the mock: <last user text>`).
 public struct MockLLM: Sendable {
     public var reply: String?
@@ -34,6 +37,9 @@ public struct MockLLM: Sendable {
     public var wordsPerEvent = 1
     /// Pause between stream events.
     public var eventPause: Duration?
+    /// How the OpenAI side treats a final assistant message; nil: like api.openai.com, it
+    /// answers with a new turn (the whole answer again).
+    public var openAIContinuation: MockContinuation?
 
     public init(reply: String? = nil) { self.reply = reply }
 
@@ -47,6 +53,7 @@ public struct MockLLM: Sendable {
             return error(kind, status: 400, message: "invalid JSON body")
         }
         switch kind {
+        case .openai where r.path.hasSuffix("/responses"): return openAIResponses(r, body)
         case .openai: return openAI(r, body)
         case .anthropic: return anthropic(r, body)
         case .gemini: return gemini(r, body)
@@ -64,8 +71,11 @@ public struct MockLLM: Sendable {
         case toolCall(name: String, arguments: String)
     }
 
-    func decide(lastUserText: String, toolResult: String?, firstTool: String?, jsonMode: Bool) -> Answer {
+    func decide(
+        lastUserText: String, toolResult: String?, firstTool: String?, jsonMode: Bool, userTexts: [String] = []
+    ) -> Answer {
         if let toolResult { return .text("The tool said: \(toolResult)") }
+        if lastUserText == "recap" { return .text("Recap: " + userTexts.dropLast().joined(separator: " | ")) }
         if let firstTool { return .toolCall(name: firstTool, arguments: #"{"city":"Paris"}"#) }
         if jsonMode { return .text(#"{"ok":true}"#) }
         return .text(reply ?? "Hello from the mock: \(lastUserText)")
@@ -123,4 +133,16 @@ public struct MockLLM: Sendable {
         default: return ""
         }
     }
+}
+
+/// How an OpenAI-compatible server continues a final assistant message (they differ).
+public enum MockContinuation: Sendable {
+    /// The message alone is continued (llama.cpp's server, Ollama).
+    case trailingMessage
+    /// Only with `continue_final_message: true` and `add_generation_prompt: false` (vLLM, which
+    /// answers 400 when both are true; `add_generation_prompt` defaults to true).
+    case continueFinalMessage
+    /// Only when the message carries `"prefix": true` (DeepSeek, Mistral); `echo`: the answer
+    /// repeats the prefix before the continuation.
+    case prefixFlag(echo: Bool)
 }

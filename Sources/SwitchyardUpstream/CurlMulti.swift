@@ -227,6 +227,9 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
             detach(t, .success(()))
         } else if t.consumerGone || t.cancelRequested.load(ordering: .relaxed) {
             detach(t, .failure(.cancelled))
+        } else if t.resendRefused {
+            // The connection died after the request went out and before any response byte.
+            detach(t, .failure(.transport("connection closed before any response (not re-sent)")))
         } else {
             let message = t.easy?.message(for: code) ?? "curl error \(code.rawValue)"
             detach(t, .failure(upstreamFailure(for: code, message: message)))

@@ -53,6 +53,10 @@ final class Transfer: @unchecked Sendable {
     var headers: [HeaderField] = []
     var headComplete = false
     var firstByteSeen = false
+    /// Times curl was about to send the request (CURLOPT_PREREQFUNCTION); see `willSendRequest`.
+    var sends = 0
+    /// curl wanted to send the request a second time and was refused.
+    var resendRefused = false
     var consumerGone = false
     var lastActivity: Int64 = 0
     var body: [UInt8] = []
@@ -125,6 +129,8 @@ final class Transfer: @unchecked Sendable {
         _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
         _ = sy_curl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
         _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
+        _ = sy_curl_setopt_prereqcb(h, CURLOPT_PREREQFUNCTION, transferPrereqCallback)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_PREREQDATA, context)
 
         switch request.method {
         case "GET" where request.body.isEmpty:
@@ -142,14 +148,12 @@ final class Transfer: @unchecked Sendable {
             _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, postFields?.baseAddress)
             if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
         default:
-            // The body is read from `request.body` in place (no copy); the seek callback lets curl
-            // rewind it when it re-sends on a fresh connection after a stale keep-alive one.
+            // The body is read from `request.body` in place (no copy). No seek callback: curl only
+            // rewinds a body to send it again, and `willSendRequest` refuses every second send.
             _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
             _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
             _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
             _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
-            _ = sy_curl_setopt_seekcb(h, CURLOPT_SEEKFUNCTION, transferSeekCallback)
-            _ = sy_curl_setopt_ptr(h, CURLOPT_SEEKDATA, context)
             if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
         }
 
@@ -188,12 +192,22 @@ final class Transfer: @unchecked Sendable {
         return n
     }
 
-    func seekBody(to offset: Int64, origin: Int32) -> Int32 {
-        guard origin == SEEK_SET, offset >= 0, offset <= Int64(request.body.count) else {
-            return sy_curl_seekfunc_cantseek()
-        }
-        readOffset = Int(offset)
-        return sy_curl_seekfunc_ok()
+    /// CURLOPT_PREREQFUNCTION, called each time curl is about to send the request on a (new or
+    /// reused) connection. The first call is our request. A second one is libcurl re-sending it on
+    /// its own: when a reused keep-alive connection dies before the first response byte, curl's
+    /// `Curl_retry_request` (lib/transfer.c, "Connection died, retrying a fresh connect") sends the
+    /// request again, up to 5 times, and no option turns that off. The server may already have
+    /// read the request and started a billed generation, and the router would neither count,
+    /// budget nor log the extra call, so the re-send is refused (the transfer fails with
+    /// CURLE_ABORTED_BY_CALLBACK, reported as a transport failure) and whether to try again is
+    /// the router's decision, as one more counted attempt. We do not follow redirects, so every
+    /// second send is such a re-send (also curl's re-sends after a refused HTTP/2 stream or a
+    /// downgrade to HTTP/1.1, which the router then retries as it sees fit).
+    func willSendRequest() -> Bool {
+        sends += 1
+        if sends == 1 { return true }
+        resendRefused = true
+        return false
     }
 
     /// One header line, CRLF included. Status lines start a new header block; an empty line ends
@@ -328,9 +342,13 @@ private func transferReadCallback(
     return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().readBody(into: ptr, capacity: size * count)
 }
 
-private func transferSeekCallback(_ context: UnsafeMutableRawPointer?, _ offset: curl_off_t, _ origin: Int32) -> Int32 {
-    guard let context else { return sy_curl_seekfunc_cantseek() }
-    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().seekBody(to: Int64(offset), origin: origin)
+private func transferPrereqCallback(
+    _ context: UnsafeMutableRawPointer?, _ primaryIP: UnsafeMutablePointer<CChar>?,
+    _ localIP: UnsafeMutablePointer<CChar>?, _ primaryPort: Int32, _ localPort: Int32
+) -> Int32 {
+    guard let context else { return sy_curl_prereqfunc_abort() }
+    let send = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().willSendRequest()
+    return send ? sy_curl_prereqfunc_ok() : sy_curl_prereqfunc_abort()
 }
 
 // MARK: - Byte helpers

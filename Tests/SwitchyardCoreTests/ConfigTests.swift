@@ -71,6 +71,17 @@ import Testing
         #expect(e.contains(#"listen: expected host:port, got "nohost""#))
     }
 
+    @Test func retryBudgetFloorDecodesAndIsValidated() throws {
+        #expect(try SwitchyardConfig.decode(Self.base).retry.budgetMinRetriesPerSecond == 10)
+        var j = Self.base
+        j["retry"] = ["budget_percent": 25, "budget_min_retries_per_s": 2.5]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.retry.budgetPercent == 25)
+        #expect(c.retry.budgetMinRetriesPerSecond == 2.5)
+        let e = errors { j in j["retry"] = ["budget_min_retries_per_s": -1] }
+        #expect(e == ["retry.budget_min_retries_per_s: must not be negative"])
+    }
+
     @Test func badKindAndDuplicates() {
         let e = errors { j in
             var p = j["providers"]!.arrayValue!
@@ -80,6 +91,32 @@ import Testing
         }
         #expect(e.contains(#"providers[1].name: duplicate provider name "openai" (first at providers[0])"#))
         #expect(e.contains(#"providers[1].kind: unknown kind "cohere" (expected openai, anthropic or gemini)"#))
+    }
+
+    @Test func responsesModeAndRetention() throws {
+        var j = Self.base
+        var p = j["providers"]!.arrayValue!
+        p[0]["responses_mode"] = "chat"
+        j["providers"] = .array(p)
+        j["store"] = ["path": "s.db", "responses_ttl_s": 3600]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.providers[0].responsesMode == .chat && c.providers[1].responsesMode == .native)
+        #expect(c.store.responsesTTLSeconds == 3600)
+        #expect(SwitchyardConfig().store.responsesTTLSeconds == 30 * 86_400)
+        let unknown = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[0]["responses_mode"] = "both"
+            j["providers"] = .array(p)
+        }
+        #expect(unknown == [#"providers[0].responses_mode: unknown value "both" (expected one of: native, chat)"#])
+        let invalid = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[1]["responses_mode"] = "chat"
+            j["providers"] = .array(p)
+            j["store"] = ["path": "s.db", "responses_ttl_s": 0]
+        }
+        #expect(invalid.contains("providers[1].responses_mode: only applies to providers of kind openai"))
+        #expect(invalid.contains("store.responses_ttl_s: must be at least 1"))
     }
 
     @Test func emptyFileIsAnError() {

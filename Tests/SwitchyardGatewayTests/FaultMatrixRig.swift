@@ -32,6 +32,8 @@ struct FaultRig {
         var attempts = 2
         var waitRetryAfterMs = 5000
         var budgetPercent = 20
+        /// `retry.budget_min_retries_per_s`; nil = the default (10).
+        var budgetMinPerSecond: Double? = nil
         var failureThreshold = 1000
         var openMs = 500
         /// Mid-stream recovery is tested in RecoveryTests; here a broken stream must end the way the
@@ -47,6 +49,7 @@ struct FaultRig {
         let primaryBase = "http://127.0.0.1:\(primaryPort)" + (o.primaryKind == "openai" ? "/v1" : "")
         let limits = o.primaryLimits.isEmpty ? "" : ", " + o.primaryLimits
         let fallbackLimits = o.fallbackLimits.isEmpty ? "" : ", " + o.fallbackLimits
+        let budgetFloor = o.budgetMinPerSecond.map { ", budget_min_retries_per_s: \($0)" } ?? ""
         return """
             listen: 127.0.0.1:0
             health_check_ms: 0
@@ -56,7 +59,7 @@ struct FaultRig {
               - {name: fallback, kind: openai, base_url: "http://127.0.0.1:\(fallbackPort)/v1", api_key_env: TEST_PROVIDER_KEY\(fallbackLimits)}
             models:
               - {name: smart, targets: [{provider: primary, model: p-model, priority: 1, continuation: \(o.primaryContinuation)}, {provider: fallback, model: f-model, priority: 2}]}
-            retry: {attempts_per_target: \(o.attempts), initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2, wait_retry_after_ms: \(o.waitRetryAfterMs), budget_percent: \(o.budgetPercent)}
+            retry: {attempts_per_target: \(o.attempts), initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2, wait_retry_after_ms: \(o.waitRetryAfterMs), budget_percent: \(o.budgetPercent)\(budgetFloor)}
             circuit_breaker: {failure_threshold: \(o.failureThreshold), open_ms: \(o.openMs)}
             limits: {max_body_bytes: 65536, stream_heartbeat_ms: 100}
             """
@@ -119,6 +122,14 @@ struct FaultRig {
         }
         gate.open()
         return (response.head, String(decoding: received, as: UTF8.self))
+    }
+
+    /// The gateway's one-per-request `request` log lines so far, parsed, in order.
+    func requestLogLines() -> [JSON] {
+        h.logs.captured.split(separator: "\n").compactMap { line in
+            guard let o = try? JSON.parse(String(line)), o["msg"] == "request" else { return nil }
+            return o
+        }
     }
 
     // MARK: Metrics

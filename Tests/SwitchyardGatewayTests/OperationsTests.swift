@@ -54,14 +54,20 @@ import Testing
         let after = try await h.request("GET", "/metrics", key: nil).text
 
         func delta(_ series: String) -> Double { Self.value(after, series) - Self.value(before, series) }
-        #expect(delta(#"switchyard_requests_total{model="ok",provider="openai",outcome="ok",status_class="2xx"}"#) == 4)
         #expect(
             delta(
-                #"switchyard_requests_total{model="flaky",provider="anthropic",outcome="fallback",status_class="2xx"}"#)
+                #"switchyard_requests_total{api="chat",model="ok",provider="openai",outcome="ok",status_class="2xx"}"#)
+                == 4)
+        #expect(
+            delta(
+                #"switchyard_requests_total{api="chat",model="flaky",provider="anthropic",outcome="fallback",status_class="2xx"}"#
+            )
                 == 2)
         // A body that fails validation has no trusted model name: it is counted under `other`.
         #expect(
-            delta(#"switchyard_requests_total{model="other",provider="none",outcome="error",status_class="4xx"}"#) == 1)
+            delta(
+                #"switchyard_requests_total{api="chat",model="other",provider="none",outcome="error",status_class="4xx"}"#
+            ) == 1)
         #expect(delta(#"switchyard_fallbacks_total{from="broken",to="anthropic"}"#) == 2)
         #expect(delta(#"switchyard_upstream_attempts_total{provider="broken",outcome="http_503"}"#) == 2)
         #expect(delta(#"switchyard_upstream_attempts_total{provider="anthropic",outcome="ok"}"#) == 2)
@@ -99,7 +105,9 @@ import Testing
         #expect(Self.seriesCount(after) == before)
         #expect(
             Self.value(
-                after, #"switchyard_requests_total{model="other",provider="none",outcome="error",status_class="4xx"}"#)
+                after,
+                #"switchyard_requests_total{api="chat",model="other",provider="none",outcome="error",status_class="4xx"}"#
+            )
                 == 10_001)
     }
 

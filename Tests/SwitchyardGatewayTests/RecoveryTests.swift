@@ -162,6 +162,39 @@ import Testing
         }
     }
 
+    /// A buffered model whose stream is cut mid-answer, with one fallback that refuses a prefill:
+    /// nothing reached the client, so the request restarts there as it was (no prefill), and the
+    /// client sees one whole answer.
+    @Test(arguments: [4, 7])
+    func bufferedStreamIsRescuedWhenTheOnlyFallbackCannotContinue(cutAfter: Int) async throws {
+        let llm = MockLLM()
+        try await withGateway(
+            models:
+                "  - {name: m, stream_mode: buffered, targets: [{provider: openai, model: gpt-x, priority: 1}, {provider: anthropic, model: claude-x, priority: 2}]}",
+            script: { _, r in
+                if MockProviderKind(path: r.path) == .openai { return llm.respond(r, breakingAfter: cutAfter, .cut) }
+                return MockLLM.hasPrefill(r) ? MockLLM.prefillRejected : llm.respond(r)
+            }
+        ) { h, mock in
+            let r = try await h.chat(streamBody())
+            #expect(r.head.status == 200)
+            let s = ClientStream(r.text)
+            #expect(s.error == nil)
+            #expect(s.text == Self.answer)
+            #expect(s.roleDeltas == 1)
+            #expect(s.finishReasons == ["stop"])
+            #expect(s.endsWithDone)
+            #expect(Set(s.models) == ["claude-x"])
+            #expect(s.usage != nil)
+            #expect(mock.requests.map { MockProviderKind(path: $0.path) } == [.openai, .anthropic])
+            #expect(!MockLLM.hasPrefill(mock.requests[1]))
+            let metrics = try await h.request("GET", "/metrics", key: nil)
+            #expect(
+                metrics.text.contains(
+                    #"switchyard_continuations_total{from="openai",to="anthropic",outcome="restart_ok"} 1"#))
+        }
+    }
+
     func fastAnthropic(port: Int) -> String {
         "  - {name: claude, kind: anthropic, base_url: \"http://127.0.0.1:\(port)\", api_key_env: TEST_PROVIDER_KEY, idle_timeout_ms: 300}"
     }
@@ -174,6 +207,8 @@ import Testing
                 yaml: """
                     providers:
                       - {name: o, kind: openai, api_key_env: K}
+                      - {name: az, kind: openai, base_url: "https://team.openai.azure.com/openai", api_key_env: K}
+                      - {name: local, kind: openai, base_url: "http://127.0.0.1:8000/v1", api_key_env: K}
                       - {name: a, kind: anthropic, api_key_env: K}
                       - {name: g, kind: gemini, api_key_env: K}
                     models:
@@ -187,12 +222,14 @@ import Testing
             """
               - {name: x, stream_mode: buffered, targets: [{provider: a, model: m, continuation: none}, {provider: g, model: m, continuation: prefill}]}
               - {name: y, targets: [{provider: o, model: m}]}
+              - {name: z, targets: [{provider: local, model: m, continuation: prefill}, {provider: local, model: n, continuation: continue_final_message}, {provider: local, model: o, continuation: prefix}]}
             """
         ).get()
         #expect(c.models[0].streamMode == .buffered)
         #expect(c.models[0].targets.map(\.continuation) == [.unsupported, .prefill])
         #expect(c.models[1].streamMode == .incremental)
         #expect(c.models[1].targets[0].continuation == nil)
+        #expect(c.models[2].targets.map(\.continuation) == [.prefill, .continueFinalMessage, .prefix])
     }
 
     @Test(arguments: [
@@ -206,7 +243,19 @@ import Testing
         ),
         (
             "  - {name: x, targets: [{provider: o, model: m, continuation: prefill}]}",
-            "does not continue a final assistant message"
+            "models[0].targets[0].continuation: api.openai.com does not continue a final assistant message; use none"
+        ),
+        (
+            "  - {name: x, targets: [{provider: az, model: m, continuation: prefix}]}",
+            "team.openai.azure.com does not continue a final assistant message"
+        ),
+        (
+            "  - {name: x, targets: [{provider: a, model: m, continuation: continue_final_message}]}",
+            "continue_final_message is a flag of OpenAI-compatible servers; anthropic targets continue with prefill"
+        ),
+        (
+            "  - {name: x, targets: [{provider: g, model: m, continuation: prefix}]}",
+            "prefix is a flag of OpenAI-compatible servers"
         ),
         ("  - {name: x, targets: [{provider: a, model: m, continuaton: none}]}", "unknown key"),
     ])

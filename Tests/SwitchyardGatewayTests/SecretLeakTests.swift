@@ -51,6 +51,15 @@ import Testing
         _ = try await h.waitForTask(id) { $0.state == "completed" }
         record(try await h.task(id))
         record(try await h.request("GET", "/v1/tasks"))
+        // Stored Responses conversations: a turn, a streamed continuation of it, a read-back.
+        let turn = try await h.request("POST", "/v1/responses", body: #"{"model":"smart","input":"remember"}"#)
+        record(turn)
+        let turnID = try #require(turn.json?["id"]?.stringValue)
+        record(
+            try await h.request(
+                "POST", "/v1/responses",
+                body: #"{"model":"smart","input":"again","stream":true,"previous_response_id":"\#(turnID)"}"#))
+        record(try await h.request("GET", "/v1/responses/\(turnID)/input_items"))
         record(try await h.request("GET", "/metrics", key: nil))
         record(try await h.request("GET", "/readyz", key: nil))
 

@@ -40,6 +40,35 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         #expect(run(delivered: delivered, continuation: continuation) == expected)
     }
 
+    func run(delivered: String, echoing continuation: [StreamEvent]) -> String {
+        var d = DeliveredText()
+        d.record([.choices([ChoiceDelta(role: true, content: delivered)], raw: nil)])
+        let (prefix, held) = d.prefill
+        var splice = StreamSplice(held: held, envelope: nil, model: "m2", echo: prefix)
+        return d.text
+            + splice.rewrite(continuation).map { e in
+                if case .choices(let ds, _) = e { return ds.compactMap(\.content).joined() }
+                return ""
+            }.joined()
+    }
+
+    static func text(_ parts: [String], finish: Bool = true) -> [StreamEvent] {
+        parts.map { .choices([ChoiceDelta(content: $0)], raw: nil) }
+            + (finish ? [.choices([ChoiceDelta(finishReason: .stop)], raw: nil), .done] : [.done])
+    }
+
+    @Test(arguments: [
+        ("Hello from the ", ["Hello ", "from ", "the ", "mock"], "Hello from the mock"),  // repeated, split
+        ("Hello from the ", ["Hello from the mock"], "Hello from the mock"),  // repeated in one delta
+        ("Hello from the ", [" mock"], "Hello from the mock"),  // not repeated
+        ("Hello from the ", ["Hel", "p is near"], "Hello from the Help is near"),  // starts alike, differs
+        ("Hello from the ", ["Hel"], "Hello from the Hel"),  // starts alike, then the answer ends
+    ])
+    func aRepeatedPrefixIsDroppedOnlyWhenWhole(delivered: String, continuation: [String], expected: String) {
+        #expect(run(delivered: delivered, echoing: Self.text(continuation)) == expected)
+        #expect(run(delivered: delivered, echoing: Self.text(continuation, finish: false)) == expected)
+    }
+
     @Test func prefillHoldsBackTrailingWhitespace() {
         var d = DeliveredText()
         d.record([.choices([ChoiceDelta(role: true, content: "Hi there \n")], raw: nil)])

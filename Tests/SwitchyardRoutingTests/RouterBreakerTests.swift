@@ -107,19 +107,21 @@ import Testing
     }
 
     @Test func budgetCapsRetriesUnderSustainedOutage() async throws {
-        let policy = RoutingPolicy(initialBackoff: .milliseconds(1), breakerFailureThreshold: 1000)
+        // A floor of 0.3 retries/s is 3 per 10 s window, so 20 % of 20 requests (4) is the larger.
+        let policy = RoutingPolicy(
+            initialBackoff: .milliseconds(1), budgetMinPerSecond: 0.3, breakerFailureThreshold: 1000)
         let h = Harness(policy: policy, ["a": Array(repeating: e503, count: 40)])
         for i in 0..<20 {
             let f = try #require(await h.complete([target("a")], id: "r\(i)").failure)
             #expect(f.error.status == 503)
         }
-        // Floor 3, then 20 % of 20 requests = 4 retries in the window: 20 first calls + 4 retries.
+        // 20 first calls + 4 retries (3 from the floor, the 4th once 20 requests were in the window).
         #expect(h.upstream.calls.count == 24)
         #expect(h.observer.events.filter { $0 == "budget a/m" }.count == 16)
     }
 
     @Test func budgetExhaustedGoesToTheNextTarget() async throws {
-        let policy = RoutingPolicy(budgetFloor: 0)
+        let policy = RoutingPolicy(budgetMinPerSecond: 0)
         let h = Harness(policy: policy, ["a": [e503, ok], "b": [ok]])
         let success = try #require(await h.complete().success)
         #expect(success.target.key == "b/m")

@@ -9,7 +9,7 @@ import Testing
     @Test func freshFileIsMigratedToTheLatestVersion() throws {
         try withTemporaryStore { store, path throws in
             #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
-            #expect(TaskStore.schemaVersion == 2)
+            #expect(TaskStore.schemaVersion == 3)
             #expect(fileExists(path + "-wal"), "WAL mode")
         }
     }
@@ -54,7 +54,7 @@ import Testing
                 )
             }
             let store = try TaskStore(path: path)
-            #expect(try store.storedSchemaVersion() == 2)
+            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
             #expect(try store.task(id: "old", owner: "alice")?.task.state == .paused)
             #expect(try store.beginIdempotent(owner: "alice", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
         }

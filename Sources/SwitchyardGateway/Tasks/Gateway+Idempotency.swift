@@ -1,29 +1,35 @@
 import Logging
 import SwitchyardCore
 import SwitchyardEdge
+import SwitchyardInbound
 import SwitchyardStore
 
 extension Gateway {
-    /// `POST /v1/chat/completions` with `Idempotency-Key` (scoped to the client key NAME).
+    /// `POST /v1/chat/completions` or `/v1/responses` with `Idempotency-Key` (scoped to the
+    /// client key NAME and the route).
     ///
-    /// - First call: claims the key in the store (`in_flight`), runs the completion, stores its
-    ///   final answer if it succeeded (a streamed answer is assembled into a `chat.completion` as it
-    ///   passes), or releases the key if it failed, so a retry runs again.
+    /// - First call: claims the key in the store (`in_flight`), runs the request, stores its
+    ///   final answer if it succeeded (a streamed answer is assembled into the API's non-streaming
+    ///   answer as it passes), or releases the key if it failed, so a retry runs again.
     /// - Repeat with the same body (byte-exact, `IdempotencyHash`): the stored answer with
     ///   `x-switchyard-replayed: true` and no upstream call, as JSON or, for a streaming request,
-    ///   re-emitted as chunks. Survives restarts; records expire after `store.idempotency_ttl_s`.
+    ///   re-emitted as the API's events. Survives restarts; records expire after `store.idempotency_ttl_s`.
     /// - Repeat while the first still runs in this process: waits for it, then replays (or runs,
     ///   if the first failed). In flight in another process: 409 `idempotency_in_flight`, Retry-After 1.
     /// - Same key, different body: 422 `idempotency_key_reused`.
     ///
     /// A key claimed by a process that died mid-request stays `in_flight` (409) until it expires.
-    func handleIdempotentChat(
-        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String,
-        idempotencyKey key: String
+    func handleIdempotent(
+        _ request: HTTPRequest, format: any InboundFormat, responder: HTTPResponder, table: RouteTable,
+        requestID: String, keyName: String, idempotencyKey: String
     ) async {
         guard let tasks else {
-            return await handleChat(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+            return await handleInbound(
+                request, format: format, responder: responder, table: table, requestID: requestID, keyName: keyName)
         }
+        let key = idempotencyKey
+        // Chat keys keep their unprefixed form (records written before other routes existed).
+        let storedKey = format.api == .chatCompletions ? key : format.api.label + "\u{0}" + key
         guard !key.isEmpty, key.utf8.count <= 255, key.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
             return respondError(
                 responder,
@@ -33,14 +39,14 @@ extension Gateway {
                 requestID: requestID)
         }
         let hash = IdempotencyHash.of(request.body)
-        let slot = keyName + "\u{0}" + key
+        let slot = keyName + "\u{0}" + storedKey
         await tasks.idempotency.acquire(slot)
         defer { tasks.idempotency.release(slot) }
         let ttl = tasks.idempotencyTTL
         let begin: IdempotencyBegin
         do {
             begin = try await tasks.store.perform { store throws(StoreError) in
-                try store.beginIdempotent(owner: keyName, key: key, requestHash: hash, ttl: ttl)
+                try store.beginIdempotent(owner: keyName, key: storedKey, requestHash: hash, ttl: ttl)
             }
         } catch {
             return respondError(responder, taskAPIError(error), requestID: requestID)
@@ -63,20 +69,22 @@ extension Gateway {
                     param: "Idempotency-Key", retryAfterSeconds: 1),
                 requestID: requestID)
         case .completed(let record):
-            replay(record, request: request, responder: responder, requestID: requestID, keyName: keyName)
+            replay(
+                record, format: format, request: request, responder: responder, requestID: requestID, keyName: keyName)
         case .new:
             let capture = IdempotencyCapture()
-            await handleChat(
-                request, responder: responder, table: table, requestID: requestID, keyName: keyName, capture: capture)
+            await handleInbound(
+                request, format: format, responder: responder, table: table, requestID: requestID, keyName: keyName,
+                capture: capture)
             do {
                 if let result = capture.result {
                     try await tasks.store.perform { store throws(StoreError) in
                         try store.completeIdempotent(
-                            owner: keyName, key: key, status: 200, body: result.body, headers: result.headers)
+                            owner: keyName, key: storedKey, status: 200, body: result.body, headers: result.headers)
                     }
                 } else {
                     try await tasks.store.perform { store throws(StoreError) in
-                        try store.abandonIdempotent(owner: keyName, key: key)
+                        try store.abandonIdempotent(owner: keyName, key: storedKey)
                     }
                 }
             } catch {
@@ -88,11 +96,12 @@ extension Gateway {
     }
 
     private func replay(
-        _ record: IdempotencyRecord, request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String
+        _ record: IdempotencyRecord, format: any InboundFormat, request: HTTPRequest, responder: HTTPResponder,
+        requestID: String, keyName: String
     ) {
         let started = ContinuousClock.now
-        var log = RequestLog(requestID: requestID, keyName: keyName)
-        let chat = try? ChatRequest.parse(body: request.body)
+        var log = RequestLog(requestID: requestID, keyName: keyName, api: format.api)
+        let chat = try? format.parseRequest(request.body)
         log.model = chat?.model
         log.stream = chat?.stream ?? false
         var headers = HTTPHeaders()
@@ -102,9 +111,8 @@ extension Gateway {
         headers.add("x-switchyard-replayed", "true")
         if headers["content-type"] == IdempotencyCapture.streamContentType {
             headers.add("Cache-Control", "no-cache")
-            let completion = (try? JSON.parse(record.body)) ?? .object([:])
             let writer = responder.startStream(status: record.status, headers: headers)
-            writer.write(CompletionAssembler.replayChunks(completion, includeUsage: chat?.includeUsage ?? false))
+            if let chat { writer.write(format.replayStream(record.body, request: chat)) }
             writer.finish()
         } else {
             responder.respond(status: record.status, headers: headers, body: record.body)

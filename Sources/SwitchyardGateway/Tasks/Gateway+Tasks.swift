@@ -4,12 +4,14 @@ import SwitchyardEdge
 import SwitchyardStore
 import SwitchyardTasks
 
-/// What the gateway holds for durable tasks and idempotent completions.
+/// What the gateway holds for durable tasks, idempotent requests and stored responses.
 struct GatewayTasks: Sendable {
     let runtime: TaskRuntime
     let idempotency: IdempotencyCoordinator
     /// `store.idempotency_ttl_s`.
     let idempotencyTTL: Duration
+    /// Stored Responses turns (`store.responses_ttl_s`).
+    var responses: ResponsesStorage? = nil
     var store: TaskStore { runtime.store }
 }
 

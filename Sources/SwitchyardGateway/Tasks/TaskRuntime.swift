@@ -92,6 +92,7 @@ final class TaskRuntime: Sendable {
     func recover() throws(StoreError) -> Int {
         let points = try store.resumeAfterRestart()
         _ = try? store.purgeExpiredIdempotency()
+        _ = try? store.purgeExpiredResponses()
         let released = (try? store.releaseInFlightIdempotency()) ?? 0
         if released > 0 {
             logger.info("idempotency keys released after restart", metadata: ["count": .stringConvertible(released)])

@@ -19,6 +19,7 @@ public struct AnthropicCodec: ProviderCodec {
     }
 
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
+        if let e = request.untranslatableError(provider: target.providerName) { throw e }
         let body = try AnthropicRequestEncoder(request: request, target: target).body()
         return EncodedRequest(
             path: "/v1/messages", headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())

@@ -14,6 +14,7 @@ public struct GeminiCodec: ProviderCodec {
 
     /// `POST /v1beta/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse` for streams.
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
+        if let e = request.untranslatableError(provider: target.providerName) { throw e }
         let body = try GeminiRequestEncoder(request: request).body()
         var model = target.upstreamModel
         if model.hasPrefix("models/") { model.removeFirst("models/".count) }

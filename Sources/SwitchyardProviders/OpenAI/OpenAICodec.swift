@@ -1,8 +1,12 @@
 public import SwitchyardCore
 
-/// OpenAI Chat Completions upstream: a passthrough. The body reaches the upstream with only
-/// `model` replaced (and, for streams, `stream_options.include_usage` forced on so every request
-/// is metered, mapping.md §7.3); answers and chunks are forwarded as received.
+/// OpenAI upstream. A request arriving as Chat Completions is a passthrough: the body reaches the
+/// upstream with only `model` replaced (and, for streams, `stream_options.include_usage` forced on
+/// so every request is metered, mapping.md §7.3); answers and chunks are forwarded as received.
+/// A Responses request goes to the provider's `/responses` the same way when the target's
+/// `responsesMode` is `native`; otherwise (and for any other origin) the request is translated to
+/// Chat Completions from its typed fields and the answer decoded into the unified form, with no
+/// passthrough bytes (`OpenAICodec+Wire.swift`).
 public struct OpenAICodec: ProviderCodec {
     public init() {}
 
@@ -12,6 +16,11 @@ public struct OpenAICodec: ProviderCodec {
     public func authHeaders(apiKey: String) -> [HeaderField] { [HeaderField("Authorization", "Bearer " + apiKey)] }
 
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
+        switch Wire(request, target) {
+        case .chatPassthrough: break
+        case .responsesPassthrough: return encodeResponsesPassthrough(request, for: target)
+        case .chatTranslated: return try encodeTranslated(request, for: target)
+        }
         var body = request.raw
         body["model"] = .string(target.upstreamModel)
         if request.stream {
@@ -19,14 +28,38 @@ public struct OpenAICodec: ProviderCodec {
             options["include_usage"] = true
             body["stream_options"] = .object(options)
         }
+        if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
         return EncodedRequest(
             path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
             body: body.serialized())
     }
 
+    /// Writes how an OpenAI-compatible server is asked to continue the final assistant message
+    /// instead of answering it with a new turn: vLLM's body flags (`add_generation_prompt: false`
+    /// as well, since vLLM refuses both at once), or DeepSeek's and Mistral's `prefix` on the
+    /// message. `prefill` servers (llama.cpp, Ollama) need nothing beyond the message itself.
+    static func flagContinuation(_ body: inout JSONObject, _ mode: ContinuationMode) {
+        switch mode {
+        case .continueFinalMessage:
+            body["continue_final_message"] = true
+            body["add_generation_prompt"] = false
+        case .prefix:
+            guard case .array(var messages)? = body["messages"], case .object(var last)? = messages.last else { return }
+            last["prefix"] = true
+            messages[messages.count - 1] = .object(last)
+            body["messages"] = .array(messages)
+        case .prefill, .unsupported:
+            break
+        }
+    }
+
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
+        let wire = Wire(request, target)
+        if wire == .responsesPassthrough {
+            return try decodeResponsesPassthrough(body, target: target, created: created)
+        }
         guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue
         else {
             throw ProviderError(
@@ -52,7 +85,7 @@ public struct OpenAICodec: ProviderCodec {
             id: o["id"]?.stringValue ?? id, created: o["created"]?.intValue ?? created,
             model: o["model"]?.stringValue ?? target.upstreamModel, choices: parsed, usage: Usage(openAI: o["usage"]),
             systemFingerprint: o["system_fingerprint"]?.stringValue)
-        return DecodedResponse(response: response, passthroughBody: body)
+        return DecodedResponse(response: response, passthroughBody: wire == .chatPassthrough ? body : nil)
     }
 
     public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
@@ -94,7 +127,11 @@ public struct OpenAICodec: ProviderCodec {
     }
 
     public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
-        OpenAIStreamDecoder()
+        switch Wire(request, target) {
+        case .chatPassthrough: OpenAIStreamDecoder()
+        case .responsesPassthrough: OpenAIResponsesStreamDecoder()
+        case .chatTranslated: OpenAIStreamDecoder(keepRaw: false)
+        }
     }
 }
 
@@ -104,9 +141,12 @@ public struct OpenAIStreamDecoder: StreamDecoder {
     private var sse = SSEParser()
     private var open: Set<Int> = []
     private var finished: Set<Int> = []
+    /// Hand each chunk on as `raw` (a Chat Completions client gets it as it came); false when the
+    /// chat stream answers a request of another origin, which the gateway re-encodes from deltas.
+    private let keepRaw: Bool
     public private(set) var malformedEvents = 0
 
-    public init() {}
+    public init(keepRaw: Bool = true) { self.keepRaw = keepRaw }
 
     public var isComplete: Bool { !finished.isEmpty && open.isSubset(of: finished) }
 
@@ -148,6 +188,7 @@ public struct OpenAIStreamDecoder: StreamDecoder {
                 open.insert(index)
                 let d = c["delta"]
                 var delta = ChoiceDelta(index: index, role: d?["role"] != nil, content: d?["content"]?.stringValue)
+                delta.refusal = d?["refusal"]?.stringValue
                 for t in d?["tool_calls"]?.arrayValue ?? [] {
                     delta.toolCalls.append(
                         ToolCallDelta(
@@ -161,10 +202,10 @@ public struct OpenAIStreamDecoder: StreamDecoder {
                 }
                 deltas.append(delta)
             }
-            out.append(.choices(deltas, raw: o))
+            out.append(.choices(deltas, raw: keepRaw ? o : nil))
         }
         if let usage = Usage(openAI: o["usage"]) {
-            out.append(.usage(usage, raw: choices.isEmpty ? o : nil))
+            out.append(.usage(usage, raw: choices.isEmpty && keepRaw ? o : nil))
         }
     }
 }

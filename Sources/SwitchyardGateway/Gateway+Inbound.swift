@@ -2,73 +2,104 @@ import Logging
 import Prometheus
 import SwitchyardCore
 import SwitchyardEdge
+import SwitchyardInbound
 import SwitchyardProviders
 import SwitchyardRouting
 
+/// What one inbound request carries through the shared path besides the unified request: its
+/// API's format, and for a Responses request the stored-conversation turn it belongs to.
+struct InboundExchange: Sendable {
+    let format: any InboundFormat
+    /// Set on `/v1/responses`: what to store when the answer is complete.
+    var turn: ResponsesTurn?
+}
+
 extension Gateway {
-    /// `POST /v1/chat/completions`: parse, resolve the model, route, answer (JSON or SSE).
-    /// `capture` receives the answer for an idempotency record (`Gateway+Idempotency.swift`).
-    func handleChat(
-        _ request: HTTPRequest, responder: HTTPResponder, table: RouteTable, requestID: String, keyName: String,
-        capture: IdempotencyCapture? = nil
+    /// The one request path of every inbound API (`/v1/chat/completions`, `/v1/responses`, …):
+    /// parse with the API's format, resolve the model, route through the shared router (retries,
+    /// breakers, budget, failover, mid-stream recovery), answer as JSON or SSE in the API's shape,
+    /// and count and log the request once, labelled with its API. `capture` receives the answer for
+    /// an idempotency record (`Gateway+Idempotency.swift`).
+    func handleInbound(
+        _ request: HTTPRequest, format: any InboundFormat, responder: HTTPResponder, table: RouteTable,
+        requestID: String, keyName: String, capture: IdempotencyCapture? = nil
     ) async {
         let started = ContinuousClock.now
         metrics.inFlight.increment()
         defer { metrics.inFlight.decrement() }
-        var log = RequestLog(requestID: requestID, keyName: keyName)
+        var log = RequestLog(requestID: requestID, keyName: keyName, api: format.api)
+        var exchange = InboundExchange(format: format)
 
-        let chat: ChatRequest
+        var chat: ChatRequest
         do {
-            chat = try ChatRequest.parse(body: request.body)
+            chat = try format.parseRequest(request.body)
         } catch {
-            return finishWithError(error, responder: responder, log: &log, started: started)
+            return finishWithError(error, exchange, responder: responder, log: &log, started: started)
         }
         log.model = chat.model
         log.stream = chat.stream
+        let clientBody = chat.raw
+        if format.api == .responses {
+            do {
+                let turn = try await beginResponsesTurn(&chat, owner: keyName)
+                exchange.turn = turn
+            } catch {
+                return finishWithError(error, exchange, responder: responder, log: &log, started: started)
+            }
+        }
 
         let targets: [RouteTarget]
         switch table.resolve(model: chat.model) {
         case .notFound:
-            return finishWithError(.modelNotFound(chat.model), responder: responder, log: &log, started: started)
+            return finishWithError(
+                .modelNotFound(chat.model), exchange, responder: responder, log: &log, started: started)
         case .unavailable(let reason):
             return finishWithError(
                 APIError(
                     status: 503, type: "server_error", code: "no_available_provider",
                     message: "No provider can serve `\(chat.model)` right now: \(reason).", retryAfterSeconds: 30,
                     shouldRetry: false),
-                responder: responder, log: &log, started: started)
+                exchange, responder: responder, log: &log, started: started)
         case .targets(let t, let configured):
             targets = t
             log.configuredModel = configured
         }
 
+        let answerID = exchange.turn?.id ?? "chatcmpl-" + requestID
         if chat.stream {
-            await streamChat(
-                chat, targets: targets, mode: table.streamMode(model: chat.model), responder: responder, log: &log,
-                started: started, capture: capture)
-        } else {
-            switch await router.complete(chat, targets: targets, requestID: requestID) {
-            case .failure(let f):
-                log.attempts = f.attempts
-                finishWithError(f.error, responder: responder, log: &log, started: started)
-            case .success(let s):
-                log.attempts = s.attempts
-                log.provider = s.target.provider
-                log.upstreamModel = s.target.model
-                log.usage = s.response.response.usage
-                var headers = baseHeaders(log.requestID)
-                addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
-                let body = s.response.passthroughBody ?? s.response.response.serialized()
-                responder.respond(status: 200, headers: headers, body: body)
-                capture?.completed(status: 200, headers: headers, body: body)
-                finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)
-            }
+            await streamInbound(
+                chat, exchange, clientBody: clientBody, answerID: answerID, targets: targets,
+                mode: table.streamMode(model: chat.model), responder: responder, log: &log, started: started,
+                capture: capture)
+            return
+        }
+        switch await router.complete(chat, targets: targets, requestID: requestID) {
+        case .failure(let f):
+            log.attempts = f.attempts
+            finishWithError(f.error, exchange, responder: responder, log: &log, started: started)
+        case .success(let s):
+            log.attempts = s.attempts
+            log.provider = s.target.provider
+            log.upstreamModel = s.target.model
+            log.usage = s.response.response.usage
+            var headers = baseHeaders(log.requestID)
+            addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
+            let context = AnswerContext(
+                request: chat, clientBody: clientBody, id: answerID, created: Int(Router.systemWallClock()),
+                model: s.target.model)
+            var body = format.encodeResponse(
+                s.response.response, passthrough: s.response.passthroughBody, context: context)
+            if let turn = exchange.turn { body = await completeResponsesTurn(turn, body: body, requestID: requestID) }
+            responder.respond(status: 200, headers: headers, body: body)
+            capture?.completed(status: 200, headers: headers, body: body)
+            finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)
         }
     }
 
-    func streamChat(
-        _ chat: ChatRequest, targets: [RouteTarget], mode: StreamMode, responder: HTTPResponder, log: inout RequestLog,
-        started: ContinuousClock.Instant, capture: IdempotencyCapture? = nil
+    func streamInbound(
+        _ chat: ChatRequest, _ exchange: InboundExchange, clientBody: JSONObject, answerID: String,
+        targets: [RouteTarget], mode: StreamMode, responder: HTTPResponder, log: inout RequestLog,
+        started: ContinuousClock.Instant, capture: IdempotencyCapture?
     ) async {
         let routed: RoutedStream
         // Buffered streams also hand off at the first upstream event: the 200 and headers go out
@@ -77,7 +108,7 @@ extension Gateway {
         switch await router.stream(chat, targets: targets, requestID: log.requestID, mode: mode) {
         case .failure(let f):
             log.attempts = f.attempts
-            return finishWithError(f.error, responder: responder, log: &log, started: started)
+            return finishWithError(f.error, exchange, responder: responder, log: &log, started: started)
         case .success(let s):
             routed = s
         }
@@ -90,41 +121,36 @@ extension Gateway {
         let writer = responder.startStream(status: 200, headers: headers)
         metrics.openStreams.increment()
         defer { metrics.openStreams.decrement() }
-        var encoder = ChunkEncoder(
-            id: "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber },
-            created: Int(Router.systemWallClock()),
-            model: routed.target.model)
-        capture?.streamStarted(id: encoder.id, created: encoder.created, model: encoder.model, headers: headers)
+        let id = exchange.turn == nil ? "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber } : answerID
+        var encoder = exchange.format.makeStreamEncoder(
+            context: AnswerContext(
+                request: chat, clientBody: clientBody, id: id, created: Int(Router.systemWallClock()),
+                model: routed.target.model, keepsFinalAnswer: capture != nil || exchange.turn != nil))
         var firstSent = false
         var outcomeText = "ok"
         var status = 200
+        var stored = false
         loop: while let item = await routed.next() {
-            // After a mid-stream continuation the chunks name the target finishing the answer.
-            encoder.model = routed.answeringTarget.model
-            var out: [UInt8] = []
+            var out: [UInt8]
             switch item {
             case .events(let events):
-                for event in events {
-                    capture?.observe(event)
-                    switch event {
-                    case .choices(let deltas, let raw):
-                        out += raw.map(SSE.data) ?? encoder.encode(deltas)
-                    case .usage(let usage, let raw):
-                        log.usage = usage
-                        if chat.includeUsage { out += raw.map(SSE.data) ?? encoder.encodeUsage(usage) }
-                    case .done:
-                        out += SSE.done
-                    case .error(let e):
-                        out += SSE.error(e.apiError)
-                        outcomeText = "stream_error"
-                        status = e.apiError.status
-                    }
+                // After a mid-stream continuation the events name the target finishing the answer.
+                out = encoder.encode(events, model: routed.answeringTarget.model)
+                if let e = encoder.failure {
+                    outcomeText = "stream_error"
+                    status = e.status
                 }
             case .failed(let error):
-                out += SSE.error(error)
+                out = encoder.fail(error)
                 outcomeText = "stream_error"
                 status = error.status
                 log.streamError = error.code ?? error.type
+            }
+            // A stored turn is committed before its last event goes out: a client that chains the
+            // next request as soon as it reads `response.completed` must find it.
+            if !stored, let turn = exchange.turn, let final = encoder.finalBody {
+                stored = true
+                _ = await completeResponsesTurn(turn, body: final, requestID: log.requestID)
             }
             if !out.isEmpty {
                 if !firstSent {
@@ -142,12 +168,14 @@ extension Gateway {
             if outcomeText == "stream_error" { break loop }
         }
         writer.finish()
-        capture?.streamFinished(ok: outcomeText == "ok")
+        if outcomeText == "ok", let final = encoder.finalBody {
+            capture?.streamCompleted(headers: headers, finalBody: final)
+        }
         log.attempts = routed.attempts
         log.continuations = routed.continuations
         log.provider = routed.answeringTarget.provider
         log.upstreamModel = routed.answeringTarget.model
-        if let usage = routed.usage { log.usage = usage }
+        if let usage = routed.usage ?? encoder.usage { log.usage = usage }
         finish(
             log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText,
             started: started)
@@ -166,11 +194,12 @@ extension Gateway {
     }
 
     func finishWithError(
-        _ error: APIError, responder: HTTPResponder, log: inout RequestLog, started: ContinuousClock.Instant
+        _ error: APIError, _ exchange: InboundExchange, responder: HTTPResponder, log: inout RequestLog,
+        started: ContinuousClock.Instant
     ) {
         var extra: [(String, String)] = []
         if !log.attempts.isEmpty { extra.append(("x-switchyard-attempts", String(log.attempts.count))) }
-        respondError(responder, error, requestID: log.requestID, extra: extra)
+        respondError(responder, error, requestID: log.requestID, format: exchange.format, extra: extra)
         log.errorCode = error.code ?? error.type
         finish(log: &log, status: error.status, outcome: "error", started: started)
     }
@@ -178,7 +207,8 @@ extension Gateway {
     func finish(log: inout RequestLog, status: Int, outcome: String, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         metrics.request(
-            model: log.configuredModel, provider: log.provider, outcome: outcome, status: status, duration: elapsed)
+            api: log.api, model: log.configuredModel, provider: log.provider, outcome: outcome, status: status,
+            duration: elapsed)
         if let u = log.usage, let p = log.provider {
             metrics.tokens(
                 provider: p, model: log.configuredModel, prompt: u.promptTokens, completion: u.completionTokens)
@@ -192,6 +222,7 @@ extension Gateway {
 struct RequestLog {
     var requestID: String
     var keyName: String
+    var api: InboundAPI = .chatCompletions
     var model: String?
     var configuredModel: String?
     var stream = false
@@ -208,8 +239,9 @@ struct RequestLog {
         // Built only when it will be written: this runs once per request.
         guard logger.logLevel <= .info else { return }
         var m: Logger.Metadata = [
-            "request_id": .string(requestID), "client_key": .string(keyName), "status": .stringConvertible(status),
-            "outcome": .string(outcome), "latency_ms": .string(ms(elapsed)), "stream": .stringConvertible(stream),
+            "request_id": .string(requestID), "client_key": .string(keyName), "api": .string(api.label),
+            "status": .stringConvertible(status), "outcome": .string(outcome), "latency_ms": .string(ms(elapsed)),
+            "stream": .stringConvertible(stream),
         ]
         if let model { m["model"] = .string(String(model.prefix(128))) }
         if let provider { m["provider"] = .string(provider) }

@@ -1,0 +1,79 @@
+public import SwitchyardCore
+
+/// `POST /v1/chat/completions`: OpenAI Chat Completions, the API Switchyard started with.
+/// Requests parse with `ChatRequest.parse`; answers are `chat.completion` objects and
+/// `chat.completion.chunk` events ending in `[DONE]`; errors are OpenAI's envelope.
+public struct ChatCompletionsFormat: InboundFormat {
+    public init() {}
+
+    public var api: InboundAPI { .chatCompletions }
+
+    public func parseRequest(_ body: [UInt8]) throws(APIError) -> ChatRequest {
+        try ChatRequest.parse(body: body)
+    }
+
+    public func encodeResponse(_ response: ChatResponse, passthrough: [UInt8]?, context: AnswerContext) -> [UInt8] {
+        passthrough ?? response.serialized()
+    }
+
+    public func makeStreamEncoder(context: AnswerContext) -> any InboundStreamEncoder {
+        ChatStreamEncoder(context: context)
+    }
+
+    public func encodeError(_ error: APIError) -> [UInt8] { error.body }
+
+    public func replayStream(_ body: [UInt8], request: ChatRequest) -> [UInt8] {
+        let completion = (try? JSON.parse(body)) ?? .object([:])
+        return CompletionAssembler.replayChunks(completion, includeUsage: request.includeUsage)
+    }
+}
+
+/// `chat.completion.chunk` events: an upstream chunk forwarded as it came (`raw`), else written
+/// from the deltas in one envelope for the whole answer; the usage chunk only when the client
+/// asked for it (`stream_options.include_usage`); `[DONE]` at the end; an error as the in-band
+/// `data: {"error": …}` event with no `[DONE]` after it.
+public struct ChatStreamEncoder: InboundStreamEncoder {
+    var chunks: ChunkEncoder
+    /// Only when the final answer is wanted: the events themselves need no state, and most
+    /// streams would otherwise keep a second copy of their whole text.
+    var assembler: CompletionAssembler?
+    let includeUsage: Bool
+    public private(set) var failure: APIError?
+    public private(set) var usage: Usage?
+
+    public init(context: AnswerContext) {
+        chunks = ChunkEncoder(id: context.id, created: context.created, model: context.model)
+        if context.keepsFinalAnswer {
+            assembler = CompletionAssembler(id: context.id, created: context.created, model: context.model)
+        }
+        includeUsage = context.request.includeUsage
+    }
+
+    public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
+        chunks.model = model
+        var out: [UInt8] = []
+        for event in events {
+            assembler?.feed(event)
+            switch event {
+            case .choices(let deltas, let raw):
+                out += raw.map(SSE.data) ?? chunks.encode(deltas)
+            case .usage(let u, let raw):
+                usage = u
+                if includeUsage { out += raw.map(SSE.data) ?? chunks.encodeUsage(u) }
+            case .done:
+                out += SSE.done
+            case .error(let e):
+                failure = e.apiError
+                out += SSE.error(e.apiError)
+            }
+        }
+        return out
+    }
+
+    public mutating func fail(_ error: APIError) -> [UInt8] { SSE.error(error) }
+
+    public var finalBody: [UInt8]? {
+        guard failure == nil, let assembler, assembler.sawEnd else { return nil }
+        return assembler.completion.serialized()
+    }
+}

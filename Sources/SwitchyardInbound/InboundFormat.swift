@@ -1,0 +1,87 @@
+public import SwitchyardCore
+
+/// What one client-facing API needs from the gateway's shared request path, as pure functions:
+/// parse the client's body into the unified request, write the unified answer, stream and error
+/// in that API's shape. The gateway routes every API through the same router; a new inbound API
+/// is a new conformance (plus its route), never a second request path.
+///
+/// Passthrough: when the codec forwarded the client's body natively (the target speaks `api`),
+/// the answer arrives as `passthrough` bytes, and stream events carry `raw` upstream events:
+/// both are already in this API's shape and go out as they came.
+///
+/// Adding an API: a case of `InboundAPI`; a conformance here (parse into `ChatRequest` with
+/// `origin` set and `raw` kept, record native-only fields in `untranslatable`); its path in
+/// `Gateway.inboundFormat(path:)`; in the codec of the provider that speaks it natively, forward
+/// `raw` when `request.origin` is that API. Other codecs already translate from the typed fields
+/// (the OpenAI codec with `OpenAIChatEncoder` for every origin but its own two).
+public protocol InboundFormat: Sendable {
+    var api: InboundAPI { get }
+
+    /// Parses and validates a client body; errors name the offending field in `param`.
+    func parseRequest(_ body: [UInt8]) throws(APIError) -> ChatRequest
+
+    /// The body of a non-streaming answer.
+    func encodeResponse(_ response: ChatResponse, passthrough: [UInt8]?, context: AnswerContext) -> [UInt8]
+
+    /// A fresh encoder for one streamed answer.
+    func makeStreamEncoder(context: AnswerContext) -> any InboundStreamEncoder
+
+    /// An error body in this API's shape (the status and headers come from the `APIError`).
+    func encodeError(_ error: APIError) -> [UInt8]
+
+    /// A stored final answer (`InboundStreamEncoder.finalBody`) re-emitted as this API's stream,
+    /// for an idempotent replay.
+    func replayStream(_ body: [UInt8], request: ChatRequest) -> [UInt8]
+}
+
+/// The facts an answer is written with.
+public struct AnswerContext: Sendable {
+    /// The request as routed (after any gateway-side expansion).
+    public var request: ChatRequest
+    /// The client's body as it arrived, for APIs whose answer echoes request parameters.
+    public var clientBody: JSONObject
+    /// The answer's id as the gateway assigned it (`chatcmpl-…`, `resp_…`); a passthrough answer
+    /// keeps the upstream's own.
+    public var id: String
+    /// Unix seconds.
+    public var created: Int
+    /// The upstream model id of the target that answered (first target of a stream).
+    public var model: String
+    /// The caller will read `InboundStreamEncoder.finalBody` (an idempotency record, a stored
+    /// conversation); an encoder that does not need the whole answer for its own events may then
+    /// skip assembling it.
+    public var keepsFinalAnswer: Bool
+
+    public init(
+        request: ChatRequest, clientBody: JSONObject? = nil, id: String, created: Int, model: String,
+        keepsFinalAnswer: Bool = true
+    ) {
+        self.request = request
+        self.clientBody = clientBody ?? request.raw
+        self.id = id
+        self.created = created
+        self.model = model
+        self.keepsFinalAnswer = keepsFinalAnswer
+    }
+}
+
+/// Turns a routed stream into one API's server-sent events. Pure: events in, bytes out.
+public protocol InboundStreamEncoder: Sendable {
+    /// Bytes for a batch of routed events. `model` names the target whose events these are
+    /// (it changes after a mid-stream continuation).
+    mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8]
+
+    /// The in-band error that ends a stream that failed after its first event.
+    mutating func fail(_ error: APIError) -> [UInt8]
+
+    /// Set once an upstream error event was encoded (the stream is over, with this error).
+    var failure: APIError? { get }
+
+    /// The whole answer in this API's non-streaming shape once the stream ended normally; nil
+    /// before that, after a failure, and when the context did not ask for it
+    /// (`AnswerContext.keepsFinalAnswer`). Stored for idempotent replays and stored conversations.
+    var finalBody: [UInt8]? { get }
+
+    /// Token usage the stream reported (the last usage event).
+    var usage: Usage? { get }
+}
