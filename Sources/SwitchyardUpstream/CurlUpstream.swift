@@ -18,13 +18,14 @@ public final class CurlUpstream: Upstream {
     public struct Configuration: Sendable {
         /// Reset easy handles kept for reuse (curl_easy_reset keeps their caches warm). Default 64.
         public var maxIdleEasyHandles: Int
-        /// CURLMOPT_MAXCONNECTS: idle connections kept open; `nil` is curl's default (4× the
-        /// number of transfers in flight).
+        /// CURLMOPT_MAXCONNECTS: idle connections kept open per event loop. Default 64: curl's
+        /// own default (`nil`: 4× the transfers in flight when one ends) closes most connections at
+        /// the tail of every burst, and the next burst reconnects.
         public var maxCachedConnections: Int?
         /// CURLMOPT_MAX_HOST_CONNECTIONS: above this, transfers queue inside curl. `nil` = unlimited.
         public var maxConnectionsPerHost: Int?
 
-        public init(maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = nil, maxConnectionsPerHost: Int? = nil) {
+        public init(maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = 64, maxConnectionsPerHost: Int? = nil) {
             self.maxIdleEasyHandles = maxIdleEasyHandles
             self.maxCachedConnections = maxCachedConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
