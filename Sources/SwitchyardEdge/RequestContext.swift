@@ -160,7 +160,15 @@ final class RequestContext: @unchecked Sendable {
                 }
                 return count
             }
-            if state.finished { return sy_mhd_reader_end_of_stream() }
+            if state.finished {
+                // Out of flight now rather than in MHD's completion callback: MHD asks for the next
+                // block only once the previous one is in the kernel, so only the 5-byte end chunk
+                // is left, and the daemon writes it in its next run, which the loop makes before
+                // any other work (a drain's stop included). The completion callback follows the
+                // write, so a client that had read the end could still find the stream counted.
+                uncount(&state)
+                return sy_mhd_reader_end_of_stream()
+            }
             if state.clientGone || server.isStopping { return sy_mhd_reader_end_with_error() }
             state.suspended = true
             MHD_suspend_connection(connection)

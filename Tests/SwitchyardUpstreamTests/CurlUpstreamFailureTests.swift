@@ -131,10 +131,11 @@ struct CurlUpstreamFailureTests {
             #expect(f == .timeout(.firstEvent))
             #expect(ContinuousClock.now - started >= .milliseconds(150))
         }
-        let steps: [MockChunk] = [.text("data: 1\n\n"), .pause(.milliseconds(1500)), .text("data: 2\n\n")]
+        // The limit leaves a loaded machine (every suite at once on two cores) time for the head.
+        let steps: [MockChunk] = [.text("data: 1\n\n"), .pause(.milliseconds(2500)), .text("data: 2\n\n")]
         try await withUpstream(handler: { _ in .chunked(steps) }) { server, upstream in
             var req = request(server, firstByte: .seconds(5), idle: .seconds(5))
-            req.firstEventTimeout = .seconds(1)
+            req.firstEventTimeout = .seconds(2)
             let streaming = try await upstream.stream(req)
             var it = streaming.body.makeAsyncIterator()
             #expect(try await it.next()?.text == "data: 1\n\n")
