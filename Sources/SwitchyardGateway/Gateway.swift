@@ -133,12 +133,22 @@ public final class Gateway: HTTPHandler, Sendable {
         }
     }
 
+    /// `Authorization: Bearer <key>` (scheme case-insensitive, spaces and tabs around the key
+    /// ignored), read as bytes: no string is made of the key on every request.
     func authenticate(_ request: HTTPRequest, _ table: RouteTable) -> String? {
-        guard let header = request.headers["authorization"] else { return nil }
-        let prefix = "Bearer "
-        guard header.count > prefix.count, header.lowercased().hasPrefix("bearer ") else { return nil }
-        let token = String(header.dropFirst(prefix.count)).trimmingSpaces()
-        return table.authenticate(bearer: token)
+        guard var header = request.headers["authorization"] else { return nil }
+        return header.withUTF8 { bytes -> String? in
+            let scheme: [UInt8] = Array("bearer ".utf8)
+            guard bytes.count > scheme.count else { return nil }
+            for i in 0..<scheme.count where bytes[i] | (bytes[i] >= 0x41 && bytes[i] <= 0x5A ? 0x20 : 0) != scheme[i] {
+                return nil
+            }
+            var start = scheme.count
+            var end = bytes.count
+            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+            return table.authenticate(bearer: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+        }
     }
 
     func readiness() -> (Bool, String) {
@@ -190,14 +200,5 @@ public final class Gateway: HTTPHandler, Sendable {
                 status: 405, type: "invalid_request_error", code: "method_not_allowed",
                 message: "Method not allowed; use \(allowed)."),
             requestID: requestID, format: format, extra: [("Allow", allowed)])
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return String(s)
     }
 }
