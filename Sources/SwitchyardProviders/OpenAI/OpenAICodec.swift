@@ -21,6 +21,12 @@ public struct OpenAICodec: ProviderCodec {
         case .responsesPassthrough: return encodeResponsesPassthrough(request, for: target)
         case .chatTranslated: return try encodeTranslated(request, for: target)
         }
+        if !request.continuesFinalMessage, let bytes = request.rawBytes,
+            let body = Self.splicedPassthroughBody(bytes, model: target.upstreamModel, stream: request.stream)
+        {
+            return EncodedRequest(
+                path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")], body: body)
+        }
         var body = request.raw
         body["model"] = .string(target.upstreamModel)
         if request.stream {
@@ -60,11 +66,23 @@ public struct OpenAICodec: ProviderCodec {
         if wire == .responsesPassthrough {
             return try decodeResponsesPassthrough(body, target: target, created: created)
         }
-        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue
-        else {
-            throw ProviderError(
-                kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
+        if wire == .chatPassthrough {
+            guard let answer = Self.passthroughAnswer(body, request: request, target: target, id: id, created: created)
+            else { throw Self.notAChatCompletion }
+            return answer
         }
+        return DecodedResponse(response: try decodeChatCompletion(body, target: target, id: id, created: created))
+    }
+
+    static let notAChatCompletion = ProviderError(
+        kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
+
+    /// A `chat.completion` body in unified form.
+    func decodeChatCompletion(
+        _ body: [UInt8], target: TargetContext, id: String, created: Int
+    ) throws(ProviderError) -> ChatResponse {
+        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue
+        else { throw Self.notAChatCompletion }
         var parsed: [ChatChoice] = []
         for (i, c) in choices.enumerated() {
             let m = c["message"]
@@ -85,7 +103,7 @@ public struct OpenAICodec: ProviderCodec {
             id: o["id"]?.stringValue ?? id, created: o["created"]?.intValue ?? created,
             model: o["model"]?.stringValue ?? target.upstreamModel, choices: parsed, usage: Usage(openAI: o["usage"]),
             systemFingerprint: o["system_fingerprint"]?.stringValue)
-        return DecodedResponse(response: response, passthroughBody: wire == .chatPassthrough ? body : nil)
+        return response
     }
 
     public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
