@@ -127,7 +127,11 @@ private struct JSONSkimmer {
     mutating func skipObject(depth: Int, collecting: Bool) throws(JSONParseError) -> [JSONMember]? {
         guard depth <= JSON.maximumDepth else { throw error("nesting too deep") }
         index += 1
-        var members: [JSONMember]? = collecting ? [] : nil
+        var members: [JSONMember]? = nil
+        if collecting {
+            members = []
+            members?.reserveCapacity(16)
+        }
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

@@ -76,6 +76,7 @@ extension RequestContext {
         switch phase {
         case .headers:
             self.method = method.map { String(cString: $0) } ?? ""
+            headers.reserveCapacity(16)
             withUnsafeMutablePointer(to: &headers) { pointer in
                 _ = MHD_get_connection_values_n(connection, .HEADER_KIND, headerIterator, pointer)
             }
@@ -205,10 +206,30 @@ extension RequestContext {
     )
         -> MHD_Result
     {
+        // Names and values go to MHD as C strings laid out in one reusable buffer of the daemon's
+        // (this runs on its loop): passing each `String` made a temporary C copy of every short one.
+        var scratch = daemon.headerScratch
+        daemon.headerScratch = []
+        scratch.removeAll(keepingCapacity: true)
         for (name, value) in headers {
-            // MHD refuses fields with CR/LF and the framing headers it owns; skipping them is right.
-            _ = MHD_add_response_header(response, name, value)
+            scratch.append(contentsOf: name.utf8)
+            scratch.append(0)
+            scratch.append(contentsOf: value.utf8)
+            scratch.append(0)
         }
+        scratch.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            for (name, value) in headers {
+                let n = buffer.baseAddress! + offset
+                let v = n + name.utf8.count + 1
+                offset += name.utf8.count + value.utf8.count + 2
+                // MHD refuses fields with CR/LF and the framing headers it owns; skipping them is right.
+                _ = MHD_add_response_header(
+                    response, UnsafeRawPointer(n).assumingMemoryBound(to: CChar.self),
+                    UnsafeRawPointer(v).assumingMemoryBound(to: CChar.self))
+            }
+        }
+        daemon.headerScratch = scratch
         if server.isDraining { _ = MHD_add_response_header(response, "Connection", "close") }
         let code = (200...999).contains(status) ? UInt32(status) : 500
         let result = MHD_queue_response(connection, code, response)

@@ -39,6 +39,8 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     // Loop thread
     /// A connection was resumed on the loop thread since the last MHD_run.
     var needsRun = false
+    /// Response header names and values as C strings, reused for every answer (`queue`).
+    var headerScratch: [UInt8] = []
     private var watch: EventLoop.Watch?
     private var timer: LoopTimer?
     private var hook: Int?

@@ -38,6 +38,10 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     private var deadlineTimer: LoopTimer?
     /// Inside a curl call that may run our callbacks: curl forbids adding or removing handles then.
     private var inCurl = false
+    /// Header lists of recent requests, most recent first: a target sends the same fields (content
+    /// type, key, version) on every request, and building the list was eleven allocations a call.
+    private var headerLists: [CurlHeaderList] = []
+    static let headerListCacheSize = 16
 
     init?(loop: EventLoop, configuration: Configuration) {
         guard curlGlobalInitResult, let raw = curl_multi_init() else { return nil }
@@ -113,6 +117,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     private func stopOnLoop() {
         while let t = running.last { detach(t, .failure(.cancelled)) }
         freeEasyHandles.removeAll()
+        headerLists.removeAll()
         if let curlTimer { loop.remove(curlTimer) }
         if let deadlineTimer { loop.remove(deadlineTimer) }
         curlTimer = nil
@@ -184,6 +189,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         let retained = Unmanaged.passRetained(t)
         t.retainedByCurl = retained
         t.lastActivity = t.startedAt
+        t.headerList = headerList(for: t.request.headers)
         t.configure(easy, context: retained.toOpaque())
         let rc = curl_multi_add_handle(raw, easy.raw)
         guard rc == CURLM_OK else {
@@ -201,6 +207,23 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
             nextDeadline = deadline
             deadlineTimer?.deadline = deadline
         }
+    }
+
+    /// The cached list for `fields`, or a new one put in front (the least recent falls out; a
+    /// transfer still running with it keeps it alive).
+    private func headerList(for fields: [HeaderField]) -> CurlHeaderList {
+        if let i = headerLists.firstIndex(where: { $0.fields == fields }) {
+            let list = headerLists[i]
+            if i > 0 {
+                headerLists.remove(at: i)
+                headerLists.insert(list, at: 0)
+            }
+            return list
+        }
+        let list = CurlHeaderList(fields)
+        if headerLists.count >= Self.headerListCacheSize { headerLists.removeLast() }
+        headerLists.insert(list, at: 0)
+        return list
     }
 
     /// A queued transfer that never reached curl.

@@ -71,4 +71,25 @@ import Testing
             }
         }
     }
+
+    /// A streamed chunk is read for what the router needs and forwarded as its own bytes: spacing,
+    /// escapes and unknown fields reach the client as the upstream wrote them.
+    @Test func streamedChunksAreForwardedByteForByte() {
+        let chunk =
+            #"{ "id":"c1", "choices":[{"index":0,"delta":{"content":"caf\u00e9"},"finish_reason":null}], "x_new":1 }"#
+        let usage = #"{"id":"c1","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}}"#
+        var decoder = OpenAIStreamDecoder()
+        let events = decoder.feed(Array("data: \(chunk)\r\n\r\ndata: \(usage)\n\ndata: [DONE]\n\n".utf8))
+        guard events.count == 3, case .choices(let deltas, let raw?) = events[0],
+            case .usage(let u, let uraw?) = events[1]
+        else {
+            Issue.record("unexpected events \(events)")
+            return
+        }
+        #expect(deltas.first?.content == "café")
+        #expect(SSE.data(raw) == Array("data: \(chunk)\n\n".utf8))
+        #expect(raw["x_new"] == 1)
+        #expect(u.totalTokens == 5 && uraw.bytes == Array(usage.utf8))
+        #expect(events[2] == .done)
+    }
 }
