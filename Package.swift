@@ -136,6 +136,7 @@ let package = Package(
             dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound"],
             swiftSettings: strict
         ),
+        .testTarget(name: "SwitchyardLoopTests", dependencies: ["SwitchyardLoop"], swiftSettings: strict),
         .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardGatewayTests",

@@ -4,6 +4,11 @@
    Everything else the event loop needs (pthreads, clock_gettime, read/write) comes from Glibc. */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <malloc.h>
+
+/* Gives free heap memory back to the system (glibc keeps what a burst freed in its arenas, so a
+   process's RSS otherwise stays at its high-water mark). */
+static inline void sy_loop_release_free_memory(void) { malloc_trim(0); }
 
 /* The CPUs this process may run on (its affinity mask, which taskset and container CPU sets
    narrow). sched_getaffinity and CPU_COUNT need _GNU_SOURCE, which this header cannot set after

@@ -9,13 +9,16 @@ public final class EventLoopGroup: Sendable {
     public let loops: [EventLoop]
     private let cursor = Atomic<Int>(0)
 
-    /// Starts `count` loops (at least one).
-    public init(count: Int) throws(EventLoopError) {
+    /// Starts `count` loops (at least one). A loop idle for `idleMemoryRelease` after a busy
+    /// spell gives free heap memory back to the system.
+    public init(count: Int, idleMemoryRelease: Duration = .seconds(2)) throws(EventLoopError) {
+        let (seconds, attoseconds) = idleMemoryRelease.components
+        let delay = max(0, seconds) &* 1_000_000_000 &+ max(0, attoseconds) / 1_000_000_000
         var loops: [EventLoop] = []
         for i in 0..<max(1, count) {
             let loop: EventLoop
             do {
-                loop = try EventLoop(index: i)
+                loop = try EventLoop(index: i, idleReleaseDelay: delay)
                 try loop.start()
             } catch {
                 for started in loops { started.stop() }
