@@ -34,16 +34,16 @@ public final class SwitchyardServer: Sendable {
         self.logger = logger
         self.configPath = configPath
         self.environment = environment
-        // curl's default cache holds 4 idle connections per transfer in flight at the moment one
-        // ends, so after a burst it closes most of them and the next burst reconnects (measured:
-        // a new upstream connection every 30-50 requests at 64 clients). Keep as many idle
-        // upstream connections as clients may hold open to us.
         // One event loop per core (or `event_loops`): each serves its own connections and drives
         // their upstream transfers, so a request never changes threads (README "Threads").
         loops = try EventLoopGroup(
             count: config.eventLoops > 0 ? config.eventLoops : EventLoopGroup.availableCores)
-        upstream = try CurlUpstream(
-            configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)), loops: loops)
+        // curl's default cache holds 4 idle connections per transfer in flight at the moment one
+        // ends, so after a burst it closes most of them and the next burst reconnects (measured:
+        // a new upstream connection every 30-50 requests at 64 clients). Each loop keeps as many
+        // idle upstream connections as its share of the clients may hold open to us.
+        let perLoop = (config.limits.maxConnections + loops.loops.count - 1) / loops.loops.count
+        upstream = try CurlUpstream(configuration: .init(maxCachedConnections: max(64, perLoop)), loops: loops)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         let router = Router(
             upstream: upstream, policy: RoutingPolicy(config), logger: logger,
