@@ -18,14 +18,19 @@ let package = Package(
         .executable(name: "switchyard-mock", targets: ["switchyard-mock"]),
         .executable(name: "switchyard-bench", targets: ["switchyard-bench"]),
     ],
+    // Exact versions, the ones that resolve in this environment: Package.resolved is not committed
+    // (the environment's package copies carry their own commit ids), so the pins live here, where
+    // every clone and the image build read them. Transitive packages (swift-atomics,
+    // swift-collections, swift-numerics, swift-async-algorithms) follow from these exact versions'
+    // own manifests; naming them here too would only add "not used by any target" warnings.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
-        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", exact: "2.13.0"),
     ],
     targets: [
         // C libraries through pkg-config; shim.h holds typed wrappers for variadics and macros.
@@ -50,6 +55,8 @@ let package = Package(
         ),
         // Event loops: one thread per core running epoll, timers and the Swift jobs of its requests.
         .target(name: "SwitchyardLoop", dependencies: ["CEventLoop"], swiftSettings: strict),
+        // A fixed pool of threads for work whose cost grows with the request (a TaskExecutor).
+        .target(name: "SwitchyardWorkers", swiftSettings: strict),
         // The only importer of CCurl.
         .target(
             name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore", "SwitchyardLoop"],
@@ -62,13 +69,18 @@ let package = Package(
             dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
             swiftSettings: strict
         ),
+        // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
+        .target(name: "CSwitchyardEdge", dependencies: ["CMicroHTTPD"]),
         // The only importer of CMicroHTTPD.
-        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "SwitchyardLoop"], swiftSettings: strict),
+        .target(
+            name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "CSwitchyardEdge", "SwitchyardLoop"],
+            swiftSettings: strict),
         .target(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
                 "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardLoop",
+                "SwitchyardWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -131,13 +143,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
+        .testTarget(name: "SwitchyardWorkersTests", dependencies: ["SwitchyardWorkers"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound"],
             swiftSettings: strict
         ),
         .testTarget(name: "SwitchyardLoopTests", dependencies: ["SwitchyardLoop"], swiftSettings: strict),
-        .testTarget(name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SwitchyardGatewayTests",
             dependencies: [

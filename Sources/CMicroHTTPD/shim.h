@@ -12,13 +12,17 @@ typedef void *(*sy_mhd_uri_log_callback)(void *cls, const char *uri, struct MHD_
 /// Typed wrapper for the variadic MHD_start_daemon: builds an MHD_OPTION_ARRAY.
 /// `listen_fd` is a bound, listening socket that MHD adopts (MHD_OPTION_LISTEN_SOCKET);
 /// MHD closes it in MHD_stop_daemon unless MHD_quiesce_daemon handed it back first.
-/// `thread_pool_size` <= 1 means a single internal polling thread.
+/// `thread_pool_size` <= 1 means a single internal polling thread. `accept_policy` runs before a
+/// new connection is set up (MHD_NO closes it); `notify_connection` runs when one starts and ends
+/// (MHD_OPTION_NOTIFY_CONNECTION), before MHD closes its socket.
 static inline struct MHD_Daemon *sy_mhd_start_daemon(
     unsigned int flags, int listen_fd, unsigned int connection_limit, unsigned int timeout_seconds,
     size_t memory_limit, unsigned int thread_pool_size,
+    MHD_AcceptPolicyCallback accept_policy, void *accept_policy_cls,
     MHD_AccessHandlerCallback access_handler, void *access_cls,
     MHD_RequestCompletedCallback completed, void *completed_cls,
-    sy_mhd_uri_log_callback uri_log, void *uri_log_cls)
+    sy_mhd_uri_log_callback uri_log, void *uri_log_cls,
+    MHD_NotifyConnectionCallback notify_connection, void *notify_connection_cls)
 {
     struct MHD_OptionItem ops[] = {
         { MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL },
@@ -27,11 +31,28 @@ static inline struct MHD_Daemon *sy_mhd_start_daemon(
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memory_limit, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls },
         { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, uri_log_cls },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)notify_connection, notify_connection_cls },
         { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)thread_pool_size, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
-    return MHD_start_daemon(flags, 0, NULL, NULL, access_handler, access_cls,
+    return MHD_start_daemon(flags, 0, accept_policy, accept_policy_cls, access_handler, access_cls,
                             MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+}
+
+/// The pointer stored in `*socket_context` by the connection-notify callback, or NULL.
+static inline void *sy_mhd_connection_socket_context(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info == NULL ? NULL : info->socket_context;
+}
+
+/// The peer's address (MHD_CONNECTION_INFO_CLIENT_ADDRESS), or NULL.
+static inline const struct sockaddr *sy_mhd_connection_peer(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    return info == NULL ? NULL : info->client_addr;
 }
 
 /// The connection's socket (MHD_get_connection_info is variadic, Swift cannot call it), or -1.

@@ -17,6 +17,7 @@ public struct SwitchyardConfig: Sendable, Equatable {
     public var healthCheckMs = 30_000
     /// Event-loop threads serving requests; 0 means one per core the process may use.
     public var eventLoops = 0
+    public var readiness = ReadinessConfig()
 
     public init() {}
 }
@@ -174,11 +175,29 @@ public struct TasksConfig: Sendable, Equatable {
     public var workers = 4
 }
 
+/// `readiness:` what `GET /readyz` answers 200 for.
+public struct ReadinessConfig: Sendable, Equatable {
+    /// `readiness.require_provider`, default false: ready means the sidecar itself is (configuration
+    /// loaded, listening, not draining), so an LLM outage or one bad key does not take the app's
+    /// pod out of its Service. True also requires a usable provider that is up and not circuit-open.
+    public var requireProvider = false
+}
+
 public struct LimitsConfig: Sendable, Equatable {
     public var maxBodyBytes = 8 << 20
     public var maxConnections = 1024
     public var maxHeaderBytes = 32 << 10
     public var clientTimeoutSeconds = 60
+    /// A request head must arrive whole within this many seconds of its first byte, however
+    /// steadily it trickles in (`client_timeout_s` restarts on every byte).
+    public var headerTimeoutSeconds = 10
+    /// A request body must arrive whole within this many seconds of the end of its head.
+    public var bodyTimeoutSeconds = 60
+    /// Open connections from one client address (0: no cap).
+    public var maxConnectionsPerPeer = 256
+    /// The same for loopback clients (127.0.0.0/8, ::1), where a sidecar's own app connects from:
+    /// 0, the default, leaves them under `max_connections` alone.
+    public var maxConnectionsPerLoopbackPeer = 0
     /// An SSE comment is written to a stream idle this long, so a vanished client is noticed
     /// (a suspended connection only sees a disconnect on its next write).
     public var streamHeartbeatMs = 15_000

@@ -216,20 +216,61 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
 
     let base: AsyncThrowingStream<[UInt8], any Error>
     let onEvent: (@Sendable () -> Void)?
+    /// Set by `redacting(with:)`: chunks pass through it, so a secret split across two is found.
+    let redaction: StreamRedaction?
 
     /// `onEvent` is the transport's side of `eventArrived()`.
     public init(_ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)? = nil) {
         self.base = base
         self.onEvent = onEvent
+        self.redaction = nil
+    }
+
+    init(
+        _ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)?, redaction: StreamRedaction?
+    ) {
+        self.base = base
+        self.onEvent = onEvent
+        self.redaction = redaction
     }
 
     /// The consumer decoded the stream's first real event: `UpstreamRequest.firstEventTimeout`
     /// no longer applies. Harmless to call again, and a no-op for transports that do not enforce it.
     public func eventArrived() { onEvent?() }
 
+    /// The same body with `redactor`'s secrets removed (`StreamRedaction`).
+    public func redacting(with redactor: Redactor) -> UpstreamBodyStream {
+        redactor.isEmpty ? self : UpstreamBodyStream(base, onEvent: onEvent, redaction: StreamRedaction(redactor))
+    }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+        var redaction: StreamRedaction?
+        var ended = false
+
         public mutating func next() async throws(UpstreamFailure) -> [UInt8]? {
+            guard let redactor = redaction?.redactor else { return try await pull() }
+            while !ended {
+                let pulled: [UInt8]?
+                do {
+                    pulled = try await pull()
+                } catch {
+                    throw redactor.redact(error)
+                }
+                guard let chunk = pulled else {
+                    ended = true
+                    let tail = redaction!.finish()
+                    return tail.isEmpty ? nil : tail
+                }
+                // A chunk that is all held back (an open line that may end in a secret) is
+                // followed by the next one at once: nothing could have used it alone.
+                let out = redaction!.feed(chunk)
+                if !out.isEmpty { return out }
+            }
+            return nil
+        }
+
+        mutating func pull() async throws(UpstreamFailure) -> [UInt8]? {
             do {
                 return try await base.next()
             } catch let f as UpstreamFailure {
@@ -240,7 +281,9 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), redaction: redaction)
+    }
 
     /// Reads the rest of the body into one buffer.
     public func collect(limit: Int = 64 << 20) async throws(UpstreamFailure) -> [UInt8] {

@@ -11,6 +11,11 @@ public final class HTTPResponder: Sendable {
         context.respond(status: status, headers: headers, body: body)
     }
 
+    /// True once the edge noticed the client went away (it hung up, or a write failed).
+    public var isClientGone: Bool {
+        context.isClientGone
+    }
+
     /// Starts a streamed response (chunked transfer encoding) and returns its writer. If the
     /// request was already answered or the client is gone, the writer's writes return false.
     public func startStream(status: Int, headers: HTTPHeaders) -> HTTPStreamWriter {

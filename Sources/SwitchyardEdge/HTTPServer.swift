@@ -68,6 +68,11 @@ public final class HTTPServer: Sendable {
                 backlog: Int32(clamping: max(128, configuration.maxConnections)))
             // Each daemon adopts its own duplicate; ours is closed once they all have one.
             defer { close(socket.fd) }
+            // One watcher thread for all daemons: hang-ups of suspended connections and deadlines.
+            guard let watcher = core.watcher, watcher.start(core: core) else {
+                throw HTTPServerError(
+                    .startFailed, "cannot start the connection watcher thread: \(ListenSocket.errnoText())")
+            }
             var daemons: [MHDDaemon] = []
             for loop in group.loops {
                 let daemon = MHDDaemon(core: core, loop: loop)
@@ -76,6 +81,7 @@ public final class HTTPServer: Sendable {
                 } catch {
                     core.beginStopping()
                     for started in daemons { started.stop() }
+                    watcher.stop()
                     throw error
                 }
                 daemons.append(daemon)
@@ -87,6 +93,9 @@ public final class HTTPServer: Sendable {
 
     /// The bound TCP port once started, else 0.
     public var port: Int { boundPort.load(ordering: .acquiring) }
+
+    /// Connections open now (accepted, not yet closed).
+    public var openConnections: Int { core.connections.count }
 
     /// Streams started and not yet finished.
     public var openStreams: Int { core.streams.load(ordering: .relaxed) }
@@ -129,6 +138,7 @@ public final class HTTPServer: Sendable {
             // Resume every suspended connection first: MHD_stop_daemon panics on one.
             core.beginStopping()
             for daemon in daemons { daemon.stop() }
+            core.watcher?.stop()
         }
         if ownsGroup { group.shutdown() }
     }

@@ -4,12 +4,26 @@ public struct HTTPServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     /// TCP port; 0 picks an ephemeral port, read it back from `HTTPServer.port`.
     public var port: UInt16 = 0
-    /// Open connections at most (MHD_OPTION_CONNECTION_LIMIT); further clients are closed on accept.
+    /// Open connections. At the limit a new connection displaces the one that has waited longest
+    /// for a request head (idle keep-alive or slow); if none is waiting, it uses a small reserve
+    /// above the limit (1/16, at least 8), and past that MHD closes new clients on accept
+    /// (MHD_OPTION_CONNECTION_LIMIT). See `ConnectionTable`.
     public var maxConnections: Int = 1024
-    /// Seconds a connection may stay idle or trickle bytes before MHD closes it
-    /// (MHD_OPTION_CONNECTION_TIMEOUT). Suspended connections (a handler at work, an idle stream)
-    /// do not time out; heartbeats cover idle streams.
+    /// Open connections from one peer address; further ones are closed on accept. 0: no cap.
+    public var maxConnectionsPerPeer: Int = 256
+    /// The same for loopback peers (127.0.0.0/8, ::1): a sidecar's app connects from there and
+    /// may need as many connections as it likes, so 0 (only `maxConnections`) by default.
+    public var maxConnectionsPerLoopbackPeer: Int = 0
+    /// Seconds a connection may stay idle between requests before MHD closes it
+    /// (MHD_OPTION_CONNECTION_TIMEOUT; each byte received restarts it). Suspended connections (a
+    /// handler at work, an idle stream) do not time out; heartbeats cover idle streams.
     public var connectionTimeoutSeconds: Int = 60
+    /// A request head must be complete within this time of its first byte, however steadily it
+    /// trickles in; else the connection is closed. Checked by the watcher thread every quarter of
+    /// the shorter of this and `bodyTimeout` (50 ms ... 1 s).
+    public var headerTimeout: Duration = .seconds(10)
+    /// A request body must be complete within this time of the end of its head.
+    public var bodyTimeout: Duration = .seconds(60)
     /// Per-connection memory, bytes (MHD_OPTION_CONNECTION_MEMORY_LIMIT); it bounds the request
     /// line plus headers, larger ones get 431 (or 414) from MHD.
     public var maxHeaderBytes: Int = 32 * 1024
@@ -21,9 +35,19 @@ public struct HTTPServerConfiguration: Sendable {
     public var heartbeatInterval: Duration? = .seconds(15)
     /// What a heartbeat writes; the default is an SSE comment.
     public var heartbeatBytes: [UInt8] = Array(": keep-alive\n\n".utf8)
-    /// Builds headers and body for responses the edge produces itself (413, 500 when a handler
-    /// does not answer, 503 while stopping) from (status, message). Default: the OpenAI error
-    /// envelope `{"error":{"message":…,"type":…,"param":null,"code":…}}` as JSON.
+    /// Executor for requests whose body is at least `largeBodyBytes`: work that grows with the
+    /// request (parsing, translation) then runs there instead of on the connection's event loop,
+    /// which also drives other requests' I/O. nil: every request runs on its loop.
+    public var largeBodyExecutor: (any TaskExecutor)? = nil
+    /// See `largeBodyExecutor`.
+    public var largeBodyBytes: Int = 32 * 1024
+    /// Told each time the edge closes a connection on its own (deadline, displacement, peer cap);
+    /// called on an event loop's or the watcher's thread, so it must be quick and must not block.
+    public var onConnectionDropped: (@Sendable (ConnectionDrop) -> Void)? = nil
+    /// Builds headers and body for responses the edge produces itself (400, 413, 431, 500 when a
+    /// handler does not answer, 503 while stopping, and every error page of libmicrohttpd's own)
+    /// from (status, message). Default: the OpenAI error envelope
+    /// `{"error":{"message":…,"type":…,"param":null,"code":…}}` as JSON.
     public var errorResponse: @Sendable (Int, String) -> (HTTPHeaders, [UInt8]) = HTTPServerConfiguration
         .openAIErrorResponse
 

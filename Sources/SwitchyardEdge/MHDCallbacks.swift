@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CSwitchyardEdge
 import SwitchyardLoop
 
 // The C callbacks MHD calls inside MHD_run, on its daemon's event loop. Each is a thin trampoline:
@@ -12,7 +13,11 @@ let uriLogCallback: sy_mhd_uri_log_callback = { cls, uri, connection in
     guard let cls, let connection else { return nil }
     let daemon = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue()
     let target = uri.map { String(cString: $0) } ?? ""
-    let context = RequestContext(connection: connection, daemon: daemon, rawTarget: target)
+    let link = sy_mhd_connection_socket_context(connection).map {
+        Unmanaged<EdgeConnection>.fromOpaque($0).takeUnretainedValue()
+    }
+    let context = RequestContext(connection: connection, daemon: daemon, rawTarget: target, link: link)
+    link?.requestStarted(context)
     daemon.core.register(context)
     return Unmanaged.passRetained(context).toOpaque()
 }
@@ -25,15 +30,44 @@ let requestCompletedCallback: MHD_RequestCompletedCallback = { _, _, conCls, toe
     conCls.pointee = nil
     let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
     context.complete(ok: toe == .REQUEST_TERMINATED_COMPLETED_OK)
+    context.link?.requestEnded()
     context.server.unregister(context)
 }
 
 /// MHD's access handler: called with the headers, for each piece of body, and at the end.
 let accessHandlerCallback: MHD_AccessHandlerCallback = {
-    _, connection, _, method, _, uploadData, uploadDataSize, conCls in
+    _, connection, _, method, version, uploadData, uploadDataSize, conCls in
     guard let connection, let conCls, let raw = conCls.pointee, let uploadDataSize else { return .NO }
     let context = Unmanaged<RequestContext>.fromOpaque(raw).takeUnretainedValue()
-    return context.access(connection, method: method, data: uploadData, size: uploadDataSize)
+    return context.access(connection, method: method, version: version, data: uploadData, size: uploadDataSize)
+}
+
+/// MHD_OPTION_NOTIFY_CONNECTION: a connection starts (after accept) or ends (before MHD closes its
+/// socket). Its `EdgeConnection` is retained as the socket context in between.
+let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
+    guard let cls, let connection, let socketContext else { return }
+    let server = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue().core
+    switch code {
+    case .CONNECTION_NOTIFY_STARTED:
+        let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
+        let opened = server.connectionOpened(fd: sy_mhd_connection_fd(connection), peer: peer)
+        socketContext.pointee = Unmanaged.passRetained(opened).toOpaque()
+    case .CONNECTION_NOTIFY_CLOSED:
+        guard let raw = socketContext.pointee else { return }
+        socketContext.pointee = nil
+        server.connectionClosed(Unmanaged<EdgeConnection>.fromOpaque(raw).takeRetainedValue())
+    default:
+        break
+    }
+}
+
+/// MHD's accept policy (before a connection is set up): the per-peer cap.
+let acceptPolicyCallback: MHD_AcceptPolicyCallback = { cls, address, _ in
+    guard let cls, let address else { return .YES }
+    let server = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue().core
+    guard !server.connections.admits(PeerAddress(address)) else { return .YES }
+    server.configuration.onConnectionDropped?(.peerLimit)
+    return .NO
 }
 
 /// MHD_ContentReaderCallback for streams; `cls` is the context, retained for the response.
@@ -49,17 +83,28 @@ let streamFreeCallback: MHD_ContentReaderFreeCallback = { cls in
     Unmanaged<RequestContext>.fromOpaque(cls).release()
 }
 
-/// Copies request header fields into an `HTTPHeaders`, lowercasing names (MHD_KeyValueIteratorN).
+/// Request header fields as MHD parsed them, and the first field whose value holds a control
+/// character (RFC 9110 section 5.5 allows none but HTAB; a NUL is caught by
+/// `sy_mhd_head_hides_bytes`, since MHD cuts the value there).
+private struct ReceivedHeaders {
+    var fields = HTTPHeaders()
+    var controlCharacterIn: String?
+}
+
+/// Copies request header fields into `ReceivedHeaders`, lowercasing names (MHD_KeyValueIteratorN).
 private let headerIterator: MHD_KeyValueIteratorN = { cls, _, key, keySize, value, valueSize in
     guard let cls, let key else { return .YES }
-    let headers = cls.assumingMemoryBound(to: HTTPHeaders.self)
+    let received = cls.assumingMemoryBound(to: ReceivedHeaders.self)
     let name = UnsafeRawBufferPointer(start: key, count: keySize)
     let lowered = String(unsafeUninitializedCapacity: keySize) { out in
         for (i, byte) in name.enumerated() { out[i] = HTTPHeaders.lowercased(byte) }
         return keySize
     }
-    let text = value.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: valueSize), as: UTF8.self) } ?? ""
-    headers.pointee.add(lowered, text)
+    let bytes = UnsafeRawBufferPointer(start: value, count: value == nil ? 0 : valueSize)
+    if received.pointee.controlCharacterIn == nil, bytes.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+        received.pointee.controlCharacterIn = lowered
+    }
+    received.pointee.fields.add(lowered, String(decoding: bytes, as: UTF8.self))
     return .YES
 }
 
@@ -70,15 +115,27 @@ private let streamBlockSize = 8 * 1024
 extension RequestContext {
     /// The access handler proper (the daemon's loop thread). See `RequestContext` for the suspend protocol.
     func access(
-        _ connection: OpaquePointer, method: UnsafePointer<CChar>?, data: UnsafePointer<CChar>?,
-        size: UnsafeMutablePointer<Int>
+        _ connection: OpaquePointer, method: UnsafePointer<CChar>?, version: UnsafePointer<CChar>?,
+        data: UnsafePointer<CChar>?, size: UnsafeMutablePointer<Int>
     ) -> MHD_Result {
         switch phase {
         case .headers:
+            link?.headReceived()
             self.method = method.map { String(cString: $0) } ?? ""
-            headers.reserveCapacity(16)
-            withUnsafeMutablePointer(to: &headers) { pointer in
+            var received = ReceivedHeaders()
+            withUnsafeMutablePointer(to: &received) { pointer in
                 _ = MHD_get_connection_values_n(connection, .HEADER_KIND, headerIterator, pointer)
+            }
+            headers = received.fields
+            if let field = received.controlCharacterIn {
+                return refuse(400, "The \(field) header contains a control character.")
+            }
+            if sy_mhd_head_hides_bytes(connection, method, version) != 0 {
+                return refuse(400, "A header line contains a NUL byte.")
+            }
+            let http10 = version.map { String(cString: $0) == "HTTP/1.0" } ?? false
+            if let (status, message) = RequestFraming.problem(headers, http10: http10) {
+                return refuse(status, message)
             }
             if server.isStopping {
                 return queueError(503, "the server is shutting down")
@@ -140,6 +197,18 @@ extension RequestContext {
         max(64 * 1024, min(maxBodyBytes, 1 << 20))
     }
 
+    /// Refuses a request whose framing or fields are invalid: MHD has not read its body yet, and a
+    /// response queued this early makes it close the connection after sending (connection.c:
+    /// "response was queued early, refuse to read body / footers or further requests"), so no byte
+    /// of this request is ever read as the next one. `Connection: close` says so to the client.
+    private func refuse(_ status: Int, _ message: String) -> MHD_Result {
+        phase = .answeredByEdge
+        link?.answering()
+        var (headers, body) = server.errorResponse(status, message)
+        headers.replaceOrAdd("Connection", "close")
+        return queueFull(connection, status: status, headers: headers, body: body)
+    }
+
     private func startHandler() -> MHD_Result {
         let target = rawTarget.utf8
         let path: String
@@ -155,14 +224,21 @@ extension RequestContext {
         headers = HTTPHeaders()
         body = []
         phase = .handling
+        link?.answering()
         guard suspendForHandler() else {
             return queueError(503, "the server is shutting down")
         }
         let responder = HTTPResponder(context: self)
         let handler = server.handler
         // The handler runs on this connection's loop: started from the loop thread, its first job
-        // is queued there without a wake-up, and so is every job its continuations schedule.
-        let task = Task(executorPreference: daemon.loop) {
+        // is queued there without a wake-up, and so is every job its continuations schedule. A
+        // large body's parsing and translation would hold the loop, and with it every other
+        // transfer it drives, so such a request goes to `largeBodyExecutor` instead.
+        let configuration = server.configuration
+        let executor: any TaskExecutor =
+            request.body.count >= configuration.largeBodyBytes
+            ? configuration.largeBodyExecutor ?? daemon.loop : daemon.loop
+        let task = Task(executorPreference: executor) {
             await handler.handle(request, responder: responder)
             responder.context.handlerReturned()
         }
@@ -172,6 +248,7 @@ extension RequestContext {
 
     private func queueError(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
+        link?.answering()
         let (headers, body) = server.errorResponse(status, message)
         return queueFull(connection, status: status, headers: headers, body: body)
     }
@@ -232,7 +309,7 @@ extension RequestContext {
         daemon.headerScratch = scratch
         if server.isDraining { _ = MHD_add_response_header(response, "Connection", "close") }
         let code = (200...999).contains(status) ? UInt32(status) : 500
-        let result = MHD_queue_response(connection, code, response)
+        let result = sy_mhd_queue_response(connection, code, response)
         MHD_destroy_response(response)
         return result
     }

@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CSwitchyardEdge
 import SwitchyardLoop
 import Synchronization
 
@@ -64,17 +65,20 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
         guard adopted >= 0 else {
             throw HTTPServerError(.startFailed, "cannot duplicate the listen socket: \(ListenSocket.errnoText())")
         }
+        MHDErrorPages.install()
         let retained = Unmanaged.passRetained(self)
         let started = sy_mhd_start_daemon(
             MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue,
             adopted,
-            UInt32(clamping: max(1, configuration.maxConnections)),
+            UInt32(clamping: ConnectionTable.hardLimit(max(1, configuration.maxConnections))),
             UInt32(clamping: max(0, configuration.connectionTimeoutSeconds)),
             max(4096, configuration.maxHeaderBytes),
             0,
+            acceptPolicyCallback, retained.toOpaque(),
             accessHandlerCallback, retained.toOpaque(),
             requestCompletedCallback, retained.toOpaque(),
-            uriLogCallback, retained.toOpaque())
+            uriLogCallback, retained.toOpaque(),
+            connectionNotifyCallback, retained.toOpaque())
         guard let started else {
             retained.release()
             throw HTTPServerError(.startFailed, "MHD_start_daemon failed on port \(port)")

@@ -74,6 +74,8 @@ final class RequestContext: @unchecked Sendable {
     let server: ServerCore
     /// The daemon (and event loop) serving the connection.
     let daemon: MHDDaemon
+    /// The connection's record (deadlines, hang-ups); nil only if MHD gave us no socket context.
+    let link: EdgeConnection?
     let shared = Mutex(Shared())
 
     // MHD thread only.
@@ -87,11 +89,12 @@ final class RequestContext: @unchecked Sendable {
 
     /// A request counts in flight from its request line until MHD's request-completed callback
     /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.
-    init(connection: OpaquePointer, daemon: MHDDaemon, rawTarget: String) {
+    init(connection: OpaquePointer, daemon: MHDDaemon, rawTarget: String, link: EdgeConnection?) {
         self.connection = connection
         self.daemon = daemon
         self.server = daemon.core
         self.rawTarget = rawTarget
+        self.link = link
         server.inFlight.add(1, ordering: .relaxed)
     }
 
@@ -110,9 +113,8 @@ final class RequestContext: @unchecked Sendable {
 
     func attach(task: Task<Void, Never>) {
         let cancelNow = shared.withLock { state in
-            if state.completed { return state.clientGone }
             state.task = task
-            return false
+            return state.clientGone
         }
         if cancelNow { task.cancel() }
     }
@@ -284,6 +286,19 @@ final class RequestContext: @unchecked Sendable {
             state.lastWrite = now
             wake(&state)
         }
+    }
+
+    /// The watcher saw the client close or reset the connection: cancel the handler (which aborts
+    /// its upstream call) now, and resume a suspended connection so MHD closes it (the access
+    /// handler and the stream reader end a request whose client is gone).
+    func peerHungUp() {
+        let task: Task<Void, Never>? = shared.withLock { state in
+            guard !state.completed, !state.clientGone else { return nil }
+            state.clientGone = true
+            wake(&state)
+            return state.task
+        }
+        task?.cancel()
     }
 
     /// `HTTPServer.stop()`: let a suspended connection run so MHD can close it.

@@ -13,10 +13,53 @@ final class ServerCore: Sendable {
     private let draining = Atomic<Bool>(false)
     /// Every request context between MHD's URI-log and request-completed callbacks.
     private let live = Mutex<[ObjectIdentifier: RequestContext]>([:])
+    /// Every open connection, between MHD's "started" and "closed" notifications.
+    let connections: ConnectionTable
+    /// Hang-ups and deadlines; its thread runs while the daemon does (`MHDDaemon`).
+    let watcher: ConnectionWatcher?
 
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration
         self.handler = handler
+        connections = ConnectionTable(
+            limits: .init(
+                maxConnections: configuration.maxConnections, perPeer: configuration.maxConnectionsPerPeer,
+                perLoopbackPeer: configuration.maxConnectionsPerLoopbackPeer))
+        watcher = ConnectionWatcher(tick: Self.sweepInterval(configuration))
+    }
+
+    /// How often deadlines are checked: a quarter of the shorter one, within 50 ms ... 1 s.
+    static func sweepInterval(_ configuration: HTTPServerConfiguration) -> Duration {
+        let shorter = min(configuration.headerTimeout, configuration.bodyTimeout)
+        return min(.seconds(1), max(.milliseconds(50), shorter / 4))
+    }
+
+    /// MHD's "started" notification (MHD thread): count it, watch it for hang-ups, and displace
+    /// a waiting connection if this one goes past `maxConnections`.
+    func connectionOpened(fd: Int32, peer: PeerAddress?) -> EdgeConnection {
+        let (connection, displaced) = connections.open(fd: fd, peer: peer, server: self)
+        watcher?.watch(connection)
+        if displaced != nil { configuration.onConnectionDropped?(.displaced) }
+        return connection
+    }
+
+    /// MHD's "closed" notification, before it closes the socket.
+    func connectionClosed(_ connection: EdgeConnection) {
+        watcher?.unwatch(connection)
+        connections.close(connection)
+    }
+
+    /// The watcher's periodic pass: drops connections past their head or body deadline.
+    func sweep(now: ContinuousClock.Instant, tick: Duration) {
+        let headerTimeout = configuration.headerTimeout
+        let bodyTimeout = configuration.bodyTimeout
+        for connection in connections.snapshot() {
+            if let reason = connection.sweep(
+                now: now, headerTimeout: headerTimeout, bodyTimeout: bodyTimeout, tick: tick)
+            {
+                configuration.onConnectionDropped?(reason)
+            }
+        }
     }
 
     var isStopping: Bool { stopping.load(ordering: .sequentiallyConsistent) }

@@ -170,6 +170,12 @@ extension Gateway {
             }
             if outcomeText == "stream_error" { break loop }
         }
+        // The edge cancels the handler when the client hangs up, which can end the loop above
+        // before any write failed.
+        if writer.isClientGone && outcomeText != "client_disconnected" {
+            outcomeText = "client_disconnected"
+            status = 499
+        }
         writer.finish()
         if outcomeText == "ok", let final = encoder.finalBody {
             capture?.streamCompleted(headers: headers, finalBody: final)
@@ -204,7 +210,12 @@ extension Gateway {
         if !log.attempts.isEmpty { extra.append(("x-switchyard-attempts", String(log.attempts.count))) }
         respondError(responder, error, requestID: log.requestID, format: exchange.format, extra: extra)
         log.errorCode = error.code ?? error.type
-        finish(log: &log, status: error.status, outcome: "error", started: started)
+        // The router gives up with `RouterErrors.cancelled` when the edge cancelled the handler
+        // because the client hung up (the answer above goes nowhere).
+        let gone = error == RouterErrors.cancelled || responder.isClientGone
+        finish(
+            log: &log, status: gone ? 499 : error.status, outcome: gone ? "client_disconnected" : "error",
+            started: started)
     }
 
     func finish(log: inout RequestLog, status: Int, outcome: String, started: ContinuousClock.Instant) {

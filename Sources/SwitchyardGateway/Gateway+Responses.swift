@@ -113,7 +113,7 @@ extension Gateway {
         }
         let allowed = listing ? "GET" : "GET, DELETE"
         guard request.method == "GET" || (!listing && request.method == "DELETE") else {
-            return methodNotAllowed(responder, requestID, allowed, format: format)
+            return methodNotAllowed(request, responder, requestID, allowed, format: format)
         }
         let notFound = APIError(
             status: 404, type: "invalid_request_error", code: "not_found",

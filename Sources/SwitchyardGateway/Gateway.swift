@@ -37,6 +37,7 @@ public final class Gateway: HTTPHandler, Sendable {
         self.logger = logger
         self.tasks = tasks
         self.startedAt = Int(Router.systemWallClock())
+        exportSeries(table)
     }
 
     var currentTable: RouteTable { table.withLock { $0 } }
@@ -46,6 +47,28 @@ public final class Gateway: HTTPHandler, Sendable {
         table.withLock { $0 = newTable }
         tasks?.runtime.updateTable(newTable)
         metrics.updateLabels(providers: newTable.providerNames, models: Array(newTable.configuredModelNames))
+        exportSeries(newTable)
+    }
+
+    /// The series the alerts read from the start (`GatewayMetrics+Operations.swift`): the breaker
+    /// state of every configured target of a provider with a key (a disabled provider's targets
+    /// never serve, so they must not hold off "every breaker open"), and the providers' counters.
+    func exportSeries(_ table: RouteTable) {
+        let usable = Set(table.providers.values.filter { $0.missingKeyEnv == nil }.map(\.config.name))
+        var targets: [String: String] = [:]
+        var edges: [(from: String, to: String)] = []
+        for model in table.config.models {
+            let ordered = model.targets.filter { usable.contains($0.provider) }.sorted { $0.priority < $1.priority }
+            for (i, t) in ordered.enumerated() {
+                targets["\(t.provider)/\(t.model)"] = t.provider
+                for next in ordered[(i + 1)...] where next.provider != t.provider {
+                    edges.append((t.provider, next.provider))
+                }
+            }
+        }
+        metrics.exportBreakers(
+            targets, states: router.breakerSnapshot().mapValues(\.gaugeValue), usableProviders: usable)
+        metrics.exportCounters(providers: table.providerNames.filter(usable.contains), fallbackEdges: edges)
     }
 
     /// Marks the gateway as draining: `/readyz` answers 503 from now on.
@@ -57,47 +80,53 @@ public final class Gateway: HTTPHandler, Sendable {
         switch path {
         case "/healthz":
             guard request.method == "GET" || request.method == "HEAD" else {
-                return methodNotAllowed(responder, requestID, "GET")
+                return methodNotAllowed(request, responder, requestID, "GET")
             }
             respondJSON(responder, status: 200, ["status": "ok"], requestID: requestID)
         case "/readyz":
             guard request.method == "GET" || request.method == "HEAD" else {
-                return methodNotAllowed(responder, requestID, "GET")
+                return methodNotAllowed(request, responder, requestID, "GET")
             }
-            let (ready, reason) = readiness()
+            let sidecar = readiness()
+            let upstream = providerReadiness()
             var providers = JSONObject()
             for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
                 providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
             }
-            respondJSON(
-                responder, status: ready ? 200 : 503,
-                [
-                    "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
-                    "providers": .object(providers),
-                ],
-                requestID: requestID)
+            let strict = currentTable.config.readiness.requireProvider
+            let (ready, reason) = !sidecar.ready || !strict || upstream.ready ? sidecar : upstream
+            var body: JSONObject = [
+                "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
+                "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
+                "providers": .object(providers),
+            ]
+            // The task store's state is detail, not readiness: chat is served without it.
+            if let store = storeReadiness() { body["store"] = store }
+            respondJSON(responder, status: ready ? 200 : 503, body, requestID: requestID)
         case "/metrics":
-            guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+            guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
+            await tasks?.runtime.refreshTaskGauge()
             responder.respond(
                 status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
                 body: metrics.exposition())
         default:
             guard path.hasPrefix("/v1/") else {
-                return respondError(responder, .notFound("Unknown path \(path)."), requestID: requestID)
+                return unknownPath(request, responder, requestID: requestID)
             }
             let table = currentTable
             var keyName = "anonymous"
             if table.authRequired {
                 guard let name = authenticate(request, table) else {
-                    return respondError(
-                        responder, .invalidAPIKey, requestID: requestID,
-                        format: Self.inboundFormat(path: path) ?? ChatCompletionsFormat())
+                    let credential = request.headers["authorization"] == nil ? "missing" : "not_configured"
+                    return reject(
+                        request, responder, .invalidAPIKey, reason: .unauthenticated, requestID: requestID,
+                        format: Self.inboundFormat(path: path) ?? ChatCompletionsFormat(), detail: credential)
                 }
                 keyName = name
             }
             if let format = Self.inboundFormat(path: path) {
                 guard request.method == "POST" else {
-                    return methodNotAllowed(responder, requestID, "POST", format: format)
+                    return methodNotAllowed(request, responder, requestID, "POST", format: format)
                 }
                 if let key = request.headers["idempotency-key"] {
                     await handleIdempotent(
@@ -113,13 +142,13 @@ public final class Gateway: HTTPHandler, Sendable {
             } else if path == "/v1/tasks" || path.hasPrefix("/v1/tasks/") {
                 await handleTasks(request, responder: responder, requestID: requestID, keyName: keyName)
             } else if path == "/v1/models" {
-                guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+                guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
                 listModels(responder, table: table, requestID: requestID)
             } else if path.hasPrefix("/v1/models/") {
-                guard request.method == "GET" else { return methodNotAllowed(responder, requestID, "GET") }
+                guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
                 showModel(String(path.dropFirst("/v1/models/".count)), responder, table: table, requestID: requestID)
             } else {
-                respondError(responder, .notFound("Unknown path \(path)."), requestID: requestID)
+                unknownPath(request, responder, requestID: requestID)
             }
         }
     }
@@ -151,15 +180,23 @@ public final class Gateway: HTTPHandler, Sendable {
         }
     }
 
-    func readiness() -> (Bool, String) {
-        if draining.load(ordering: .relaxed) { return (false, "draining") }
+    /// The sidecar itself: configuration loaded and listening (or nobody would be asking), not
+    /// draining. This is what `/readyz` answers by default, so an LLM outage or one bad key does
+    /// not take the app's pod out of its Service (the parts of the app that never call an LLM
+    /// keep serving); providers stay visible in `/readyz`'s detail, the metrics and the alerts.
+    func readiness() -> (ready: Bool, reason: String) {
+        draining.load(ordering: .relaxed) ? (false, "draining") : (true, "ok")
+    }
+
+    /// Whether a provider can serve: one with a key that passes its health check (or has not been
+    /// checked yet) and has a target that is not circuit-open. Required for readiness only with
+    /// `readiness.require_provider: true`.
+    func providerReadiness() -> (ready: Bool, reason: String) {
         let table = currentTable
         let usable = table.providers.values.filter { $0.missingKeyEnv == nil }
         if usable.isEmpty { return (false, "no provider has an API key") }
         let breakers = router.breakerSnapshot()
         let healthy = health.snapshot
-        // Ready while at least one usable provider passes its health check (or has not been
-        // checked yet) and has a target that is not circuit-open.
         for p in usable where healthy[p.config.name]?.up != false {
             let states = breakers.filter { $0.key.hasPrefix(p.config.name + "/") }
             if states.isEmpty || states.values.contains(where: { $0 != .open }) { return (true, "ok") }
@@ -191,14 +228,14 @@ public final class Gateway: HTTPHandler, Sendable {
     }
 
     func methodNotAllowed(
-        _ responder: HTTPResponder, _ requestID: String, _ allowed: String,
+        _ request: HTTPRequest, _ responder: HTTPResponder, _ requestID: String, _ allowed: String,
         format: any InboundFormat = ChatCompletionsFormat()
     ) {
-        respondError(
-            responder,
+        reject(
+            request, responder,
             APIError(
                 status: 405, type: "invalid_request_error", code: "method_not_allowed",
                 message: "Method not allowed; use \(allowed)."),
-            requestID: requestID, format: format, extra: [("Allow", allowed)])
+            reason: .methodNotAllowed, requestID: requestID, format: format, extra: [("Allow", allowed)])
     }
 }

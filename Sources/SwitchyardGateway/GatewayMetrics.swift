@@ -20,6 +20,15 @@ public final class GatewayMetrics: Sendable {
     let counters = Mutex<[MetricKey: Counter]>([:])
     let histograms = Mutex<[MetricKey: DurationHistogram]>([:])
     let gauges = Mutex<[MetricKey: Gauge]>([:])
+    /// `switchyard_breaker_state` series by target key, kept apart from `gauges` because they are
+    /// removed again (config reload); see `GatewayMetrics+Operations.swift`.
+    let breakers = Mutex<[String: BreakerSeries]>([:])
+
+    struct BreakerSeries {
+        var provider: String
+        var gauge: Gauge
+        var value: Int
+    }
 
     /// A metric name with its label values (the label names are fixed per name). Up to five
     /// values are held inline: every request looks up five handles, and an array of values per
@@ -134,6 +143,16 @@ public final class GatewayMetrics: Sendable {
             duration)
     }
 
+    /// The edge closed a connection on its own (`reason`: `header_timeout`, `body_timeout`,
+    /// `displaced`, `peer_limit`). Called on the edge's threads: a counter increment only.
+    func connectionDropped(_ reason: String) {
+        counter(
+            "connections_dropped",
+            "Client connections the server closed on its own: request head or body too slow, displaced at the "
+                + "connection limit, or over the per-client cap.", [("reason", reason)]
+        ).increment()
+    }
+
     func timeToFirstToken(provider: String, _ d: Duration) {
         histogram(
             "time_to_first_token", "Time from request received to the first streamed event sent.",
@@ -142,21 +161,25 @@ public final class GatewayMetrics: Sendable {
     }
 
     func attempt(provider: String, outcome: String) {
+        attempts(providerLabel(provider), outcome).increment()
+    }
+
+    func attempts(_ provider: String, _ outcome: String) -> Counter {
         counter(
             "upstream_attempts", "Upstream calls by provider and outcome kind.",
-            [("provider", providerLabel(provider)), ("outcome", outcome)]
-        ).increment()
+            [("provider", provider), ("outcome", outcome)])
     }
 
-    func retry(provider: String) {
-        counter("retries", "Retries on the same target.", [("provider", providerLabel(provider))]).increment()
+    func retry(provider: String) { retries(providerLabel(provider)).increment() }
+
+    func retries(_ provider: String) -> Counter {
+        counter("retries", "Retries on the same target.", [("provider", provider)])
     }
 
-    func fallback(from: String, to: String) {
-        counter(
-            "fallbacks", "Moves from one provider to the next within a request.",
-            [("from", providerLabel(from)), ("to", providerLabel(to))]
-        ).increment()
+    func fallback(from: String, to: String) { fallbacks(providerLabel(from), providerLabel(to)).increment() }
+
+    func fallbacks(_ from: String, _ to: String) -> Counter {
+        counter("fallbacks", "Moves from one provider to the next within a request.", [("from", from), ("to", to)])
     }
 
     func continuation(from: String, to: String?, outcome: String) {
@@ -177,10 +200,18 @@ public final class GatewayMetrics: Sendable {
     }
 
     func breakerState(target: String, provider: String, state: Int) {
-        gauge(
-            "breaker", "state", "Circuit breaker per target: 0 closed, 1 half-open, 2 open.",
-            [("provider", providerLabel(provider)), ("target", target)]
-        ).set(Double(state))
+        let label = providerLabel(provider)
+        breakers.withLock { series in
+            let s = series[target] ?? BreakerSeries(provider: label, gauge: breakerGauge(target, label), value: state)
+            s.gauge.set(Double(state))
+            series[target] = BreakerSeries(provider: s.provider, gauge: s.gauge, value: state)
+        }
+    }
+
+    func breakerGauge(_ target: String, _ provider: String) -> Gauge {
+        registry.makeGauge(
+            descriptor: Self.d("breaker", "state", "Circuit breaker per target: 0 closed, 1 half-open, 2 open."),
+            labels: [("provider", provider), ("target", target)])
     }
 
     func providerUp(provider: String, up: Bool) {
@@ -190,11 +221,12 @@ public final class GatewayMetrics: Sendable {
         ).set(up ? 1.0 : 0.0)
     }
 
-    func malformedEvent(provider: String) {
+    func malformedEvent(provider: String) { malformedEvents(providerLabel(provider)).increment() }
+
+    func malformedEvents(_ provider: String) -> Counter {
         counter(
             "stream_malformed_events", "Upstream stream events skipped because they could not be parsed.",
-            [("provider", providerLabel(provider))]
-        ).increment()
+            [("provider", provider)])
     }
 
     /// Buckets for checkpoint commits (one SQLite transaction): 50 µs to 1 s.
@@ -204,17 +236,11 @@ public final class GatewayMetrics: Sendable {
         .milliseconds(250), .seconds(1),
     ]
 
-    /// `switchyard_tasks{state}`: tasks per state as this process has seen them change (see `TaskRuntime`).
-    func tasksGauge(state: String) -> Gauge {
-        registry.makeGauge(
-            descriptor: Self.d("tasks", "", "Tasks by state, as counted by this process since it started."),
-            labels: [("state", state)])
-    }
-
-    /// A task moved between states (`from` nil: newly counted).
-    func taskMoved(from: String?, to: String?) {
-        if let from { tasksGauge(state: from).decrement() }
-        if let to { tasksGauge(state: to).increment() }
+    /// `switchyard_tasks{state}`: tasks in the store by state, all owners and all processes (set
+    /// from a count of the store when `/metrics` is read, see `TaskRuntime.refreshTaskGauge`).
+    func tasks(state: String, count: Int) {
+        let help = "Tasks in the store by state (every owner, whichever process moved them)."
+        gauge("tasks", "", help, [("state", state)]).set(Double(count))
     }
 
     /// One checkpoint transaction of the task runtime, from `BEGIN IMMEDIATE` to the returned commit.
@@ -223,6 +249,17 @@ public final class GatewayMetrics: Sendable {
             descriptor: Self.d("checkpoint_commit", "seconds", "Time to commit one task checkpoint transaction."),
             buckets: Self.commitBuckets
         ).record(duration)
+    }
+
+    /// The outcome of a task store write: `switchyard_store_up` (1 while writes work), and on a
+    /// failure `switchyard_store_errors_total{kind}` (`StoreError.Kind`: `disk_full`, `io`,
+    /// `read_only`, `busy`, …: a fixed set).
+    func storeWrite(failureKind: String?) {
+        gauge("store", "up", "1 while the task store accepts writes; 0 after a write failed (disk full, I/O…).", [])
+            .set(failureKind == nil ? 1.0 : 0.0)
+        if let failureKind {
+            counter("store_errors", "Task store writes that failed, by kind.", [("kind", failureKind)]).increment()
+        }
     }
 
     /// Prometheus text exposition format 0.0.4.

@@ -47,13 +47,7 @@ struct MetricsRouterObserver: RouterObserver {
     }
 
     func breakerChanged(target: String, from: BreakerState, to: BreakerState) {
-        let value =
-            switch to {
-            case .closed: 0
-            case .halfOpen: 1
-            case .open: 2
-            }
-        metrics.breakerState(target: target, provider: provider(of: target), state: value)
+        metrics.breakerState(target: target, provider: provider(of: target), state: to.gaugeValue)
         logger.warning(
             "circuit breaker",
             metadata: ["target": .string(target), "from": .string(from.rawValue), "to": .string(to.rawValue)])
@@ -84,5 +78,16 @@ struct MetricsRouterObserver: RouterObserver {
             metadata: [
                 "request_id": .string(requestID), "from": .string(from), "to": .string(to), "outcome": .string(outcome),
             ])
+    }
+}
+
+extension BreakerState {
+    /// The value of `switchyard_breaker_state`: 0 closed, 1 half-open, 2 open.
+    var gaugeValue: Int {
+        switch self {
+        case .closed: 0
+        case .halfOpen: 1
+        case .open: 2
+        }
     }
 }

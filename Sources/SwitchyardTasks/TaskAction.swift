@@ -1,7 +1,8 @@
 /// What the owner of a `TaskMachine` does after a transition has been persisted.
 ///
-/// Store actions (`requeueRunningSteps`, `cancelOpenSteps`) are performed by the task store inside the
-/// same transaction as the state change; the others by the runtime once the commit has returned.
+/// The store action (`cancelOpenSteps`) is performed by the task store inside the same transaction
+/// as the state change; the others by the runtime once the commit has returned. `pause` has no
+/// action: it only keeps the next step from starting (the runtime reads the state before each step).
 public enum TaskAction: String, Sendable, Hashable, CaseIterable {
     /// Ask the planner for the steps (then send `plan`).
     case runPlanner = "run_planner"
@@ -9,8 +10,6 @@ public enum TaskAction: String, Sendable, Hashable, CaseIterable {
     case runNextStep = "run_next_step"
     /// Cancel the upstream call in flight, if any.
     case interruptInFlight = "interrupt_in_flight"
-    /// Store: a `running` step goes back to `pending`, attempts kept, so `resume` runs it again.
-    case requeueRunningSteps = "requeue_running_steps"
     /// Store: `pending` and `running` steps become `cancelled`.
     case cancelOpenSteps = "cancel_open_steps"
     /// The task is over: release its resources and wake whoever waits on it.

@@ -27,13 +27,14 @@ public enum TaskEvent: String, Sendable, Hashable, CaseIterable {
     case start
     /// planning → executing, with the planned steps
     case plan
-    /// executing → executing: a step finished, run the next one
+    /// executing → executing: a step finished, run the next one; paused → paused: the step that
+    /// was in flight when the task was paused finished, its result is kept
     case stepDone = "step_done"
     /// planning/executing → paused
     case pause
     /// paused → executing
     case resume
-    /// executing → completed
+    /// executing (or paused, when the last step was in flight) → completed
     case complete
     /// any non-terminal → failed
     case fail

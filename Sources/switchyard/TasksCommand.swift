@@ -9,18 +9,23 @@ import SwitchyardTasks
 /// directly (no server needed).
 ///
 /// Safe while the server runs: the store is in WAL mode, so reads never block the server, and a
-/// write waits up to the busy timeout (5 s) for the server's transaction. A pause or cancel made
-/// here takes effect in a running server at its next step boundary (the runtime re-reads the task
-/// before each step); a step already in flight there finishes, its result is dropped, and after a
-/// resume it runs again. A resume made here is picked up by the server on its next start (use
-/// `POST /v1/tasks/{id}/resume` to resume in a running server at once).
+/// write waits up to the busy timeout (5 s) for the server's transaction. The semantics are the
+/// API's, because both commit the same transition to the same store: a pause stops the task at its
+/// next step boundary (a step in flight finishes and its result is kept); a running server notices
+/// a resume or a cancel made here within about half a second (it watches the file for other
+/// processes' commits), schedules the resumed task and aborts a cancelled task's upstream call.
+///
+/// Why the store and not the server's HTTP API: the CLI then needs no client key, no reachable
+/// listener (a container's port may not be reachable from where an operator runs it) and no second
+/// code path; it works the same with or without a server running.
 struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks", abstract: "List, show, pause, resume or cancel durable tasks in the store.",
         discussion: """
-            Opens store.path of the configuration directly; safe while the server runs. Pause and cancel \
-            take effect in a running server at its next step boundary; a resume made here is picked up at \
-            the server's next start (POST /v1/tasks/{id}/resume resumes at once).
+            Opens store.path of the configuration directly; safe while the server runs, with the same \
+            semantics as the API: pause stops the task at its next step boundary (a step in flight \
+            finishes and its result is kept); a running server picks up a resume or a cancel within \
+            about half a second.
             """,
         subcommands: [List.self, Show.self, Pause.self, Resume.self, Cancel.self])
 
@@ -40,7 +45,15 @@ struct TasksCommand: AsyncParsableCommand {
                 guard let s = TaskState(rawValue: state) else { throw ValidationError("unknown state '\(state)'") }
                 filter = s
             }
-            let (db, owner) = try store.open(readOnly: true)
+            guard let (db, owner) = try store.open(readOnly: true) else {
+                // No store yet (no server has run with this configuration): an empty list.
+                if json {
+                    print(#"{"object":"list","data":[],"has_more":false,"first_id":null,"last_id":null}"#)
+                } else {
+                    print("ID\tSTATE\tAGENT\tSTEPS\tUPDATED")
+                }
+                return
+            }
             try TaskStoreOptions.run { () throws(StoreError) in
                 let page = try db.listTasks(owner: owner, state: filter, agent: agent, limit: limit, after: after)
                 var snapshots: [TaskSnapshot] = []
@@ -73,7 +86,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
-            let (db, owner) = try store.open(readOnly: true)
+            guard let (db, owner) = try store.open(readOnly: true) else { throw TaskStoreOptions.noSuchTask() }
             try TaskStoreOptions.run { () throws(StoreError) in
                 guard let snapshot = try db.task(id: id, owner: owner) else {
                     throw StoreError(kind: .notFound, message: "no such task", path: db.path)
@@ -85,7 +98,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Pause: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pause a task; a running server stops it at its next step boundary.")
+            abstract: "Pause a task at its next step boundary; a step in flight finishes and is kept.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
         func run() async throws { try store.apply(.pause, to: id) }
@@ -93,7 +106,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Resume a paused task; a running server picks it up on its next start.")
+            abstract: "Resume a paused task; a running server picks it up at once.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
         func run() async throws { try store.apply(.resume, to: id) }
@@ -101,7 +114,7 @@ struct TasksCommand: AsyncParsableCommand {
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Cancel a task; a running server stops it at its next step boundary.")
+            abstract: "Cancel a task; a running server aborts its step in flight.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
         func run() async throws { try store.apply(.cancel, to: id) }
@@ -116,8 +129,10 @@ struct TaskStoreOptions: ParsableArguments {
     var owner: String?
 
     /// The store of the configuration and the owner to act for; exits 2 for a bad configuration,
-    /// 3 for a store that cannot be opened.
-    func open(readOnly: Bool) throws -> (TaskStore, String) {
+    /// 3 for a store that cannot be opened. `nil` when the file does not exist yet: no server has
+    /// run with this configuration, so there are no tasks, and the CLI never creates a store (a
+    /// `docker run IMAGE tasks list` on a fresh volume lists nothing instead of failing).
+    func open(readOnly: Bool) throws -> (TaskStore, String)? {
         let config: SwitchyardConfig
         do {
             config = try options.load(environment: ProcessInfo.processInfo.environment).0
@@ -137,6 +152,11 @@ struct TaskStoreOptions: ParsableArguments {
                 "several client keys are configured (" + config.auth.keys.map(\.name).joined(separator: ", ")
                     + "); pass --owner NAME")
         }
+        guard FileManager.default.fileExists(atPath: config.store.path) else {
+            FileHandle.standardError.write(
+                Data("note: no task store at \(config.store.path) yet; the server creates it when it starts\n".utf8))
+            return nil
+        }
         do {
             return (try TaskStore(path: config.store.path, configuration: .init(readOnly: readOnly)), owner)
         } catch {
@@ -147,16 +167,18 @@ struct TaskStoreOptions: ParsableArguments {
 
     /// Commits `event` for the task and prints the task; 409-style refusals exit 1 with the reason.
     func apply(_ event: TaskEvent, to id: String) throws {
-        let (db, owner) = try open(readOnly: false)
+        guard let (db, owner) = try open(readOnly: false) else { throw Self.noSuchTask() }
         try Self.run { () throws(StoreError) in
             try db.transition(taskID: id, owner: owner, event: event)
             guard let snapshot = try db.task(id: id, owner: owner) else { return }
             print(TaskRendering.task(snapshot).serializedString())
-            if event == .resume {
-                FileHandle.standardError.write(
-                    Data("note: a running server picks this up on its next start; the API resumes at once\n".utf8))
-            }
         }
+    }
+
+    /// "no such task" (exit 1), as for a task of another owner.
+    static func noSuchTask() -> ExitCode {
+        FileHandle.standardError.write(Data("error: no such task for this owner\n".utf8))
+        return ExitCode(1)
     }
 
     /// Runs a store body, turning `StoreError` into a one-line message and exit code 1.

@@ -1,4 +1,5 @@
 import SwitchyardEdge
+import SwitchyardTestSupport
 import Synchronization
 import Testing
 

@@ -22,8 +22,11 @@ import Testing
         return last
     }
 
-    @Test(arguments: [(200, true), (401, false)])
-    func readinessFollowsTheModelListingEndpoint(status: Int, up: Bool) async throws {
+    /// Provider health is always in `/readyz`'s detail; it decides the status only with
+    /// `readiness.require_provider: true` (by default readiness is the sidecar's own).
+    @Test(arguments: [(200, true), (401, false)], [false, true])
+    func readinessFollowsTheModelListingEndpoint(probe: (status: Int, up: Bool), requireProvider: Bool) async throws {
+        let (status, up) = probe
         let mock = try MockHTTPServer { r in
             r.method == "GET"
                 ? .json(status: status, ["object": "list", "data": []])
@@ -32,7 +35,7 @@ import Testing
         let h = try GatewayHarness.start(
             yaml: yaml(
                 mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}",
-                healthCheckMs: 60000))
+                healthCheckMs: 60000) + (requireProvider ? "\nreadiness: {require_provider: true}\n" : ""))
         defer {
             h.stop()
             mock.stop()
@@ -44,7 +47,8 @@ import Testing
         #expect(body?["providers"]?["openai"]?["up"] == .bool(up))
         // anthropic and gemini point at the same mock and are probed on their own paths.
         #expect(body?["providers"]?["anthropic"]?["up"] == .bool(up))
-        #expect(code == (up ? 200 : 503))
+        #expect(body?["providers_ready"] == .bool(up))
+        #expect(code == (up || !requireProvider ? 200 : 503))
         let probes = mock.requests.filter { $0.method == "GET" }.map(\.path).sorted()
         #expect(Set(probes).isSuperset(of: ["/v1/models", "/v1beta/models"]))
         #expect(mock.requests.allSatisfy { $0.method == "GET" })

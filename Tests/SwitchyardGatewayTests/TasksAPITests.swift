@@ -160,37 +160,47 @@ import Glibc
         }
     }
 
-    @Test func pauseWaitsForTheStepBoundaryThenResumeAndCancelFollowTheMachine() async throws {
+    @Test func pauseAnswersAtOnceAndKeepsTheStepInFlightThenResumeAndCancelFollowTheMachine() async throws {
         try await withTaskGateway { h, llm in
             let gate = llm.gate("first step")
+            defer { gate.open() }
             let r = try await h.request(
                 "POST", "/v1/tasks",
                 body: taskBody([stepJSON("one", "first step"), stepJSON("two", "then {{steps.one.output}}")]))
             let id = try #require(r.json?["id"]?.stringValue)
             await llm.server.waitForRequests(1)
 
-            async let paused = h.request("POST", "/v1/tasks/\(id)/pause")
-            try await h.waitForLog("pause waits for the step boundary")
-            gate.open()
-            let pause = try await paused
+            // The gate is still closed: the pause answers without waiting for the step to end.
+            let pause = try await h.request("POST", "/v1/tasks/\(id)/pause")
             #expect(pause.head.status == 200, "\(pause.text)")
             #expect(pause.json?.state == "paused")
-            #expect(pause.json?.step(0)?["state"] == "completed")
-            #expect(pause.json?.step(0)?["output"] == "Hello from the mock: first step")
+            #expect(pause.json?.step(0)?["state"] == "running")
             #expect(pause.json?.step(1)?["state"] == "pending")
-            #expect(pause.json?.step(1)?["attempts"] == 0)
+            #expect(!gate.isOpen)
 
             let again = try await h.request("POST", "/v1/tasks/\(id)/pause")
             #expect(again.head.status == 409)
             #expect(again.json?["error"]?["code"] == "invalid_state_transition")
             #expect(again.json?["error"]?["type"] == "invalid_request_error")
             #expect(again.json?["error"]?["message"] == "cannot pause a task that is paused")
+
+            // The step's answer arrives after the pause: it is checkpointed, the task stays paused.
+            gate.open()
+            let kept = try await h.waitForTask(id, "the checkpoint on the paused task") {
+                $0.step(0)?["state"] == "completed"
+            }
+            #expect(kept.state == "paused")
+            #expect(kept.step(0)?["output"] == "Hello from the mock: first step")
+            #expect(kept.step(1)?["state"] == "pending")
+            #expect(kept.step(1)?["attempts"] == 0)
             #expect(llm.server.requestCount == 1)
+            #expect(!h.logs.captured.contains("step result dropped"))
 
             let resumed = try await h.request("POST", "/v1/tasks/\(id)/resume")
             #expect(resumed.head.status == 200)
             #expect(resumed.json?.state == "executing")
             let done = try await h.waitForTask(id) { $0.state == "completed" }
+            #expect(done.step(0)?["attempts"] == 1)
             #expect(done.step(1)?["output"] == "Hello from the mock: then Hello from the mock: first step")
             #expect(llm.server.requestCount == 2)
 
@@ -200,6 +210,43 @@ import Glibc
                 #expect(late.json?["error"]?["message"] == .string("cannot \(action) a task that is completed"))
             }
             #expect(try await h.request("GET", "/v1/tasks/\(id)/pause").head.status == 405)
+        }
+    }
+
+    @Test func resumeWhileThePausedStepIsStillInFlightGoesOnAfterItsCheckpoint() async throws {
+        try await withTaskGateway { h, llm in
+            let gate = llm.gate("held step")
+            defer { gate.open() }
+            let r = try await h.request(
+                "POST", "/v1/tasks", body: taskBody([stepJSON("one", "held step"), stepJSON("two", "next step")]))
+            let id = try #require(r.json?["id"]?.stringValue)
+            await llm.server.waitForRequests(1)
+            #expect(try await h.request("POST", "/v1/tasks/\(id)/pause").json?.state == "paused")
+            let resumed = try await h.request("POST", "/v1/tasks/\(id)/resume")
+            #expect(resumed.json?.state == "executing")
+            #expect(resumed.json?.step(0)?["state"] == "running")
+            gate.open()
+            let done = try await h.waitForTask(id) { $0.state == "completed" }
+            #expect(done.step(0)?["attempts"] == 1)
+            #expect(done.step(1)?["output"] == "Hello from the mock: next step")
+            #expect(llm.requests(containing: "held step").count == 1)
+            #expect(llm.server.requestCount == 2)
+        }
+    }
+
+    @Test func pausingDuringTheLastStepKeepsItsResultAndCompletesTheTask() async throws {
+        try await withTaskGateway { h, llm in
+            let gate = llm.gate("only step")
+            defer { gate.open() }
+            let r = try await h.request("POST", "/v1/tasks", body: taskBody([stepJSON("one", "only step")]))
+            let id = try #require(r.json?["id"]?.stringValue)
+            await llm.server.waitForRequests(1)
+            #expect(try await h.request("POST", "/v1/tasks/\(id)/pause").json?.state == "paused")
+            gate.open()
+            // Nothing is left to hold back: the checkpoint of the last step completes the task.
+            let done = try await h.waitForTask(id) { $0.state == "completed" }
+            #expect(done.step(0)?["output"] == "Hello from the mock: only step")
+            #expect(llm.server.requestCount == 1)
         }
     }
 

@@ -25,9 +25,11 @@ final class SwitchyardProcess: Sendable {
     private let output = Mutex(Output())
     private let exited = Mutex<Int32?>(nil)
 
-    /// The executable next to the test bundle (`.build/<triple>/debug/switchyard`), else
+    /// `$SWITCHYARD_TEST_BINARY` if set (to run the suites against another build), else the
+    /// executable next to the test bundle (`.build/<triple>/debug/switchyard`), else
     /// `.build/debug/switchyard` under the package root found from this file's path.
     static func binaryPath(file: String = #filePath) -> String? {
+        if let path = ProcessInfo.processInfo.environment["SWITCHYARD_TEST_BINARY"] { return path }
         var candidates: [String] = []
         if let arg0 = CommandLine.arguments.first, let slash = arg0.lastIndex(of: "/") {
             var dir = String(arg0[..<slash])

@@ -139,7 +139,7 @@ import Testing
         }
     }
 
-    @Test func pauseRequeuesTheRunningStepAndCancelCancelsOpenSteps() throws {
+    @Test func pauseKeepsTheRunningStepsCheckpointAndCancelCancelsOpenSteps() throws {
         try withTemporaryStore { store, _ throws in
             _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
             try store.transition(taskID: "t1", event: .start)
@@ -149,28 +149,29 @@ import Testing
             )
             try store.transition(taskID: "t1", event: .pause)
             var steps = try #require(try store.task(id: "t1", owner: "alice")).steps
-            #expect(steps.map(\.state) == [.pending, .pending])
+            // The step in flight is left running: its result, when it comes, is kept.
+            #expect(steps.map(\.state) == [.running, .pending])
+            let late = try store.transition(
+                taskID: "t1", event: .stepDone,
+                stepUpdates: [.finish(stepID: "s1", outcome: StepOutcome(state: .completed, output: "paid for"))]
+            )
+            #expect(late.state == .paused)
+            steps = try #require(try store.task(id: "t1", owner: "alice")).steps
+            #expect(steps.map(\.state) == [.completed, .pending])
+            #expect(steps[0].output == "paid for")
             #expect(steps[0].attempts == 1)
-            // A late result for the interrupted attempt is refused: the step is pending again.
-            let late = storeError {
-                try store.transition(
-                    taskID: "t1", event: nil,
-                    stepUpdates: [.finish(stepID: "s1", outcome: StepOutcome(state: .completed))]
-                )
-            }
-            #expect(late?.rejection?.kind == .invalidStepTransition)
             // Steps do not start while paused.
             #expect(
-                storeError { try store.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s1")]) }?
+                storeError { try store.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s2")]) }?
                     .rejection?.kind == .invalidStepTransition)
-            try store.transition(taskID: "t1", event: .resume, stepUpdates: [.start(stepID: "s1")])
+            try store.transition(taskID: "t1", event: .resume, stepUpdates: [.start(stepID: "s2")])
             try store.transition(taskID: "t1", event: .cancel)
             steps = try #require(try store.task(id: "t1", owner: "alice")).steps
-            #expect(steps.map(\.state) == [.cancelled, .cancelled])
-            #expect(steps[0].attempts == 2)
+            #expect(steps.map(\.state) == [.completed, .cancelled])
+            #expect(steps[1].attempts == 1)
             let types = try store.events(taskID: "t1").map(\.type)
-            #expect(types.suffix(3) == ["task.transition", "step.cancelled", "step.cancelled"])
-            #expect(types.contains("step.requeued"))
+            #expect(types.suffix(2) == ["task.transition", "step.cancelled"])
+            #expect(!types.contains("step.requeued"))
         }
     }
 }

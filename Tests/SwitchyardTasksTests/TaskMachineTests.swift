@@ -8,7 +8,8 @@ private let expected: [TaskState: [TaskEvent: TaskState]] = [
     .executing: [
         .stepDone: .executing, .pause: .paused, .complete: .completed, .fail: .failed, .cancel: .cancelled,
     ],
-    .paused: [.resume: .executing, .fail: .failed, .cancel: .cancelled],
+    // The step in flight when the task was paused still checkpoints: its result is kept.
+    .paused: [.stepDone: .paused, .resume: .executing, .complete: .completed, .fail: .failed, .cancel: .cancelled],
     .completed: [:],
     .failed: [:],
     .cancelled: [:],
@@ -22,7 +23,8 @@ private let expected: [TaskState: [TaskEvent: TaskState]] = [
             let transition = try TaskMachine.transition(from: state, on: event)
             #expect(want == transition.to, "\(state) + \(event) was accepted")
             #expect(transition.from == state && transition.event == event)
-            #expect(!transition.actions.isEmpty)
+            // Only a pause and the checkpoint landing on a paused task leave the runtime nothing to do.
+            #expect(!transition.actions.isEmpty || transition.to == .paused)
         } catch {
             #expect(want == nil, "\(state) + \(event) should go to \(want.map(\.rawValue) ?? "-")")
             #expect(error.state == state && error.event == event)
@@ -41,20 +43,20 @@ private let expected: [TaskState: [TaskEvent: TaskState]] = [
         ) { try TaskMachine.transition(from: .completed, on: .resume) }
         #expect(
             throws: TaskError(
-                kind: .invalidTransition, state: .paused, event: .stepDone,
-                reason: "cannot finish a step of a task that is paused"
+                kind: .invalidTransition, state: .planning, event: .stepDone,
+                reason: "cannot finish a step of a task that is planning"
             )
-        ) { try TaskMachine.transition(from: .paused, on: .stepDone) }
+        ) { try TaskMachine.transition(from: .planning, on: .stepDone) }
     }
 
     @Test func actions() throws {
         #expect(try TaskMachine.transition(from: .idle, on: .start).actions == [.runPlanner])
         #expect(try TaskMachine.transition(from: .planning, on: .plan).actions == [.runNextStep])
         #expect(try TaskMachine.transition(from: .paused, on: .resume).actions == [.runNextStep])
-        #expect(
-            try TaskMachine.transition(from: .executing, on: .pause).actions
-                == [.interruptInFlight, .requeueRunningSteps]
-        )
+        // A pause never interrupts or requeues the step in flight: its paid-for result is kept.
+        #expect(try TaskMachine.transition(from: .executing, on: .pause).actions == [])
+        #expect(try TaskMachine.transition(from: .paused, on: .stepDone).actions == [])
+        #expect(try TaskMachine.transition(from: .paused, on: .complete).actions == [.finish])
         #expect(
             try TaskMachine.transition(from: .executing, on: .cancel).actions
                 == [.interruptInFlight, .cancelOpenSteps, .finish]
@@ -90,7 +92,7 @@ private let expected: [TaskState: [TaskEvent: TaskState]] = [
             | idle | planning | — | — | — | — | — | failed | cancelled |
             | planning | — | executing | — | paused | — | — | failed | cancelled |
             | executing | — | — | executing | paused | — | completed | failed | cancelled |
-            | paused | — | — | — | — | executing | — | failed | cancelled |
+            | paused | — | — | paused | — | executing | completed | failed | cancelled |
             | completed | — | — | — | — | — | — | — | — |
             | failed | — | — | — | — | — | — | — | — |
             | cancelled | — | — | — | — | — | — | — | — |

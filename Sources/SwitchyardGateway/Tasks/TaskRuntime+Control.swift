@@ -7,24 +7,23 @@ import SwitchyardTasks
 /// schedules, interrupts, wakes event streams. `owner` is the caller's key NAME; another owner's
 /// task is `.notFound`, exactly like a missing one.
 extension TaskRuntime {
-    /// Creates the task, plans its steps and schedules it: `task.created`, then `start` with the
-    /// steps planned in the same transaction, then `plan` (→ `executing`). A crash between these
-    /// commits leaves an `idle` task (never resumed, the client got no 202) or a `planning` one with
-    /// all its steps (resumed on the next start).
+    /// Creates the task with its steps planned (`executing`) in one store transaction, then
+    /// schedules it: a crash leaves either no task (the client got no 202) or one the next start
+    /// resumes.
     func create(
         owner: String, agent: String, metadata: JSON, steps: [PlannedStep]
     ) async throws(StoreError)
         -> TaskSnapshot
     {
         let id = Self.newTaskID()
-        _ = try await store.perform { store throws(StoreError) in
-            try store.createTask(id: id, owner: owner, agent: agent, metadata: metadata)
+        let elapsed = try await store.perform { store throws(StoreError) in
+            let started = ContinuousClock.now
+            _ = try store.createPlannedTask(id: id, owner: owner, agent: agent, metadata: metadata, steps: steps)
+            return ContinuousClock.now - started
         }
-        let job = Job(taskID: id, owner: owner)
-        try await commit(job, from: nil, event: .start, steps: [.plan(steps)])
-        try await commit(job, from: nil, event: .plan)
-        metrics.taskMoved(from: nil, to: TaskState.executing.rawValue)
-        schedule(job)
+        metrics.checkpointCommit(elapsed)
+        hub.notify(id)
+        schedule(Job(taskID: id, owner: owner))
         return try await snapshotOrNotFound(id: id, owner: owner)
     }
 
@@ -32,29 +31,19 @@ extension TaskRuntime {
         try await store.perform { store throws(StoreError) in try store.task(id: id, owner: owner) }
     }
 
-    /// Pauses between steps. With a step of the task in flight here, waits for that step's
-    /// checkpoint and commits the pause right after it (the step's result is kept); otherwise
-    /// commits the pause at once. Throws `.rejected` (409) when the state machine refuses.
+    /// Commits the pause at once and returns the paused task. No further step starts; a step of the
+    /// task in flight runs on and is checkpointed on the paused task (its result is kept), so the
+    /// snapshot may still show it `running`. Throws `.rejected` (409) when the state machine refuses.
     func pause(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
-        _ = try await snapshotOrNotFound(id: id, owner: owner)
-        let applied = await withCheckedContinuation { (waiter: CheckedContinuation<Bool, Never>) in
-            if registerPauseWaiter(id, waiter) {
-                logger.debug("pause waits for the step boundary", metadata: ["task_id": .string(id)])
-            } else {
-                waiter.resume(returning: false)
-            }
-        }
-        if !applied {
-            let current = try await snapshotOrNotFound(id: id, owner: owner)
-            try await commit(Job(taskID: id, owner: owner), from: current.task.state, event: .pause)
-        }
+        try await commit(Job(taskID: id, owner: owner), event: .pause)
         return try await snapshotOrNotFound(id: id, owner: owner)
     }
 
+    /// Commits the resume and schedules the task; with its step still in flight, the worker that
+    /// runs it goes on to the next step after the checkpoint.
     func resume(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
-        let current = try await snapshotOrNotFound(id: id, owner: owner)
         let job = Job(taskID: id, owner: owner)
-        try await commit(job, from: current.task.state, event: .resume)
+        try await commit(job, event: .resume)
         schedule(job)
         return try await snapshotOrNotFound(id: id, owner: owner)
     }
@@ -62,8 +51,7 @@ extension TaskRuntime {
     /// Commits `cancelled` (open steps cancelled in the same transaction), then cancels the
     /// in-flight step's Swift task, which aborts its upstream transfer.
     func cancel(id: String, owner: String) async throws(StoreError) -> TaskSnapshot {
-        let current = try await snapshotOrNotFound(id: id, owner: owner)
-        try await commit(Job(taskID: id, owner: owner), from: current.task.state, event: .cancel)
+        try await commit(Job(taskID: id, owner: owner), event: .cancel)
         interruptInFlight(id)
         return try await snapshotOrNotFound(id: id, owner: owner)
     }

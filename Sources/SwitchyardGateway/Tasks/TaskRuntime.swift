@@ -13,8 +13,8 @@ import Synchronization
 /// transaction before any byte goes upstream; its outcome (output, full response, usage, provider,
 /// model, error class) and the task's next state are committed together in one transaction when
 /// the call returns; only then does the next step start. Before each step the runtime re-reads the
-/// task from the store, so a pause or cancel written by another process (`switchyard tasks`) takes
-/// effect at the next step boundary.
+/// task from the store, so a pause written by another process (`switchyard tasks`) takes effect at
+/// the next step boundary; the store watcher (below) picks up that process's resumes and cancels.
 ///
 /// **Delivery: at-least-once for the step in flight, never again for a checkpointed step.**
 /// A step whose checkpoint committed is never sent upstream again, whatever happens later (pause,
@@ -23,14 +23,21 @@ import Synchronization
 /// next start it goes back to `pending` with its attempt count kept and runs again from the start,
 /// with the same request and the same earlier outputs, so the upstream may receive that one request
 /// twice (and bill it twice). The same holds for a step interrupted by a shutdown whose grace period
-/// ran out, and for a step whose result arrived after a CLI pause or cancel (the result is dropped).
-/// With the store's default `synchronous=NORMAL`, an OS crash or power loss (not a process crash)
+/// ran out. With the store's default `synchronous=NORMAL`, an OS crash or power loss (not a process crash)
 /// can also roll back the last few commits; those steps run again too. Make steps safe to repeat.
 ///
-/// **Pause and cancel** take effect between steps. A pause asked for while a step is in flight
-/// waits for that step's checkpoint and is then committed, so the step's result is kept. A cancel
-/// is committed at once and also cancels the in-flight step's Swift task, which aborts the
-/// upstream transfer; the late result, if any, is dropped.
+/// **Pause, resume and cancel** are committed at once, by the API or by the CLI alike. A pause keeps
+/// the next step from starting and nothing else: a step in flight runs on and its checkpoint lands
+/// on the paused task (`TaskMachine`: paused + step_done → paused), so a finished, paid-for result
+/// is never thrown away and the pause call does not wait for it. A resume schedules the task (or,
+/// with its step still in flight, lets the worker go on after the checkpoint). A cancel also
+/// cancels the in-flight step's Swift task, which aborts the upstream transfer; a late result is
+/// dropped, as the caller asked.
+///
+/// **Other processes.** `switchyard tasks` commits to the same file. The watcher polls SQLite's
+/// `data_version` (which changes only for other connections' commits) every `watchInterval`, and on
+/// a change schedules every `planning`/`executing` task (a CLI resume) and interrupts the in-flight
+/// step of a task that another process cancelled: the same semantics as the API, a moment later.
 ///
 /// **Concurrency.** One `Mutex` guards the schedule (queue, running set, in-flight calls); locks
 /// are never held across an `await` or a store call. Store calls go through `TaskStore.perform`,
@@ -49,8 +56,6 @@ final class TaskRuntime: Sendable {
         var stepID: String
         var call: Task<Result<RouteSuccess, RouteFailure>, Never>?
         var cancelRequested = false
-        /// `pause` callers waiting for the step boundary; resumed with whether the pause was applied.
-        var pauseWaiters: [CheckedContinuation<Bool, Never>] = []
     }
 
     struct State {
@@ -71,17 +76,26 @@ final class TaskRuntime: Sendable {
     let logger: Logger
     let hub = TaskEventHub()
     let workers: Int
+    /// How often the watcher asks the store whether another process committed.
+    let watchInterval: Duration
     private let table: Mutex<RouteTable>
     private let state = Mutex(State())
+    private let watcher = Mutex<Task<Void, Never>?>(nil)
+    /// When `switchyard_tasks` was last counted; scrapes within `gaugeMaxAge` reuse that count.
+    private let gaugeCountedAt = Mutex<ContinuousClock.Instant?>(nil)
+    static let gaugeMaxAge = Duration.seconds(1)
 
-    init(store: TaskStore, router: Router, table: RouteTable, metrics: GatewayMetrics, logger: Logger) {
+    init(
+        store: TaskStore, router: Router, table: RouteTable, metrics: GatewayMetrics, logger: Logger,
+        watchInterval: Duration = .milliseconds(500)
+    ) {
         self.store = store
         self.router = router
         self.metrics = metrics
         self.logger = logger
         self.workers = max(1, table.config.tasks.workers)
+        self.watchInterval = watchInterval
         self.table = Mutex(table)
-        for s in TaskState.allCases { _ = metrics.tasksGauge(state: s.rawValue) }
     }
 
     /// Config reload: steps started from now on resolve their model against `newTable`.
@@ -98,7 +112,6 @@ final class TaskRuntime: Sendable {
             logger.info("idempotency keys released after restart", metadata: ["count": .stringConvertible(released)])
         }
         for point in points {
-            metrics.taskMoved(from: nil, to: point.task.state.rawValue)
             logger.info(
                 "task resumed after restart",
                 metadata: [
@@ -113,6 +126,7 @@ final class TaskRuntime: Sendable {
     /// Stops starting steps and ends event streams (drain); steps in flight carry on to their checkpoint.
     /// Tasks stay `executing` in the store, so the next start resumes them.
     func quiesce() {
+        stopWatching()
         state.withLock { s in
             s.accepting = false
             s.queue = []
@@ -128,6 +142,7 @@ final class TaskRuntime: Sendable {
     /// in the store and run again on the next start (at-least-once). Call before the transport stops,
     /// so an aborted transfer is not mistaken for an upstream failure.
     func stop() {
+        stopWatching()
         let calls = state.withLock { s -> [Task<Result<RouteSuccess, RouteFailure>, Never>] in
             s.stopping = true
             s.accepting = false
@@ -206,11 +221,11 @@ final class TaskRuntime: Sendable {
             switch snapshot.task.state {
             case .planning:
                 // Steps are planned in the same transaction as `start`; only the event is left.
-                try await commit(job, from: .planning, event: .plan)
+                try await commit(job, event: .plan)
                 return .again
             case .executing:
                 guard let step = snapshot.firstUnfinishedStep else {
-                    try await commit(job, from: .executing, event: .complete)
+                    try await commit(job, event: .complete)
                     return .done
                 }
                 return try await runStep(job, snapshot: snapshot, step: step)
@@ -240,9 +255,9 @@ final class TaskRuntime: Sendable {
         }
         guard registered else { return .done }
         do {
-            try await commit(job, from: nil, event: nil, steps: [.start(stepID: step.stepID)])
+            try await commit(job, event: nil, steps: [.start(stepID: step.stepID)])
         } catch {
-            resumePauseWaiters(endInFlight(job.taskID), applied: false)
+            endInFlight(job.taskID)
             throw error
         }
 
@@ -266,7 +281,7 @@ final class TaskRuntime: Sendable {
         if abandoned {
             // Cancelled (already committed by the canceller) or shutting down (the step stays
             // `running` and is requeued on the next start): nothing to checkpoint.
-            resumePauseWaiters(endInFlight(job.taskID), applied: false)
+            endInFlight(job.taskID)
             return .done
         }
         let isLast = snapshot.steps.last?.stepID == step.stepID
@@ -279,24 +294,25 @@ final class TaskRuntime: Sendable {
         }
     }
 
-    /// The checkpoint: the step's outcome and the task's next state in one transaction; then any
-    /// pause that was asked for while the step ran.
+    /// The checkpoint: the step's outcome and the task's next state in one transaction. A task
+    /// paused meanwhile takes the checkpoint and stays paused (or completes after its last step).
     private func finishStep(
         _ job: Job, step: StepRecord, last: Bool, outcome: StepOutcome
     ) async throws(StoreError)
         -> Unit
     {
+        defer { endInFlight(job.taskID) }
         let event: TaskEvent = outcome.state == .completed ? (last ? .complete : .stepDone) : .fail
         let record: TaskRecord
         do {
             record = try await commit(
-                job, from: .executing, event: event, steps: [.finish(stepID: step.stepID, outcome: outcome)])
+                job, event: event, steps: [.finish(stepID: step.stepID, outcome: outcome)])
         } catch {
-            resumePauseWaiters(endInFlight(job.taskID), applied: false)
             if error.kind == .rejected {
-                // A CLI pause or cancel got there first: the result is dropped (the step reruns on resume).
+                // Only a terminal task refuses a checkpoint: another process cancelled (or failed) it
+                // before the watcher aborted the call. The caller asked for the result to be dropped.
                 logger.info(
-                    "step result dropped: the task changed while the step ran",
+                    "step result dropped: the task ended while the step ran",
                     metadata: ["task_id": .string(job.taskID), "step_id": .string(step.stepID)])
                 return .done
             }
@@ -307,29 +323,9 @@ final class TaskRuntime: Sendable {
             metadata: [
                 "task_id": .string(job.taskID), "step_id": .string(step.stepID),
                 "state": .string(outcome.state.rawValue), "provider": .string(outcome.provider ?? "-"),
-                "error": .string(outcome.errorClass ?? "-"),
+                "error": .string(outcome.errorClass ?? "-"), "task_state": .string(record.state.rawValue),
             ])
-        let flight = endInFlight(job.taskID)
-        var applied = false
-        if let flight, !flight.pauseWaiters.isEmpty, record.state == .executing {
-            do {
-                try await commit(job, from: .executing, event: .pause)
-                applied = true
-            } catch {
-                logger.debug("pause at the step boundary was refused", metadata: ["task_id": .string(job.taskID)])
-            }
-        }
-        resumePauseWaiters(flight, applied: applied)
-        return record.state == .executing && !applied ? .again : .done
-    }
-
-    /// Adds a pause waiter to the task's in-flight step; false when no step of it is in flight here.
-    func registerPauseWaiter(_ taskID: String, _ waiter: CheckedContinuation<Bool, Never>) -> Bool {
-        state.withLock { s in
-            guard s.inFlight[taskID] != nil else { return false }
-            s.inFlight[taskID]?.pauseWaiters.append(waiter)
-            return true
-        }
+        return record.state == .executing ? .again : .done
     }
 
     /// The machine's `interruptInFlight`, after a committed cancel: the step's call is cancelled and
@@ -342,12 +338,8 @@ final class TaskRuntime: Sendable {
         call?.cancel()
     }
 
-    private func endInFlight(_ taskID: String) -> InFlight? {
-        state.withLock { $0.inFlight.removeValue(forKey: taskID) }
-    }
-
-    private func resumePauseWaiters(_ flight: InFlight?, applied: Bool) {
-        for waiter in flight?.pauseWaiters ?? [] { waiter.resume(returning: applied) }
+    private func endInFlight(_ taskID: String) {
+        _ = state.withLock { $0.inFlight.removeValue(forKey: taskID) }
     }
 
     /// The step's request with earlier outputs substituted, parsed and routed against the current table.
@@ -401,7 +393,7 @@ final class TaskRuntime: Sendable {
     /// `switchyard_checkpoint_commit_seconds`; wakes the task's event streams after the commit.
     @discardableResult
     func commit(
-        _ job: Job, from: TaskState?, event: TaskEvent?, steps: [StepUpdate] = []
+        _ job: Job, event: TaskEvent?, steps: [StepUpdate] = []
     ) async throws(StoreError) -> TaskRecord {
         let (record, elapsed) = try await store.perform { store throws(StoreError) in
             let started = ContinuousClock.now
@@ -409,8 +401,66 @@ final class TaskRuntime: Sendable {
             return (record, ContinuousClock.now - started)
         }
         metrics.checkpointCommit(elapsed)
-        if let from, from != record.state { metrics.taskMoved(from: from.rawValue, to: record.state.rawValue) }
         hub.notify(job.taskID)
         return record
+    }
+
+    // MARK: Other processes and the tasks gauge
+
+    /// Starts the store watcher (see the type's doc); call after `recover()`.
+    func startWatching() {
+        let interval = watchInterval
+        let t = Task { [weak self] in
+            var seen = try? await self?.store.perform { store throws(StoreError) in try store.externalChangeVersion() }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, !Task.isCancelled else { return }
+                let version = try? await self.store.perform { store throws(StoreError) in
+                    try store.externalChangeVersion()
+                }
+                guard let version, version != seen else { continue }
+                seen = version
+                await self.reconcile()
+            }
+        }
+        watcher.withLock { $0 = t }
+    }
+
+    private func stopWatching() { watcher.withLock { $0?.cancel() } }
+
+    /// After another process committed: schedule every task that should be running (a CLI resume;
+    /// `schedule` ignores tasks already queued or running here) and abort the in-flight call of a
+    /// task that is now over (a CLI cancel).
+    func reconcile() async {
+        let inFlight = state.withLock { Array($0.inFlight.keys) }
+        do {
+            let (resumable, states) = try await store.perform { store throws(StoreError) in
+                (try store.resumableTasks(), try store.taskStates(ids: inFlight))
+            }
+            for (id, state) in states where state.isTerminal {
+                logger.info(
+                    "task ended by another process; aborting its step", metadata: ["task_id": .string(id)])
+                interruptInFlight(id)
+            }
+            for task in resumable { schedule(Job(taskID: task.id, owner: task.owner)) }
+        } catch {
+            logger.error("task store watch failed", metadata: ["error": .string(error.kind.rawValue)])
+        }
+    }
+
+    /// Sets `switchyard_tasks{state}` from the store: every task in the file, whichever process
+    /// moved it. One grouped count, at most once per `gaugeMaxAge` however often `/metrics` is read.
+    func refreshTaskGauge() async {
+        let now = ContinuousClock.now
+        let due = gaugeCountedAt.withLock { last -> Bool in
+            if let last, now - last < Self.gaugeMaxAge { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        guard let counts = try? await store.perform({ store throws(StoreError) in try store.taskCounts() }) else {
+            return
+        }
+        for (state, count) in counts { metrics.tasks(state: state.rawValue, count: count) }
     }
 }

@@ -4,21 +4,21 @@ import Dispatch
 import Glibc
 #endif
 
-struct ClientError: Error, CustomStringConvertible {
-    var description: String
+public struct ClientError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// A response as read off the wire.
-struct RawResponse {
-    var status: Int
-    var headers: [(String, String)]
-    var body: [UInt8]
+public struct RawResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// A deliberately small blocking HTTP/1.1 client over a raw socket, so tests see exactly what
@@ -26,13 +26,13 @@ struct RawResponse {
 /// never occupy the Swift cooperative pool, which the server's handler tasks need.
 ///
 /// `@unchecked Sendable`: each instance is used by one test, one call at a time.
-final class RawHTTPClient: @unchecked Sendable {
-    let fd: Int32
+public final class RawHTTPClient: @unchecked Sendable {
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:port. Reads give up after `timeoutSeconds` so a broken server fails
     /// the test instead of hanging it.
-    init(port: Int, timeoutSeconds: Int = 10) throws {
+    public init(port: Int, timeoutSeconds: Int = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ClientError(description: "socket failed") }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -55,11 +55,11 @@ final class RawHTTPClient: @unchecked Sendable {
 
     deinit { Glibc.close(fd) }
 
-    func close() { shutdown(fd, Int32(SHUT_RDWR)) }
+    public func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes {
@@ -102,7 +102,7 @@ final class RawHTTPClient: @unchecked Sendable {
     }
 
     /// Status line and header fields.
-    func readHead() throws -> RawResponse {
+    public func readHead() throws -> RawResponse {
         let statusLine = try readLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else {
@@ -120,7 +120,7 @@ final class RawHTTPClient: @unchecked Sendable {
     }
 
     /// One chunk of a chunked body; [] for the terminating chunk (its trailer is consumed too).
-    func readChunk() throws -> [UInt8] {
+    public func readChunk() throws -> [UInt8] {
         let sizeLine = try readLine()
         guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else {
             throw ClientError(description: "bad chunk size line: \(sizeLine)")
@@ -135,7 +135,7 @@ final class RawHTTPClient: @unchecked Sendable {
     }
 
     /// A whole response: chunked, Content-Length or read-to-close.
-    func readResponse() throws -> RawResponse {
+    public func readResponse() throws -> RawResponse {
         var response = try readHead()
         if response.header("transfer-encoding")?.lowercased() == "chunked" {
             while true {
@@ -154,13 +154,33 @@ final class RawHTTPClient: @unchecked Sendable {
     }
 
     /// True when the server closed the connection (EOF) before sending anything more.
-    func readsEOF() throws -> Bool {
+    public func readsEOF() throws -> Bool {
         if !buffer.isEmpty { return false }
         return try !fill()
     }
 
+    /// True when the server ended the connection, by FIN or reset, before sending anything more;
+    /// false if bytes arrive (or none within the read timeout, which throws instead).
+    public func closedByServer() throws -> Bool {
+        if !buffer.isEmpty { return false }
+        var byte: UInt8 = 0
+        let count = recv(fd, &byte, 1, 0)
+        if count == 0 { return true }
+        if count < 0 && (errno == ECONNRESET || errno == EPIPE) { return true }
+        if count < 0 { throw ClientError(description: "recv failed: errno \(errno)") }
+        buffer.append(byte)
+        return false
+    }
+
+    /// True when bytes (or the end) can be read now, without blocking.
+    public func readable() -> Bool {
+        if !buffer.isEmpty { return true }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0
+    }
+
     /// Sends `request` and reads the response.
-    func roundTrip(_ request: String) throws -> RawResponse {
+    public func roundTrip(_ request: String) throws -> RawResponse {
         try send(request)
         return try readResponse()
     }
@@ -169,7 +189,7 @@ final class RawHTTPClient: @unchecked Sendable {
 /// Runs blocking work on its own Dispatch thread, off the cooperative pool. A fresh serial queue
 /// is overcommitting, so parallel tests blocked in recv() do not wait for each other the way
 /// they would on the width-limited global queue.
-func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+public func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue(label: "offload").async {
             continuation.resume(with: Result { try work() })
@@ -178,7 +198,7 @@ func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 }
 
 /// True if nothing listens on 127.0.0.1:port any more.
-func connectionRefused(port: Int) -> Bool {
+public func connectionRefused(port: Int) -> Bool {
     do {
         _ = try RawHTTPClient(port: port)
         return false

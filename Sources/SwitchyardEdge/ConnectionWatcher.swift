@@ -1,0 +1,133 @@
+import CSwitchyardEdge
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The edge's watcher thread: notices clients that hang up while their request is being answered,
+/// and enforces the request head and body deadlines.
+///
+/// Why a thread of its own: MHD takes a suspended connection out of its epoll set, so a client that
+/// closes while its handler works (or before a stream's first byte) went unnoticed until the next
+/// write, and the upstream call ran its full time. Here every connection's socket sits in a second
+/// epoll set for EPOLLRDHUP only (edge-triggered, no EPOLLIN: arriving data costs nothing), added
+/// once per connection in MHD's "started" notification and removed in "closed". MHD itself closes a
+/// connection on the first read that returns 0, so treating a FIN as a hang-up matches it. The same
+/// thread wakes every `tick` to drop connections past their head or body deadline, which MHD cannot
+/// do: its timeout is per byte, so a client trickling one byte at a time never hits it.
+///
+/// `@unchecked Sendable`: `epollFD` and `wakePipe` are immutable after init; `thread` is written in
+/// `start()` before the thread runs and read in `stop()`, which `stopped` makes happen once.
+final class ConnectionWatcher: @unchecked Sendable {
+    private let epollFD: Int32
+    private let wakePipe: (read: Int32, write: Int32)
+    private let tick: Duration
+    private let stopped = Atomic<Bool>(false)
+    private var thread = pthread_t()
+    private var started = false
+
+    /// The id the wake-up pipe carries in epoll (connection ids start at 1).
+    private static let wakeID: UInt64 = 0
+
+    init?(tick: Duration) {
+        let epollFD = sy_epoll_create()
+        guard epollFD >= 0 else { return nil }
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            close(epollFD)
+            return nil
+        }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
+        self.epollFD = epollFD
+        wakePipe = (fds[0], fds[1])
+        self.tick = tick
+        guard sy_epoll_watch_input(epollFD, fds[0], Self.wakeID) == 0 else {
+            closeDescriptors()
+            return nil
+        }
+    }
+
+    deinit { closeDescriptors() }
+
+    private func closeDescriptors() {
+        close(wakePipe.read)
+        close(wakePipe.write)
+        close(epollFD)
+    }
+
+    /// Adds a connection's socket (MHD thread, "started" notification).
+    func watch(_ connection: EdgeConnection) {
+        _ = sy_epoll_watch_hangup(epollFD, connection.fd, connection.id)
+    }
+
+    /// Removes it again ("closed" notification, before MHD closes the socket).
+    func unwatch(_ connection: EdgeConnection) {
+        _ = sy_epoll_unwatch(epollFD, connection.fd)
+    }
+
+    /// Starts the thread, which holds `core` until `stop()`.
+    func start(core: ServerCore) -> Bool {
+        let context = Unmanaged.passRetained(WatcherContext(watcher: self, core: core)).toOpaque()
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                let context = Unmanaged<WatcherContext>.fromOpaque(raw!).takeRetainedValue()
+                context.watcher.run(core: context.core)
+                return nil
+            }, context)
+        guard rc == 0 else {
+            Unmanaged<WatcherContext>.fromOpaque(context).release()
+            return false
+        }
+        started = true
+        return true
+    }
+
+    /// Stops the thread and waits for it. Idempotent.
+    func stop() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing), started else { return }
+        var byte: UInt8 = 1
+        _ = write(wakePipe.write, &byte, 1)
+        pthread_join(thread, nil)
+    }
+
+    private func run(core: ServerCore) {
+        var ids = [UInt64](repeating: 0, count: 64)
+        let tickMs = Int32(clamping: tick.milliseconds)
+        var nextSweep = ContinuousClock.now + tick
+        while !stopped.load(ordering: .acquiring) {
+            let wait = max(0, min(tickMs, Int32(clamping: (nextSweep - .now).milliseconds)))
+            let n = ids.withUnsafeMutableBufferPointer { sy_epoll_wait_ids(epollFD, $0.baseAddress, 64, wait) }
+            if n < 0 && errno != EINTR { return }
+            for id in ids.prefix(max(0, Int(n))) where id != Self.wakeID {
+                core.connections.connection(id: id)?.peerHungUp()
+            }
+            let now = ContinuousClock.now
+            if now >= nextSweep {
+                core.sweep(now: now, tick: tick)
+                nextSweep = now + tick
+            }
+        }
+    }
+}
+
+private final class WatcherContext {
+    let watcher: ConnectionWatcher
+    let core: ServerCore
+
+    init(watcher: ConnectionWatcher, core: ServerCore) {
+        self.watcher = watcher
+        self.core = core
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    fileprivate var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import SwitchyardCore
+import SwitchyardTestSupport
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Hostile clients against the real `switchyard` binary with a mock upstream: hang-ups before the
+/// first upstream byte, slow clients, request smuggling, malformed heads, hidden bytes in
+/// Authorization, a missing Host, and a large body sent next to a small request.
+@Suite(.timeLimit(.minutes(3)))
+struct HostileEdgeProcessTests {
+    /// The binary on a fresh config in front of `mock`; `limits` is a YAML flow mapping.
+    struct Gateway {
+        let process: SwitchyardProcess
+        let port: Int
+        let config: String
+
+        init(mock: MockHTTPServer, limits: String = "{}") async throws {
+            config = NSTemporaryDirectory() + "switchyard-hostile-\(UUID().uuidString).yaml"
+            try """
+            listen: 127.0.0.1:0
+            health_check_ms: 0
+            auth: {keys: [{name: app, key_env: TEST_CLIENT_KEY}]}
+            providers:
+              - {name: openai, kind: openai, base_url: "\(mock.url("/v1"))", api_key_env: TEST_PROVIDER_KEY}
+            models:
+              - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}
+            store: {path: "\(config).db"}
+            limits: \(limits)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            process = try SwitchyardProcess(
+                path: try #require(SwitchyardProcess.binaryPath()), arguments: ["serve", "--config", config],
+                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider])
+            port = try await process.port()
+        }
+
+        func stop() {
+            process.kill()
+            removeStore(config + ".db")
+            unlink(config)
+        }
+
+        func client() throws -> RawHTTPClient { try RawHTTPClient(port: port) }
+
+        /// One request on a fresh connection.
+        func roundTrip(_ request: String) async throws -> RawResponse {
+            let port = port
+            return try await offload { try RawHTTPClient(port: port).roundTrip(request) }
+        }
+
+        func metrics() async throws -> String {
+            try await roundTrip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").text
+        }
+
+        /// The value of one metric series, 0 if absent.
+        func metric(_ series: String) async throws -> Double {
+            let text = try await metrics()
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(series + " ") }) else { return 0 }
+            return Double(line.split(separator: " ").last ?? "") ?? 0
+        }
+    }
+
+    static func chat(stream: Bool, body: String? = nil) -> String {
+        let json = body ?? #"{"model":"m","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
+        return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)"
+    }
+
+    static func isOpenAIError(_ response: RawResponse) -> Bool {
+        guard response.header("content-type") == "application/json", let json = try? JSON.parse(response.body),
+            let error = json["error"]
+        else { return false }
+        return error["message"]?.stringValue != nil && error["type"]?.stringValue != nil
+    }
+
+    /// Polls `condition` every 20 ms; fails the test after `seconds` (generous: CI is loaded).
+    static func eventually(
+        _ seconds: Int, _ what: String, _ condition: @Sendable () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out after \(seconds) s waiting for \(what)")
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func aClientThatHangsUpBeforeTheFirstUpstreamByteAbortsTheUpstreamCall(stream: Bool) async throws {
+        let gate = MockGate()
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { request in
+            var response = llm.respond(request)
+            response.beforeHead = [.waitFor(gate)]
+            return response
+        }
+        let gateway = try await Gateway(mock: mock)
+        defer {
+            gate.open()
+            gateway.stop()
+            mock.stop()
+        }
+        let client = try gateway.client()
+        try client.send(Self.chat(stream: stream))
+        try await Self.eventually(20, "the upstream call") { mock.requestCount == 1 }
+        client.close()
+        // No byte goes to the client while the upstream holds its answer: only a watch on the
+        // client's socket can notice, and then the upstream transfer is aborted (curl closes it).
+        try await Self.eventually(10, "the upstream connection to close") { mock.closedConnections >= 1 }
+        #expect(gate.isOpen == false)
+        try await Self.eventually(10, "the request log line") {
+            gateway.process.stderr.contains(#""outcome":"client_disconnected""#)
+        }
+        let line = try #require(
+            gateway.process.stderr.split(separator: "\n").first { $0.contains(#""msg":"request""#) })
+        #expect(line.contains(#""status":"499""#) || line.contains(#""status":499"#), "\(line)")
+        let disconnected = try await gateway.metric(
+            #"switchyard_requests_total{api="chat",model="m",provider="none",outcome="client_disconnected","#
+                + #"status_class="4xx"}"#)
+        #expect(disconnected == 1)
+    }
+
+    @Test func slowClientsFillingEveryConnectionCannotLockOutHealthProbes() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock, limits: "{max_connections: 32}")
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        // 100 clients, three times the limit, each stuck halfway through its head.
+        var slow: [RawHTTPClient] = []
+        for _ in 0..<100 {
+            guard let client = try? gateway.client() else { continue }
+            try? client.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(client)
+        }
+        for round in 0..<5 {
+            let response = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(response.status == 200, "probe \(round)")
+        }
+        #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="displaced"}"#) > 0)
+        withExtendedLifetime(slow) {}
+    }
+
+    @Test func aHeadTrickledByteByByteIsCutOffAtTheHeaderDeadline() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock, limits: "{header_timeout_s: 1}")
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        let client = try gateway.client()
+        // A byte every 100 ms: the per-byte idle timeout (client_timeout_s, 60 s) never fires.
+        let head =
+            Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 300)
+        let cutOff = try await offload { () -> Bool in
+            for byte in head {
+                do { try client.send([byte]) } catch { return true }
+                if !client.readable() {
+                    usleep(100_000)
+                    continue
+                }
+                return try client.closedByServer()
+            }
+            return false
+        }
+        #expect(cutOff)
+        #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="header_timeout"}"#) == 1)
+    }
+
+    @Test func contentLengthWithTransferEncodingIsRefusedAndNothingIsSmuggled() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        let client = try gateway.client()
+        try client.send(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n"
+                + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n\r\n")
+        let (response, closed) = try await offload { (try client.readResponse(), try client.closedByServer()) }
+        #expect(response.status == 400)
+        #expect(Self.isOpenAIError(response), "\(response.text)")
+        #expect(response.text.contains("Transfer-Encoding"))
+        #expect(closed, "a second response was served from the bytes after the chunked body")
+        #expect(mock.requestCount == 0)
+    }
+
+    /// Pages libmicrohttpd writes by itself, through the gateway's error envelope.
+    static let edgeErrors: [(request: String, status: Int)] = [
+        ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 40_000))\r\n\r\n", 431),
+        ("GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        ("GET /healthz HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
+        ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400),
+        ("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n", 400),
+        ("GET /v1/models HTTP/1.1\r\nAuthorization: Bearer \(TestSecrets.client)\r\n\r\n", 400),  // no Host
+    ]
+
+    @Test func malformedRequestsGetTheOpenAIErrorEnvelope() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        for (request, status) in Self.edgeErrors {
+            let response = try await gateway.roundTrip(request)
+            #expect(response.status == status, "\(request.prefix(60))")
+            #expect(Self.isOpenAIError(response), "\(request.prefix(60)): \(response.text.prefix(200))")
+        }
+    }
+
+    @Test func anAuthorizationValueWithHiddenOrControlBytesIsRefused() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        func models(_ authorization: String) async throws -> RawResponse {
+            try await gateway.roundTrip("GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: \(authorization)\r\n\r\n")
+        }
+        #expect(try await models("Bearer \(TestSecrets.client)").status == 200)
+        for tail in ["\u{0}", "\u{0}junk", "\u{1}", "\u{7F}"] {
+            let response = try await models("Bearer \(TestSecrets.client)\(tail)")
+            #expect(response.status == 400, "tail \(Array(tail.utf8))")
+            #expect(Self.isOpenAIError(response))
+        }
+    }
+
+    @Test func aLargeBodyDoesNotStallASmallRequestSentMeanwhile() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        // 1.8 MB, 160,000 keys: parsing it took 49 s before the JSON fix (a quadratic object
+        // insert), all of it on the thread that drives every upstream transfer.
+        var keys = ""
+        for i in 0..<160_000 {
+            if i > 0 { keys += "," }
+            keys += #""k\#(i)":\#(i)"#
+        }
+        let big = #"{"model":"m","messages":[{"role":"user","content":"big"}],"metadata":{\#(keys)}}"#
+        let bigClient = try gateway.client()
+        try await offload { try bigClient.send(Self.chat(stream: false, body: big)) }
+        // Wait until the big request's handler runs (the in-flight gauge counts it before parsing),
+        // or it has already been answered.
+        try await Self.eventually(30, "the large request's handler to start") {
+            if bigClient.readable() { return true }
+            guard let value = try? await gateway.metric("switchyard_inflight_requests") else { return false }
+            return value >= 1
+        }
+        let small = try await gateway.roundTrip(Self.chat(stream: false))
+        #expect(small.status == 200)
+        #expect(small.text.contains("Hello from the mock"))
+    }
+}
