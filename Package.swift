@@ -112,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "switchyard-bench",
             dependencies: [
-                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders",
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders", "SwitchyardInbound",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -204,7 +204,7 @@ extension RequestContext {
     private func refuse(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
         link?.answering()
-        var (headers, body) = server.errorResponse(status, message)
+        var (headers, body) = server.errorResponse(status, message, rawTarget: rawTarget)
         headers.replaceOrAdd("Connection", "close")
         return queueFull(connection, status: status, headers: headers, body: body)
     }
@@ -249,7 +249,7 @@ extension RequestContext {
     private func queueError(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
         link?.answering()
-        let (headers, body) = server.errorResponse(status, message)
+        let (headers, body) = server.errorResponse(status, message, rawTarget: rawTarget)
         return queueFull(connection, status: status, headers: headers, body: body)
     }
 
