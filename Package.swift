@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "switchyard", targets: ["switchyard"]),
         .executable(name: "switchyard-mock", targets: ["switchyard-mock"]),
         .executable(name: "switchyard-bench", targets: ["switchyard-bench"]),
+        .executable(name: "switchyard-fuzz", targets: ["switchyard-fuzz"]),
     ],
     // Exact versions, the ones that resolve in this environment: Package.resolved is not committed
     // (the environment's package copies carry their own commit ids), so the pins live here, where
@@ -118,6 +119,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Fuzz targets (README "Fuzzing"): the invariants each input must keep, replayed by the
+        // tests; the executable is libFuzzer's harness when scripts/fuzz builds it.
+        .target(
+            name: "SwitchyardFuzz",
+            dependencies: [
+                "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardEdge", "SwitchyardGateway",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "switchyard-fuzz", dependencies: ["SwitchyardFuzz"], swiftSettings: strict),
 
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"], swiftSettings: strict),
         .testTarget(
@@ -152,6 +164,12 @@ let package = Package(
         .testTarget(name: "SwitchyardLoopTests", dependencies: ["SwitchyardLoop"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SwitchyardFuzzTests",
+            dependencies: ["SwitchyardFuzz"],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -228,7 +228,7 @@ extension RequestContext {
         guard suspendForHandler() else {
             return queueError(503, "the server is shutting down")
         }
-        let responder = HTTPResponder(context: self)
+        let responder = HTTPResponder(sink: self)
         let handler = server.handler
         // The handler runs on this connection's loop: started from the loop thread, its first job
         // is queued there without a wake-up, and so is every job its continuations schedule. A
@@ -238,9 +238,9 @@ extension RequestContext {
         let executor: any TaskExecutor =
             request.body.count >= configuration.largeBodyBytes
             ? configuration.largeBodyExecutor ?? daemon.loop : daemon.loop
-        let task = Task(executorPreference: executor) {
+        let task = Task(executorPreference: executor) { [self] in
             await handler.handle(request, responder: responder)
-            responder.context.handlerReturned()
+            handlerReturned()
         }
         attach(task: task)
         return .YES

@@ -36,7 +36,7 @@ import Glibc
 /// the connection (its daemon's loop: every MHD callback runs inside MHD_run there); everything
 /// touched from other threads is inside the `Mutex`. `connection` is an opaque C pointer that is
 /// only passed to MHD under the rules above.
-final class RequestContext: @unchecked Sendable {
+final class RequestContext: HTTPResponseSink, @unchecked Sendable {
     enum Pending {
         case none
         case full(status: Int, headers: HTTPHeaders, body: [UInt8])
