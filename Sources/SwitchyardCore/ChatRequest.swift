@@ -51,7 +51,11 @@ public struct ChatRequest: Sendable {
     public var untranslatable: [UntranslatableField]
     /// The client's body exactly as received (after gateway-side expansion such as a stored
     /// conversation's history for `previous_response_id`).
-    public var raw: JSONObject
+    public var raw: JSONObject { didSet { rawBytes = nil } }
+    /// The bytes `raw` was parsed from, while `raw` is unchanged (any change to `raw` clears
+    /// them): a passthrough codec forwards them with `model` replaced in place instead of
+    /// serialising `raw` again.
+    public var rawBytes: [UInt8]?
     /// The final assistant message is a partial answer the upstream should continue (set by the
     /// router's mid-stream recovery, never parsed from a client body); codecs whose target
     /// continues through request flags write them.
@@ -95,8 +99,9 @@ extension ChatRequest {
     /// Rejections are 400 `invalid_request_error` whose `param` is the JSON path of the
     /// offending field (`messages[2].tool_calls[0].function.arguments`).
     public static func parse(body: [UInt8]) throws(APIError) -> ChatRequest {
-        let json = try JSON.requestBody(body)
-        return try parse(json)
+        var request = try parse(try JSON.requestBody(body))
+        request.rawBytes = body
+        return request
     }
 
     public static func parse(_ json: JSON) throws(APIError) -> ChatRequest {

@@ -43,8 +43,7 @@ extension Router {
         request: ChatRequest, targets: [RouteTarget], requestID: String, streaming: Bool,
         attempt: (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> Result<Won<Value>, RouteFailure> {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(requestID)"
+        let log = RequestLogger(base: logger, requestID: requestID)
         let start = now()
         let policy = state.withLock {
             $0.budget.recordRequest(now: start, window: $0.policy.budgetWindow)
@@ -77,7 +76,7 @@ extension Router {
             }
             let admitAt = now()
             let (admission, transition) = state.withLock { $0.admit(key, now: admitAt) }
-            if let transition { breakerChanged(key, transition, log) }
+            if let transition { breakerChanged(key, transition, log.logger) }
             guard case .allowed(let probe) = admission else {
                 if case .skipped(let reason, let until) = admission {
                     record.unavailableUntil.append(until)
@@ -121,7 +120,7 @@ extension Router {
     /// retrying it; performs each decision (records, breaker reports, waits).
     private func attempts<Value>(
         on target: RouteTarget, encoded: EncodedRequest, probe: Bool, policy: RoutingPolicy, limits: AttemptLimits,
-        record: inout DriveRecord, requestID: String, log: Logger,
+        record: inout DriveRecord, requestID: String, log: RequestLogger,
         attempt: (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> TargetEnding<Value> {
         let key = target.key
@@ -150,7 +149,9 @@ extension Router {
                 record.attempts.append(won)
                 finished(won, requestID, log)
                 // A stream's verdict comes at its end (RoutedStream settles it).
-                if !limits.streaming, let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
+                if !limits.streaming, let t = state.withLock({ $0.recordSuccess(key) }) {
+                    breakerChanged(key, t, log.logger)
+                }
                 return .won(Won(value: value, target: target, attempts: record.attempts, probe: probe))
             case .failure(let f):
                 failure = f
@@ -169,7 +170,7 @@ extension Router {
                 $0.afterFailure(
                     facts, policy: policy, remaining: limits.left(decidedAt), now: decidedAt, jitter: random)
             }
-            if let transition { breakerChanged(key, transition, log) }
+            if let transition { breakerChanged(key, transition, log.logger) }
             if decision != .stop { record.last = failure }
             switch decision {
             case .stop:
@@ -202,7 +203,7 @@ extension Router {
         }
     }
 
-    func finished(_ record: AttemptRecord, _ requestID: String, _ log: Logger) {
+    func finished(_ record: AttemptRecord, _ requestID: String, _ log: RequestLogger) {
         observer?.attemptFinished(requestID: requestID, record: record)
         log.debug(
             "upstream attempt finished",

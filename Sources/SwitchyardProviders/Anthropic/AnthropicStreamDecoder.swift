@@ -81,7 +81,7 @@ public struct AnthropicStreamDecoder: SSEStreamDecoder {
             return
         }
         released = true
-        for h in held { out.append(.choices([], raw: h)) }
+        for h in held { out.append(.choices([], raw: RawChunk(h))) }
         held = []
         var own: [StreamEvent] = []
         handle(o, event: m.event, into: &own)
@@ -91,7 +91,7 @@ public struct AnthropicStreamDecoder: SSEStreamDecoder {
         for e in own {
             if case .choices(let d, _) = e { deltas += d } else { rest.append(e) }
         }
-        out.append(.choices(deltas, raw: o))
+        out.append(.choices(deltas, raw: RawChunk(o)))
         out += rest
     }
 
