@@ -23,12 +23,9 @@ import time
 import anthropic
 import openai
 
-from harness import check, mock, report, serve, stop
+from harness import BUILD, KEY, PNG_BASE64, PROVIDER_KEY, check, mock, report, serve, stop
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
-KEY = "sk-interop-client-key-0123456789"
-PROVIDER_KEY = "sk-interop-provider-key-9876543210"
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+PNG = PNG_BASE64
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 MODELS = ["via-anthropic", "via-openai", "via-gemini"]

@@ -3,8 +3,15 @@ line each prints when it listens, never sleeping), one PASS/FAIL line per check,
 "N passed, M failed" with the exit code."""
 import re
 import subprocess
+import sys
 import time
 import traceback
+
+# The build directory (first argument), the keys every script configures, a 1x1 PNG.
+BUILD = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
+KEY = "sk-interop-client-key-0123456789"
+PROVIDER_KEY = "sk-interop-provider-key-9876543210"
+PNG_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
 
 results = []
 

@@ -20,13 +20,10 @@ import tempfile
 import openai
 import pydantic
 
-from harness import check, mock, report, serve, stop
+from harness import BUILD, KEY, PNG_BASE64, PROVIDER_KEY, check, mock, report, serve, stop
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
-KEY = "sk-interop-client-key-0123456789"
 OTHER_KEY = "sk-interop-other-client-key-4567"
-PROVIDER_KEY = "sk-interop-provider-key-9876543210"
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+PNG = "data:image/png;base64," + PNG_BASE64
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather in a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
            "strict": False}
