@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
@@ -103,7 +104,7 @@ struct Serve: AsyncParsableCommand {
             printErrors(errors)
             throw ExitCode(configExitCode)
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("error: cannot open the task store (store.path): \(error)\n".utf8))
+            writeStandardError("error: cannot open the task store (store.path): \(error)\n")
             logger.critical("cannot open the task store", metadata: ["error": .string("\(error)")])
             throw ExitCode(storeExitCode)
         } catch {
@@ -164,5 +165,20 @@ struct CheckConfig: AsyncParsableCommand {
 }
 
 func printErrors(_ errors: ConfigErrors) {
-    for e in errors.errors { FileHandle.standardError.write(Data("error: \(e)\n".utf8)) }
+    for e in errors.errors { writeStandardError("error: \(e)\n") }
+}
+
+/// Writes `text` to standard error, unbuffered. (Not `FileHandle`: it is in Foundation, which the
+/// binary no longer links; README "Hot path", idle RSS.)
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var rest = UnsafeRawBufferPointer(bytes)
+        while !rest.isEmpty {
+            let n = write(2, rest.baseAddress, rest.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+        }
+    }
 }
