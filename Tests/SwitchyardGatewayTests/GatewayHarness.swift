@@ -52,6 +52,22 @@ struct GatewayHarness {
         #expect(!h.logs.captured.contains(TestSecrets.provider))
     }
 
+    /// Runs `body` against a gateway whose one model, `model`, is served by `gpt-4o-mini` on a
+    /// plain `MockLLM` (echoing answers) speaking every provider's wire format.
+    static func withMockLLM(
+        model: String = "m", _ body: (GatewayHarness, MockHTTPServer) async throws -> Void
+    ) async throws {
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { llm.respond($0) }
+        let h = try await start(
+            yaml: yaml(mock: mock, models: "  - {name: \(model), targets: [{provider: openai, model: gpt-4o-mini}]}"))
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        try await body(h, mock)
+    }
+
     /// Starts a gateway on the configuration `yaml`, with logs captured at debug level.
     /// A YAML without `store.path` gets a fresh task store under /tmp, so tests never share one.
     static func start(yaml: String) async throws -> GatewayHarness {

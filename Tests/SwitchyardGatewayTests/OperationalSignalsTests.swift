@@ -92,44 +92,38 @@ import Testing
     }
 
     @Test func rejectedRequestsAreCountedByReasonAndLoggedWithoutTheKey() async throws {
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: ok, targets: [{provider: openai, model: gpt-4o-mini}]}"))
-        defer {
-            h.stop()
-            mock.stop()
-        }
-        let wrongKey = "sk-client-WRONG-never-logged-51c3"
-        let before = try await h.request("GET", "/metrics", key: nil).text
-        #expect(try await h.request("GET", "/v1/models", key: nil).head.status == 401)
-        #expect(try await h.request("GET", "/v1/models", key: wrongKey).head.status == 401)
-        #expect(try await h.request("POST", "/v1/embeddings", body: "{}").head.status == 404)
-        #expect(try await h.request("GET", "/favicon.ico", key: nil).head.status == 404)
-        #expect(try await h.request("DELETE", "/v1/chat/completions").head.status == 405)
-        let big = #"{"model":"ok","messages":[{"role":"user","content":""# + String(repeating: "x", count: 70_000)
-        #expect(try await h.chat(big + #""}]}"#).head.status == 413)
-        let after = try await h.request("GET", "/metrics", key: nil).text
+        try await GatewayHarness.withMockLLM(model: "ok") { h, _ in
+            let wrongKey = "sk-client-WRONG-never-logged-51c3"
+            let before = try await h.request("GET", "/metrics", key: nil).text
+            #expect(try await h.request("GET", "/v1/models", key: nil).head.status == 401)
+            #expect(try await h.request("GET", "/v1/models", key: wrongKey).head.status == 401)
+            #expect(try await h.request("POST", "/v1/embeddings", body: "{}").head.status == 404)
+            #expect(try await h.request("GET", "/favicon.ico", key: nil).head.status == 404)
+            #expect(try await h.request("DELETE", "/v1/chat/completions").head.status == 405)
+            let big = #"{"model":"ok","messages":[{"role":"user","content":""# + String(repeating: "x", count: 70_000)
+            #expect(try await h.chat(big + #""}]}"#).head.status == 413)
+            let after = try await h.request("GET", "/metrics", key: nil).text
 
-        func delta(_ reason: String) -> Double {
-            let series = #"switchyard_rejected_requests_total{reason="\#(reason)"}"#
-            return (Self.value(after, series) ?? .nan) - (Self.value(before, series) ?? .nan)
-        }
-        #expect(delta("unauthenticated") == 2)
-        #expect(delta("unknown_path") == 2)
-        #expect(delta("method_not_allowed") == 1)
-        #expect(delta("body_too_large") == 1)
-        #expect(delta("bad_request") == 0)
+            func delta(_ reason: String) -> Double {
+                let series = #"switchyard_rejected_requests_total{reason="\#(reason)"}"#
+                return (Self.value(after, series) ?? .nan) - (Self.value(before, series) ?? .nan)
+            }
+            #expect(delta("unauthenticated") == 2)
+            #expect(delta("unknown_path") == 2)
+            #expect(delta("method_not_allowed") == 1)
+            #expect(delta("body_too_large") == 1)
+            #expect(delta("bad_request") == 0)
 
-        let lines = h.logs.captured.split(separator: "\n").filter { $0.contains(#""msg":"request rejected""#) }
-        #expect(lines.count == 6, "\(lines)")
-        #expect(lines.contains { $0.contains(#""path":"/v1/embeddings""#) && $0.contains(#""status":404"#) })
-        #expect(lines.contains { $0.contains(#""detail":"missing""#) })
-        #expect(lines.contains { $0.contains(#""detail":"not_configured""#) })
-        #expect(lines.contains { $0.contains(#""reason":"body_too_large""#) })
-        #expect(!h.logs.captured.contains(wrongKey))
-        #expect(!h.logs.captured.contains(TestSecrets.client))
-        #expect(!after.contains(wrongKey))
+            let lines = h.logs.captured.split(separator: "\n").filter { $0.contains(#""msg":"request rejected""#) }
+            #expect(lines.count == 6, "\(lines)")
+            #expect(lines.contains { $0.contains(#""path":"/v1/embeddings""#) && $0.contains(#""status":404"#) })
+            #expect(lines.contains { $0.contains(#""detail":"missing""#) })
+            #expect(lines.contains { $0.contains(#""detail":"not_configured""#) })
+            #expect(lines.contains { $0.contains(#""reason":"body_too_large""#) })
+            #expect(!h.logs.captured.contains(wrongKey))
+            #expect(!h.logs.captured.contains(TestSecrets.client))
+            #expect(!after.contains(wrongKey))
+        }
     }
 
     @Test(arguments: [false, true])
@@ -202,23 +196,17 @@ import Testing
     }
 
     @Test func theTasksGaugeCountsEveryTaskInTheStoreWhoeverWroteIt() async throws {
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
-        defer {
-            h.stop()
-            mock.stop()
+        try await GatewayHarness.withMockLLM(model: "m") { h, _ in
+            // Another process (here: another connection) writes tasks this server never saw move.
+            let other = try SQLiteStore(path: h.server.storePath)
+            for i in 0..<3 { _ = try other.createTask(id: "t\(i)", owner: "someone-else", agent: "batch") }
+            try other.transition(taskID: "t0", event: .start)
+            try other.transition(taskID: "t0", event: .pause)
+            let text = try await h.request("GET", "/metrics", key: nil).text
+            #expect(Self.value(text, #"switchyard_tasks{state="idle"}"#) == 2, "\(text)")
+            #expect(Self.value(text, #"switchyard_tasks{state="paused"}"#) == 1)
+            #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
         }
-        // Another process (here: another connection) writes tasks this server never saw move.
-        let other = try SQLiteStore(path: h.server.storePath)
-        for i in 0..<3 { _ = try other.createTask(id: "t\(i)", owner: "someone-else", agent: "batch") }
-        try other.transition(taskID: "t0", event: .start)
-        try other.transition(taskID: "t0", event: .pause)
-        let text = try await h.request("GET", "/metrics", key: nil).text
-        #expect(Self.value(text, #"switchyard_tasks{state="idle"}"#) == 2, "\(text)")
-        #expect(Self.value(text, #"switchyard_tasks{state="paused"}"#) == 1)
-        #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
     }
 
     /// A SIGTERM that arrives while the server starts (a rollout right after the pod came up) is a

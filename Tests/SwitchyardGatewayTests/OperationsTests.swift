@@ -78,37 +78,32 @@ import Testing
     }
 
     @Test func unknownModelNamesDoNotGrowTheSeriesCount() async throws {
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: ok, targets: [{provider: openai, model: gpt-4o-mini}]}"))
-        defer {
-            h.stop()
-            mock.stop()
-        }
-        // Warm every label set an unknown model can produce.
-        _ = try await h.chat(#"{"model":"warm-up","messages":[{"role":"user","content":"a"}]}"#)
-        let before = Self.seriesCount(try await h.request("GET", "/metrics", key: nil).text)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
-                group.addTask {
-                    for i in 0..<1250 {
-                        let name = "rnd-\(worker)-\(i)-\(UInt32.random(in: 0...UInt32.max))"
-                        let r = try await h.chat(#"{"model":"\#(name)","messages":[{"role":"user","content":"a"}]}"#)
-                        #expect(r.head.status == 404)
+        try await GatewayHarness.withMockLLM(model: "ok") { h, _ in
+            // Warm every label set an unknown model can produce.
+            _ = try await h.chat(#"{"model":"warm-up","messages":[{"role":"user","content":"a"}]}"#)
+            let before = Self.seriesCount(try await h.request("GET", "/metrics", key: nil).text)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        for i in 0..<1250 {
+                            let name = "rnd-\(worker)-\(i)-\(UInt32.random(in: 0...UInt32.max))"
+                            let r = try await h.chat(
+                                #"{"model":"\#(name)","messages":[{"role":"user","content":"a"}]}"#)
+                            #expect(r.head.status == 404)
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let after = try await h.request("GET", "/metrics", key: nil).text
+            #expect(Self.seriesCount(after) == before)
+            #expect(
+                Self.value(
+                    after,
+                    #"switchyard_requests_total{api="chat",model="other",provider="none",outcome="error",status_class="4xx"}"#
+                )
+                    == 10_001)
         }
-        let after = try await h.request("GET", "/metrics", key: nil).text
-        #expect(Self.seriesCount(after) == before)
-        #expect(
-            Self.value(
-                after,
-                #"switchyard_requests_total{api="chat",model="other",provider="none",outcome="error",status_class="4xx"}"#
-            )
-                == 10_001)
     }
 
     func writeConfig(_ path: String, mockPort: Int, model: String) throws {

@@ -13,7 +13,7 @@ import Testing
     final class Rig: Sendable {
         let binary: String
         let llm: GatedLLM
-        let dir: String
+        let files: TaskProcessConfig
         let config: String
         let server: SwitchyardProcess
         let base: String
@@ -22,21 +22,9 @@ import Testing
         init() async throws {
             binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
             llm = try GatedLLM()
-            dir = temporaryStorePath("cli").replacingOccurrences(of: ".db", with: "")
-            mkdir(dir, 0o700)
-            config = dir + "/switchyard.yaml"
-            try """
-            listen: 127.0.0.1:0
-            health_check_ms: 0
-            auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
-            providers:
-              - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(llm.server.port)/v1", api_key_env: TEST_PROVIDER_KEY}
-            models:
-              - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-            retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
-            store: {path: "\(dir)/tasks.db"}
-            shutdown_grace_ms: 2000
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let files = try TaskProcessConfig(label: "cli", mockPort: llm.server.port)
+            self.files = files
+            config = files.path
             server = try SwitchyardProcess(
                 path: binary, arguments: ["serve", "--config", config],
                 environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider])
@@ -48,9 +36,7 @@ import Testing
             server.kill(SIGTERM)
             client.shutdown()
             llm.stop()
-            removeStore(dir + "/tasks.db")
-            unlink(config)
-            rmdir(dir)
+            files.remove()
         }
 
         @Sendable func call(_ method: String, _ path: String, _ body: String = "") async throws -> UpstreamResponse {

@@ -16,27 +16,9 @@ import Testing
         defer { llm.stop() }
         let draftGate = llm.gate("Expand:")
         defer { draftGate.open() }
-        let dir = temporaryStorePath("e2e").replacingOccurrences(of: ".db", with: "")
-        mkdir(dir, 0o700)
-        defer {
-            removeStore(dir + "/tasks.db")
-            unlink(dir + "/switchyard.yaml")
-            rmdir(dir)
-        }
-        let config = dir + "/switchyard.yaml"
-        try """
-        listen: 127.0.0.1:0
-        health_check_ms: 0
-        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
-        providers:
-          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(llm.server.port)/v1", api_key_env: TEST_PROVIDER_KEY}
-        models:
-          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
-        store: {path: "\(dir)/tasks.db"}
-        tasks: {workers: 2}
-        shutdown_grace_ms: 2000
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let files = try TaskProcessConfig(label: "e2e", mockPort: llm.server.port, workers: 2)
+        defer { files.remove() }
+        let config = files.path
         let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
         let client = try CurlUpstream()
         defer { client.shutdown() }
