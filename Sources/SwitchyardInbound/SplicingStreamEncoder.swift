@@ -19,7 +19,13 @@ protocol SplicingStreamEncoder: InboundStreamEncoder {
     /// Deltas are about to be written; `state.native` says whether native events came before them.
     mutating func willWrite(_ deltas: [ChoiceDelta])
     mutating func appendText(_ text: String, refusal: Bool, into out: inout [UInt8])
-    mutating func applyCall(_ call: ToolCallDelta, into out: inout [UInt8])
+    /// Opens the block or item of a tool call's first delta (the open one is closed already) and
+    /// makes it the open one; returns its index.
+    mutating func openCall(_ call: ToolCallDelta, into out: inout [UInt8]) -> Int
+    /// Writes a piece of a tool call's arguments to block or item `i`.
+    mutating func appendArguments(_ args: String, to i: Int, into out: inout [UInt8])
+    /// Writes the closing events of block or item `i`, no longer the open one.
+    mutating func close(_ i: Int, into out: inout [UInt8])
     /// Closes what is open and writes the closing events.
     mutating func complete(into out: inout [UInt8])
 }
@@ -89,6 +95,26 @@ extension SplicingStreamEncoder {
         if let text = d.refusal, !text.isEmpty { appendText(text, refusal: true, into: &out) }
         for call in d.toolCalls { applyCall(call, into: &out) }
         if let f = d.finishReason { state.finish = f }
+    }
+
+    /// A tool call's delta: its block or item (opened on the first delta), then its arguments.
+    mutating func applyCall(_ call: ToolCallDelta, into out: inout [UInt8]) {
+        let i: Int
+        if let known = state.calls[call.index] {
+            i = known
+        } else {
+            closeOpen(into: &out)
+            i = openCall(call, into: &out)
+            state.calls[call.index] = i
+        }
+        if let args = call.arguments, !args.isEmpty { appendArguments(args, to: i, into: &out) }
+    }
+
+    /// Closes the open block or item, if any.
+    mutating func closeOpen(into out: inout [UInt8]) {
+        guard let i = state.open else { return }
+        state.open = nil
+        close(i, into: &out)
     }
 
     /// An event's data object: `type` first, then `fields`.

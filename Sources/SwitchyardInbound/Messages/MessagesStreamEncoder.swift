@@ -97,22 +97,17 @@ public struct MessagesStreamEncoder: SplicingStreamEncoder {
             into: &out)
     }
 
-    mutating func applyCall(_ call: ToolCallDelta, into out: inout [UInt8]) {
-        let i: Int
-        if let known = state.calls[call.index] {
-            i = known
-        } else {
-            closeOpen(into: &out)
-            i = openBlock(
-                .toolUse,
-                [
-                    "type": "tool_use", "id": .string(call.id ?? "toolu_\(blocks.count)"),
-                    "name": .string(call.name ?? ""),
-                    "input": [:],
-                ], into: &out)
-            state.calls[call.index] = i
-        }
-        guard let args = call.arguments, !args.isEmpty else { return }
+    mutating func openCall(_ call: ToolCallDelta, into out: inout [UInt8]) -> Int {
+        openBlock(
+            .toolUse,
+            [
+                "type": "tool_use", "id": .string(call.id ?? "toolu_\(blocks.count)"), "name": .string(call.name ?? ""),
+                "input": [:],
+            ],
+            into: &out)
+    }
+
+    mutating func appendArguments(_ args: String, to i: Int, into out: inout [UInt8]) {
         if state.context.keepsFinalAnswer { blocks[i].partialJSON += args }
         emit(
             "content_block_delta",
@@ -128,9 +123,7 @@ public struct MessagesStreamEncoder: SplicingStreamEncoder {
         return i
     }
 
-    mutating func closeOpen(into out: inout [UInt8]) {
-        guard let i = state.open else { return }
-        state.open = nil
+    mutating func close(_ i: Int, into out: inout [UInt8]) {
         emit("content_block_stop", ["index": .int(i)], into: &out)
     }
 

@@ -118,33 +118,27 @@ public struct ResponsesStreamEncoder: SplicingStreamEncoder {
         return items.count - 1
     }
 
-    mutating func applyCall(_ call: ToolCallDelta, into out: inout [UInt8]) {
-        let i: Int
-        if let known = state.calls[call.index] {
-            i = known
-        } else {
-            closeOpen(into: &out)
-            let index = nextOutputIndex
-            var item = Item(
-                kind: .functionCall, id: ResponsesOutput.itemID("fc", responseID: responseID, outputIndex: index),
-                outputIndex: index)
-            item.callID = call.id ?? "call_\(index)"
-            item.name = call.name ?? ""
-            items.append(item)
-            i = items.count - 1
-            state.calls[call.index] = i
-            state.open = i
-            emit(
-                "response.output_item.added",
-                ["output_index": .int(index), "item": itemJSON(item, status: "in_progress")], into: &out)
-        }
-        if let args = call.arguments, !args.isEmpty {
-            items[i].arguments += args
-            emit(
-                "response.function_call_arguments.delta",
-                ["item_id": .string(items[i].id), "output_index": .int(items[i].outputIndex), "delta": .string(args)],
-                into: &out)
-        }
+    mutating func openCall(_ call: ToolCallDelta, into out: inout [UInt8]) -> Int {
+        let index = nextOutputIndex
+        var item = Item(
+            kind: .functionCall, id: ResponsesOutput.itemID("fc", responseID: responseID, outputIndex: index),
+            outputIndex: index)
+        item.callID = call.id ?? "call_\(index)"
+        item.name = call.name ?? ""
+        items.append(item)
+        state.open = items.count - 1
+        emit(
+            "response.output_item.added",
+            ["output_index": .int(index), "item": itemJSON(item, status: "in_progress")], into: &out)
+        return items.count - 1
+    }
+
+    mutating func appendArguments(_ args: String, to i: Int, into out: inout [UInt8]) {
+        items[i].arguments += args
+        emit(
+            "response.function_call_arguments.delta",
+            ["item_id": .string(items[i].id), "output_index": .int(items[i].outputIndex), "delta": .string(args)],
+            into: &out)
     }
 
     /// Closes the open text or refusal part of message `i`.
@@ -175,9 +169,7 @@ public struct ResponsesStreamEncoder: SplicingStreamEncoder {
         items[i].refusal = nil
     }
 
-    mutating func closeOpen(into out: inout [UInt8]) {
-        guard let i = state.open else { return }
-        state.open = nil
+    mutating func close(_ i: Int, into out: inout [UInt8]) {
         switch items[i].kind {
         case .message:
             closePart(i, into: &out)
