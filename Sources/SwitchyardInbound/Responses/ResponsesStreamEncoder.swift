@@ -106,25 +106,26 @@ public struct ResponsesStreamEncoder: SplicingStreamEncoder {
     mutating func openMessage(into out: inout [UInt8]) -> Int {
         if let i = state.open, items[i].kind == .message { return i }
         closeOpen(into: &out)
-        let index = nextOutputIndex
-        let item = Item(
-            kind: .message, id: ResponsesOutput.itemID("msg", responseID: responseID, outputIndex: index),
-            outputIndex: index)
-        items.append(item)
-        state.open = items.count - 1
-        emit(
-            "response.output_item.added",
-            ["output_index": .int(index), "item": itemJSON(item, status: "in_progress")], into: &out)
-        return items.count - 1
+        return openItem(.message, prefix: "msg", into: &out) { _ in }
     }
 
     mutating func openCall(_ call: ToolCallDelta, into out: inout [UInt8]) -> Int {
+        openItem(.functionCall, prefix: "fc", into: &out) { item in
+            item.callID = call.id ?? "call_\(item.outputIndex)"
+            item.name = call.name ?? ""
+        }
+    }
+
+    /// Adds an item at the next output index as the open one, announces it, and returns its index
+    /// in `items`.
+    mutating func openItem(
+        _ kind: Item.Kind, prefix: String, into out: inout [UInt8], _ fill: (inout Item) -> Void
+    ) -> Int {
         let index = nextOutputIndex
         var item = Item(
-            kind: .functionCall, id: ResponsesOutput.itemID("fc", responseID: responseID, outputIndex: index),
+            kind: kind, id: ResponsesOutput.itemID(prefix, responseID: responseID, outputIndex: index),
             outputIndex: index)
-        item.callID = call.id ?? "call_\(index)"
-        item.name = call.name ?? ""
+        fill(&item)
         items.append(item)
         state.open = items.count - 1
         emit(
