@@ -58,8 +58,10 @@ struct SplicingState: Sendable {
 extension SplicingStreamEncoder {
     mutating func willWrite(_ deltas: [ChoiceDelta]) {}
 
-    /// `encode(_:model:)`: each conformance's is this.
-    mutating func encodeEvents(_ events: [StreamEvent], model: String) -> [UInt8] {
+    public var usage: Usage? { state.usage }
+    public var failure: APIError? { state.failure }
+
+    public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
         state.model = model
         var out: [UInt8] = []
         for event in events {

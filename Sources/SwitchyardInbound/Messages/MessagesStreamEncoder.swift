@@ -45,8 +45,6 @@ public struct MessagesStreamEncoder: SplicingStreamEncoder {
     var ended: Bool { stopped }
 
     var state: SplicingState
-    public var usage: Usage? { state.usage }
-    public var failure: APIError? { state.failure }
 
     public init(context: AnswerContext) {
         self.state = SplicingState(context: context)
@@ -55,10 +53,6 @@ public struct MessagesStreamEncoder: SplicingStreamEncoder {
     public var finalBody: [UInt8]? {
         guard state.failure == nil, stopped, state.context.keepsFinalAnswer else { return nil }
         return JSON.object(finalMessage).serialized()
-    }
-
-    public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
-        encodeEvents(events, model: model)
     }
 
     public mutating func fail(_ error: APIError) -> [UInt8] {

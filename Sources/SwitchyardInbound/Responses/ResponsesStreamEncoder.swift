@@ -40,8 +40,6 @@ public struct ResponsesStreamEncoder: SplicingStreamEncoder {
     var ended: Bool { completed != nil }
 
     var state: SplicingState
-    public var usage: Usage? { state.usage }
-    public var failure: APIError? { state.failure }
 
     public init(context: AnswerContext) {
         self.state = SplicingState(context: context)
@@ -50,10 +48,6 @@ public struct ResponsesStreamEncoder: SplicingStreamEncoder {
     public var finalBody: [UInt8]? {
         guard state.failure == nil, let completed else { return nil }
         return JSON.object(completed).serialized()
-    }
-
-    public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
-        encodeEvents(events, model: model)
     }
 
     public mutating func fail(_ error: APIError) -> [UInt8] {
