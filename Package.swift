@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // Pure core: JSON value, unified chat types, config model, errors. No C, no I/O.
         .target(name: "SwitchyardCore", swiftSettings: strict),
@@ -57,10 +58,11 @@ let package = Package(
         .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
         // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
         .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
-        // The only importer of CSQLite: connection, statements, migrations, task and idempotency store.
+        // The only importer of CSQLite and CPostgres: the SQLite store and the PostgreSQL store
+        // (connections, statements, migrations, tasks, claims, idempotency, stored responses).
         .target(
             name: "SwitchyardStore",
-            dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
+            dependencies: ["CSQLite", "CPostgres", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
             swiftSettings: strict
         ),
         // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.

@@ -29,6 +29,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidArgument = "invalid_argument"
         /// Any other SQLite failure; `sqliteCode` has the extended result code.
         case sqlite
+        /// The database server cannot be reached, or the connection to it broke (PostgreSQL).
+        case unavailable
+        /// Any other PostgreSQL failure; the message ends with its SQLSTATE.
+        case postgres
     }
 
     public var kind: Kind
