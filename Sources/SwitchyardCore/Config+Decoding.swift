@@ -2,12 +2,26 @@ extension SwitchyardConfig {
     /// Decodes and validates a configuration tree (YAML already turned into `JSON` by the
     /// loader). Unknown keys are errors: a typo must not silently fall back to a default.
     public static func decode(_ root: JSON) throws(ConfigErrors) -> SwitchyardConfig {
-        var d = ConfigDecoder()
-        let config = d.decodeRoot(root)
-        var errors = d.errors
-        if errors.isEmpty { errors = config.validate() }
+        let (config, errors) = decodeReportingAll(root)
         if !errors.isEmpty { throw ConfigErrors(errors) }
         return config
+    }
+
+    /// Decodes what it can and reports every problem at once, type errors and range or
+    /// cross-field ones alike, so an operator fixes a file in one run (`check-config`). An entry
+    /// that could not be decoded stays in its list as a placeholder, so later indices in key
+    /// paths still match the file; checks of a value whose decoding already failed are dropped.
+    public static func decodeReportingAll(_ root: JSON) -> (SwitchyardConfig, [ConfigError]) {
+        var d = ConfigDecoder()
+        let config = d.decodeRoot(root)
+        let decodeErrors = d.errors
+        let failed = decodeErrors.map(\.path)
+        let checks = config.validate().filter { e in
+            !failed.contains { f in
+                e.path == f || e.path.hasPrefix(f + ".") || e.path.hasPrefix(f + "[") || f.isEmpty
+            }
+        }
+        return (config, decodeErrors + checks)
     }
 
     /// The configuration used when no file is given: every provider whose standard key
@@ -38,132 +52,6 @@ extension SwitchyardConfig {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return nil }
         return ListenAddress(host: host, port: port)
-    }
-
-    /// Cross-field checks; each error names the key path.
-    public func validate() -> [ConfigError] {
-        var errors: [ConfigError] = []
-        var providerNames: [String: Int] = [:]
-        for (i, p) in providers.enumerated() {
-            if let first = providerNames[p.name] {
-                errors.append(
-                    .init(
-                        path: "providers[\(i)].name",
-                        problem: "duplicate provider name \"\(p.name)\" (first at providers[\(first)])"))
-            } else {
-                providerNames[p.name] = i
-            }
-            if !["openai", "anthropic", "gemini"].contains(p.kind) {
-                errors.append(
-                    .init(
-                        path: "providers[\(i)].kind",
-                        problem: "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)"))
-            }
-            if p.responsesMode != .native, p.kind != "openai" {
-                errors.append(
-                    .init(path: "providers[\(i)].responses_mode", problem: "only applies to providers of kind openai"))
-            }
-            if !(p.baseURL.hasPrefix("http://") || p.baseURL.hasPrefix("https://")) {
-                errors.append(.init(path: "providers[\(i)].base_url", problem: "must start with http:// or https://"))
-            }
-            for (key, v) in [
-                ("timeout_ms", p.timeoutMs), ("connect_timeout_ms", p.connectTimeoutMs),
-                ("first_event_timeout_ms", p.firstEventTimeoutMs), ("idle_timeout_ms", p.idleTimeoutMs),
-                ("default_max_tokens", p.defaultMaxTokens),
-            ] where v <= 0 {
-                errors.append(.init(path: "providers[\(i)].\(key)", problem: "must be positive"))
-            }
-        }
-        var modelNames: Set<String> = []
-        for (i, m) in models.enumerated() {
-            if !modelNames.insert(m.name).inserted {
-                errors.append(.init(path: "models[\(i)].name", problem: "duplicate model name \"\(m.name)\""))
-            }
-            if m.targets.isEmpty {
-                errors.append(.init(path: "models[\(i)].targets", problem: "needs at least one target"))
-            }
-            for (j, t) in m.targets.enumerated() {
-                if providerNames[t.provider] == nil {
-                    errors.append(
-                        .init(
-                            path: "models[\(i)].targets[\(j)].provider", problem: "no provider named \"\(t.provider)\"")
-                    )
-                }
-                if t.weight <= 0 {
-                    errors.append(.init(path: "models[\(i)].targets[\(j)].weight", problem: "must be positive"))
-                }
-                if let mode = t.continuation, let k = providerNames[t.provider],
-                    let problem = Self.continuationProblem(mode, provider: providers[k])
-                {
-                    errors.append(.init(path: "models[\(i)].targets[\(j)].continuation", problem: problem))
-                }
-            }
-        }
-        for (i, r) in routes.enumerated() where providerNames[r.provider] == nil {
-            errors.append(.init(path: "routes[\(i)].provider", problem: "no provider named \"\(r.provider)\""))
-        }
-        var keyNames: Set<String> = []
-        for (i, k) in auth.keys.enumerated() where !keyNames.insert(k.name).inserted {
-            errors.append(.init(path: "auth.keys[\(i)].name", problem: "duplicate key name \"\(k.name)\""))
-        }
-        if retry.attemptsPerTarget < 1 {
-            errors.append(.init(path: "retry.attempts_per_target", problem: "must be at least 1"))
-        }
-        if retry.multiplier < 1 { errors.append(.init(path: "retry.multiplier", problem: "must be at least 1")) }
-        if retry.initialBackoffMs < 0 {
-            errors.append(.init(path: "retry.initial_backoff_ms", problem: "must not be negative"))
-        }
-        if retry.maxBackoffMs < retry.initialBackoffMs {
-            errors.append(.init(path: "retry.max_backoff_ms", problem: "must be at least initial_backoff_ms"))
-        }
-        if !(0...100).contains(retry.budgetPercent) {
-            errors.append(.init(path: "retry.budget_percent", problem: "must be within 0..100"))
-        }
-        if !(retry.budgetMinRetriesPerSecond >= 0) {
-            errors.append(.init(path: "retry.budget_min_retries_per_s", problem: "must not be negative"))
-        }
-        if retry.deadlineMs <= 0 { errors.append(.init(path: "retry.deadline_ms", problem: "must be positive")) }
-        if circuitBreaker.failureThreshold < 1 {
-            errors.append(.init(path: "circuit_breaker.failure_threshold", problem: "must be at least 1"))
-        }
-        if circuitBreaker.openMs <= 0 {
-            errors.append(.init(path: "circuit_breaker.open_ms", problem: "must be positive"))
-        }
-        if limits.maxBodyBytes < 1024 {
-            errors.append(.init(path: "limits.max_body_bytes", problem: "must be at least 1024"))
-        }
-        if limits.streamHeartbeatMs < 10 {
-            errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10"))
-        }
-        if limits.streamHeartbeatMs < 10 {
-            errors.append(.init(path: "limits.stream_heartbeat_ms", problem: "must be at least 10"))
-        }
-        if !(1...86_400).contains(limits.headerTimeoutSeconds) {
-            errors.append(.init(path: "limits.header_timeout_s", problem: "must be between 1 and 86400"))
-        }
-        if !(1...86_400).contains(limits.bodyTimeoutSeconds) {
-            errors.append(.init(path: "limits.body_timeout_s", problem: "must be between 1 and 86400"))
-        }
-        for (key, value) in [
-            ("max_connections_per_peer", limits.maxConnectionsPerPeer),
-            ("max_connections_per_loopback_peer", limits.maxConnectionsPerLoopbackPeer),
-        ] where value < 0 {
-            errors.append(.init(path: "limits.\(key)", problem: "must not be negative (0: no cap)"))
-        }
-        if limits.maxConnections < 1 {
-            errors.append(.init(path: "limits.max_connections", problem: "must be at least 1"))
-        }
-        if store.path.isEmpty { errors.append(.init(path: "store.path", problem: "must not be empty")) }
-        if store.idempotencyTTLSeconds < 1 {
-            errors.append(.init(path: "store.idempotency_ttl_s", problem: "must be at least 1"))
-        }
-        if store.responsesTTLSeconds < 1 {
-            errors.append(.init(path: "store.responses_ttl_s", problem: "must be at least 1"))
-        }
-        if !(1...256).contains(tasks.workers) {
-            errors.append(.init(path: "tasks.workers", problem: "must be within 1..256"))
-        }
-        return errors
     }
 
     /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
@@ -230,6 +118,15 @@ struct ConfigDecoder {
         }
     }
 
+    /// A value for an error message: its type, and its text when it is a short scalar.
+    static func describe(_ v: JSON) -> String {
+        switch v {
+        case .string(let s) where s.count <= 40: "string \"\(s)\""
+        case .number(let n) where n.count <= 40: "number \(n)"
+        default: v.kindName
+        }
+    }
+
     mutating func int(_ o: JSONObject, _ key: String, _ path: String) -> Int? {
         typed(o, key, path, expected: "an integer", \.intValue)
     }
@@ -249,7 +146,7 @@ struct ConfigDecoder {
     ) -> T? {
         guard let v = o[key], !v.isNull else { return nil }
         guard let value = extract(v) else {
-            fail(path.isEmpty ? key : "\(path).\(key)", "expected \(expected), got \(v.kindName)")
+            fail(path.isEmpty ? key : "\(path).\(key)", "expected \(expected), got \(Self.describe(v))")
             return nil
         }
         return value
@@ -300,11 +197,14 @@ struct ConfigDecoder {
         if let a = object(o["auth"], "auth", allowed: ["keys", "allow_unauthenticated"]) {
             for (i, k) in array(a, "keys", "auth").enumerated() {
                 let p = "auth.keys[\(i)]"
-                guard let ko = object(k, p, allowed: ["name", "key_env"]) else { continue }
-                if let name = string(ko, "name", p, required: true), let env = string(ko, "key_env", p, required: true)
-                {
-                    c.auth.keys.append(ClientKeyConfig(name: name, keyEnv: env))
+                guard let ko = object(k, p, allowed: ["name", "key_env"]) else {
+                    c.auth.keys.append(ClientKeyConfig(name: "", keyEnv: ""))
+                    continue
                 }
+                c.auth.keys.append(
+                    ClientKeyConfig(
+                        name: string(ko, "name", p, required: true) ?? "",
+                        keyEnv: string(ko, "key_env", p, required: true) ?? ""))
             }
             c.auth.allowUnauthenticated = bool(a, "allow_unauthenticated", "auth") ?? false
         }
@@ -318,9 +218,12 @@ struct ConfigDecoder {
                         "first_event_timeout_ms", "idle_timeout_ms", "organization", "project", "headers",
                         "default_max_tokens", "responses_mode",
                     ])
-            else { continue }
-            guard let name = string(po, "name", p, required: true), let kind = string(po, "kind", p, required: true)
-            else { continue }
+            else {
+                c.providers.append(ProviderConfig(name: "", kind: "", baseURL: "", apiKeyEnv: nil))
+                continue
+            }
+            let name = string(po, "name", p, required: true) ?? ""
+            let kind = string(po, "kind", p, required: true) ?? ""
             var pc = ProviderConfig(
                 name: name, kind: kind, baseURL: string(po, "base_url", p) ?? defaultBaseURL(kind),
                 apiKeyEnv: string(po, "api_key_env", p))
@@ -350,19 +253,23 @@ struct ConfigDecoder {
         }
         for (i, mv) in array(o, "models", "").enumerated() {
             let p = "models[\(i)]"
-            guard let mo = object(mv, p, allowed: ["name", "targets", "stream_mode"]),
-                let name = string(mo, "name", p, required: true)
-            else { continue }
+            guard let mo = object(mv, p, allowed: ["name", "targets", "stream_mode"]) else {
+                c.models.append(ModelConfig(name: "", targets: [TargetConfig(provider: "", model: "")]))
+                continue
+            }
+            let name = string(mo, "name", p, required: true) ?? ""
             var targets: [TargetConfig] = []
             for (j, tv) in array(mo, "targets", p).enumerated() {
                 let tp = "\(p).targets[\(j)]"
-                guard let to = object(tv, tp, allowed: ["provider", "model", "priority", "weight", "continuation"]),
-                    let provider = string(to, "provider", tp, required: true),
-                    let model = string(to, "model", tp, required: true)
-                else { continue }
+                guard let to = object(tv, tp, allowed: ["provider", "model", "priority", "weight", "continuation"])
+                else {
+                    targets.append(TargetConfig(provider: "", model: ""))
+                    continue
+                }
                 targets.append(
                     TargetConfig(
-                        provider: provider, model: model, priority: int(to, "priority", tp) ?? 1,
+                        provider: string(to, "provider", tp, required: true) ?? "",
+                        model: string(to, "model", tp, required: true) ?? "", priority: int(to, "priority", tp) ?? 1,
                         weight: int(to, "weight", tp) ?? 1,
                         continuation: oneOf(to, "continuation", tp, ContinuationMode.self)))
             }
@@ -373,11 +280,14 @@ struct ConfigDecoder {
         }
         for (i, rv) in array(o, "routes", "").enumerated() {
             let p = "routes[\(i)]"
-            guard let ro = object(rv, p, allowed: ["prefix", "provider"]),
-                let prefix = string(ro, "prefix", p, required: true),
-                let provider = string(ro, "provider", p, required: true)
-            else { continue }
-            c.routes.append(PrefixRoute(prefix: prefix, provider: provider))
+            guard let ro = object(rv, p, allowed: ["prefix", "provider"]) else {
+                c.routes.append(PrefixRoute(prefix: "", provider: ""))
+                continue
+            }
+            c.routes.append(
+                PrefixRoute(
+                    prefix: string(ro, "prefix", p, required: true) ?? "",
+                    provider: string(ro, "provider", p, required: true) ?? ""))
         }
         if let r = object(
             o["retry"], "retry",

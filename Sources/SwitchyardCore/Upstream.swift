@@ -101,12 +101,52 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
     public typealias Failure = UpstreamFailure
 
     let base: AsyncThrowingStream<[UInt8], any Error>
+    /// Set by `redacting(with:)`: chunks pass through it, so a secret split across two is found.
+    let redaction: StreamRedaction?
 
-    public init(_ base: AsyncThrowingStream<[UInt8], any Error>) { self.base = base }
+    public init(_ base: AsyncThrowingStream<[UInt8], any Error>) {
+        self.base = base
+        self.redaction = nil
+    }
+
+    init(_ base: AsyncThrowingStream<[UInt8], any Error>, redaction: StreamRedaction?) {
+        self.base = base
+        self.redaction = redaction
+    }
+
+    /// The same body with `redactor`'s secrets removed (`StreamRedaction`).
+    public func redacting(with redactor: Redactor) -> UpstreamBodyStream {
+        redactor.isEmpty ? self : UpstreamBodyStream(base, redaction: StreamRedaction(redactor))
+    }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+        var redaction: StreamRedaction?
+        var ended = false
+
         public mutating func next() async throws(UpstreamFailure) -> [UInt8]? {
+            guard let redactor = redaction?.redactor else { return try await pull() }
+            while !ended {
+                let pulled: [UInt8]?
+                do {
+                    pulled = try await pull()
+                } catch {
+                    throw redactor.redact(error)
+                }
+                guard let chunk = pulled else {
+                    ended = true
+                    let tail = redaction!.finish()
+                    return tail.isEmpty ? nil : tail
+                }
+                // A chunk that is all held back (an open line that may end in a secret) is
+                // followed by the next one at once: nothing could have used it alone.
+                let out = redaction!.feed(chunk)
+                if !out.isEmpty { return out }
+            }
+            return nil
+        }
+
+        mutating func pull() async throws(UpstreamFailure) -> [UInt8]? {
             do {
                 return try await base.next()
             } catch let f as UpstreamFailure {
@@ -117,7 +157,9 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), redaction: redaction)
+    }
 
     /// Reads the rest of the body into one buffer.
     public func collect(limit: Int = 64 << 20) async throws(UpstreamFailure) -> [UInt8] {

@@ -95,14 +95,14 @@ public final class Gateway: HTTPHandler, Sendable {
             }
             let strict = currentTable.config.readiness.requireProvider
             let (ready, reason) = !sidecar.ready || !strict || upstream.ready ? sidecar : upstream
-            respondJSON(
-                responder, status: ready ? 200 : 503,
-                [
-                    "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
-                    "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
-                    "providers": .object(providers),
-                ],
-                requestID: requestID)
+            var body: JSONObject = [
+                "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
+                "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
+                "providers": .object(providers),
+            ]
+            // The task store's state is detail, not readiness: chat is served without it.
+            if let store = storeReadiness() { body["store"] = store }
+            respondJSON(responder, status: ready ? 200 : 503, body, requestID: requestID)
         case "/metrics":
             guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
             await tasks?.runtime.refreshTaskGauge()

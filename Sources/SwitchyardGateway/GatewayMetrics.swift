@@ -236,6 +236,17 @@ public final class GatewayMetrics: Sendable {
         ).record(duration)
     }
 
+    /// The outcome of a task store write: `switchyard_store_up` (1 while writes work), and on a
+    /// failure `switchyard_store_errors_total{kind}` (`StoreError.Kind`: `disk_full`, `io`,
+    /// `read_only`, `busy`, …: a fixed set).
+    func storeWrite(failureKind: String?) {
+        gauge("store", "up", "1 while the task store accepts writes; 0 after a write failed (disk full, I/O…).", [])
+            .set(failureKind == nil ? 1.0 : 0.0)
+        if let failureKind {
+            counter("store_errors", "Task store writes that failed, by kind.", [("kind", failureKind)]).increment()
+        }
+    }
+
     /// Prometheus text exposition format 0.0.4.
     public func exposition() -> [UInt8] {
         var out: [UInt8] = []

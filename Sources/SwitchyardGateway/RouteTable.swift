@@ -30,27 +30,20 @@ public struct RouteTable: Sendable {
     /// Problems worth a warning at start (missing key variables).
     public let warnings: [String]
 
+    /// Every configured secret (provider and client keys), removed from whatever upstreams send.
+    public let redactor: Redactor
+
     /// Resolves every `*_env` from `environment` (read once, injected for tests).
     public init(config: SwitchyardConfig, environment: [String: String]) throws(ConfigErrors) {
+        let check = Self.checkEnvironment(config, environment)
+        if !check.errors.isEmpty { throw ConfigErrors(check.errors) }
         self.config = config
         var providers: [String: ResolvedProvider] = [:]
-        var warnings: [String] = []
-        var errors: [ConfigError] = []
-        for (i, p) in config.providers.enumerated() {
+        for p in config.providers {
             guard let kind = ProviderKind(rawValue: p.kind) else { continue }
             let codec = kind.codec
-            var key: Secret? = nil
-            var missing: String? = nil
-            if let env = p.apiKeyEnv {
-                if let v = environment[env], !v.isEmpty {
-                    key = Secret(v)
-                } else {
-                    missing = env
-                    warnings.append(
-                        "providers[\(i)].api_key_env: environment variable \(env) is not set; provider \"\(p.name)\" is disabled"
-                    )
-                }
-            }
+            let key = p.apiKeyEnv.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : Secret($0) }
+            let missing = key == nil ? p.apiKeyEnv : nil
             var headers: [HeaderField] = key.map { codec.authHeaders(apiKey: $0.value) } ?? []
             if kind == .openai {
                 if let org = p.organization { headers.append(HeaderField("OpenAI-Organization", org)) }
@@ -60,28 +53,82 @@ public struct RouteTable: Sendable {
             providers[p.name] = ResolvedProvider(
                 config: p, kind: kind, codec: codec, apiKey: key, missingKeyEnv: missing, headers: headers)
         }
-        var keys: [(String, Secret)] = []
-        for (i, k) in config.auth.keys.enumerated() {
-            if let v = environment[k.keyEnv], !v.isEmpty {
-                keys.append((k.name, Secret(v)))
-            } else {
-                errors.append(
-                    ConfigError(path: "auth.keys[\(i)].key_env", problem: "environment variable \(k.keyEnv) is not set")
+        let keys = config.auth.keys.compactMap { k in environment[k.keyEnv].map { (k.name, Secret($0)) } }
+        self.providers = providers
+        self.clientKeys = keys
+        self.warnings = check.warnings
+        self.redactor = Redactor(
+            secrets: providers.values.compactMap(\.apiKey?.value) + keys.map(\.1.value))
+    }
+
+    /// What the environment lacks or holds wrongly for `config`, without building anything:
+    /// `check-config` reports these together with the file's own mistakes.
+    public struct EnvironmentCheck: Sendable {
+        public var errors: [ConfigError] = []
+        public var warnings: [String] = []
+        /// Providers whose key is set (every provider disabled means nothing can be served).
+        public var usableProviders = 0
+        /// Why nothing can be served, when no provider is usable: a warning for `serve` (it
+        /// still starts, and answers 503), an error for `check-config`.
+        public var nothingCanServe: ConfigError?
+    }
+
+    public static func checkEnvironment(
+        _ config: SwitchyardConfig, _ environment: [String: String]
+    ) -> EnvironmentCheck {
+        var check = EnvironmentCheck()
+        func checkValue(_ value: String, env: String, path: String) {
+            // A key goes into an HTTP header (or is compared with one): a line break would split it.
+            if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                check.errors.append(
+                    ConfigError(
+                        path: path, problem: "environment variable \(env) contains a control character (a line break?)")
                 )
+            } else if Redactor.tooShort(value) {
+                check.warnings.append(
+                    "\(path): environment variable \(env) is shorter than \(Redactor.minimumSecretLength) characters, "
+                        + "too short to be told apart from text and redacted from upstream answers")
             }
         }
-        if keys.isEmpty, !config.listen.isLoopback, !config.auth.allowUnauthenticated {
-            errors.append(
+        for (i, p) in config.providers.enumerated() {
+            let path = "providers[\(i)].api_key_env"
+            guard let env = p.apiKeyEnv else {
+                check.usableProviders += 1  // a provider without a key (a local model server)
+                continue
+            }
+            if let v = environment[env], !v.isEmpty {
+                check.usableProviders += 1
+                checkValue(v, env: env, path: path)
+            } else {
+                check.warnings.append(
+                    "\(path): environment variable \(env) is not set; provider \"\(p.name)\" is disabled")
+            }
+        }
+        for (i, k) in config.auth.keys.enumerated() {
+            let path = "auth.keys[\(i)].key_env"
+            if let v = environment[k.keyEnv], !v.isEmpty {
+                checkValue(v, env: k.keyEnv, path: path)
+            } else {
+                check.errors.append(ConfigError(path: path, problem: "environment variable \(k.keyEnv) is not set"))
+            }
+        }
+        if config.auth.keys.isEmpty, !config.listen.isLoopback, !config.auth.allowUnauthenticated {
+            check.errors.append(
                 ConfigError(
                     path: "listen",
                     problem:
                         "refusing to listen on non-loopback address \(config.listen.host) without client keys; set auth.keys or auth.allow_unauthenticated: true"
                 ))
         }
-        if !errors.isEmpty { throw ConfigErrors(errors) }
-        self.providers = providers
-        self.clientKeys = keys
-        self.warnings = warnings
+        if check.usableProviders == 0 {
+            let reason =
+                config.providers.isEmpty
+                ? "no provider is configured" : "every provider is disabled (its key variable is not set)"
+            let problem = ConfigError(path: "providers", problem: "no provider can serve requests: \(reason)")
+            check.nothingCanServe = problem
+            check.warnings.append(problem.description)
+        }
+        return check
     }
 
     public var authRequired: Bool { !clientKeys.isEmpty }

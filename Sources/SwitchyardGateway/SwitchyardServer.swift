@@ -13,6 +13,8 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    /// `upstream` behind the route table's secrets: what the router and the health checks use.
+    let redacting: RedactingUpstream
     /// Runs requests whose body is at least `largeBodyBytes` (see `HTTPServerConfiguration`).
     let workers: WorkerPool
     let runtime: TaskRuntime
@@ -41,16 +43,20 @@ public final class SwitchyardServer: Sendable {
         // upstream connections as clients may hold open to us.
         upstream = try CurlUpstream(
             configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
+        redacting = RedactingUpstream(upstream, redactor: table.redactor)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: TaskStore.schemaVersion)
         metrics.configLoaded(success: true, reload: false, unixSeconds: Router.systemWallClock())
         let router = Router(
-            upstream: upstream, policy: RoutingPolicy(config), logger: logger,
+            upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
-        let store = try TaskStore(path: config.store.path)
+        let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
+        let store = try TaskStore(
+            path: config.store.path, configuration: .init(onWrite: { storeMonitor.record($0) }))
+        metrics.storeWrite(failureKind: nil)
         runtime = TaskRuntime(store: store, router: router, table: table, metrics: metrics, logger: logger)
         gateway = Gateway(
-            table: table, router: router, metrics: metrics, upstream: upstream, logger: logger,
+            table: table, router: router, metrics: metrics, upstream: redacting, logger: logger,
             tasks: GatewayTasks(
                 runtime: runtime, idempotency: IdempotencyCoordinator(),
                 idempotencyTTL: .seconds(config.store.idempotencyTTLSeconds),
@@ -162,6 +168,8 @@ public final class SwitchyardServer: Sendable {
         do {
             let config = try ConfigLoader.load(path: configPath)
             let table = try RouteTable(config: config, environment: environment)
+            for w in table.warnings { logger.warning("\(w)") }
+            redacting.update(table.redactor)
             gateway.reload(table)
             gateway.router.updatePolicy(RoutingPolicy(config))
             gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: Router.systemWallClock())

@@ -27,7 +27,9 @@ public struct TargetContext: Sendable {
     public var clampTemperature: Bool
     /// Anthropic models that accept `output_config` structured outputs (mapping.md §4).
     public var structuredOutputs: Bool
-    /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call ids).
+    /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call
+    /// ids): the same bytes decode to the same ids, different seeds to different ones. The router
+    /// gives every upstream call a seed of its own.
     public var idSeed: String
     /// OpenAI targets: whether `/v1/responses` requests go to the provider's own Responses route
     /// (`native`, the default) or are translated to Chat Completions (`chat`).

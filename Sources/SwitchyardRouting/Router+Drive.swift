@@ -119,7 +119,11 @@ extension Router {
                     "upstream attempt",
                     metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
                 let t0 = now()
-                let result = await attempt(target, req)
+                // Each call decodes with a seed of its own, so ids a codec synthesises (Gemini
+                // tool calls without a native id) never repeat across requests or turns.
+                var called = target
+                called.context.idSeed = nextIDSeed()
+                let result = await attempt(called, req)
                 let took = now() - t0
 
                 let failure: AttemptFailure

@@ -26,6 +26,9 @@ public final class Router: Sendable {
     let wallClock: @Sendable () -> Double
     let random: @Sendable () -> Double
     let state: Mutex<RouterState>
+    /// `TargetContext.idSeed` of each upstream call: this process's random nonce and a counter.
+    let idNonce: String
+    let idCounter = Atomic<UInt64>(0)
 
     /// - Parameters:
     ///   - logger: attempts at debug, breaker changes at info/warning; metadata carries
@@ -51,6 +54,15 @@ public final class Router: Sendable {
         self.wallClock = wallClock
         self.random = random
         self.state = Mutex(RouterState(policy: policy))
+        var g = SystemRandomNumberGenerator()
+        self.idNonce = String(g.next() as UInt64, radix: 36)
+    }
+
+    /// A seed no other upstream call of any Switchyard process uses: a process nonce from the
+    /// system's CSPRNG and a per-call counter (the client's `x-request-id` is not unique enough:
+    /// clients may reuse it).
+    func nextIDSeed() -> String {
+        idNonce + "." + String(idCounter.wrappingAdd(1, ordering: .relaxed).newValue, radix: 36)
     }
 
     /// Unix time from the system clock (`CLOCK_REALTIME`), without Foundation.

@@ -47,6 +47,10 @@ final class SQLiteConnection {
         _ = sy_sqlite3_db_config_int(db, SQLITE_DBCONFIG_DEFENSIVE, 1)
     }
 
+    /// Whether SQLite opened the main database read-only although read-write was asked for:
+    /// it falls back to read-only when the operating system refuses write access.
+    var isReadOnly: Bool { sqlite3_db_readonly(context.db, "main") == 1 }
+
     deinit {
         // Finalize cached statements first so close_v2 closes now rather than leaving a zombie.
         statements.removeAll()
@@ -156,9 +160,14 @@ final class SQLiteConnection {
         case SQLITE_CANTOPEN:
             kind = .cannotOpen
             message = "\(doing): cannot open the file (does its directory exist, is it a regular file?): \(sqliteText)"
-        case SQLITE_FULL, SQLITE_IOERR:
+        case SQLITE_FULL:
+            kind = .diskFull
+            message =
+                "\(doing): the disk is full (no space left on the file system holding the database, or the"
+                + " store reached its page limit); nothing was written: \(sqliteText)"
+        case SQLITE_IOERR:
             kind = .io
-            message = "\(doing): disk full or I/O error: \(sqliteText)"
+            message = "\(doing): I/O error: \(sqliteText)"
         case SQLITE_CONSTRAINT:
             // SQLITE_CONSTRAINT_PRIMARYKEY and SQLITE_CONSTRAINT_UNIQUE are composite macros Swift does
             // not import: (SQLITE_CONSTRAINT | (6<<8)) and (SQLITE_CONSTRAINT | (8<<8)) in sqlite3.h.

@@ -17,7 +17,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case schemaTooNew = "schema_too_new"
         /// An SQLite database that is not Switchyard's (other `application_id`, or unknown tables at version 0).
         case foreignDatabase = "foreign_database"
-        /// Disk full or an I/O error. SQLITE_FULL, SQLITE_IOERR.
+        /// The file system is full, or the store reached its page limit. SQLITE_FULL.
+        case diskFull = "disk_full"
+        /// An I/O error. SQLITE_IOERR.
         case io
         /// No such task (or not this owner's), step, or idempotency record.
         case notFound = "not_found"
@@ -59,4 +61,14 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind.rawValue): \(message) (database \(path))" }
+
+    /// The store itself failed (disk full, I/O, read-only, locked, damaged, unopenable), as
+    /// opposed to refusing this request (`notFound`, `duplicate`, `rejected`, `invalidArgument`):
+    /// what readiness details and `switchyard_store_errors_total` report.
+    public var isStoreFailure: Bool {
+        switch kind {
+        case .cannotOpen, .readOnly, .corrupt, .busy, .schemaTooNew, .foreignDatabase, .diskFull, .io, .sqlite: true
+        case .notFound, .duplicate, .rejected, .invalidArgument: false
+        }
+    }
 }

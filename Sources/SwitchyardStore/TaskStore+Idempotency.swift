@@ -63,7 +63,7 @@ extension TaskStore {
         let now = configuration.clock()
         let expiresAt = now + Int64(Self.milliseconds(ttl))
         let path = self.path
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 let existing = try connection.queryOne(
                     """
@@ -107,7 +107,7 @@ extension TaskStore {
     ) throws(StoreError) {
         let headerJSON = JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) })
         let path = self.path
-        try writer.withLock { connection throws(StoreError) in
+        try write { connection throws(StoreError) in
             let changed = try connection.run(
                 """
                 UPDATE idempotency SET state = 'completed', status = ?, body = ?, headers = ?
@@ -123,7 +123,7 @@ extension TaskStore {
 
     /// Drops an `in_flight` record (the request failed before a replayable response), so a retry runs.
     public func abandonIdempotent(owner: String, key: String) throws(StoreError) {
-        _ = try writer.withLock { connection throws(StoreError) in
+        _ = try write { connection throws(StoreError) in
             try connection.run(
                 "DELETE FROM idempotency WHERE owner = ? AND key = ? AND state = 'in_flight'",
                 [.text(owner), .text(key)]
@@ -137,7 +137,7 @@ extension TaskStore {
     /// the client's retries until the record expired.
     @discardableResult
     public func releaseInFlightIdempotency() throws(StoreError) -> Int {
-        try writer.withLock { connection throws(StoreError) in
+        try write { connection throws(StoreError) in
             try connection.run("DELETE FROM idempotency WHERE state = 'in_flight'")
         }
     }
@@ -146,7 +146,7 @@ extension TaskStore {
     @discardableResult
     public func purgeExpiredIdempotency() throws(StoreError) -> Int {
         let now = configuration.clock()
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.run("DELETE FROM idempotency WHERE expires_at <= ?", [.integer(now)])
         }
     }

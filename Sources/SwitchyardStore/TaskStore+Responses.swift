@@ -10,7 +10,7 @@ extension TaskStore {
         // Not `milliseconds(_:)`: it clamps to Int32 (24.8 days), shorter than the default TTL.
         let (seconds, attoseconds) = ttl.components
         let expiresAt = now + max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-        try writer.withLock { connection throws(StoreError) in
+        try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 try connection.run(
                     """
@@ -73,7 +73,7 @@ extension TaskStore {
     /// Deletes the owner's turn; false when there was none. Blocking.
     public func deleteResponse(id: String, owner: String) throws(StoreError) -> Bool {
         let now = configuration.clock()
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.run(
                 "DELETE FROM responses WHERE id = ? AND owner = ? AND expires_at > ?",
                 [.text(id), .text(owner), .integer(now)]) > 0
@@ -84,7 +84,7 @@ extension TaskStore {
     @discardableResult
     public func purgeExpiredResponses() throws(StoreError) -> Int {
         let now = configuration.clock()
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.run("DELETE FROM responses WHERE expires_at <= ?", [.integer(now)])
         }
     }

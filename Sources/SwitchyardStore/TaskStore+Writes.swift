@@ -10,9 +10,29 @@ extension TaskStore {
         id: String, owner: String, agent: String, metadata: JSON = .object([:])
     ) throws(StoreError) -> TaskRecord {
         let now = configuration.clock()
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+            }
+        }
+    }
+
+    /// Creates a task with its steps planned and ready to run, in ONE transaction: `task.created`,
+    /// then `start` with the steps planned, then `plan` (→ `executing`). Either all of it is
+    /// committed or none: a crash can never leave a task that nothing resumes (an `idle` one).
+    /// Blocking. - Throws: `.duplicate` if `id` or a step id exists.
+    public func createPlannedTask(
+        id: String, owner: String, agent: String, metadata: JSON = .object([:]), steps: [PlannedStep]
+    ) throws(StoreError) -> TaskRecord {
+        let now = configuration.clock()
+        return try write { connection throws(StoreError) in
+            try connection.writeTransaction { () throws(StoreError) in
+                _ = try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+                _ = try Self.applyTransition(
+                    connection, taskID: id, owner: owner, event: .start, stepUpdates: [.plan(steps)], events: [],
+                    now: now)
+                return try Self.applyTransition(
+                    connection, taskID: id, owner: owner, event: .plan, stepUpdates: [], events: [], now: now)
             }
         }
     }
@@ -35,7 +55,7 @@ extension TaskStore {
         events: [NewHistoryEvent] = []
     ) throws(StoreError) -> TaskRecord {
         let now = configuration.clock()
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 try Self.applyTransition(
                     connection, taskID: taskID, owner: owner, event: event, stepUpdates: stepUpdates,
@@ -52,7 +72,7 @@ extension TaskStore {
     public func resumeAfterRestart() throws(StoreError) -> [ResumePoint] {
         let now = configuration.clock()
         let path = self.path
-        return try writer.withLock { connection throws(StoreError) in
+        return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 let requeued = try connection.query(
                     """

@@ -57,16 +57,23 @@ public final class TaskStore: Sendable {
         public var checkIntegrityAtOpen: Bool
         /// Wall-clock time in Unix milliseconds; tests inject a manual clock.
         public var clock: @Sendable () -> Int64
+        /// Called after every write: `nil` when the store worked (the write committed, or the
+        /// request was refused on its merits), else the store's own failure (disk full, I/O,
+        /// read-only, locked: `StoreError.isStoreFailure`). For metrics and readiness; it runs on
+        /// the writing thread and must not call the store.
+        public var onWrite: (@Sendable (StoreError?) -> Void)?
 
         public init(
             busyTimeout: Duration = .seconds(5), durability: Durability = .normal, readOnly: Bool = false,
-            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = TaskStore.systemClock
+            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = TaskStore.systemClock,
+            onWrite: (@Sendable (StoreError?) -> Void)? = nil
         ) {
             self.busyTimeout = busyTimeout
             self.durability = durability
             self.readOnly = readOnly
             self.checkIntegrityAtOpen = checkIntegrityAtOpen
             self.clock = clock
+            self.onWrite = onWrite
         }
     }
 
@@ -77,6 +84,7 @@ public final class TaskStore: Sendable {
     public let configuration: Configuration
     let writer: Mutex<SQLiteConnection>
     let reader: Mutex<SQLiteConnection>
+    private let lastWrite = Mutex<StoreError?>(nil)
     private let queue = DispatchQueue(label: "switchyard.store", attributes: .concurrent)
 
     /// Opens or creates the database at `path`, checks it and runs pending migrations.
@@ -86,10 +94,16 @@ public final class TaskStore: Sendable {
         self.path = path
         self.configuration = configuration
         let timeout = Self.milliseconds(configuration.busyTimeout)
+        try StoreFile.check(path, readOnly: configuration.readOnly)
         let writer = try SQLiteConnection(
             path: path, readOnly: configuration.readOnly, create: !configuration.readOnly,
             busyTimeoutMilliseconds: timeout
         )
+        if !configuration.readOnly, writer.isReadOnly {
+            // SQLite fell back to read-only: the operating system refused write access after all.
+            let cause = StoreFile.writeProblem(path) ?? "the operating system refused write access"
+            throw StoreError(kind: .readOnly, message: "the database file cannot be written: \(cause)", path: path)
+        }
         try Self.prepare(writer, configuration: configuration)
         let reader = try SQLiteConnection(path: path, readOnly: true, create: false, busyTimeoutMilliseconds: timeout)
         self.writer = Mutex(writer)
@@ -107,6 +121,28 @@ public final class TaskStore: Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// The store failure that stopped the last write, or nil when the last write worked (or
+    /// none was made yet): what `/readyz` reports as the store's state.
+    public var lastWriteFailure: StoreError? { lastWrite.withLock { $0 } }
+
+    /// Runs `body` with the writer connection and records the outcome (`lastWriteFailure`,
+    /// `Configuration.onWrite`). Every write goes through here.
+    func write<T: Sendable>(_ body: (SQLiteConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            let value = try writer.withLock { connection throws(StoreError) in try body(connection) }
+            noteWrite(nil)
+            return value
+        } catch {
+            noteWrite(error.isStoreFailure ? error : nil)
+            throw error
+        }
+    }
+
+    private func noteWrite(_ failure: StoreError?) {
+        lastWrite.withLock { $0 = failure }
+        configuration.onWrite?(failure)
     }
 
     /// `PRAGMA user_version` as stored in the file.

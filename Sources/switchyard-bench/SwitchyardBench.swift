@@ -7,5 +7,5 @@ struct SwitchyardBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Prints Switchyard benchmark figures (run by bench/run).",
-        subcommands: [StoreBench.self, CodecBench.self])
+        subcommands: [StoreBench.self, CodecBench.self, BodiesBench.self])
 }

@@ -30,22 +30,33 @@ struct ConfigOptions: ParsableArguments {
     var listen: String?
 
     func load(environment: [String: String]) throws(ConfigErrors) -> (SwitchyardConfig, String?) {
-        var result: (SwitchyardConfig, String?)
-        if let path = config ?? environment["SWITCHYARD_CONFIG"], !path.isEmpty {
-            result = (try ConfigLoader.load(path: path), path)
+        let (config, path, errors) = loadReportingAll(environment: environment)
+        guard let config, errors.isEmpty else { throw ConfigErrors(errors) }
+        return (config, path)
+    }
+
+    /// The configuration as far as it could be read, its path, and every problem of the file and
+    /// of the overrides (nil configuration when the file could not be read or parsed).
+    func loadReportingAll(environment: [String: String]) -> (SwitchyardConfig?, String?, [ConfigError]) {
+        var config: SwitchyardConfig?
+        var errors: [ConfigError] = []
+        var path: String?
+        if let p = self.config ?? environment["SWITCHYARD_CONFIG"], !p.isEmpty {
+            path = p
+            (config, errors) = ConfigLoader.loadReportingAll(path: p)
         } else {
-            result = (SwitchyardConfig.embeddedDefault(environment: environment), nil)
+            config = SwitchyardConfig.embeddedDefault(environment: environment)
         }
         if let text = listen ?? environment["SWITCHYARD_LISTEN"], !text.isEmpty {
-            guard let address = ListenAddress(parsing: text) else {
-                throw ConfigErrors([
+            if let address = ListenAddress(parsing: text) {
+                config?.listen = address
+            } else {
+                errors.append(
                     ConfigError(
-                        path: "listen", problem: "expected host:port, got \"\(text)\" (--listen / SWITCHYARD_LISTEN)")
-                ])
+                        path: "listen", problem: "expected host:port, got \"\(text)\" (--listen / SWITCHYARD_LISTEN)"))
             }
-            result.0.listen = address
         }
-        return result
+        return (config, path, errors)
     }
 }
 
@@ -106,23 +117,49 @@ struct Serve: AsyncParsableCommand {
 struct CheckConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate a configuration file and the environment it needs; exit 2 when bad.")
+        abstract: "Validate a configuration file and the environment it needs; exit 2 when bad.",
+        discussion: """
+            Reports every problem in one run: the file's syntax, types and ranges, and the \
+            environment variables it names. When no provider can serve (none configured, or every \
+            provider's key variable unset) it warns, as `serve` starts with such a configuration \
+            and answers 503 (a container checked without its provider secrets is the usual case); \
+            with --require-provider, or `readiness.require_provider: true` in the file, that is an \
+            error too.
+            """)
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(help: "Fail (exit 2) when no provider can serve requests, instead of warning.")
+    var requireProvider = false
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        do {
-            let (config, path) = try options.load(environment: environment)
-            let table = try RouteTable(config: config, environment: environment)
-            for w in table.warnings { print("warning: \(w)") }
-            print(
-                "ok: \(path ?? "embedded default"): \(config.providers.count) providers, \(config.models.count) models, "
-                    + "listen \(config.listen)")
-        } catch {
-            printErrors(error)
+        let (loaded, path, fileErrors) = options.loadReportingAll(environment: environment)
+        var errors = fileErrors
+        var warnings: [String] = []
+        if let config = loaded {
+            var check = RouteTable.checkEnvironment(config, environment)
+            if let nothing = check.nothingCanServe {
+                check.warnings.removeAll { $0 == nothing.description }
+                if requireProvider || config.readiness.requireProvider {
+                    errors.append(nothing)
+                } else {
+                    check.warnings.append(
+                        "\(nothing): every request would be answered 503 (--require-provider makes this an error)")
+                }
+            }
+            // A key variable named by a broken entry is the file's problem, reported once.
+            errors += check.errors.filter { e in !errors.contains { $0.path == e.path } }
+            warnings = check.warnings
+        }
+        for w in warnings { print("warning: \(w)") }
+        guard let config = loaded, errors.isEmpty else {
+            printErrors(ConfigErrors(errors))
             throw ExitCode(configExitCode)
         }
+        print(
+            "ok: \(path ?? "embedded default"): \(config.providers.count) providers, \(config.models.count) models, "
+                + "listen \(config.listen)")
     }
 }
 

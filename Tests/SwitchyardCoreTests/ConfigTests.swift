@@ -67,7 +67,7 @@ import Testing
             j["listen"] = "nohost"
         }
         #expect(e.contains("retyr: unknown key"))
-        #expect(e.contains("retry.attempts_per_target: expected an integer, got string"))
+        #expect(e.contains(#"retry.attempts_per_target: expected an integer, got string "two""#))
         #expect(e.contains(#"listen: expected host:port, got "nohost""#))
     }
 
@@ -79,7 +79,7 @@ import Testing
         #expect(c.retry.budgetPercent == 25)
         #expect(c.retry.budgetMinRetriesPerSecond == 2.5)
         let e = errors { j in j["retry"] = ["budget_min_retries_per_s": -1] }
-        #expect(e == ["retry.budget_min_retries_per_s: must not be negative"])
+        #expect(e == ["retry.budget_min_retries_per_s: must be within 0...100000, got -1.0"])
     }
 
     @Test func badKindAndDuplicates() {
@@ -116,7 +116,7 @@ import Testing
             j["store"] = ["path": "s.db", "responses_ttl_s": 0]
         }
         #expect(invalid.contains("providers[1].responses_mode: only applies to providers of kind openai"))
-        #expect(invalid.contains("store.responses_ttl_s: must be at least 1"))
+        #expect(invalid.contains("store.responses_ttl_s: must be within 1...31536000, got 0"))
     }
 
     @Test func emptyFileIsAnError() {

@@ -40,3 +40,85 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSON.parse([0x22, 0xFF, 0x22]) }
     }
 }
+
+/// Objects past `JSONObject.indexThreshold` members keep a key table; these check that it agrees
+/// with the plain ordered-list semantics everywhere (the speed itself is `switchyard-bench bodies`).
+@Suite struct JSONObjectTableTests {
+    @Test func duplicateKeysKeepTheFirstPositionAndTheLastValueInLongObjects() throws {
+        let members = (0..<40).map { #""k\#($0)":\#($0)"# } + [#""k0":"last""#, #""k20":"again""#]
+        let v = try JSON.parse("{" + members.joined(separator: ",") + "}")
+        let o = try #require(v.objectValue)
+        #expect(o.count == 40)
+        #expect(o.keys == (0..<40).map { "k\($0)" })
+        #expect(o["k0"] == "last")
+        #expect(o["k20"] == "again")
+        #expect(o["k39"] == 39)
+        #expect(o["k40"] == nil)
+    }
+
+    @Test func shortAndLongObjectsReadDuplicatesAlike() throws {
+        let short = try JSON.parse(#"{"a":1,"b":2,"a":3}"#)
+        #expect(short.serializedString() == #"{"a":3,"b":2}"#)
+        let filler = (0..<30).map { #""f\#($0)":0"# }.joined(separator: ",")
+        let long = try JSON.parse(#"{"a":1,"b":2,\#(filler),"a":3}"#)
+        #expect(long.serializedString().hasPrefix(#"{"a":3,"b":2,"f0":0"#))
+        #expect(long.objectValue?.count == 32)
+    }
+
+    /// Random sets, overwrites and removals across the threshold, checked against an ordered list.
+    @Test func agreesWithAnOrderedListUnderRandomEdits() {
+        var rng = SplitMix(seed: 7)
+        var object = JSONObject()
+        var model: [(String, JSON)] = []
+        for step in 0..<4_000 {
+            let key = "k\(rng.next() % 60)"
+            let roll = rng.next() % 10
+            if roll < 2 {
+                object[key] = nil
+                model.removeAll { $0.0 == key }
+            } else if roll < 3 {
+                // appendUnique is only for new keys; use it the way builders do.
+                if !model.contains(where: { $0.0 == key }) {
+                    object.appendUnique(key, .int(step))
+                    model.append((key, .int(step)))
+                }
+            } else {
+                object[key] = .int(step)
+                if let i = model.firstIndex(where: { $0.0 == key }) {
+                    model[i].1 = .int(step)
+                } else {
+                    model.append((key, .int(step)))
+                }
+            }
+            #expect(object.keys == model.map(\.0))
+            for (k, v) in model where object[k] != v {
+                Issue.record("step \(step): \(k) reads \(String(describing: object[k])), expected \(v)")
+            }
+            #expect(object["absent"] == nil)
+        }
+        #expect(object == JSONObject(model))
+    }
+
+    @Test func copiesDoNotShareEdits() {
+        var a = JSONObject((0..<30).map { ("k\($0)", JSON.int($0)) })
+        let b = a
+        a["k3"] = "changed"
+        a["new"] = true
+        #expect(b["k3"] == 3)
+        #expect(b["new"] == nil)
+        #expect(a["k3"] == "changed")
+    }
+}
+
+/// A small deterministic generator for the edit sequence above.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

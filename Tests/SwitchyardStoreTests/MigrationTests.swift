@@ -14,10 +14,15 @@ import Testing
         }
     }
 
-    @Test func emptyFileAtVersionZeroIsMigrated() throws {
+    /// An SQLite file with no schema (version 0) becomes a store; a zero-byte file is refused
+    /// instead (`StoreEdgeTests`).
+    @Test func emptyDatabaseAtVersionZeroIsMigrated() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/empty.db"
-            _ = FileManager.default.createFile(atPath: path, contents: Data())
+            do {
+                let other = try SQLiteConnection(path: path, readOnly: false, create: true, busyTimeoutMilliseconds: 0)
+                try other.execute("CREATE TABLE x (y); DROP TABLE x")
+            }
             let store = try TaskStore(path: path)
             #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
             _ = try store.createTask(id: "t1", owner: "alice", agent: "a")

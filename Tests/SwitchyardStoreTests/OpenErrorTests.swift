@@ -33,10 +33,14 @@ import Testing
 
             // A read-only open of a file that needs migrating fails at open, not at first write.
             let empty = directory + "/empty.db"
-            _ = FileManager.default.createFile(atPath: empty, contents: Data())
+            do {
+                let other = try SQLiteConnection(path: empty, readOnly: false, create: true, busyTimeoutMilliseconds: 0)
+                try other.execute("CREATE TABLE x (y); DROP TABLE x")  // an SQLite file at schema version 0
+            }
+            let before = fileBytes(empty)
             let migrate = storeError { _ = try TaskStore(path: empty, configuration: .init(readOnly: true)) }
             #expect(migrate?.kind == .readOnly)
-            #expect(fileBytes(empty)?.isEmpty == true)
+            #expect(fileBytes(empty) == before)
         }
     }
 

@@ -145,6 +145,14 @@ extension Gateway {
             status: status, headers: baseHeaders(requestID), body: TaskRendering.task(snapshot).serialized())
     }
 
+    /// `/readyz`'s `store` detail: `{"ok": true}`, or the failure that stopped the last write
+    /// (`{"ok": false, "error": "disk_full", "detail": …}`); nil without a task runtime.
+    func storeReadiness() -> JSON? {
+        guard let store = tasks?.store else { return nil }
+        guard let failure = store.lastWriteFailure else { return ["ok": true] }
+        return ["ok": false, "error": .string(failure.kind.rawValue), "detail": .string(failure.message)]
+    }
+
     /// Store failures in OpenAI's envelope. Messages name no path, key or payload.
     func taskAPIError(_ error: StoreError) -> APIError {
         switch error.kind {
@@ -162,6 +170,15 @@ extension Gateway {
                 status: 503, type: "server_error", code: "store_busy",
                 message: "The task store is busy; retry shortly.",
                 retryAfterSeconds: 1)
+        case .diskFull:
+            return APIError(
+                status: 507, type: "server_error", code: "store_full",
+                message: "The task store's disk is full: nothing was stored. Chat completions without an "
+                    + "Idempotency-Key still work; tasks resume once space is freed.")
+        case .readOnly:
+            return APIError(
+                status: 503, type: "server_error", code: "store_read_only",
+                message: "The task store cannot be written (read-only file or file system); nothing was stored.")
         default:
             logger.error("task store failure", metadata: ["error": .string(error.description)])
             return .internalError("The task store failed.")

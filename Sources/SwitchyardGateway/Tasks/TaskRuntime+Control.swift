@@ -7,23 +7,23 @@ import SwitchyardTasks
 /// schedules, interrupts, wakes event streams. `owner` is the caller's key NAME; another owner's
 /// task is `.notFound`, exactly like a missing one.
 extension TaskRuntime {
-    /// Creates the task, plans its steps and schedules it: `task.created`, then `start` with the
-    /// steps planned in the same transaction, then `plan` (→ `executing`). A crash between these
-    /// commits leaves an `idle` task (never resumed, the client got no 202) or a `planning` one with
-    /// all its steps (resumed on the next start).
+    /// Creates the task with its steps planned (`executing`) in one store transaction, then
+    /// schedules it: a crash leaves either no task (the client got no 202) or one the next start
+    /// resumes.
     func create(
         owner: String, agent: String, metadata: JSON, steps: [PlannedStep]
     ) async throws(StoreError)
         -> TaskSnapshot
     {
         let id = Self.newTaskID()
-        _ = try await store.perform { store throws(StoreError) in
-            try store.createTask(id: id, owner: owner, agent: agent, metadata: metadata)
+        let elapsed = try await store.perform { store throws(StoreError) in
+            let started = ContinuousClock.now
+            _ = try store.createPlannedTask(id: id, owner: owner, agent: agent, metadata: metadata, steps: steps)
+            return ContinuousClock.now - started
         }
-        let job = Job(taskID: id, owner: owner)
-        try await commit(job, event: .start, steps: [.plan(steps)])
-        try await commit(job, event: .plan)
-        schedule(job)
+        metrics.checkpointCommit(elapsed)
+        hub.notify(id)
+        schedule(Job(taskID: id, owner: owner))
         return try await snapshotOrNotFound(id: id, owner: owner)
     }
 

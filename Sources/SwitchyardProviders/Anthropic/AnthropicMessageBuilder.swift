@@ -17,8 +17,9 @@ struct AnthropicMessageBuilder {
     private(set) var turns: [Turn] = []
     /// Names of functions called in the history, in order of first appearance (for stub tools).
     private(set) var calledToolNames: [String] = []
+    private var calledToolNameSet: Set<String> = []
     /// Calls of the latest assistant message not answered yet: original id and JSON path.
-    private var pending: [(id: String, path: String)] = []
+    private var pending = PendingToolCalls()
     let provider: String
 
     init(provider: String) { self.provider = provider }
@@ -32,12 +33,11 @@ struct AnthropicMessageBuilder {
             if !text.isEmpty { systemTexts.append(text) }
         case .tool:
             let id = message.toolCallID ?? ""
-            guard let k = pending.firstIndex(where: { $0.id == id }) else {
+            guard pending.answer(id) else {
                 throw .invalidRequest(
                     "\(path).tool_call_id '\(id)' does not answer an unanswered tool call of the preceding assistant message.",
                     param: path + ".tool_call_id", code: "invalid_value")
             }
-            pending.remove(at: k)
             var result: JSONObject = ["type": "tool_result", "tool_use_id": .string(AnthropicWire.toolID(id))]
             let text = try AnthropicContent.plainText(message.content, path: path + ".content")
             // `content: ""` is refused by Anthropic; a block without `content` is its documented empty result.
@@ -56,8 +56,8 @@ struct AnthropicMessageBuilder {
                     "type": "tool_use", "id": .string(AnthropicWire.toolID(call.id)), "name": .string(call.name),
                     "input": input,
                 ])
-                pending.append((call.id, "\(path).tool_calls[\(j)]"))
-                if !calledToolNames.contains(call.name) { calledToolNames.append(call.name) }
+                pending.add(id: call.id, path: "\(path).tool_calls[\(j)]")
+                if calledToolNameSet.insert(call.name).inserted { calledToolNames.append(call.name) }
             }
             append("assistant", blocks)
         case .function:
@@ -102,8 +102,8 @@ struct AnthropicMessageBuilder {
 
     /// Every tool call must be answered by a tool message before the next user/assistant
     /// message (and before the end); Anthropic would 400 otherwise.
-    private func requireAnswered(before path: String?) throws(APIError) {
-        guard let open = pending.first else { return }
+    private mutating func requireAnswered(before path: String?) throws(APIError) {
+        guard let open = pending.first() else { return }
         let place = path.map { "before \($0)" } ?? "at the end of messages"
         throw .invalidRequest(
             "Tool call '\(open.id)' (\(open.path)) has no tool message answering it \(place); "

@@ -11,7 +11,7 @@ struct AnthropicToolEncoder {
 
     func encode() throws(APIError) -> (tools: [JSON], toolChoice: JSON?) {
         var tools: [JSON] = []
-        var names: [String] = []
+        var names: Set<String> = []
         let allowed = try allowedNames()
         for (i, tool) in request.tools.enumerated() {
             guard tool.kind == .function else {
@@ -23,7 +23,7 @@ struct AnthropicToolEncoder {
             }
             if let allowed, !allowed.contains(tool.name) { continue }
             tools.append(try definition(tool, path: "tools[\(i)].function"))
-            names.append(tool.name)
+            names.insert(tool.name)
         }
 
         var choice: JSONObject?
@@ -54,16 +54,15 @@ struct AnthropicToolEncoder {
             if let description { t["description"] = .string(description) }
             t["input_schema"] = schema
             tools.append(.object(t))
-            names.append(AnthropicJSONMode.toolName)
+            names.insert(AnthropicJSONMode.toolName)
             choice = ["type": "tool", "name": .string(AnthropicJSONMode.toolName)]
         }
 
         // History with tool blocks but no client tools: Anthropic 400s, so declare stubs and
         // forbid calling them (**policy**, mapping.md §2 step 9).
         if request.tools.isEmpty, !calledToolNames.isEmpty {
-            for name in calledToolNames where !names.contains(name) {
+            for name in calledToolNames where names.insert(name).inserted {
                 tools.append(["name": .string(name), "input_schema": ["type": "object", "properties": [:]]])
-                names.append(name)
             }
             if !jsonMode.isForcedTool { choice = ["type": "none"] }
         }

@@ -17,11 +17,12 @@ struct GeminiContents {
 
     init(_ messages: [ChatMessage]) throws(APIError) {
         var nameByID: [String: String] = [:]
-        var pending: [String] = []
+        var pending = PendingToolCalls()
         var pendingOwner = 0
+        var calledNameSet: Set<String> = []
         for (i, m) in messages.enumerated() {
             if m.role != .tool, m.role != .system, m.role != .developer, !pending.isEmpty {
-                throw Self.unanswered(pending, owner: pendingOwner)
+                throw Self.unanswered(pending.openIDs, owner: pendingOwner)
             }
             switch m.role {
             case .system, .developer:
@@ -40,9 +41,10 @@ struct GeminiContents {
                 for (j, call) in m.toolCalls.enumerated() {
                     parts.append(try Self.functionCall(call, path: "messages[\(i)].tool_calls[\(j)]"))
                     nameByID[call.id] = call.name
-                    if !calledNames.contains(call.name) { calledNames.append(call.name) }
+                    if calledNameSet.insert(call.name).inserted { calledNames.append(call.name) }
                 }
-                pending = m.toolCalls.map(\.id)
+                pending.removeAll()
+                for call in m.toolCalls { pending.add(id: call.id, path: "") }
                 pendingOwner = i
                 append("model", parts)
             case .tool:
@@ -53,13 +55,12 @@ struct GeminiContents {
                         "\(path) '\(id)' does not match any tool call of an earlier assistant message.", param: path,
                         code: "invalid_value")
                 }
-                guard let k = pending.firstIndex(of: id) else {
+                guard pending.answer(id) else {
                     throw APIError.invalidRequest(
                         "\(path) '\(id)' answers a tool call that was already answered or belongs to an earlier turn; "
                             + "each tool call needs exactly one tool message right after its assistant message.",
                         param: path, code: "invalid_value")
                 }
-                pending.remove(at: k)
                 append("user", [Self.functionResponse(name: name, id: id, content: m.content)])
             case .function:
                 throw APIError.unsupportedValue(
@@ -67,7 +68,7 @@ struct GeminiContents {
                     "The deprecated 'function' role is not supported for Gemini models; use tool messages.")
             }
         }
-        if !pending.isEmpty { throw Self.unanswered(pending, owner: pendingOwner) }
+        if !pending.isEmpty { throw Self.unanswered(pending.openIDs, owner: pendingOwner) }
         if turns.first?.role == "model" { turns.insert(("user", [.object(["text": "."])]), at: 0) }
         guard !turns.isEmpty else {
             throw APIError.invalidRequest(

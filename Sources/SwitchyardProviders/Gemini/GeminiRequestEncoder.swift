@@ -82,8 +82,9 @@ struct GeminiRequestEncoder {
             return (.array([.object(["functionDeclarations": .array(stubs)])]), config(mode: "NONE"))
         }
         var declarations: [(name: String, json: JSON)] = []
+        var budget = GeminiSchema.Budget()
         for (i, tool) in request.tools.enumerated() {
-            declarations.append((tool.name, try declaration(tool, path: "tools[\(i)]")))
+            declarations.append((tool.name, try declaration(tool, path: "tools[\(i)]", budget: &budget)))
         }
         let names = Set(declarations.map(\.name))
         var toolConfig: JSON?
@@ -118,7 +119,8 @@ struct GeminiRequestEncoder {
             if required {
                 toolConfig = config(mode: "ANY", allowed: allowed)
             } else {
-                declarations.removeAll { !allowed.contains($0.name) }
+                let kept = Set(allowed)
+                declarations.removeAll { !kept.contains($0.name) }
                 toolConfig = config(mode: "AUTO")
             }
         case .custom?:
@@ -135,7 +137,9 @@ struct GeminiRequestEncoder {
         return .object(["functionCallingConfig": .object(fc)])
     }
 
-    private func declaration(_ tool: ToolDefinition, path: String) throws(APIError) -> JSON {
+    private func declaration(
+        _ tool: ToolDefinition, path: String, budget: inout GeminiSchema.Budget
+    ) throws(APIError) -> JSON {
         guard tool.kind == .function else {
             throw APIError.unsupportedParameter(
                 path + ".type", provider: "Gemini", detail: "Custom tools are not supported for Gemini models.")
@@ -150,7 +154,7 @@ struct GeminiRequestEncoder {
         if let parameters = tool.parameters {
             let cleaned: JSON
             do {
-                cleaned = try GeminiSchema.clean(parameters)
+                cleaned = try GeminiSchema.clean(parameters, budget: &budget)
             } catch {
                 throw Self.schemaError(error, param: path + ".function.parameters")
             }
@@ -183,6 +187,13 @@ struct GeminiRequestEncoder {
                 code: "invalid_value")
         case .conflictingKeywords(let what):
             return .unsupportedValue(param, "\(param) combines \(what), which cannot be expressed for Gemini models.")
+        case .tooLarge:
+            return .invalidRequest(
+                "\(param) expands to more than \(GeminiSchema.maximumInlinedBytes / 1024) KiB when its $refs are "
+                    + "inlined for Gemini models (together with the request's other tools); refer to shared "
+                    + "definitions fewer times or flatten the schema.",
+                param: param,
+                code: "schema_too_large")
         }
     }
 }

@@ -2,7 +2,9 @@
 ///
 /// Gemini may omit `functionCall.id`; Switchyard then synthesises one that is deterministic in
 /// (`TargetContext.idSeed`, candidate index, call index), so a streamed and a buffered decode of the
-/// same answer agree and any split of the stream gives the same ids. A `thoughtSignature` travels
+/// same answer agree and any split of the stream gives the same ids. The router gives every
+/// upstream call a seed of its own, so the ids never repeat across requests or the turns of a
+/// conversation (agent frameworks key tool results by id). A `thoughtSignature` travels
 /// inside the id (`<id>__thought__<signature>`, LiteLLM's format), which keeps the codec stateless.
 enum GeminiToolCallID {
     /// Prefix of ids Switchyard made up; they are never sent back to Gemini.

@@ -1,0 +1,44 @@
+import Synchronization
+
+/// An `Upstream` that removes the configured secrets (`Redactor`) from everything the wrapped one
+/// returns: response headers, buffered and streamed bodies, failure texts. It sits where
+/// upstream bytes enter the process, so error messages, passed-through bodies, stream error
+/// events, logs, task records and idempotency records all see redacted bytes, with no call site
+/// having to remember it.
+public final class RedactingUpstream: Upstream, Sendable {
+    let base: any Upstream
+    private let current: Mutex<Redactor>
+
+    public init(_ base: any Upstream, redactor: Redactor) {
+        self.base = base
+        self.current = Mutex(redactor)
+    }
+
+    /// The redactor of a reloaded configuration; calls in flight keep the one they started with.
+    public func update(_ redactor: Redactor) { current.withLock { $0 = redactor } }
+
+    public var redactor: Redactor { current.withLock { $0 } }
+
+    public func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse {
+        let redactor = self.redactor
+        let response: UpstreamResponse
+        do {
+            response = try await base.perform(request)
+        } catch {
+            throw redactor.redact(error)
+        }
+        return UpstreamResponse(head: redactor.redact(response.head), body: redactor.redact(response.body))
+    }
+
+    public func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
+        let redactor = self.redactor
+        let response: UpstreamStreamingResponse
+        do {
+            response = try await base.stream(request)
+        } catch {
+            throw redactor.redact(error)
+        }
+        return UpstreamStreamingResponse(
+            head: redactor.redact(response.head), body: response.body.redacting(with: redactor))
+    }
+}
