@@ -67,7 +67,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// what readiness details and `switchyard_store_errors_total` report.
     public var isStoreFailure: Bool {
         switch kind {
-        case .cannotOpen, .readOnly, .corrupt, .busy, .schemaTooNew, .foreignDatabase, .diskFull, .io, .sqlite: true
+        case .cannotOpen, .readOnly, .corrupt, .busy, .schemaTooNew, .foreignDatabase, .diskFull, .io, .sqlite,
+            .unavailable, .postgres:
+            true
         case .notFound, .duplicate, .rejected, .invalidArgument: false
         }
     }

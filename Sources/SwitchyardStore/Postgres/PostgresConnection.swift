@@ -45,6 +45,9 @@ final class PostgresConnection {
                 path: location)
         }
         self.handle = connection
+        // libpq prints NOTICEs (DROP … CASCADE details, "already exists, skipping") on stderr by
+        // default, in the middle of our JSON log lines; the store has no use for them.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
     }
 
     deinit { PQfinish(handle) }
@@ -200,7 +203,8 @@ final class PostgresConnection {
         case "23505": kind = .duplicate  // unique_violation
         case "40001", "40P01", "55P03", "57014": kind = .busy  // serialization, deadlock, lock or statement timeout
         case "25006": kind = .readOnly  // read_only_sql_transaction: a standby, or default_transaction_read_only
-        case "53100", "58030": kind = .io  // disk_full, io_error
+        case "53100": kind = .diskFull  // disk_full
+        case "58030": kind = .io  // io_error
         case "XX001", "XX002": kind = .corrupt  // data_corrupted, index_corrupted
         case _ where sqlState.hasPrefix("08") || sqlState.hasPrefix("57P"): kind = .unavailable
         default: kind = .postgres

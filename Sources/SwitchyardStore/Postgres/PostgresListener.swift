@@ -26,6 +26,8 @@ final class PostgresListener: @unchecked Sendable {
     private let location: String
     private let handler: @Sendable (Event) -> Void
     private let stopping = Atomic<Bool>(false)
+    /// True while the connection listens (after its LISTEN committed).
+    let listening = Atomic<Bool>(false)
     private let schemaName = Mutex<String?>(nil)
     private var thread: pthread_t?
 
@@ -69,9 +71,11 @@ final class PostgresListener: @unchecked Sendable {
                 try connection.execute("LISTEN \(Self.channel)")
                 let schema = try connection.queryOne("SELECT current_schema()") { $0.optionalText(0) } ?? nil
                 schemaName.withLock { $0 = schema }
+                listening.store(true, ordering: .releasing)
                 if !first { handler(.reconnected) }
                 first = false
                 pause = 100_000
+                defer { listening.store(false, ordering: .releasing) }
                 try listen(on: connection)
             } catch {
                 // Unreachable or dropped: try again after a pause, unless stopping.

@@ -16,7 +16,7 @@ extension PostgresStore {
         let now = configuration.clock()
         let me = configuration.instanceID
         let expires = now + leaseMilliseconds
-        let claimed = try await perform { connection throws(StoreError) in
+        let claimed = try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> Bool in
                 let row = try connection.queryOne(
                     "SELECT state, lease_owner, lease_expires_at FROM tasks WHERE id = $1 FOR UPDATE SKIP LOCKED",
@@ -46,7 +46,7 @@ extension PostgresStore {
         let now = configuration.clock()
         let me = configuration.instanceID
         let expires = now + leaseMilliseconds
-        let claimed = try await perform { connection throws(StoreError) in
+        let claimed = try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> [TaskRecord] in
                 let path = connection.location
                 let rows = try connection.query(
@@ -80,7 +80,7 @@ extension PostgresStore {
     public func releaseClaim(taskID: String) async throws(StoreError) -> TaskState? {
         claims.withLock { _ = $0.tasks.remove(taskID) }
         let me = configuration.instanceID
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             let path = connection.location
             return try connection.queryOne(
                 """
@@ -103,11 +103,12 @@ extension PostgresStore {
             c.idempotency = []
         }
         let me = configuration.instanceID
-        try await perform { connection throws(StoreError) in
+        try await write { connection throws(StoreError) in
             try connection.run(
                 "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1", [.text(me)])
             try connection.run(
-                "UPDATE idempotency SET claim_expires_at = 0 WHERE claimed_by = $1 AND state = 'in_flight'", [.text(me)])
+                "UPDATE idempotency SET claim_expires_at = 0 WHERE claimed_by = $1 AND state = 'in_flight'", [.text(me)]
+            )
         }
     }
 
@@ -143,7 +144,7 @@ extension PostgresStore {
         guard !tasks.isEmpty || !slots.isEmpty else { return [] }
         let me = configuration.instanceID
         let expires = configuration.clock() + leaseMilliseconds
-        let held = try await perform { connection throws(StoreError) -> Set<String> in
+        let held = try await write { connection throws(StoreError) -> Set<String> in
             var held: Set<String> = []
             if !tasks.isEmpty {
                 held = Set(

@@ -14,7 +14,7 @@ extension PostgresStore {
         let expiresAt = now + Self.milliseconds(ttl)
         let claimExpires = now + leaseMilliseconds
         let me = configuration.instanceID
-        let begin = try await perform { connection throws(StoreError) -> IdempotencyBegin in
+        let begin = try await write { connection throws(StoreError) -> IdempotencyBegin in
             let path = connection.location
             return try connection.transaction { () throws(StoreError) -> IdempotencyBegin in
                 let inserted = try connection.queryOne(
@@ -49,7 +49,8 @@ extension PostgresStore {
                         return .completed(
                             IdempotencyRecord(
                                 owner: owner, key: key, requestHash: existing.hash, status: existing.status,
-                                body: existing.body, headers: try IdempotencyHeaders.decode(existing.headers, path: path),
+                                body: existing.body,
+                                headers: try IdempotencyHeaders.decode(existing.headers, path: path),
                                 createdAt: existing.createdAt, expiresAt: existing.expiresAt))
                     }
                     if (existing.claimExpires ?? 0) > now { return .inFlight }
@@ -84,7 +85,7 @@ extension PostgresStore {
         claims.withLock { _ = $0.idempotency.remove(IdempotencySlot(owner: owner, key: key)) }
         let me = configuration.instanceID
         let headerJSON = IdempotencyHeaders.encode(headers)
-        try await perform { connection throws(StoreError) in
+        try await write { connection throws(StoreError) in
             let changed = try connection.changes(
                 """
                 UPDATE idempotency SET state = 'completed', status = $1, body = $2, headers = $3, claimed_by = NULL,
@@ -103,7 +104,7 @@ extension PostgresStore {
     public func abandonIdempotent(owner: String, key: String) async throws(StoreError) {
         claims.withLock { _ = $0.idempotency.remove(IdempotencySlot(owner: owner, key: key)) }
         let me = configuration.instanceID
-        try await perform { connection throws(StoreError) in
+        try await write { connection throws(StoreError) in
             try connection.run(
                 "DELETE FROM idempotency WHERE owner = $1 AND key = $2 AND state = 'in_flight' AND claimed_by = $3",
                 [.text(owner), .text(key), .text(me)])
@@ -115,7 +116,7 @@ extension PostgresStore {
     @discardableResult
     public func releaseInFlightIdempotency() async throws(StoreError) -> Int {
         let now = configuration.clock()
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             try connection.changes(
                 """
                 DELETE FROM idempotency
@@ -129,7 +130,7 @@ extension PostgresStore {
     @discardableResult
     public func purgeExpiredIdempotency() async throws(StoreError) -> Int {
         let now = configuration.clock()
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             try connection.changes("DELETE FROM idempotency WHERE expires_at <= $1", [.integer(now)])
         }
     }

@@ -14,7 +14,10 @@ extension PostgresStore {
                 """,
                 [.text(id), .text(owner)]
             ) { row throws(StoreError) in
-                (try PostgresRows.task(row, path: path), row.isNull(8) ? nil : try PostgresRows.step(row, path: path, offset: 8))
+                (
+                    try PostgresRows.task(row, path: path),
+                    row.isNull(8) ? nil : try PostgresRows.step(row, path: path, offset: 8)
+                )
             }
             guard let task = rows.first?.0 else { return nil }
             return TaskSnapshot(task: task, steps: rows.compactMap(\.1))
@@ -100,7 +103,9 @@ extension PostgresStore {
                             ? "SELECT 1 FROM tasks WHERE id = $1" : "SELECT 1 FROM tasks WHERE id = $1 AND owner = $2",
                         owner.map { [.text(taskID), .text($0)] } ?? [.text(taskID)]
                     ) { _ in true } ?? false
-                guard exists else { throw StoreError(kind: .notFound, message: "no such task", path: connection.location) }
+                guard exists else {
+                    throw StoreError(kind: .notFound, message: "no such task", path: connection.location)
+                }
                 return try connection.query(
                     "SELECT \(PostgresRows.eventColumns) FROM events WHERE task_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                     [.text(taskID), .integer(after), .int(max(0, limit))]

@@ -8,7 +8,7 @@ extension PostgresStore: ResponseStore {
     public func saveResponse(_ record: ResponseRecord, ttl: Duration) async throws(StoreError) {
         let now = configuration.clock()
         let expiresAt = now + Self.milliseconds(ttl)
-        try await perform { connection throws(StoreError) in
+        try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
                 try connection.run(
                     """
@@ -81,7 +81,7 @@ extension PostgresStore: ResponseStore {
     /// Deletes the owner's turn; false when there was none.
     public func deleteResponse(id: String, owner: String) async throws(StoreError) -> Bool {
         let now = configuration.clock()
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             try connection.changes(
                 "DELETE FROM responses WHERE id = $1 AND owner = $2 AND expires_at > $3",
                 [.text(id), .text(owner), .integer(now)]) > 0
@@ -92,7 +92,7 @@ extension PostgresStore: ResponseStore {
     @discardableResult
     public func purgeExpiredResponses() async throws(StoreError) -> Int {
         let now = configuration.clock()
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             try connection.changes("DELETE FROM responses WHERE expires_at <= $1", [.integer(now)])
         }
     }
@@ -100,7 +100,9 @@ extension PostgresStore: ResponseStore {
     /// A conversation deeper than this reads as broken (a guard against a cycle).
     static let maximumConversationTurns = 100_000
 
-    private static func responseRecord(_ row: PostgresRow, owner: String, path: String) throws(StoreError)
+    private static func responseRecord(
+        _ row: PostgresRow, owner: String, path: String
+    ) throws(StoreError)
         -> ResponseRecord
     {
         var row = row
@@ -109,6 +111,7 @@ extension PostgresStore: ResponseStore {
         guard case .array(let input) = try row.json(2), case .object(let response) = try row.json(3) else {
             throw StoreError(kind: .corrupt, message: "stored response \(id) is not a JSON object", path: path)
         }
-        return ResponseRecord(id: id, owner: owner, previousID: row.optionalText(1), inputItems: input, response: response)
+        return ResponseRecord(
+            id: id, owner: owner, previousID: row.optionalText(1), inputItems: input, response: response)
     }
 }

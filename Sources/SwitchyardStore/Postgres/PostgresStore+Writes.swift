@@ -8,7 +8,7 @@ extension PostgresStore {
         id: String, owner: String, agent: String, metadata: JSON = .object([:])
     ) async throws(StoreError) -> TaskRecord {
         let now = configuration.clock()
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
                 try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
             }
@@ -31,7 +31,7 @@ extension PostgresStore {
     ) async throws(StoreError) -> TaskRecord {
         let now = configuration.clock()
         let me = configuration.instanceID
-        return try await perform { connection throws(StoreError) in
+        return try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
                 try Self.applyTransition(
                     connection, taskID: taskID, owner: owner, event: event, stepUpdates: stepUpdates, events: events,
@@ -52,7 +52,7 @@ extension PostgresStore {
                 VALUES ($1, $2, $3, 'idle', $4, $5, $5, 1)
                 """,
                 [.text(id), .text(owner), .text(agent), .json(metadata), .integer(now)])
-        } catch where error.kind == .duplicate {
+        } catch  where error.kind == .duplicate {
             throw StoreError(kind: .duplicate, message: "a task with this id already exists", path: connection.location)
         }
         try connection.run(
@@ -96,7 +96,8 @@ extension PostgresStore {
         } else if from.isTerminal {
             throw .rejected(
                 TaskError(
-                    kind: .terminalState, state: from, event: nil, reason: "cannot update a task that is \(from.rawValue)"
+                    kind: .terminalState, state: from, event: nil,
+                    reason: "cannot update a task that is \(from.rawValue)"
                 ),
                 path: path)
         }
@@ -166,7 +167,7 @@ extension PostgresStore {
                     try connection.run(
                         "INSERT INTO steps (task_id, step_id, idx, state, request) VALUES ($1, $2, $3, 'pending', $4)",
                         [.text(task.id), .text(step.id), .int(index), .json(step.request)])
-                } catch where error.kind == .duplicate {
+                } catch  where error.kind == .duplicate {
                     throw StoreError(kind: .duplicate, message: "step id '\(step.id)' already exists", path: path)
                 }
                 index += 1

@@ -42,16 +42,23 @@ public final class PostgresStore: Sendable {
         /// Starts the listener (notifications of other processes' commits). Tools that only read or
         /// write once (the CLI, the benchmark) turn it off.
         public var listen: Bool
+        /// Called after every write, as `TaskStore.Configuration.onWrite`: nil when the store worked
+        /// (also when it refused the request on its merits), else its own failure (unreachable,
+        /// disk full, read-only standby…). Runs on a pool thread; must not call the store.
+        public var onWrite: (@Sendable (StoreError?) -> Void)?
 
         public init(
-            poolSize: Int = 4, leaseDuration: Duration = .seconds(15), instanceID: String = PostgresStore.newInstanceID(),
-            clock: @escaping @Sendable () -> Int64 = PostgresStore.systemClock, listen: Bool = true
+            poolSize: Int = 4, leaseDuration: Duration = .seconds(15),
+            instanceID: String = PostgresStore.newInstanceID(),
+            clock: @escaping @Sendable () -> Int64 = PostgresStore.systemClock, listen: Bool = true,
+            onWrite: (@Sendable (StoreError?) -> Void)? = nil
         ) {
             self.poolSize = poolSize
             self.leaseDuration = leaseDuration
             self.instanceID = instanceID
             self.clock = clock
             self.listen = listen
+            self.onWrite = onWrite
         }
     }
 
@@ -63,6 +70,7 @@ public final class PostgresStore: Sendable {
     public let configuration: Configuration
     let pool: PostgresPool
     let claims = Mutex(Claims())
+    private let lastWrite = Mutex<StoreError?>(nil)
     private let listener: Mutex<PostgresListener?> = Mutex(nil)
     private let changes = Atomic<Int64>(0)
     private let subscribers = Mutex<[UInt64: @Sendable (TaskChange) -> Void]>([:])
@@ -118,7 +126,10 @@ public final class PostgresStore: Sendable {
             return c.keeper
         }
         keeper?.cancel()
-        listener.withLock { $0?.stop() }
+        // Stopped outside the lock: `stop` joins the listener's thread, which may be delivering a
+        // notification that reads `listener` (a deadlock when the lock is held here).
+        let listener = listener.withLock { $0.take() }
+        listener?.stop()
         pool.close()
     }
 
@@ -128,6 +139,29 @@ public final class PostgresStore: Sendable {
     ) async throws(StoreError) -> T {
         try await pool.perform(body)
     }
+
+    /// `perform` for a write: records its outcome (`lastWriteFailure`, `Configuration.onWrite`).
+    func write<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        do {
+            let value = try await pool.perform(body)
+            noteWrite(nil)
+            return value
+        } catch {
+            noteWrite(error.isStoreFailure ? error : nil)
+            throw error
+        }
+    }
+
+    private func noteWrite(_ failure: StoreError?) {
+        lastWrite.withLock { $0 = failure }
+        configuration.onWrite?(failure)
+    }
+
+    /// The store failure that stopped the last write, or nil when the last write worked (or none
+    /// was made yet): what `/readyz` reports as the store's state.
+    public var lastWriteFailure: StoreError? { lastWrite.withLock { $0 } }
 
     /// The version recorded in `switchyard_schema`.
     public func storedSchemaVersion() async throws(StoreError) -> Int {
@@ -153,6 +187,20 @@ public final class PostgresStore: Sendable {
     }
 
     public func unsubscribe(_ token: UInt64) { _ = subscribers.withLock { $0.removeValue(forKey: token) } }
+
+    /// Whether the listener is connected and listening now.
+    public var isListening: Bool { listener.withLock { $0?.listening.load(ordering: .acquiring) ?? false } }
+
+    /// Returns once the listener listens (true), or false after `timeout`: a new store's listener
+    /// connects on its own thread, and commits before that are not heard.
+    public func waitUntilListening(timeout: Duration = .seconds(30)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !isListening {
+            guard ContinuousClock.now < deadline, listener.withLock({ $0 != nil }) else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
 
     private func received(_ notification: PostgresListener.Event) {
         switch notification {
@@ -181,16 +229,18 @@ public final class PostgresStore: Sendable {
                     kind: .cannotOpen,
                     message: "no schema to create tables in: the search_path names none that exists", path: location)
             }
-            let marked = try connection.queryOne("SELECT to_regclass('switchyard_schema') IS NOT NULL") {
-                $0.optionalBool(0) ?? false
-            } ?? false
+            let marked =
+                try connection.queryOne("SELECT to_regclass('switchyard_schema') IS NOT NULL") {
+                    $0.optionalBool(0) ?? false
+                } ?? false
             var version = 0
             if marked {
                 version = try connection.queryOne("SELECT version FROM switchyard_schema") { $0.int(0) } ?? 0
             } else {
-                let tables = try connection.queryOne(
-                    "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
-                ) { $0.int(0) } ?? 0
+                let tables =
+                    try connection.queryOne(
+                        "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"
+                    ) { $0.int(0) } ?? 0
                 if tables > 0 {
                     throw StoreError(
                         kind: .foreignDatabase,
@@ -226,7 +276,8 @@ public final class PostgresStore: Sendable {
     /// `<host name>/<pid>/<8 random hex digits>`: readable in `lease_owner`, unique per process start.
     public static func newInstanceID() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&buffer, buffer.count - 1) == 0
+        let host =
+            gethostname(&buffer, buffer.count - 1) == 0
             ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "host"
         var generator = SystemRandomNumberGenerator()
         let suffix = String(UInt32.random(in: .min ... .max, using: &generator), radix: 16)
