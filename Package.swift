@@ -139,7 +139,9 @@ let package = Package(
         .testTarget(name: "SwitchyardWorkersTests", dependencies: ["SwitchyardWorkers"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
-            dependencies: ["SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound"],
+            dependencies: [
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound", "SwitchyardTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
