@@ -28,8 +28,9 @@ import Testing
     }
 
     @Test func breakerOpensSkipsProbesOnceAndCloses() async throws {
-        // open_ms leaves room for a loaded machine between "opened" and "skipped while open".
-        let options = FaultRig.Options(attempts: 1, failureThreshold: 2, openMs: 2000)
+        // open_ms leaves room for a loaded machine between "opened" and "skipped while open" (2 s
+        // was once too short for three requests at a load average of 10).
+        let options = FaultRig.Options(attempts: 1, failureThreshold: 2, openMs: 6000)
         try await FaultRig.run(options, primary: { _ in Self.serverError }) { rig in
             // Two failing requests open the breaker.
             for i in 1...2 {
