@@ -311,8 +311,28 @@ struct ConfigDecoder {
                 int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
             c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
         }
-        if let s = object(o["store"], "store", allowed: ["path", "idempotency_ttl_s", "responses_ttl_s"]) {
+        if let s = object(
+            o["store"], "store", allowed: ["kind", "path", "url_env", "url", "idempotency_ttl_s", "responses_ttl_s"])
+        {
+            let kind = oneOf(s, "kind", "store", StoreConfig.Kind.self)
             c.store.path = string(s, "path", "store") ?? c.store.path
+            c.store.urlEnv = string(s, "url_env", "store")
+            c.store.kind = kind ?? (c.store.urlEnv == nil ? .sqlite : .postgres)
+            if s["url"] != nil {
+                // Never echo it: it would carry the database password.
+                fail(
+                    "store.url",
+                    "a database URL carries its password: put it in an environment variable and name that with url_env")
+            }
+            if c.store.kind == .postgres, c.store.urlEnv == nil, s["url"] == nil {
+                fail("store.url_env", "required when store.kind is postgres (the variable holding the postgres:// URL)")
+            }
+            if c.store.kind == .sqlite, c.store.urlEnv != nil {
+                fail("store.url_env", "only for store.kind postgres (an SQLite store is store.path)")
+            }
+            if c.store.kind == .postgres, s["path"] != nil {
+                fail("store.path", "only for store.kind sqlite (a PostgreSQL store is store.url_env)")
+            }
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
             c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
         }

@@ -230,6 +230,7 @@ private struct Validator {
         range("retry.budget_min_retries_per_s", r.budgetMinRetriesPerSecond, Limits.budgetMinRetriesPerSecond)
         range("circuit_breaker.failure_threshold", c.circuitBreaker.failureThreshold, Limits.failureThreshold)
         range("circuit_breaker.open_ms", c.circuitBreaker.openMs, Limits.openMs)
+        if let env = c.store.urlEnv { envName("store.url_env", env) }
         if c.store.path.isEmpty {
             fail("store.path", "must not be empty")
         } else if c.store.path.utf8.contains(0) {

@@ -119,3 +119,23 @@ extension String {
         return result + rest
     }
 }
+
+extension StoreConfig {
+    /// The PostgreSQL URL `url_env` names, read from `environment`; nil for an SQLite store. A
+    /// missing, empty or malformed value is a `ConfigError` at `store.url_env` naming the variable,
+    /// never quoting its value (it carries the password).
+    public func resolvedURL(environment: [String: String]) -> Result<StoreURL, ConfigError>? {
+        guard kind == .postgres, let env = urlEnv else { return nil }
+        guard let text = environment[env], !text.isEmpty else {
+            return .failure(
+                ConfigError(
+                    path: "store.url_env",
+                    problem: "\(env) is not set (it must hold the postgres:// URL of the shared store)"))
+        }
+        switch StoreURL.parse(text) {
+        case .success(let url): return .success(url)
+        case .failure(let problem):
+            return .failure(ConfigError(path: "store.url_env", problem: "\(env) \(problem.reason)"))
+        }
+    }
+}
