@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "switchyard", targets: ["switchyard"]),
         .executable(name: "switchyard-mock", targets: ["switchyard-mock"]),
         .executable(name: "switchyard-bench", targets: ["switchyard-bench"]),
+        .executable(name: "switchyard-fuzz", targets: ["switchyard-fuzz"]),
     ],
     // Exact versions, the ones that resolve in this environment: Package.resolved is not committed
     // (the environment's package copies carry their own commit ids), so the pins live here, where
@@ -105,12 +106,23 @@ let package = Package(
         .executableTarget(
             name: "switchyard-bench",
             dependencies: [
-                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders",
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders", "SwitchyardInbound",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),
+        // Fuzz targets (README "Fuzzing"): the invariants each input must keep, replayed by the
+        // tests; the executable is libFuzzer's harness when scripts/fuzz builds it.
+        .target(
+            name: "SwitchyardFuzz",
+            dependencies: [
+                "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardEdge", "SwitchyardGateway",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "switchyard-fuzz", dependencies: ["SwitchyardFuzz"], swiftSettings: strict),
 
         .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"], swiftSettings: strict),
         .testTarget(
@@ -146,6 +158,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge", "SwitchyardTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SwitchyardFuzzTests",
+            dependencies: ["SwitchyardFuzz"],
+            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(

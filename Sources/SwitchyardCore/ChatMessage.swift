@@ -120,3 +120,23 @@ public enum ResponseFormat: Sendable, Equatable {
     case jsonObject
     case jsonSchema(name: String, description: String?, schema: JSON, strict: Bool?)
 }
+
+/// How much a model should reason before it answers (Anthropic `thinking`).
+public enum ThinkingSetting: Sendable, Equatable {
+    /// `{"type":"disabled"}`.
+    case disabled
+    /// `{"type":"enabled","budget_tokens":n}`: up to `n` tokens of reasoning.
+    case budget(Int)
+    /// `{"type":"adaptive"}` (and other forms newer than this type): the model decides.
+    case adaptive
+
+    /// The OpenAI `reasoning_effort` closest to this setting: `low` below 4,096 budget tokens,
+    /// `medium` below 16,384 and for `adaptive`, `high` above; nil for `disabled`.
+    public var effort: String? {
+        switch self {
+        case .disabled: nil
+        case .adaptive: "medium"
+        case .budget(let n): n < 4096 ? "low" : (n < 16384 ? "medium" : "high")
+        }
+    }
+}

@@ -35,6 +35,18 @@ public struct ChatRequest: Sendable {
     /// `reasoning_effort` (Chat) or `reasoning.effort` (Responses): sent to OpenAI Chat targets
     /// when the request is translated, dropped by the Anthropic and Gemini codecs.
     public var reasoningEffort: String?
+    /// Anthropic `top_k`: Gemini's `topK`; no OpenAI counterpart.
+    public var topK: Int?
+    /// Anthropic `thinking`: mapped to a target's reasoning setting where the target model is
+    /// known to reason (see `ThinkingSetting`).
+    public var thinking: ThinkingSetting?
+    /// Headers of the origin API a target speaking it natively should receive (`anthropic-version`,
+    /// `anthropic-beta` from a Messages client); translating codecs ignore them.
+    public var nativeHeaders: [HeaderField] = []
+    /// The client asked how many input tokens this request holds (`/v1/messages/count_tokens`),
+    /// not for an answer: only a codec with a counting endpoint of the origin API encodes it;
+    /// every other codec refuses, so no generation is ever billed for a count.
+    public var countsTokens = false
     /// Fields only a native target can honour (see `UntranslatableField`).
     public var untranslatable: [UntranslatableField]
     /// The client's body exactly as received (after gateway-side expansion such as a stored
@@ -70,6 +82,8 @@ public struct ChatRequest: Sendable {
         self.parallelToolCalls = nil
         self.responseFormat = nil
         self.reasoningEffort = nil
+        self.topK = nil
+        self.thinking = nil
         self.untranslatable = []
         self.raw = raw
     }

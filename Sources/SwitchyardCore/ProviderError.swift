@@ -38,8 +38,18 @@ public struct ProviderError: Error, Sendable, Equatable {
     /// Safe-to-forward message; empty for credential errors.
     public var message: String
     public var param: String?
-    /// Retry hint from the body (Gemini `RetryInfo.retryDelay`), in seconds.
-    public var retryAfterSeconds: Double?
+    /// Retry hint in seconds: the body's (Gemini `RetryInfo.retryDelay`), with the router folding
+    /// in `Retry-After`. Whatever the upstream sent, it is finite and within
+    /// `0...maximumRetryAfterSeconds` (a longer hint is cut to the maximum, a negative or NaN one
+    /// dropped), so the waits, cooldowns and `Retry-After` values computed from it cannot
+    /// overflow: `Retry-After: 1e30` used to trap converting to whole seconds.
+    public var retryAfterSeconds: Double? {
+        didSet { retryAfterSeconds = Self.bounded(retryAfterSeconds) }
+    }
+
+    /// The longest retry hint kept: one day (a per-day quota's reset). Cooldowns longer than that
+    /// would only outlive the configuration they were computed for.
+    public static let maximumRetryAfterSeconds = 86_400.0
     /// The upstream's `x-should-retry` header, when sent.
     public var shouldRetry: Bool?
     /// For OpenAI-kind upstreams: the error body as received, to pass through for client errors.
@@ -55,13 +65,18 @@ public struct ProviderError: Error, Sendable, Equatable {
         self.providerCode = providerCode
         self.message = message
         self.param = param
-        self.retryAfterSeconds = retryAfterSeconds
+        self.retryAfterSeconds = Self.bounded(retryAfterSeconds)
         self.shouldRetry = shouldRetry
         self.passthroughBody = passthroughBody
     }
 }
 
 extension ProviderError {
+    static func bounded(_ seconds: Double?) -> Double? {
+        guard let seconds, seconds >= 0 else { return nil }  // also drops NaN
+        return min(seconds, maximumRetryAfterSeconds)
+    }
+
     /// The client-facing error (mapping.md §8 table): client faults keep their status,
     /// credential/config faults become 502 with a generic message, transient faults keep their family.
     public var apiError: APIError {

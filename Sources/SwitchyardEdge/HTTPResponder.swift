@@ -1,37 +1,51 @@
+/// Where a responder's answer goes. The edge's per-request context sends it to the client over
+/// MHD; in-process drivers of a handler (the fuzz harness, which runs the gateway without
+/// sockets) record it instead. The calls have the semantics of `HTTPResponder` and
+/// `HTTPStreamWriter` below: the first answer wins, writes after the end return false.
+package protocol HTTPResponseSink: AnyObject, Sendable {
+    func respond(status: Int, headers: HTTPHeaders, body: [UInt8])
+    /// Returns false when the request was already answered (the writer is then dead).
+    func startStream(status: Int, headers: HTTPHeaders) -> Bool
+    func write(_ bytes: [UInt8]) -> Bool
+    func finish()
+    var isClientGone: Bool { get }
+}
+
 /// The handler's way to answer one request. Thread-safe; the first answer wins.
 public final class HTTPResponder: Sendable {
-    let context: RequestContext
+    let sink: any HTTPResponseSink
 
-    init(context: RequestContext) {
-        self.context = context
+    /// A responder whose answer goes to `sink` rather than to a connection.
+    package init(sink: any HTTPResponseSink) {
+        self.sink = sink
     }
 
     /// Sends a complete response. `Content-Length` is set by the edge; extra answers are ignored.
     public func respond(status: Int, headers: HTTPHeaders, body: [UInt8]) {
-        context.respond(status: status, headers: headers, body: body)
+        sink.respond(status: status, headers: headers, body: body)
     }
 
     /// True once the edge noticed the client went away (it hung up, or a write failed).
     public var isClientGone: Bool {
-        context.isClientGone
+        sink.isClientGone
     }
 
     /// Starts a streamed response (chunked transfer encoding) and returns its writer. If the
     /// request was already answered or the client is gone, the writer's writes return false.
     public func startStream(status: Int, headers: HTTPHeaders) -> HTTPStreamWriter {
-        let started = context.startStream(status: status, headers: headers)
-        return HTTPStreamWriter(context: context, started: started)
+        let started = sink.startStream(status: status, headers: headers)
+        return HTTPStreamWriter(sink: sink, started: started)
     }
 }
 
 /// Writes the body of a streamed response. Each `write` becomes one chunk sent as soon as MHD's
 /// thread gets to it; nothing is held back for batching.
 public final class HTTPStreamWriter: Sendable {
-    let context: RequestContext
+    let sink: any HTTPResponseSink
     let started: Bool
 
-    init(context: RequestContext, started: Bool) {
-        self.context = context
+    init(sink: any HTTPResponseSink, started: Bool) {
+        self.sink = sink
         self.started = started
     }
 
@@ -39,16 +53,16 @@ public final class HTTPStreamWriter: Sendable {
     /// finished (then the handler should stop).
     @discardableResult
     public func write(_ bytes: [UInt8]) -> Bool {
-        started && context.write(bytes)
+        started && sink.write(bytes)
     }
 
     /// Ends the response with the terminating chunk. Idempotent.
     public func finish() {
-        if started { context.finish() }
+        if started { sink.finish() }
     }
 
     /// True once the edge noticed the client went away (on a write or heartbeat).
     public var isClientGone: Bool {
-        context.isClientGone
+        sink.isClientGone
     }
 }

@@ -52,6 +52,10 @@ public struct HTTPServerConfiguration: Sendable {
     /// `{"error":{"message":…,"type":…,"param":null,"code":…}}` as JSON.
     public var errorResponse: @Sendable (Int, String) -> (HTTPHeaders, [UInt8]) = HTTPServerConfiguration
         .openAIErrorResponse
+    /// Asked first, with the request's path (without the query), for an error page of a request
+    /// whose target the edge has read, so each route can answer in its own API's shape; nil (the
+    /// default, or the closure's answer) falls back to `errorResponse`.
+    public var errorResponseForPath: (@Sendable (Int, String, String) -> (HTTPHeaders, [UInt8])?)? = nil
 
     public init() {}
 

@@ -202,7 +202,7 @@ extension RequestContext {
     private func refuse(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
         link?.answering()
-        var (headers, body) = server.errorResponse(status, message)
+        var (headers, body) = server.errorResponse(status, message, rawTarget: rawTarget)
         headers.replaceOrAdd("Connection", "close")
         return queueFull(connection, status: status, headers: headers, body: body)
     }
@@ -226,7 +226,7 @@ extension RequestContext {
         guard suspendForHandler() else {
             return queueError(503, "the server is shutting down")
         }
-        let responder = HTTPResponder(context: self)
+        let responder = HTTPResponder(sink: self)
         let handler = server.handler
         // Small requests stay on the handler executor (no extra hand-off); large ones go where
         // their parsing and translation cannot delay other requests' I/O.
@@ -234,9 +234,9 @@ extension RequestContext {
         let executor =
             request.body.count >= configuration.largeBodyBytes
             ? configuration.largeBodyExecutor ?? configuration.handlerExecutor : configuration.handlerExecutor
-        let task = Task(executorPreference: executor) {
+        let task = Task(executorPreference: executor) { [self] in
             await handler.handle(request, responder: responder)
-            responder.context.handlerReturned()
+            handlerReturned()
         }
         attach(task: task)
         return .YES
@@ -245,7 +245,7 @@ extension RequestContext {
     private func queueError(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
         link?.answering()
-        let (headers, body) = server.errorResponse(status, message)
+        let (headers, body) = server.errorResponse(status, message, rawTarget: rawTarget)
         return queueFull(connection, status: status, headers: headers, body: body)
     }
 

@@ -33,7 +33,7 @@ import Glibc
 /// the connection (MHD serves a connection from one thread, also with a thread pool); everything
 /// touched from other threads is inside the `Mutex`. `connection` is an opaque C pointer that is
 /// only passed to MHD under the rules above.
-final class RequestContext: @unchecked Sendable {
+final class RequestContext: HTTPResponseSink, @unchecked Sendable {
     enum Pending {
         case none
         case full(status: Int, headers: HTTPHeaders, body: [UInt8])

@@ -102,8 +102,13 @@ final class ServerCore: Sendable {
         }
     }
 
-    /// The edge's own error answer (413, 500, 503) as configured.
-    func errorResponse(_ status: Int, _ message: String) -> (HTTPHeaders, [UInt8]) {
-        configuration.errorResponse(status, message)
+    /// The edge's own error answer (413, 500, 503) as configured, in the shape of the route
+    /// `rawTarget` names when it is known.
+    func errorResponse(_ status: Int, _ message: String, rawTarget: String? = nil) -> (HTTPHeaders, [UInt8]) {
+        if let rawTarget, let forPath = configuration.errorResponseForPath {
+            let path = rawTarget.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            if let answer = forPath(status, message, String(path)) { return answer }
+        }
+        return configuration.errorResponse(status, message)
     }
 }

@@ -15,7 +15,8 @@ struct InboundExchange: Sendable {
 }
 
 extension Gateway {
-    /// The one request path of every inbound API (`/v1/chat/completions`, `/v1/responses`, …):
+    /// The one request path of every inbound API (`/v1/chat/completions`, `/v1/responses`,
+    /// `/v1/messages`):
     /// parse with the API's format, resolve the model, route through the shared router (retries,
     /// breakers, budget, failover, mid-stream recovery), answer as JSON or SSE in the API's shape,
     /// and count and log the request once, labelled with its API. `capture` receives the answer for
@@ -38,6 +39,9 @@ extension Gateway {
         }
         log.model = chat.model
         log.stream = chat.stream
+        for name in format.forwardedHeaderNames {
+            if let value = request.headers[name] { chat.nativeHeaders.append(HeaderField(name, value)) }
+        }
         let clientBody = chat.raw
         if format.api == .responses {
             do {
@@ -65,7 +69,7 @@ extension Gateway {
             log.configuredModel = configured
         }
 
-        let answerID = exchange.turn?.id ?? "chatcmpl-" + requestID
+        let answerID = exchange.turn?.id ?? format.answerID(requestID: requestID) ?? "chatcmpl-" + requestID
         if chat.stream {
             await streamInbound(
                 chat, exchange, clientBody: clientBody, answerID: answerID, targets: targets,
@@ -82,7 +86,7 @@ extension Gateway {
             log.provider = s.target.provider
             log.upstreamModel = s.target.model
             log.usage = s.response.response.usage
-            var headers = baseHeaders(log.requestID)
+            var headers = baseHeaders(log.requestID, format: format)
             addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
             let context = AnswerContext(
                 request: chat, clientBody: clientBody, id: answerID, created: Int(Router.systemWallClock()),
@@ -117,11 +121,14 @@ extension Gateway {
         var headers: HTTPHeaders = [
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": log.requestID,
         ]
+        for (k, v) in exchange.format.responseHeaders(requestID: log.requestID) { headers.add(k, v) }
         addRoutingHeaders(&headers, target: routed.target, attempts: routed.attempts.count)
         let writer = responder.startStream(status: 200, headers: headers)
         metrics.openStreams.increment()
         defer { metrics.openStreams.decrement() }
-        let id = exchange.turn == nil ? "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber } : answerID
+        let id =
+            exchange.turn == nil && exchange.format.answerID(requestID: log.requestID) == nil
+            ? "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber } : answerID
         var encoder = exchange.format.makeStreamEncoder(
             context: AnswerContext(
                 request: chat, clientBody: clientBody, id: id, created: Int(Router.systemWallClock()),
@@ -211,8 +218,8 @@ extension Gateway {
         // because the client hung up (the answer above goes nowhere).
         let gone = error == RouterErrors.cancelled || responder.isClientGone
         finish(
-            log: &log, status: gone ? 499 : error.status, outcome: gone ? "client_disconnected" : "error",
-            started: started)
+            log: &log, status: gone ? 499 : exchange.format.errorStatus(error),
+            outcome: gone ? "client_disconnected" : "error", started: started)
     }
 
     func finish(log: inout RequestLog, status: Int, outcome: String, started: ContinuousClock.Instant) {
@@ -244,6 +251,8 @@ struct RequestLog {
     var ttft: Duration?
     var errorCode: String?
     var streamError: String?
+    /// Set for a request that is not a model answer (`count_tokens`).
+    var operation: String?
     var continuations: [ContinuationRecord] = []
 
     func emit(to logger: Logger, status: Int, outcome: String, elapsed: Duration) {
@@ -263,6 +272,7 @@ struct RequestLog {
             m["completion_tokens"] = .stringConvertible(u.completionTokens)
         }
         if let errorCode { m["error"] = .string(errorCode) }
+        if let operation { m["operation"] = .string(operation) }
         if let streamError { m["stream_error"] = .string(streamError) }
         if !attempts.isEmpty {
             m["targets"] = .array(

@@ -58,7 +58,8 @@ extension Gateway {
     /// 404 for a path no endpoint serves.
     func unknownPath(_ request: HTTPRequest, _ responder: HTTPResponder, requestID: String) {
         reject(
-            request, responder, .notFound("Unknown path \(request.path)."), reason: .unknownPath, requestID: requestID)
+            request, responder, .notFound("Unknown path \(request.path)."), reason: .unknownPath, requestID: requestID,
+            format: Self.errorFormat(path: request.path))
     }
 
     /// A client-chosen path as it goes into a log line: at most 128 bytes (the query string, which

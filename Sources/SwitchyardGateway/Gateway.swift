@@ -6,8 +6,9 @@ import SwitchyardProviders
 public import SwitchyardRouting
 import Synchronization
 
-/// The HTTP surface: OpenAI-compatible endpoints, health, metrics. Routes each request, checks
-/// client keys, assigns the request id and maps every failure to OpenAI's error envelope.
+/// The HTTP surface: OpenAI-compatible and Anthropic-compatible endpoints, health, metrics.
+/// Routes each request, checks client keys, assigns the request id and maps every failure to the
+/// error envelope of the API the client spoke (OpenAI's, or Anthropic's under `/v1/messages`).
 public final class Gateway: HTTPHandler, Sendable {
     let table: Mutex<RouteTable>
     public let router: Router
@@ -117,14 +118,25 @@ public final class Gateway: HTTPHandler, Sendable {
             var keyName = "anonymous"
             if table.authRequired {
                 guard let name = authenticate(request, table) else {
-                    let credential = request.headers["authorization"] == nil ? "missing" : "not_configured"
+                    let format = Self.errorFormat(path: path)
+                    var error = APIError.invalidAPIKey
+                    if format.api == .anthropicMessages {
+                        error.message =
+                            "Incorrect or missing API key. Send it as `x-api-key: <key>` or `Authorization: Bearer <key>`."
+                    }
+                    let sent = request.headers["authorization"] != nil || request.headers["x-api-key"] != nil
                     return reject(
-                        request, responder, .invalidAPIKey, reason: .unauthenticated, requestID: requestID,
-                        format: Self.inboundFormat(path: path) ?? ChatCompletionsFormat(), detail: credential)
+                        request, responder, error, reason: .unauthenticated, requestID: requestID, format: format,
+                        detail: sent ? "not_configured" : "missing")
                 }
                 keyName = name
             }
-            if let format = Self.inboundFormat(path: path) {
+            if path == Self.countTokensPath {
+                guard request.method == "POST" else {
+                    return methodNotAllowed(request, responder, requestID, "POST", format: MessagesFormat())
+                }
+                await countTokens(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
+            } else if let format = Self.inboundFormat(path: path) {
                 guard request.method == "POST" else {
                     return methodNotAllowed(request, responder, requestID, "POST", format: format)
                 }
@@ -158,16 +170,34 @@ public final class Gateway: HTTPHandler, Sendable {
         switch path {
         case "/v1/chat/completions": ChatCompletionsFormat()
         case "/v1/responses": ResponsesFormat()
+        case "/v1/messages": MessagesFormat()
         default: nil
         }
     }
 
+    /// `POST /v1/messages/count_tokens` (Anthropic's token count, `Gateway+Messages.swift`).
+    static let countTokensPath = "/v1/messages/count_tokens"
+
+    /// The API whose error shape a path answers in: Anthropic's under `/v1/messages`, OpenAI's
+    /// everywhere else.
+    static func errorFormat(path: String) -> any InboundFormat {
+        if path == "/v1/messages" || path.hasPrefix("/v1/messages/") { return MessagesFormat() }
+        return inboundFormat(path: path) ?? ChatCompletionsFormat()
+    }
+
+    /// The client key's name: `Authorization: Bearer <key>`, else `x-api-key: <key>` (what the
+    /// Anthropic SDKs send); each compared in constant time against every configured key.
     func authenticate(_ request: HTTPRequest, _ table: RouteTable) -> String? {
-        guard let header = request.headers["authorization"] else { return nil }
-        let prefix = "Bearer "
-        guard header.count > prefix.count, header.lowercased().hasPrefix("bearer ") else { return nil }
-        let token = String(header.dropFirst(prefix.count)).trimmingSpaces()
-        return table.authenticate(bearer: token)
+        if let header = request.headers["authorization"] {
+            let prefix = "Bearer "
+            if header.count > prefix.count, header.lowercased().hasPrefix("bearer "),
+                let name = table.authenticate(bearer: String(header.dropFirst(prefix.count)).trimmingSpaces())
+            {
+                return name
+            }
+        }
+        guard let key = request.headers["x-api-key"]?.trimmingSpaces(), !key.isEmpty else { return nil }
+        return table.authenticate(bearer: key)
     }
 
     /// The sidecar itself: configuration loaded and listening (or nobody would be asking), not
@@ -200,6 +230,13 @@ public final class Gateway: HTTPHandler, Sendable {
         ["Content-Type": "application/json", "x-request-id": requestID]
     }
 
+    /// `baseHeaders` plus the headers of the client's API (Anthropic's `request-id`).
+    func baseHeaders(_ requestID: String, format: any InboundFormat) -> HTTPHeaders {
+        var headers = baseHeaders(requestID)
+        for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
+        return headers
+    }
+
     func respondJSON(_ responder: HTTPResponder, status: Int, _ body: JSONObject, requestID: String) {
         responder.respond(status: status, headers: baseHeaders(requestID), body: JSON.object(body).serialized())
     }
@@ -210,11 +247,27 @@ public final class Gateway: HTTPHandler, Sendable {
         _ responder: HTTPResponder, _ error: APIError, requestID: String,
         format: any InboundFormat = ChatCompletionsFormat(), extra: [(String, String)] = []
     ) {
-        var headers = baseHeaders(requestID)
+        var headers = baseHeaders(requestID, format: format)
         if let s = error.retryAfterSeconds { headers.add("Retry-After", String(s)) }
         if let r = error.shouldRetry { headers.add("x-should-retry", r ? "true" : "false") }
         for (k, v) in extra { headers.add(k, v) }
-        responder.respond(status: error.status, headers: headers, body: format.encodeError(error))
+        responder.respond(
+            status: format.errorStatus(error), headers: headers, body: format.encodeError(error, requestID: requestID))
+    }
+
+    /// The error of a page the edge answers itself (413 over the body limit, 400 for a malformed
+    /// request, 503 while stopping), before any handler ran.
+    static func edgeError(_ status: Int, _ message: String, maxBodyBytes: Int) -> APIError {
+        switch status {
+        case 413:
+            APIError(
+                status: 413, type: "invalid_request_error", code: "request_too_large",
+                message: "Request body is larger than the limit of \(maxBodyBytes) bytes.")
+        case 400..<500:
+            APIError(status: status, type: "invalid_request_error", code: nil, message: message)
+        default:
+            APIError(status: status, type: "server_error", code: nil, message: message)
+        }
     }
 
     func methodNotAllowed(

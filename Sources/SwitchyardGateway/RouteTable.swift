@@ -188,15 +188,17 @@ public struct RouteTable: Sendable {
         _ p: ResolvedProvider, model: String, priority: Int, weight: Int, continuation: ContinuationMode? = nil
     ) -> RouteTarget {
         let c = p.config
+        var context = TargetContext(
+            providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens,
+            responsesMode: c.responsesMode)
+        context.configuredHeaders = c.headers
         return RouteTarget(
             provider: c.name, model: model, priority: priority, weight: weight, codec: p.codec, baseURL: c.baseURL,
             headers: p.headers,
             timeouts: TargetTimeouts(
                 connect: .milliseconds(c.connectTimeoutMs), total: .milliseconds(c.timeoutMs),
                 firstEvent: .milliseconds(c.firstEventTimeoutMs), idle: .milliseconds(c.idleTimeoutMs)),
-            context: TargetContext(
-                providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens,
-                responsesMode: c.responsesMode),
+            context: context,
             continuation: continuation)
     }
 

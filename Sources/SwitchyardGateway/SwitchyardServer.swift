@@ -1,6 +1,7 @@
 public import Logging
 public import SwitchyardCore
 import SwitchyardEdge
+import SwitchyardInbound
 import SwitchyardRouting
 import SwitchyardStore
 import SwitchyardUpstream
@@ -85,26 +86,32 @@ public final class SwitchyardServer: Sendable {
         edge.largeBodyExecutor = workers
         edge.largeBodyBytes = 32 * 1024
         edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }
-        edge.errorResponse = { status, message in
-            // Answers the edge gives itself (413, a malformed request, 503 while stopping) are
-            // rejections too: counted and logged like the gateway's own.
+        let maxBody = config.limits.maxBodyBytes
+        // Answers the edge gives itself (413, a malformed request, 503 while stopping) are
+        // rejections too: counted and logged like the gateway's own.
+        let rejected: @Sendable (Int) -> Void = { [metrics, logger] status in
             let reason = RejectionReason(edgeStatus: status)
             metrics.rejected(reason)
             logger.info(
                 "request rejected",
                 metadata: ["status": .stringConvertible(status), "reason": .string(reason.rawValue)])
-            let error: APIError
-            switch status {
-            case 413:
-                error = APIError(
-                    status: 413, type: "invalid_request_error", code: "request_too_large",
-                    message: "Request body is larger than the limit of \(config.limits.maxBodyBytes) bytes.")
-            case 400..<500:
-                error = APIError(status: status, type: "invalid_request_error", code: nil, message: message)
-            default:
-                error = APIError(status: status, type: "server_error", code: nil, message: message)
-            }
-            return (["Content-Type": "application/json"], error.body)
+        }
+        edge.errorResponse = { status, message in
+            rejected(status)
+            return (
+                ["Content-Type": "application/json"], Gateway.edgeError(status, message, maxBodyBytes: maxBody).body
+            )
+        }
+        // Under `/v1/messages` the same pages in Anthropic's shape, with a `request-id`.
+        edge.errorResponseForPath = { status, message, path in
+            let format = Gateway.errorFormat(path: path)
+            guard format.api == .anthropicMessages else { return nil }
+            rejected(status)
+            let error = Gateway.edgeError(status, message, maxBodyBytes: maxBody)
+            let requestID = RequestID.from(nil)
+            var headers: HTTPHeaders = ["Content-Type": "application/json", "x-request-id": requestID]
+            for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
+            return (headers, format.encodeError(error, requestID: requestID))
         }
         do {
             server = try HTTPServer(configuration: edge, handler: gateway)

@@ -13,7 +13,10 @@ public import SwitchyardCore
 /// `origin` set and `raw` kept, record native-only fields in `untranslatable`); its path in
 /// `Gateway.inboundFormat(path:)`; in the codec of the provider that speaks it natively, forward
 /// `raw` when `request.origin` is that API. Other codecs already translate from the typed fields
-/// (the OpenAI codec with `OpenAIChatEncoder` for every origin but its own two).
+/// (the OpenAI codec with `OpenAIChatEncoder` for every origin but its own two). An API whose
+/// errors, ids or headers differ from OpenAI's says so through the requirements with defaults
+/// below (`errorStatus`, `answerID`, `responseHeaders`, `forwardedHeaderNames`); the edge's own
+/// error pages follow the API of the path (`Gateway.edgeErrorResponse`).
 public protocol InboundFormat: Sendable {
     var api: InboundAPI { get }
 
@@ -29,9 +32,36 @@ public protocol InboundFormat: Sendable {
     /// An error body in this API's shape (the status and headers come from the `APIError`).
     func encodeError(_ error: APIError) -> [UInt8]
 
+    /// The same for an answer whose request id is known, for APIs whose error bodies carry it
+    /// (Anthropic's `request_id`). Default `encodeError(_:)`.
+    func encodeError(_ error: APIError, requestID: String) -> [UInt8]
+
     /// A stored final answer (`InboundStreamEncoder.finalBody`) re-emitted as this API's stream,
     /// for an idempotent replay.
     func replayStream(_ body: [UInt8], request: ChatRequest) -> [UInt8]
+
+    /// The id of a translated answer (`msg_…`); nil keeps the gateway's `chatcmpl-…` form.
+    func answerID(requestID: String) -> String?
+
+    /// Headers every answer and error of this API carries besides the gateway's own
+    /// (Anthropic's `request-id`). Default none.
+    func responseHeaders(requestID: String) -> [(String, String)]
+
+    /// The status an error goes out with: the error's own unless this API names the same failure
+    /// with another (Anthropic's 529 for an overloaded upstream).
+    func errorStatus(_ error: APIError) -> Int
+
+    /// Lower-case names of request headers handed to a target speaking this API natively
+    /// (`ChatRequest.nativeHeaders`). Default none.
+    var forwardedHeaderNames: [String] { get }
+}
+
+extension InboundFormat {
+    public func encodeError(_ error: APIError, requestID: String) -> [UInt8] { encodeError(error) }
+    public func answerID(requestID: String) -> String? { nil }
+    public func responseHeaders(requestID: String) -> [(String, String)] { [] }
+    public func errorStatus(_ error: APIError) -> Int { error.status }
+    public var forwardedHeaderNames: [String] { [] }
 }
 
 /// The facts an answer is written with.

@@ -37,6 +37,10 @@ public struct TargetContext: Sendable {
     /// How this target continues a final assistant message (the OpenAI codec writes the
     /// dialect's flags on a request whose `continuesFinalMessage` is set). Default `none`.
     public var continuation: ContinuationMode = .unsupported
+    /// The provider's configured extra `headers` (never its credentials): a codec that writes a
+    /// header of the same name (which replaces the configured one on the wire) merges them, as
+    /// the Anthropic codec does with a native client's `anthropic-beta`.
+    public var configuredHeaders: [HeaderField] = []
 
     public init(
         providerName: String, upstreamModel: String, defaultMaxTokens: Int = 4096, clampTemperature: Bool = false,

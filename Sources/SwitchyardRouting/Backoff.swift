@@ -50,10 +50,12 @@ public enum RetryAfter {
         return nil
     }
 
-    /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+    /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds. The year has
+    /// four digits, as the format says: a longer one (`Oct 2026000000000`) overflowed the
+    /// seconds computation and trapped (found by fuzzing).
     public static func httpDate(_ s: String) -> Double? {
         let parts = s.split(separator: " ")
-        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
+        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT", parts[3].utf8.count == 4,
             let day = Int(parts[1]), let year = Int(parts[3]),
             let month = months.firstIndex(of: String(parts[2])).map({ $0 + 1 })
         else { return nil }

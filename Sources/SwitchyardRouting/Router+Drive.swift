@@ -105,7 +105,7 @@ extension Router {
                 let left = remaining()
                 var req = UpstreamRequest(
                     url: target.baseURL + encoded.path + (encoded.query.isEmpty ? "" : "?" + encoded.query),
-                    headers: encoded.headers + target.headers, body: encoded.body,
+                    headers: Self.merge(encoded.headers, over: target.headers), body: encoded.body,
                     connectTimeout: min(target.timeouts.connect, left))
                 if streaming {
                     req.firstByteTimeout = min(target.timeouts.firstEvent, left)
@@ -223,6 +223,16 @@ extension Router {
             return fail(RouterErrors.allUnavailable(retryAfterSeconds: seconds))
         }
         return fail(APIError.internalError("No upstream target is configured for this model."))
+    }
+
+    /// The request's own headers, then the target's (credentials, configured extras) except those
+    /// the request sets itself: a header the codec wrote for this request (a native client's
+    /// `anthropic-version`) replaces the provider's default of the same name instead of going out
+    /// twice.
+    static func merge(_ own: [HeaderField], over target: [HeaderField]) -> [HeaderField] {
+        guard !own.isEmpty else { return target }
+        let names = Set(own.map { $0.name.lowercased() })
+        return own + target.filter { !names.contains($0.name.lowercased()) }
     }
 
     /// The error the client gets for the last failure: `x-should-retry: false` once Switchyard

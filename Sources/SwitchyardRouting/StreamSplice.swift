@@ -207,9 +207,12 @@ extension ChatRequest {
     }
 
     /// Whether a broken stream of this request may be continued by prefill: one choice, no
-    /// logprobs, no JSON mode (Anthropic's JSON mode is a forced tool, which a prefill cannot follow).
+    /// logprobs, no JSON mode (Anthropic's JSON mode is a forced tool, which a prefill cannot follow),
+    /// no extended thinking (Anthropic refuses a continued turn that does not start with its signed
+    /// thinking block, and the refusal would also bar the target from continuing other streams).
     var allowsContinuation: Bool {
         guard (n ?? 1) == 1, !logprobs else { return false }
+        if let thinking, thinking != .disabled { return false }
         switch responseFormat {
         case nil, .text?: return true
         default: return false

@@ -20,7 +20,8 @@ extension MockLLM {
         var answer = decide(
             lastUserText: Self.text(of: lastUser?["content"]), toolResult: toolResult, firstTool: firstTool,
             jsonMode: jsonMode,
-            userTexts: messages.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) })
+            userTexts: messages.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) },
+            images: Self.imageCount(lastUser?["content"]))
         switch openAIContinued(body, messages) {
         case .failure(let refusal):
             return refusal.response
@@ -144,6 +145,7 @@ extension MockLLM {
         guard r.headers.value(for: "anthropic-version") != nil else {
             return error(.anthropic, status: 400, message: "anthropic-version header is required")
         }
+        if r.path.hasSuffix("/count_tokens") { return anthropicCount(body) }
         guard let model = body["model"]?.stringValue else {
             return error(.anthropic, status: 400, message: "model: Field required")
         }
@@ -169,6 +171,9 @@ extension MockLLM {
         }
         if let t = body["temperature"]?.doubleValue, t > 1 {
             return error(.anthropic, status: 400, message: "temperature: Input should be less than or equal to 1")
+        }
+        if let problem = Self.anthropicProblem(body, countsTokens: false) {
+            return error(.anthropic, status: 400, message: problem)
         }
         // A final assistant turn is a prefill: the reply is the rest of the canned answer after it.
         var prefill: String? = nil
@@ -199,7 +204,13 @@ extension MockLLM {
         let firstTool = forced ?? body["tools"]?.arrayValue?.first?["name"]?.stringValue
         let userTexts = turns.filter { $0["role"]?.stringValue == "user" }.map { Self.text(of: $0["content"]) }
         var answer = decide(
-            lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false, userTexts: userTexts)
+            lastUserText: lastText, toolResult: toolResult, firstTool: firstTool, jsonMode: false, userTexts: userTexts,
+            images: Self.imageCount(last?["content"]))
+        if lastText == "echo request" { answer = .text(r.bodyText) }
+        if lastText == "echo headers" {
+            let names = ["anthropic-version", "anthropic-beta"]
+            answer = .text(names.map { "\($0)=\(r.headers.value(for: $0) ?? "")" }.joined(separator: ";"))
+        }
         if forced == "json_response" { answer = .toolCall(name: "json_response", arguments: #"{"ok":true}"#) }
         if let prefill, case .text(let t) = answer, t.hasPrefix(prefill) {
             answer = .text(String(t.dropFirst(prefill.count)))
@@ -293,6 +304,20 @@ extension MockLLM {
         ])
     }
 
+    /// `POST /v1/messages/count_tokens`: `{"input_tokens": n}`, n = a quarter of the body's bytes.
+    func anthropicCount(_ body: JSONObject) -> MockResponse {
+        guard body["model"]?.stringValue != nil else {
+            return error(.anthropic, status: 400, message: "model: Field required")
+        }
+        guard let messages = body["messages"]?.arrayValue, !messages.isEmpty else {
+            return error(.anthropic, status: 400, message: "messages: Field required")
+        }
+        if let problem = Self.anthropicProblem(body, countsTokens: true) {
+            return error(.anthropic, status: 400, message: problem)
+        }
+        return .json(["input_tokens": .int(max(1, body.serialized().count / 4))])
+    }
+
     // MARK: Gemini generateContent
 
     func gemini(_ r: RecordedRequest, _ body: JSONObject) -> MockResponse {
@@ -327,7 +352,7 @@ extension MockLLM {
         }
         let answer = decide(
             lastUserText: lastText, toolResult: toolResult, firstTool: mode == "NONE" ? nil : firstTool,
-            jsonMode: jsonMode, userTexts: userTexts)
+            jsonMode: jsonMode, userTexts: userTexts, images: Self.imageCount(last?["parts"]))
         let (p, c) = usage(body, answer)
         let usageJSON: JSON = [
             "promptTokenCount": .int(p), "candidatesTokenCount": .int(c), "totalTokenCount": .int(p + c),

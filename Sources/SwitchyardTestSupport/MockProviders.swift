@@ -4,12 +4,12 @@ import SwitchyardCore
 public enum MockProviderKind: String, Sendable {
     case openai, anthropic, gemini
 
-    /// `/v1/chat/completions` and `/v1/responses` (any prefix) → OpenAI, `/v1/messages` →
-    /// Anthropic, `…:generateContent` / `…:streamGenerateContent` → Gemini.
+    /// `/v1/chat/completions` and `/v1/responses` (any prefix) → OpenAI, `/v1/messages` (and its
+    /// `/count_tokens`) → Anthropic, `…:generateContent` / `…:streamGenerateContent` → Gemini.
     public init?(path: String) {
         if path.hasSuffix("/chat/completions") || path.hasSuffix("/responses") {
             self = .openai
-        } else if path.hasSuffix("/v1/messages") {
+        } else if path.hasSuffix("/v1/messages") || path.hasSuffix("/v1/messages/count_tokens") {
             self = .anthropic
         } else if path.contains(":generateContent") || path.contains(":streamGenerateContent") {
             self = .gemini
@@ -30,6 +30,9 @@ public enum MockProviderKind: String, Sendable {
 /// - with JSON mode (any provider's form), it answers `{"ok":true}`;
 /// - to the user text `recap`, it answers `Recap: <every earlier user text, joined by " | ">`,
 ///   which shows a test the whole history reached the upstream;
+/// - to `how many images?`, it answers `I see <n> image(s).`, counting the images of that turn;
+/// - (Anthropic) to `echo request`, it answers with the request body exactly as received, and to
+///   `echo headers` with the `anthropic-version` and `anthropic-beta` headers it received;
 /// - otherwise it answers `reply` (default: `Hello from the mock: <last user text>`).
 public struct MockLLM: Sendable {
     public var reply: String?
@@ -72,9 +75,11 @@ public struct MockLLM: Sendable {
     }
 
     func decide(
-        lastUserText: String, toolResult: String?, firstTool: String?, jsonMode: Bool, userTexts: [String] = []
+        lastUserText: String, toolResult: String?, firstTool: String?, jsonMode: Bool, userTexts: [String] = [],
+        images: Int = 0
     ) -> Answer {
         if let toolResult { return .text("The tool said: \(toolResult)") }
+        if lastUserText == "how many images?" { return .text("I see \(images) image(s).") }
         if lastUserText == "recap" { return .text("Recap: " + userTexts.dropLast().joined(separator: " | ")) }
         if let firstTool { return .toolCall(name: firstTool, arguments: #"{"city":"Paris"}"#) }
         if jsonMode { return .text(#"{"ok":true}"#) }
@@ -105,6 +110,33 @@ public struct MockLLM: Sendable {
         switch answer {
         case .text(let t): return (prompt, max(1, t.split(separator: " ").count))
         case .toolCall: return (prompt, 12)
+        }
+    }
+
+    /// What each provider answers when it is overloaded: OpenAI 503, Anthropic 529
+    /// `overloaded_error`, Gemini 503 `UNAVAILABLE`.
+    public static func overloaded(_ kind: MockProviderKind) -> MockResponse {
+        switch kind {
+        case .openai:
+            .json(
+                status: 503,
+                [
+                    "error": [
+                        "message": "mock: openai is failing on purpose", "type": "server_error", "code": nil,
+                        "param": nil,
+                    ]
+                ])
+        case .anthropic:
+            .json(status: 529, ["type": "error", "error": ["type": "overloaded_error", "message": "Overloaded"]])
+        case .gemini:
+            .json(
+                status: 503,
+                [
+                    "error": [
+                        "code": 503, "message": "The model is overloaded. Please try again later.",
+                        "status": "UNAVAILABLE",
+                    ]
+                ])
         }
     }
 

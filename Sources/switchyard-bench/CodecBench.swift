@@ -1,6 +1,7 @@
 public import ArgumentParser
 import Foundation
 import SwitchyardCore
+import SwitchyardInbound
 import SwitchyardProviders
 
 /// `switchyard-bench codec`: the CPU cost of one non-streaming request's translation work, per
@@ -43,6 +44,17 @@ struct CodecBench: ParsableCommand {
     @Option(help: "Only this kind (for profiling one codec).")
     var only: ProviderKind?
 
+    @Option(
+        help:
+            "The client's API: chat (Chat Completions; OpenAI is the passthrough) or messages (Anthropic Messages; Anthropic is the passthrough)."
+    )
+    var api: BenchAPI = .chat
+
+    /// bench/run's request as an Anthropic Messages body.
+    static let messagesBody = Array(
+        #"{"model":"bench","max_tokens":64,"messages":[{"role":"user","content":"Say something short about benchmarks."}]}"#
+            .utf8)
+
     @Option(help: "Print this kind's canned upstream answer and exit (bench/run's canned upstream serves it).")
     var printAnswer: ProviderKind?
 
@@ -69,7 +81,7 @@ struct CodecBench: ParsableCommand {
                 var histogram = LatencyHistogram()
                 for _ in 0..<iterations {
                     let started = ContinuousClock.now
-                    bytes &+= try Self.translate(codec, target: target, answer: answer)
+                    bytes &+= try Self.translate(codec, target: target, answer: answer, api: api)
                     histogram.record(ContinuousClock.now - started)
                 }
                 // Round 0 warms caches and the allocator up and is not counted.
@@ -86,23 +98,34 @@ struct CodecBench: ParsableCommand {
                 "codec \(kind.rawValue): p50 \(formatMicros(sorted.first!)) per request in the best round, "
                     + "\(formatMicros(sorted[sorted.count / 2])) median round (\(rounds) rounds of \(iterations))")
         }
-        for kind in [ProviderKind.anthropic, .gemini] where best[kind] != nil && best[.openai] != nil {
+        let native: ProviderKind = api == .chat ? .openai : .anthropic
+        for kind in ProviderKind.allCases where kind != native && best[kind] != nil && best[native] != nil {
             print(
-                "codec \(kind.rawValue) adds \(formatMicros(best[kind]! - best[.openai]!)) per request over passthrough"
-            )
+                "codec \(kind.rawValue) adds \(formatMicros(best[kind]! - best[native]!)) per request over passthrough"
+                    + " (\(api.rawValue) clients)")
         }
         if bytes == 0 { print("no bytes produced") }
     }
 
     /// What the gateway does with one non-streaming request besides routing and I/O. Returns the
     /// bytes produced, so the work cannot be optimised away.
-    static func translate(_ codec: any ProviderCodec, target: TargetContext, answer: [UInt8]) throws -> Int {
-        let request = try ChatRequest.parse(body: clientBody)
+    static func translate(
+        _ codec: any ProviderCodec, target: TargetContext, answer: [UInt8], api: BenchAPI = .chat
+    ) throws -> Int {
+        let format: any InboundFormat = api == .chat ? ChatCompletionsFormat() : MessagesFormat()
+        let request = try format.parseRequest(api == .chat ? clientBody : messagesBody)
         let encoded = try codec.encode(request, for: target)
         let decoded = try codec.decodeResponse(answer, request: request, target: target, id: "chatcmpl-x", created: 1)
-        let body = decoded.passthroughBody ?? decoded.response.serialized()
+        let body = format.encodeResponse(
+            decoded.response, passthrough: decoded.passthroughBody,
+            context: AnswerContext(request: request, id: "msg_x", created: 1, model: target.upstreamModel))
         return encoded.body.count + body.count
     }
+}
+
+/// The client API `switchyard-bench codec` measures.
+enum BenchAPI: String, ExpressibleByArgument {
+    case chat, messages
 }
 
 /// "3.42 us": a per-request CPU cost with two decimals.

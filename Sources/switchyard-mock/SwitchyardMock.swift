@@ -14,7 +14,10 @@ struct SwitchyardMock: ParsableCommand {
     @Option(help: "Port to listen on (127.0.0.1).")
     var port = 4010
 
-    @Option(help: "Comma-separated provider kinds (openai, anthropic, gemini) that answer 503 to every call.")
+    @Option(
+        help:
+            "Comma-separated provider kinds (openai, anthropic, gemini) that answer every call as overloaded (503; Anthropic 529)."
+    )
     var fail = ""
 
     @Option(help: "Fixed reply text instead of echoing the last user message.")
@@ -37,14 +40,7 @@ struct SwitchyardMock: ParsableCommand {
         let cutStreamsAfter = cutStreamsAfter
         let server = try MockHTTPServer(port: port, recordRequests: false) { request in
             if let kind = MockProviderKind(path: request.path), failing.contains(kind) {
-                return .json(
-                    status: 503,
-                    [
-                        "error": [
-                            "message": .string("mock: \(kind.rawValue) is failing on purpose"), "type": "server_error",
-                            "code": nil, "param": nil,
-                        ]
-                    ])
+                return MockLLM.overloaded(kind)
             }
             if let cut = cutStreamsAfter, !MockLLM.hasPrefill(request) {
                 return model.respond(request, breakingAfter: cut, .cut)

@@ -160,9 +160,9 @@ enum EchoingUpstream {
 }
 
 extension SecretLeakTests {
-    /// Every provider kind, every error path, streamed and not, plus idempotency records and a
-    /// task: the upstream echoes the provider key each time, and none of it may reach an answer,
-    /// a log line, a metric or the store.
+    /// Every provider kind, every error path, streamed and not, from Chat Completions and Messages
+    /// clients, plus idempotency records and a task: the upstream echoes the provider key each
+    /// time, and none of it may reach an answer, a log line, a metric or the store.
     @Test func upstreamsEchoingTheKeyInEveryPathLeakNothing() async throws {
         let upstream = try EchoingUpstream.start()
         let storePath = temporaryStorePath("echo")
@@ -199,6 +199,20 @@ extension SecretLeakTests {
                     if scenario == "ok" { #expect(r.head.status == 200, "\(kind) \(scenario) stream \(stream)") }
                 }
             }
+            // The same scenarios from an Anthropic Messages client (natively forwarded on Anthropic).
+            for scenario in EchoingUpstream.scenarios {
+                for stream in [false, true] {
+                    let body: JSON = [
+                        "model": .string("m-\(kind)"), "max_tokens": 64, "stream": .bool(stream),
+                        "messages": [["role": "user", "content": .string("scenario:\(scenario) please")]],
+                    ]
+                    let r = try await h.request("POST", "/v1/messages", body: body.serializedString())
+                    record(r)
+                    if scenario == "ok" {
+                        #expect(r.head.status == 200, "messages \(kind) \(scenario) stream \(stream)")
+                    }
+                }
+            }
             let idem = [HeaderField("Idempotency-Key", "echo-\(kind)")]
             let once = JSON.object([
                 "model": .string("m-\(kind)"), "messages": [["role": "user", "content": "scenario:ok once"]],
@@ -229,8 +243,8 @@ extension SecretLeakTests {
         }
 
         // The echo really went through every path (the search below could not pass vacuously).
-        #expect(upstream.requests.filter { $0.method == "POST" }.count >= 3 * 12 + 3 + 2)
-        #expect(redactedAnswers >= 3 * 8)
+        #expect(upstream.requests.filter { $0.method == "POST" }.count >= 3 * 24 + 3 + 2)
+        #expect(redactedAnswers >= 3 * 16)
         let everything = written.joined(separator: "\n")
         let echoed = everything.contains("the key you sent is [REDACTED]")
         let streamed = everything.contains("partial")

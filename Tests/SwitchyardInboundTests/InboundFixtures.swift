@@ -2,23 +2,29 @@ import Foundation
 import SwitchyardCore
 import Testing
 
-/// Loading and comparing the golden files under `Fixtures/responses/`.
+/// Loading and comparing the golden files under `Fixtures/<root>/` (`responses` unless named).
 enum InboundFixtures {
-    static func bytes(_ path: String) throws -> [UInt8] {
+    static func bytes(_ path: String, root: String = "responses") throws -> [UInt8] {
         let base = try #require(Bundle.module.resourceURL)
-        return Array(try Data(contentsOf: base.appendingPathComponent("Fixtures/responses/" + path)))
+        return Array(try Data(contentsOf: base.appendingPathComponent("Fixtures/\(root)/" + path)))
     }
 
-    static func text(_ path: String) throws -> String { String(decoding: try bytes(path), as: UTF8.self) }
+    static func text(_ path: String, root: String = "responses") throws -> String {
+        String(decoding: try bytes(path, root: root), as: UTF8.self)
+    }
 
-    static func json(_ path: String) throws -> JSON { try JSON.parse(try bytes(path)) }
+    static func json(_ path: String, root: String = "responses") throws -> JSON {
+        try JSON.parse(try bytes(path, root: root))
+    }
 
     /// Compares `got` with the golden file; on a difference (or a missing file) the new text is
     /// left under /tmp for review, so a changed rule is looked at before its golden file changes.
-    static func expectGolden(_ got: String, _ path: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        let want = try? text(path)
+    static func expectGolden(
+        _ got: String, _ path: String, root: String = "responses", sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let want = try? text(path, root: root)
         if got != want {
-            let out = "/tmp/switchyard-golden-" + path.replacingOccurrences(of: "/", with: "_")
+            let out = "/tmp/switchyard-golden-\(root)_" + path.replacingOccurrences(of: "/", with: "_")
             try? got.write(toFile: out, atomically: true, encoding: .utf8)
             Issue.record(
                 "\(path) differs from the golden file; the new output is in \(out)", sourceLocation: sourceLocation)

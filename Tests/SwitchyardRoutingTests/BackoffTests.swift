@@ -38,6 +38,16 @@ import Testing
         #expect(RetryAfter.httpDate("Wed, 01 Jan 2025 00:00:00 GMT") == 1_735_689_600)
     }
 
+    /// IMF-fixdate years have four digits; a longer one used to overflow (and trap) computing seconds.
+    @Test func retryAfterHTTPDateYearIsFourDigits() {
+        #expect(RetryAfter.httpDate("Wed, 21 Oct 2026000000000 07:28:00 GMT") == nil)
+        #expect(RetryAfter.httpDate("Wed, 21 Oct 99999999999999999 07:28:00 GMT") == nil)
+        #expect(RetryAfter.httpDate("Wed, 21 Oct 026 07:28:00 GMT") == nil)
+        #expect(RetryAfter.httpDate("Fri, 31 Dec 9999 23:59:59 GMT") == 253_402_300_799)
+        let h = [HeaderField("retry-after", "Wed, 21 Oct 2026000000000 07:28:00 GMT")]
+        #expect(RetryAfter.seconds(headers: h, bodyHint: 4, now: 0) == 4)
+    }
+
     @Test func bodyHintLast() {
         #expect(RetryAfter.seconds(headers: [], bodyHint: 37, now: 0) == 37)
         #expect(RetryAfter.seconds(headers: [HeaderField("retry-after", "soon")], bodyHint: 1.5, now: 0) == 1.5)

@@ -5,8 +5,8 @@ import SwitchyardInbound
 import SwitchyardStore
 
 extension Gateway {
-    /// `POST /v1/chat/completions` or `/v1/responses` with `Idempotency-Key` (scoped to the
-    /// client key NAME and the route).
+    /// `POST /v1/chat/completions`, `/v1/responses` or `/v1/messages` with `Idempotency-Key`
+    /// (scoped to the client key NAME and the route).
     ///
     /// - First call: claims the key in the store (`in_flight`), runs the request, stores its
     ///   final answer if it succeeded (a streamed answer is assembled into the API's non-streaming
@@ -36,7 +36,7 @@ extension Gateway {
                 .invalidRequest(
                     "`Idempotency-Key` must be 1 to 255 printable ASCII characters.", param: "Idempotency-Key",
                     code: "invalid_idempotency_key"),
-                requestID: requestID)
+                requestID: requestID, format: format)
         }
         let hash = IdempotencyHash.of(request.body)
         let slot = keyName + "\u{0}" + storedKey
@@ -49,7 +49,7 @@ extension Gateway {
                 try store.beginIdempotent(owner: keyName, key: storedKey, requestHash: hash, ttl: ttl)
             }
         } catch {
-            return respondError(responder, taskAPIError(error), requestID: requestID)
+            return respondError(responder, taskAPIError(error), requestID: requestID, format: format)
         }
         switch begin {
         case .mismatch:
@@ -59,7 +59,7 @@ extension Gateway {
                     status: 422, type: "invalid_request_error", code: "idempotency_key_reused",
                     message: "This Idempotency-Key was already used with a different request body.",
                     param: "Idempotency-Key"),
-                requestID: requestID)
+                requestID: requestID, format: format)
         case .inFlight:
             respondError(
                 responder,
@@ -67,7 +67,7 @@ extension Gateway {
                     status: 409, type: "invalid_request_error", code: "idempotency_in_flight",
                     message: "A request with this Idempotency-Key is still being processed; retry shortly.",
                     param: "Idempotency-Key", retryAfterSeconds: 1),
-                requestID: requestID)
+                requestID: requestID, format: format)
         case .completed(let record):
             replay(
                 record, format: format, request: request, responder: responder, requestID: requestID, keyName: keyName)
@@ -108,6 +108,7 @@ extension Gateway {
         for h in record.headers { headers.add(h.name, h.value) }
         log.upstreamModel = headers["x-switchyard-model"]
         headers.add("x-request-id", requestID)
+        for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
         headers.add("x-switchyard-replayed", "true")
         if headers["content-type"] == IdempotencyCapture.streamContentType {
             headers.add("Cache-Control", "no-cache")

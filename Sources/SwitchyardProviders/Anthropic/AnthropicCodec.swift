@@ -1,7 +1,9 @@
 public import SwitchyardCore
 
 /// Anthropic Messages API codec (`POST /v1/messages`, anthropic-messages.md), translating
-/// OpenAI Chat requests and answers by the rules of mapping.md §1–§8.
+/// OpenAI Chat requests and answers by the rules of mapping.md §1–§8. A request that arrived as
+/// Anthropic Messages is not translated: its body goes out with only `model` replaced and the
+/// answer comes back as sent (`AnthropicCodec+Native.swift`).
 ///
 /// Pure: every decision is a function of the request, the ``TargetContext`` and the bytes
 /// received, so each rule is tested from recorded payloads (`Fixtures/anthropic/`).
@@ -19,6 +21,12 @@ public struct AnthropicCodec: ProviderCodec {
     }
 
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
+        if request.origin == .anthropicMessages { return encodeNative(request, for: target) }
+        if request.countsTokens {
+            throw .unsupportedParameter(
+                "count_tokens", provider: target.providerName,
+                detail: "Token counting is only forwarded for Anthropic Messages requests.")
+        }
         if let e = request.untranslatableError(provider: target.providerName) { throw e }
         let body = try AnthropicRequestEncoder(request: request, target: target).body()
         return EncodedRequest(
@@ -28,6 +36,9 @@ public struct AnthropicCodec: ProviderCodec {
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
+        if request.origin == .anthropicMessages {
+            return try decodeNative(body, request: request, target: target, id: id, created: created)
+        }
         let decoder = AnthropicResponseDecoder(
             forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
         return DecodedResponse(response: try decoder.decode(body, target: target, id: id, created: created))
@@ -38,6 +49,7 @@ public struct AnthropicCodec: ProviderCodec {
     }
 
     public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
-        AnthropicStreamDecoder(forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
+        if request.origin == .anthropicMessages { return AnthropicStreamDecoder(keepRaw: true) }
+        return AnthropicStreamDecoder(forcedJSON: AnthropicJSONMode.usesForcedTool(request: request, target: target))
     }
 }

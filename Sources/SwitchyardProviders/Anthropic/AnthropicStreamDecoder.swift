@@ -18,6 +18,13 @@ public import SwitchyardCore
 ///   finish delta; it then emits `.usage` whenever `message_start` was seen and usage was not
 ///   yet emitted (input counts are final there, output counts are the last seen), so even a
 ///   truncated stream is metered. ``isComplete`` tells the router whether the reply ended.
+///
+/// With `keepRaw` (a Messages client whose request went to Anthropic natively) every event is
+/// also handed on as `raw`, to be forwarded as it came: each becomes one `.choices` carrying the
+/// unified deltas it implies (often none) and the event itself. `message_start` and `ping` are
+/// held until the next event, and dropped when that is an `error` or the end of the body, so a
+/// stream that fails before its first content block still fails over before anything reached the
+/// client, as it does when translated.
 public struct AnthropicStreamDecoder: StreamDecoder {
     private var sse = SSEParser()
     private let forcedJSON: Bool
@@ -35,10 +42,18 @@ public struct AnthropicStreamDecoder: StreamDecoder {
     private var usageSent = false
     /// `message_stop` or `error` seen: later events are ignored.
     private var ended = false
+    /// A content event went out (`keepRaw`): later pings are handed on at once.
+    private var released = false
     private var messageStopped = false
     public private(set) var malformedEvents = 0
+    private let keepRaw: Bool
+    /// `message_start` and `ping` events not yet handed on (`keepRaw`).
+    private var held: [JSONObject] = []
 
-    public init(forcedJSON: Bool = false) { self.forcedJSON = forcedJSON }
+    public init(forcedJSON: Bool = false, keepRaw: Bool = false) {
+        self.forcedJSON = forcedJSON
+        self.keepRaw = keepRaw
+    }
 
     public var isComplete: Bool { stopReason != nil || messageStopped }
 
@@ -51,6 +66,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
     public mutating func finish() -> [StreamEvent] {
         var out: [StreamEvent] = []
         for m in sse.finish() { handle(m, into: &out) }
+        held = []
         if !ended, stopReason != nil { emitFinish(into: &out) }
         emitUsage(into: &out)
         return out
@@ -62,7 +78,34 @@ public struct AnthropicStreamDecoder: StreamDecoder {
             malformedEvents += 1
             return
         }
-        switch o["type"]?.stringValue ?? m.event {
+        guard keepRaw else { return handle(o, json, event: m.event, into: &out) }
+        let type = o["type"]?.stringValue ?? m.event
+        if type == "error" {
+            held = []
+            return handle(o, json, event: m.event, into: &out)
+        }
+        if type == "message_start" || (type == "ping" && !released) {
+            if type == "message_start" { handle(o, json, event: m.event, into: &out) }
+            held.append(o)
+            return
+        }
+        released = true
+        for h in held { out.append(.choices([], raw: h)) }
+        held = []
+        var own: [StreamEvent] = []
+        handle(o, json, event: m.event, into: &own)
+        // The event's own deltas ride with it; usage and the end marker follow as they are.
+        var deltas: [ChoiceDelta] = []
+        var rest: [StreamEvent] = []
+        for e in own {
+            if case .choices(let d, _) = e { deltas += d } else { rest.append(e) }
+        }
+        out.append(.choices(deltas, raw: o))
+        out += rest
+    }
+
+    private mutating func handle(_ o: JSONObject, _ json: JSON, event: String?, into out: inout [StreamEvent]) {
+        switch o["type"]?.stringValue ?? event {
         case "message_start":
             if let u = o["message"]?["usage"]?.objectValue { mergeUsage(u) }
         case "content_block_start":

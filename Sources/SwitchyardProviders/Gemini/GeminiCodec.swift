@@ -15,7 +15,12 @@ public struct GeminiCodec: ProviderCodec {
     /// `POST /v1beta/models/{model}:generateContent`, or `:streamGenerateContent?alt=sse` for streams.
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
         if let e = request.untranslatableError(provider: target.providerName) { throw e }
-        let body = try GeminiRequestEncoder(request: request).body()
+        if request.countsTokens {
+            throw .unsupportedParameter(
+                "count_tokens", provider: target.providerName,
+                detail: "Token counting is only forwarded to Anthropic targets.")
+        }
+        let body = try GeminiRequestEncoder(request: request, model: target.upstreamModel).body()
         var model = target.upstreamModel
         if model.hasPrefix("models/") { model.removeFirst("models/".count) }
         let method = request.stream ? "streamGenerateContent" : "generateContent"

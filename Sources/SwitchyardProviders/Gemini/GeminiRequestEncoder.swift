@@ -6,6 +6,8 @@ import SwitchyardCore
 /// `toolConfig`, `generationConfig`. Numbers the client sent are copied as written.
 struct GeminiRequestEncoder {
     let request: ChatRequest
+    /// The upstream model id: whether it thinks decides where `thinking` goes.
+    var model = ""
 
     func body() throws(APIError) -> JSONObject {
         try rejectUnsupported()
@@ -38,6 +40,7 @@ struct GeminiRequestEncoder {
         var c = JSONObject()
         if let t = request.temperature { c["temperature"] = number("temperature", t) }
         if let p = request.topP { c["topP"] = number("top_p", p) }
+        if let k = request.topK { c["topK"] = .int(k) }
         if let m = request.maxTokens { c["maxOutputTokens"] = .int(m) }
         if !request.stop.isEmpty { c["stopSequences"] = .array(request.stop.map(JSON.string)) }
         // n = 1 is Gemini's default; omitting it spares models that reject candidateCount.
@@ -58,7 +61,33 @@ struct GeminiRequestEncoder {
         case .text?, nil:
             break
         }
+        if let thinking = request.thinking, let config = Self.thinkingConfig(thinking, model: model) {
+            c["thinkingConfig"] = .object(config)
+        }
         return c
+    }
+
+    /// Anthropic `thinking` for a Gemini model that thinks (**policy**: by model name, since
+    /// models without thinking reject `thinkingConfig`): 2.5 models take the budget
+    /// (`thinkingBudget`, -1 = dynamic for `adaptive`, 0 = off for `disabled`); 3.x models a
+    /// `thinkingLevel` (`low` below 8,192 budget tokens, else `high`; dynamic for `adaptive`);
+    /// other models get nothing. Thoughts are never included in the answer.
+    static func thinkingConfig(_ thinking: ThinkingSetting, model: String) -> JSONObject? {
+        let name = model.hasPrefix("models/") ? String(model.dropFirst("models/".count)) : model
+        if name.hasPrefix("gemini-2.5") {
+            switch thinking {
+            case .disabled: return ["thinkingBudget": 0]
+            case .adaptive: return ["thinkingBudget": -1]
+            case .budget(let n): return ["thinkingBudget": .int(n)]
+            }
+        }
+        if name.hasPrefix("gemini-3") {
+            switch thinking {
+            case .disabled, .adaptive: return nil
+            case .budget(let n): return ["thinkingLevel": n < 8192 ? "low" : "high"]
+            }
+        }
+        return nil
     }
 
     /// The client's literal number when it sent one, so `0.7` stays `0.7`.

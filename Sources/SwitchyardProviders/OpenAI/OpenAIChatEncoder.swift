@@ -1,9 +1,14 @@
 public import SwitchyardCore
 
 /// Writes a Chat Completions body from the typed fields of a request that did not arrive as a
-/// Chat Completions body (a Responses request for a `responses_mode: chat` target, later an
-/// Anthropic Messages request for an OpenAI target). A Chat Completions request never comes here:
-/// it is forwarded as the client sent it.
+/// Chat Completions body (a Responses request for a `responses_mode: chat` target, an Anthropic
+/// Messages request for an OpenAI target). A Chat Completions request never comes here: it is
+/// forwarded as the client sent it.
+///
+/// Anthropic-only settings: `top_k` has no counterpart and is left out; `stop` keeps the first
+/// four sequences (OpenAI's maximum); `thinking` becomes `reasoning_effort` (`ThinkingSetting.effort`)
+/// only for models known to reason (`o1`…, `o3`…, `o4`…, `gpt-5`…; **policy**: other models
+/// answer the field with a 400, which would end the failover).
 ///
 /// Fields the unified form does not carry are not invented: what the typed request leaves `nil`
 /// is left out, so the upstream applies its own defaults.
@@ -19,7 +24,7 @@ public enum OpenAIChatEncoder {
         if let v = request.maxTokens { o.appendUnique("max_completion_tokens", .int(v)) }
         if let v = request.temperature { o.appendUnique("temperature", .double(v)) }
         if let v = request.topP { o.appendUnique("top_p", .double(v)) }
-        if !request.stop.isEmpty { o.appendUnique("stop", .array(request.stop.map(JSON.string))) }
+        if !request.stop.isEmpty { o.appendUnique("stop", .array(request.stop.prefix(4).map(JSON.string))) }
         if let v = request.n { o.appendUnique("n", .int(v)) }
         if let v = request.seed { o.appendUnique("seed", .int(v)) }
         if let v = request.presencePenalty { o.appendUnique("presence_penalty", .double(v)) }
@@ -32,8 +37,20 @@ public enum OpenAIChatEncoder {
         if let c = request.toolChoice { o.appendUnique("tool_choice", toolChoice(c)) }
         if let v = request.parallelToolCalls { o.appendUnique("parallel_tool_calls", .bool(v)) }
         if let f = request.responseFormat { o.appendUnique("response_format", responseFormat(f)) }
-        if let v = request.reasoningEffort { o.appendUnique("reasoning_effort", .string(v)) }
+        if let v = request.reasoningEffort ?? reasoningEffort(request.thinking, model: model) {
+            o.appendUnique("reasoning_effort", .string(v))
+        }
         return o
+    }
+
+    static func reasoningEffort(_ thinking: ThinkingSetting?, model: String) -> String? {
+        guard let thinking, isReasoningModel(model) else { return nil }
+        return thinking.effort
+    }
+
+    /// Models whose name says they take `reasoning_effort`.
+    public static func isReasoningModel(_ model: String) -> Bool {
+        ["o1", "o3", "o4", "gpt-5"].contains { model.hasPrefix($0) }
     }
 
     static func message(_ m: ChatMessage) -> JSON {

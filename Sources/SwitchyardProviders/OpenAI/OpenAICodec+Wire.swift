@@ -30,6 +30,11 @@ extension OpenAICodec {
 
     func encodeTranslated(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
         if let e = request.untranslatableError(provider: target.providerName) { throw e }
+        if request.countsTokens {
+            throw .unsupportedParameter(
+                "count_tokens", provider: target.providerName,
+                detail: "Token counting is only forwarded to Anthropic targets.")
+        }
         var body = OpenAIChatEncoder.body(request, model: target.upstreamModel)
         if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
         return EncodedRequest(
