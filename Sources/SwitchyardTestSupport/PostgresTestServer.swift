@@ -35,10 +35,16 @@ public enum PostgresTestServer {
         public init(description: String) { self.description = description }
     }
 
-    private static func start(file: String = #filePath) -> Result<String, Unavailable> {
+    private static func start() -> Result<String, Unavailable> {
         if let value = getenv("SWITCHYARD_TEST_POSTGRES_URL"), value.pointee != 0 {
             return .success(String(cString: value))
         }
+        return startServer(watching: getpid())
+    }
+
+    /// Starts a server of its own (for a test that stops it) and returns its URL; the server is
+    /// stopped and its directory removed within about a second of process `pid` exiting.
+    public static func startServer(watching pid: Int32, file: String = #filePath) -> Result<String, Unavailable> {
         let root = file.firstRange(of: "/Sources/SwitchyardTestSupport/").map { String(file[..<$0.lowerBound]) } ?? "."
         let script = root + "/scripts/test-postgres"
         guard access(script, X_OK) == 0 else {
@@ -46,7 +52,7 @@ public enum PostgresTestServer {
         }
         // popen waits for the script, which returns once the server accepts connections; the
         // server's watcher is detached and stops it when this process has exited.
-        guard let pipe = popen("'\(script)' start --watch \(getpid()) 2>&1", "r") else {
+        guard let pipe = popen("'\(script)' start --watch \(pid) 2>&1", "r") else {
             return .failure(Unavailable(description: "could not run \(script) (errno \(errno))"))
         }
         var output: [UInt8] = []

@@ -1,3 +1,4 @@
+import Foundation
 import SwitchyardCore
 import SwitchyardInbound
 import SwitchyardTasks
@@ -35,6 +36,35 @@ struct PostgresStoreTests {
             #expect(foreign?.kind == .foreignDatabase)
             #expect(foreign?.message.contains("1 tables") == true)
         }
+    }
+
+    @Test func anOutageShowsInTheStoresHealthWithoutAWriteAndStopsWrites() async throws {
+        // A server of this test's own, stopped by its watcher once `sleep` (its life line) is killed.
+        let lifeline = Process()
+        lifeline.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        lifeline.arguments = ["600"]
+        try lifeline.run()
+        // SIGKILL: the child inherits this process's blocked signals, SIGTERM among them.
+        defer { if lifeline.isRunning { kill(lifeline.processIdentifier, SIGKILL) } }
+        let text = try PostgresTestServer.startServer(watching: lifeline.processIdentifier).get()
+        let url = try #require(try? StoreURL.parse(text).get())
+        let store = try PostgresStore(opening: url, configuration: .init(instanceID: "A", listen: true))
+        defer { store.close() }
+        #expect(await store.waitUntilListening())
+        _ = try await store.createPlannedTask(id: "t", owner: "o", agent: "a", steps: [PlannedStep(id: "s")])
+        #expect(store.healthFailure == nil)
+
+        kill(lifeline.processIdentifier, SIGKILL)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while store.healthFailure == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let down = try #require(store.healthFailure, "the outage did not show within 60 s")
+        #expect(down.kind == .unavailable && down.isStoreFailure)
+        #expect(!"\(down)".contains(text), "the URL (and its password) is not in the error")
+        let write = await storeError { _ = try await store.createTask(id: "u", owner: "o", agent: "a") }
+        #expect(write?.kind == .unavailable)
+        #expect(store.lastWriteFailure?.kind == .unavailable)
     }
 
     @Test func aWrongPasswordOrAnUnreachableServerNeverShowsThePassword() async throws {

@@ -28,6 +28,9 @@ final class PostgresListener: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     /// True while the connection listens (after its LISTEN committed).
     let listening = Atomic<Bool>(false)
+    /// True from a failed connection attempt (or a dropped connection) until the next LISTEN
+    /// works: the database is unreachable from here. False while the first attempt runs.
+    let unreachable = Atomic<Bool>(false)
     private let schemaName = Mutex<String?>(nil)
     private var thread: pthread_t?
 
@@ -72,6 +75,7 @@ final class PostgresListener: @unchecked Sendable {
                 let schema = try connection.queryOne("SELECT current_schema()") { $0.optionalText(0) } ?? nil
                 schemaName.withLock { $0 = schema }
                 listening.store(true, ordering: .releasing)
+                unreachable.store(false, ordering: .releasing)
                 if !first { handler(.reconnected) }
                 first = false
                 pause = 100_000
@@ -80,6 +84,7 @@ final class PostgresListener: @unchecked Sendable {
             } catch {
                 // Unreachable or dropped: try again after a pause, unless stopping.
                 if stopping.load(ordering: .relaxed) { return }
+                unreachable.store(true, ordering: .releasing)
                 usleep(pause)
                 pause = min(pause * 2, 5_000_000)
                 first = false

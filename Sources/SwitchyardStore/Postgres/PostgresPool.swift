@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -68,6 +69,23 @@ final class PostgresPool: @unchecked Sendable {
             }
         }
         return try result.get()
+    }
+
+    /// `perform` for a caller that may block (a server's start-up, a command-line tool): waits on
+    /// the calling thread, never on the cooperative pool.
+    func performBlocking<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) throws(StoreError) -> T
+    ) throws(StoreError) -> T {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<T, StoreError>?>(nil)
+        submit { connection in
+            outcome.withLock {
+                $0 = connection.flatMap { connection in Result { () throws(StoreError) -> T in try body(connection) } }
+            }
+            done.signal()
+        }
+        done.wait()
+        return try outcome.withLock { $0! }.get()
     }
 
     /// Queues `job`; starts a thread when every running one is busy and the pool is not full.

@@ -15,6 +15,27 @@ extension PostgresStore {
         }
     }
 
+    /// Creates a task with its steps planned and ready to run (`executing`) in one transaction, as
+    /// the SQLite store's `createPlannedTask`: a crash leaves no task or one that is resumed.
+    /// - Throws: `.duplicate` if `id` or a step id exists.
+    public func createPlannedTask(
+        id: String, owner: String, agent: String, metadata: JSON = .object([:]), steps: [PlannedStep]
+    ) async throws(StoreError) -> TaskRecord {
+        let now = configuration.clock()
+        let me = configuration.instanceID
+        return try await write { connection throws(StoreError) in
+            try connection.transaction { () throws(StoreError) in
+                _ = try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+                _ = try Self.applyTransition(
+                    connection, taskID: id, owner: owner, event: .start, stepUpdates: [.plan(steps)], events: [],
+                    now: now, instanceID: me)
+                return try Self.applyTransition(
+                    connection, taskID: id, owner: owner, event: .plan, stepUpdates: [], events: [], now: now,
+                    instanceID: me)
+            }
+        }
+    }
+
     /// The checkpoint, as `SQLiteStore.transition`: `event` (validated by `TaskMachine` on the
     /// stored state), the step updates, the machine's store actions and the history in one
     /// transaction, with the task's row locked (`FOR UPDATE`) so concurrent changes of one task,

@@ -104,6 +104,21 @@ public final class PostgresStore: Sendable {
         self.configuration = configuration
         pool = PostgresPool(url: url.value, location: url.location, size: configuration.poolSize)
         try await pool.perform { connection throws(StoreError) in try Self.prepare(connection) }
+        startBackground(url)
+    }
+
+    /// The same, blocking the calling thread while it connects, checks and migrates: for a
+    /// server's start-up (as SQLite's open blocks) and command-line tools.
+    public init(opening url: StoreURL, configuration: Configuration = Configuration()) throws(StoreError) {
+        self.location = url.location
+        self.configuration = configuration
+        pool = PostgresPool(url: url.value, location: url.location, size: configuration.poolSize)
+        try pool.performBlocking { connection throws(StoreError) in try Self.prepare(connection) }
+        startBackground(url)
+    }
+
+    /// The listener (when configured) and the claims keeper.
+    private func startBackground(_ url: StoreURL) {
         if configuration.listen {
             let listener = PostgresListener(url: url.value, location: url.location) { [weak self] notification in
                 self?.received(notification)
@@ -160,8 +175,20 @@ public final class PostgresStore: Sendable {
     }
 
     /// The store failure that stopped the last write, or nil when the last write worked (or none
-    /// was made yet): what `/readyz` reports as the store's state.
+    /// was made yet).
     public var lastWriteFailure: StoreError? { lastWrite.withLock { $0 } }
+
+    /// What `/readyz` reports as the store's state: `.unavailable` while the listener cannot reach
+    /// the database (it reconnects on its own, within 5 s of the server coming back), else the
+    /// last write's failure. The listener watches the connection all the time, so an outage shows
+    /// even when no request writes.
+    public var healthFailure: StoreError? {
+        let unreachable = listener.withLock { $0?.unreachable.load(ordering: .acquiring) ?? false }
+        if unreachable {
+            return StoreError(kind: .unavailable, message: "the database cannot be reached", path: location)
+        }
+        return lastWriteFailure
+    }
 
     /// The version recorded in `switchyard_schema`.
     public func storedSchemaVersion() async throws(StoreError) -> Int {
