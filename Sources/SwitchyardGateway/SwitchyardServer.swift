@@ -52,6 +52,7 @@ public final class SwitchyardServer: Sendable {
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
         let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
+        if config.store.kind == .postgres { throw ConfigErrors([Self.postgresNotServed]) }
         let store = try TaskStore(
             path: config.store.path, configuration: .init(onWrite: { storeMonitor.record($0) }))
         metrics.storeWrite(failureKind: nil)
@@ -141,6 +142,13 @@ public final class SwitchyardServer: Sendable {
             throw error
         }
     }
+
+    /// `store.kind: postgres` before the task runtime runs on the storage protocols: refused at
+    /// start, so a replica never runs on a file of its own while its operator expects shared state.
+    public static let postgresNotServed = ConfigError(
+        path: "store.kind",
+        problem: "postgres: this build's server and `switchyard tasks` run on SQLite only; the PostgreSQL store"
+            + " is the library's (see README \"Shared store: PostgreSQL\")")
 
     /// SIGTERM, SIGINT and SIGHUP, trapped: from the moment this returns they are queued for
     /// `runUntilSignalled` instead of killing the process. Call it before `init`, which starts the

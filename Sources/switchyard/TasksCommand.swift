@@ -140,6 +140,10 @@ struct TaskStoreOptions: ParsableArguments {
             printErrors(error)
             throw ExitCode(configExitCode)
         }
+        if config.store.kind == .postgres {
+            printErrors(ConfigErrors([SwitchyardServer.postgresNotServed]))
+            throw ExitCode(configExitCode)
+        }
         let owner: String
         if let o = self.owner {
             owner = o
