@@ -210,11 +210,36 @@ store: {{path: "{workdir}/hostile-{sy_port}.db"}}
     return sy, sy_port
 
 
+def alias_bomb(levels=9, scalar="x"):
+    """A list of 10 plain scalars, then levels-1 lists of 10 aliases of the level below (10^levels
+    values from about 400 bytes)."""
+    names = "abcdefghijklmnopqrstuvwxyz"
+    lines = [f"a: &a [{', '.join([scalar] * 10)}]"]
+    for i in range(1, levels):
+        lines.append(f"{names[i]}: &{names[i]} [{', '.join(['*' + names[i - 1]] * 10)}]")
+    return "\n".join(lines) + f"\nmodels: *{names[levels - 1]}\n"
+
+
+def config_rows(binary, workdir):
+    for scalar in ["x", "1", '"x"']:
+        path = os.path.join(workdir, "bomb.yaml")
+        with open(path, "w") as f:
+            f.write(alias_bomb(scalar=scalar))
+        started = time.monotonic()
+        p = subprocess.run([binary, "check-config", "--config", path], capture_output=True, text=True,
+                           timeout=BIG_TIMEOUT)
+        took = time.monotonic() - started
+        refused = p.returncode == 2 and "more than" in p.stderr + p.stdout
+        print(f"  check-config on a 10^9-value YAML alias bomb of {scalar}: exit {p.returncode} "
+              f"({'refused' if refused else 'NOT refused'}) in {took * 1000:.0f} ms")
+
+
 def main():
     binary, mock_binary = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as workdir:
         mock, mock_port = start_mock(mock_binary)
         print(f"hostile-input rows ({binary}, BIG_TIMEOUT={BIG_TIMEOUT:.0f} s):")
+        config_rows(binary, workdir)
         rows = [
             lambda port, pid: size_rows(port),
             lambda port, pid: big_with_small(port, 160_000, pid),

@@ -43,45 +43,86 @@ public enum ConfigLoader {
     }
 
     public static func parseReportingAll(yaml: String) -> (SwitchyardConfig?, [ConfigError]) {
+        switch json(yaml: yaml) {
+        case .success(let root): SwitchyardConfig.decodeReportingAll(root)
+        case .failure(let error): (nil, [error])
+        }
+    }
+
+    /// The YAML text as a JSON value (null for an empty document).
+    static func json(yaml: String) -> Result<JSON, ConfigError> {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
         } catch {
-            return (nil, [ConfigError(path: "", problem: "invalid YAML: \(error)")])
+            return .failure(ConfigError(path: "", problem: "invalid YAML: \(error)"))
         }
-        var root = JSON.null
-        if let node {
-            do throws(ConfigError) {
-                root = try json(from: node)
-            } catch {
-                return (nil, [error])
-            }
+        guard let node else { return .success(.null) }
+        do throws(ConfigError) {
+            return .success(try json(from: node))
+        } catch {
+            return .failure(error)
         }
-        let (config, errors) = SwitchyardConfig.decodeReportingAll(root)
-        return (config, errors)
     }
 
     /// YAML node → JSON value, with YAML 1.1 core-schema scalar resolution (ints, floats,
-    /// booleans, null); quoted scalars stay strings. Throws once the tree passes `maximumValues`,
-    /// naming the key path where it did.
+    /// booleans, null); quoted scalars stay strings. Throws when the tree has more than
+    /// `maximumValues` values, naming the key path where it passed them; the tree is counted
+    /// before any scalar is resolved (resolution is the costly part: Yams matches regular
+    /// expressions, about 10 µs a value, so a bomb of 10⁵ plain scalars took a second to refuse).
     static func json(from node: Node) throws(ConfigError) -> JSON {
         var budget = maximumValues
-        return try json(from: node, path: "", budget: &budget)
-    }
-
-    private static func json(from node: Node, path: String, budget: inout Int) throws(ConfigError) -> JSON {
-        budget -= 1
-        if budget < 0 {
+        if let reversedPath = pathPastBudget(node, budget: &budget) {
             throw ConfigError(
-                path: path,
+                path: joinPath(reversedPath.reversed()),
                 problem: "the configuration expands to more than \(maximumValues) values (YAML aliases repeating "
                     + "a large node?)")
         }
+        return value(of: node)
+    }
+
+    /// The path (innermost component first) of the value that takes the count past `budget`, if
+    /// any. Components are mapping keys and `[index]`es.
+    private static func pathPastBudget(_ node: Node, budget: inout Int) -> [String]? {
+        budget -= 1
+        if budget < 0 { return [] }
+        switch node {
+        case .mapping(let m):
+            for (k, v) in m {
+                if var path = pathPastBudget(v, budget: &budget) {
+                    path.append(k.string ?? "")
+                    return path
+                }
+            }
+        case .sequence(let seq):
+            for (i, v) in seq.enumerated() {
+                if var path = pathPastBudget(v, budget: &budget) {
+                    path.append("[\(i)]")
+                    return path
+                }
+            }
+        case .scalar, .alias:
+            break
+        }
+        return nil
+    }
+
+    /// `a.b[2].c` from its components.
+    private static func joinPath(_ components: some Sequence<String>) -> String {
+        var path = ""
+        for c in components {
+            if c.hasPrefix("[") || path.isEmpty { path += c } else { path += "." + c }
+        }
+        return path
+    }
+
+    private static func value(of node: Node) -> JSON {
         switch node {
         case .scalar(let s):
             if s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded {
                 return .string(s.string)
             }
+            guard mayResolve(s.string) else { return .string(s.string) }
             if node.null != nil { return .null }
             if let b = node.bool { return .bool(b) }
             if let i = node.int { return .int(i) }
@@ -91,17 +132,30 @@ public enum ConfigLoader {
             return .string(s.string)
         case .mapping(let m):
             var o = JSONObject()
-            for (k, v) in m {
-                let key = k.string ?? ""
-                o[key] = try json(from: v, path: path.isEmpty ? key : "\(path).\(key)", budget: &budget)
-            }
+            for (k, v) in m { o[k.string ?? ""] = value(of: v) }
             return .object(o)
         case .sequence(let seq):
-            var items: [JSON] = []
-            for (i, v) in seq.enumerated() { items.append(try json(from: v, path: "\(path)[\(i)]", budget: &budget)) }
-            return .array(items)
+            return .array(seq.map { value(of: $0) })
         case .alias:
             return .null
         }
     }
+
+    /// Whether a plain scalar can be anything but a string in the YAML 1.1 core schema: a null
+    /// (empty, `~`, `null`), a boolean word (Yams reads `true`, `yes`, `on`, `false`, `no`,
+    /// `off` in any case), or a number (which starts with a digit, a sign or a dot: `.5`, `.inf`,
+    /// `.nan`). Everything else is a string without asking Yams's resolver.
+    static func mayResolve(_ plain: String) -> Bool {
+        guard let first = plain.utf8.first else { return true }
+        switch first {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "~"):
+            return true
+        default:
+            return plain.utf8.count <= 5 && keywords.contains(plain.lowercased())
+        }
+    }
+
+    /// The null and boolean words, lowercased.
+    private static let keywords: Set<String> = ["null", "true", "yes", "on", "false", "no", "off"]
 }
