@@ -39,6 +39,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // epoll and eventfd (Linux), which the Glibc module does not import.
+        .systemLibrary(name: "CEventLoop"),
 
         // Pure core: JSON value, unified chat types, config model, errors. No C, no I/O.
         .target(name: "SwitchyardCore", swiftSettings: strict),
@@ -53,10 +55,14 @@ let package = Package(
             dependencies: ["SwitchyardCore", "SwitchyardProviders", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Event loops: one thread per core running epoll, timers and the Swift jobs of its requests.
+        .target(name: "SwitchyardLoop", dependencies: ["CEventLoop"], swiftSettings: strict),
         // A fixed pool of threads for work whose cost grows with the request (a TaskExecutor).
         .target(name: "SwitchyardWorkers", swiftSettings: strict),
         // The only importer of CCurl.
-        .target(name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore"], swiftSettings: strict),
+        .target(
+            name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore", "SwitchyardLoop"],
+            swiftSettings: strict),
         // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
         .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
         // The only importer of CSQLite and CPostgres: the SQLite store and the PostgreSQL store
@@ -69,12 +75,15 @@ let package = Package(
         // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
         .target(name: "CSwitchyardEdge", dependencies: ["CMicroHTTPD"]),
         // The only importer of CMicroHTTPD.
-        .target(name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "CSwitchyardEdge"], swiftSettings: strict),
+        .target(
+            name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "CSwitchyardEdge", "SwitchyardLoop"],
+            swiftSettings: strict),
         .target(
             name: "SwitchyardGateway",
             dependencies: [
                 "SwitchyardCore", "SwitchyardProviders", "SwitchyardRouting", "SwitchyardUpstream",
-                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardWorkers",
+                "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardLoop",
+                "SwitchyardWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -156,6 +165,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "SwitchyardLoopTests", dependencies: ["SwitchyardLoop"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardEdgeTests", dependencies: ["SwitchyardEdge", "SwitchyardTestSupport"],
             swiftSettings: strict

@@ -19,6 +19,14 @@ static inline CURLMcode sy_curl_multi_setopt_ptr(CURLM *m, CURLMoption o, void *
 typedef int (*sy_curl_prereq_cb)(void *clientp, char *primary_ip, char *local_ip, int primary_port, int local_port);
 static inline CURLcode sy_curl_setopt_prereqcb(CURL *h, CURLoption o, sy_curl_prereq_cb v) { return curl_easy_setopt(h, o, v); }
 
+/* The multi_socket interface: curl tells the event loop which sockets to watch and when to call
+   back (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION); curl_multi_setopt is variadic. */
+typedef int (*sy_curl_socket_cb)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+typedef int (*sy_curl_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
+static inline CURLMcode sy_curl_multi_setopt_socketcb(CURLM *m, sy_curl_socket_cb f) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, f); }
+static inline CURLMcode sy_curl_multi_setopt_timercb(CURLM *m, sy_curl_timer_cb f) { return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, f); }
+static inline curl_socket_t sy_curl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
+
 /* Macros with casts or or-ed flags do not import into Swift. */
 static inline CURLcode sy_curl_global_init_default(void) { return curl_global_init(CURL_GLOBAL_DEFAULT); }
 static inline size_t sy_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }

@@ -63,6 +63,14 @@ static inline int sy_mhd_connection_fd(struct MHD_Connection *connection)
     return info == NULL ? -1 : info->connect_fd;
 }
 
+/// The daemon's own epoll descriptor (MHD_USE_EPOLL without an internal thread), or -1.
+/// MHD_get_daemon_info is variadic. The event loop watches this descriptor and calls MHD_run.
+static inline int sy_mhd_epoll_fd(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    return info == NULL ? -1 : info->epoll_fd;
+}
+
 /// MHD_SIZE_UNKNOWN is a macro Swift does not import.
 static inline uint64_t sy_mhd_size_unknown(void) { return MHD_SIZE_UNKNOWN; }
 /// MHD_CONTENT_READER_END_OF_STREAM: regular end of a streamed body (terminating chunk follows).

@@ -51,7 +51,11 @@ public struct ChatRequest: Sendable {
     public var untranslatable: [UntranslatableField]
     /// The client's body exactly as received (after gateway-side expansion such as a stored
     /// conversation's history for `previous_response_id`).
-    public var raw: JSONObject
+    public var raw: JSONObject { didSet { rawBytes = nil } }
+    /// The bytes `raw` was parsed from, while `raw` is unchanged (any change to `raw` clears
+    /// them): a passthrough codec forwards them with `model` replaced in place instead of
+    /// serialising `raw` again.
+    public var rawBytes: [UInt8]?
     /// The final assistant message is a partial answer the upstream should continue (set by the
     /// router's mid-stream recovery, never parsed from a client body); codecs whose target
     /// continues through request flags write them.
@@ -103,7 +107,9 @@ extension ChatRequest {
                 "We could not parse the JSON body of your request (\(error)). Send valid JSON.",
                 code: "invalid_json")
         }
-        return try parse(json)
+        var request = try parse(json)
+        request.rawBytes = body
+        return request
     }
 
     public static func parse(_ json: JSON) throws(APIError) -> ChatRequest {

@@ -181,7 +181,7 @@ struct ConfigDecoder {
                 allowed: [
                     "listen", "auth", "providers", "models", "routes", "retry", "circuit_breaker", "store", "tasks",
                     "limits",
-                    "shutdown_grace_ms", "health_check_ms", "readiness",
+                    "shutdown_grace_ms", "health_check_ms", "readiness", "event_loops",
                 ])
         else {
             if root.isNull { fail("", "the configuration file is empty") }
@@ -360,6 +360,7 @@ struct ConfigDecoder {
         }
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
+        c.eventLoops = int(o, "event_loops", "") ?? c.eventLoops
         if let r = object(o["readiness"], "readiness", allowed: ["require_provider"]) {
             c.readiness.requireProvider = bool(r, "require_provider", "readiness") ?? c.readiness.requireProvider
         }

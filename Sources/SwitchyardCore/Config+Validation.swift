@@ -33,6 +33,8 @@ extension SwitchyardConfig {
         public static let shutdownGraceMs = 0...3_600_000
         /// `health_check_ms`, when not 0 (off): more often than once a second would hammer providers.
         public static let healthCheckMs = 1000...86_400_000
+        /// `event_loops`; 0 is one per core the process may use.
+        public static let eventLoops = 0...256
         public static let nameLength = 1...64
     }
 
@@ -251,6 +253,7 @@ private struct Validator {
             "limits.max_connections_per_loopback_peer", l.maxConnectionsPerLoopbackPeer, Limits.connectionsPerPeer)
         range("limits.stream_heartbeat_ms", l.streamHeartbeatMs, Limits.streamHeartbeatMs)
         range("shutdown_grace_ms", c.shutdownGraceMs, Limits.shutdownGraceMs)
+        range("event_loops", c.eventLoops, Limits.eventLoops)
         if c.healthCheckMs != 0 {
             if !Limits.healthCheckMs.contains(c.healthCheckMs) {
                 fail(

@@ -15,6 +15,8 @@ public struct SwitchyardConfig: Sendable, Equatable {
     public var shutdownGraceMs = 30_000
     /// Interval of the providers' model-listing health checks; 0 disables them.
     public var healthCheckMs = 30_000
+    /// Event-loop threads serving requests; 0 means one per core the process may use.
+    public var eventLoops = 0
     public var readiness = ReadinessConfig()
 
     public init() {}

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A fragment of a streamed tool call (openai-chat.md §7 rule 3): the first fragment for an
 /// `index` carries `id` and `name`, later ones only `arguments` pieces to append.
 public struct ToolCallDelta: Sendable, Equatable {
@@ -80,14 +82,67 @@ public struct ChoiceDelta: Sendable, Equatable {
 /// What a provider stream decoder yields, in order.
 public enum StreamEvent: Sendable, Equatable {
     /// Deltas of one chunk. `raw` is set by the OpenAI passthrough: the upstream chunk to forward as is.
-    case choices([ChoiceDelta], raw: JSONObject?)
+    case choices([ChoiceDelta], raw: RawChunk?)
     /// Final token usage. `raw` as above.
-    case usage(Usage, raw: JSONObject?)
+    case usage(Usage, raw: RawChunk?)
     /// The upstream reported an error inside the stream (Anthropic `error` event, Gemini `error`,
     /// an OpenAI chunk with a top-level `error`).
     case error(ProviderError)
     /// The upstream's explicit end marker (`[DONE]`, `message_stop`).
     case done
+}
+
+/// An upstream stream event forwarded as it came: its JSON text, or the object it holds, each
+/// made from the other only when asked for. A passthrough chunk arrives as bytes and leaves as
+/// the same bytes (`SSE.data`); its members are parsed only if read (the first chunk's envelope,
+/// an idempotency record's assembly). Equal when both hold the same JSON value.
+public struct RawChunk: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    private let box: RawChunkBox
+
+    /// An event's JSON text, trusted to be an object (the decoder checked it).
+    public init(bytes: [UInt8]) { box = RawChunkBox(bytes: bytes, object: nil) }
+    public init(_ object: JSONObject) { box = RawChunkBox(bytes: nil, object: object) }
+    public init(dictionaryLiteral elements: (String, JSON)...) { self.init(JSONObject(elements)) }
+
+    /// The JSON text (serialised from the object once, if it was made from one).
+    public var bytes: [UInt8] { box.bytes }
+    /// The object (parsed from the text once, if it was made from bytes; `{}` if they are not one).
+    public var object: JSONObject { box.object }
+    public subscript(key: String) -> JSON? { object[key] }
+
+    public static func == (lhs: RawChunk, rhs: RawChunk) -> Bool {
+        lhs.box === rhs.box || lhs.object == rhs.object
+    }
+}
+
+/// The storage of a `RawChunk`: whichever form it was made from, the other filled in on demand.
+final class RawChunkBox: Sendable {
+    private struct Forms {
+        var bytes: [UInt8]?
+        var object: JSONObject?
+    }
+
+    private let forms: Mutex<Forms>
+
+    init(bytes: [UInt8]?, object: JSONObject?) { forms = Mutex(Forms(bytes: bytes, object: object)) }
+
+    var bytes: [UInt8] {
+        forms.withLock { f in
+            if let b = f.bytes { return b }
+            let b = (f.object ?? JSONObject()).serialized()
+            f.bytes = b
+            return b
+        }
+    }
+
+    var object: JSONObject {
+        forms.withLock { f in
+            if let o = f.object { return o }
+            let o = (try? JSON.parse(f.bytes ?? []))?.objectValue ?? JSONObject()
+            f.object = o
+            return o
+        }
+    }
 }
 
 /// Writes `chat.completion.chunk` SSE events with one envelope (`id`, `created`, `model`)
@@ -135,6 +190,22 @@ public enum SSE {
         object.write(to: &out)
         out.append(contentsOf: [0x0A, 0x0A])
         return out
+    }
+
+    /// `data: <chunk>\n\n` for a forwarded chunk: its own bytes, not a re-serialisation.
+    public static func data(_ chunk: RawChunk) -> [UInt8] {
+        var out: [UInt8] = []
+        append(chunk, to: &out)
+        return out
+    }
+
+    /// Appends `data: <chunk>\n\n` to `out`.
+    public static func append(_ chunk: RawChunk, to out: inout [UInt8]) {
+        let bytes = chunk.bytes
+        out.reserveCapacity(out.count + bytes.count + 8)
+        out.append(contentsOf: "data: ".utf8)
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: [0x0A, 0x0A])
     }
 
     /// The in-band error event of mapping.md §9.3 (no `[DONE]` follows it).

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One HTTP header field as sent or received; names keep their wire spelling.
 public struct HeaderField: Sendable, Hashable {
     public var name: String
@@ -20,8 +22,11 @@ extension Array where Element == HeaderField {
 ///
 /// Timeouts: `connectTimeout` bounds TCP+TLS set-up; `timeout` bounds the whole exchange
 /// (non-streaming attempts); `firstByteTimeout` bounds the wait from sending the request to the
-/// first byte of the response body (headers alone do not count); `idleTimeout` bounds the gap
-/// between two body chunks. `nil` means no limit of that kind.
+/// first byte of the response body (headers alone do not count); `firstEventTimeout` bounds the
+/// wait from sending the request to the consumer's `UpstreamBodyStream.eventArrived()` (a stream's
+/// first real event: SSE comments and pings do not count), for transports whose
+/// `enforcesFirstEventTimeout` is true; `idleTimeout` bounds the gap between two body chunks.
+/// `nil` means no limit of that kind.
 public struct UpstreamRequest: Sendable {
     public var method: String
     public var url: String
@@ -31,6 +36,7 @@ public struct UpstreamRequest: Sendable {
     public var connectTimeout: Duration
     public var timeout: Duration?
     public var firstByteTimeout: Duration?
+    public var firstEventTimeout: Duration?
     public var idleTimeout: Duration?
 
     public init(
@@ -52,10 +58,118 @@ public struct UpstreamRequest: Sendable {
 /// Status line and headers of an upstream response.
 public struct UpstreamHead: Sendable {
     public var status: Int
-    public var headers: [HeaderField]
+    private var storage: UpstreamHeaderLines
+
+    /// The header fields in order (names as sent). A head made from raw lines parses them on
+    /// first read: a forwarded 2xx answer's headers are usually never read.
+    public var headers: [HeaderField] {
+        get { storage.fields }
+        set { storage = UpstreamHeaderLines(fields: newValue) }
+    }
+
     public init(status: Int, headers: [HeaderField]) {
         self.status = status
-        self.headers = headers
+        self.storage = UpstreamHeaderLines(fields: headers)
+    }
+
+    /// `lines` are the header lines as received, each ending in LF (CRLF or bare LF), without the
+    /// status line and the blank line; obsolete line folding (RFC 9112 §5.2) is undone when parsed.
+    public init(status: Int, rawLines: [UInt8]) {
+        self.status = status
+        self.storage = UpstreamHeaderLines(raw: rawLines)
+    }
+
+    /// The first value of a header (case-insensitive), read without parsing the others.
+    public func value(for name: String) -> String? { storage.value(for: name) }
+}
+
+/// Header fields, kept as the received lines until they are read.
+final class UpstreamHeaderLines: Sendable {
+    private enum State {
+        case parsed([HeaderField])
+        case raw([UInt8])
+    }
+
+    private let state: Mutex<State>
+
+    init(fields: [HeaderField]) { state = Mutex(.parsed(fields)) }
+    init(raw: [UInt8]) { state = Mutex(.raw(raw)) }
+
+    var fields: [HeaderField] {
+        state.withLock { state in
+            switch state {
+            case .parsed(let fields): return fields
+            case .raw(let bytes):
+                let fields = Self.parse(bytes)
+                state = .parsed(fields)
+                return fields
+            }
+        }
+    }
+
+    func value(for name: String) -> String? {
+        let raw: [UInt8]? = state.withLock { state in
+            if case .raw(let bytes) = state { return bytes }
+            return nil
+        }
+        guard let raw else { return fields.value(for: name) }
+        // A folded field spans lines: read those through the full parse.
+        let folded =
+            raw.first == 0x20 || raw.first == 0x09
+            || zip(raw, raw.dropFirst()).contains { $0.0 == 0x0A && ($0.1 == 0x20 || $0.1 == 0x09) }
+        if folded { return fields.value(for: name) }
+        let wanted = Array(name.utf8).map(Self.lowercased)
+        var result: String?
+        raw.withUnsafeBufferPointer { b in
+            Self.forEachLine(b) { line in
+                guard result == nil, let colon = line.firstIndex(of: 0x3A) else { return }
+                var end = colon
+                while end > 0, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+                var start = 0
+                while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+                guard end - start == wanted.count else { return }
+                for i in 0..<wanted.count where Self.lowercased(line[start + i]) != wanted[i] { return }
+                result = Self.trimmed(line, colon + 1, line.count)
+            }
+        }
+        return result
+    }
+
+    static func lowercased(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+    static func forEachLine(_ b: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var start = 0
+        while start < b.count {
+            var end = start
+            while end < b.count, b[end] != 0x0A { end += 1 }
+            var stop = end
+            while stop > start, b[stop - 1] == 0x0D { stop -= 1 }
+            if stop > start { body(UnsafeBufferPointer(rebasing: b[start..<stop])) }
+            start = end + 1
+        }
+    }
+
+    static func parse(_ bytes: [UInt8]) -> [HeaderField] {
+        var fields: [HeaderField] = []
+        bytes.withUnsafeBufferPointer { b in
+            forEachLine(b) { line in
+                if line[0] == 0x20 || line[0] == 0x09 {  // obsolete line folding
+                    if !fields.isEmpty { fields[fields.count - 1].value += " " + trimmed(line, 0, line.count) }
+                    return
+                }
+                guard let colon = line.firstIndex(of: 0x3A) else { return }
+                fields.append(HeaderField(trimmed(line, 0, colon), trimmed(line, colon + 1, line.count)))
+            }
+        }
+        return fields
+    }
+
+    static func trimmed(_ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+        var s = start
+        var e = end
+        while s < e, line[s] == 0x20 || line[s] == 0x09 { s += 1 }
+        while e > s, line[e - 1] == 0x20 || line[e - 1] == 0x09 { e -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: line[s..<e]), as: UTF8.self)
     }
 }
 
@@ -81,7 +195,7 @@ public enum UpstreamFailure: Error, Sendable, Equatable {
     case cancelled
 
     public enum TimeoutPhase: String, Sendable {
-        case connect, firstByte = "first_byte", idle, total
+        case connect, firstByte = "first_byte", firstEvent = "first_event", idle, total
     }
 
     public var kind: String {
@@ -101,22 +215,32 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
     public typealias Failure = UpstreamFailure
 
     let base: AsyncThrowingStream<[UInt8], any Error>
+    let onEvent: (@Sendable () -> Void)?
     /// Set by `redacting(with:)`: chunks pass through it, so a secret split across two is found.
     let redaction: StreamRedaction?
 
-    public init(_ base: AsyncThrowingStream<[UInt8], any Error>) {
+    /// `onEvent` is the transport's side of `eventArrived()`.
+    public init(_ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)? = nil) {
         self.base = base
+        self.onEvent = onEvent
         self.redaction = nil
     }
 
-    init(_ base: AsyncThrowingStream<[UInt8], any Error>, redaction: StreamRedaction?) {
+    init(
+        _ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)?, redaction: StreamRedaction?
+    ) {
         self.base = base
+        self.onEvent = onEvent
         self.redaction = redaction
     }
 
+    /// The consumer decoded the stream's first real event: `UpstreamRequest.firstEventTimeout`
+    /// no longer applies. Harmless to call again, and a no-op for transports that do not enforce it.
+    public func eventArrived() { onEvent?() }
+
     /// The same body with `redactor`'s secrets removed (`StreamRedaction`).
     public func redacting(with redactor: Redactor) -> UpstreamBodyStream {
-        redactor.isEmpty ? self : UpstreamBodyStream(base, redaction: StreamRedaction(redactor))
+        redactor.isEmpty ? self : UpstreamBodyStream(base, onEvent: onEvent, redaction: StreamRedaction(redactor))
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -192,4 +316,12 @@ public protocol Upstream: Sendable {
     /// Sends the request and returns when the response head has arrived; the body follows as
     /// it arrives. Dropping or cancelling the consumer aborts the transfer.
     func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse
+    /// True when `stream` fails with `.timeout(.firstEvent)` once `UpstreamRequest.firstEventTimeout`
+    /// passes before the consumer's `eventArrived()`. Otherwise (the default) the caller keeps
+    /// its own timer.
+    var enforcesFirstEventTimeout: Bool { get }
+}
+
+extension Upstream {
+    public var enforcesFirstEventTimeout: Bool { false }
 }

@@ -57,6 +57,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.removeAll { Self.equalsIgnoringCase($0.name, name) }
     }
 
+    /// Room for `n` fields without growing (the edge reserves it before copying a request's).
+    public mutating func reserveCapacity(_ n: Int) { fields.reserveCapacity(n) }
+
     public var count: Int { fields.count }
     public var isEmpty: Bool { fields.isEmpty }
 

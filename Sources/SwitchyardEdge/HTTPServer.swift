@@ -1,23 +1,34 @@
+public import SwitchyardLoop
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The gateway's inbound HTTP/1.1 server: libmicrohttpd underneath, Swift handlers on top.
 ///
-/// One MHD epoll thread does all socket I/O; each request runs its handler on a Swift Task while
-/// its connection is suspended, and streams suspend between writes (see `MHDDaemon` for the
-/// threading choice and `RequestContext` for the suspend/resume protocol).
+/// One MHD daemon per event loop, all accepting on the same listening socket; each request runs
+/// its handler on a Swift Task on the loop that accepted it while its connection is suspended, and
+/// streams suspend between writes (see `MHDDaemon` for the threading choice and `RequestContext`
+/// for the suspend/resume protocol).
 public final class HTTPServer: Sendable {
     private enum Lifecycle {
         case idle
-        case running(MHDDaemon, heartbeat: Task<Void, Never>?)
+        case running([MHDDaemon], heartbeat: Task<Void, Never>?)
         case stopped
     }
 
     private let core: ServerCore
+    private let group: EventLoopGroup
+    private let ownsGroup: Bool
     private let lifecycle = Mutex(Lifecycle.idle)
     private let boundPort = Atomic<Int>(0)
 
-    /// Validates the configuration; nothing is bound until `start()`.
-    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) throws(HTTPServerError) {
+    /// Validates the configuration; nothing is bound until `start()`. Serves on every loop of
+    /// `loops`; without a group, on a private one-loop group stopped with the server.
+    public init(
+        configuration: HTTPServerConfiguration, handler: any HTTPHandler, loops: EventLoopGroup? = nil
+    ) throws(HTTPServerError) {
         guard ListenSocket.Address(literal: configuration.host) != nil else {
             throw HTTPServerError(.invalidConfiguration, "host is not an IPv4 or IPv6 literal: \(configuration.host)")
         }
@@ -32,6 +43,16 @@ public final class HTTPServer: Sendable {
         if let interval = configuration.heartbeatInterval, interval <= .zero {
             throw HTTPServerError(.invalidConfiguration, "heartbeatInterval must be positive")
         }
+        if let loops {
+            group = loops
+        } else {
+            do {
+                group = try EventLoopGroup(count: 1)
+            } catch {
+                throw HTTPServerError(.startFailed, "cannot start an event loop: \(error)")
+            }
+        }
+        ownsGroup = loops == nil
         core = ServerCore(configuration: configuration, handler: handler)
     }
 
@@ -45,9 +66,28 @@ public final class HTTPServer: Sendable {
             let socket = try ListenSocket.bind(
                 host: configuration.host, port: configuration.port,
                 backlog: Int32(clamping: max(128, configuration.maxConnections)))
-            let daemon = try MHDDaemon(core: core, listenSocket: socket)
+            // Each daemon adopts its own duplicate; ours is closed once they all have one.
+            defer { close(socket.fd) }
+            // One watcher thread for all daemons: hang-ups of suspended connections and deadlines.
+            guard let watcher = core.watcher, watcher.start(core: core) else {
+                throw HTTPServerError(
+                    .startFailed, "cannot start the connection watcher thread: \(ListenSocket.errnoText())")
+            }
+            var daemons: [MHDDaemon] = []
+            for loop in group.loops {
+                let daemon = MHDDaemon(core: core, loop: loop)
+                do throws(HTTPServerError) {
+                    try daemon.start(listenFD: socket.fd, port: socket.port)
+                } catch {
+                    core.beginStopping()
+                    for started in daemons { started.stop() }
+                    watcher.stop()
+                    throw error
+                }
+                daemons.append(daemon)
+            }
             boundPort.store(socket.port, ordering: .releasing)
-            state = .running(daemon, heartbeat: startHeartbeat())
+            state = .running(daemons, heartbeat: startHeartbeat())
         }
     }
 
@@ -68,22 +108,39 @@ public final class HTTPServer: Sendable {
     /// Stops accepting new connections (MHD_quiesce_daemon); open connections are still served.
     public func quiesce() {
         core.beginDraining()
-        lifecycle.withLock { state in
-            if case .running(let daemon, _) = state { daemon.quiesce() }
+        let daemons: [MHDDaemon] = lifecycle.withLock { state in
+            if case .running(let daemons, _) = state { return daemons }
+            return []
         }
+        var sockets: [Int32] = []
+        for daemon in daemons {
+            let socket = daemon.quiesce()
+            if socket >= 0 { sockets.append(socket) }
+        }
+        // MHD merely stops accepting; the kernel would keep queueing (and hanging) new clients in
+        // the backlog. On Linux, shutdown() on a listening socket stops listening, so they are
+        // refused instead. The daemons share one socket, so one shutdown covers them all; each
+        // descriptor stays open until after its MHD_stop_daemon.
+        if let socket = sockets.first { _ = shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     /// Closes every connection and the listen socket, cancels handler tasks of unfinished requests
-    /// and releases all per-request contexts. Idempotent; blocks until MHD's thread has exited.
+    /// and releases all per-request contexts. Idempotent; blocks until every loop has stopped its
+    /// daemon (and, for a private group, until its thread has exited).
     public func stop() {
-        let running: (MHDDaemon, Task<Void, Never>?)? = lifecycle.withLock { state in
+        let running: ([MHDDaemon], Task<Void, Never>?)? = lifecycle.withLock { state in
             defer { state = .stopped }
-            if case .running(let daemon, let heartbeat) = state { return (daemon, heartbeat) }
+            if case .running(let daemons, let heartbeat) = state { return (daemons, heartbeat) }
             return nil
         }
-        guard let (daemon, heartbeat) = running else { return }
-        heartbeat?.cancel()
-        daemon.stop()
+        if let (daemons, heartbeat) = running {
+            heartbeat?.cancel()
+            // Resume every suspended connection first: MHD_stop_daemon panics on one.
+            core.beginStopping()
+            for daemon in daemons { daemon.stop() }
+            core.watcher?.stop()
+        }
+        if ownsGroup { group.shutdown() }
     }
 
     deinit {

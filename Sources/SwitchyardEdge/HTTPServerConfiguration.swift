@@ -35,16 +35,14 @@ public struct HTTPServerConfiguration: Sendable {
     public var heartbeatInterval: Duration? = .seconds(15)
     /// What a heartbeat writes; the default is an SSE comment.
     public var heartbeatBytes: [UInt8] = Array(": keep-alive\n\n".utf8)
-    /// Executor preferred by handler tasks (`Task(executorPreference:)`); nil = the global pool.
-    public var handlerExecutor: (any TaskExecutor)? = nil
     /// Executor for requests whose body is at least `largeBodyBytes`: work that grows with the
-    /// request (parsing, translation) then runs there instead of on `handlerExecutor`, which also
-    /// drives other requests' I/O. nil: every request uses `handlerExecutor`.
+    /// request (parsing, translation) then runs there instead of on the connection's event loop,
+    /// which also drives other requests' I/O. nil: every request runs on its loop.
     public var largeBodyExecutor: (any TaskExecutor)? = nil
     /// See `largeBodyExecutor`.
     public var largeBodyBytes: Int = 32 * 1024
     /// Told each time the edge closes a connection on its own (deadline, displacement, peer cap);
-    /// called on MHD's or the watcher's thread, so it must be quick and must not block.
+    /// called on an event loop's or the watcher's thread, so it must be quick and must not block.
     public var onConnectionDropped: (@Sendable (ConnectionDrop) -> Void)? = nil
     /// Builds headers and body for responses the edge produces itself (400, 413, 431, 500 when a
     /// handler does not answer, 503 while stopping, and every error page of libmicrohttpd's own)

@@ -1,22 +1,24 @@
 import CMicroHTTPD
 import CSwitchyardEdge
+import SwitchyardLoop
 
-// The C callbacks MHD calls on its internal thread. Each is a thin trampoline: recover the Swift
-// object from its `cls`/`con_cls` pointer and call a method. Nothing here blocks or awaits.
+// The C callbacks MHD calls inside MHD_run, on its daemon's event loop. Each is a thin trampoline:
+// recover the Swift object from its `cls`/`con_cls` pointer and call a method. Nothing here blocks
+// or awaits.
 
 /// MHD_OPTION_URI_LOG_CALLBACK: the first callback of every request, with the raw request target
 /// (before MHD splits off and decodes the query). Its result becomes `con_cls`, so this is where
 /// the per-request context is created and retained for MHD.
 let uriLogCallback: sy_mhd_uri_log_callback = { cls, uri, connection in
     guard let cls, let connection else { return nil }
-    let server = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    let daemon = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue()
     let target = uri.map { String(cString: $0) } ?? ""
     let link = sy_mhd_connection_socket_context(connection).map {
         Unmanaged<EdgeConnection>.fromOpaque($0).takeUnretainedValue()
     }
-    let context = RequestContext(connection: connection, server: server, rawTarget: target, link: link)
+    let context = RequestContext(connection: connection, daemon: daemon, rawTarget: target, link: link)
     link?.requestStarted(context)
-    server.register(context)
+    daemon.core.register(context)
     return Unmanaged.passRetained(context).toOpaque()
 }
 
@@ -44,7 +46,7 @@ let accessHandlerCallback: MHD_AccessHandlerCallback = {
 /// socket). Its `EdgeConnection` is retained as the socket context in between.
 let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
     guard let cls, let connection, let socketContext else { return }
-    let server = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    let server = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue().core
     switch code {
     case .CONNECTION_NOTIFY_STARTED:
         let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
@@ -62,7 +64,7 @@ let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, 
 /// MHD's accept policy (before a connection is set up): the per-peer cap.
 let acceptPolicyCallback: MHD_AcceptPolicyCallback = { cls, address, _ in
     guard let cls, let address else { return .YES }
-    let server = Unmanaged<ServerCore>.fromOpaque(cls).takeUnretainedValue()
+    let server = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue().core
     guard !server.connections.admits(PeerAddress(address)) else { return .YES }
     server.configuration.onConnectionDropped?(.peerLimit)
     return .NO
@@ -111,7 +113,7 @@ private let headerIterator: MHD_KeyValueIteratorN = { cls, _, key, keySize, valu
 private let streamBlockSize = 8 * 1024
 
 extension RequestContext {
-    /// The access handler proper (MHD thread). See `RequestContext` for the suspend protocol.
+    /// The access handler proper (the daemon's loop thread). See `RequestContext` for the suspend protocol.
     func access(
         _ connection: OpaquePointer, method: UnsafePointer<CChar>?, version: UnsafePointer<CChar>?,
         data: UnsafePointer<CChar>?, size: UnsafeMutablePointer<Int>
@@ -228,12 +230,14 @@ extension RequestContext {
         }
         let responder = HTTPResponder(sink: self)
         let handler = server.handler
-        // Small requests stay on the handler executor (no extra hand-off); large ones go where
-        // their parsing and translation cannot delay other requests' I/O.
+        // The handler runs on this connection's loop: started from the loop thread, its first job
+        // is queued there without a wake-up, and so is every job its continuations schedule. A
+        // large body's parsing and translation would hold the loop, and with it every other
+        // transfer it drives, so such a request goes to `largeBodyExecutor` instead.
         let configuration = server.configuration
-        let executor =
+        let executor: any TaskExecutor =
             request.body.count >= configuration.largeBodyBytes
-            ? configuration.largeBodyExecutor ?? configuration.handlerExecutor : configuration.handlerExecutor
+            ? configuration.largeBodyExecutor ?? daemon.loop : daemon.loop
         let task = Task(executorPreference: executor) { [self] in
             await handler.handle(request, responder: responder)
             handlerReturned()
@@ -279,10 +283,30 @@ extension RequestContext {
     )
         -> MHD_Result
     {
+        // Names and values go to MHD as C strings laid out in one reusable buffer of the daemon's
+        // (this runs on its loop): passing each `String` made a temporary C copy of every short one.
+        var scratch = daemon.headerScratch
+        daemon.headerScratch = []
+        scratch.removeAll(keepingCapacity: true)
         for (name, value) in headers {
-            // MHD refuses fields with CR/LF and the framing headers it owns; skipping them is right.
-            _ = MHD_add_response_header(response, name, value)
+            scratch.append(contentsOf: name.utf8)
+            scratch.append(0)
+            scratch.append(contentsOf: value.utf8)
+            scratch.append(0)
         }
+        scratch.withUnsafeBufferPointer { buffer in
+            var offset = 0
+            for (name, value) in headers {
+                let n = buffer.baseAddress! + offset
+                let v = n + name.utf8.count + 1
+                offset += name.utf8.count + value.utf8.count + 2
+                // MHD refuses fields with CR/LF and the framing headers it owns; skipping them is right.
+                _ = MHD_add_response_header(
+                    response, UnsafeRawPointer(n).assumingMemoryBound(to: CChar.self),
+                    UnsafeRawPointer(v).assumingMemoryBound(to: CChar.self))
+            }
+        }
+        daemon.headerScratch = scratch
         if server.isDraining { _ = MHD_add_response_header(response, "Connection", "close") }
         let code = (200...999).contains(status) ? UInt32(status) : 500
         let result = sy_mhd_queue_response(connection, code, response)

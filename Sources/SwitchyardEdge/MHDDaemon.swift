@@ -1,72 +1,79 @@
 import CMicroHTTPD
 import CSwitchyardEdge
+import SwitchyardLoop
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Owns one `struct MHD_Daemon *` and stops it exactly once.
+/// Owns one `struct MHD_Daemon *` running inside one event loop, and stops it exactly once.
 ///
-/// Threading mode: one MHD internal polling thread using epoll
-/// (MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME; the latter implies MHD_USE_ITC, so
-/// a resume from a handler task wakes the loop). Connections waiting on a handler or on stream
-/// bytes are suspended, so one thread serves thousands of them; handlers run on Swift tasks.
-/// Measured on this 2-core box (wrk on the same cores, trivial handler, release build): single
-/// epoll thread c=1 p50 49-64 µs / p99 91-189 µs round trip, c=64 ~47k req/s in a quiet moment;
-/// a 2-thread epoll pool (MHD_OPTION_THREAD_POOL_SIZE) was worse at c=1 (p99 in ms) and not
-/// better at c=64 (the Swift tasks need the second core); MHD_USE_TURBO showed no reliable gain.
-/// Thread-per-connection was ~40% slower in the earlier prototype. If epoll is unavailable,
-/// a poll() or else select() internal thread is used.
+/// Threading mode: MHD with epoll and no thread of its own (MHD_USE_EPOLL |
+/// MHD_ALLOW_SUSPEND_RESUME). The loop watches MHD's epoll descriptor and calls `MHD_run` when it
+/// is readable or when MHD's own timeout (MHD_get_timeout: idle connections) passes. Every
+/// callback therefore runs on the loop thread, and each handler task this daemon starts prefers
+/// the same loop as its executor, so a request never changes threads. Each loop has its own
+/// daemon on a duplicate of the one listening socket: whichever loop is free accepts first.
+/// Connections waiting on a handler or on stream bytes are suspended; after a resume the daemon
+/// runs again once the loop's current batch of jobs is done (MHD has no inter-thread channel
+/// without a thread of its own, so a resume from another thread wakes the loop through
+/// `EventLoop.execute`).
 ///
-/// `@unchecked Sendable`: `daemon` and `core` are immutable after init (an opaque C pointer and
-/// an `Unmanaged` are not `Sendable` by type); MHD_quiesce_daemon and MHD_stop_daemon may be
-/// called from any thread, and `state` serialises them so each happens at most once and
-/// quiesce never follows stop.
-final class MHDDaemon: @unchecked Sendable {
+/// `@unchecked Sendable`: `core` and `loop` are immutable; `daemon` is written once in `start`,
+/// before the loop or any other thread can use it; `needsRun`, `watch`, `timer` and `hook` are
+/// touched only on the loop thread; `state` serialises quiesce and stop so each happens at most once.
+final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     private struct State {
         var stopped = false
         /// The listen socket MHD_quiesce_daemon handed back, or -1.
         var quiescedSocket: Int32 = -1
     }
 
-    private let daemon: OpaquePointer
-    private let core: Unmanaged<ServerCore>
+    private var daemon: OpaquePointer?
+    let core: ServerCore
+    let loop: EventLoop
     private let state = Mutex(State())
+    /// The retain MHD's callbacks hold (`cls`), released after MHD_stop_daemon.
+    private var retainedForMHD: Unmanaged<MHDDaemon>?
 
-    /// Starts MHD on `listenSocket`, which this call consumes (closes) whether it succeeds or not.
+    // Loop thread
+    /// A connection was resumed on the loop thread since the last MHD_run.
+    var needsRun = false
+    /// Response header names and values as C strings, reused for every answer (`queue`).
+    var headerScratch: [UInt8] = []
+    private var watch: EventLoop.Watch?
+    private var timer: LoopTimer?
+    private var hook: Int?
+
+    init(core: ServerCore, loop: EventLoop) {
+        self.core = core
+        self.loop = loop
+    }
+
+    /// Starts MHD on a duplicate of `listenFD` (which stays the caller's) and attaches it to the loop.
     ///
     /// MHD 0.9.75 closes an adopted listen socket on most, but not all, of its failure paths, so
-    /// it gets a `dup` and we close our own descriptor: no double close whatever MHD does; at
-    /// worst the duplicate leaks when MHD fails before adopting it (a fatal startup error).
-    init(core server: ServerCore, listenSocket: ListenSocket, threadPoolSize: Int = 1) throws(HTTPServerError) {
-        let configuration = server.configuration
-        let mode =
-            if MHD_is_feature_supported(.FEATURE_EPOLL) == .YES {
-                MHD_USE_EPOLL_INTERNAL_THREAD.rawValue
-            } else if MHD_is_feature_supported(.FEATURE_POLL) == .YES {
-                MHD_USE_POLL_INTERNAL_THREAD.rawValue
-            } else {
-                MHD_USE_INTERNAL_POLLING_THREAD.rawValue
-            }
-        let adopted = fcntl(listenSocket.fd, F_DUPFD_CLOEXEC, 0)
-        close(listenSocket.fd)
+    /// it gets its own `dup`: at worst the duplicate leaks when MHD fails before adopting it (a
+    /// fatal startup error).
+    func start(listenFD: Int32, port: Int) throws(HTTPServerError) {
+        let configuration = core.configuration
+        guard MHD_is_feature_supported(.FEATURE_EPOLL) == .YES else {
+            throw HTTPServerError(.startFailed, "this libmicrohttpd was built without epoll support")
+        }
+        let adopted = fcntl(listenFD, F_DUPFD_CLOEXEC, 0)
         guard adopted >= 0 else {
             throw HTTPServerError(.startFailed, "cannot duplicate the listen socket: \(ListenSocket.errnoText())")
         }
-        guard let watcher = server.watcher else {
-            close(adopted)
-            throw HTTPServerError(.startFailed, "cannot create the connection watcher: \(ListenSocket.errnoText())")
-        }
         MHDErrorPages.install()
-        let retained = Unmanaged.passRetained(server)
+        let retained = Unmanaged.passRetained(self)
         let started = sy_mhd_start_daemon(
-            mode | MHD_ALLOW_SUSPEND_RESUME.rawValue,
+            MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue,
             adopted,
             UInt32(clamping: ConnectionTable.hardLimit(max(1, configuration.maxConnections))),
             UInt32(clamping: max(0, configuration.connectionTimeoutSeconds)),
             max(4096, configuration.maxHeaderBytes),
-            UInt32(clamping: threadPoolSize),
+            0,
             acceptPolicyCallback, retained.toOpaque(),
             accessHandlerCallback, retained.toOpaque(),
             requestCompletedCallback, retained.toOpaque(),
@@ -74,48 +81,100 @@ final class MHDDaemon: @unchecked Sendable {
             connectionNotifyCallback, retained.toOpaque())
         guard let started else {
             retained.release()
-            throw HTTPServerError(.startFailed, "MHD_start_daemon failed on port \(listenSocket.port)")
-        }
-        guard watcher.start(core: server) else {
-            MHD_stop_daemon(started)
-            retained.release()
-            throw HTTPServerError(.startFailed, "cannot start the connection watcher thread")
+            throw HTTPServerError(.startFailed, "MHD_start_daemon failed on port \(port)")
         }
         daemon = started
-        core = retained
-    }
-
-    /// MHD_quiesce_daemon: stop accepting; MHD hands the listen socket back, we close it after
-    /// MHD_stop_daemon (MHD's doc: not before, its thread may still use it).
-    func quiesce() {
-        state.withLock { state in
-            guard !state.stopped, state.quiescedSocket < 0 else { return }
-            let socket = MHD_quiesce_daemon(daemon)
-            state.quiescedSocket = socket
-            // MHD merely stops accepting; the kernel would keep queueing (and hanging) new clients
-            // in the backlog. On Linux, shutdown() on a listening socket stops listening, so
-            // they are refused instead. The descriptor stays open until after MHD_stop_daemon.
-            if socket >= 0 { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        retainedForMHD = retained
+        let epollFD = sy_mhd_epoll_fd(started)
+        let attached = loop.executeAndWait { [self] in attach(epollFD: epollFD) }
+        guard attached else {
+            MHD_stop_daemon(started)
+            daemon = nil
+            retainedForMHD = nil
+            retained.release()
+            throw HTTPServerError(.startFailed, "cannot watch MHD's epoll descriptor on the event loop")
         }
     }
 
-    /// Resumes suspended connections, stops MHD (joins its thread, closes every connection,
-    /// which runs the request-completed callback for each) and releases the core. Idempotent.
+    private func attach(epollFD: Int32) -> Bool {
+        guard epollFD >= 0, let watch = try? loop.watch(fd: epollFD, events: .readable, watcher: self) else {
+            return false
+        }
+        self.watch = watch
+        let timer = LoopTimer { [unowned self] in run() }
+        loop.add(timer)
+        self.timer = timer
+        hook = loop.addHook { [unowned self] in
+            if needsRun {
+                needsRun = false
+                run()
+            }
+        }
+        run()
+        return true
+    }
+
+    // MARK: Loop thread
+
+    func ready(events: IOEvents, token: Int) { run() }
+
+    /// After MHD_resume_connection (any thread): MHD_run once the loop's current jobs are done.
+    func runSoon() {
+        if loop.inLoop {
+            needsRun = true
+        } else {
+            loop.execute { [self] in needsRun = true }
+        }
+    }
+
+    /// MHD_run, then arm the timer for MHD's next deadline (0 when it has work pending).
+    private func run() {
+        guard watch != nil, let daemon else { return }
+        _ = MHD_run(daemon)
+        var ms: UInt64 = 0
+        if MHD_get_timeout(daemon, &ms) == .YES {
+            timer?.deadline = loop.now() &+ Int64(clamping: min(ms, 86_400_000)) &* 1_000_000
+        } else {
+            timer?.deadline = LoopTimer.never
+        }
+    }
+
+    // MARK: Any thread
+
+    /// MHD_quiesce_daemon on the loop: stop accepting. Returns the listen socket MHD hands back
+    /// (closed after MHD_stop_daemon, MHD's doc: not before), or -1.
+    func quiesce() -> Int32 {
+        loop.executeAndWait { [self] in
+            state.withLock { state in
+                guard !state.stopped, state.quiescedSocket < 0, let daemon else { return -1 }
+                let socket = MHD_quiesce_daemon(daemon)
+                state.quiescedSocket = socket
+                return socket
+            }
+        }
+    }
+
+    /// Stops MHD on its loop (closes every connection, which runs the request-completed callback
+    /// for each) and detaches from the loop. The caller resumed suspended connections first
+    /// (`ServerCore.beginStopping`): MHD panics otherwise. Idempotent.
     func stop() {
         let first = state.withLock { state in
             defer { state.stopped = true }
             return !state.stopped
         }
         guard first else { return }
-        core.takeUnretainedValue().beginStopping()
-        MHD_stop_daemon(daemon)
-        core.takeUnretainedValue().watcher?.stop()
-        let socket = state.withLock { $0.quiescedSocket }
-        if socket >= 0 { close(socket) }
-        core.release()
-    }
-
-    deinit {
-        stop()
+        loop.executeAndWait { [self] in
+            if let watch { loop.unwatch(watch) }
+            if let timer { loop.remove(timer) }
+            if let hook { loop.removeHook(hook) }
+            watch = nil
+            timer = nil
+            hook = nil
+            if let daemon { MHD_stop_daemon(daemon) }
+            let socket = state.withLock { $0.quiescedSocket }
+            if socket >= 0 { close(socket) }
+        }
+        retainedForMHD?.release()
+        retainedForMHD = nil
     }
 }

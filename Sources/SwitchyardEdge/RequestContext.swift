@@ -1,12 +1,15 @@
 import CMicroHTTPD
+import SwitchyardLoop
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Everything the edge knows about one request on one connection, shared between the MHD thread
-/// that owns the connection and the handler's Task.
+/// Everything the edge knows about one request on one connection, shared between the loop thread
+/// that runs the connection's daemon ("the MHD thread" below) and the handler's Task. The handler
+/// normally runs on that same loop, so the lock is uncontended; it still guards against handlers
+/// whose work continues on another thread (a background task answering, the heartbeat timer).
 ///
 /// Lifetime: created in MHD's URI-log callback and retained for MHD (`con_cls`); that retain is
 /// released exactly once, in MHD's request-completed callback. The handler's `HTTPResponder`
@@ -30,7 +33,7 @@ import Glibc
 ///   `connection` is valid.
 ///
 /// `@unchecked Sendable`: the `var`s outside `shared` are touched only by the MHD thread that owns
-/// the connection (MHD serves a connection from one thread, also with a thread pool); everything
+/// the connection (its daemon's loop: every MHD callback runs inside MHD_run there); everything
 /// touched from other threads is inside the `Mutex`. `connection` is an opaque C pointer that is
 /// only passed to MHD under the rules above.
 final class RequestContext: HTTPResponseSink, @unchecked Sendable {
@@ -69,6 +72,8 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
 
     let connection: OpaquePointer
     let server: ServerCore
+    /// The daemon (and event loop) serving the connection.
+    let daemon: MHDDaemon
     /// The connection's record (deadlines, hang-ups); nil only if MHD gave us no socket context.
     let link: EdgeConnection?
     let shared = Mutex(Shared())
@@ -84,9 +89,10 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
 
     /// A request counts in flight from its request line until MHD's request-completed callback
     /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.
-    init(connection: OpaquePointer, server: ServerCore, rawTarget: String, link: EdgeConnection?) {
+    init(connection: OpaquePointer, daemon: MHDDaemon, rawTarget: String, link: EdgeConnection?) {
         self.connection = connection
-        self.server = server
+        self.daemon = daemon
+        self.server = daemon.core
         self.rawTarget = rawTarget
         self.link = link
         server.inFlight.add(1, ordering: .relaxed)
@@ -156,7 +162,15 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
                 }
                 return count
             }
-            if state.finished { return sy_mhd_reader_end_of_stream() }
+            if state.finished {
+                // Out of flight now rather than in MHD's completion callback: MHD asks for the next
+                // block only once the previous one is in the kernel, so only the 5-byte end chunk
+                // is left, and the daemon writes it in its next run, which the loop makes before
+                // any other work (a drain's stop included). The completion callback follows the
+                // write, so a client that had read the end could still find the stream counted.
+                uncount(&state)
+                return sy_mhd_reader_end_of_stream()
+            }
             if state.clientGone || server.isStopping { return sy_mhd_reader_end_with_error() }
             state.suspended = true
             MHD_suspend_connection(connection)
@@ -300,6 +314,7 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
         guard state.suspended else { return }
         state.suspended = false
         MHD_resume_connection(connection)
+        daemon.runSoon()
     }
 
     /// Ends the connection from any thread. A suspended one is resumed, and its reader fails

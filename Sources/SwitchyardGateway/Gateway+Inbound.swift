@@ -85,14 +85,17 @@ extension Gateway {
             log.attempts = s.attempts
             log.provider = s.target.provider
             log.upstreamModel = s.target.model
-            log.usage = s.response.response.usage
+            log.usage = s.response.usage
             var headers = baseHeaders(log.requestID, format: format)
             addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
             let context = AnswerContext(
                 request: chat, clientBody: clientBody, id: answerID, created: Int(Router.systemWallClock()),
                 model: s.target.model)
-            var body = format.encodeResponse(
-                s.response.response, passthrough: s.response.passthroughBody, context: context)
+            // Passthrough bytes go out as they came (InboundFormat's contract); only a translated
+            // answer is written from the unified response (which a passthrough does not build).
+            var body =
+                s.response.passthroughBody
+                ?? format.encodeResponse(s.response.response, passthrough: nil, context: context)
             if let turn = exchange.turn { body = await completeResponsesTurn(turn, body: body, requestID: requestID) }
             responder.respond(status: 200, headers: headers, body: body)
             capture?.completed(status: 200, headers: headers, body: body)

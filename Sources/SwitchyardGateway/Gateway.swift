@@ -185,19 +185,35 @@ public final class Gateway: HTTPHandler, Sendable {
         return inboundFormat(path: path) ?? ChatCompletionsFormat()
     }
 
-    /// The client key's name: `Authorization: Bearer <key>`, else `x-api-key: <key>` (what the
-    /// Anthropic SDKs send); each compared in constant time against every configured key.
+    /// The client key's name: `Authorization: Bearer <key>` (scheme case-insensitive), else
+    /// `x-api-key: <key>` (what the Anthropic SDKs send); spaces and tabs around a key are ignored,
+    /// and each is compared in constant time against every configured key, read as bytes: no
+    /// string is made of the key on every request.
     func authenticate(_ request: HTTPRequest, _ table: RouteTable) -> String? {
-        if let header = request.headers["authorization"] {
-            let prefix = "Bearer "
-            if header.count > prefix.count, header.lowercased().hasPrefix("bearer "),
-                let name = table.authenticate(bearer: String(header.dropFirst(prefix.count)).trimmingSpaces())
-            {
-                return name
+        if var header = request.headers["authorization"] {
+            let name = header.withUTF8 { bytes -> String? in
+                let scheme: [UInt8] = Array("bearer ".utf8)
+                guard bytes.count > scheme.count else { return nil }
+                for i in 0..<scheme.count
+                where bytes[i] | (bytes[i] >= 0x41 && bytes[i] <= 0x5A ? 0x20 : 0) != scheme[i] {
+                    return nil
+                }
+                return Self.authenticate(UnsafeBufferPointer(rebasing: bytes[scheme.count...]), table)
             }
+            if let name { return name }
         }
-        guard let key = request.headers["x-api-key"]?.trimmingSpaces(), !key.isEmpty else { return nil }
-        return table.authenticate(bearer: key)
+        guard var key = request.headers["x-api-key"] else { return nil }
+        return key.withUTF8 { Self.authenticate($0, table) }
+    }
+
+    /// `key` without surrounding spaces and tabs, if not empty, authenticated by `table`.
+    private static func authenticate(_ key: UnsafeBufferPointer<UInt8>, _ table: RouteTable) -> String? {
+        var start = 0
+        var end = key.count
+        while start < end, key[start] == 0x20 || key[start] == 0x09 { start += 1 }
+        while end > start, key[end - 1] == 0x20 || key[end - 1] == 0x09 { end -= 1 }
+        guard start < end else { return nil }
+        return table.authenticate(bearer: UnsafeBufferPointer(rebasing: key[start..<end]))
     }
 
     /// The sidecar itself: configuration loaded and listening (or nobody would be asking), not
@@ -280,14 +296,5 @@ public final class Gateway: HTTPHandler, Sendable {
                 status: 405, type: "invalid_request_error", code: "method_not_allowed",
                 message: "Method not allowed; use \(allowed)."),
             reason: .methodNotAllowed, requestID: requestID, format: format, extra: [("Allow", allowed)])
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return String(s)
     }
 }

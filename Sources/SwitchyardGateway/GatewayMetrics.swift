@@ -30,10 +30,25 @@ public final class GatewayMetrics: Sendable {
         var value: Int
     }
 
-    /// A metric name with its label values (the label names are fixed per name).
+    /// A metric name with its label values (the label names are fixed per name). Up to five
+    /// values are held inline: every request looks up five handles, and an array of values per
+    /// lookup was a heap allocation each.
     struct MetricKey: Hashable, Sendable {
         var name: String
-        var values: [String]
+        var v0 = "", v1 = "", v2 = "", v3 = "", v4 = ""
+        /// Label sets longer than five (none today) keep the rest here.
+        var more: [String] = []
+
+        init(_ name: String, _ labels: [(String, String)]) {
+            self.name = name
+            let n = labels.count
+            if n > 0 { v0 = labels[0].1 }
+            if n > 1 { v1 = labels[1].1 }
+            if n > 2 { v2 = labels[2].1 }
+            if n > 3 { v3 = labels[3].1 }
+            if n > 4 { v4 = labels[4].1 }
+            if n > 5 { more = labels[5...].map(\.1) }
+        }
     }
 
     /// Buckets for LLM latencies: 10 ms to 120 s.
@@ -106,7 +121,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     private func cacheKey(_ name: String, _ labels: [(String, String)]) -> MetricKey {
-        MetricKey(name: name, values: labels.map(\.1))
+        MetricKey(name, labels)
     }
 
     // MARK: Events

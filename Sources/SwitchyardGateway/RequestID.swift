@@ -21,8 +21,20 @@ enum RequestID {
     }()
     static let counter = Atomic<UInt64>(0)
 
+    /// `prefix` and 12 hex digits of the counter, written straight into one string.
     static func generate() -> String {
-        prefix + hex(counter.add(1, ordering: .relaxed).newValue, 12)
+        let n = counter.add(1, ordering: .relaxed).newValue
+        var p = prefix
+        return p.withUTF8 { head in
+            String(unsafeUninitializedCapacity: head.count + 12) { out in
+                _ = out.initialize(fromContentsOf: head)
+                for i in 0..<12 {
+                    let digit = UInt8(truncatingIfNeeded: (n >> UInt64(4 * (11 - i))) & 0xF)
+                    out[head.count + i] = digit < 10 ? 0x30 + digit : 0x57 + digit
+                }
+                return head.count + 12
+            }
+        }
     }
 
     /// 128 fresh random bits as 32 hex digits: ids a client may hold on to and present again

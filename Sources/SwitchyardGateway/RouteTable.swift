@@ -29,6 +29,8 @@ public struct RouteTable: Sendable {
     let clientKeys: [(name: String, key: Secret)]
     /// Problems worth a warning at start (missing key variables).
     public let warnings: [String]
+    /// `resolve` of every configured model name, worked out once: it runs on every request.
+    private var resolvedModels: [String: RouteResolution] = [:]
 
     /// Every configured secret (provider and client keys), removed from whatever upstreams send.
     public let redactor: Redactor
@@ -59,6 +61,11 @@ public struct RouteTable: Sendable {
         self.warnings = check.warnings
         self.redactor = Redactor(
             secrets: providers.values.compactMap(\.apiKey?.value) + keys.map(\.1.value))
+        for m in config.models where resolvedModels[m.name] == nil {
+            resolvedModels[m.name] = usable(
+                m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) },
+                configuredModel: m.name)
+        }
     }
 
     /// What the environment lacks or holds wrongly for `config`, without building anything:
@@ -134,19 +141,18 @@ public struct RouteTable: Sendable {
     public var authRequired: Bool { !clientKeys.isEmpty }
 
     /// The client key's configured name, comparing in constant time against every key.
-    func authenticate(bearer: String) -> String? {
+    func authenticate(bearer: UnsafeBufferPointer<UInt8>) -> String? {
         var found: String? = nil
-        for (name, key) in clientKeys where constantTimeEquals(bearer, key.value) { found = name }
+        for (name, key) in clientKeys {
+            var value = key.value
+            if value.withUTF8({ constantTimeEquals(bearer, $0) }) { found = name }
+        }
         return found
     }
 
     /// Targets for a model name: a configured alias, `provider/model`, or a prefix route.
     func resolve(model: String) -> RouteResolution {
-        if let m = config.models.first(where: { $0.name == model }) {
-            return usable(
-                m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) },
-                configuredModel: m.name)
-        }
+        if let resolved = resolvedModels[model] { return resolved }
         if let slash = model.firstIndex(of: "/") {
             let provider = String(model[..<slash])
             let upstream = String(model[model.index(after: slash)...])
@@ -219,10 +225,8 @@ public struct RouteTable: Sendable {
     var configuredModelNames: Set<String> { Set(config.models.map(\.name)) }
 }
 
-/// Compares two strings in time that depends only on their lengths, not on where they differ.
-func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8)
-    let y = Array(b.utf8)
+/// Compares two byte strings in time that depends only on their lengths, not on where they differ.
+func constantTimeEquals(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
     var diff = UInt8(x.count == y.count ? 0 : 1)
     let n = max(x.count, y.count)
     for i in 0..<n {

@@ -2,6 +2,7 @@ public import Logging
 public import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardInbound
+import SwitchyardLoop
 import SwitchyardRouting
 import SwitchyardStore
 import SwitchyardUpstream
@@ -14,6 +15,7 @@ public final class SwitchyardServer: Sendable {
     public let gateway: Gateway
     let server: HTTPServer
     let upstream: CurlUpstream
+    let loops: EventLoopGroup
     /// `upstream` behind the route table's secrets: what the router and the health checks use.
     let redacting: RedactingUpstream
     /// Runs requests whose body is at least `largeBodyBytes` (see `HTTPServerConfiguration`).
@@ -38,12 +40,16 @@ public final class SwitchyardServer: Sendable {
         self.logger = logger
         self.configPath = configPath
         self.environment = environment
+        // One event loop per core (or `event_loops`): each serves its own connections and drives
+        // their upstream transfers, so a request never changes threads (README "Threads").
+        loops = try EventLoopGroup(
+            count: config.eventLoops > 0 ? config.eventLoops : EventLoopGroup.availableCores)
         // curl's default cache holds 4 idle connections per transfer in flight at the moment one
         // ends, so after a burst it closes most of them and the next burst reconnects (measured:
-        // a new upstream connection every 30-50 requests at 64 clients). Keep as many idle
-        // upstream connections as clients may hold open to us.
-        upstream = try CurlUpstream(
-            configuration: .init(maxCachedConnections: max(64, config.limits.maxConnections)))
+        // a new upstream connection every 30-50 requests at 64 clients). Each loop keeps as many
+        // idle upstream connections as its share of the clients may hold open to us.
+        let perLoop = (config.limits.maxConnections + loops.loops.count - 1) / loops.loops.count
+        upstream = try CurlUpstream(configuration: .init(maxCachedConnections: max(64, perLoop)), loops: loops)
         redacting = RedactingUpstream(upstream, redactor: table.redactor)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: TaskStore.schemaVersion)
@@ -76,11 +82,10 @@ public final class SwitchyardServer: Sendable {
         edge.maxConnectionsPerPeer = config.limits.maxConnectionsPerPeer
         edge.maxConnectionsPerLoopbackPeer = config.limits.maxConnectionsPerLoopbackPeer
         edge.heartbeatInterval = .milliseconds(config.limits.streamHeartbeatMs)
-        edge.handlerExecutor = upstream.executor
-        // Small requests run on the curl loop (two thread hand-offs per request); a large body's
-        // parsing and translation would hold that loop, and with it every other transfer, so it
-        // goes to the worker pool. 32 KiB: bench/hostile measures the work a chat body adds at about
-        // 0.05 ms per KiB here (64 KiB: +3 ms, 256 KiB: +9 ms, 1 MiB: +140-230 ms), so above this a
+        // Requests run on the event loop that accepted them; a large body's parsing and translation
+        // would hold that loop, and with it every other transfer it drives, so it goes to the
+        // worker pool. 32 KiB: bench/hostile measures the work a chat body adds at about 0.05 ms
+        // per KiB here (64 KiB: +3 ms, 256 KiB: +9 ms, 1 MiB: +140-230 ms), so above this a
         // request would hold the loop for a millisecond or more, far above the pool's two extra
         // thread hand-offs (tens of microseconds).
         workers = WorkerPool()
@@ -115,7 +120,7 @@ public final class SwitchyardServer: Sendable {
             return (headers, format.encodeError(error, requestID: requestID))
         }
         do {
-            server = try HTTPServer(configuration: edge, handler: gateway)
+            server = try HTTPServer(configuration: edge, handler: gateway, loops: loops)
             try server.start()
         } catch {
             workers.shutdown()
@@ -222,6 +227,7 @@ public final class SwitchyardServer: Sendable {
         server.stop()
         upstream.shutdown()
         workers.shutdown()
+        loops.shutdown()
     }
 }
 

@@ -1,4 +1,5 @@
 public import SwitchyardCore
+import Synchronization
 
 /// The wire formats Switchyard speaks upstream (config `kind`).
 public enum ProviderKind: String, Sendable, CaseIterable {
@@ -78,13 +79,60 @@ public struct EncodedRequest: Sendable {
 /// A decoded non-streaming answer. `passthroughBody` is set only by a codec that forwarded the
 /// client's body natively (the request's `origin` is the target's own API): the upstream bytes,
 /// already in the client's format, to send unchanged.
+///
+/// A passthrough answer is decoded lazily: the codec checks it and reads its `usage` at once
+/// (what every request needs), and the whole `response` is built on first use (by a task step
+/// that reads the assistant text, say). The client's answer is `passthroughBody` either way.
 public struct DecodedResponse: Sendable {
-    public var response: ChatResponse
+    private var decoded: LazyResponse
     public var passthroughBody: [UInt8]?
+    /// Token usage as the upstream reported it (without decoding the whole answer).
+    public var usage: Usage?
+
+    public var response: ChatResponse {
+        get { decoded.value }
+        set {
+            decoded = LazyResponse(newValue)
+            usage = newValue.usage
+        }
+    }
 
     public init(response: ChatResponse, passthroughBody: [UInt8]? = nil) {
-        self.response = response
+        self.decoded = LazyResponse(response)
         self.passthroughBody = passthroughBody
+        self.usage = response.usage
+    }
+
+    /// A checked passthrough answer whose `response` is built by `decode` when first read.
+    public init(passthroughBody: [UInt8], usage: Usage?, decode: @escaping @Sendable () -> ChatResponse) {
+        self.decoded = LazyResponse(decode)
+        self.passthroughBody = passthroughBody
+        self.usage = usage
+    }
+}
+
+/// A `ChatResponse` built at most once, on first read (any thread).
+final class LazyResponse: Sendable {
+    private enum State {
+        case ready(ChatResponse)
+        case pending(@Sendable () -> ChatResponse)
+    }
+
+    private let state: Mutex<State>
+
+    init(_ response: ChatResponse) { state = Mutex(.ready(response)) }
+    init(_ decode: @escaping @Sendable () -> ChatResponse) { state = Mutex(.pending(decode)) }
+
+    var value: ChatResponse {
+        state.withLock { state in
+            switch state {
+            case .ready(let r): return r
+            case .pending(let decode):
+                let r = decode()
+                state = .ready(r)
+                return r
+            }
+        }
     }
 }
 

@@ -37,8 +37,10 @@ public struct RouteSuccess: Sendable {
     public var target: RouteTarget
     /// Every upstream call made for this request, the successful one last.
     public var attempts: [AttemptRecord]
+    /// The answering upstream's response head (its headers are parsed only when read).
+    public var head: UpstreamHead
     /// The answering upstream's response headers.
-    public var headers: [HeaderField]
+    public var headers: [HeaderField] { head.headers }
 
     /// Value for an attempts header: total upstream calls made.
     public var upstreamCalls: Int { attempts.count }

@@ -27,9 +27,9 @@ public struct TargetTimeouts: Sendable, Equatable {
 /// One upstream the router may send a request to: a provider model plus how to reach it.
 public struct RouteTarget: Sendable {
     /// Configured provider name (`openai-main`); with `model` it keys breakers and cooldowns.
-    public var provider: String
+    public var provider: String { didSet { key = Self.key(provider, model) } }
     /// Upstream model id.
-    public var model: String
+    public var model: String { didSet { key = Self.key(provider, model) } }
     /// Lower is tried first; equal priorities form a weighted pool.
     public var priority: Int
     /// Share within a pool of equal priority (≥ 0; 0 = only after every positive weight).
@@ -56,6 +56,7 @@ public struct RouteTarget: Sendable {
     ) {
         self.provider = provider
         self.model = model
+        self.key = Self.key(provider, model)
         self.priority = priority
         self.weight = weight
         self.codec = codec
@@ -66,8 +67,11 @@ public struct RouteTarget: Sendable {
         self.context.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
     }
 
-    /// `provider/model`: the breaker, cooldown and metrics key.
-    public var key: String { "\(provider)/\(model)" }
+    /// `provider/model`: the breaker, cooldown and metrics key. Kept with the target (targets are
+    /// made once per configuration) rather than built on every request.
+    public private(set) var key: String
+
+    static func key(_ provider: String, _ model: String) -> String { "\(provider)/\(model)" }
 }
 
 /// Retry, fallback, budget and breaker settings; replaced as a whole on config reload.

@@ -41,8 +41,7 @@ extension Router {
         request: ChatRequest, targets: [RouteTarget], requestID: String, streaming: Bool,
         attempt: (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> Result<Won<Value>, RouteFailure> {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(requestID)"
+        let log = RequestLogger(base: logger, requestID: requestID)
         let start = now()
         let policy = state.withLock {
             $0.budget.recordRequest(now: start, window: $0.policy.budgetWindow)
@@ -83,7 +82,7 @@ extension Router {
             }
             let admitAt = now()
             let (admission, transition) = state.withLock { $0.admit(key, now: admitAt) }
-            if let transition { breakerChanged(key, transition, log) }
+            if let transition { breakerChanged(key, transition, log.logger) }
             let probe: Bool
             switch admission {
             case .skipped(let reason, let until):
@@ -135,7 +134,9 @@ extension Router {
                     records.append(record)
                     finished(record, requestID, log)
                     // A stream's verdict comes at its end (RoutedStream settles it).
-                    if !streaming, let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
+                    if !streaming, let t = state.withLock({ $0.recordSuccess(key) }) {
+                        breakerChanged(key, t, log.logger)
+                    }
                     return .success(Won(value: value, target: target, attempts: records, probe: probe))
                 case .failure(let f):
                     failure = f
@@ -169,7 +170,7 @@ extension Router {
                 if countsAgainstBreaker(failure.fault) {
                     let failedAt = now()
                     let r = state.withLock { $0.recordFailure(key, now: failedAt) }
-                    if let t = r.transition { breakerChanged(key, t, log) }
+                    if let t = r.transition { breakerChanged(key, t, log.logger) }
                     tripped = r.tripped
                 } else if probe {
                     state.withLock { $0.releaseProbe(key) }
@@ -246,7 +247,7 @@ extension Router {
         return e
     }
 
-    func finished(_ record: AttemptRecord, _ requestID: String, _ log: Logger) {
+    func finished(_ record: AttemptRecord, _ requestID: String, _ log: RequestLogger) {
         observer?.attemptFinished(requestID: requestID, record: record)
         log.debug(
             "upstream attempt finished",

@@ -94,13 +94,13 @@ public final class Router: Sendable {
             await self.completeAttempt(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
         }
         return outcome.map { won in
-            RouteSuccess(response: won.value.0, target: won.target, attempts: won.attempts, headers: won.value.1)
+            RouteSuccess(response: won.value.0, target: won.target, attempts: won.attempts, head: won.value.1)
         }
     }
 
     private func completeAttempt(
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
-    ) async -> AttemptResult<(DecodedResponse, [HeaderField])> {
+    ) async -> AttemptResult<(DecodedResponse, UpstreamHead)> {
         let response: UpstreamResponse
         do {
             response = try await upstream.perform(upstreamRequest)
@@ -115,7 +115,7 @@ public final class Router: Sendable {
             let decoded = try target.codec.decodeResponse(
                 response.body, request: request, target: target.context, id: "chatcmpl-" + requestID,
                 created: Int(wallClock()))
-            return .success((decoded, response.head.headers), status: status)
+            return .success((decoded, response.head), status: status)
         } catch {
             var e = error
             e.status = status

@@ -166,12 +166,12 @@ public struct StreamSplice: Sendable {
 
     /// A passthrough chunk in the original envelope; nil when the original stream was
     /// translated (the gateway's `ChunkEncoder` writes the envelope then).
-    private func chunk(choices: JSON, usage: JSON?) -> JSONObject? {
+    private func chunk(choices: JSON, usage: JSON?) -> RawChunk? {
         guard var o = envelope else { return nil }
         o["model"] = .string(model)
         o["choices"] = choices
         if let usage { o["usage"] = usage }
-        return o
+        return RawChunk(o)
     }
 }
 

@@ -3,7 +3,9 @@
 public enum TargetPlan {
     /// - Parameter random: values in `[0, 1)`; one is drawn per pick in a pool of two or more.
     public static func order(_ targets: [RouteTarget], random: () -> Double) -> [RouteTarget] {
-        order(targets, priority: \.priority, weight: \.weight, random: random)
+        // One target (most models): nothing to order, and no grouping to pay for on every request.
+        if targets.count < 2 { return targets }
+        return order(targets, priority: \.priority, weight: \.weight, random: random)
     }
 
     /// The same for any element (tests use plain values).

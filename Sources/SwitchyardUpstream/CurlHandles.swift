@@ -10,7 +10,7 @@ let curlGlobalInitResult: Bool = sy_curl_global_init_default() == CURLE_OK
 ///
 /// curl_easy_cleanup(3): "This might close all connections this handle has used ... Any use of the
 /// handle after this function has been called ... is illegal." It runs exactly once, in `deinit`;
-/// the owner (the loop thread) detaches the handle from the multi handle before letting it go.
+/// the owner (its loop thread) detaches the handle from the multi handle before letting it go.
 final class EasyHandle {
     let raw: UnsafeMutableRawPointer
     /// CURLOPT_ERRORBUFFER: at least CURL_ERROR_SIZE bytes, alive as long as the option is set.
@@ -43,20 +43,36 @@ final class EasyHandle {
     }
 }
 
-/// Owns one `CURLM *` multi handle, which also owns the connection cache shared by its transfers.
-///
-/// curl_multi_cleanup(3): "When cleaning up a multi handle, all easy handles should be removed first";
-/// the loop thread removes them when it stops, and this object outlives the thread, so
-/// `curl_multi_wakeup` from a late caller never touches freed memory.
-final class MultiHandle {
-    let raw: UnsafeMutableRawPointer
+/// Owns one request-header `curl_slist`, built from a request's header fields and freed when the
+/// last transfer using it (and the multi handle's cache) let go of it. curl reads the list while
+/// a transfer runs and never copies it (CURLOPT_HTTPHEADER: "The linked list should be a fully
+/// valid list of struct curl_slist structs properly filled in... it must remain valid as long as
+/// the transfer uses it").
+final class CurlHeaderList {
+    let fields: [HeaderField]
+    let raw: UnsafeMutablePointer<curl_slist>?
 
-    init?() {
-        guard let raw = curl_multi_init() else { return nil }
-        self.raw = raw
+    /// The fields as curl lines (curl_slist_append copies each string). An empty `Expect:` stops
+    /// curl's `Expect: 100-continue` (which waits up to 1 s on bodies over 1 MiB); an empty
+    /// `Content-Type:` stops curl's form-urlencoded default when the caller set none.
+    init(_ fields: [HeaderField]) {
+        self.fields = fields
+        var list: UnsafeMutablePointer<curl_slist>?
+        var hasContentType = false
+        var hasExpect = false
+        for field in fields {
+            if asciiCaseInsensitiveEquals(field.name, "content-type") { hasContentType = true }
+            if asciiCaseInsensitiveEquals(field.name, "expect") { hasExpect = true }
+            // curl sends "Name;" as a header with an empty value; "Name:" would delete it.
+            let line = field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value
+            list = curl_slist_append(list, line)
+        }
+        if !hasExpect { list = curl_slist_append(list, "Expect:") }
+        if !hasContentType { list = curl_slist_append(list, "Content-Type:") }
+        raw = list
     }
 
-    deinit { curl_multi_cleanup(raw) }
+    deinit { if let raw { curl_slist_free_all(raw) } }
 }
 
 /// Maps a failed transfer's `CURLcode` to the contract's failure kinds.

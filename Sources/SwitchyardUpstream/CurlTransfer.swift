@@ -35,11 +35,15 @@ final class Transfer: @unchecked Sendable {
     let startedAt: Int64
     let totalDeadline: Int64
     let firstByteDeadline: Int64
+    let firstEventDeadline: Int64
     let idleNanos: Int64
+    /// The consumer reported the stream's first event (any thread): `firstEventDeadline` is over.
+    let eventSeen = Atomic<Bool>(false)
 
     // Loop-thread state.
     var easy: EasyHandle?
-    var headerList: UnsafeMutablePointer<curl_slist>?
+    /// The request headers as curl reads them; from the multi handle's cache (`CurlMulti.headerList`).
+    var headerList: CurlHeaderList?
     /// A copy of a small request body handed to curl as CURLOPT_POSTFIELDS (curl does not copy
     /// it), so headers and body leave in one send; freed in deinit, after curl let go of it.
     var postFields: UnsafeMutableRawBufferPointer?
@@ -47,7 +51,8 @@ final class Transfer: @unchecked Sendable {
     var indexInRunning = -1
     var readOffset = 0
     var status = 0
-    var headers: [HeaderField] = []
+    /// The final header block's lines as received (parsed only if someone reads them).
+    var headerLines: [UInt8] = []
     var headComplete = false
     var firstByteSeen = false
     /// Times curl was about to send the request (CURLOPT_PREREQFUNCTION); see `willSendRequest`.
@@ -65,11 +70,11 @@ final class Transfer: @unchecked Sendable {
         startedAt = now
         totalDeadline = deadline(now, request.timeout)
         firstByteDeadline = deadline(now, request.firstByteTimeout)
+        firstEventDeadline = deadline(now, request.firstEventTimeout)
         idleNanos = request.idleTimeout?.saturatingNanoseconds ?? noDeadline
     }
 
     deinit {
-        if let headerList { curl_slist_free_all(headerList) }
         postFields?.deallocate()
     }
 
@@ -82,6 +87,7 @@ final class Transfer: @unchecked Sendable {
     /// The phase whose deadline has passed at `now`, if any.
     func expiredPhase(at now: Int64) -> UpstreamFailure.TimeoutPhase? {
         if now >= totalDeadline { return .total }
+        if now >= firstEventDeadline, !eventSeen.load(ordering: .relaxed) { return .firstEvent }
         if !firstByteSeen {
             if now >= firstByteDeadline { return .firstByte }
         } else if idleNanos != noDeadline, now >= lastActivity &+ idleNanos {
@@ -94,6 +100,9 @@ final class Transfer: @unchecked Sendable {
     /// byte, the idle clock cannot start earlier than now, so `now + idle` bounds it.
     func nextDeadline(after now: Int64) -> Int64 {
         var next = totalDeadline
+        if firstEventDeadline != noDeadline, !eventSeen.load(ordering: .relaxed) {
+            next = min(next, firstEventDeadline)
+        }
         if firstByteSeen {
             if idleNanos != noDeadline { next = min(next, lastActivity &+ idleNanos) }
         } else {
@@ -149,27 +158,7 @@ final class Transfer: @unchecked Sendable {
             if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
         }
 
-        if headerList == nil { headerList = makeHeaderList() }
-        _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList)
-    }
-
-    /// The request headers as a curl_slist (curl_slist_append copies each string). An empty
-    /// `Expect:` stops curl's `Expect: 100-continue` (which waits up to 1 s on bodies over 1 MiB);
-    /// an empty `Content-Type:` stops curl's form-urlencoded default when the caller set none.
-    private func makeHeaderList() -> UnsafeMutablePointer<curl_slist>? {
-        var list: UnsafeMutablePointer<curl_slist>?
-        var hasContentType = false
-        var hasExpect = false
-        for field in request.headers {
-            if asciiCaseInsensitiveEquals(field.name, "content-type") { hasContentType = true }
-            if asciiCaseInsensitiveEquals(field.name, "expect") { hasExpect = true }
-            // curl sends "Name;" as a header with an empty value; "Name:" would delete it.
-            let line = field.value.isEmpty ? field.name + ";" : field.name + ": " + field.value
-            list = curl_slist_append(list, line)
-        }
-        if !hasExpect { list = curl_slist_append(list, "Expect:") }
-        if !hasContentType { list = curl_slist_append(list, "Content-Type:") }
-        return list
+        _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList?.raw)
     }
 
     // MARK: Callbacks (loop thread, inside curl_multi_perform)
@@ -215,24 +204,22 @@ final class Transfer: @unchecked Sendable {
                 headDidComplete()
             } else {
                 status = 0
-                headers.removeAll(keepingCapacity: true)
+                headerLines.removeAll(keepingCapacity: true)
             }
             return
         }
         if end > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {  // "HTTP/"
             status = parseStatus(UnsafeBufferPointer(rebasing: line[0..<end]))
-            headers.removeAll(keepingCapacity: true)
+            headerLines.removeAll(keepingCapacity: true)
             return
         }
-        if line[0] == 0x20 || line[0] == 0x09 {  // obsolete line folding (RFC 9112 §5.2)
-            if !headers.isEmpty {
-                headers[headers.count - 1].value += " " + trimmedString(line, 0, end)
-            }
-            return
-        }
-        guard let colon = line[0..<end].firstIndex(of: 0x3A) else { return }
-        headers.append(HeaderField(trimmedString(line, 0, colon), trimmedString(line, colon + 1, end)))
+        // Kept as received (`UpstreamHead` parses them, folded lines included, if they are read).
+        if headerLines.isEmpty { headerLines.reserveCapacity(512) }
+        headerLines.append(contentsOf: UnsafeBufferPointer(rebasing: line[0..<end]))
+        headerLines.append(0x0A)
     }
+
+    var head: UpstreamHead { UpstreamHead(status: status, rawLines: headerLines) }
 
     /// One piece of the response body, as curl decoded it (chunked framing removed).
     /// Returns false when the consumer has gone and the transfer should stop.
@@ -264,9 +251,10 @@ final class Transfer: @unchecked Sendable {
             self.headContinuation = nil
             pendingBodyStream = nil
             let response = UpstreamStreamingResponse(
-                head: UpstreamHead(status: status, headers: headers), body: UpstreamBodyStream(stream))
+                head: head,
+                body: UpstreamBodyStream(stream, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
             headContinuation.resume(returning: .success(response))
-        } else if let length = headers.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
+        } else if let length = head.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
             body.reserveCapacity(min(length, 64 << 20))
         }
     }
@@ -286,7 +274,7 @@ final class Transfer: @unchecked Sendable {
                 bufferedContinuation = nil
                 c.resume(
                     returning: .success(
-                        UpstreamResponse(head: UpstreamHead(status: status, headers: headers), body: body)))
+                        UpstreamResponse(head: head, body: body)))
             }
             bodyContinuation?.finish()
         case .failure(let failure):
@@ -353,14 +341,6 @@ private func parseStatus(_ line: UnsafeBufferPointer<UInt8>) -> Int {
         i += 1
     }
     return status
-}
-
-private func trimmedString(_ line: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
-    var s = start
-    var e = end
-    while s < e, line[s] == 0x20 || line[s] == 0x09 { s += 1 }
-    while e > s, line[e - 1] == 0x20 || line[e - 1] == 0x09 { e -= 1 }
-    return String(decoding: UnsafeBufferPointer(rebasing: line[s..<e]), as: UTF8.self)
 }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ lowercased: String) -> Bool {

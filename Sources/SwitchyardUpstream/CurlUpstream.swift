@@ -1,12 +1,16 @@
 public import SwitchyardCore
+public import SwitchyardLoop
+import Synchronization
 
-/// The outbound HTTP transport: libcurl's multi interface driven by one dedicated thread.
+/// The outbound HTTP transport: one libcurl multi handle per event loop, driven by that loop.
 ///
-/// Callers on any task enqueue transfers and suspend; the loop thread runs every transfer,
-/// reuses connections through the multi handle's cache (HTTP/1.1 keep-alive, HTTP/2 over TLS when
-/// the server offers it) and resumes the caller on completion (`perform`) or when the response
-/// head has arrived (`stream`). Timeouts other than connect are enforced by the loop thread.
-/// Cancelling the calling task, or dropping a streaming body, aborts the transfer promptly.
+/// A caller running on one of the loops (a request handler) gets that loop's multi handle: the
+/// transfer is added to curl on the spot and the caller resumes on the same thread when it
+/// completes (`perform`) or when the response head has arrived (`stream`). Callers elsewhere
+/// (background tasks, tests) are spread over the loops. Each multi handle keeps its own
+/// connection cache (HTTP/1.1 keep-alive, HTTP/2 over TLS when the server offers it). Timeouts
+/// other than connect are enforced by the loop. Cancelling the calling task, or dropping a
+/// streaming body, aborts the transfer promptly.
 ///
 /// Call `shutdown()` when done; `deinit` does it too.
 public final class CurlUpstream: Upstream {
@@ -14,13 +18,14 @@ public final class CurlUpstream: Upstream {
     public struct Configuration: Sendable {
         /// Reset easy handles kept for reuse (curl_easy_reset keeps their caches warm). Default 64.
         public var maxIdleEasyHandles: Int
-        /// CURLMOPT_MAXCONNECTS: idle connections kept open; `nil` is curl's default (4× the
-        /// number of transfers in flight).
+        /// CURLMOPT_MAXCONNECTS: idle connections kept open per event loop. Default 64: curl's
+        /// own default (`nil`: 4× the transfers in flight when one ends) closes most connections at
+        /// the tail of every burst, and the next burst reconnects.
         public var maxCachedConnections: Int?
         /// CURLMOPT_MAX_HOST_CONNECTIONS: above this, transfers queue inside curl. `nil` = unlimited.
         public var maxConnectionsPerHost: Int?
 
-        public init(maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = nil, maxConnectionsPerHost: Int? = nil) {
+        public init(maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = 64, maxConnectionsPerHost: Int? = nil) {
             self.maxIdleEasyHandles = maxIdleEasyHandles
             self.maxCachedConnections = maxCachedConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
@@ -32,38 +37,64 @@ public final class CurlUpstream: Upstream {
         public var description: String
     }
 
-    private let loop: CurlLoop
+    private let group: EventLoopGroup
+    /// The group was made here (one loop) and is shut down with the transport.
+    private let ownsGroup: Bool
+    /// One per loop of `group`, in loop order.
+    private let multis: [CurlMulti]
 
-    /// Initialises libcurl (once per process) and starts the loop thread.
-    public init(configuration: Configuration = Configuration()) throws(StartError) {
-        let config = CurlLoop.Configuration(
+    /// Initialises libcurl (once per process) and attaches a multi handle to every loop of
+    /// `loops`; without a group, starts a private one-loop group.
+    public init(configuration: Configuration = Configuration(), loops: EventLoopGroup? = nil) throws(StartError) {
+        let config = CurlMulti.Configuration(
             maxIdleEasyHandles: configuration.maxIdleEasyHandles,
             maxCachedConnections: configuration.maxCachedConnections,
             maxConnectionsPerHost: configuration.maxConnectionsPerHost)
-        guard let loop = CurlLoop(configuration: config) else {
-            throw StartError(description: "curl_global_init or curl_multi_init failed")
+        let group: EventLoopGroup
+        if let loops {
+            group = loops
+        } else {
+            do {
+                group = try EventLoopGroup(count: 1)
+            } catch {
+                throw StartError(description: "could not start the curl event loop: \(error)")
+            }
         }
-        guard loop.start() else { throw StartError(description: "could not start the curl loop thread") }
-        self.loop = loop
+        var multis: [CurlMulti] = []
+        for loop in group.loops {
+            guard let multi = CurlMulti(loop: loop, configuration: config) else {
+                for m in multis { m.shutdown() }
+                if loops == nil { group.shutdown() }
+                throw StartError(description: "curl_global_init or curl_multi_init failed")
+            }
+            multis.append(multi)
+        }
+        self.group = group
+        self.ownsGroup = loops == nil
+        self.multis = multis
     }
 
-    deinit { loop.shutdown() }
+    deinit { shutdown() }
 
     /// Transfers submitted and not yet completed (queued, running, or being torn down).
-    public var activeTransfers: Int { loop.activeTransfers }
+    public var activeTransfers: Int { multis.reduce(0) { $0 + $1.activeCount.load(ordering: .relaxed) } }
 
-    /// The loop thread as a task executor: tasks that prefer it run their synchronous parts on the
-    /// thread that drives their transfers, saving two thread hand-offs per upstream call. Only
-    /// for short, non-blocking work.
-    public var executor: any TaskExecutor { loop }
+    /// Fails outstanding and later transfers with `.cancelled` and closes every connection (each
+    /// loop does its own, this waits for them); a private loop group is stopped too. Idempotent.
+    public func shutdown() {
+        for multi in multis { multi.shutdown() }
+        if ownsGroup { group.shutdown() }
+    }
 
-    /// Stops the loop thread and waits for it to exit; outstanding and later transfers fail with
-    /// `.cancelled`. Blocks the calling thread briefly; idempotent.
-    public func shutdown() { loop.shutdown() }
+    /// The calling loop's multi handle, else the next loop's in turn.
+    private var multi: CurlMulti {
+        if let loop = group.current { return multis[loop.index] }
+        return multis[group.next().index]
+    }
 
     public func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse {
         let transfer = Transfer(request: request, streaming: false)
-        let loop = self.loop
+        let loop = self.multi
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: BufferedContinuation) in
                 transfer.bufferedContinuation = continuation
@@ -75,9 +106,13 @@ public final class CurlUpstream: Upstream {
         return try result.get()
     }
 
+    /// The loop enforces `UpstreamRequest.firstEventTimeout` like its other deadlines: a
+    /// stream's first-event limit costs no timer task of the caller's.
+    public var enforcesFirstEventTimeout: Bool { true }
+
     public func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
         let transfer = Transfer(request: request, streaming: true)
-        let loop = self.loop
+        let loop = self.multi
         let (body, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         // Fires with `.cancelled` when the consumer's task is cancelled or every copy of the body
         // stream is dropped; with `.finished` after our own finish, which needs nothing.

@@ -4,8 +4,8 @@ import Glibc
 
 /// A fixed set of threads that run Swift jobs: the place for work whose cost grows with its input
 /// (parsing and translating a large request) so it never runs on a thread that drives other
-/// requests' I/O (the edge's MHD thread, the curl loop) and never occupies the cooperative pool,
-/// which the small requests' continuations need.
+/// requests' I/O (an event loop, which runs its connections' daemon and upstream transfers) and
+/// never occupies the cooperative pool, which the small requests' continuations need.
 ///
 /// Tasks reach it as their preferred executor (`Task(executorPreference:)` or
 /// `withTaskExecutorPreference`); jobs run in the order they were enqueued, each to its next

@@ -47,7 +47,8 @@ import Testing
         ("tasks.workers", 0), ("providers[0].timeout_ms", 0), ("providers[0].timeout_ms", 99_999_999_999),
         ("providers[0].connect_timeout_ms", -1), ("providers[0].first_event_timeout_ms", 0),
         ("providers[0].idle_timeout_ms", 0), ("providers[0].default_max_tokens", 0),
-        ("models[0].targets[0].weight", 0), ("models[0].targets[0].priority", 2_000_000),
+        ("models[0].targets[0].weight", 0), ("models[0].targets[0].priority", 2_000_000), ("event_loops", -1),
+        ("event_loops", 257),
     ]
 
     @Test(arguments: outOfRange)

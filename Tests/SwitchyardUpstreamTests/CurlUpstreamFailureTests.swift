@@ -113,4 +113,35 @@ struct CurlUpstreamFailureTests {
             #expect(g == .timeout(.total))
         }
     }
+
+    /// The first-event limit counts from the request, is not met by body bytes (an SSE comment),
+    /// and is over once the consumer reports an event: the loop enforces it, no timer task needed.
+    @Test func commentThenSilenceIsFirstEventTimeoutUnlessAnEventArrived() async throws {
+        try await withUpstream(handler: { _ in .sse(events: [": keep-alive"], then: [.stall]) }) { server, upstream in
+            #expect(upstream.enforcesFirstEventTimeout)
+            var req = request(server, firstByte: .seconds(5), idle: .seconds(5))
+            req.firstEventTimeout = .milliseconds(150)
+            let started = ContinuousClock.now
+            // On a loaded machine the limit may pass before the response head: then `stream` throws it.
+            let f = await failure { () async throws(UpstreamFailure) in
+                let streaming = try await upstream.stream(req)
+                var it = streaming.body.makeAsyncIterator()
+                while try await it.next() != nil {}
+            }
+            #expect(f == .timeout(.firstEvent))
+            #expect(ContinuousClock.now - started >= .milliseconds(150))
+        }
+        // The limit leaves a loaded machine (every suite at once on two cores) time for the head.
+        let steps: [MockChunk] = [.text("data: 1\n\n"), .pause(.milliseconds(2500)), .text("data: 2\n\n")]
+        try await withUpstream(handler: { _ in .chunked(steps) }) { server, upstream in
+            var req = request(server, firstByte: .seconds(5), idle: .seconds(5))
+            req.firstEventTimeout = .seconds(2)
+            let streaming = try await upstream.stream(req)
+            var it = streaming.body.makeAsyncIterator()
+            #expect(try await it.next()?.text == "data: 1\n\n")
+            streaming.body.eventArrived()
+            // Past the first-event limit, still delivered: the event disarmed it.
+            #expect(try await it.next()?.text == "data: 2\n\n")
+        }
+    }
 }

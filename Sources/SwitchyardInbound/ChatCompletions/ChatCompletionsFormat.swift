@@ -56,10 +56,12 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
             assembler?.feed(event)
             switch event {
             case .choices(let deltas, let raw):
-                out += raw.map(SSE.data) ?? chunks.encode(deltas)
+                if let raw { SSE.append(raw, to: &out) } else { out += chunks.encode(deltas) }
             case .usage(let u, let raw):
                 usage = u
-                if includeUsage { out += raw.map(SSE.data) ?? chunks.encodeUsage(u) }
+                if includeUsage {
+                    if let raw { SSE.append(raw, to: &out) } else { out += chunks.encodeUsage(u) }
+                }
             case .done:
                 out += SSE.done
             case .error(let e):

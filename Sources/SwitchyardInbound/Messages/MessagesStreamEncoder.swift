@@ -73,7 +73,7 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
                 if let raw, native || !started {
                     native = true
                     started = true
-                    forward(raw, into: &out)
+                    forward(raw.object, into: &out)
                 } else {
                     if !started { start(into: &out) }
                     if native, !deltas.isEmpty { spliced = true }

@@ -69,7 +69,7 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
                 if let raw, native || !started {
                     native = true
                     started = true
-                    forward(raw, into: &out)
+                    forward(raw.object, into: &out)
                 } else {
                     if !started { start(into: &out) }
                     for d in deltas { apply(d, into: &out) }

@@ -90,7 +90,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
             return
         }
         released = true
-        for h in held { out.append(.choices([], raw: h)) }
+        for h in held { out.append(.choices([], raw: RawChunk(h))) }
         held = []
         var own: [StreamEvent] = []
         handle(o, json, event: m.event, into: &own)
@@ -100,7 +100,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
         for e in own {
             if case .choices(let d, _) = e { deltas += d } else { rest.append(e) }
         }
-        out.append(.choices(deltas, raw: o))
+        out.append(.choices(deltas, raw: RawChunk(o)))
         out += rest
     }
 

@@ -21,6 +21,12 @@ public struct OpenAICodec: ProviderCodec {
         case .responsesPassthrough: return encodeResponsesPassthrough(request, for: target)
         case .chatTranslated: return try encodeTranslated(request, for: target)
         }
+        if !request.continuesFinalMessage, let bytes = request.rawBytes,
+            let body = Self.splicedPassthroughBody(bytes, model: target.upstreamModel, stream: request.stream)
+        {
+            return EncodedRequest(
+                path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")], body: body)
+        }
         var body = request.raw
         body["model"] = .string(target.upstreamModel)
         if request.stream {
@@ -60,11 +66,23 @@ public struct OpenAICodec: ProviderCodec {
         if wire == .responsesPassthrough {
             return try decodeResponsesPassthrough(body, target: target, created: created)
         }
-        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue
-        else {
-            throw ProviderError(
-                kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
+        if wire == .chatPassthrough {
+            guard let answer = Self.passthroughAnswer(body, request: request, target: target, id: id, created: created)
+            else { throw Self.notAChatCompletion }
+            return answer
         }
+        return DecodedResponse(response: try decodeChatCompletion(body, target: target, id: id, created: created))
+    }
+
+    static let notAChatCompletion = ProviderError(
+        kind: .malformedResponse, status: 200, message: "The upstream answer was not a chat completion.")
+
+    /// A `chat.completion` body in unified form.
+    func decodeChatCompletion(
+        _ body: [UInt8], target: TargetContext, id: String, created: Int
+    ) throws(ProviderError) -> ChatResponse {
+        guard let json = try? JSON.parse(body), case .object(let o) = json, let choices = o["choices"]?.arrayValue
+        else { throw Self.notAChatCompletion }
         var parsed: [ChatChoice] = []
         for (i, c) in choices.enumerated() {
             let m = c["message"]
@@ -85,7 +103,7 @@ public struct OpenAICodec: ProviderCodec {
             id: o["id"]?.stringValue ?? id, created: o["created"]?.intValue ?? created,
             model: o["model"]?.stringValue ?? target.upstreamModel, choices: parsed, usage: Usage(openAI: o["usage"]),
             systemFingerprint: o["system_fingerprint"]?.stringValue)
-        return DecodedResponse(response: response, passthroughBody: wire == .chatPassthrough ? body : nil)
+        return response
     }
 
     public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
@@ -162,24 +180,46 @@ public struct OpenAIStreamDecoder: StreamDecoder {
         return out
     }
 
+    /// One chunk. It is skimmed (checked, and `error`, `choices` and `usage` located) and only
+    /// those members are parsed; a passthrough forwards the chunk's own bytes. Text that is not
+    /// valid UTF-8 takes the old way, through a repaired `String`, so such chunks are read as before.
     private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
-        if m.data == "[DONE]" {
+        if m.dataIs("[DONE]") {
             out.append(.done)
             return
         }
-        guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
-            malformedEvents += 1
-            return
+        let bytes = m.bytes
+        let skimmed: (error: JSON?, choices: JSON?, usage: JSON?)? = bytes.withUnsafeBufferPointer { b in
+            guard let members = try? JSON.members(of: b) else { return nil }
+            func value(_ name: StaticString) -> JSON? {
+                members.last(named: name, in: b).flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0.value])) }
+            }
+            return (value("error"), value("choices"), value("usage"))
         }
-        if let e = o["error"], case .object = e {
+        let raw: RawChunk
+        let error: JSON?
+        let choicesValue: JSON?
+        let usageValue: JSON?
+        if let skimmed {
+            raw = RawChunk(bytes: bytes)
+            (error, choicesValue, usageValue) = skimmed
+        } else {
+            guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
+                malformedEvents += 1
+                return
+            }
+            raw = RawChunk(o)
+            (error, choicesValue, usageValue) = (o["error"], o["choices"], o["usage"])
+        }
+        if let e = error, case .object = e {
             let codec = OpenAICodec()
-            var err = codec.decodeError(status: 500, headers: [], body: Array(m.data.utf8))
+            var err = codec.decodeError(status: 500, headers: [], body: bytes)
             err.status = 200
             if e["type"]?.stringValue == "rate_limit_error" { err.kind = .rateLimited }
             out.append(.error(err))
             return
         }
-        let choices = o["choices"]?.arrayValue ?? []
+        let choices = choicesValue?.arrayValue ?? []
         if !choices.isEmpty {
             var deltas: [ChoiceDelta] = []
             deltas.reserveCapacity(choices.count)
@@ -202,10 +242,10 @@ public struct OpenAIStreamDecoder: StreamDecoder {
                 }
                 deltas.append(delta)
             }
-            out.append(.choices(deltas, raw: keepRaw ? o : nil))
+            out.append(.choices(deltas, raw: keepRaw ? raw : nil))
         }
-        if let usage = Usage(openAI: o["usage"]) {
-            out.append(.usage(usage, raw: choices.isEmpty && keepRaw ? o : nil))
+        if let usage = Usage(openAI: usageValue) {
+            out.append(.usage(usage, raw: choices.isEmpty && keepRaw ? raw : nil))
         }
     }
 }

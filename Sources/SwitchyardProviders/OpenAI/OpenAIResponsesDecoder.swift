@@ -105,9 +105,9 @@ public struct OpenAIResponsesStreamDecoder: StreamDecoder {
         }
         switch type {
         case "response.output_text.delta":
-            out.append(.choices([ChoiceDelta(content: o["delta"]?.stringValue ?? "")], raw: o))
+            out.append(.choices([ChoiceDelta(content: o["delta"]?.stringValue ?? "")], raw: RawChunk(o)))
         case "response.refusal.delta":
-            out.append(.choices([ChoiceDelta(refusal: o["delta"]?.stringValue ?? "")], raw: o))
+            out.append(.choices([ChoiceDelta(refusal: o["delta"]?.stringValue ?? "")], raw: RawChunk(o)))
         case "response.output_item.added" where o["item"]?["type"]?.stringValue == "function_call":
             let position = callIndex.count
             callIndex[o["output_index"]?.intValue ?? position] = position
@@ -115,16 +115,16 @@ public struct OpenAIResponsesStreamDecoder: StreamDecoder {
             let delta = ToolCallDelta(
                 index: position, id: item?["call_id"]?.stringValue, name: item?["name"]?.stringValue,
                 arguments: item?["arguments"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
-            out.append(.choices([ChoiceDelta(toolCalls: [delta])], raw: o))
+            out.append(.choices([ChoiceDelta(toolCalls: [delta])], raw: RawChunk(o)))
         case "response.function_call_arguments.delta":
             let position = callIndex[o["output_index"]?.intValue ?? -1] ?? 0
             let delta = ToolCallDelta(index: position, arguments: o["delta"]?.stringValue ?? "")
-            out.append(.choices([ChoiceDelta(toolCalls: [delta])], raw: o))
+            out.append(.choices([ChoiceDelta(toolCalls: [delta])], raw: RawChunk(o)))
         case "response.completed", "response.incomplete":
             let response = o["response"]?.objectValue ?? JSONObject()
             finished = true
             let reason = OpenAIResponsesDecoder.finishReason(response, hasToolCalls: !callIndex.isEmpty)
-            out.append(.choices([ChoiceDelta(finishReason: reason)], raw: o))
+            out.append(.choices([ChoiceDelta(finishReason: reason)], raw: RawChunk(o)))
             if let u = OpenAIResponsesDecoder.usage(response["usage"]) { out.append(.usage(u, raw: nil)) }
             out.append(.done)
         case "response.failed":
@@ -139,7 +139,7 @@ public struct OpenAIResponsesStreamDecoder: StreamDecoder {
                     OpenAIResponsesDecoder.streamError(code: o["code"]?.stringValue, message: o["message"]?.stringValue)
                 ))
         default:
-            out.append(.choices([], raw: o))
+            out.append(.choices([], raw: RawChunk(o)))
         }
     }
 }

@@ -1,0 +1,321 @@
+import CCurl
+import Glibc
+import SwitchyardCore
+import SwitchyardLoop
+import Synchronization
+
+/// One curl multi handle living on one event loop: its connection cache, its running transfers
+/// and a free list of easy handles, driven through curl's multi_socket interface on the loop's
+/// epoll set (curl names the sockets to watch and a timeout; the loop calls
+/// `curl_multi_socket_action` when one is ready or the timeout passes).
+///
+/// A transfer started on the loop's own thread (a request handler running there) is added to
+/// curl right away, and its completion resumes the handler as a job on the same thread: no lock,
+/// no wake-up. Other threads (background tasks) hand it over with `EventLoop.execute`.
+///
+/// Why `@unchecked Sendable`: every `var` is read and written only on the loop thread; other
+/// threads touch `activeCount` and `stopped` (atomics) and call `EventLoop.execute`. curl's
+/// callbacks run inside `curl_multi_socket_action`/`_add_handle`/`_remove_handle`, i.e. on the
+/// loop thread too.
+final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
+    struct Configuration {
+        var maxIdleEasyHandles: Int
+        var maxCachedConnections: Int?
+        var maxConnectionsPerHost: Int?
+    }
+
+    let loop: EventLoop
+    let activeCount = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+    private let configuration: Configuration
+
+    // Loop thread
+    private var raw: UnsafeMutableRawPointer?
+    private var running: [Transfer] = []
+    private var freeEasyHandles: [EasyHandle] = []
+    private var nextDeadline: Int64 = noDeadline
+    private var curlTimer: LoopTimer?
+    private var deadlineTimer: LoopTimer?
+    /// Inside a curl call that may run our callbacks: curl forbids adding or removing handles then.
+    private var inCurl = false
+    /// Header lists of recent requests, most recent first: a target sends the same fields (content
+    /// type, key, version) on every request, and building the list was eleven allocations a call.
+    private var headerLists: [CurlHeaderList] = []
+    static let headerListCacheSize = 16
+
+    init?(loop: EventLoop, configuration: Configuration) {
+        guard curlGlobalInitResult, let raw = curl_multi_init() else { return nil }
+        self.loop = loop
+        self.raw = raw
+        self.configuration = configuration
+        if let n = configuration.maxCachedConnections {
+            _ = sy_curl_multi_setopt_long(raw, CURLMOPT_MAXCONNECTS, n)
+        }
+        if let n = configuration.maxConnectionsPerHost {
+            _ = sy_curl_multi_setopt_long(raw, CURLMOPT_MAX_HOST_CONNECTIONS, n)
+        }
+        // The callbacks' `userp` is this object, unretained: the multi handle is cleaned up in
+        // `stopOnLoop()` before the owner (CurlUpstream) lets go of it.
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = sy_curl_multi_setopt_socketcb(raw, curlSocketCallback)
+        _ = sy_curl_multi_setopt_ptr(raw, CURLMOPT_SOCKETDATA, me)
+        _ = sy_curl_multi_setopt_timercb(raw, curlTimerCallback)
+        _ = sy_curl_multi_setopt_ptr(raw, CURLMOPT_TIMERDATA, me)
+        running.reserveCapacity(256)
+        let attached = loop.executeAndWait { [self] in attach() }
+        guard attached else {
+            curl_multi_cleanup(raw)
+            return nil
+        }
+    }
+
+    private func attach() -> Bool {
+        let curlTimer = LoopTimer { [unowned self] in act(sy_curl_socket_timeout(), 0) }
+        let deadlineTimer = LoopTimer { [unowned self] in expireDeadlines(now: monotonicNanos()) }
+        loop.add(curlTimer)
+        loop.add(deadlineTimer)
+        self.curlTimer = curlTimer
+        self.deadlineTimer = deadlineTimer
+        return true
+    }
+
+    // MARK: Any thread
+
+    /// Queues `transfer`; if this multi has stopped, fails it with `.cancelled` right here.
+    func submit(_ transfer: Transfer) {
+        activeCount.add(1, ordering: .relaxed)
+        if loop.inLoop {
+            begin(transfer)
+            return
+        }
+        let accepted = !stopped.load(ordering: .acquiring) && loop.execute { [self] in begin(transfer) }
+        if !accepted {
+            activeCount.subtract(1, ordering: .relaxed)
+            transfer.complete(.failure(.cancelled))
+        }
+    }
+
+    /// Aborts `transfer`; harmless if it already finished.
+    func cancel(_ transfer: Transfer) {
+        guard !transfer.cancelRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if loop.inLoop && !inCurl {
+            abort(transfer, .cancelled)
+        } else {
+            loop.execute { [self] in abort(transfer, .cancelled) }
+        }
+    }
+
+    /// Fails outstanding transfers with `.cancelled`, closes the connection cache and detaches
+    /// from the loop; later submissions fail at once. Blocks until the loop has done it. Idempotent.
+    func shutdown() {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        loop.executeAndWait { [self] in stopOnLoop() }
+    }
+
+    // MARK: Loop thread
+
+    private func stopOnLoop() {
+        while let t = running.last { detach(t, .failure(.cancelled)) }
+        freeEasyHandles.removeAll()
+        headerLists.removeAll()
+        if let curlTimer { loop.remove(curlTimer) }
+        if let deadlineTimer { loop.remove(deadlineTimer) }
+        curlTimer = nil
+        deadlineTimer = nil
+        // curl_multi_cleanup(3): "all easy handles should be removed first" (done above). It
+        // closes the cached connections, reporting each socket's removal to the callback.
+        if let raw {
+            curl_multi_cleanup(raw)
+            self.raw = nil
+        }
+    }
+
+    /// curl asks to watch `fd` for `what` (CURL_POLL_*); `assigned` is our watch for it, if any.
+    fileprivate func socket(_ fd: curl_socket_t, what: Int32, assigned: UnsafeMutableRawPointer?) {
+        let watch = assigned.flatMap { EventLoop.Watch(rawValue: UInt(bitPattern: $0)) }
+        if what == CURL_POLL_REMOVE {
+            if let watch { loop.unwatch(watch) }
+            if let raw { _ = curl_multi_assign(raw, fd, nil) }
+            return
+        }
+        var events: IOEvents = []
+        if what & CURL_POLL_IN != 0 { events.insert(.readable) }
+        if what & CURL_POLL_OUT != 0 { events.insert(.writable) }
+        if let watch {
+            loop.modify(watch, events: events)
+        } else if let added = try? loop.watch(fd: fd, events: events, watcher: self, token: Int(fd)), let raw {
+            _ = curl_multi_assign(raw, fd, UnsafeMutableRawPointer(bitPattern: added.rawValue))
+        }
+    }
+
+    /// curl's timer: call back after `ms` milliseconds (0: as soon as possible), or never (-1).
+    fileprivate func setTimer(_ ms: Int) {
+        curlTimer?.deadline = ms < 0 ? LoopTimer.never : monotonicNanos() &+ Int64(ms) &* 1_000_000
+    }
+
+    func ready(events: IOEvents, token: Int) {
+        var mask: Int32 = 0
+        if events.contains(.readable) { mask |= CURL_CSELECT_IN }
+        if events.contains(.writable) { mask |= CURL_CSELECT_OUT }
+        if !events.isDisjoint(with: [.error, .hangUp]) { mask |= CURL_CSELECT_ERR }
+        act(curl_socket_t(token), mask)
+    }
+
+    /// curl_multi_socket_action for one socket (or the timeout), then the finished transfers.
+    private func act(_ fd: curl_socket_t, _ mask: Int32) {
+        guard let raw else { return }
+        var stillRunning: Int32 = 0
+        inCurl = true
+        _ = curl_multi_socket_action(raw, fd, mask, &stillRunning)
+        inCurl = false
+        var messagesLeft: Int32 = 0
+        while let message = curl_multi_info_read(raw, &messagesLeft) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+            finished(easy: easy, code: sy_curl_msg_result(message))
+        }
+    }
+
+    private func begin(_ t: Transfer) {
+        guard let raw, !stopped.load(ordering: .relaxed) else { return abandon(t) }
+        if inCurl {
+            loop.execute { [self] in begin(t) }
+            return
+        }
+        if t.cancelRequested.load(ordering: .acquiring) { return abandon(t) }
+        guard let easy = freeEasyHandles.popLast() ?? EasyHandle() else {
+            activeCount.subtract(1, ordering: .relaxed)
+            return t.complete(.failure(.transport("curl_easy_init failed")))
+        }
+        let retained = Unmanaged.passRetained(t)
+        t.retainedByCurl = retained
+        t.lastActivity = t.startedAt
+        t.headerList = headerList(for: t.request.headers)
+        t.configure(easy, context: retained.toOpaque())
+        let rc = curl_multi_add_handle(raw, easy.raw)
+        guard rc == CURLM_OK else {
+            t.retainedByCurl = nil
+            t.easy = nil
+            recycle(easy)
+            retained.release()
+            activeCount.subtract(1, ordering: .relaxed)
+            return t.complete(.failure(.transport(String(cString: curl_multi_strerror(rc)))))
+        }
+        t.indexInRunning = running.count
+        running.append(t)
+        let deadline = t.nextDeadline(after: t.startedAt)
+        if deadline < nextDeadline {
+            nextDeadline = deadline
+            deadlineTimer?.deadline = deadline
+        }
+    }
+
+    /// The cached list for `fields`, or a new one put in front (the least recent falls out; a
+    /// transfer still running with it keeps it alive).
+    private func headerList(for fields: [HeaderField]) -> CurlHeaderList {
+        if let i = headerLists.firstIndex(where: { $0.fields == fields }) {
+            let list = headerLists[i]
+            if i > 0 {
+                headerLists.remove(at: i)
+                headerLists.insert(list, at: 0)
+            }
+            return list
+        }
+        let list = CurlHeaderList(fields)
+        if headerLists.count >= Self.headerListCacheSize { headerLists.removeLast() }
+        headerLists.insert(list, at: 0)
+        return list
+    }
+
+    /// A queued transfer that never reached curl.
+    private func abandon(_ t: Transfer) {
+        activeCount.subtract(1, ordering: .relaxed)
+        t.complete(.failure(.cancelled))
+    }
+
+    private func abort(_ t: Transfer, _ failure: UpstreamFailure) {
+        guard t.indexInRunning >= 0 else { return }  // not started yet (it sees the flag) or done
+        detach(t, .failure(failure))
+    }
+
+    private func finished(easy raw: UnsafeMutableRawPointer, code: CURLcode) {
+        var context: UnsafeMutableRawPointer?
+        guard sy_curl_getinfo_ptr(raw, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { return }
+        let t = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+        if code == CURLE_OK {
+            if t.status == 0 {
+                var status = 0
+                _ = sy_curl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &status)
+                t.status = status
+            }
+            detach(t, .success(()))
+        } else if t.consumerGone || t.cancelRequested.load(ordering: .relaxed) {
+            detach(t, .failure(.cancelled))
+        } else if t.resendRefused {
+            // The connection died after the request went out and before any response byte.
+            detach(t, .failure(.transport("connection closed before any response (not re-sent)")))
+        } else {
+            let message = t.easy?.message(for: code) ?? "curl error \(code.rawValue)"
+            detach(t, .failure(upstreamFailure(for: code, message: message)))
+        }
+    }
+
+    /// Removes a running transfer from curl, recycles its easy handle, drops curl's reference and
+    /// only then resumes the waiter. `activeTransfers` goes down first, before the connection is
+    /// closed, so whoever sees the close or the result also sees the count.
+    private func detach(_ t: Transfer, _ outcome: Result<Void, UpstreamFailure>) {
+        activeCount.subtract(1, ordering: .relaxed)
+        if let easy = t.easy {
+            if let raw { _ = curl_multi_remove_handle(raw, easy.raw) }
+            t.easy = nil
+            recycle(easy)
+        }
+        let i = t.indexInRunning
+        if i >= 0 {
+            let last = running.removeLast()
+            if i < running.count {
+                running[i] = last
+                last.indexInRunning = i
+            }
+            t.indexInRunning = -1
+        }
+        t.retainedByCurl?.release()
+        t.retainedByCurl = nil
+        t.complete(outcome)
+    }
+
+    private func recycle(_ easy: EasyHandle) {
+        guard freeEasyHandles.count < configuration.maxIdleEasyHandles, raw != nil else { return }
+        easy.reset()
+        freeEasyHandles.append(easy)
+    }
+
+    private func expireDeadlines(now: Int64) {
+        var next = noDeadline
+        var i = 0
+        while i < running.count {
+            let t = running[i]
+            if let phase = t.expiredPhase(at: now) {
+                detach(t, .failure(.timeout(phase)))  // moves the last transfer into slot i
+                continue
+            }
+            next = min(next, t.nextDeadline(after: now))
+            i += 1
+        }
+        nextDeadline = next
+        deadlineTimer?.deadline = next == noDeadline ? LoopTimer.never : next
+    }
+}
+
+// MARK: - C callbacks: one line each, from `userp` back to the CurlMulti.
+
+private let curlSocketCallback: sy_curl_socket_cb = { _, fd, what, userp, socketp in
+    guard let userp else { return 0 }
+    Unmanaged<CurlMulti>.fromOpaque(userp).takeUnretainedValue().socket(fd, what: what, assigned: socketp)
+    return 0
+}
+
+private let curlTimerCallback: sy_curl_timer_cb = { _, ms, userp in
+    guard let userp else { return 0 }
+    Unmanaged<CurlMulti>.fromOpaque(userp).takeUnretainedValue().setTimer(ms)
+    return 0
+}

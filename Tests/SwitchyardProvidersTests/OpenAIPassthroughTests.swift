@@ -1,0 +1,95 @@
+import SwitchyardCore
+import SwitchyardProviders
+import Testing
+
+/// A Chat Completions passthrough forwards the client's bytes with only `model` replaced, and
+/// reads an answer without building it: the issue "hot path" measured the tree round trip of
+/// every body as a leading cost of a proxied request.
+@Suite struct OpenAIPassthroughTests {
+    static let target = TargetContext(providerName: "openai", upstreamModel: "gpt-4o-mini-2024-07-18")
+
+    static func encode(_ body: String) throws -> String {
+        let request = try ChatRequest.parse(body: Array(body.utf8))
+        return String(decoding: try OpenAICodec().encode(request, for: Self.target).body, as: UTF8.self)
+    }
+
+    @Test func everyByteButTheModelValueIsForwardedAsSent() throws {
+        let body =
+            #"{ "messages" : [{"role":"user","content":"caf\u00e9 \/ \"q\""}], "model": "smart" ,"seed":7, "x_id":12345678901234567890, "t":1.50 }"#
+        #expect(try Self.encode(body) == body.replacing(#""smart""#, with: #""gpt-4o-mini-2024-07-18""#))
+    }
+
+    @Test func aStreamGetsTheUsageOptionAppendedOnlyWhenItSentNone() throws {
+        let plain = #"{"model":"smart","stream":true,"messages":[{"role":"user","content":"hi"}]}"#
+        #expect(
+            try Self.encode(plain)
+                == #"{"model":"gpt-4o-mini-2024-07-18","stream":true,"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}"#
+        )
+        let asking =
+            #"{"model":"smart","stream":true,"stream_options":{ "include_usage":true },"messages":[{"role":"user","content":"hi"}]}"#
+        #expect(try Self.encode(asking) == asking.replacing(#""smart""#, with: #""gpt-4o-mini-2024-07-18""#))
+        // Anything else about stream_options is rewritten through the parsed body, as before.
+        let declining =
+            #"{"model":"smart","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"hi"}]}"#
+        let sent = try JSON.parse(Array(try Self.encode(declining).utf8))
+        #expect(sent["stream_options"] == ["include_usage": true])
+        #expect(sent["model"] == "gpt-4o-mini-2024-07-18")
+    }
+
+    @Test func aDuplicateModelIsNotForwardedForTheUpstreamToReadDifferently() throws {
+        let body = #"{"model":"decoy","messages":[{"role":"user","content":"hi"}],"model":"smart"}"#
+        #expect(
+            try Self.encode(body) == #"{"model":"gpt-4o-mini-2024-07-18","messages":[{"role":"user","content":"hi"}]}"#)
+    }
+
+    @Test func anEditedRequestIsSerialisedFromItsTree() throws {
+        var request = try ChatRequest.parse(
+            body: Array(#"{ "model":"smart", "messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        request.raw["metadata"] = ["k": "v"]
+        let sent = String(decoding: try OpenAICodec().encode(request, for: Self.target).body, as: UTF8.self)
+        #expect(
+            sent
+                == #"{"model":"gpt-4o-mini-2024-07-18","messages":[{"role":"user","content":"hi"}],"metadata":{"k":"v"}}"#
+        )
+    }
+
+    @Test func anAnswerIsCheckedAndItsUsageReadWithoutDecodingIt() throws {
+        let answer =
+            #"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#
+        let request = try ChatRequest.parse(
+            body: Array(#"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        let decoded = try OpenAICodec().decodeResponse(
+            Array(answer.utf8), request: request, target: Self.target, id: "chatcmpl-r", created: 7)
+        #expect(decoded.passthroughBody == Array(answer.utf8))
+        #expect(decoded.usage?.promptTokens == 3 && decoded.usage?.totalTokens == 4)
+        #expect(decoded.response.choices.first?.content == "Hi")
+        #expect(decoded.response.id == "x" && decoded.response.usage == decoded.usage)
+        for bad in [#"{"choices":{}}"#, #"{"id":"x"}"#, "[]", #"{"choices":[]"#, "{\"choices\":[\"\u{1}\"]}"] {
+            #expect(throws: ProviderError.self) {
+                try OpenAICodec().decodeResponse(
+                    Array(bad.utf8), request: request, target: Self.target, id: "i", created: 1)
+            }
+        }
+    }
+
+    /// A streamed chunk is read for what the router needs and forwarded as its own bytes: spacing,
+    /// escapes and unknown fields reach the client as the upstream wrote them.
+    @Test func streamedChunksAreForwardedByteForByte() {
+        let chunk =
+            #"{ "id":"c1", "choices":[{"index":0,"delta":{"content":"caf\u00e9"},"finish_reason":null}], "x_new":1 }"#
+        let usage = #"{"id":"c1","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}}"#
+        var decoder = OpenAIStreamDecoder()
+        let events = decoder.feed(Array("data: \(chunk)\r\n\r\ndata: \(usage)\n\ndata: [DONE]\n\n".utf8))
+        guard events.count == 3, case .choices(let deltas, let raw?) = events[0],
+            case .usage(let u, let uraw?) = events[1]
+        else {
+            Issue.record("unexpected events \(events)")
+            return
+        }
+        #expect(deltas.first?.content == "café")
+        #expect(SSE.data(raw) == Array("data: \(chunk)\n\n".utf8))
+        #expect(raw["x_new"] == 1)
+        #expect(u.totalTokens == 5 && uraw.bytes == Array(usage.utf8))
+        #expect(events[2] == .done)
+    }
+}
