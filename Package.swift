@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The target graph is the architecture diagram (see README "Architecture"):
+// The target graph is the architecture diagram (docs/architecture.md, checked by scripts/check-docs):
 // C shims at the bottom, a pure core in the middle, I/O adapters around it,
 // the gateway composing them and a thin executable on top.
 let strict: [SwiftSetting] = [
@@ -10,9 +10,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// Linux only: the edge and the event loops are epoll's, and every file imports Glibc directly
+// (Debian 12 is the target; a macOS build could not link the edge anyway).
 let package = Package(
     name: "switchyard",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "switchyard", targets: ["switchyard"]),
         .executable(name: "switchyard-mock", targets: ["switchyard-mock"]),
@@ -21,13 +22,12 @@ let package = Package(
     ],
     // Exact versions, the ones that resolve in this environment: Package.resolved is not committed
     // (the environment's package copies carry their own commit ids), so the pins live here, where
-    // every clone and the image build read them. Transitive packages (swift-atomics,
+    // every clone and the image build read them. Transitive packages (swift-metrics, swift-atomics,
     // swift-collections, swift-numerics, swift-async-algorithms) follow from these exact versions'
     // own manifests; naming them here too would only add "not used by any target" warnings.
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics.git", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", exact: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", exact: "0.2.0"),
@@ -63,10 +63,16 @@ let package = Package(
         .target(
             name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore", "SwitchyardLoop"],
             swiftSettings: strict),
-        // Task lifecycle: TaskMachine (pure transitions) and the task record types. No C, no I/O.
-        .target(name: "SwitchyardTasks", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        // The task domain: TaskMachine (pure transitions), records, templates, create requests and
+        // their rendering, the runtime and the service behind the API and the CLI. Reaches storage
+        // only through the TaskStore protocol and models only through the StepRunner protocol.
+        .target(
+            name: "SwitchyardTasks", dependencies: ["SwitchyardCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The only importer of CSQLite and CPostgres: the SQLite store and the PostgreSQL store
-        // (connections, statements, migrations, tasks, claims, idempotency, stored responses).
+        // (connections, statements, migrations, claims), each implementing the task, idempotency and
+        // response store protocols.
         .target(
             name: "SwitchyardStore",
             dependencies: ["CSQLite", "CPostgres", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
@@ -85,8 +91,6 @@ let package = Package(
                 "SwitchyardEdge", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardLoop",
                 "SwitchyardWorkers",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -162,6 +166,7 @@ let package = Package(
             name: "SwitchyardStoreTests",
             dependencies: [
                 "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound", "SwitchyardTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

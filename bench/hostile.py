@@ -110,7 +110,7 @@ def big_with_small(port, keys, pid):
 
     t = threading.Thread(target=big)
     t.start()
-    time.sleep(0.3)  # the scenario: the small request 0.3 s after the large one
+    time.sleep(0.3)  # the small request 0.3 s after the large one
     small_status, small_s, small_note = timed_request(port, chat_request(port, SMALL), BIG_TIMEOUT)
     t.join()
     status, seconds, note = result["big"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Concurrent streams and memory: Switchyard's RSS while N streamed answers are open at once and
-after they end, over several rounds (the issue target: 2,000 concurrent streams, memory flat once
-they end).
+after they end, over several rounds (the target: 2,000 concurrent streams, memory flat once they
+end).
 
     bench/streams.py BIN [--streams 2000] [--rounds 3] [--events 20] [--gap-ms 50] [--loops N] [--settle S]
 

@@ -1,5 +1,5 @@
 /// An error as the client sees it: an HTTP status and OpenAI's error envelope
-/// `{"error":{"message","type","param","code"}}` (openai-chat.md §8).
+/// `{"error":{"message","type","param","code"}}` (docs/chat-completions.md §8).
 ///
 /// The status decides which exception the official SDKs raise (400 `BadRequestError`,
 /// 401 `AuthenticationError`, 404 `NotFoundError`, 429 `RateLimitError`, ≥500
@@ -49,7 +49,7 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(status: 400, type: "invalid_request_error", code: code, message: message, param: param)
     }
 
-    /// 400 for a parameter a provider cannot honour (mapping.md §9.1).
+    /// 400 for a parameter a provider cannot honour (docs/translation.md §9.1).
     public static func unsupportedParameter(_ param: String, provider: String, detail: String? = nil) -> APIError {
         let text = detail ?? "\(param) is not supported by \(provider) models"
         return APIError(

@@ -3,7 +3,7 @@ public enum ChatRole: String, Sendable, CaseIterable {
     case system, developer, user, assistant, tool, function
 }
 
-/// One OpenAI content part (openai-chat.md §3).
+/// One OpenAI content part (docs/chat-completions.md §3).
 public enum ContentPart: Sendable, Equatable {
     case text(String)
     /// `url` is an http(s) URL or a `data:<mime>;base64,<data>` URL; `detail` is auto/low/high.
@@ -103,7 +103,7 @@ public struct ToolDefinition: Sendable, Equatable {
     }
 }
 
-/// OpenAI `tool_choice` (openai-chat.md §4).
+/// OpenAI `tool_choice` (docs/chat-completions.md §4).
 public enum ToolChoice: Sendable, Equatable {
     case none
     case auto
@@ -114,7 +114,7 @@ public enum ToolChoice: Sendable, Equatable {
     case custom(String)
 }
 
-/// OpenAI `response_format` (openai-chat.md §5).
+/// OpenAI `response_format` (docs/chat-completions.md §5).
 public enum ResponseFormat: Sendable, Equatable {
     case text
     case jsonObject

@@ -99,15 +99,7 @@ extension ChatRequest {
     /// Rejections are 400 `invalid_request_error` whose `param` is the JSON path of the
     /// offending field (`messages[2].tool_calls[0].function.arguments`).
     public static func parse(body: [UInt8]) throws(APIError) -> ChatRequest {
-        let json: JSON
-        do {
-            json = try JSON.parse(body)
-        } catch {
-            throw .invalidRequest(
-                "We could not parse the JSON body of your request (\(error)). Send valid JSON.",
-                code: "invalid_json")
-        }
-        var request = try parse(json)
+        var request = try parse(try JSON.requestBody(body))
         request.rawBytes = body
         return request
     }
@@ -245,35 +237,24 @@ extension ChatRequest {
     }
 
     static func parsePart(_ value: JSON, path: String) throws(APIError) -> ContentPart {
-        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
-        var r = RequestReader(object: o, prefix: path + ".")
-        guard let type = try r.string("type") else { throw APIError.missing(path + ".type") }
+        var r = try RequestReader(value, at: path)
+        let type = try r.requiredString("type")
         switch type {
-        case "text":
-            guard let t = try r.string("text") else { throw APIError.missing(path + ".text") }
-            return .text(t)
-        case "refusal":
-            guard let t = try r.string("refusal") else { throw APIError.missing(path + ".refusal") }
-            return .refusal(t)
+        case "text": return .text(try r.requiredString("text"))
+        case "refusal": return .refusal(try r.requiredString("refusal"))
         case "image_url":
-            guard let img = o["image_url"] else { throw APIError.missing(path + ".image_url") }
+            guard let img = r.object["image_url"] else { throw APIError.missing(path + ".image_url") }
             // The SDKs send an object; a bare string is accepted as the URL, as OpenAI does.
             if case .string(let url) = img { return .imageURL(url: url, detail: nil) }
             guard case .object(let io) = img else {
                 throw APIError.wrongType(path + ".image_url", expected: "object", got: img)
             }
             var ir = RequestReader(object: io, prefix: path + ".image_url.")
-            guard let url = try ir.string("url") else { throw APIError.missing(path + ".image_url.url") }
-            return .imageURL(url: url, detail: try ir.string("detail"))
+            return .imageURL(url: try ir.requiredString("url"), detail: try ir.string("detail"))
         case "input_audio":
-            guard let a = try r.object("input_audio") else { throw APIError.missing(path + ".input_audio") }
-            var ar = RequestReader(object: a, prefix: path + ".input_audio.")
-            guard let data = try ar.string("data") else { throw APIError.missing(path + ".input_audio.data") }
-            guard let format = try ar.string("format") else { throw APIError.missing(path + ".input_audio.format") }
-            return .inputAudio(data: data, format: format)
+            return try r.inputAudio()
         case "file":
-            guard let f = try r.object("file") else { throw APIError.missing(path + ".file") }
-            var fr = RequestReader(object: f, prefix: path + ".file.")
+            var fr = RequestReader(object: try r.requiredObject("file"), prefix: path + ".file.")
             return .file(
                 fileData: try fr.string("file_data"), fileID: try fr.string("file_id"),
                 filename: try fr.string("filename"))
@@ -383,25 +364,44 @@ extension ChatRequest {
     }
 
     static func parseResponseFormat(_ value: JSON) throws(APIError) -> ResponseFormat {
-        guard case .object(let o) = value else {
-            throw APIError.wrongType("response_format", expected: "object", got: value)
+        try ResponseFormat.parse(value, at: "response_format") { r throws(APIError) in
+            let js = try r.requiredObject("json_schema")
+            var jr = RequestReader(object: js, prefix: "response_format.json_schema.")
+            return .jsonSchema(
+                name: try jr.requiredString("name"), description: try jr.string("description"),
+                schema: js["schema"] ?? .object([:]), strict: try jr.bool("strict"))
         }
-        var r = RequestReader(object: o, prefix: "response_format.")
+    }
+}
+
+extension ResponseFormat {
+    /// A `{"type": "text" | "json_object" | "json_schema", …}` object at `path`. `jsonSchema` reads
+    /// a `json_schema` format from the object (the APIs place its fields differently).
+    public static func parse(
+        _ value: JSON, at path: String, jsonSchema: (inout RequestReader) throws(APIError) -> ResponseFormat
+    ) throws(APIError) -> ResponseFormat {
+        var r = try RequestReader(value, at: path)
         switch try r.string("type") {
         case "text": return .text
         case "json_object": return .jsonObject
-        case "json_schema":
-            guard let js = try r.object("json_schema") else { throw APIError.missing("response_format.json_schema") }
-            var jr = RequestReader(object: js, prefix: "response_format.json_schema.")
-            guard let name = try jr.string("name") else { throw APIError.missing("response_format.json_schema.name") }
-            let schema = js["schema"] ?? .object([:])
-            return .jsonSchema(
-                name: name, description: try jr.string("description"), schema: schema, strict: try jr.bool("strict"))
-        case nil: throw APIError.missing("response_format.type")
+        case "json_schema": return try jsonSchema(&r)
+        case nil: throw APIError.missing(path + ".type")
         case let other?:
             throw .invalidRequest(
-                "Invalid response_format.type '\(other)': expected text, json_object or json_schema.",
-                param: "response_format.type", code: "invalid_value")
+                "Invalid \(path).type '\(other)': expected text, json_object or json_schema.", param: path + ".type",
+                code: "invalid_value")
+        }
+    }
+}
+
+extension JSON {
+    /// A client's request body as JSON; 400 `invalid_json` when it is not.
+    public static func requestBody(_ body: [UInt8]) throws(APIError) -> JSON {
+        do {
+            return try JSON.parse(body)
+        } catch {
+            throw .invalidRequest(
+                "We could not parse the JSON body of your request (\(error)). Send valid JSON.", code: "invalid_json")
         }
     }
 }
@@ -428,6 +428,31 @@ public struct RequestReader {
     public init(object: JSONObject, prefix: String = "") {
         self.object = object
         self.prefix = prefix
+    }
+
+    /// A reader of the object `value`, whose keys are named `<path>.<key>` in errors; 400 when
+    /// `value` is not an object.
+    public init(_ value: JSON, at path: String) throws(APIError) {
+        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
+        self.init(object: o, prefix: path + ".")
+    }
+
+    /// The string at `key`; 400 `missing_required_parameter` when it is absent.
+    public mutating func requiredString(_ key: String) throws(APIError) -> String {
+        guard let s = try string(key) else { throw APIError.missing(prefix + key) }
+        return s
+    }
+
+    /// The object at `key`; 400 `missing_required_parameter` when it is absent.
+    public mutating func requiredObject(_ key: String) throws(APIError) -> JSONObject {
+        guard let o = try object(key) else { throw APIError.missing(prefix + key) }
+        return o
+    }
+
+    /// The `input_audio` part's `{"data", "format"}` (Chat Completions and Responses spell it alike).
+    public mutating func inputAudio() throws(APIError) -> ContentPart {
+        var audio = RequestReader(object: try requiredObject("input_audio"), prefix: prefix + "input_audio.")
+        return .inputAudio(data: try audio.requiredString("data"), format: try audio.requiredString("format"))
     }
 
     public func value(_ key: String) -> JSON? {

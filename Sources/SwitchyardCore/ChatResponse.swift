@@ -7,7 +7,7 @@ public enum FinishReason: String, Sendable, Equatable {
 }
 
 /// Token accounting in OpenAI semantics: cached tokens are included in `promptTokens`,
-/// reasoning tokens in `completionTokens` (mapping.md §6.2).
+/// reasoning tokens in `completionTokens` (docs/translation.md §6.2).
 public struct Usage: Sendable, Equatable {
     public var promptTokens: Int
     public var completionTokens: Int
@@ -111,7 +111,7 @@ public struct ChatResponse: Sendable, Equatable {
         self.systemFingerprint = systemFingerprint
     }
 
-    /// The OpenAI `chat.completion` object (openai-chat.md §6).
+    /// The OpenAI `chat.completion` object (docs/chat-completions.md §6).
     public var json: JSON {
         var o: JSONObject = [
             "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model),

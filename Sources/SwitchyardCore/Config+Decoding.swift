@@ -29,14 +29,11 @@ extension SwitchyardConfig {
     public static func embeddedDefault(environment: [String: String]) -> SwitchyardConfig {
         var c = SwitchyardConfig()
         if let listen = environment["SWITCHYARD_LISTEN"], let a = parseListen(listen) { c.listen = a }
-        let known: [(String, String, String, [String])] = [
-            ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", ["gpt-", "o1", "o3", "o4", "chatgpt-"]),
-            ("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY", ["claude-"]),
-            ("gemini", "https://generativelanguage.googleapis.com", "GEMINI_API_KEY", ["gemini-"]),
-        ]
-        for (name, url, env, prefixes) in known where !(environment[env] ?? "").isEmpty {
-            c.providers.append(ProviderConfig(name: name, kind: name, baseURL: url, apiKeyEnv: env))
-            c.routes += prefixes.map { PrefixRoute(prefix: $0, provider: name) }
+        for kind in ProviderKind.allCases where !(environment[kind.standardKeyEnv] ?? "").isEmpty {
+            c.providers.append(
+                ProviderConfig(
+                    name: kind.rawValue, kind: kind, baseURL: kind.defaultBaseURL, apiKeyEnv: kind.standardKeyEnv))
+            c.routes += kind.modelPrefixes.map { PrefixRoute(prefix: $0, provider: kind.rawValue) }
         }
         if environment["SWITCHYARD_KEY"] != nil {
             c.auth.keys = [ClientKeyConfig(name: "default", keyEnv: "SWITCHYARD_KEY")]
@@ -56,13 +53,14 @@ extension SwitchyardConfig {
 
     /// Why a target of `provider` cannot use continuation `mode`, if it cannot.
     static func continuationProblem(_ mode: ContinuationMode, provider p: ProviderConfig) -> String? {
-        if mode.isOpenAIFlag, p.kind != "openai" {
-            return "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind) targets continue with prefill"
+        if mode.isOpenAIFlag, p.kind != .openai {
+            return
+                "\(mode.rawValue) is a flag of OpenAI-compatible servers; \(p.kind.rawValue) targets continue with prefill"
         }
         // OpenAI's own Chat Completions (and Azure's) answer a final assistant message with a new
         // turn instead of continuing it: spliced onto the delivered text that would garble the
         // answer. OpenAI-compatible servers elsewhere may continue (the operator says how).
-        if mode != .unsupported, p.kind == "openai", let host = Self.host(of: p.baseURL),
+        if mode != .unsupported, p.kind == .openai, let host = Self.host(of: p.baseURL),
             host == "api.openai.com" || host.hasSuffix(".openai.azure.com")
         {
             return "\(host) does not continue a final assistant message; use none"
@@ -100,6 +98,37 @@ struct ConfigDecoder {
             fail(path.isEmpty ? k : "\(path).\(k)", "unknown key" + (hint.map { " (did you mean \"\($0)\"?)" } ?? ""))
         }
         return o
+    }
+
+    /// One key of a flat section and the property it sets.
+    enum Field<Section> {
+        case int(String, WritableKeyPath<Section, Int>)
+        case double(String, WritableKeyPath<Section, Double>)
+        case string(String, WritableKeyPath<Section, String>)
+
+        var key: String {
+            switch self {
+            case .int(let k, _), .double(let k, _), .string(let k, _): k
+            }
+        }
+    }
+
+    /// A section of scalar keys (`retry:`, `limits:` …): its allowed keys are `fields`' keys, each
+    /// read in order into its property of `section`; a key that is absent keeps the default.
+    mutating func section<Section>(
+        _ value: JSON?, _ path: String, _ fields: [Field<Section>], into section: inout Section
+    ) {
+        guard let o = object(value, path, allowed: fields.map(\.key)) else { return }
+        for field in fields {
+            switch field {
+            case .int(let key, let property):
+                section[keyPath: property] = int(o, key, path) ?? section[keyPath: property]
+            case .double(let key, let property):
+                section[keyPath: property] = double(o, key, path) ?? section[keyPath: property]
+            case .string(let key, let property):
+                section[keyPath: property] = string(o, key, path) ?? section[keyPath: property]
+            }
+        }
     }
 
     mutating func string(_ o: JSONObject, _ key: String, _ path: String, required: Bool = false) -> String? {
@@ -219,13 +248,19 @@ struct ConfigDecoder {
                         "default_max_tokens", "responses_mode",
                     ])
             else {
-                c.providers.append(ProviderConfig(name: "", kind: "", baseURL: "", apiKeyEnv: nil))
+                c.providers.append(ProviderConfig(name: "", kind: .openai, baseURL: "", apiKeyEnv: nil))
                 continue
             }
             let name = string(po, "name", p, required: true) ?? ""
-            let kind = string(po, "kind", p, required: true) ?? ""
+            let kindText = string(po, "kind", p, required: true)
+            let kind = kindText.flatMap(ProviderKind.init(rawValue:))
+            if let kindText, kind == nil {
+                fail(p + ".kind", "unknown kind \"\(kindText)\" (expected openai, anthropic or gemini)")
+            }
+            // An entry whose kind failed keeps its place with a placeholder, so later paths match the file.
             var pc = ProviderConfig(
-                name: name, kind: kind, baseURL: string(po, "base_url", p) ?? defaultBaseURL(kind),
+                name: name, kind: kind ?? .openai,
+                baseURL: string(po, "base_url", p) ?? (kind ?? .openai).defaultBaseURL,
                 apiKeyEnv: string(po, "api_key_env", p))
             if pc.baseURL.hasSuffix("/") { pc.baseURL.removeLast() }
             pc.timeoutMs = int(po, "timeout_ms", p) ?? pc.timeoutMs
@@ -289,28 +324,18 @@ struct ConfigDecoder {
                     prefix: string(ro, "prefix", p, required: true) ?? "",
                     provider: string(ro, "provider", p, required: true) ?? ""))
         }
-        if let r = object(
+        section(
             o["retry"], "retry",
-            allowed: [
-                "attempts_per_target", "initial_backoff_ms", "max_backoff_ms", "multiplier", "deadline_ms",
-                "wait_retry_after_ms", "budget_percent", "budget_min_retries_per_s",
-            ])
-        {
-            c.retry.attemptsPerTarget = int(r, "attempts_per_target", "retry") ?? c.retry.attemptsPerTarget
-            c.retry.initialBackoffMs = int(r, "initial_backoff_ms", "retry") ?? c.retry.initialBackoffMs
-            c.retry.maxBackoffMs = int(r, "max_backoff_ms", "retry") ?? c.retry.maxBackoffMs
-            c.retry.multiplier = double(r, "multiplier", "retry") ?? c.retry.multiplier
-            c.retry.deadlineMs = int(r, "deadline_ms", "retry") ?? c.retry.deadlineMs
-            c.retry.waitRetryAfterMs = int(r, "wait_retry_after_ms", "retry") ?? c.retry.waitRetryAfterMs
-            c.retry.budgetPercent = double(r, "budget_percent", "retry") ?? c.retry.budgetPercent
-            c.retry.budgetMinRetriesPerSecond =
-                double(r, "budget_min_retries_per_s", "retry") ?? c.retry.budgetMinRetriesPerSecond
-        }
-        if let b = object(o["circuit_breaker"], "circuit_breaker", allowed: ["failure_threshold", "open_ms"]) {
-            c.circuitBreaker.failureThreshold =
-                int(b, "failure_threshold", "circuit_breaker") ?? c.circuitBreaker.failureThreshold
-            c.circuitBreaker.openMs = int(b, "open_ms", "circuit_breaker") ?? c.circuitBreaker.openMs
-        }
+            [
+                .int("attempts_per_target", \.attemptsPerTarget), .int("initial_backoff_ms", \.initialBackoffMs),
+                .int("max_backoff_ms", \.maxBackoffMs), .double("multiplier", \.multiplier),
+                .int("deadline_ms", \.deadlineMs), .int("wait_retry_after_ms", \.waitRetryAfterMs),
+                .double("budget_percent", \.budgetPercent),
+                .double("budget_min_retries_per_s", \.budgetMinRetriesPerSecond),
+            ], into: &c.retry)
+        section(
+            o["circuit_breaker"], "circuit_breaker",
+            [.int("failure_threshold", \.failureThreshold), .int("open_ms", \.openMs)], into: &c.circuitBreaker)
         if let s = object(
             o["store"], "store", allowed: ["kind", "path", "url_env", "url", "idempotency_ttl_s", "responses_ttl_s"])
         {
@@ -336,28 +361,17 @@ struct ConfigDecoder {
             c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
             c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
         }
-        if let t = object(o["tasks"], "tasks", allowed: ["workers"]) {
-            c.tasks.workers = int(t, "workers", "tasks") ?? c.tasks.workers
-        }
-        if let l = object(
+        section(o["tasks"], "tasks", [.int("workers", \.workers)], into: &c.tasks)
+        section(
             o["limits"], "limits",
-            allowed: [
-                "max_body_bytes", "max_connections", "max_header_bytes", "client_timeout_s", "stream_heartbeat_ms",
-                "header_timeout_s", "body_timeout_s", "max_connections_per_peer", "max_connections_per_loopback_peer",
-            ])
-        {
-            c.limits.maxBodyBytes = int(l, "max_body_bytes", "limits") ?? c.limits.maxBodyBytes
-            c.limits.maxConnections = int(l, "max_connections", "limits") ?? c.limits.maxConnections
-            c.limits.maxHeaderBytes = int(l, "max_header_bytes", "limits") ?? c.limits.maxHeaderBytes
-            c.limits.clientTimeoutSeconds = int(l, "client_timeout_s", "limits") ?? c.limits.clientTimeoutSeconds
-            c.limits.streamHeartbeatMs = int(l, "stream_heartbeat_ms", "limits") ?? c.limits.streamHeartbeatMs
-            c.limits.headerTimeoutSeconds = int(l, "header_timeout_s", "limits") ?? c.limits.headerTimeoutSeconds
-            c.limits.bodyTimeoutSeconds = int(l, "body_timeout_s", "limits") ?? c.limits.bodyTimeoutSeconds
-            c.limits.maxConnectionsPerPeer =
-                int(l, "max_connections_per_peer", "limits") ?? c.limits.maxConnectionsPerPeer
-            c.limits.maxConnectionsPerLoopbackPeer =
-                int(l, "max_connections_per_loopback_peer", "limits") ?? c.limits.maxConnectionsPerLoopbackPeer
-        }
+            [
+                .int("max_body_bytes", \.maxBodyBytes), .int("max_connections", \.maxConnections),
+                .int("max_header_bytes", \.maxHeaderBytes), .int("client_timeout_s", \.clientTimeoutSeconds),
+                .int("stream_heartbeat_ms", \.streamHeartbeatMs), .int("header_timeout_s", \.headerTimeoutSeconds),
+                .int("body_timeout_s", \.bodyTimeoutSeconds),
+                .int("max_connections_per_peer", \.maxConnectionsPerPeer),
+                .int("max_connections_per_loopback_peer", \.maxConnectionsPerLoopbackPeer),
+            ], into: &c.limits)
         c.shutdownGraceMs = int(o, "shutdown_grace_ms", "") ?? c.shutdownGraceMs
         c.healthCheckMs = int(o, "health_check_ms", "") ?? c.healthCheckMs
         c.eventLoops = int(o, "event_loops", "") ?? c.eventLoops
@@ -367,13 +381,6 @@ struct ConfigDecoder {
         return c
     }
 
-    func defaultBaseURL(_ kind: String) -> String {
-        switch kind {
-        case "anthropic": "https://api.anthropic.com"
-        case "gemini": "https://generativelanguage.googleapis.com"
-        default: "https://api.openai.com/v1"
-        }
-    }
 }
 
 extension String {

@@ -155,10 +155,7 @@ private struct Validator {
             } else {
                 providerNames[p.name] = providerNames[p.name] ?? i
             }
-            if !["openai", "anthropic", "gemini"].contains(p.kind) {
-                fail(at + ".kind", "unknown kind \"\(p.kind)\" (expected openai, anthropic or gemini)")
-            }
-            if p.responsesMode != .native, p.kind != "openai" {
+            if p.responsesMode != .native, p.kind != .openai {
                 fail(at + ".responses_mode", "only applies to providers of kind openai")
             }
             baseURL(at + ".base_url", p.baseURL)

@@ -54,8 +54,7 @@ public struct AuthConfig: Sendable, Equatable {
 
 public struct ProviderConfig: Sendable, Equatable {
     public var name: String
-    /// `openai`, `anthropic` or `gemini` (validated).
-    public var kind: String
+    public var kind: ProviderKind
     public var baseURL: String
     public var apiKeyEnv: String?
     public var timeoutMs = 120_000
@@ -71,7 +70,7 @@ public struct ProviderConfig: Sendable, Equatable {
     /// `responses_mode` (openai kind): how `/v1/responses` requests reach this provider.
     public var responsesMode = ResponsesMode.native
 
-    public init(name: String, kind: String, baseURL: String, apiKeyEnv: String?) {
+    public init(name: String, kind: ProviderKind, baseURL: String, apiKeyEnv: String?) {
         self.name = name
         self.kind = kind
         self.baseURL = baseURL

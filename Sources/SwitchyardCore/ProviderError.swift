@@ -1,5 +1,5 @@
 /// An error answer from an upstream provider, reduced to facts the router can classify and the
-/// gateway can map (mapping.md §8): never the raw body, and never message text for credential
+/// gateway can map (docs/translation.md §8): never the raw body, and never message text for credential
 /// errors (upstream 401 texts can echo key fragments).
 public struct ProviderError: Error, Sendable, Equatable {
     /// Normalised meaning, from status and provider type/code, never from message text.
@@ -77,7 +77,7 @@ extension ProviderError {
         return min(seconds, maximumRetryAfterSeconds)
     }
 
-    /// The client-facing error (mapping.md §8 table): client faults keep their status,
+    /// The client-facing error (docs/translation.md §8 table): client faults keep their status,
     /// credential/config faults become 502 with a generic message, transient faults keep their family.
     public var apiError: APIError {
         switch kind {
@@ -114,7 +114,7 @@ extension ProviderError {
                 retryAfterSeconds: retryAfterSeconds.map { max(1, Int($0.rounded(.up))) })
         case .quotaExhausted:
             // OpenAI's own `insufficient_quota` keeps its name; another provider's exhausted quota
-            // (Gemini's per-day quota) is a rate limit that retrying soon will not lift (mapping.md §8).
+            // (Gemini's per-day quota) is a rate limit that retrying soon will not lift (docs/translation.md §8).
             let openAI = providerType == "insufficient_quota" || providerCode == "insufficient_quota"
             return APIError(
                 status: 429, type: openAI ? "insufficient_quota" : "rate_limit_error",

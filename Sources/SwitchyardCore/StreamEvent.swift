@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A fragment of a streamed tool call (openai-chat.md §7 rule 3): the first fragment for an
+/// A fragment of a streamed tool call (docs/chat-completions.md §7 rule 3): the first fragment for an
 /// `index` carries `id` and `name`, later ones only `arguments` pieces to append.
 public struct ToolCallDelta: Sendable, Equatable {
     public var index: Int
@@ -146,7 +146,7 @@ final class RawChunkBox: Sendable {
 }
 
 /// Writes `chat.completion.chunk` SSE events with one envelope (`id`, `created`, `model`)
-/// shared by every chunk of a response (mapping.md §7).
+/// shared by every chunk of a response (docs/translation.md §7).
 public struct ChunkEncoder: Sendable {
     public var id: String
     public var created: Int
@@ -192,6 +192,17 @@ public enum SSE {
         return out
     }
 
+    /// A named event, `event: <type>\ndata: <json>\n\n` (the Responses and Messages APIs' framing).
+    public static func event(_ type: String, _ object: JSONObject) -> [UInt8] {
+        var out: [UInt8] = Array("event: ".utf8)
+        out.reserveCapacity(type.utf8.count + 256)
+        out += type.utf8
+        out += "\ndata: ".utf8
+        object.write(to: &out)
+        out += [0x0A, 0x0A]
+        return out
+    }
+
     /// `data: <chunk>\n\n` for a forwarded chunk: its own bytes, not a re-serialisation.
     public static func data(_ chunk: RawChunk) -> [UInt8] {
         var out: [UInt8] = []
@@ -208,7 +219,7 @@ public enum SSE {
         out.append(contentsOf: [0x0A, 0x0A])
     }
 
-    /// The in-band error event of mapping.md §9.3 (no `[DONE]` follows it).
+    /// The in-band error event of docs/translation.md §9.3 (no `[DONE]` follows it).
     public static func error(_ error: APIError) -> [UInt8] {
         guard case .object(let o) = error.envelope else { return [] }
         return data(o)

@@ -1,9 +1,6 @@
 import CSwitchyardEdge
-import Synchronization
-
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// The edge's watcher thread: notices clients that hang up while their request is being answered,
 /// and enforces the request head and body deadlines.

@@ -1,8 +1,5 @@
-import Synchronization
-
-#if canImport(Glibc)
 import Glibc
-#endif
+import Synchronization
 
 /// One TCP connection, from MHD's connection-notify "started" to "closed": where it is in
 /// receiving a request (for the head and body deadlines and for displacement at the connection

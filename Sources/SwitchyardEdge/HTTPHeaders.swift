@@ -1,7 +1,9 @@
 /// An ordered list of HTTP header fields, `(name, value)` pairs in wire order.
 ///
 /// Lookup by name is ASCII case-insensitive and returns the first match. Names are stored as
-/// given; the edge lowercases the names of received request headers.
+/// given; the edge lowercases the names of received request headers. The edge imports no
+/// Switchyard module (docs/architecture.md), so this is its own type; upstream calls and stored
+/// records use Core's `HeaderField`, and the gateway converts where the two meet.
 public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     public typealias Element = (name: String, value: String)
 

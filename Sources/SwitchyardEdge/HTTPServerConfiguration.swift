@@ -72,6 +72,9 @@ public struct HTTPServerConfiguration: Sendable {
         return (["Content-Type": "application/json"], Array(json.utf8))
     }
 
+    /// A JSON string literal for the default error page. The edge imports no Switchyard module
+    /// (docs/architecture.md), so it cannot use Core's JSON writer; the server replaces this page
+    /// with the gateway's own (`SwitchyardServer`), written by that writer.
     static func appendJSONString(_ string: String, to out: inout String) {
         out.append("\"")
         for scalar in string.unicodeScalars {

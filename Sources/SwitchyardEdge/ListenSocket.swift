@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A bound, listening TCP socket handed to MHD (MHD_OPTION_LISTEN_SOCKET).
 ///
@@ -50,28 +46,20 @@ struct ListenSocket: Sendable {
         }
         var on: Int32 = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        var result: Int32
+        let result: Int32
         switch address {
         case .v4(let addr):
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = port.bigEndian
-            sa.sin_addr = addr
-            result = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            result = bind(
+                fd,
+                sockaddr_in(
+                    sin_family: sa_family_t(AF_INET), sin_port: port.bigEndian, sin_addr: addr,
+                    sin_zero: (0, 0, 0, 0, 0, 0, 0, 0)))
         case .v6(let addr):
-            var sa = sockaddr_in6()
-            sa.sin6_family = sa_family_t(AF_INET6)
-            sa.sin6_port = port.bigEndian
-            sa.sin6_addr = addr
-            result = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-                }
-            }
+            result = bind(
+                fd,
+                sockaddr_in6(
+                    sin6_family: sa_family_t(AF_INET6), sin6_port: port.bigEndian, sin6_flowinfo: 0, sin6_addr: addr,
+                    sin6_scope_id: 0))
         }
         if result != 0 {
             let code = errno
@@ -110,6 +98,15 @@ struct ListenSocket: Sendable {
             }
         }
         return ListenSocket(fd: fd, port: bound)
+    }
+
+    /// `bind(2)` with a `sockaddr_in` or `sockaddr_in6`, passed as the `sockaddr` it begins with.
+    private static func bind<Address>(_ fd: Int32, _ address: Address) -> Int32 {
+        withUnsafePointer(to: address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size))
+            }
+        }
     }
 
     static func errnoText(_ code: Int32 = errno) -> String {

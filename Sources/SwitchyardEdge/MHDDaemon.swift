@@ -1,11 +1,8 @@
 import CMicroHTTPD
 import CSwitchyardEdge
+import Glibc
 import SwitchyardLoop
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Owns one `struct MHD_Daemon *` running inside one event loop, and stops it exactly once.
 ///

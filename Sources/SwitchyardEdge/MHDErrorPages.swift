@@ -1,9 +1,6 @@
 import CMicroHTTPD
 import CSwitchyardEdge
-
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// libmicrohttpd's own error pages (a malformed request line or header, an unsupported HTTP
 /// version, a head too large for the connection's memory, a bad Content-Length or chunk size)

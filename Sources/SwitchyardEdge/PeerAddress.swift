@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A client's IP address, the key of the per-peer connection count.
 ///

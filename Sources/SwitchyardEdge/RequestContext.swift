@@ -1,10 +1,7 @@
 import CMicroHTTPD
+import Glibc
 import SwitchyardLoop
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Everything the edge knows about one request on one connection, shared between the loop thread
 /// that runs the connection's daemon ("the MHD thread" below) and the handler's Task. The handler

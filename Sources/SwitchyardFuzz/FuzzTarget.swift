@@ -1,4 +1,5 @@
 import Dispatch
+import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 

@@ -153,6 +153,17 @@ enum HTTPFuzz {
     /// with one `response.completed`, `response.incomplete`, `response.failed` or `error` event
     /// and nothing after it.
     static func checkResponsesStream(_ body: [UInt8], _ what: String) throws(FuzzFailure) {
+        try checkTypedStream(
+            body, what, endingWith: ["response.completed", "response.incomplete", "response.failed", "error"],
+            "a final response event")
+    }
+
+    /// A stream of typed events (`event: TYPE` + `data:` a JSON object whose `type` is TYPE) that
+    /// ends with one event of `final` and has nothing after it; `each` checks every event further.
+    static func checkTypedStream(
+        _ body: [UInt8], _ what: String, endingWith final: Set<String>, _ finalName: String,
+        each: (String, String) throws(FuzzFailure) -> Void = { _, _ throws(FuzzFailure) in }
+    ) throws(FuzzFailure) {
         var parser = SSEParser()
         let events = parser.feed(body) + parser.finish()
         var ended: String?
@@ -163,11 +174,12 @@ enum HTTPFuzz {
             try check(
                 type != nil && type == event.event,
                 "an event of \(what) has type \(type ?? "nil") as \(event.event ?? "nil")")
-            if let type, ["response.completed", "response.incomplete", "response.failed", "error"].contains(type) {
-                ended = type
+            if let type {
+                try each(type, event.data)
+                if final.contains(type) { ended = type }
             }
         }
-        try check(ended != nil, "\(what) ends without a final response event")
+        try check(ended != nil, "\(what) ends without \(finalName)")
     }
 
     /// Anthropic's Messages API answers everything under `/v1/messages` in its own shape.
@@ -187,20 +199,10 @@ enum HTTPFuzz {
     /// The Messages API's stream: `event: TYPE` + `data:` a JSON object of that `type`, ending
     /// with one `message_stop` or `error` event and nothing after it.
     static func checkMessagesStream(_ body: [UInt8], _ what: String) throws(FuzzFailure) {
-        var parser = SSEParser()
-        let events = parser.feed(body) + parser.finish()
-        var ended: String?
-        for event in events {
-            if let ended { throw FuzzFailure("\(what) has an event after \(ended)") }
-            let json = try JSONFuzz.checkParses(Array(event.data.utf8), "an event of \(what)")
-            let type = json["type"]?.stringValue
-            try check(
-                type != nil && type == event.event,
-                "an event of \(what) has type \(type ?? "nil") as \(event.event ?? "nil")")
-            if type == "error" { try checkAnthropicEnvelope(Array(event.data.utf8), "the in-band error of \(what)") }
-            if type == "message_stop" || type == "error" { ended = type }
+        try checkTypedStream(body, what, endingWith: ["message_stop", "error"], "message_stop or an error event") {
+            type, data throws(FuzzFailure) in
+            if type == "error" { try checkAnthropicEnvelope(Array(data.utf8), "the in-band error of \(what)") }
         }
-        try check(ended != nil, "\(what) ends without message_stop or an error event")
     }
 
     /// `data:` events of JSON objects ending in `[DONE]` or one error event (never silently

@@ -89,7 +89,7 @@ extension Gateway {
             var headers = baseHeaders(log.requestID, format: format)
             addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
             let context = AnswerContext(
-                request: chat, clientBody: clientBody, id: answerID, created: Int(Router.systemWallClock()),
+                request: chat, clientBody: clientBody, id: answerID, created: Int(WallClock.seconds()),
                 model: s.target.model)
             // Passthrough bytes go out as they came (InboundFormat's contract); only a translated
             // answer is written from the unified response (which a passthrough does not build).
@@ -134,10 +134,10 @@ extension Gateway {
             ? "chatcmpl-" + log.requestID.filter { $0.isLetter || $0.isNumber } : answerID
         var encoder = exchange.format.makeStreamEncoder(
             context: AnswerContext(
-                request: chat, clientBody: clientBody, id: id, created: Int(Router.systemWallClock()),
+                request: chat, clientBody: clientBody, id: id, created: Int(WallClock.seconds()),
                 model: routed.target.model, keepsFinalAnswer: capture != nil || exchange.turn != nil))
         var firstSent = false
-        var outcomeText = "ok"
+        var ending = RequestOutcome.ok
         var status = 200
         var stored = false
         loop: while let item = await routed.next() {
@@ -147,12 +147,12 @@ extension Gateway {
                 // After a mid-stream continuation the events name the target finishing the answer.
                 out = encoder.encode(events, model: routed.answeringTarget.model)
                 if let e = encoder.failure {
-                    outcomeText = "stream_error"
+                    ending = .streamError
                     status = e.status
                 }
             case .failed(let error):
                 out = encoder.fail(error)
-                outcomeText = "stream_error"
+                ending = .streamError
                 status = error.status
                 log.streamError = error.code ?? error.type
             }
@@ -170,21 +170,21 @@ extension Gateway {
                     metrics.timeToFirstToken(provider: routed.target.provider, ttft)
                 }
                 if !writer.write(out) {
-                    outcomeText = "client_disconnected"
+                    ending = .clientDisconnected
                     status = 499
                     break loop
                 }
             }
-            if outcomeText == "stream_error" { break loop }
+            if ending == .streamError { break loop }
         }
         // The edge cancels the handler when the client hangs up, which can end the loop above
         // before any write failed.
-        if writer.isClientGone && outcomeText != "client_disconnected" {
-            outcomeText = "client_disconnected"
+        if writer.isClientGone && ending != .clientDisconnected {
+            ending = .clientDisconnected
             status = 499
         }
         writer.finish()
-        if outcomeText == "ok", let final = encoder.finalBody {
+        if ending == .ok, let final = encoder.finalBody {
             capture?.streamCompleted(headers: headers, finalBody: final)
         }
         log.attempts = routed.attempts
@@ -193,7 +193,7 @@ extension Gateway {
         log.upstreamModel = routed.answeringTarget.model
         if let usage = routed.usage ?? encoder.usage { log.usage = usage }
         finish(
-            log: &log, status: status, outcome: outcomeText == "ok" ? outcome(routed.attempts) : outcomeText,
+            log: &log, status: status, outcome: ending == .ok ? outcome(routed.attempts) : ending,
             started: started)
     }
 
@@ -203,10 +203,11 @@ extension Gateway {
         headers.add("x-switchyard-attempts", String(attempts))
     }
 
-    func outcome(_ attempts: [AttemptRecord]) -> String {
-        guard let first = attempts.first, let last = attempts.last else { return "ok" }
-        if first.target != last.target { return "fallback" }
-        return attempts.count > 1 ? "retried" : "ok"
+    /// `ok`, `retried` (more than one call to the answering target) or `fallback` (another target answered).
+    func outcome(_ attempts: [AttemptRecord]) -> RequestOutcome {
+        guard let first = attempts.first, let last = attempts.last else { return .ok }
+        if first.target != last.target { return .fallback }
+        return attempts.count > 1 ? .retried : .ok
     }
 
     func finishWithError(
@@ -222,10 +223,10 @@ extension Gateway {
         let gone = error == RouterErrors.cancelled || responder.isClientGone
         finish(
             log: &log, status: gone ? 499 : exchange.format.errorStatus(error),
-            outcome: gone ? "client_disconnected" : "error", started: started)
+            outcome: gone ? .clientDisconnected : .error, started: started)
     }
 
-    func finish(log: inout RequestLog, status: Int, outcome: String, started: ContinuousClock.Instant) {
+    func finish(log: inout RequestLog, status: Int, outcome: RequestOutcome, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
         metrics.request(
             api: log.api, model: log.configuredModel, provider: log.provider, outcome: outcome, status: status,
@@ -258,12 +259,13 @@ struct RequestLog {
     var operation: String?
     var continuations: [ContinuationRecord] = []
 
-    func emit(to logger: Logger, status: Int, outcome: String, elapsed: Duration) {
+    func emit(to logger: Logger, status: Int, outcome: RequestOutcome, elapsed: Duration) {
         // Built only when it will be written: this runs once per request.
         guard logger.logLevel <= .info else { return }
         var m: Logger.Metadata = [
             "request_id": .string(requestID), "client_key": .string(keyName), "api": .string(api.label),
-            "status": .stringConvertible(status), "outcome": .string(outcome), "latency_ms": .string(ms(elapsed)),
+            "status": .stringConvertible(status), "outcome": .string(outcome.rawValue),
+            "latency_ms": .string(ms(elapsed)),
             "stream": .stringConvertible(stream),
         ]
         if let model { m["model"] = .string(String(model.prefix(128))) }
@@ -282,7 +284,7 @@ struct RequestLog {
                 attempts.map { a in
                     .dictionary([
                         "target": .string(a.target), "attempt": .stringConvertible(a.attempt),
-                        "outcome": .string(a.outcome),
+                        "outcome": .string(a.outcome.rawValue),
                         "ms": .string(ms(a.duration)),
                     ])
                 })
@@ -290,15 +292,13 @@ struct RequestLog {
         if !continuations.isEmpty {
             m["continuations"] = .array(
                 continuations.map { c in
-                    .dictionary(["from": .string(c.from), "to": .string(c.to), "outcome": .string(c.outcome)])
+                    .dictionary(["from": .string(c.from), "to": .string(c.to), "outcome": .string(c.outcome.rawValue)])
                 })
         }
         logger.info("request", metadata: m)
     }
 
     func ms(_ d: Duration) -> String {
-        let (s, atto) = d.components
-        let total = Double(s) * 1000 + Double(atto) / 1e15
-        return String((total * 1000).rounded() / 1000)
+        String((d.inMilliseconds * 1000).rounded() / 1000)
     }
 }

@@ -28,7 +28,7 @@ extension Gateway {
                 respondError(responder, error, requestID: requestID, format: format)
             }
             log.errorCode = error.code ?? error.type
-            log.emit(to: logger, status: format.errorStatus(error), outcome: "error", elapsed: .now - started)
+            log.emit(to: logger, status: format.errorStatus(error), outcome: .error, elapsed: .now - started)
         }
         var chat: ChatRequest
         do {
@@ -78,6 +78,6 @@ extension Gateway {
         headers.add("x-switchyard-token-count", "estimate")
         if !log.attempts.isEmpty { headers.add("x-switchyard-attempts", String(log.attempts.count)) }
         responder.respond(status: 200, headers: headers, body: JSON.object(["input_tokens": .int(n)]).serialized())
-        log.emit(to: logger, status: 200, outcome: "estimated", elapsed: .now - started)
+        log.emit(to: logger, status: 200, outcome: .estimated, elapsed: .now - started)
     }
 }

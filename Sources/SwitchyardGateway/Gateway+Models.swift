@@ -4,14 +4,15 @@ import SwitchyardRouting
 
 extension Gateway {
     /// `GET /v1/models`: configured model names, then every `provider/model` target.
-    func listModels(_ responder: HTTPResponder, table: RouteTable, requestID: String) {
-        let data: [JSON] = table.listedModels.map { modelObject(id: $0.id, ownedBy: $0.ownedBy) }
-        respondJSON(responder, status: 200, ["object": "list", "data": .array(data)], requestID: requestID)
+    func listModels(_ c: EndpointCall) {
+        let data: [JSON] = c.table.listedModels.map { modelObject(id: $0.id, ownedBy: $0.ownedBy) }
+        respondJSON(c.responder, status: 200, ["object": "list", "data": .array(data)], requestID: c.requestID)
     }
 
     /// `GET /v1/models/{id}`; ids may contain `/` (`anthropic/claude-3-5-haiku-latest`).
-    func showModel(_ rawID: String, _ responder: HTTPResponder, table: RouteTable, requestID: String) {
-        let id = percentDecoded(rawID)
+    func showModel(_ c: EndpointCall) {
+        let (table, responder, requestID) = (c.table, c.responder, c.requestID)
+        let id = percentDecoded(c["id"])
         if let m = table.listedModels.first(where: { $0.id == id }) {
             guard case .object(let o) = modelObject(id: m.id, ownedBy: m.ownedBy) else { return }
             return respondJSON(responder, status: 200, o, requestID: requestID)

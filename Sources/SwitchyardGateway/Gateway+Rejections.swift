@@ -56,10 +56,13 @@ extension Gateway {
     }
 
     /// 404 for a path no endpoint serves.
-    func unknownPath(_ request: HTTPRequest, _ responder: HTTPResponder, requestID: String) {
+    func unknownPath(
+        _ request: HTTPRequest, _ responder: HTTPResponder, requestID: String,
+        format: any InboundFormat = ChatCompletionsFormat()
+    ) {
         reject(
             request, responder, .notFound("Unknown path \(request.path)."), reason: .unknownPath, requestID: requestID,
-            format: Self.errorFormat(path: request.path))
+            format: format)
     }
 
     /// A client-chosen path as it goes into a log line: at most 128 bytes (the query string, which

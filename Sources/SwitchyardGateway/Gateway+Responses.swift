@@ -2,7 +2,7 @@ import Logging
 import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardInbound
-import SwitchyardStore
+import SwitchyardTasks
 import Synchronization
 
 /// Where the gateway keeps Responses turns (`store: true`), and how long.
@@ -57,7 +57,7 @@ extension Gateway {
         let notFound = APIError(
             status: 404, type: "invalid_request_error", code: "previous_response_not_found",
             message: "Previous response with id '\(previous.prefix(128))' not found.", param: "previous_response_id")
-        guard let storage = tasks?.responses else { throw notFound }
+        guard let storage = storage?.responses else { throw notFound }
         let history: [JSON]?
         do {
             history = try await storage.store.history(before: previous, owner: owner)
@@ -79,7 +79,7 @@ extension Gateway {
             response["previous_response_id"] = .string(previous)
             out = JSON.object(response).serialized()
         }
-        guard turn.store, let storage = tasks?.responses else { return out }
+        guard turn.store, let storage = storage?.responses else { return out }
         let record = ResponseRecord(
             id: response["id"]?.stringValue ?? turn.id, owner: turn.owner, previousID: turn.previousID,
             inputItems: turn.inputItems, response: response)
@@ -94,64 +94,62 @@ extension Gateway {
         return out
     }
 
-    /// `GET /v1/responses/{id}`, `DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items`:
-    /// the calling key's stored turns; anything else (unknown, expired, another key's) is 404.
-    func handleStoredResponse(
-        _ request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String
+    /// `GET /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` (`listing`): the calling
+    /// key's stored turn; anything else (unknown, expired, another key's) is 404.
+    func storedResponse(_ c: EndpointCall, listing: Bool) async {
+        await storedResponseCall(c) { storage throws in
+            guard let record = try await storage.store.response(id: c["id"], owner: c.keyName) else { return false }
+            if listing {
+                respondJSON(
+                    c.responder, status: 200, try Self.inputItemsPage(record.inputItems, query: c.request.query),
+                    requestID: c.requestID)
+            } else {
+                if Self.queryItems(c.request.query)["stream"] == "true" {
+                    throw APIError.unsupportedParameter(
+                        "stream", provider: "this gateway",
+                        detail: "stream: a stored response is returned whole; omit `stream`.")
+                }
+                respondJSON(c.responder, status: 200, record.response, requestID: c.requestID)
+            }
+            return true
+        }
+    }
+
+    /// `DELETE /v1/responses/{id}`: the calling key's stored turn; another key's is 404.
+    func deleteStoredResponse(_ c: EndpointCall) async {
+        await storedResponseCall(c) { storage throws in
+            guard try await storage.store.deleteResponse(id: c["id"], owner: c.keyName) else { return false }
+            respondJSON(
+                c.responder, status: 200, ["id": .string(c["id"]), "object": "response.deleted", "deleted": true],
+                requestID: c.requestID)
+            return true
+        }
+    }
+
+    /// Runs a stored-response operation and logs it as one request of the Responses API. `body`
+    /// answers and returns true, returns false for "no such response" (404), or throws an
+    /// `APIError` or a store failure.
+    private func storedResponseCall(
+        _ c: EndpointCall, _ body: (ResponsesStorage) async throws -> Bool
     ) async {
         let started = ContinuousClock.now
-        var log = RequestLog(requestID: requestID, keyName: keyName, api: .responses)
-        let format = ResponsesFormat()
-        let exchange = InboundExchange(format: format)
-        let rest = request.path.dropFirst("/v1/responses/".count)
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let id = parts.first ?? ""
-        let listing = parts.count == 2 && parts[1] == "input_items"
-        guard !id.isEmpty, parts.count == 1 || listing else {
-            return finishWithError(
-                .notFound("Unknown path \(request.path)."), exchange, responder: responder, log: &log, started: started)
-        }
-        let allowed = listing ? "GET" : "GET, DELETE"
-        guard request.method == "GET" || (!listing && request.method == "DELETE") else {
-            return methodNotAllowed(request, responder, requestID, allowed, format: format)
-        }
+        var log = RequestLog(requestID: c.requestID, keyName: c.keyName, api: .responses)
+        let exchange = InboundExchange(format: c.format)
         let notFound = APIError(
             status: 404, type: "invalid_request_error", code: "not_found",
-            message: "Response with id '\(id.prefix(128))' not found.", param: "response_id")
-        guard let storage = tasks?.responses else {
-            return finishWithError(notFound, exchange, responder: responder, log: &log, started: started)
+            message: "Response with id '\(c["id"].prefix(128))' not found.", param: "response_id")
+        guard let storage = storage?.responses else {
+            return finishWithError(notFound, exchange, responder: c.responder, log: &log, started: started)
         }
         do {
-            if request.method == "DELETE" {
-                guard try await storage.store.deleteResponse(id: id, owner: keyName) else {
-                    return finishWithError(notFound, exchange, responder: responder, log: &log, started: started)
-                }
-                respondJSON(
-                    responder, status: 200, ["id": .string(id), "object": "response.deleted", "deleted": true],
-                    requestID: requestID)
-                return finish(log: &log, status: 200, outcome: "ok", started: started)
+            guard try await body(storage) else {
+                return finishWithError(notFound, exchange, responder: c.responder, log: &log, started: started)
             }
-            guard let record = try await storage.store.response(id: id, owner: keyName) else {
-                return finishWithError(notFound, exchange, responder: responder, log: &log, started: started)
-            }
-            if listing {
-                let page = try Self.inputItemsPage(record.inputItems, query: request.query)
-                respondJSON(responder, status: 200, page, requestID: requestID)
-            } else {
-                if Self.queryItems(request.query)["stream"] == "true" {
-                    return finishWithError(
-                        .unsupportedParameter(
-                            "stream", provider: "this gateway",
-                            detail: "stream: a stored response is returned whole; omit `stream`."),
-                        exchange, responder: responder, log: &log, started: started)
-                }
-                respondJSON(responder, status: 200, record.response, requestID: requestID)
-            }
-            finish(log: &log, status: 200, outcome: "ok", started: started)
+            finish(log: &log, status: 200, outcome: .ok, started: started)
         } catch let error as APIError {
-            finishWithError(error, exchange, responder: responder, log: &log, started: started)
+            finishWithError(error, exchange, responder: c.responder, log: &log, started: started)
         } catch {
-            finishWithError(storeFailure(error), exchange, responder: responder, log: &log, started: started)
+            finishWithError(storeFailure(error), exchange, responder: c.responder, log: &log, started: started)
         }
     }
 

@@ -18,26 +18,29 @@ public final class Gateway: HTTPHandler, Sendable {
     let draining = Atomic<Bool>(false)
     /// Unix seconds at start, the `created` of listed models.
     let startedAt: Int
-    /// The task runtime and idempotency records; nil serves `/v1/tasks` with 503 and ignores `Idempotency-Key`.
-    let tasks: GatewayTasks?
+    /// Tasks, idempotency records and stored responses; nil serves `/v1/tasks` with 503, ignores
+    /// `Idempotency-Key` and stores no response.
+    let storage: GatewayStorage?
+    /// When `switchyard_tasks` was last counted (`refreshTaskGauge`).
+    let taskGaugeCountedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     public convenience init(
         table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger
     ) {
-        self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, tasks: nil)
+        self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, storage: nil)
     }
 
     init(
         table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger,
-        tasks: GatewayTasks?
+        storage: GatewayStorage?
     ) {
         self.table = Mutex(table)
         self.router = router
         self.metrics = metrics
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
-        self.tasks = tasks
-        self.startedAt = Int(Router.systemWallClock())
+        self.storage = storage
+        self.startedAt = Int(WallClock.seconds())
         exportSeries(table)
     }
 
@@ -46,7 +49,7 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Swaps in a reloaded configuration (SIGHUP); requests in flight keep the one they started with.
     public func reload(_ newTable: RouteTable) {
         table.withLock { $0 = newTable }
-        tasks?.runtime.updateTable(newTable)
+        storage?.steps.updateTable(newTable)
         metrics.updateLabels(providers: newTable.providerNames, models: Array(newTable.configuredModelNames))
         exportSeries(newTable)
     }
@@ -75,115 +78,93 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Marks the gateway as draining: `/readyz` answers 503 from now on.
     public func beginDraining() { draining.store(true, ordering: .relaxed) }
 
+    /// Looks the request up in `Endpoints` and answers what no endpoint should: 401 (every
+    /// `/v1/` path needs a client key when keys are configured, served or not), 404 and 405, each
+    /// in the shape of the API the path belongs to, counted and logged as rejections.
     public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
         let requestID = RequestID.from(request.headers["x-request-id"])
-        let path = request.path
-        switch path {
-        case "/healthz":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                return methodNotAllowed(request, responder, requestID, "GET")
-            }
-            respondJSON(responder, status: 200, ["status": "ok"], requestID: requestID)
-        case "/readyz":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                return methodNotAllowed(request, responder, requestID, "GET")
-            }
-            let sidecar = readiness()
-            let upstream = providerReadiness()
-            var providers = JSONObject()
-            for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
-                providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
-            }
-            let strict = currentTable.config.readiness.requireProvider
-            let (ready, reason) = !sidecar.ready || !strict || upstream.ready ? sidecar : upstream
-            var body: JSONObject = [
-                "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
-                "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
-                "providers": .object(providers),
-            ]
-            // The task store's state is detail, not readiness: chat is served without it.
-            if let store = storeReadiness() { body["store"] = store }
-            respondJSON(responder, status: ready ? 200 : 503, body, requestID: requestID)
-        case "/metrics":
-            guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-            await tasks?.runtime.refreshTaskGauge()
-            responder.respond(
-                status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
-                body: metrics.exposition())
-        default:
-            guard path.hasPrefix("/v1/") else {
-                return unknownPath(request, responder, requestID: requestID)
-            }
-            let table = currentTable
-            var keyName = "anonymous"
-            if table.authRequired {
-                guard let name = authenticate(request, table) else {
-                    let format = Self.errorFormat(path: path)
-                    var error = APIError.invalidAPIKey
-                    if format.api == .anthropicMessages {
-                        error.message =
-                            "Incorrect or missing API key. Send it as `x-api-key: <key>` or `Authorization: Bearer <key>`."
-                    }
-                    let sent = request.headers["authorization"] != nil || request.headers["x-api-key"] != nil
-                    return reject(
-                        request, responder, error, reason: .unauthenticated, requestID: requestID, format: format,
-                        detail: sent ? "not_configured" : "missing")
+        let table = currentTable
+        let match = Endpoints.match(request.path)
+        let format = match.format
+        var keyName = Owner.anonymous
+        if request.path.hasPrefix(Endpoints.authenticatedPrefix), table.authRequired {
+            guard let name = authenticate(request, table) else {
+                var error = APIError.invalidAPIKey
+                if format.api == .anthropicMessages {
+                    error.message =
+                        "Incorrect or missing API key. Send it as `x-api-key: <key>` or `Authorization: Bearer <key>`."
                 }
-                keyName = name
+                let sent = request.headers["authorization"] != nil || request.headers["x-api-key"] != nil
+                return reject(
+                    request, responder, error, reason: .unauthenticated, requestID: requestID, format: format,
+                    detail: sent ? "not_configured" : "missing")
             }
-            if path == Self.countTokensPath {
-                guard request.method == "POST" else {
-                    return methodNotAllowed(request, responder, requestID, "POST", format: MessagesFormat())
-                }
-                await countTokens(request, responder: responder, table: table, requestID: requestID, keyName: keyName)
-            } else if let format = Self.inboundFormat(path: path) {
-                guard request.method == "POST" else {
-                    return methodNotAllowed(request, responder, requestID, "POST", format: format)
-                }
-                if let key = request.headers["idempotency-key"] {
-                    await handleIdempotent(
-                        request, format: format, responder: responder, table: table, requestID: requestID,
-                        keyName: keyName, idempotencyKey: key)
-                } else {
-                    await handleInbound(
-                        request, format: format, responder: responder, table: table, requestID: requestID,
-                        keyName: keyName)
-                }
-            } else if path.hasPrefix("/v1/responses/") {
-                await handleStoredResponse(request, responder: responder, requestID: requestID, keyName: keyName)
-            } else if path == "/v1/tasks" || path.hasPrefix("/v1/tasks/") {
-                await handleTasks(request, responder: responder, requestID: requestID, keyName: keyName)
-            } else if path == "/v1/models" {
-                guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-                listModels(responder, table: table, requestID: requestID)
-            } else if path.hasPrefix("/v1/models/") {
-                guard request.method == "GET" else { return methodNotAllowed(request, responder, requestID, "GET") }
-                showModel(String(path.dropFirst("/v1/models/".count)), responder, table: table, requestID: requestID)
-            } else {
-                unknownPath(request, responder, requestID: requestID)
-            }
+            keyName = name
+        }
+        guard case .endpoint(let endpoint, let parameters) = match else {
+            return unknownPath(request, responder, requestID: requestID, format: format)
+        }
+        guard let handler = endpoint.handler(for: request.method) else {
+            return methodNotAllowed(request, responder, requestID, endpoint.allow, format: format)
+        }
+        await handler(
+            self,
+            EndpointCall(
+                request: request, responder: responder, requestID: requestID, keyName: keyName, table: table,
+                parameters: parameters, format: format))
+    }
+
+    /// `GET /healthz`: the process answers.
+    func healthz(_ c: EndpointCall) {
+        respondJSON(c.responder, status: 200, ["status": "ok"], requestID: c.requestID)
+    }
+
+    /// `GET /readyz`: the sidecar's readiness (see `readiness()`), each provider's health in the body.
+    func readyz(_ c: EndpointCall) {
+        let sidecar = readiness()
+        let upstream = providerReadiness()
+        var providers = JSONObject()
+        for (name, s) in health.snapshot.sorted(by: { $0.key < $1.key }) {
+            providers[name] = ["up": .bool(s.up), "detail": .string(s.detail)]
+        }
+        let strict = c.table.config.readiness.requireProvider
+        let (ready, reason) = !sidecar.ready || !strict || upstream.ready ? sidecar : upstream
+        var body: JSONObject = [
+            "status": .string(ready ? "ready" : "unready"), "reason": .string(reason),
+            "providers_ready": .bool(upstream.ready), "providers_reason": .string(upstream.reason),
+            "providers": .object(providers),
+        ]
+        // The task store's state is detail, not readiness: chat is served without it.
+        if let store = storeReadiness() { body["store"] = store }
+        respondJSON(c.responder, status: ready ? 200 : 503, body, requestID: c.requestID)
+    }
+
+    /// `GET /metrics`: Prometheus text.
+    func metricsExposition(_ c: EndpointCall) async {
+        await refreshTaskGauge()
+        c.responder.respond(
+            status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
+            body: metrics.exposition())
+    }
+
+    /// `POST` of an inbound API (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`): the shared request path,
+    /// through the idempotency records when the client sent `Idempotency-Key`.
+    func inbound(_ c: EndpointCall) async {
+        if let key = c.request.headers["idempotency-key"] {
+            await handleIdempotent(
+                c.request, format: c.format, responder: c.responder, table: c.table, requestID: c.requestID,
+                keyName: c.keyName, idempotencyKey: key)
+        } else {
+            await handleInbound(
+                c.request, format: c.format, responder: c.responder, table: c.table, requestID: c.requestID,
+                keyName: c.keyName)
         }
     }
 
-    /// The inbound API served at `path`, if any: each is one `InboundFormat` on the shared path.
-    static func inboundFormat(path: String) -> (any InboundFormat)? {
-        switch path {
-        case "/v1/chat/completions": ChatCompletionsFormat()
-        case "/v1/responses": ResponsesFormat()
-        case "/v1/messages": MessagesFormat()
-        default: nil
-        }
-    }
-
-    /// `POST /v1/messages/count_tokens` (Anthropic's token count, `Gateway+Messages.swift`).
-    static let countTokensPath = "/v1/messages/count_tokens"
-
-    /// The API whose error shape a path answers in: Anthropic's under `/v1/messages`, OpenAI's
-    /// everywhere else.
-    static func errorFormat(path: String) -> any InboundFormat {
-        if path == "/v1/messages" || path.hasPrefix("/v1/messages/") { return MessagesFormat() }
-        return inboundFormat(path: path) ?? ChatCompletionsFormat()
-    }
+    /// The API whose error shape a path answers in (the edge's own pages too): its endpoint's, else
+    /// that of the closest API (`Endpoints.format(near:)`): Anthropic's under `/v1/messages`,
+    /// OpenAI's everywhere else.
+    static func errorFormat(path: String) -> any InboundFormat { Endpoints.match(path).format }
 
     /// The client key's name: `Authorization: Bearer <key>` (scheme case-insensitive), else
     /// `x-api-key: <key>` (what the Anthropic SDKs send); spaces and tabs around a key are ignored,

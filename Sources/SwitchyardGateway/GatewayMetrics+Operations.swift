@@ -1,4 +1,5 @@
 import Prometheus
+import SwitchyardRouting
 import Synchronization
 
 /// Series that exist before anything happens, and the gateway's own state (build, reloads,
@@ -41,7 +42,7 @@ extension GatewayMetrics {
     /// configured models can take (`from` → `to`, in target order) and every rejection reason.
     func exportCounters(providers: [String], fallbackEdges: [(from: String, to: String)]) {
         for p in providers.map(providerLabel) {
-            _ = attempts(p, "ok")
+            _ = attempts(p, .ok)
             _ = retries(p)
             _ = malformedEvents(p)
         }

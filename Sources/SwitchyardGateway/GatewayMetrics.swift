@@ -1,11 +1,13 @@
 public import Prometheus
 import SwitchyardCore
+import SwitchyardRouting
+public import SwitchyardTasks
 import Synchronization
 
 /// Switchyard's metrics, on one `PrometheusCollectorRegistry` owned by the gateway (no global
 /// bootstrap). Label values come only from the configuration (provider names, configured model
 /// names) or fixed sets, with `other` for anything else, so clients cannot grow the series count.
-public final class GatewayMetrics: Sendable {
+public final class GatewayMetrics: TaskObserver, Sendable {
     public let registry: PrometheusCollectorRegistry
     let modelNames: Mutex<Set<String>>
     /// `switchyard_<name>_<unit>` with help text (promtool requires HELP).
@@ -127,7 +129,7 @@ public final class GatewayMetrics: Sendable {
     // MARK: Events
 
     func request(
-        api: InboundAPI, model: String?, provider: String?, outcome: String, status: Int,
+        api: InboundAPI, model: String?, provider: String?, outcome: RequestOutcome, status: Int,
         duration: Duration
     ) {
         let p = providerLabel(provider)
@@ -135,7 +137,7 @@ public final class GatewayMetrics: Sendable {
             "requests",
             "Model requests by inbound API, configured model, answering provider, outcome and status class.",
             [
-                ("api", api.label), ("model", modelLabel(model)), ("provider", p), ("outcome", outcome),
+                ("api", api.label), ("model", modelLabel(model)), ("provider", p), ("outcome", outcome.rawValue),
                 ("status_class", Self.statusClass(status)),
             ]
         ).increment()
@@ -160,14 +162,14 @@ public final class GatewayMetrics: Sendable {
         ).record(d)
     }
 
-    func attempt(provider: String, outcome: String) {
+    func attempt(provider: String, outcome: AttemptOutcome) {
         attempts(providerLabel(provider), outcome).increment()
     }
 
-    func attempts(_ provider: String, _ outcome: String) -> Counter {
+    func attempts(_ provider: String, _ outcome: AttemptOutcome) -> Counter {
         counter(
             "upstream_attempts", "Upstream calls by provider and outcome kind.",
-            [("provider", provider), ("outcome", outcome)])
+            [("provider", provider), ("outcome", outcome.rawValue)])
     }
 
     func retry(provider: String) { retries(providerLabel(provider)).increment() }
@@ -182,11 +184,11 @@ public final class GatewayMetrics: Sendable {
         counter("fallbacks", "Moves from one provider to the next within a request.", [("from", from), ("to", to)])
     }
 
-    func continuation(from: String, to: String?, outcome: String) {
+    func continuation(from: String, to: String?, outcome: ContinuationOutcome) {
         registry.makeCounter(
             descriptor: Self.d(
                 "continuations", "total", "Streams broken mid-way and handed to another call, by outcome."),
-            labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome)]
+            labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome.rawValue)]
         ).increment()
     }
 
@@ -237,14 +239,15 @@ public final class GatewayMetrics: Sendable {
     ]
 
     /// `switchyard_tasks{state}`: tasks in the store by state, all owners and all processes (set
-    /// from a count of the store when `/metrics` is read, see `TaskRuntime.refreshTaskGauge`).
+    /// from a count of the store when `/metrics` is read, see `Gateway.refreshTaskGauge`).
     func tasks(state: String, count: Int) {
         let help = "Tasks in the store by state (every owner, whichever process moved them)."
         gauge("tasks", "", help, [("state", state)]).set(Double(count))
     }
 
-    /// One checkpoint transaction of the task runtime, from `BEGIN IMMEDIATE` to the returned commit.
-    func checkpointCommit(_ duration: Duration) {
+    /// One checkpoint transaction of the task runtime, as the runtime waited for it (SQLite: the
+    /// hop to the store's queue plus `BEGIN IMMEDIATE` to the returned commit).
+    public func checkpointCommitted(duration: Duration) {
         registry.makeDurationHistogram(
             descriptor: Self.d("checkpoint_commit", "seconds", "Time to commit one task checkpoint transaction."),
             buckets: Self.commitBuckets
@@ -269,4 +272,25 @@ public final class GatewayMetrics: Sendable {
         registry.emit(into: &out)
         return out
     }
+}
+
+/// How a model request ended: the `outcome` label of `switchyard_requests_total` and of the request
+/// log line. The raw value is the label.
+public enum RequestOutcome: String, Sendable, CaseIterable {
+    /// Answered by the first call.
+    case ok
+    /// Answered by the first target after more than one call to it.
+    case retried
+    /// Answered by another target than the first.
+    case fallback
+    /// Answered with an error.
+    case error
+    /// A stream that had started ended with an in-band error.
+    case streamError = "stream_error"
+    /// The client left before the answer was complete (status 499).
+    case clientDisconnected = "client_disconnected"
+    /// The stored answer of an idempotent request, sent again.
+    case replayed
+    /// A `count_tokens` answered by Switchyard's estimate (logged only: not a model request).
+    case estimated
 }

@@ -77,9 +77,8 @@ public struct JSONLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
+        let now = WallClock.now()
+        var t = time_t(now.seconds)
         var tm = Glibc.tm()
         gmtime_r(&t, &tm)
         func pad(_ v: Int32, _ w: Int) -> String {
@@ -87,7 +86,7 @@ public struct JSONLogHandler: LogHandler {
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
         return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
+            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(now.nanoseconds / 1_000_000), 3))Z"
     }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import SwitchyardCore
 import SwitchyardRouting
 
 /// Turns router events into metrics and structured log lines. Payload-free by construction:
@@ -16,7 +17,7 @@ struct MetricsRouterObserver: RouterObserver {
             metadata: [
                 "request_id": .string(requestID), "target": .string(record.target),
                 "attempt": .stringConvertible(record.attempt),
-                "outcome": .string(record.outcome),
+                "outcome": .string(record.outcome.rawValue),
             ])
     }
 
@@ -26,24 +27,24 @@ struct MetricsRouterObserver: RouterObserver {
             "retry scheduled",
             metadata: [
                 "request_id": .string(requestID), "target": .string(target), "attempt": .stringConvertible(attempt),
-                "delay_ms": .stringConvertible(
-                    delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000),
+                "delay_ms": .stringConvertible(delay.wholeMilliseconds),
             ])
     }
 
-    func fallback(requestID: String, from: String, to: String, reason: String) {
+    func fallback(requestID: String, from: String, to: String, reason: AttemptOutcome?) {
         metrics.fallback(from: provider(of: from), to: provider(of: to))
         logger.info(
             "fallback",
             metadata: [
-                "request_id": .string(requestID), "from": .string(from), "to": .string(to), "reason": .string(reason),
+                "request_id": .string(requestID), "from": .string(from), "to": .string(to),
+                "reason": .string(reason?.rawValue ?? "unavailable"),
             ])
     }
 
-    func targetSkipped(requestID: String, target: String, reason: String) {
+    func targetSkipped(requestID: String, target: String, reason: SkipReason) {
         logger.debug(
             "target skipped",
-            metadata: ["request_id": .string(requestID), "target": .string(target), "reason": .string(reason)])
+            metadata: ["request_id": .string(requestID), "target": .string(target), "reason": .string(reason.rawValue)])
     }
 
     func breakerChanged(target: String, from: BreakerState, to: BreakerState) {
@@ -71,12 +72,13 @@ struct MetricsRouterObserver: RouterObserver {
             metadata: ["request_id": .string(requestID), "target": .string(target), "count": .stringConvertible(count)])
     }
 
-    func continuation(requestID: String, from: String, to: String, outcome: String) {
+    func continuation(requestID: String, from: String, to: String, outcome: ContinuationOutcome) {
         metrics.continuation(from: provider(of: from), to: to == "none" ? nil : provider(of: to), outcome: outcome)
         logger.info(
             "stream continuation",
             metadata: [
-                "request_id": .string(requestID), "from": .string(from), "to": .string(to), "outcome": .string(outcome),
+                "request_id": .string(requestID), "from": .string(from), "to": .string(to),
+                "outcome": .string(outcome.rawValue),
             ])
     }
 }

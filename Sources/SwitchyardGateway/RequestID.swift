@@ -1,3 +1,4 @@
+import SwitchyardCore
 import Synchronization
 
 /// Request ids: an incoming `x-request-id` is honoured when it is short printable ASCII
@@ -17,7 +18,7 @@ enum RequestID {
     static let prefix: String = {
         var g = SystemRandomNumberGenerator()
         let bits: UInt64 = g.next()
-        return "req_" + hex(bits & 0xFFFF_FFFF_FFFF, 12)
+        return "req_" + Hex.digits(bits & 0xFFFF_FFFF_FFFF, 12)
     }()
     static let counter = Atomic<UInt64>(0)
 
@@ -41,11 +42,6 @@ enum RequestID {
     /// (stored responses), which must be neither guessable nor derived from a client-chosen id.
     static func random128() -> String {
         var g = SystemRandomNumberGenerator()
-        return hex(g.next(), 16) + hex(g.next(), 16)
-    }
-
-    static func hex(_ v: UInt64, _ width: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, width - s.count)) + s
+        return Hex.digits(g.next(), 16) + Hex.digits(g.next(), 16)
     }
 }

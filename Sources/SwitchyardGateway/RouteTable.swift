@@ -42,7 +42,7 @@ public struct RouteTable: Sendable {
         self.config = config
         var providers: [String: ResolvedProvider] = [:]
         for p in config.providers {
-            guard let kind = ProviderKind(rawValue: p.kind) else { continue }
+            let kind = p.kind
             let codec = kind.codec
             let key = p.apiKeyEnv.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : Secret($0) }
             let missing = key == nil ? p.apiKeyEnv : nil

@@ -5,6 +5,7 @@ import SwitchyardInbound
 import SwitchyardLoop
 import SwitchyardRouting
 import SwitchyardStore
+import SwitchyardTasks
 import SwitchyardUpstream
 import SwitchyardWorkers
 import UnixSignals
@@ -21,6 +22,8 @@ public final class SwitchyardServer: Sendable {
     /// Runs requests whose body is at least `largeBodyBytes` (see `HTTPServerConfiguration`).
     let workers: WorkerPool
     let runtime: TaskRuntime
+    /// The configured store (tasks, idempotency records, stored responses).
+    let stores: ConfiguredStores
     let logger: Logger
     let configPath: String?
     let environment: [String: String]
@@ -28,13 +31,15 @@ public final class SwitchyardServer: Sendable {
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
     /// The task store's file (`store.path`).
-    public var storePath: String { runtime.store.path }
+    public var storePath: String { stores.location }
 
-    /// Builds everything, opens the task store (`store.path`), binds the listening socket and
-    /// resumes the tasks a previous process left in `planning` or `executing`.
+    /// Builds everything, opens the store (`store.path`), binds the listening socket and resumes
+    /// the tasks a previous process left in `planning` or `executing`.
     /// Throws `ConfigErrors` for a bad configuration and `StoreError` (naming the file) for a
     /// store that cannot be opened, checked or migrated.
-    public init(config: SwitchyardConfig, configPath: String?, environment: [String: String], logger: Logger) throws {
+    public init(
+        config: SwitchyardConfig, configPath: String?, environment: [String: String], logger: Logger
+    ) async throws {
         let table = try RouteTable(config: config, environment: environment)
         for w in table.warnings { logger.warning("\(w)") }
         self.logger = logger
@@ -52,24 +57,27 @@ public final class SwitchyardServer: Sendable {
         upstream = try CurlUpstream(configuration: .init(maxCachedConnections: max(64, perLoop)), loops: loops)
         redacting = RedactingUpstream(upstream, redactor: table.redactor)
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
-        metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: TaskStore.schemaVersion)
-        metrics.configLoaded(success: true, reload: false, unixSeconds: Router.systemWallClock())
+        metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: ConfiguredStores.schemaVersion)
+        metrics.configLoaded(success: true, reload: false, unixSeconds: WallClock.seconds())
         let router = Router(
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
         let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
         if config.store.kind == .postgres { throw ConfigErrors([Self.postgresNotServed]) }
-        let store = try TaskStore(
-            path: config.store.path, configuration: .init(onWrite: { storeMonitor.record($0) }))
+        let stores = try ConfiguredStores.open(config.store, onWrite: { storeMonitor.record($0) })
+        self.stores = stores
         metrics.storeWrite(failureKind: nil)
-        runtime = TaskRuntime(store: store, router: router, table: table, metrics: metrics, logger: logger)
+        let steps = GatewayStepRunner(router: router, table: table)
+        runtime = TaskRuntime(
+            store: stores.tasks, runner: steps, workers: config.tasks.workers, observer: metrics, logger: logger)
+        let idempotency = IdempotentRequests(
+            store: stores.idempotency, ttl: .seconds(config.store.idempotencyTTLSeconds))
+        let responses = ResponsesStorage(store: stores.responses, ttl: .seconds(config.store.responsesTTLSeconds))
         gateway = Gateway(
             table: table, router: router, metrics: metrics, upstream: redacting, logger: logger,
-            tasks: GatewayTasks(
-                runtime: runtime, idempotency: IdempotencyCoordinator(),
-                idempotencyTTL: .seconds(config.store.idempotencyTTLSeconds),
-                responses: ResponsesStorage(
-                    store: SQLiteResponseStore(store: store), ttl: .seconds(config.store.responsesTTLSeconds))))
+            storage: GatewayStorage(
+                tasks: TaskService(runtime: runtime), runtime: runtime, steps: steps, idempotency: idempotency,
+                responses: responses, writeFailure: { stores.lastWriteFailure }))
         var edge = HTTPServerConfiguration()
         edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
         edge.port = UInt16(config.listen.port)
@@ -138,8 +146,16 @@ public final class SwitchyardServer: Sendable {
                 "auth": .string(table.authRequired ? "required" : "off"),
                 "store": .string(config.store.path),
             ])
+        // Claims still in flight belong to a process that died before it answered: kept, they would
+        // answer 409 to the client's retries until they expired.
+        _ = try? await idempotency.store.purgeExpired()
+        _ = try? await responses.store.purgeExpiredResponses()
+        let released = (try? await idempotency.store.releaseInFlight()) ?? 0
+        if released > 0 {
+            logger.info("idempotency keys released after restart", metadata: ["count": .stringConvertible(released)])
+        }
         do {
-            let resumed = try runtime.recover()
+            let resumed = try await runtime.recover()
             if resumed > 0 { logger.info("tasks resumed", metadata: ["count": .stringConvertible(resumed)]) }
             runtime.startWatching()
         } catch {
@@ -192,7 +208,7 @@ public final class SwitchyardServer: Sendable {
             redacting.update(table.redactor)
             gateway.reload(table)
             gateway.router.updatePolicy(RoutingPolicy(config))
-            gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: Router.systemWallClock())
+            gateway.metrics.configLoaded(success: true, reload: true, unixSeconds: WallClock.seconds())
             logger.info("configuration reloaded", metadata: ["path": .string(configPath)])
         } catch {
             gateway.metrics.configLoaded(success: false, reload: true, unixSeconds: 0)

@@ -10,13 +10,14 @@ public import SwitchyardCore
 /// both are already in this API's shape and go out as they came.
 ///
 /// Adding an API: a case of `InboundAPI`; a conformance here (parse into `ChatRequest` with
-/// `origin` set and `raw` kept, record native-only fields in `untranslatable`); its path in
-/// `Gateway.inboundFormat(path:)`; in the codec of the provider that speaks it natively, forward
-/// `raw` when `request.origin` is that API. Other codecs already translate from the typed fields
-/// (the OpenAI codec with `OpenAIChatEncoder` for every origin but its own two). An API whose
-/// errors, ids or headers differ from OpenAI's says so through the requirements with defaults
-/// below (`errorStatus`, `answerID`, `responseHeaders`, `forwardedHeaderNames`); the edge's own
-/// error pages follow the API of the path (`Gateway.edgeErrorResponse`).
+/// `origin` set and `raw` kept, record native-only fields in `untranslatable`); its routes in the
+/// gateway's endpoint table (`Endpoints.all`, which also gives its 401, 404 and 405 this shape);
+/// in the codec of the provider that speaks it natively, forward `raw` when `request.origin` is
+/// that API. Other codecs already translate from the typed fields (the OpenAI codec with
+/// `OpenAIChatEncoder` for every origin but its own two). An API whose errors, ids or headers
+/// differ from OpenAI's says so through the requirements with defaults below (`errorStatus`,
+/// `answerID`, `responseHeaders`, `forwardedHeaderNames`); the edge's own error pages follow the
+/// API of the path (`Gateway.errorFormat(path:)`).
 public protocol InboundFormat: Sendable {
     var api: InboundAPI { get }
 

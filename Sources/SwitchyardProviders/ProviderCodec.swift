@@ -1,10 +1,7 @@
 public import SwitchyardCore
 import Synchronization
 
-/// The wire formats Switchyard speaks upstream (config `kind`).
-public enum ProviderKind: String, Sendable, CaseIterable {
-    case openai, anthropic, gemini
-
+extension ProviderKind {
     /// The codec that speaks this wire format.
     public var codec: any ProviderCodec {
         switch self {
@@ -22,11 +19,11 @@ public struct TargetContext: Sendable {
     /// The upstream model id of the target (`claude-3-5-haiku-latest`).
     public var upstreamModel: String
     /// Anthropic `max_tokens` when the client sent neither `max_completion_tokens` nor `max_tokens`
-    /// (mapping.md §1, **policy**; default 4096).
+    /// (docs/translation.md §1, **policy**; default 4096).
     public var defaultMaxTokens: Int
     /// Clamp `temperature` above 1 to 1.0 for Anthropic instead of rejecting it (**policy** switch).
     public var clampTemperature: Bool
-    /// Anthropic models that accept `output_config` structured outputs (mapping.md §4).
+    /// Anthropic models that accept `output_config` structured outputs (docs/translation.md §4).
     public var structuredOutputs: Bool
     /// A per-response seed for ids the codec must synthesise deterministically (Gemini tool-call
     /// ids): the same bytes decode to the same ids, different seeds to different ones. The router
@@ -157,7 +154,7 @@ public protocol ProviderCodec: Sendable {
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse
 
-    /// Decodes a non-2xx answer into facts (mapping.md §8).
+    /// Decodes a non-2xx answer into facts (docs/translation.md §8).
     func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError
 
     /// A fresh decoder for one streamed response.
@@ -181,4 +178,44 @@ public protocol StreamDecoder: Sendable {
     var isComplete: Bool { get }
     /// Events skipped because they could not be parsed (logged and counted by the caller).
     var malformedEvents: Int { get }
+}
+
+/// A `StreamDecoder` that reads server-sent events: `feed` and `finish` run its parser and hand
+/// every message to `decode(_:into:)`; at the end of the body `end(into:)` flushes what the
+/// decoder still holds. Each provider's decoder only says what one message means.
+public protocol SSEStreamDecoder: StreamDecoder {
+    /// The SSE parser's state between chunks.
+    var sse: SSEParser { get set }
+    /// What one message adds to the stream.
+    mutating func decode(_ message: SSEMessage, into out: inout [StreamEvent])
+    /// After the body's last message (default: nothing).
+    mutating func end(into out: inout [StreamEvent])
+}
+
+extension SSEStreamDecoder {
+    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for message in sse.feed(bytes) { decode(message, into: &out) }
+        return out
+    }
+
+    public mutating func finish() -> [StreamEvent] {
+        var out: [StreamEvent] = []
+        for message in sse.finish() { decode(message, into: &out) }
+        end(into: &out)
+        return out
+    }
+
+    public mutating func end(into out: inout [StreamEvent]) {}
+}
+
+extension SSEMessage {
+    /// The data as a JSON object; nil for anything else (a malformed event).
+    public var jsonObject: JSONObject? {
+        guard case .object(let o)? = try? JSON.parse(data) else { return nil }
+        return o
+    }
+
+    /// OpenAI's end-of-stream marker, `data: [DONE]`.
+    public var isDone: Bool { data == "[DONE]" }
 }

@@ -17,8 +17,8 @@ public enum Backoff {
     ///   - retry: 1 for the first retry of a target.
     ///   - jitter: a value in `[0, 1)` from the injected random source.
     public static func delay(retry: Int, policy: RoutingPolicy, jitter: Double) -> Duration {
-        let initial = policy.initialBackoff.seconds
-        let cap = policy.maxBackoff.seconds
+        let initial = policy.initialBackoff.inSeconds
+        let cap = policy.maxBackoff.inSeconds
         var base = initial
         var k = 1
         while k < retry && base < cap {
@@ -31,7 +31,7 @@ public enum Backoff {
     }
 }
 
-/// The upstream's Retry-After hint (mapping.md §8.2), read in this order: `retry-after-ms`
+/// The upstream's Retry-After hint (docs/translation.md §8.2), read in this order: `retry-after-ms`
 /// (milliseconds); `retry-after` as decimal seconds; `retry-after` as an HTTP date
 /// (IMF-fixdate, RFC 9110 §5.6.7) minus `now`; the body hint (Gemini `RetryInfo.retryDelay`).
 public enum RetryAfter {
@@ -83,13 +83,5 @@ public enum RetryAfter {
     private static func trimmed(_ s: String) -> String {
         String(
             s.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
-}
-
-extension Duration {
-    /// The duration in (fractional) seconds.
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }

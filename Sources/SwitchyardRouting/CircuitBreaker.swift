@@ -6,7 +6,7 @@ public enum BreakerState: String, Sendable, Equatable {
     case halfOpen = "half_open"
 }
 
-/// Per-target circuit breaker as a pure state machine (STYLE §3): the owner calls one mutating
+/// Per-target circuit breaker as a pure state machine (docs/architecture.md, "Decisions and effects"): the owner calls one mutating
 /// function per event, passing `now`, and acts on what it returns.
 ///
 /// closed --threshold consecutive failures--> open --openDuration--> half-open (one probe at a

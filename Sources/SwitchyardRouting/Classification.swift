@@ -7,7 +7,7 @@ public enum AttemptFault: Sendable, Equatable {
     case provider(ProviderError)
 }
 
-/// What the router does after a failed attempt (mapping.md §8.1, router policy).
+/// What the router does after a failed attempt (docs/translation.md §8.1, router policy).
 public enum Disposition: String, Sendable, Equatable {
     /// Try the same target again after a backoff or Retry-After wait (while attempts, budget
     /// and deadline allow), then the next target.
@@ -70,18 +70,21 @@ public func countsAgainstBreaker(_ fault: AttemptFault) -> Bool {
 }
 
 extension AttemptFault {
-    /// Payload-free label for attempt records and metrics: `http_503`, `timeout_first_byte`,
-    /// `stream_error_overloaded`, `malformed_response`.
-    public var outcome: String {
+    /// What the attempt record says: `http_503`, `timeout_first_byte`, `stream_error_overloaded`,
+    /// `malformed_response`.
+    public var outcome: AttemptOutcome {
         switch self {
-        case .transport(let f): f.kind
+        case .transport(.connect): .connect
+        case .transport(.transport): .transport
+        case .transport(.timeout(let phase)): .timeout(phase)
+        case .transport(.cancelled): .cancelled
         case .provider(let e):
             if e.kind == .malformedResponse {
-                "malformed_response"
+                .malformedResponse
             } else if e.status == 200 {
-                "stream_error_\(e.kind.rawValue)"
+                .streamError(e.kind)
             } else {
-                "http_\(e.status)"
+                .http(e.status)
             }
         }
     }
@@ -92,7 +95,7 @@ extension AttemptFault {
         return nil
     }
 
-    /// The client-facing error (mapping.md §8).
+    /// The client-facing error (docs/translation.md §8).
     public var apiError: APIError {
         switch self {
         case .provider(let e): return e.apiError
@@ -129,7 +132,7 @@ public enum RouterErrors {
         status: 504, type: "server_error", code: "upstream_timeout",
         message: "The request deadline passed before an upstream provider answered.", shouldRetry: false)
 
-    /// A stream ended (or broke) before its finish reason (mapping.md §9.3).
+    /// A stream ended (or broke) before its finish reason (docs/translation.md §9.3).
     public static let streamTruncated = APIError(
         status: 502, type: "server_error", code: "upstream_stream_truncated", message: "Upstream stream ended early")
 

@@ -1,3 +1,5 @@
+import SwitchyardCore
+
 /// Caps retries so that a sustained outage does not multiply upstream load, without refusing the
 /// retry an isolated fault on a quiet sidecar needs. Pure: callers pass `now`.
 ///
@@ -31,7 +33,7 @@ public struct RetryBudget: Sendable, Equatable {
     /// Takes one retry from the budget; false when it is spent.
     public mutating func tryRetry(now: ContinuousClock.Instant, policy: RoutingPolicy) -> Bool {
         prune(now: now, window: policy.budgetWindow)
-        let floor = policy.budgetMinPerSecond * policy.budgetWindow.seconds
+        let floor = policy.budgetMinPerSecond * policy.budgetWindow.inSeconds
         let allowed = max(floor, policy.budgetPercent / 100 * Double(requests.count))
         guard Double(retries.count) + 1 <= allowed else { return false }
         retries.append(now)

@@ -9,15 +9,13 @@ public struct AttemptRecord: Sendable, Equatable {
     public var model: String
     /// 1-based attempt number on this target within the request.
     public var attempt: Int
-    /// `ok`, `http_503`, `timeout_first_byte`, `connect`, `transport`, `malformed_response`,
-    /// `stream_error_overloaded`, `stream_truncated`, `cancelled`, `encode_failed`.
-    public var outcome: String
+    public var outcome: AttemptOutcome
     /// Upstream HTTP status when a response head arrived.
     public var status: Int?
     public var duration: Duration
 
     public init(
-        target: String, provider: String, model: String, attempt: Int, outcome: String, status: Int?,
+        target: String, provider: String, model: String, attempt: Int, outcome: AttemptOutcome, status: Int?,
         duration: Duration
     ) {
         self.target = target

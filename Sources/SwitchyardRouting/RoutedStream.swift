@@ -7,7 +7,7 @@ public enum RoutedStreamItem: Sendable, Equatable {
     /// Decoded events in order; a completed stream's last batch ends with `.done`.
     case events([StreamEvent])
     /// The stream failed after the hand-off and could not be recovered; write this as the
-    /// in-band error event (mapping.md §9.3, no `[DONE]` after it). Nothing follows.
+    /// in-band error event (docs/translation.md §9.3, no `[DONE]` after it). Nothing follows.
     case failed(APIError)
 }
 
@@ -16,11 +16,10 @@ public struct ContinuationRecord: Sendable, Equatable {
     public var from: String
     /// Target key, or `none` when no target was tried.
     public var to: String
-    /// `ok`, `failed`, `rejected`, `unavailable`, `abandoned`; buffered restarts `restart_ok`,
-    /// `restart_failed`. `pending` while the continuation is still streaming.
-    public var outcome: String
+    /// `pending` while the continuation is still streaming.
+    public var outcome: ContinuationOutcome
 
-    public init(from: String, to: String, outcome: String) {
+    public init(from: String, to: String, outcome: ContinuationOutcome) {
         self.from = from
         self.to = to
         self.outcome = outcome
@@ -105,8 +104,8 @@ public final class RoutedStream: Sendable {
         session.session.abandon(router: router, requestID: requestID)
         let pending = info.withLock { info -> [ContinuationRecord] in
             var out: [ContinuationRecord] = []
-            for i in info.continuations.indices where info.continuations[i].outcome == "pending" {
-                info.continuations[i].outcome = "abandoned"
+            for i in info.continuations.indices where info.continuations[i].outcome == .pending {
+                info.continuations[i].outcome = .abandoned
                 out.append(info.continuations[i])
             }
             return out

@@ -70,7 +70,7 @@ extension Router {
             return first
         }
         if finished, let r = box.take() { return r }
-        return .failure(AttemptFailure(.transport(.timeout(.firstByte)), outcome: "timeout_first_event"))
+        return .failure(AttemptFailure(.transport(.timeout(.firstByte)), outcome: .firstEventTimeout))
     }
 
     func streamUntilFirstEvent(
@@ -109,7 +109,7 @@ extension Router {
                 case .truncated?:
                     return .failure(
                         AttemptFailure(
-                            .transport(.transport("stream ended before its first event")), outcome: "stream_truncated"))
+                            .transport(.transport("stream ended before its first event")), outcome: .streamTruncated))
                 }
             }
             // Hand-off: the first events are in. A verdict in the same step is replayed after them.

@@ -3,16 +3,8 @@ public import SwitchyardCore
 import SwitchyardProviders
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Sends a chat request to an ordered list of targets with retries, Retry-After, a retry
-/// budget, circuit breakers and a request deadline (mapping.md §8, STYLE §3).
+/// budget, circuit breakers and a request deadline (docs/translation.md §8, docs/architecture.md, "Decisions and effects").
 ///
 /// Decisions come from pure parts (`classify`, `Backoff`, `RetryAfter`, `TargetPlan`,
 /// `CircuitBreaker`, `RetryBudget`); this driver performs them and is the only code that
@@ -43,7 +35,7 @@ public final class Router: Sendable {
         observer: (any RouterObserver)? = nil,
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
-        wallClock: @escaping @Sendable () -> Double = Router.systemWallClock,
+        wallClock: @escaping @Sendable () -> Double = WallClock.seconds,
         random: @escaping @Sendable () -> Double = { .random(in: 0..<1) }
     ) {
         self.upstream = upstream
@@ -63,13 +55,6 @@ public final class Router: Sendable {
     /// clients may reuse it).
     func nextIDSeed() -> String {
         idNonce + "." + String(idCounter.wrappingAdd(1, ordering: .relaxed).newValue, radix: 36)
-    }
-
-    /// Unix time from the system clock (`CLOCK_REALTIME`), without Foundation.
-    public static let systemWallClock: @Sendable () -> Double = {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Breaker state per target key (`provider/model`) that has seen traffic; an open breaker
@@ -119,7 +104,7 @@ public final class Router: Sendable {
         } catch {
             var e = error
             e.status = status
-            return .failure(AttemptFailure(.provider(e), outcome: "malformed_response"))
+            return .failure(AttemptFailure(.provider(e), outcome: .malformedResponse))
         }
     }
 

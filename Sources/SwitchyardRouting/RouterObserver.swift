@@ -6,30 +6,29 @@ public protocol RouterObserver: Sendable {
     func attemptFinished(requestID: String, record: AttemptRecord)
     /// A retry of the same target will be sent after `delay`.
     func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration)
-    /// The request moved on from `from` (after its failure `reason`, an outcome label) to `to`.
-    func fallback(requestID: String, from: String, to: String, reason: String)
-    /// A target was not tried: `reason` is `breaker_open`, `probe_in_flight` or `cooldown`.
-    func targetSkipped(requestID: String, target: String, reason: String)
+    /// The request moved on from `from` to `to` after `reason`, the last failed call's outcome
+    /// (nil when no call failed: the earlier targets were skipped).
+    func fallback(requestID: String, from: String, to: String, reason: AttemptOutcome?)
+    /// A target was not tried.
+    func targetSkipped(requestID: String, target: String, reason: SkipReason)
     func breakerChanged(target: String, from: BreakerState, to: BreakerState)
     func budgetExhausted(requestID: String, target: String)
     func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int)
     /// `count` more unparseable stream events were skipped (the decoder's running count grew).
     func malformedStreamEvents(requestID: String, target: String, count: Int)
     /// A stream broken mid-way at `from` was handed to `to` (`none` when no target was tried).
-    /// `outcome`: `ok`, `failed`, `rejected` (the prefill was refused), `unavailable`,
-    /// `abandoned` (the client left); buffered restarts report `restart_ok` / `restart_failed`.
-    func continuation(requestID: String, from: String, to: String, outcome: String)
+    func continuation(requestID: String, from: String, to: String, outcome: ContinuationOutcome)
 }
 
 extension RouterObserver {
     public func attemptStarted(requestID: String, target: String, attempt: Int) {}
     public func attemptFinished(requestID: String, record: AttemptRecord) {}
     public func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration) {}
-    public func fallback(requestID: String, from: String, to: String, reason: String) {}
-    public func targetSkipped(requestID: String, target: String, reason: String) {}
+    public func fallback(requestID: String, from: String, to: String, reason: AttemptOutcome?) {}
+    public func targetSkipped(requestID: String, target: String, reason: SkipReason) {}
     public func breakerChanged(target: String, from: BreakerState, to: BreakerState) {}
     public func budgetExhausted(requestID: String, target: String) {}
     public func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) {}
     public func malformedStreamEvents(requestID: String, target: String, count: Int) {}
-    public func continuation(requestID: String, from: String, to: String, outcome: String) {}
+    public func continuation(requestID: String, from: String, to: String, outcome: ContinuationOutcome) {}
 }

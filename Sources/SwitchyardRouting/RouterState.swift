@@ -1,4 +1,4 @@
-/// The router's shared mutable state, kept in one `Mutex` (STYLE §5): every method is a short
+/// The router's shared mutable state, kept in one `Mutex` (docs/architecture.md, "Decisions and effects"): every method is a short
 /// pure step that returns what happened; the driver logs and notifies after the lock.
 struct RouterState: Sendable {
     var policy: RoutingPolicy
@@ -14,12 +14,12 @@ struct RouterState: Sendable {
     enum Admission: Equatable {
         case allowed(probe: Bool)
         /// `until`: when the target may take traffic again (nil: a probe is in flight).
-        case skipped(reason: String, until: ContinuousClock.Instant?)
+        case skipped(reason: SkipReason, until: ContinuousClock.Instant?)
     }
 
     mutating func admit(_ key: String, now: ContinuousClock.Instant) -> (Admission, CircuitBreaker.Transition?) {
         if let until = cooldowns[key] {
-            if now < until { return (.skipped(reason: "cooldown", until: until), nil) }
+            if now < until { return (.skipped(reason: .cooldown, until: until), nil) }
             cooldowns[key] = nil
         }
         let (admission, transition) = breakers[key, default: CircuitBreaker()].admit(now: now)
@@ -27,7 +27,7 @@ struct RouterState: Sendable {
         case .allowed: return (.allowed(probe: false), transition)
         case .probe: return (.allowed(probe: true), transition)
         case .rejected(let until):
-            return (.skipped(reason: until == nil ? "probe_in_flight" : "breaker_open", until: until), transition)
+            return (.skipped(reason: until == nil ? .probeInFlight : .breakerOpen, until: until), transition)
         }
     }
 

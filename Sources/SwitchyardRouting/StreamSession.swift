@@ -17,7 +17,7 @@ struct Leg {
 }
 
 /// The state behind a `RoutedStream`: the current leg, what reached the client, usage, and
-/// the recovery rules of the issue "mid-stream recovery":
+/// the recovery rules of the README's "Mid-stream recovery":
 /// - `incremental`: after a mid-stream failure of a plain-text answer, a continuation-capable
 ///   target is sent the request plus the delivered text as a final assistant turn, and only
 ///   what it adds is streamed; if that is impossible or fails, the client gets the error of
@@ -130,26 +130,26 @@ struct StreamSession {
         var log = router.logger
         log[metadataKey: "request_id"] = "\(owner.requestID)"
         let settlement: StreamSettlement
-        let outcome: String
+        let outcome: ContinuationOutcome
         switch ending {
         case .completed:
             settlement = .completed
-            outcome = leg.restart ? "restart_ok" : "ok"
+            outcome = leg.restart ? .restartOK : .ok
         case .failed(let fault, _):
             log.debug(
                 "stream failed after hand-off",
-                metadata: ["target": "\(leg.target.key)", "outcome": "\(fault.outcome)"])
+                metadata: ["target": "\(leg.target.key)", "outcome": "\(fault.outcome.rawValue)"])
             settlement = .failed(fault)
-            outcome = leg.restart ? "restart_failed" : "failed"
+            outcome = leg.restart ? .restartFailed : .failed
         case .abandoned:
             settlement = .abandoned
-            outcome = "abandoned"
+            outcome = .abandoned
         }
         router.settleStream(leg.target.key, settlement, probe: leg.probe, log)
         if let i = leg.record { finishRecord(i, outcome, owner) }
     }
 
-    func finishRecord(_ i: Int, _ outcome: String, _ owner: RoutedStream) {
+    func finishRecord(_ i: Int, _ outcome: ContinuationOutcome, _ owner: RoutedStream) {
         var record: ContinuationRecord?
         owner.update { info in
             guard i < info.continuations.count else { return }
@@ -169,7 +169,7 @@ struct StreamSession {
             index = info.continuations.count
             info.continuations.append(record)
         }
-        if record.outcome != "pending" {
+        if record.outcome != .pending {
             owner.router.observer?.continuation(
                 requestID: owner.requestID, from: record.from, to: record.to, outcome: record.outcome)
         }
@@ -194,12 +194,12 @@ struct StreamSession {
             owner.update { $0.attempts += result.attempts }
             guard let won = result.won else {
                 let to = result.attempts.last?.target ?? "none"
-                _ = addRecord(ContinuationRecord(from: from.key, to: to, outcome: "restart_failed"), owner)
+                _ = addRecord(ContinuationRecord(from: from.key, to: to, outcome: .restartFailed), owner)
                 return false
             }
             buffer = []
             legUsage = nil
-            let i = addRecord(ContinuationRecord(from: from.key, to: won.target.key, outcome: "pending"), owner)
+            let i = addRecord(ContinuationRecord(from: from.key, to: won.target.key, outcome: .pending), owner)
             install(won, splice: nil, record: i, restart: true, owner)
             return true
         case .incremental:
@@ -210,13 +210,13 @@ struct StreamSession {
                 request, prefix: prefix, targets: targets, failed: from, requestID: owner.requestID)
             owner.update { $0.attempts += result.attempts }
             guard let won = result.won else {
-                let outcome =
+                let outcome: ContinuationOutcome =
                     if result.attempts.isEmpty {
-                        "unavailable"
+                        .unavailable
                     } else if result.rejected.last == result.attempts.last?.target {
-                        "rejected"
+                        .rejected
                     } else {
-                        "failed"
+                        .failed
                     }
                 let to = result.attempts.last?.target ?? "none"
                 _ = addRecord(ContinuationRecord(from: from.key, to: to, outcome: outcome), owner)
@@ -224,7 +224,7 @@ struct StreamSession {
             }
             if let brokenUsage { priorUsage = priorUsage.map { $0 + brokenUsage } ?? brokenUsage }
             legUsage = nil
-            let i = addRecord(ContinuationRecord(from: from.key, to: won.target.key, outcome: "pending"), owner)
+            let i = addRecord(ContinuationRecord(from: from.key, to: won.target.key, outcome: .pending), owner)
             // A server of the `prefix` dialect may answer with the prefix again before the rest
             // (unverified for Mistral, whose guide slices it off the answer); no other dialect
             // repeats it.

@@ -1,9 +1,10 @@
 private import CSQLite
+import SwitchyardTasks
 
 /// One SQLite connection (`sqlite3*`), closed exactly once in `deinit`, with its prepared
 /// statements cached by SQL text.
 ///
-/// Not thread-safe (opened with `SQLITE_OPEN_NOMUTEX`): `TaskStore` keeps each connection inside a
+/// Not thread-safe (opened with `SQLITE_OPEN_NOMUTEX`): `SQLiteStore` keeps each connection inside a
 /// `Mutex`, so at most one thread uses it at a time.
 final class SQLiteConnection {
     /// What a statement needs to describe its errors; the `sqlite3*` outlives every statement

@@ -1,5 +1,6 @@
 private import CSQLite
 import SwitchyardCore
+import SwitchyardTasks
 
 /// A value bound to a statement parameter.
 enum SQLValue {

@@ -1,10 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SwitchyardTasks
 
 /// What the file system says about a store path before SQLite opens it, so a refusal names the
 /// real cause. SQLite alone is misleading here: it creates a new database in a zero-length file

@@ -10,9 +10,7 @@ extension MockLLM {
     /// nothing), then answers with a `response` object or its typed SSE events. A `web_search` tool
     /// adds a `web_search_call` item before the message, as the real built-in tool does.
     func openAIResponses(_ r: RecordedRequest, _ body: JSONObject) -> MockResponse {
-        guard let auth = r.headers.value(for: "authorization"), auth.hasPrefix("Bearer "), auth.count > 7 else {
-            return error(.openai, status: 401, message: "Incorrect API key provided.")
-        }
+        if let refusal = openAIUnauthorized(r) { return refusal }
         guard let model = body["model"]?.stringValue else {
             return error(.openai, status: 400, message: "Missing required parameter: 'model'.")
         }

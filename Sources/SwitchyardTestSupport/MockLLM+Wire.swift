@@ -3,10 +3,16 @@ import SwitchyardCore
 extension MockLLM {
     // MARK: OpenAI Chat Completions
 
-    func openAI(_ r: RecordedRequest, _ body: JSONObject) -> MockResponse {
+    /// OpenAI's 401 for a request without a `Bearer` key (Chat Completions and Responses alike).
+    func openAIUnauthorized(_ r: RecordedRequest) -> MockResponse? {
         guard let auth = r.headers.value(for: "authorization"), auth.hasPrefix("Bearer "), auth.count > 7 else {
             return error(.openai, status: 401, message: "Incorrect API key provided.")
         }
+        return nil
+    }
+
+    func openAI(_ r: RecordedRequest, _ body: JSONObject) -> MockResponse {
+        if let refusal = openAIUnauthorized(r) { return refusal }
         guard let model = body["model"]?.stringValue else {
             return error(.openai, status: 400, message: "you must provide a model parameter")
         }
@@ -219,6 +225,10 @@ extension MockLLM {
         if body["stream"]?.boolValue == true {
             var events: [String] = []
             func ev(_ name: String, _ data: JSON) -> String { "event: \(name)\ndata: \(data.serializedString())" }
+            /// An event of the answer's one content block (index 0), carrying `value` under `field`.
+            func block(_ name: String, _ field: String, _ value: JSON) -> String {
+                ev(name, ["type": .string(name), "index": 0, field: value])
+            }
             events.append(
                 ev(
                     "message_start",
@@ -234,40 +244,23 @@ extension MockLLM {
             let stop: String
             switch answer {
             case .text(let t):
-                events.append(
-                    ev(
-                        "content_block_start",
-                        ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
+                events.append(block("content_block_start", "content_block", ["type": "text", "text": ""]))
                 events.append(ev("ping", ["type": "ping"]))
                 for w in Self.words(t, per: wordsPerEvent) {
-                    events.append(
-                        ev(
-                            "content_block_delta",
-                            [
-                                "type": "content_block_delta", "index": 0,
-                                "delta": ["type": "text_delta", "text": .string(w)],
-                            ]))
+                    events.append(block("content_block_delta", "delta", ["type": "text_delta", "text": .string(w)]))
                 }
                 stop = "end_turn"
             case .toolCall(let name, let args):
                 events.append(
-                    ev(
-                        "content_block_start",
-                        [
-                            "type": "content_block_start", "index": 0,
-                            "content_block": [
-                                "type": "tool_use", "id": "toolu_mock1", "name": .string(name), "input": [:],
-                            ],
-                        ]))
+                    block(
+                        "content_block_start", "content_block",
+                        ["type": "tool_use", "id": "toolu_mock1", "name": .string(name), "input": [:]]))
                 let mid = args.index(args.startIndex, offsetBy: args.count / 2)
                 for part in [String(args[..<mid]), String(args[mid...])] {
                     events.append(
-                        ev(
-                            "content_block_delta",
-                            [
-                                "type": "content_block_delta", "index": 0,
-                                "delta": ["type": "input_json_delta", "partial_json": .string(part)],
-                            ]))
+                        block(
+                            "content_block_delta", "delta", ["type": "input_json_delta", "partial_json": .string(part)])
+                    )
                 }
                 stop = "tool_use"
             }

@@ -1,8 +1,5 @@
 import Dispatch
-
-#if canImport(Glibc)
 import Glibc
-#endif
 
 public struct ClientError: Error, CustomStringConvertible {
     public var description: String

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A fixed set of threads that run Swift jobs: the place for work whose cost grows with its input
 /// (parsing and translating a large request) so it never runs on a thread that drives other

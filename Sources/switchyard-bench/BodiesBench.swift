@@ -4,7 +4,7 @@ import SwitchyardCore
 import SwitchyardProviders
 
 /// `switchyard-bench bodies`: how long the request path's parsing and translation take on large
-/// and hostile bodies (issue "hostile input"): an object with 160,000 members (1.8 MB) and one
+/// and hostile bodies: an object with 160,000 members (1.8 MB) and one
 /// with 600,000 (7 MB), a long escaped string, a long array, a nesting bomb, 60,000 tool calls
 /// with their results and a Gemini tool schema whose `$ref`s fan out 10 ways over 8 levels. Each
 /// row is the best of `--rounds` in CPU time of one core, for `JSON.parse` alone and for the
@@ -132,7 +132,7 @@ struct BodiesBench: ParsableCommand {
     }
 
     /// A chat request whose `metadata` has `keys` members `"k<n>":<digit>` (about 11 bytes each,
-    /// the shape of the issue's 1.8 MB body).
+    /// the shape of bench/hostile's 1.8 MB body).
     static func objectBody(keys: Int) -> [UInt8] {
         var out = Array(#"{"model":"bench","messages":[{"role":"user","content":"hi"}],"metadata":{"#.utf8)
         out.reserveCapacity(keys * 12 + 100)

@@ -130,8 +130,7 @@ enum BenchAPI: String, ExpressibleByArgument {
 
 /// "3.42 us": a per-request CPU cost with two decimals.
 func formatMicros(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    return String(format: "%.2f us", Double(seconds) * 1e6 + Double(attoseconds) / 1e12)
+    String(format: "%.2f us", duration.inSeconds * 1e6)
 }
 
 extension ProviderKind: ExpressibleByArgument {}

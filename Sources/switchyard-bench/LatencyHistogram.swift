@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import SwitchyardCore
 
 /// Latency samples in nanoseconds in an HdrHistogram (3 significant digits, 1 ns to 1 hour):
 /// percentiles without keeping or sorting the samples.
@@ -19,8 +20,7 @@ struct LatencyHistogram {
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        return UInt64(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        UInt64(max(0, duration.wholeNanoseconds))
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import SwitchyardStore
 
 /// `switchyard-bench store`: seeds a fresh task store and prints checkpoint commit and listing
-/// percentiles and the open + migrate + resume time (issue targets: p50 < 200 µs, < 2 ms, < 1 s).
+/// percentiles and the open + migrate + resume time (targets: p50 < 200 µs, < 2 ms, < 1 s).
 /// The database stays at `--path`, so bench/run can start `switchyard serve` on it next.
 struct StoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +13,7 @@ struct StoreBench: ParsableCommand {
     enum DurabilityOption: String, ExpressibleByArgument, CaseIterable {
         case normal, full
 
-        var durability: TaskStore.Durability { self == .full ? .full : .normal }
+        var durability: SQLiteStore.Durability { self == .full ? .full : .normal }
         var pragma: String { self == .full ? "FULL" : "NORMAL" }
     }
 
@@ -44,7 +44,7 @@ struct StoreBench: ParsableCommand {
     func run() throws {
         var checkpoint = LatencyHistogram()
         var listing = LatencyHistogram()
-        let result = try TaskStore.benchmark(
+        let result = try SQLiteStore.benchmark(
             path: path, tasks: tasks, checkpoints: checkpoints, listings: listings,
             durability: durability.durability
         ) { measure, duration in

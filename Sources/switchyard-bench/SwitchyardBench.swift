@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// Benchmarks whose figures `bench/run` prints next to the issue targets. Speed targets are checked
+/// Benchmarks whose figures `bench/run` prints next to their targets. Speed targets are checked
 /// here, never by timed unit tests.
 @main
 struct SwitchyardBench: AsyncParsableCommand {

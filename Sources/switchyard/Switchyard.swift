@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
-import SwitchyardStore
+import SwitchyardTasks
 
 @main
 struct Switchyard: AsyncParsableCommand {
@@ -97,7 +97,7 @@ struct Serve: AsyncParsableCommand {
         }
         let server: SwitchyardServer
         do {
-            server = try SwitchyardServer(
+            server = try await SwitchyardServer(
                 config: loaded.0, configPath: loaded.1, environment: environment, logger: logger)
         } catch let errors as ConfigErrors {
             printErrors(errors)

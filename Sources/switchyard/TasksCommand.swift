@@ -45,38 +45,26 @@ struct TasksCommand: AsyncParsableCommand {
                 guard let s = TaskState(rawValue: state) else { throw ValidationError("unknown state '\(state)'") }
                 filter = s
             }
-            guard let (db, owner) = try store.open(readOnly: true) else {
-                // No store yet (no server has run with this configuration): an empty list.
-                if json {
-                    print(#"{"object":"list","data":[],"has_more":false,"first_id":null,"last_id":null}"#)
-                } else {
-                    print("ID\tSTATE\tAGENT\tSTEPS\tUPDATED")
+            // No store yet (no server has run with this configuration): an empty list.
+            let (service, owner) = try store.open(readOnly: true)
+            var listing = TaskListing(tasks: [], hasMore: false)
+            if let service {
+                listing = try await TaskStoreOptions.run { () async throws(StoreError) in
+                    try await service.list(
+                        TaskQuery(owner: owner, state: filter, agent: agent, limit: limit, after: after))
                 }
+            }
+            if json {
+                print(JSON.object(TaskRendering.list(listing)).serializedString())
                 return
             }
-            try TaskStoreOptions.run { () throws(StoreError) in
-                let page = try db.listTasks(owner: owner, state: filter, agent: agent, limit: limit, after: after)
-                var snapshots: [TaskSnapshot] = []
-                for task in page.tasks {
-                    if let s = try db.task(id: task.id, owner: owner) { snapshots.append(s) }
-                }
-                if json {
-                    let list: JSON = [
-                        "object": "list", "data": .array(snapshots.map(TaskRendering.task)),
-                        "has_more": .bool(page.hasMore), "first_id": page.firstID.map(JSON.string) ?? .null,
-                        "last_id": page.lastID.map(JSON.string) ?? .null,
-                    ]
-                    print(list.serializedString())
-                    return
-                }
-                print("ID\tSTATE\tAGENT\tSTEPS\tUPDATED")
-                for s in snapshots {
-                    let done = s.steps.filter { $0.state == .completed }.count
-                    let columns = [s.task.id, s.task.state.rawValue, s.task.agent, "\(done)/\(s.steps.count)"]
-                    print((columns + [iso(s.task.updatedAt)]).joined(separator: "\t"))
-                }
-                if page.hasMore, let last = page.lastID { print("more: --after \(last)") }
+            print("ID\tSTATE\tAGENT\tSTEPS\tUPDATED")
+            for s in listing.tasks {
+                let done = s.steps.filter { $0.state == .completed }.count
+                let columns = [s.task.id, s.task.state.rawValue, s.task.agent, "\(done)/\(s.steps.count)"]
+                print((columns + [iso(s.task.updatedAt)]).joined(separator: "\t"))
             }
+            if listing.hasMore, let last = listing.lastID { print("more: --after \(last)") }
         }
     }
 
@@ -86,13 +74,12 @@ struct TasksCommand: AsyncParsableCommand {
         @Argument(help: "Task id.") var id: String
 
         func run() async throws {
-            guard let (db, owner) = try store.open(readOnly: true) else { throw TaskStoreOptions.noSuchTask() }
-            try TaskStoreOptions.run { () throws(StoreError) in
-                guard let snapshot = try db.task(id: id, owner: owner) else {
-                    throw StoreError(kind: .notFound, message: "no such task", path: db.path)
-                }
-                print(TaskRendering.task(snapshot).serializedString())
+            let (service, owner) = try store.open(readOnly: true)
+            guard let service else { throw TaskStoreOptions.noSuchTask() }
+            let snapshot = try await TaskStoreOptions.run { () async throws(StoreError) in
+                try await service.task(id: id, owner: owner)
             }
+            print(TaskRendering.task(snapshot).serializedString())
         }
     }
 
@@ -101,7 +88,7 @@ struct TasksCommand: AsyncParsableCommand {
             abstract: "Pause a task at its next step boundary; a step in flight finishes and is kept.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
-        func run() async throws { try store.apply(.pause, to: id) }
+        func run() async throws { try await store.apply(.pause, to: id) }
     }
 
     struct Resume: AsyncParsableCommand {
@@ -109,7 +96,7 @@ struct TasksCommand: AsyncParsableCommand {
             abstract: "Resume a paused task; a running server picks it up at once.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
-        func run() async throws { try store.apply(.resume, to: id) }
+        func run() async throws { try await store.apply(.resume, to: id) }
     }
 
     struct Cancel: AsyncParsableCommand {
@@ -117,7 +104,7 @@ struct TasksCommand: AsyncParsableCommand {
             abstract: "Cancel a task; a running server aborts its step in flight.")
         @OptionGroup var store: TaskStoreOptions
         @Argument(help: "Task id.") var id: String
-        func run() async throws { try store.apply(.cancel, to: id) }
+        func run() async throws { try await store.apply(.cancel, to: id) }
     }
 }
 
@@ -128,11 +115,12 @@ struct TaskStoreOptions: ParsableArguments {
     @Option(help: "Client key NAME owning the tasks. Default: the only configured key, or 'anonymous' without keys.")
     var owner: String?
 
-    /// The store of the configuration and the owner to act for; exits 2 for a bad configuration,
-    /// 3 for a store that cannot be opened. `nil` when the file does not exist yet: no server has
-    /// run with this configuration, so there are no tasks, and the CLI never creates a store (a
-    /// `docker run IMAGE tasks list` on a fresh volume lists nothing instead of failing).
-    func open(readOnly: Bool) throws -> (TaskStore, String)? {
+    /// The task service over the configuration's store and the owner to act for; exits 2 for a
+    /// bad configuration, 3 for a store that cannot be opened. The service is nil when the store
+    /// does not exist yet: no server has run with this configuration, so there are no tasks, and the
+    /// CLI never creates a store (a `docker run IMAGE tasks list` on a fresh volume lists nothing
+    /// instead of failing).
+    func open(readOnly: Bool) throws -> (TaskService?, String) {
         let config: SwitchyardConfig
         do {
             config = try options.load(environment: ProcessInfo.processInfo.environment).0
@@ -144,39 +132,32 @@ struct TaskStoreOptions: ParsableArguments {
             printErrors(ConfigErrors([SwitchyardServer.postgresNotServed]))
             throw ExitCode(configExitCode)
         }
-        let owner: String
-        if let o = self.owner {
-            owner = o
-        } else if config.auth.keys.isEmpty {
-            owner = "anonymous"
-        } else if config.auth.keys.count == 1 {
-            owner = config.auth.keys[0].name
-        } else {
+        let keyNames = config.auth.keys.map(\.name)
+        guard let owner = Owner.resolve(explicit: self.owner, keyNames: keyNames) else {
             throw ValidationError(
-                "several client keys are configured (" + config.auth.keys.map(\.name).joined(separator: ", ")
-                    + "); pass --owner NAME")
+                "several client keys are configured (" + keyNames.joined(separator: ", ") + "); pass --owner NAME")
         }
-        guard FileManager.default.fileExists(atPath: config.store.path) else {
+        guard ConfiguredStores.exists(config.store) else {
             FileHandle.standardError.write(
                 Data("note: no task store at \(config.store.path) yet; the server creates it when it starts\n".utf8))
-            return nil
+            return (nil, owner)
         }
         do {
-            return (try TaskStore(path: config.store.path, configuration: .init(readOnly: readOnly)), owner)
+            return (TaskService(store: try ConfiguredStores.open(config.store, readOnly: readOnly).tasks), owner)
         } catch {
             FileHandle.standardError.write(Data("error: cannot open the task store: \(error)\n".utf8))
             throw ExitCode(storeExitCode)
         }
     }
 
-    /// Commits `event` for the task and prints the task; 409-style refusals exit 1 with the reason.
-    func apply(_ event: TaskEvent, to id: String) throws {
-        guard let (db, owner) = try open(readOnly: false) else { throw Self.noSuchTask() }
-        try Self.run { () throws(StoreError) in
-            try db.transition(taskID: id, owner: owner, event: event)
-            guard let snapshot = try db.task(id: id, owner: owner) else { return }
-            print(TaskRendering.task(snapshot).serializedString())
+    /// Pauses, resumes or cancels the task and prints it; 409-style refusals exit 1 with the reason.
+    func apply(_ action: TaskControl, to id: String) async throws {
+        let (service, owner) = try open(readOnly: false)
+        guard let service else { throw Self.noSuchTask() }
+        let snapshot = try await Self.run { () async throws(StoreError) in
+            try await service.control(action, id: id, owner: owner)
         }
+        print(TaskRendering.task(snapshot).serializedString())
     }
 
     /// "no such task" (exit 1), as for a task of another owner.
@@ -185,10 +166,10 @@ struct TaskStoreOptions: ParsableArguments {
         return ExitCode(1)
     }
 
-    /// Runs a store body, turning `StoreError` into a one-line message and exit code 1.
-    static func run(_ body: () throws(StoreError) -> Void) throws {
+    /// Runs a store call, turning `StoreError` into a one-line message and exit code 1.
+    static func run<T>(_ body: () async throws(StoreError) -> T) async throws -> T {
         do {
-            try body()
+            return try await body()
         } catch {
             let text: String
             switch error.kind {

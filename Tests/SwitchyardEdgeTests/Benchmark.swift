@@ -1,10 +1,7 @@
+import Glibc
 import SwitchyardEdge
 import SwitchyardTestSupport
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Throughput/latency smoke run with wrk; only when SWITCHYARD_EDGE_BENCH is set (use -c release).
 @Suite struct EdgeBenchmark {

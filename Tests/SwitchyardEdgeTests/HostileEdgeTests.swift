@@ -1,11 +1,8 @@
+import Glibc
 import SwitchyardEdge
 import SwitchyardTestSupport
 import Synchronization
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Hostile clients at the edge: smuggling, malformed heads, hidden bytes, hang-ups while a handler
 /// works, slow heads and bodies, and floods of connections.

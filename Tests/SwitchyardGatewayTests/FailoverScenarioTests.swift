@@ -171,7 +171,7 @@ struct FailoverScenarioTests {
         let fallbackScript = Script(healthy: Self.ok)
         let primary = try MockHTTPServer(handler: primaryScript.handle)
         let fallback = try MockHTTPServer(handler: fallbackScript.handle)
-        let h = try GatewayHarness.start(yaml: Self.yaml(primary: primary.port, fallback: fallback.port))
+        let h = try await GatewayHarness.start(yaml: Self.yaml(primary: primary.port, fallback: fallback.port))
         defer {
             h.stop()
             primary.stop()

@@ -37,7 +37,7 @@ struct FaultRig {
         var failureThreshold = 1000
         var openMs = 500
         /// Mid-stream recovery is tested in RecoveryTests; here a broken stream must end the way the
-        /// router issue says, so continuation is off unless a test turns it on.
+        /// README's "Failover" says, so continuation is off unless a test turns it on.
         var primaryContinuation = "none"
     }
 
@@ -79,7 +79,7 @@ struct FaultRig {
         let closed = o.primaryRefused ? try ClosedPort() : nil
         defer { closed?.close() }
         let primaryPort = closed?.port ?? p.port
-        let h = try GatewayHarness.start(yaml: yaml(o, primaryPort: primaryPort, fallbackPort: f.port))
+        let h = try await GatewayHarness.start(yaml: yaml(o, primaryPort: primaryPort, fallbackPort: f.port))
         let rig = FaultRig(primary: p, fallback: f, h: h)
         defer {
             h.stop()

@@ -4,7 +4,7 @@ import SwitchyardUpstream
 import Testing
 
 /// Stream faults through the real gateway: before the first event they fall back; after it the
-/// client stream ends with an in-band error event and no `[DONE]` (mapping.md §9.3).
+/// client stream ends with an in-band error event and no `[DONE]` (docs/translation.md §9.3).
 @Suite struct FaultMatrixStreamTests {
     static let head = Wire.chunk("", role: true)
     static let words = ["one ", "two ", "three"]
@@ -142,7 +142,7 @@ import Testing
     }
 
     /// An upstream error event after content reached the client: in-band error mapped per
-    /// mapping.md §8 (Anthropic `overloaded_error` → `upstream_overloaded`), no retry, no `[DONE]`.
+    /// docs/translation.md §8 (Anthropic `overloaded_error` → `upstream_overloaded`), no retry, no `[DONE]`.
     @Test func anthropicErrorEventAfterContentEndsInBand() async throws {
         func ev(_ name: String, _ data: String) -> String { "event: \(name)\ndata: \(data)" }
         let events = [

@@ -14,7 +14,7 @@ import Testing
     func withGateway(_ body: (GatewayHarness, MockHTTPServer) async throws -> Void) async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
+        let h = try await GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
         defer {
             h.stop()
             mock.stop()
@@ -84,7 +84,7 @@ import Testing
                 status: 400,
                 ["error": ["message": "bad thing", "type": "invalid_request_error", "param": "foo", "code": "bad_foo"]])
         }
-        let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
+        let h = try await GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
         defer {
             h.stop()
             mock.stop()
@@ -179,7 +179,7 @@ import Testing
                 ],
                 then: [.waitFor(gate), .stall])
         }
-        let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
+        let h = try await GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
         defer {
             gate.open()
             h.stop()

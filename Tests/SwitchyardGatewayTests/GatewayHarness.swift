@@ -1,13 +1,10 @@
+import Glibc
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardTestSupport
 import SwitchyardUpstream
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Secrets the harness configures; tests assert none of them leaks.
 enum TestSecrets {
@@ -23,16 +20,23 @@ struct GatewayHarness {
     let logs: LogSink
     var base: String { "http://127.0.0.1:\(server.port)" }
 
-    /// `providers` lines and `models` lines are YAML fragments; `{mock}` is replaced by `mock.url("")`.
+    /// The environment every harness gateway gets: the client key (`TEST_CLIENT_KEY`), a second
+    /// client key for owner isolation (`TEST_OTHER_KEY`) and the provider key (`TEST_PROVIDER_KEY`).
+    static let environment = [
+        "TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider,
+        "TEST_OTHER_KEY": OtherKey.secret,
+    ]
+
+    /// Starts a gateway on the configuration `yaml`, with logs captured at debug level.
     /// A YAML without `store.path` gets a fresh task store under /tmp, so tests never share one.
-    static func start(yaml: String, auth: Bool = true) throws -> GatewayHarness {
+    static func start(yaml: String) async throws -> GatewayHarness {
         var config = try ConfigLoader.parse(yaml: yaml)
         if config.store.path == "switchyard.db" { config.store.path = temporaryStorePath() }
         let logs = LogSink(capture: true)
         var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
         logger.logLevel = .debug
-        let env = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
-        let server = try SwitchyardServer(config: config, configPath: nil, environment: env, logger: logger)
+        let server = try await SwitchyardServer(
+            config: config, configPath: nil, environment: environment, logger: logger)
         return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
     }
 

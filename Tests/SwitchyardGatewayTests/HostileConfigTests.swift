@@ -1,14 +1,11 @@
 import Foundation
+import Glibc
 import SwitchyardCore
 import SwitchyardGateway
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Configurations that used to pass `check-config` and then break the server (issue "hostile
-/// input" item 6, issue "operations" item 6), through the YAML loader and the real binary.
+/// Configurations that used to pass `check-config` and then break the server, through the YAML
+/// loader and the real binary.
 @Suite struct HostileConfigTests {
     /// `a0` is a list of 10 strings, each further level a list of 10 aliases of the previous one.
     static func aliasBomb(levels: Int) -> String {

@@ -4,7 +4,7 @@ import SwitchyardGateway
 import SwitchyardTestSupport
 import Testing
 
-/// Hostile input and faults through the real gateway over loopback (issue "hostile input"):
+/// Hostile input and faults through the real gateway over loopback:
 /// large bodies, schema fan-out, tool-call ids. Each failed on the code before its fix.
 @Suite struct HostileCoreTests {
     static let models = """
@@ -25,7 +25,7 @@ import Testing
     /// 400 naming the tool; nothing is sent upstream and the process keeps answering.
     @Test func refFanOutIsRefusedWithoutAnUpstreamCall() async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
+        let h = try await GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
         defer {
             h.stop()
             mock.stop()
@@ -59,7 +59,7 @@ import Testing
         let mock = try MockHTTPServer { MockLLM().respond($0) }
         let config = yaml(mock: mock, models: Self.models)
             .replacingOccurrences(of: "max_body_bytes: 65536", with: "max_body_bytes: 8388608")
-        let h = try GatewayHarness.start(yaml: config)
+        let h = try await GatewayHarness.start(yaml: config)
         defer {
             h.stop()
             mock.stop()
@@ -88,7 +88,7 @@ import Testing
             r.path.contains(":streamGenerateContent")
                 ? .sse(events: ["data: " + candidate]) : .json(Array(candidate.utf8))
         }
-        let h = try GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
+        let h = try await GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
         defer {
             h.stop()
             mock.stop()

@@ -1,12 +1,9 @@
 import Foundation
+import Glibc
 import SwitchyardCore
 import SwitchyardTestSupport
 import Synchronization
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Hostile clients against the real `switchyard` binary with a mock upstream: hang-ups before the
 /// first upstream byte, slow clients, request smuggling, malformed heads, hidden bytes in

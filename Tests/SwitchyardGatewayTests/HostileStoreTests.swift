@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardCore
+import SwitchyardTasks
 import SwitchyardTestSupport
 import Synchronization
 import Testing
@@ -12,7 +13,7 @@ import Testing
 @Suite struct HostileStoreTests {
     @Test func aFullDiskIsReportedAndChatGoesOn() async throws {
         let llm = try GatedLLM()
-        let h = try startTaskGateway(mock: llm.server)
+        let h = try await startTaskGateway(mock: llm.server)
         defer {
             h.stop()
             llm.stop()
@@ -22,7 +23,7 @@ import Testing
         // Its step's checkpoints are writes too: let them finish before the disk "fills up".
         let id = try #require(first.json?["id"]?.stringValue)
         _ = try await h.waitForTask(id) { $0["state"]?.stringValue == "completed" }
-        let store = h.server.runtime.store
+        let store = try #require(h.server.stores.sqlite)
         try store.writer.withLock { connection throws(StoreError) in
             let pages = try connection.queryOne("PRAGMA page_count", cache: false) { $0.int(0) } ?? 1
             try connection.execute("PRAGMA max_page_count = \(pages)")  // SQLITE_FULL from now on

@@ -115,12 +115,12 @@ import Testing
         defer { llm.stop() }
         let path = temporaryStorePath("idem-restart")
         defer { removeStore(path) }
-        let first = try startTaskGateway(mock: llm.server, storePath: path)
+        let first = try await startTaskGateway(mock: llm.server, storePath: path)
         let original = try await first.chat(Self.body, headers: key("survives"))
         first.server.stop()
         first.client.shutdown()
 
-        let second = try startTaskGateway(mock: llm.server, storePath: path)
+        let second = try await startTaskGateway(mock: llm.server, storePath: path)
         defer {
             second.server.stop()
             second.client.shutdown()

@@ -53,7 +53,7 @@ import Testing
                 retry: "retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 2, multiplier: 2}")
                 + "\ncircuit_breaker: {failure_threshold: 1, open_ms: 60000}\n"
         }
-        let h = try GatewayHarness.start(yaml: text(Self.twoTargets))
+        let h = try await GatewayHarness.start(yaml: text(Self.twoTargets))
         defer {
             h.stop()
             mock.stop()
@@ -94,7 +94,7 @@ import Testing
     @Test func rejectedRequestsAreCountedByReasonAndLoggedWithoutTheKey() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(mock: mock, models: "  - {name: ok, targets: [{provider: openai, model: gpt-4o-mini}]}"))
         defer {
             h.stop()
@@ -144,7 +144,7 @@ import Testing
               - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}
             \(requireProvider ? "readiness: {require_provider: true}" : "")
             """
-        let h = try GatewayHarness.start(yaml: text)
+        let h = try await GatewayHarness.start(yaml: text)
         defer { h.stop() }
         let r = try await h.request("GET", "/readyz", key: nil)
         #expect(r.head.status == (requireProvider ? 503 : 200), "\(r.text)")
@@ -168,7 +168,7 @@ import Testing
         try good.write(toFile: path, atomically: true, encoding: .utf8)
         var config = try ConfigLoader.load(path: path)
         config.store.path = temporaryStorePath("reload")
-        let server = try SwitchyardServer(
+        let server = try await SwitchyardServer(
             config: config, configPath: path,
             environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider],
             logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
@@ -178,7 +178,7 @@ import Testing
 
         let start = try await metrics()
         let build =
-            #"switchyard_build_info{version="\#(SwitchyardBuild.version)",store_schema="\#(TaskStore.schemaVersion)"}"#
+            #"switchyard_build_info{version="\#(SwitchyardBuild.version)",store_schema="\#(SQLiteStore.schemaVersion)"}"#
         #expect(Self.value(start, build) == 1, "\(start)")
         #expect(Self.value(start, #"switchyard_config_reloads_total{result="success"}"#) == 0)
         #expect(Self.value(start, #"switchyard_config_reloads_total{result="failure"}"#) == 0)
@@ -204,14 +204,14 @@ import Testing
     @Test func theTasksGaugeCountsEveryTaskInTheStoreWhoeverWroteIt() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
         defer {
             h.stop()
             mock.stop()
         }
         // Another process (here: another connection) writes tasks this server never saw move.
-        let other = try TaskStore(path: h.server.storePath)
+        let other = try SQLiteStore(path: h.server.storePath)
         for i in 0..<3 { _ = try other.createTask(id: "t\(i)", owner: "someone-else", agent: "batch") }
         try other.transition(taskID: "t0", event: .start)
         try other.transition(taskID: "t0", event: .pause)

@@ -31,7 +31,7 @@ import Testing
             """
         let broken =
             "  - {name: broken, kind: openai, base_url: \"http://127.0.0.1:\(bad.port)/v1\", api_key_env: TEST_PROVIDER_KEY}"
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(
                 mock: good, models: models, extraProviders: broken,
                 retry: "retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 2, multiplier: 2}"))
@@ -80,7 +80,7 @@ import Testing
     @Test func unknownModelNamesDoNotGrowTheSeriesCount() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(mock: mock, models: "  - {name: ok, targets: [{provider: openai, model: gpt-4o-mini}]}"))
         defer {
             h.stop()

@@ -32,7 +32,7 @@ import Testing
                 ? .json(status: status, ["object": "list", "data": []])
                 : .json(status: 500, ["error": ["message": "no completions expected", "type": "server_error"]])
         }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(
                 mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}",
                 healthCheckMs: 60000) + (requireProvider ? "\nreadiness: {require_provider: true}\n" : ""))

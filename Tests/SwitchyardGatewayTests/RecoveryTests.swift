@@ -26,7 +26,7 @@ import Testing
             }
             return script(n, r)
         }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(mock: mock, models: models, extraProviders: extraProviders(mock.port)))
         defer {
             h.stop()

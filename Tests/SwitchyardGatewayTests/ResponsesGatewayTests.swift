@@ -11,7 +11,7 @@ import Testing
 /// validate their requests like the real APIs.
 @Suite struct ResponsesGatewayTests {
     /// A gateway with two client keys (`tests`, `other`) in front of `mock`.
-    static func start(mock: MockHTTPServer, models: String, store: String = "") throws -> GatewayHarness {
+    static func start(mock: MockHTTPServer, models: String, store: String = "") async throws -> GatewayHarness {
         let base = "http://127.0.0.1:\(mock.port)"
         let text = """
             listen: 127.0.0.1:0
@@ -28,16 +28,7 @@ import Testing
             limits: {max_body_bytes: 65536, stream_heartbeat_ms: 100}
             store: {path: "\(temporaryStorePath("responses"))"\(store)}
             """
-        let config = try ConfigLoader.parse(yaml: text)
-        let logs = LogSink(capture: true)
-        var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
-        logger.logLevel = .debug
-        let env = [
-            "TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider,
-            "TEST_OTHER_KEY": OtherKey.secret,
-        ]
-        let server = try SwitchyardServer(config: config, configPath: nil, environment: env, logger: logger)
-        return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
+        return try await GatewayHarness.start(yaml: text)
     }
 
     static let everyKind = """
@@ -59,7 +50,7 @@ import Testing
     ])
     func eachTargetKindIsReachedInItsOwnWireFormat(_ model: String, _ upstreamPath: String) async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let h = try Self.start(mock: mock, models: Self.everyKind)
+        let h = try await Self.start(mock: mock, models: Self.everyKind)
         defer {
             h.stop()
             mock.stop()
@@ -98,7 +89,7 @@ import Testing
             }
             return MockLLM().respond(r)
         }
-        let h = try Self.start(
+        let h = try await Self.start(
             mock: mock,
             models: """
                   - name: conversation
@@ -153,7 +144,7 @@ import Testing
 
     @Test func storedResponsesBelongToTheirKeyAndCanBeDeleted() async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let h = try Self.start(mock: mock, models: Self.everyKind)
+        let h = try await Self.start(mock: mock, models: Self.everyKind)
         defer {
             h.stop()
             mock.stop()
@@ -184,7 +175,7 @@ import Testing
     /// untouched; a translating target answers 400 naming the tool, without an upstream call.
     @Test func nativeOnlyFieldsReachANativeTargetAndAreRefusedElsewhere() async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let h = try Self.start(mock: mock, models: Self.everyKind)
+        let h = try await Self.start(mock: mock, models: Self.everyKind)
         defer {
             h.stop()
             mock.stop()
@@ -209,7 +200,7 @@ import Testing
 
     @Test func metricsLabelTheAPIAndLogsHoldNoContent() async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let h = try Self.start(mock: mock, models: Self.everyKind)
+        let h = try await Self.start(mock: mock, models: Self.everyKind)
         defer {
             h.stop()
             mock.stop()
@@ -248,7 +239,7 @@ import Testing
             }
             return n == 1 ? llm.respond(r, breakingAfter: eventsBeforeCut, .cut) : llm.respond(r)
         }
-        let h = try Self.start(
+        let h = try await Self.start(
             mock: mock,
             models: """
                   - {name: claude-only, targets: [{provider: anthropic, model: claude-x}]}
@@ -282,7 +273,7 @@ import Testing
 
     @Test func anIdempotentStreamIsReplayedAsTheSameEvents() async throws {
         let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let h = try Self.start(mock: mock, models: Self.everyKind)
+        let h = try await Self.start(mock: mock, models: Self.everyKind)
         defer {
             h.stop()
             mock.stop()

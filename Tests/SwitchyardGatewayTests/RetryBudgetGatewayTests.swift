@@ -12,7 +12,7 @@ struct RetryBudgetGatewayTests {
     static let serverError = Wire.openAIError(status: 500, type: "server_error", code: nil, message: "boom")
     static let overloaded = Wire.openAIError(status: 503, type: "server_error", code: nil, message: "unavailable")
 
-    /// The sequence: a 429 retried once, a 429 retried twice, then an isolated 500. With
+    /// The sequence that showed the old floor too low: a 429 retried once, a 429 retried twice, then an isolated 500. With
     /// the old floor (3 retries per 10 s) the 500 went straight to the fallback.
     @Test func anIsolatedFaultAfterTwoIncidentsIsRetriedOnThePrimary() async throws {
         let primary = scripted(

@@ -23,7 +23,7 @@ import Testing
                 ])
         }
         let storePath = temporaryStorePath("leaks")
-        let h = try startTaskGateway(mock: llm.server, storePath: storePath)
+        let h = try await startTaskGateway(mock: llm.server, storePath: storePath)
         defer {
             h.stop()
             llm.stop()
@@ -64,7 +64,7 @@ import Testing
         record(try await h.request("GET", "/readyz", key: nil))
 
         // A provider whose error text echoes our key: the gateway must not forward it.
-        let echoing = try GatewayHarness.start(
+        let echoing = try await GatewayHarness.start(
             yaml: yaml(mock: echo, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
         defer { echoing.stop() }
         let failed = try await echoing.chat(#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#)
@@ -166,7 +166,7 @@ extension SecretLeakTests {
     @Test func upstreamsEchoingTheKeyInEveryPathLeakNothing() async throws {
         let upstream = try EchoingUpstream.start()
         let storePath = temporaryStorePath("echo")
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(
                 mock: upstream,
                 models: """

@@ -34,7 +34,7 @@ import Testing
         // Only the addresses change: the providers point at the mock, the listener at port 0.
         for i in config.providers.indices {
             let kind = config.providers[i].kind
-            config.providers[i].baseURL = "http://127.0.0.1:\(mock.port)" + (kind == "openai" ? "/v1" : "")
+            config.providers[i].baseURL = "http://127.0.0.1:\(mock.port)" + (kind == .openai ? "/v1" : "")
         }
         config.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.store.path = temporaryStorePath("shipped")
@@ -42,7 +42,7 @@ import Testing
             "OPENAI_API_KEY": TestSecrets.provider, "ANTHROPIC_API_KEY": TestSecrets.provider,
             "GEMINI_API_KEY": TestSecrets.provider, "SWITCHYARD_KEY_APP": TestSecrets.client,
         ]
-        let server = try SwitchyardServer(
+        let server = try await SwitchyardServer(
             config: config, configPath: nil, environment: environment,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let h = GatewayHarness(server: server, client: try CurlUpstream(), logs: LogSink(capture: false))
@@ -78,7 +78,7 @@ import Testing
 
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
         defer {
             h.stop()

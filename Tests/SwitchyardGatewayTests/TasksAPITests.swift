@@ -1,12 +1,9 @@
+import Glibc
 import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardTestSupport
 import SwitchyardUpstream
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The Tasks API against a real gateway on port 0 and a gated mock upstream.
 @Suite struct TasksAPITests {

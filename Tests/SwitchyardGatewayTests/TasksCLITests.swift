@@ -1,12 +1,9 @@
 import Foundation
+import Glibc
 import SwitchyardCore
 import SwitchyardTestSupport
 import SwitchyardUpstream
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `switchyard tasks …` (the real binary) against a running `switchyard serve` (the real binary
 /// too) on the same store: the CLI's pause, resume and cancel reach the server with the API's

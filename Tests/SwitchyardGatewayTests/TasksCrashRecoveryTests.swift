@@ -1,12 +1,9 @@
 import Foundation
+import Glibc
 import SwitchyardCore
 import SwitchyardTestSupport
 import SwitchyardUpstream
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The acceptance test of durable tasks: the real `switchyard` binary, SIGKILLed twice under a
 /// 3-step task, restarted on the same store each time.

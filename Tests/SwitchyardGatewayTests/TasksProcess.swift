@@ -1,11 +1,8 @@
 import Dispatch
 import Foundation
+import Glibc
 import SwitchyardCore
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The real `switchyard` executable as a child process, with its stderr (JSON log lines) read on
 /// a dispatch thread so tests can wait for a line instead of sleeping.

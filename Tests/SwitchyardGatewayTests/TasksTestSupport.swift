@@ -53,7 +53,9 @@ final class GatedLLM: Sendable {
 }
 
 /// Task tests' gateway: two client keys (`tests`, `other`), a fresh store under /tmp (or `storePath`).
-func startTaskGateway(mock: MockHTTPServer, storePath: String? = nil, workers: Int = 4) throws -> GatewayHarness {
+func startTaskGateway(
+    mock: MockHTTPServer, storePath: String? = nil, workers: Int = 4
+) async throws -> GatewayHarness {
     let base = "http://127.0.0.1:\(mock.port)"
     let text = """
         listen: 127.0.0.1:0
@@ -68,23 +70,14 @@ func startTaskGateway(mock: MockHTTPServer, storePath: String? = nil, workers: I
         store: {path: "\(storePath ?? temporaryStorePath("tasks"))"}
         tasks: {workers: \(workers)}
         """
-    let config = try ConfigLoader.parse(yaml: text)
-    let logs = LogSink(capture: true)
-    var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
-    logger.logLevel = .debug
-    let env = [
-        "TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider,
-        "TEST_OTHER_KEY": OtherKey.secret,
-    ]
-    let server = try SwitchyardServer(config: config, configPath: nil, environment: env, logger: logger)
-    return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
+    return try await GatewayHarness.start(yaml: text)
 }
 
 /// Runs `body` against a task-enabled gateway (`startTaskGateway`) in front of a gated mock, stops
 /// both, then checks that no configured secret reached the logs.
 func withTaskGateway(_ body: (GatewayHarness, GatedLLM) async throws -> Void) async throws {
     let llm = try GatedLLM()
-    let h = try startTaskGateway(mock: llm.server)
+    let h = try await startTaskGateway(mock: llm.server)
     defer {
         h.stop()
         llm.stop()

@@ -24,7 +24,7 @@ struct UpstreamConnectionReuseTests {
             return response
         }
         defer { mock.stop() }
-        let h = try GatewayHarness.start(
+        let h = try await GatewayHarness.start(
             yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
         defer { h.stop() }
         let burst = 24

@@ -8,7 +8,7 @@ import Testing
 /// upstream streams: Chat Completions chunks a translating target sends (`responses/streams/
 /// chat_*.sse` → `messages/streams/chat_*.expected`), and native Anthropic streams, forwarded byte
 /// for byte and continued after a cut. Every upstream stream is decoded whole and byte by byte
-/// (STYLE §3) before it is encoded.
+/// before it is encoded.
 @Suite struct MessagesStreamTests {
     static let context = AnswerContext(
         request: ChatRequest(model: "smart", messages: [], origin: .anthropicMessages), id: "msg_test",

@@ -6,7 +6,7 @@ import Testing
 /// Routed stream events → the Responses API's typed events (`ResponsesStreamEncoder`), over golden
 /// upstream streams: Chat Completions chunks a translating target sends (`streams/chat_*.sse` →
 /// `.expected`), and a native Responses stream, forwarded byte for byte. Every upstream stream is
-/// decoded whole and byte by byte (STYLE §3) before it is encoded.
+/// decoded whole and byte by byte (docs/architecture.md, "Decisions and effects") before it is encoded.
 @Suite struct ResponsesStreamTests {
     static let context = AnswerContext(
         request: ChatRequest(model: "smart", messages: [], raw: ["model": "smart", "input": "hi"], origin: .responses),

@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension AnthropicTests {
-    /// Anthropic error bodies → ``ProviderError`` kind → the client's status/type/code (mapping.md §8).
+    /// Anthropic error bodies → ``ProviderError`` kind → the client's status/type/code (docs/translation.md §8).
     @Suite struct ErrorTests {
         struct Case: Sendable, CustomTestStringConvertible {
             var file: String

@@ -7,11 +7,7 @@ import Testing
 enum AnthropicFixtures {
     static let model = "claude-sonnet-4-20250514"
 
-    static func bytes(_ path: String) throws -> [UInt8] {
-        let base = try #require(Bundle.module.resourceURL)
-        let url = base.appendingPathComponent("Fixtures/anthropic/" + path)
-        return Array(try Data(contentsOf: url))
-    }
+    static func bytes(_ path: String) throws -> [UInt8] { try ProviderFixtures.bytes("anthropic/" + path) }
 
     static func json(_ path: String) throws -> JSON { try JSON.parse(try bytes(path)) }
 
@@ -25,16 +21,7 @@ enum AnthropicFixtures {
 
     static func request(_ text: String) throws -> ChatRequest { try ChatRequest.parse(body: Array(text.utf8)) }
 
-    /// Key order ignored (objects sorted by key); numbers compared by value.
-    static func canonical(_ value: JSON) -> JSON {
-        switch value {
-        case .object(let o):
-            return .object(JSONObject(o.entries.sorted { $0.key < $1.key }.map { ($0.key, canonical($0.value)) }))
-        case .array(let a): return .array(a.map(canonical))
-        case .number(let text): return Double(text).map(JSON.double) ?? value
-        default: return value
-        }
-    }
+    static func canonical(_ value: JSON) -> JSON { ProviderFixtures.canonical(value) }
 
     /// Events as the client would see them: chunks through ``ChunkEncoder``, then a comment line
     /// with the decoder's verdict, so one text file holds the whole expected outcome.

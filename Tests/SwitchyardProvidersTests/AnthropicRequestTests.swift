@@ -4,7 +4,7 @@ import Testing
 
 extension AnthropicTests {
     /// OpenAI request → Anthropic body, against golden files `requests/<case>.openai.json` →
-    /// `requests/<case>.anthropic.json` (mapping.md §1–§5), and every reject rule (§9.1).
+    /// `requests/<case>.anthropic.json` (docs/translation.md §1–§5), and every reject rule (§9.1).
     @Suite struct RequestTests {
         struct Case: Sendable, CustomTestStringConvertible {
             var name: String

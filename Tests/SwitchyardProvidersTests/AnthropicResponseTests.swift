@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension AnthropicTests {
-    /// Anthropic `message` → OpenAI `chat.completion` (mapping.md §6), against golden files
+    /// Anthropic `message` → OpenAI `chat.completion` (docs/translation.md §6), against golden files
     /// `responses/<case>.anthropic.json` → `responses/<case>.openai.json`.
     @Suite struct ResponseTests {
         static let plainRequest = #"{"model":"sy-claude","messages":[{"role":"user","content":"Hi"}]}"#

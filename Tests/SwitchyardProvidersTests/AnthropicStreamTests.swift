@@ -3,9 +3,9 @@ import SwitchyardProviders
 import Testing
 
 extension AnthropicTests {
-    /// Anthropic SSE → unified stream events (mapping.md §7.1), against golden files
+    /// Anthropic SSE → unified stream events (docs/translation.md §7.1), against golden files
     /// `streams/<case>.sse` → `streams/<case>.expected` (the chunks as the client would read them,
-    /// then the decoder's verdict). Every stream is fed whole and byte by byte (STYLE §3).
+    /// then the decoder's verdict). Every stream is fed whole and byte by byte (docs/architecture.md, "Decisions and effects").
     @Suite struct StreamTests {
         static let plainRequest = #"{"model":"sy-claude","stream":true,"messages":[{"role":"user","content":"Hi"}]}"#
         static let jsonRequest =

@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension GeminiTests {
-    /// Gemini error bodies → `ProviderError` kind and the client's `APIError` (mapping.md §8, §8.2).
+    /// Gemini error bodies → `ProviderError` kind and the client's `APIError` (docs/translation.md §8, §8.2).
     @Suite struct GeminiErrorTests {
         struct Case: CustomTestStringConvertible, Sendable {
             var fixture: String

@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension GeminiTests {
-    /// Every reject rule of mapping.md for Gemini: a 400 naming the parameter, before any upstream call.
+    /// Every reject rule of docs/translation.md for Gemini: a 400 naming the parameter, before any upstream call.
     @Suite struct GeminiRejectTests {
         struct Case: CustomTestStringConvertible, Sendable {
             var name: String

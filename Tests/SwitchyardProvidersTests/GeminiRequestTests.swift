@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension GeminiTests {
-    /// OpenAI request → Gemini body golden files (mapping.md §1–§5).
+    /// OpenAI request → Gemini body golden files (docs/translation.md §1–§5).
     @Suite struct GeminiRequestTests {
         let codec = GeminiCodec()
 
@@ -18,7 +18,7 @@ extension GeminiTests {
             expectJSON(try JSON.parse(encoded.body), try GeminiFixture.json("requests/\(name).gemini.json"))
         }
 
-        /// The worked example of mapping.md §2.2, byte for byte (key order included).
+        /// The worked example of docs/translation.md §2.2, byte for byte (key order included).
         @Test func workedExampleExactBytes() throws {
             let request = try GeminiFixture.request("requests/worked_example.openai.json")
             let encoded = try codec.encode(request, for: GeminiFixture.target)
@@ -58,7 +58,7 @@ extension GeminiTests {
                 ])
         }
 
-        /// The tool_choice table of mapping.md §3.
+        /// The tool_choice table of docs/translation.md §3.
         @Test(arguments: [
             (#""auto""#, #"{"functionCallingConfig":{"mode":"AUTO"}}"#, ["a", "b"]),
             (#""none""#, #"{"functionCallingConfig":{"mode":"NONE"}}"#, ["a", "b"]),

@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension GeminiTests {
-    /// Gemini `generateContent` answers → `chat.completion` golden files (mapping.md §5, §6).
+    /// Gemini `generateContent` answers → `chat.completion` golden files (docs/translation.md §5, §6).
     @Suite struct GeminiResponseTests {
         let codec = GeminiCodec()
         let request = ChatRequest(model: "sy-gemini", messages: [ChatMessage(role: .user, content: .text("Hi"))])
@@ -106,7 +106,7 @@ extension GeminiTests {
             #expect(error?.kind == .overloaded)
         }
 
-        /// §6.1 finishReason table, with and without a function call in the candidate.
+        /// The finishReason table of docs/translation.md §6.1, with and without a function call in the candidate.
         @Test(arguments: [
             ("STOP", FinishReason.stop), ("MAX_TOKENS", .length), ("SAFETY", .contentFilter),
             ("RECITATION", .contentFilter),

@@ -3,7 +3,7 @@ import SwitchyardProviders
 import Testing
 
 extension GeminiTests {
-    /// Gemini SSE streams → unified stream events (mapping.md §7.2), fed whole, byte by byte and
+    /// Gemini SSE streams → unified stream events (docs/translation.md §7.2), fed whole, byte by byte and
     /// in odd-sized pieces: every split must give the same events.
     @Suite struct GeminiStreamTests {
         struct Run: Equatable {
@@ -47,7 +47,7 @@ extension GeminiTests {
         }
 
         /// The same seed gives the same ids however the stream is split, and the same ids as the
-        /// buffered decode of the same answer (mapping.md §5).
+        /// buffered decode of the same answer (docs/translation.md §5).
         @Test func stableIDs() throws {
             let bytes = try GeminiFixture.bytes("streams/function_call.sse")
             func ids(_ run: Run) -> [String] {

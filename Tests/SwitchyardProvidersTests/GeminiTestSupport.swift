@@ -8,10 +8,7 @@ import Testing
 
 /// Fixture loading and comparison helpers for the Gemini codec tests.
 enum GeminiFixture {
-    static func bytes(_ path: String) throws -> [UInt8] {
-        let url = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/gemini/" + path)
-        return Array(try Data(contentsOf: url))
-    }
+    static func bytes(_ path: String) throws -> [UInt8] { try ProviderFixtures.bytes("gemini/" + path) }
 
     static func json(_ path: String) throws -> JSON { try JSON.parse(try bytes(path)) }
 
@@ -19,17 +16,7 @@ enum GeminiFixture {
 
     static let target = TargetContext(providerName: "gemini", upstreamModel: "gemini-2.5-flash", idSeed: "seed-1")
 
-    /// Key order and number spelling do not matter to Gemini or OpenAI clients: compare without them.
-    static func canonical(_ value: JSON) -> JSON {
-        switch value {
-        case .object(let o):
-            let sorted = o.entries.sorted { $0.key < $1.key }.map { ($0.key, canonical($0.value)) }
-            return .object(JSONObject(sorted))
-        case .array(let items): return .array(items.map(canonical))
-        case .number(let text): return Double(text).map(JSON.double) ?? value
-        default: return value
-        }
-    }
+    static func canonical(_ value: JSON) -> JSON { ProviderFixtures.canonical(value) }
 
     /// The events a stream decoder produced, as JSON for golden comparison.
     static func eventsJSON(_ events: [StreamEvent]) -> JSON {

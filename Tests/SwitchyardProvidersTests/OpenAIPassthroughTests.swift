@@ -3,8 +3,8 @@ import SwitchyardProviders
 import Testing
 
 /// A Chat Completions passthrough forwards the client's bytes with only `model` replaced, and
-/// reads an answer without building it: the issue "hot path" measured the tree round trip of
-/// every body as a leading cost of a proxied request.
+/// reads an answer without building it: profiling found the tree round trip of every body a
+/// leading cost of a proxied request (README, "Hot path").
 @Suite struct OpenAIPassthroughTests {
     static let target = TargetContext(providerName: "openai", upstreamModel: "gpt-4o-mini-2024-07-18")
 

@@ -98,7 +98,7 @@ import Testing
         #expect(grants(&b, 1, at: t0 + .seconds(10), policy) == 1)
     }
 
-    /// The sequence: a 429 retried once, a 429 retried twice, then an isolated 500 a
+    /// The sequence that showed the old floor too low: a 429 retried once, a 429 retried twice, then an isolated 500 a
     /// second later. The old floor (3 per window) refused the last retry.
     @Test func anIsolatedFaultAfterTwoIncidentsIsRetried() {
         var b = RetryBudget()

@@ -70,11 +70,27 @@ let classificationTable: [ClassificationRow] = [
     }
 
     @Test func outcomeLabelsArePayloadFree() {
-        #expect(AttemptFault.transport(.timeout(.firstByte)).outcome == "timeout_first_byte")
-        #expect(AttemptFault.transport(.connect("secret host")).outcome == "connect")
-        #expect(p(.overloaded, 503).outcome == "http_503")
-        #expect(p(.overloaded, 200).outcome == "stream_error_overloaded")
-        #expect(p(.malformedResponse, 200).outcome == "malformed_response")
+        #expect(AttemptFault.transport(.timeout(.firstByte)).outcome.rawValue == "timeout_first_byte")
+        #expect(AttemptFault.transport(.connect("secret host")).outcome.rawValue == "connect")
+        #expect(p(.overloaded, 503).outcome.rawValue == "http_503")
+        #expect(p(.overloaded, 200).outcome.rawValue == "stream_error_overloaded")
+        #expect(p(.malformedResponse, 200).outcome.rawValue == "malformed_response")
+    }
+
+    /// Each label reads back as the outcome it came from, so a label in a log or a task step
+    /// names exactly one outcome.
+    @Test(arguments: [
+        AttemptOutcome.ok, .http(503), .http(429), .connect, .transport, .cancelled, .timeout(.firstByte),
+        .timeout(.total), .firstEventTimeout, .streamError(.overloaded), .malformedResponse, .streamTruncated,
+    ])
+    func outcomeLabelsReadBack(_ outcome: AttemptOutcome) {
+        #expect(AttemptOutcome(rawValue: outcome.rawValue) == outcome)
+    }
+
+    @Test func unknownLabelsDoNotReadAsOutcomes() {
+        for label in ["", "http_", "http_abc", "http_5", "timeout_forever", "stream_error_", "OK"] {
+            #expect(AttemptOutcome(rawValue: label) == nil, "\(label)")
+        }
     }
 
     @Test func transportFaultsMapToGatewayErrors() {

@@ -127,7 +127,7 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         #expect(prefill["role"] == "assistant")
         #expect(prefill["content"] == "Hello")
         #expect(stream.upstreamCalls == 2)
-        #expect(stream.continuations == [ContinuationRecord(from: "a/m", to: "a/m", outcome: "ok")])
+        #expect(stream.continuations == [ContinuationRecord(from: "a/m", to: "a/m", outcome: .ok)])
         #expect(h.observer.events.contains("continuation a/m->a/m ok"))
     }
 
@@ -194,7 +194,7 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         #expect(failure(items)?.code == "upstream_timeout")
         #expect(text(events(items)) == "Hi there")
         #expect(h.upstream.hosts == ["a", "a", "a"])
-        #expect(stream.continuations.map(\.outcome) == ["failed", "failed"])
+        #expect(stream.continuations.map(\.outcome) == [.failed, .failed])
     }
 
     @Test func bufferedStreamRestartsOnTheNextTargetAndSendsOneAnswer() async throws {
@@ -213,6 +213,6 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         #expect(text(events(items)) == "Whole")
         #expect(events(items).last == .done)
         #expect(h.upstream.hosts == ["a", "b"])
-        #expect(stream.continuations == [ContinuationRecord(from: "a/m", to: "b/m", outcome: "restart_ok")])
+        #expect(stream.continuations == [ContinuationRecord(from: "a/m", to: "b/m", outcome: .restartOK)])
     }
 }

@@ -15,9 +15,7 @@ final class ManualClock: Sendable {
     var wall: Double { 1_700_000_000 + seconds(elapsed) }
 }
 
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-}
+func seconds(_ d: Duration) -> Double { d.inSeconds }
 
 /// Records each requested sleep and advances the clock by it.
 final class FakeSleeper: Sendable {
@@ -173,21 +171,23 @@ final class RecordingObserver: RouterObserver {
     private func add(_ s: String) { log.withLock { $0.append(s) } }
 
     func attemptFinished(requestID: String, record: AttemptRecord) {
-        add("attempt \(record.target)#\(record.attempt) \(record.outcome)")
+        add("attempt \(record.target)#\(record.attempt) \(record.outcome.rawValue)")
     }
     func retryScheduled(requestID: String, target: String, attempt: Int, delay: Duration) { add("retry \(target)") }
-    func fallback(requestID: String, from: String, to: String, reason: String) {
-        add("fallback \(from)->\(to) \(reason)")
+    func fallback(requestID: String, from: String, to: String, reason: AttemptOutcome?) {
+        add("fallback \(from)->\(to) \(reason?.rawValue ?? "unavailable")")
     }
-    func targetSkipped(requestID: String, target: String, reason: String) { add("skip \(target) \(reason)") }
+    func targetSkipped(requestID: String, target: String, reason: SkipReason) {
+        add("skip \(target) \(reason.rawValue)")
+    }
     func breakerChanged(target: String, from: BreakerState, to: BreakerState) {
         add("breaker \(target) \(from.rawValue)->\(to.rawValue)")
     }
     func budgetExhausted(requestID: String, target: String) { add("budget \(target)") }
     func allTargetsUnavailable(requestID: String, retryAfterSeconds: Int) { add("unavailable \(retryAfterSeconds)") }
     func malformedStreamEvents(requestID: String, target: String, count: Int) { add("malformed \(target) \(count)") }
-    func continuation(requestID: String, from: String, to: String, outcome: String) {
-        add("continuation \(from)->\(to) \(outcome)")
+    func continuation(requestID: String, from: String, to: String, outcome: ContinuationOutcome) {
+        add("continuation \(from)->\(to) \(outcome.rawValue)")
     }
 }
 

@@ -1,3 +1,4 @@
+import SwitchyardTasks
 import Testing
 
 @testable import SwitchyardStore
@@ -8,7 +9,8 @@ import Testing
     @Test func benchmarkHelperRuns() throws {
         try withTemporaryDirectory { directory throws in
             var samples: [StoreBenchmarkMeasure: [Duration]] = [:]
-            let run = try TaskStore.benchmark(path: directory + "/bench.db", tasks: 200, checkpoints: 50, listings: 7) {
+            let run = try SQLiteStore.benchmark(path: directory + "/bench.db", tasks: 200, checkpoints: 50, listings: 7)
+            {
                 samples[$0, default: []].append($1)
             }
             #expect(samples[.checkpointCommit]?.count == 50)

@@ -13,7 +13,7 @@ import Testing
     @Test func twoConnectionsOnTwoThreadsLoseNoUpdates() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
-            let stores = [try TaskStore(path: path), try TaskStore(path: path)]
+            let stores = [try SQLiteStore(path: path), try SQLiteStore(path: path)]
             _ = try stores[0].createTask(id: "t1", owner: "alice", agent: "a")
             _ = try stores[0].createTask(id: "t2", owner: "alice", agent: "a")
             let perThread = 200
@@ -49,7 +49,7 @@ import Testing
     @Test func performRunsOffThePoolAndCarriesTypedErrors() async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try TaskStore(path: directory + "/tasks.db")
+        let store = try SQLiteStore(path: directory + "/tasks.db")
         let created = try await store.perform { store throws(StoreError) in
             try store.createTask(id: "t1", owner: "alice", agent: "a")
         }

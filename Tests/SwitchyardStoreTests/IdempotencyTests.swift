@@ -1,4 +1,6 @@
 import SwitchyardCore
+import SwitchyardInbound
+import SwitchyardTasks
 import Testing
 
 @testable import SwitchyardStore
@@ -15,7 +17,7 @@ import Testing
             #expect(try begin("h2") == .mismatch)
             #expect(try begin(owner: "bob") == .new, "keys are per owner")
 
-            let headers = [StoredHeader(name: "x-request-id", value: "r1"), StoredHeader(name: "x-a", value: "1")]
+            let headers = [HeaderField("x-request-id", "r1"), HeaderField("x-a", "1")]
             try store.completeIdempotent(
                 owner: "alice", key: "k1", status: 201, body: Array("{}".utf8), headers: headers)
             clock.advance(milliseconds: 59_999)

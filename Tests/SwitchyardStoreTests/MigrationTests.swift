@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardCore
+import SwitchyardInbound
 import SwitchyardTasks
 import Testing
 
@@ -8,8 +9,8 @@ import Testing
 @Suite struct MigrationTests {
     @Test func freshFileIsMigratedToTheLatestVersion() throws {
         try withTemporaryStore { store, path throws in
-            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
-            #expect(TaskStore.schemaVersion == 3)
+            #expect(try store.storedSchemaVersion() == SQLiteStore.schemaVersion)
+            #expect(SQLiteStore.schemaVersion == 3)
             #expect(fileExists(path + "-wal"), "WAL mode")
         }
     }
@@ -23,8 +24,8 @@ import Testing
                 let other = try SQLiteConnection(path: path, readOnly: false, create: true, busyTimeoutMilliseconds: 0)
                 try other.execute("CREATE TABLE x (y); DROP TABLE x")
             }
-            let store = try TaskStore(path: path)
-            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
+            let store = try SQLiteStore(path: path)
+            #expect(try store.storedSchemaVersion() == SQLiteStore.schemaVersion)
             _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
         }
     }
@@ -33,12 +34,12 @@ import Testing
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
             do {
-                let store = try TaskStore(path: path)
+                let store = try SQLiteStore(path: path)
                 _ = try store.createTask(id: "t1", owner: "alice", agent: "a", metadata: ["k": "v"])
             }
             for _ in 0..<3 {
-                let store = try TaskStore(path: path)
-                #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
+                let store = try SQLiteStore(path: path)
+                #expect(try store.storedSchemaVersion() == SQLiteStore.schemaVersion)
                 #expect(try store.task(id: "t1", owner: "alice")?.task.metadata == ["k": "v"])
             }
         }
@@ -58,8 +59,8 @@ import Testing
                     """
                 )
             }
-            let store = try TaskStore(path: path)
-            #expect(try store.storedSchemaVersion() == TaskStore.schemaVersion)
+            let store = try SQLiteStore(path: path)
+            #expect(try store.storedSchemaVersion() == SQLiteStore.schemaVersion)
             #expect(try store.task(id: "old", owner: "alice")?.task.state == .paused)
             #expect(try store.beginIdempotent(owner: "alice", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
         }
@@ -68,12 +69,12 @@ import Testing
     @Test func newerSchemaIsRefused() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/future.db"
-            do { _ = try TaskStore(path: path) }
+            do { _ = try SQLiteStore(path: path) }
             do {
                 let raw = try SQLiteConnection(path: path, readOnly: false, create: false, busyTimeoutMilliseconds: 100)
                 try raw.execute("PRAGMA user_version = 99")
             }
-            let error = storeError { _ = try TaskStore(path: path) }
+            let error = storeError { _ = try SQLiteStore(path: path) }
             #expect(error?.kind == .schemaTooNew)
             #expect(error?.path == path)
         }
@@ -87,7 +88,7 @@ import Testing
                 try raw.execute("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('keep me')")
             }
             let before = fileBytes(path)
-            let error = storeError { _ = try TaskStore(path: path) }
+            let error = storeError { _ = try SQLiteStore(path: path) }
             #expect(error?.kind == .foreignDatabase)
             #expect(fileBytes(path) == before)
         }

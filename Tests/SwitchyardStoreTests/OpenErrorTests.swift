@@ -11,7 +11,7 @@ import Testing
     @Test func pathInAMissingDirectoryCannotBeOpened() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/missing/dir/tasks.db"
-            let error = try #require(storeError { _ = try TaskStore(path: path) })
+            let error = try #require(storeError { _ = try SQLiteStore(path: path) })
             #expect(error.kind == .cannotOpen)
             #expect(error.path == path)
             #expect(error.description.contains(path))
@@ -22,8 +22,8 @@ import Testing
     @Test func readOnlyStoreRefusesWritesAndMigrations() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
-            do { _ = try TaskStore(path: path).createTask(id: "t1", owner: "alice", agent: "a") }
-            let store = try TaskStore(path: path, configuration: .init(readOnly: true))
+            do { _ = try SQLiteStore(path: path).createTask(id: "t1", owner: "alice", agent: "a") }
+            let store = try SQLiteStore(path: path, configuration: .init(readOnly: true))
             #expect(try store.task(id: "t1", owner: "alice")?.task.id == "t1")
             let error = try #require(storeError { try store.transition(taskID: "t1", event: .start) })
             #expect(error.kind == .readOnly)
@@ -38,7 +38,7 @@ import Testing
                 try other.execute("CREATE TABLE x (y); DROP TABLE x")  // an SQLite file at schema version 0
             }
             let before = fileBytes(empty)
-            let migrate = storeError { _ = try TaskStore(path: empty, configuration: .init(readOnly: true)) }
+            let migrate = storeError { _ = try SQLiteStore(path: empty, configuration: .init(readOnly: true)) }
             #expect(migrate?.kind == .readOnly)
             #expect(fileBytes(empty) == before)
         }
@@ -50,8 +50,8 @@ import Testing
             var generator = SystemRandomNumberGenerator()
             let garbage = Data((0..<8192).map { _ in UInt8.random(in: 0...255, using: &generator) })
             _ = FileManager.default.createFile(atPath: path, contents: garbage)
-            for configuration in [TaskStore.Configuration(), TaskStore.Configuration(checkIntegrityAtOpen: false)] {
-                let error = try #require(storeError { _ = try TaskStore(path: path, configuration: configuration) })
+            for configuration in [SQLiteStore.Configuration(), SQLiteStore.Configuration(checkIntegrityAtOpen: false)] {
+                let error = try #require(storeError { _ = try SQLiteStore(path: path, configuration: configuration) })
                 #expect(error.kind == .corrupt)
                 #expect(error.path == path)
                 #expect(error.message.contains("left untouched"))
@@ -65,7 +65,7 @@ import Testing
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
             do {
-                let store = try TaskStore(path: path)
+                let store = try SQLiteStore(path: path)
                 for i in 0..<300 {
                     _ = try store.createTask(id: "task-\(i)", owner: "alice", agent: "agent", metadata: ["i": .int(i)])
                 }
@@ -76,7 +76,7 @@ import Testing
             // Smash pages 3 and 4, keeping the header (page 1) intact so the file still opens.
             for i in (2 * pageSize)..<(4 * pageSize) { bytes[i] = 0xA5 }
             try bytes.write(to: URL(fileURLWithPath: path))
-            let error = try #require(storeError { _ = try TaskStore(path: path) })
+            let error = try #require(storeError { _ = try SQLiteStore(path: path) })
             #expect(error.kind == .corrupt)
             #expect(fileBytes(path) == bytes)
         }
@@ -85,7 +85,7 @@ import Testing
     @Test func writerBlockedByAnExclusiveTransactionGetsBusy() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
-            let store = try TaskStore(path: path, configuration: .init(busyTimeout: .milliseconds(100)))
+            let store = try SQLiteStore(path: path, configuration: .init(busyTimeout: .milliseconds(100)))
             _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
             let other = try SQLiteConnection(path: path, readOnly: false, create: false, busyTimeoutMilliseconds: 0)
             try other.execute("BEGIN EXCLUSIVE")
@@ -110,12 +110,12 @@ import Testing
             try other.execute("DROP TABLE x")
             try other.execute("BEGIN EXCLUSIVE")
             let error = try #require(
-                storeError { _ = try TaskStore(path: path, configuration: .init(busyTimeout: .milliseconds(50))) }
+                storeError { _ = try SQLiteStore(path: path, configuration: .init(busyTimeout: .milliseconds(50))) }
             )
             #expect(error.kind == .busy)
             #expect(error.path == path)
             try other.execute("ROLLBACK")
-            _ = try TaskStore(path: path)
+            _ = try SQLiteStore(path: path)
         }
     }
 }

@@ -21,7 +21,7 @@ struct PostgresStoreTests {
                 return try await group.reduce(into: [PostgresStore]()) { $0.append($1) }
             }
             #expect(try await stores[0].storedSchemaVersion() == PostgresStore.schemaVersion)
-            #expect(PostgresStore.schemaVersion == TaskStore.schemaVersion, "one schema version per build")
+            #expect(PostgresStore.schemaVersion == SQLiteStore.schemaVersion, "one schema version per build")
             for store in stores { store.close() }
 
             try await PostgresStore.adminRun(url: url, "UPDATE switchyard_schema SET version = version + 1")
@@ -119,7 +119,7 @@ struct PostgresStoreTests {
             }
             #expect(notMine?.kind == .notFound, "only the claimant completes")
             try await winner.completeIdempotent(
-                owner: "app", key: "k", status: 200, body: [0, 1, 255], headers: [StoredHeader(name: "a", value: "b")])
+                owner: "app", key: "k", status: 200, body: [0, 1, 255], headers: [HeaderField("a", "b")])
             guard
                 case .completed(let record) = try await other.beginIdempotent(
                     owner: "app", key: "k", requestHash: "h", ttl: .seconds(60))
@@ -127,7 +127,7 @@ struct PostgresStoreTests {
                 Issue.record("expected the stored answer")
                 return
             }
-            #expect(record.body == [0, 1, 255] && record.headers == [StoredHeader(name: "a", value: "b")])
+            #expect(record.body == [0, 1, 255] && record.headers == [HeaderField("a", "b")])
 
             // A claim whose process died: kept while its lease lives, then taken over.
             #expect(

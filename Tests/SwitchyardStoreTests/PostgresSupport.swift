@@ -1,5 +1,6 @@
 import Foundation
 import SwitchyardCore
+import SwitchyardTasks
 import SwitchyardTestSupport
 import Testing
 

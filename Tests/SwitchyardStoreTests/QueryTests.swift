@@ -57,7 +57,7 @@ import Testing
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
             do {
-                let store = try TaskStore(path: path)
+                let store = try SQLiteStore(path: path)
                 // t1: executing, s1 done, s2 in flight when the process "dies".
                 _ = try store.createTask(id: "t1", owner: "alice", agent: "a")
                 try store.transition(taskID: "t1", event: .start)
@@ -76,7 +76,7 @@ import Testing
                 try store.transition(taskID: "t4", event: .plan)
                 try store.transition(taskID: "t4", event: .complete)
             }
-            let store = try TaskStore(path: path)
+            let store = try SQLiteStore(path: path)
             let points = try store.resumeAfterRestart()
             #expect(points.map(\.task.id) == ["t1", "t2"])
             let next = try #require(points[0].nextStep)

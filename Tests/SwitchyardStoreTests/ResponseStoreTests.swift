@@ -1,5 +1,6 @@
 import SwitchyardCore
 import SwitchyardInbound
+import SwitchyardTasks
 import Testing
 
 @testable import SwitchyardStore
@@ -94,7 +95,7 @@ import Testing
                     VALUES ('alice', 'k', 'h', 'completed', 200, X'7B7D', 1, 99999999999999)
                     """)
             }
-            let store = try TaskStore(path: path)
+            let store = try SQLiteStore(path: path)
             #expect(try store.storedSchemaVersion() == 3)
             guard
                 case .completed(let kept) = try store.beginIdempotent(

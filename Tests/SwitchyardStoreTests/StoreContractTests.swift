@@ -23,7 +23,7 @@ import Testing
 
     /// One backend on an empty database.
     struct Backend: Sendable {
-        var sqlite: TaskStore?
+        var sqlite: SQLiteStore?
         var postgres: PostgresStore?
 
         func create(_ id: String, owner: String = "alice", agent: String = "a") async throws -> TaskRecord {
@@ -62,9 +62,10 @@ import Testing
         ) async throws -> (ids: [String], hasMore: Bool) {
             if let s = sqlite {
                 let page = try await s.perform { s throws(StoreError) in
-                    try s.listTasks(owner: owner, state: state, agent: agent, limit: limit, after: after)
+                    try s.listTaskSnapshots(
+                        TaskQuery(owner: owner, state: state, agent: agent, limit: limit, after: after))
                 }
-                return (page.tasks.map(\.id), page.hasMore)
+                return (page.tasks.map(\.task.id), page.hasMore)
             }
             let page = try await postgres!.listTaskSnapshots(
                 owner: owner, state: state, agent: agent, limit: limit, after: after)
@@ -109,7 +110,7 @@ import Testing
             return try await postgres!.beginIdempotent(owner: owner, key: key, requestHash: hash, ttl: .seconds(60))
         }
 
-        func complete(_ owner: String, _ key: String, body: [UInt8], headers: [StoredHeader]) async throws {
+        func complete(_ owner: String, _ key: String, body: [UInt8], headers: [HeaderField]) async throws {
             if let s = sqlite {
                 return try await s.perform { s throws(StoreError) in
                     try s.completeIdempotent(owner: owner, key: key, status: 200, body: body, headers: headers)
@@ -130,7 +131,7 @@ import Testing
             return try await postgres!.purgeExpiredIdempotency()
         }
 
-        var responses: any ResponseStore { sqlite.map { SQLiteResponseStore(store: $0) } ?? postgres! }
+        var responses: any ResponseStore { sqlite.map { SQLiteResponseStore($0) } ?? postgres! }
     }
 
     private func withBackend(
@@ -142,7 +143,7 @@ import Testing
         case .sqlite:
             let directory = makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let store = try TaskStore(path: directory + "/tasks.db", configuration: clock.configuration)
+            let store = try SQLiteStore(path: directory + "/tasks.db", configuration: clock.configuration)
             try await body(Backend(sqlite: store))
         case .postgres:
             try await withPostgresSchema { url in
@@ -276,13 +277,13 @@ import Testing
             #expect(try await b.begin("app", "k", "x") == .mismatch)
             #expect(try await b.begin("other", "k", "h") == .new, "keys are per owner")
             try await b.complete(
-                "app", "k", body: [1, 2, 255], headers: [StoredHeader(name: "content-type", value: "a/b")])
+                "app", "k", body: [1, 2, 255], headers: [HeaderField("content-type", "a/b")])
             guard case .completed(let record) = try await b.begin("app", "k", "h") else {
                 Issue.record("expected the stored answer")
                 return
             }
             #expect(record.status == 200 && record.body == [1, 2, 255])
-            #expect(record.headers == [StoredHeader(name: "content-type", value: "a/b")])
+            #expect(record.headers == [HeaderField("content-type", "a/b")])
             try await b.abandon("other", "k")
             #expect(try await b.begin("other", "k", "h") == .new, "an abandoned claim runs again")
             clock.advance(milliseconds: 60_000)

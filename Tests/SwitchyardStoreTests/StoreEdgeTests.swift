@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SwitchyardCore
 import SwitchyardTasks
 import Synchronization
@@ -6,19 +7,15 @@ import Testing
 
 @testable import SwitchyardStore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Opening a file that is not a store, a store that cannot be written, a full disk, and task
-/// creation as one transaction (issue "hostile input" item 7).
+/// creation as one transaction.
 @Suite struct StoreEdgeTests {
     @Test func anEmptyExistingFileIsRefusedNotMadeANewStore() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
             _ = FileManager.default.createFile(atPath: path, contents: Data())
-            for configuration in [TaskStore.Configuration(), TaskStore.Configuration(readOnly: true)] {
-                let error = try #require(storeError { _ = try TaskStore(path: path, configuration: configuration) })
+            for configuration in [SQLiteStore.Configuration(), SQLiteStore.Configuration(readOnly: true)] {
+                let error = try #require(storeError { _ = try SQLiteStore(path: path, configuration: configuration) })
                 #expect(error.kind == .corrupt)
                 #expect(error.message.contains("empty (0 bytes)"))
                 #expect(error.description.contains(path))
@@ -33,16 +30,16 @@ import Glibc
     @Test func aFileThatCannotBeWrittenIsNamedWithItsCause() throws {
         try withTemporaryDirectory { directory throws in
             let path = directory + "/tasks.db"
-            do { _ = try TaskStore(path: path).createTask(id: "t1", owner: "alice", agent: "a") }
+            do { _ = try SQLiteStore(path: path).createTask(id: "t1", owner: "alice", agent: "a") }
             let locked = try #require(Unwritable(path), "this machine cannot make a file unwritable")
             defer { locked.undo() }
-            let error = try #require(storeError { _ = try TaskStore(path: path) })
+            let error = try #require(storeError { _ = try SQLiteStore(path: path) })
             #expect(error.kind == .readOnly)
             #expect(error.message.contains("cannot be written"))
             #expect(error.message.contains(locked.expectedCause), "\(error.message)")
             #expect(error.description.contains(path))
             // Reading it still works (the CLI's `tasks list`).
-            let reader = try TaskStore(path: path, configuration: .init(readOnly: true))
+            let reader = try SQLiteStore(path: path, configuration: .init(readOnly: true))
             #expect(try reader.task(id: "t1", owner: "alice") != nil)
         }
     }
@@ -53,7 +50,7 @@ import Glibc
             try FileManager.default.createDirectory(atPath: inner, withIntermediateDirectories: false)
             let locked = try #require(Unwritable(inner), "this machine cannot make a directory unwritable")
             defer { locked.undo() }
-            let error = try #require(storeError { _ = try TaskStore(path: inner + "/tasks.db") })
+            let error = try #require(storeError { _ = try SQLiteStore(path: inner + "/tasks.db") })
             #expect(error.kind == .readOnly)
             #expect(error.message.contains("cannot create files in \(inner)"))
         }
@@ -62,7 +59,7 @@ import Glibc
     /// `PRAGMA max_page_count` makes SQLite answer SQLITE_FULL as a full disk would.
     @Test func aFullDiskIsAClearErrorReportedUntilWritesWorkAgain() throws {
         let outcomes = Mutex<[StoreError.Kind?]>([])
-        let configuration = TaskStore.Configuration(onWrite: { e in outcomes.withLock { $0.append(e?.kind) } })
+        let configuration = SQLiteStore.Configuration(onWrite: { e in outcomes.withLock { $0.append(e?.kind) } })
         try withTemporaryStore(configuration: configuration) { store, _ in
             _ = try store.createTask(id: "t0", owner: "alice", agent: "a")
             #expect(store.lastWriteFailure == nil)
@@ -110,7 +107,7 @@ import Glibc
     }
 }
 
-extension TaskStore {
+extension SQLiteStore {
     /// Lets the file grow no further, as if the disk were full.
     func limitToCurrentSize() throws(StoreError) {
         try writer.withLock { connection throws(StoreError) in

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardTasks
 import Synchronization
 import Testing
 
@@ -20,12 +21,12 @@ func withTemporaryDirectory<T>(_ body: (String) throws -> T) rethrows -> T {
 
 /// Opens a store on a unique temporary file, runs `body`, and removes the files afterwards.
 func withTemporaryStore<T>(
-    configuration: TaskStore.Configuration = TaskStore.Configuration(),
-    _ body: (TaskStore, String) throws -> T
+    configuration: SQLiteStore.Configuration = SQLiteStore.Configuration(),
+    _ body: (SQLiteStore, String) throws -> T
 ) throws -> T {
     try withTemporaryDirectory { directory in
         let path = directory + "/tasks.db"
-        let store = try TaskStore(path: path, configuration: configuration)
+        let store = try SQLiteStore(path: path, configuration: configuration)
         return try body(store, path)
     }
 }
@@ -36,8 +37,8 @@ final class ManualClock: Sendable {
     init(_ start: Int64 = 1_700_000_000_000) { now = Mutex(start) }
     func advance(milliseconds: Int64) { now.withLock { $0 += milliseconds } }
     var current: Int64 { now.withLock { $0 } }
-    var configuration: TaskStore.Configuration {
-        TaskStore.Configuration(clock: { [self] in now.withLock { $0 } })
+    var configuration: SQLiteStore.Configuration {
+        SQLiteStore.Configuration(clock: { [self] in now.withLock { $0 } })
     }
 }
 

@@ -12,7 +12,7 @@ import Testing
             try server.transition(taskID: "own", event: .start)
             #expect(try server.externalChangeVersion() == start, "the server's own commits are not news")
 
-            let cli = try TaskStore(path: path)
+            let cli = try SQLiteStore(path: path)
             try cli.transition(taskID: "own", event: .cancel)
             let moved = try server.externalChangeVersion()
             #expect(moved != start)

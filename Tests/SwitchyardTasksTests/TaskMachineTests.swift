@@ -1,7 +1,7 @@
 import SwitchyardTasks
 import Testing
 
-/// The lifecycle written out by hand from the issue, independently of `TaskMachine`'s switch.
+/// The lifecycle (README, "Durable tasks") written out by hand, independently of `TaskMachine`'s switch.
 private let expected: [TaskState: [TaskEvent: TaskState]] = [
     .idle: [.start: .planning, .fail: .failed, .cancel: .cancelled],
     .planning: [.plan: .executing, .pause: .paused, .fail: .failed, .cancel: .cancelled],

@@ -1,10 +1,7 @@
+import Glibc
 import SwitchyardWorkers
 import Synchronization
 import Testing
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What the jobs of one test saw.
 private final class Seen: Sendable {

@@ -1,7 +1,6 @@
 import Prometheus
 import SwitchyardCore
 import SwitchyardEdge
-import SwitchyardStore
 import SwitchyardTasks
 
 extension Gateway {
@@ -13,13 +12,11 @@ extension Gateway {
     /// then reads the new history rows from the store, so the order is the store's `seq` order and
     /// nothing is skipped. Changes made by another process (`switchyard tasks pause`) show up when
     /// this process next commits for the task. Draining the gateway ends open streams.
-    func streamTaskEvents(
-        _ request: HTTPRequest, responder: HTTPResponder, runtime: TaskRuntime, id: String, owner: String,
-        requestID: String
-    ) async throws(StoreError) {
-        let snapshot = try await runtime.snapshotOrNotFound(id: id, owner: owner)
+    func streamTaskEvents(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        let (request, responder, id, owner, requestID) = (c.request, c.responder, c["id"], c.keyName, c.requestID)
+        let snapshot = try await service.task(id: id, owner: owner)
         var last = Int64(request.headers["last-event-id"] ?? Self.queryItems(request.query)["after"] ?? "0") ?? 0
-        let wakeUps = runtime.hub.subscribe(taskID: id)
+        let wakeUps = service.changes(of: id)
         let writer = responder.startStream(
             status: 200,
             headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache", "x-request-id": requestID])
@@ -34,9 +31,7 @@ extension Gateway {
                 let after = last
                 let events: [HistoryEvent]
                 do {
-                    events = try await runtime.store.perform { store throws(StoreError) in
-                        try store.events(taskID: id, owner: owner, after: after, limit: 500)
-                    }
+                    events = try await service.events(id: id, owner: owner, after: after, limit: 500)
                 } catch {
                     return true
                 }
@@ -54,9 +49,10 @@ extension Gateway {
                 if events.count < 500 { return false }
             }
         }
-        if await flush() || snapshot.task.state.isTerminal { return }
+        if await flush() || snapshot.task.state.isTerminal { return 200 }
         for await _ in wakeUps {
-            if await flush() { return }
+            if await flush() { return 200 }
         }
+        return 200
     }
 }

@@ -1,111 +1,94 @@
 import Logging
 import SwitchyardCore
 import SwitchyardEdge
-import SwitchyardStore
 import SwitchyardTasks
+import Synchronization
 
-/// What the gateway holds for durable tasks, idempotent requests and stored responses.
-struct GatewayTasks: Sendable {
+/// What the gateway keeps beyond one request: durable tasks, idempotency records and stored
+/// Responses turns. A gateway without it (`Gateway.init` with no storage) answers `/v1/tasks`
+/// with 503, ignores `Idempotency-Key` and stores no response.
+struct GatewayStorage: Sendable {
+    let tasks: TaskService
     let runtime: TaskRuntime
-    let idempotency: IdempotencyCoordinator
-    /// `store.idempotency_ttl_s`.
-    let idempotencyTTL: Duration
+    let steps: GatewayStepRunner
+    let idempotency: IdempotentRequests
     /// Stored Responses turns (`store.responses_ttl_s`).
-    var responses: ResponsesStorage? = nil
-    var store: TaskStore { runtime.store }
+    let responses: ResponsesStorage
+    /// The failure that stopped the store's last write (a full disk), nil while writes work.
+    let writeFailure: @Sendable () -> StoreError?
+    /// `switchyard_tasks` is counted at most this often, however often `/metrics` is read.
+    static let gaugeMaxAge = Duration.seconds(1)
 }
 
 extension Gateway {
-    /// `/v1/tasks…`: create, list, show, pause, resume, cancel, events. Tasks belong to the
-    /// calling key's NAME; another key's task answers 404 as if it did not exist.
-    func handleTasks(_ request: HTTPRequest, responder: HTTPResponder, requestID: String, keyName: String) async {
+    /// Runs one `/v1/tasks…` operation: 503 when tasks are not enabled, store failures in OpenAI's
+    /// envelope, one log line per request. `body` answers and returns the status it sent. Tasks
+    /// belong to the calling key's NAME; another key's task answers 404 as if it did not exist.
+    func taskEndpoint(_ c: EndpointCall, _ body: (TaskService) async throws(StoreError) -> Int) async {
         let started = ContinuousClock.now
         var status = 200
-        defer { logTaskRequest(request, requestID: requestID, keyName: keyName, status: status, started: started) }
-        guard let tasks else {
+        defer {
+            logTaskRequest(c.request, requestID: c.requestID, keyName: c.keyName, status: status, started: started)
+        }
+        guard let service = storage?.tasks else {
             status = 503
             return respondError(
-                responder,
+                c.responder,
                 APIError(
                     status: 503, type: "server_error", code: "tasks_unavailable", message: "Tasks are not enabled."),
-                requestID: requestID)
+                requestID: c.requestID)
         }
-        let runtime = tasks.runtime
-        let parts = request.path.dropFirst("/v1/tasks".count).split(separator: "/", omittingEmptySubsequences: false)
-            .dropFirst().map(String.init)
-        let method = request.method
-        do throws(StoreError) {
-            switch (parts.count, parts.last ?? "") {
-            case (0, _):
-                if method == "POST" {
-                    let create: TaskCreateRequest
-                    do {
-                        create = try TaskCreateRequest.parse(body: request.body, table: currentTable)
-                    } catch {
-                        status = error.status
-                        return respondError(responder, error, requestID: requestID)
-                    }
-                    let snapshot = try await runtime.create(
-                        owner: keyName, agent: create.agent, metadata: create.metadata, steps: create.steps)
-                    status = 202
-                    return respondTask(responder, snapshot, status: 202, requestID: requestID)
-                }
-                guard method == "GET" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "GET, POST")
-                }
-                status = try await listTasks(
-                    request, responder: responder, runtime: runtime, requestID: requestID, owner: keyName)
-            case (1, let id) where !id.isEmpty:
-                guard method == "GET" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "GET")
-                }
-                respondTask(
-                    responder, try await runtime.snapshotOrNotFound(id: id, owner: keyName), requestID: requestID)
-            case (2, "events") where !parts[0].isEmpty:
-                guard method == "GET" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "GET")
-                }
-                try await streamTaskEvents(
-                    request, responder: responder, runtime: runtime, id: parts[0], owner: keyName, requestID: requestID)
-            case (2, let action) where !parts[0].isEmpty && ["pause", "resume", "cancel"].contains(action):
-                guard method == "POST" else {
-                    status = 405
-                    return methodNotAllowed(request, responder, requestID, "POST")
-                }
-                let id = parts[0]
-                let snapshot: TaskSnapshot
-                switch action {
-                case "pause": snapshot = try await runtime.pause(id: id, owner: keyName)
-                case "resume": snapshot = try await runtime.resume(id: id, owner: keyName)
-                default: snapshot = try await runtime.cancel(id: id, owner: keyName)
-                }
-                respondTask(responder, snapshot, requestID: requestID)
-            default:
-                status = 404
-                unknownPath(request, responder, requestID: requestID)
-            }
+        do {
+            status = try await body(service)
         } catch {
             let apiError = taskAPIError(error)
             status = apiError.status
-            respondError(responder, apiError, requestID: requestID)
+            respondError(c.responder, apiError, requestID: c.requestID)
         }
     }
 
-    /// `GET /v1/tasks?state=&agent=&limit=&after=`: newest first, OpenAI list shape.
-    private func listTasks(
-        _ request: HTTPRequest, responder: HTTPResponder, runtime: TaskRuntime, requestID: String, owner: String
+    /// `POST /v1/tasks`: validates every step, then creates, plans and schedules the task (202).
+    func createTask(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        let create: TaskCreateRequest
+        do {
+            create = try TaskCreateRequest.parse(body: c.request.body) { model in
+                if case .notFound = c.table.resolve(model: model) { return false }
+                return true
+            }
+        } catch {
+            respondError(c.responder, error, requestID: c.requestID)
+            return error.status
+        }
+        respondTask(
+            c.responder, try await service.create(owner: c.keyName, create), status: 202, requestID: c.requestID)
+        return 202
+    }
+
+    /// `GET /v1/tasks/{id}`.
+    func showTask(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        respondTask(c.responder, try await service.task(id: c["id"], owner: c.keyName), requestID: c.requestID)
+        return 200
+    }
+
+    /// `POST /v1/tasks/{id}/pause|resume|cancel`.
+    func controlTask(
+        _ c: EndpointCall, _ service: TaskService, _ action: TaskControl
     ) async throws(StoreError) -> Int {
-        let query = Self.queryItems(request.query)
+        respondTask(
+            c.responder, try await service.control(action, id: c["id"], owner: c.keyName), requestID: c.requestID)
+        return 200
+    }
+
+    /// `GET /v1/tasks?state=&agent=&limit=&after=`: newest first, OpenAI list shape.
+    func listTasks(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
+        let query = Self.queryItems(c.request.query)
         var state: TaskState?
         if let s = query["state"] {
             guard let parsed = TaskState(rawValue: s) else {
                 let e = APIError.invalidRequest(
                     "`state` must be one of " + TaskState.allCases.map(\.rawValue).joined(separator: ", ") + ".",
                     param: "state")
-                respondError(responder, e, requestID: requestID)
+                respondError(c.responder, e, requestID: c.requestID)
                 return e.status
             }
             state = parsed
@@ -114,29 +97,14 @@ extension Gateway {
         if let l = query["limit"] {
             guard let parsed = Int(l), (1...100).contains(parsed) else {
                 let e = APIError.invalidRequest("`limit` must be an integer from 1 to 100.", param: "limit")
-                respondError(responder, e, requestID: requestID)
+                respondError(c.responder, e, requestID: c.requestID)
                 return e.status
             }
             limit = parsed
         }
-        let agent = query["agent"]
-        let after = query["after"]
-        let (filter, pageSize) = (state, limit)
-        let (page, snapshots) = try await runtime.store.perform { store throws(StoreError) in
-            let page = try store.listTasks(owner: owner, state: filter, agent: agent, limit: pageSize, after: after)
-            var snapshots: [TaskSnapshot] = []
-            for task in page.tasks {
-                if let snapshot = try store.task(id: task.id, owner: owner) { snapshots.append(snapshot) }
-            }
-            return (page, snapshots)
-        }
-        respondJSON(
-            responder, status: 200,
-            [
-                "object": "list", "data": .array(snapshots.map(TaskRendering.task)), "has_more": .bool(page.hasMore),
-                "first_id": page.firstID.map(JSON.string) ?? .null, "last_id": page.lastID.map(JSON.string) ?? .null,
-            ],
-            requestID: requestID)
+        let listing = try await service.list(
+            TaskQuery(owner: c.keyName, state: state, agent: query["agent"], limit: limit, after: query["after"]))
+        respondJSON(c.responder, status: 200, TaskRendering.list(listing), requestID: c.requestID)
         return 200
     }
 
@@ -145,11 +113,32 @@ extension Gateway {
             status: status, headers: baseHeaders(requestID), body: TaskRendering.task(snapshot).serialized())
     }
 
+    /// Sets `switchyard_tasks{state}` from the store: every task in it, whichever process moved
+    /// it. One grouped count, at most once per `gaugeMaxAge` however often `/metrics` is read.
+    func refreshTaskGauge() async {
+        guard let storage else { return }
+        let now = ContinuousClock.now
+        let due = taskGaugeCountedAt.withLock { last -> Bool in
+            if let last, now - last < GatewayStorage.gaugeMaxAge { return false }
+            last = now
+            return true
+        }
+        guard due, let counts = try? await storage.tasks.store.taskCounts() else { return }
+        for (state, count) in counts { metrics.tasks(state: state.rawValue, count: count) }
+    }
+
+    /// A failure of any store (idempotency records too) in OpenAI's envelope.
+    func storeAPIError(_ error: any Error) -> APIError {
+        if let error = error as? StoreError { return taskAPIError(error) }
+        logger.error("store failure", metadata: ["error": .string(storeErrorKind(error))])
+        return .internalError("The store failed.")
+    }
+
     /// `/readyz`'s `store` detail: `{"ok": true}`, or the failure that stopped the last write
     /// (`{"ok": false, "error": "disk_full", "detail": …}`); nil without a task runtime.
     func storeReadiness() -> JSON? {
-        guard let store = tasks?.store else { return nil }
-        guard let failure = store.lastWriteFailure else { return ["ok": true] }
+        guard let storage else { return nil }
+        guard let failure = storage.writeFailure() else { return ["ok": true] }
         return ["ok": false, "error": .string(failure.kind.rawValue), "detail": .string(failure.message)]
     }
 
@@ -199,13 +188,12 @@ extension Gateway {
     private func logTaskRequest(
         _ request: HTTPRequest, requestID: String, keyName: String, status: Int, started: ContinuousClock.Instant
     ) {
-        let (s, atto) = (ContinuousClock.now - started).components
         logger.info(
             "request",
             metadata: [
                 "request_id": .string(requestID), "client_key": .string(keyName), "method": .string(request.method),
                 "route": .string(Self.taskRoute(request.path)), "status": .stringConvertible(status),
-                "latency_ms": .string(String(Double(s) * 1000 + Double(atto) / 1e15)),
+                "latency_ms": .string(String((ContinuousClock.now - started).inMilliseconds)),
             ])
     }
 

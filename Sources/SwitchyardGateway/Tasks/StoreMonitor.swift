@@ -1,8 +1,8 @@
 import Logging
-import SwitchyardStore
+import SwitchyardTasks
 import Synchronization
 
-/// Reports the task store's write outcomes (`TaskStore.Configuration.onWrite`): metrics for each,
+/// Reports the task store's write outcomes (`SQLiteStore.Configuration.onWrite`): metrics for each,
 /// and one log line when writes start failing and one when they work again, not one per request.
 /// A failing store (a full disk) stops tasks and idempotent requests only; chat goes on.
 final class StoreMonitor: Sendable {

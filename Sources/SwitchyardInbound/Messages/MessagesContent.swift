@@ -138,23 +138,18 @@ struct MessagesContent {
 
     mutating func image(_ o: JSONObject, path: String) throws(APIError) -> ContentPart? {
         var r = RequestReader(object: o, prefix: path + ".")
-        guard let source = try r.object("source") else { throw APIError.missing(path + ".source") }
-        var sr = RequestReader(object: source, prefix: path + ".source.")
+        var sr = RequestReader(object: try r.requiredObject("source"), prefix: path + ".source.")
         switch try sr.string("type") {
         case "base64":
-            guard let mediaType = try sr.string("media_type") else {
-                throw APIError.missing(path + ".source.media_type")
-            }
+            let mediaType = try sr.requiredString("media_type")
             guard Self.imageTypes.contains(mediaType) else {
                 throw .invalidRequest(
                     "\(path).source.media_type must be one of image/jpeg, image/png, image/gif, image/webp.",
                     param: path + ".source.media_type", code: "invalid_value")
             }
-            guard let data = try sr.string("data") else { throw APIError.missing(path + ".source.data") }
-            return .imageURL(url: "data:\(mediaType);base64,\(data)", detail: nil)
+            return .imageURL(url: "data:\(mediaType);base64,\(try sr.requiredString("data"))", detail: nil)
         case "url":
-            guard let url = try sr.string("url") else { throw APIError.missing(path + ".source.url") }
-            return .imageURL(url: url, detail: nil)
+            return .imageURL(url: try sr.requiredString("url"), detail: nil)
         case nil:
             throw APIError.missing(path + ".source.type")
         case let other?:
@@ -165,18 +160,17 @@ struct MessagesContent {
 
     mutating func document(_ o: JSONObject, path: String) throws(APIError) -> ContentPart? {
         var r = RequestReader(object: o, prefix: path + ".")
-        guard let source = try r.object("source") else { throw APIError.missing(path + ".source") }
+        let source = try r.requiredObject("source")
         var sr = RequestReader(object: source, prefix: path + ".source.")
         switch try sr.string("type") {
         case "base64":
             let mediaType = try sr.string("media_type") ?? "application/pdf"
-            guard let data = try sr.string("data") else { throw APIError.missing(path + ".source.data") }
+            let data = try sr.requiredString("data")
             return .file(
                 fileData: "data:\(mediaType);base64,\(data)", fileID: nil,
                 filename: try r.string("title") ?? "document.pdf")
         case "text":
-            guard let data = try sr.string("data") else { throw APIError.missing(path + ".source.data") }
-            return .text(data)
+            return .text(try sr.requiredString("data"))
         case "content":
             switch source["content"] {
             case .string(let s)?:

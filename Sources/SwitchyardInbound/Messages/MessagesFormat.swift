@@ -54,7 +54,7 @@ public enum MessagesReplay {
         func emit(_ type: String, _ fields: JSONObject) {
             var o: JSONObject = ["type": .string(type)]
             for e in fields { o.appendUnique(e.key, e.value) }
-            out += MessagesStreamEncoder.frame(type, o)
+            out += SSE.event(type, o)
         }
         var start = message
         start["content"] = []

@@ -50,6 +50,6 @@ extension MessagesStreamEncoder {
         default:
             break
         }
-        out += Self.frame(type, raw)
+        out += SSE.event(type, raw)
     }
 }

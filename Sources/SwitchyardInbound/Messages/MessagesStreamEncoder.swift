@@ -94,7 +94,7 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     }
 
     public mutating func fail(_ error: APIError) -> [UInt8] {
-        Self.frame("error", MessagesErrors.object(error))
+        SSE.event("error", MessagesErrors.object(error))
     }
 
     // MARK: Written events
@@ -230,17 +230,6 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
         var o = JSONObject()
         o.appendUnique("type", .string(type))
         for e in fields { o.appendUnique(e.key, e.value) }
-        out += Self.frame(type, o)
-    }
-
-    /// `event: <type>\ndata: <json>\n\n`.
-    static func frame(_ type: String, _ object: JSONObject) -> [UInt8] {
-        var out: [UInt8] = Array("event: ".utf8)
-        out.reserveCapacity(type.utf8.count + 256)
-        out += type.utf8
-        out += "\ndata: ".utf8
-        object.write(to: &out)
-        out += [0x0A, 0x0A]
-        return out
+        out += SSE.event(type, o)
     }
 }

@@ -113,16 +113,11 @@ public struct ResponsesItems {
     }
 
     mutating func part(_ value: JSON, path: String) throws(APIError) -> ContentPart? {
-        guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
-        var r = RequestReader(object: o, prefix: path + ".")
-        guard let type = try r.string("type") else { throw APIError.missing(path + ".type") }
+        var r = try RequestReader(value, at: path)
+        let type = try r.requiredString("type")
         switch type {
-        case "input_text", "output_text", "text":
-            guard let t = try r.string("text") else { throw APIError.missing(path + ".text") }
-            return .text(t)
-        case "refusal":
-            guard let t = try r.string("refusal") else { throw APIError.missing(path + ".refusal") }
-            return .refusal(t)
+        case "input_text", "output_text", "text": return .text(try r.requiredString("text"))
+        case "refusal": return .refusal(try r.requiredString("refusal"))
         case "input_image":
             if let url = try r.string("image_url") { return .imageURL(url: url, detail: try r.string("detail")) }
             if try r.string("file_id") != nil {
@@ -142,11 +137,7 @@ public struct ResponsesItems {
             }
             return .file(fileData: data.map(Self.dataURL), fileID: id, filename: try r.string("filename"))
         case "input_audio":
-            guard let a = try r.object("input_audio") else { throw APIError.missing(path + ".input_audio") }
-            var ar = RequestReader(object: a, prefix: path + ".input_audio.")
-            guard let data = try ar.string("data") else { throw APIError.missing(path + ".input_audio.data") }
-            guard let format = try ar.string("format") else { throw APIError.missing(path + ".input_audio.format") }
-            return .inputAudio(data: data, format: format)
+            return try r.inputAudio()
         default:
             unsupported(path + ".type", "a content part of type \"\(type)\"")
             return nil

@@ -8,12 +8,8 @@ public enum ResponsesReplay {
         var out: [UInt8] = []
         var sequence = 0
         func emit(_ type: String, _ fields: JSONObject) {
-            var o = JSONObject()
-            o.appendUnique("type", .string(type))
-            for e in fields { o.appendUnique(e.key, e.value) }
-            o.appendUnique("sequence_number", .int(sequence))
+            out += ResponsesStreamEncoder.event(type, fields, sequence: sequence)
             sequence += 1
-            out += ResponsesStreamEncoder.frame(type, o)
         }
         var start = response
         start["status"] = "in_progress"

@@ -23,14 +23,7 @@ public import SwitchyardCore
 /// refused on every target: the gateway answers a request in the request (**policy**).
 public enum ResponsesRequest {
     public static func parse(body: [UInt8]) throws(APIError) -> ChatRequest {
-        let json: JSON
-        do {
-            json = try JSON.parse(body)
-        } catch {
-            throw .invalidRequest(
-                "We could not parse the JSON body of your request (\(error)). Send valid JSON.",
-                code: "invalid_json")
-        }
+        let json = try JSON.requestBody(body)
         guard case .object(let o) = json else {
             throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
         }
@@ -168,26 +161,14 @@ public enum ResponsesRequest {
     }
 
     static func parseFormat(_ value: JSON) throws(APIError) -> ResponseFormat {
-        guard case .object(let o) = value else {
-            throw APIError.wrongType("text.format", expected: "object", got: value)
-        }
-        var r = RequestReader(object: o, prefix: "text.format.")
-        switch try r.string("type") {
-        case "text": return .text
-        case "json_object": return .jsonObject
-        case "json_schema":
-            guard let name = try r.string("name") else { throw APIError.missing("text.format.name") }
+        try ResponseFormat.parse(value, at: "text.format") { r throws(APIError) in
+            let name = try r.requiredString("name")
             guard let schema = r.value("schema") else { throw APIError.missing("text.format.schema") }
             guard case .object = schema else {
                 throw APIError.wrongType("text.format.schema", expected: "object", got: schema)
             }
             return .jsonSchema(
                 name: name, description: try r.string("description"), schema: schema, strict: try r.bool("strict"))
-        case nil: throw APIError.missing("text.format.type")
-        case let other?:
-            throw .invalidRequest(
-                "Invalid text.format.type '\(other)': expected text, json_object or json_schema.",
-                param: "text.format.type", code: "invalid_value")
         }
     }
 }

@@ -57,6 +57,6 @@ extension ResponsesStreamEncoder {
         default:
             break
         }
-        out += Self.frame(type, raw)
+        out += SSE.event(type, raw)
     }
 }

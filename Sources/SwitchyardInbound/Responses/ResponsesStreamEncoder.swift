@@ -289,22 +289,16 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
 
     /// One event with the next sequence number.
     mutating func emit(_ type: String, _ fields: JSONObject, into out: inout [UInt8]) {
+        out += Self.event(type, fields, sequence: sequence)
+        sequence += 1
+    }
+
+    /// The event `type`: `{"type": type, …fields, "sequence_number": sequence}`, framed.
+    static func event(_ type: String, _ fields: JSONObject, sequence: Int) -> [UInt8] {
         var o = JSONObject()
         o.appendUnique("type", .string(type))
         for e in fields { o.appendUnique(e.key, e.value) }
         o.appendUnique("sequence_number", .int(sequence))
-        sequence += 1
-        out += Self.frame(type, o)
-    }
-
-    /// `event: <type>\ndata: <json>\n\n`.
-    static func frame(_ type: String, _ object: JSONObject) -> [UInt8] {
-        var out: [UInt8] = Array("event: ".utf8)
-        out.reserveCapacity(type.utf8.count + 256)
-        out += type.utf8
-        out += "\ndata: ".utf8
-        object.write(to: &out)
-        out += [0x0A, 0x0A]
-        return out
+        return SSE.event(type, o)
     }
 }

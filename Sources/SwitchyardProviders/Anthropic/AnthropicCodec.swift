@@ -1,9 +1,9 @@
 public import SwitchyardCore
 
-/// Anthropic Messages API codec (`POST /v1/messages`, anthropic-messages.md), translating
-/// OpenAI Chat requests and answers by the rules of mapping.md §1–§8. A request that arrived as
-/// Anthropic Messages is not translated: its body goes out with only `model` replaced and the
-/// answer comes back as sent (`AnthropicCodec+Native.swift`).
+/// Anthropic Messages API codec (`POST /v1/messages`), translating OpenAI Chat requests and
+/// answers by the rules of docs/translation.md §1–§8. A request that arrived as Anthropic
+/// Messages is not translated: its body goes out with only `model` replaced and the answer comes
+/// back as sent (`AnthropicCodec+Native.swift`).
 ///
 /// Pure: every decision is a function of the request, the ``TargetContext`` and the bytes
 /// received, so each rule is tested from recorded payloads (`Fixtures/anthropic/`).

@@ -1,6 +1,6 @@
 import SwitchyardCore
 
-/// OpenAI message content → Anthropic content blocks (mapping.md §2.1).
+/// OpenAI message content → Anthropic content blocks (docs/translation.md §2.1).
 ///
 /// `path` is the content's JSON path (`messages[1].content`); errors name the part
 /// (`messages[1].content[2].image_url.url`).

@@ -1,6 +1,6 @@
 import SwitchyardCore
 
-/// Anthropic error answers and stream `error` events → ``ProviderError`` (mapping.md §8).
+/// Anthropic error answers and stream `error` events → ``ProviderError`` (docs/translation.md §8).
 ///
 /// The Anthropic `error.type` decides first (stream errors arrive with status 200); the HTTP
 /// status decides when the type is missing or generic. Messages of credential errors are

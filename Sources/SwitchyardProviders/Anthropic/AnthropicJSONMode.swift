@@ -1,6 +1,6 @@
 import SwitchyardCore
 
-/// How an OpenAI `response_format` is realised on Anthropic (mapping.md §4).
+/// How an OpenAI `response_format` is realised on Anthropic (docs/translation.md §4).
 ///
 /// - `json_object` → a forced tool `json_response` whose schema accepts any object;
 /// - `json_schema` → `output_config.format` on targets flagged `structuredOutputs`, otherwise

@@ -1,11 +1,11 @@
 import SwitchyardCore
 
-/// OpenAI `messages` → Anthropic `system` + `messages` (mapping.md §2, steps 1–8).
+/// OpenAI `messages` → Anthropic `system` + `messages` (docs/translation.md §2, steps 1–8).
 ///
 /// Feed messages in order with ``add(_:at:)``, then call ``finish()``.
 ///
 /// **Policy, `system` shape:** one string, the system/developer texts joined with `"\n\n"` in
-/// their original order (the form of the worked example in mapping.md §2.2; every Anthropic
+/// their original order (the form of the worked example in docs/translation.md §2.2; every Anthropic
 /// model accepts it). Empty system texts are skipped; with none left `system` is omitted.
 struct AnthropicMessageBuilder {
     struct Turn {

@@ -1,7 +1,7 @@
 import SwitchyardCore
 
-/// Builds the Anthropic Messages body for one OpenAI request (mapping.md §1–§5), rejecting
-/// what Anthropic cannot honour with a 400 naming the parameter (§9.1).
+/// Builds the Anthropic Messages body for one OpenAI request (docs/translation.md §1–§5), rejecting
+/// what Anthropic cannot honour with a 400 naming the parameter (docs/translation.md §9.1).
 ///
 /// Key order: `model`, `max_tokens`, `system`, `messages`, `tools`, `tool_choice`,
 /// `temperature`, `top_p`, `stop_sequences`, `metadata`, `output_config`, `stream`.
@@ -46,7 +46,7 @@ struct AnthropicRequestEncoder {
         return .object(body)
     }
 
-    /// Parameters with no Anthropic counterpart that change the answer's shape (§1, §10).
+    /// Parameters with no Anthropic counterpart that change the answer's shape (docs/translation.md §1, §10).
     private func rejectUnsupported() throws(APIError) {
         if let n = request.n, n > 1 {
             throw .unsupportedParameter(

@@ -1,6 +1,6 @@
 import SwitchyardCore
 
-/// A non-streaming Anthropic `message` → one OpenAI choice (mapping.md §6).
+/// A non-streaming Anthropic `message` → one OpenAI choice (docs/translation.md §6).
 ///
 /// `content` is the concatenated `text` blocks, `tool_calls` the `tool_use` blocks in order
 /// (`arguments` = the serialised `input`); `content` is `null` when there are tool calls and no

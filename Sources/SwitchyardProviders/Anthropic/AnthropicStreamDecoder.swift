@@ -1,6 +1,6 @@
 public import SwitchyardCore
 
-/// Anthropic Messages SSE → unified stream events (mapping.md §7.1, "hold the role back" variant).
+/// Anthropic Messages SSE → unified stream events (docs/translation.md §7.1, "hold the role back" variant).
 ///
 /// - The role is not sent on `message_start`; it rides on the first real delta: `role` +
 ///   `content` for text, `role` + `content: null` + the first tool-call fragment for a tool-only
@@ -10,7 +10,7 @@ public import SwitchyardCore
 ///   carries `id`, `name` and `arguments: ""`, then each non-empty `partial_json` fragment. A tool
 ///   block that streamed no fragment gets `arguments: "{}"` at its `content_block_stop`, so
 ///   clients parse the same `{}` a non-streaming answer would carry.
-/// - The forced JSON tool (mapping.md §4) streams its fragments as `content`; text is dropped
+/// - The forced JSON tool (docs/translation.md §4) streams its fragments as `content`; text is dropped
 ///   then, as in ``AnthropicResponseDecoder``.
 /// - thinking, signatures, citations, `ping` and unknown events produce nothing.
 /// - `message_stop` → finish delta, `.usage`, `.done`. An `error` event → `.error`.
@@ -25,8 +25,8 @@ public import SwitchyardCore
 /// held until the next event, and dropped when that is an `error` or the end of the body, so a
 /// stream that fails before its first content block still fails over before anything reached the
 /// client, as it does when translated.
-public struct AnthropicStreamDecoder: StreamDecoder {
-    private var sse = SSEParser()
+public struct AnthropicStreamDecoder: SSEStreamDecoder {
+    public var sse = SSEParser()
     private let forcedJSON: Bool
     private var roleSent = false
     /// Anthropic content-block index → OpenAI tool-call index.
@@ -57,35 +57,26 @@ public struct AnthropicStreamDecoder: StreamDecoder {
 
     public var isComplete: Bool { stopReason != nil || messageStopped }
 
-    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.feed(bytes) { handle(m, into: &out) }
-        return out
-    }
-
-    public mutating func finish() -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.finish() { handle(m, into: &out) }
+    public mutating func end(into out: inout [StreamEvent]) {
         held = []
         if !ended, stopReason != nil { emitFinish(into: &out) }
         emitUsage(into: &out)
-        return out
     }
 
-    private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
+    public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
         guard !ended else { return }
-        guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
+        guard let o = m.jsonObject else {
             malformedEvents += 1
             return
         }
-        guard keepRaw else { return handle(o, json, event: m.event, into: &out) }
+        guard keepRaw else { return handle(o, event: m.event, into: &out) }
         let type = o["type"]?.stringValue ?? m.event
         if type == "error" {
             held = []
-            return handle(o, json, event: m.event, into: &out)
+            return handle(o, event: m.event, into: &out)
         }
         if type == "message_start" || (type == "ping" && !released) {
-            if type == "message_start" { handle(o, json, event: m.event, into: &out) }
+            if type == "message_start" { handle(o, event: m.event, into: &out) }
             held.append(o)
             return
         }
@@ -93,7 +84,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
         for h in held { out.append(.choices([], raw: RawChunk(h))) }
         held = []
         var own: [StreamEvent] = []
-        handle(o, json, event: m.event, into: &own)
+        handle(o, event: m.event, into: &own)
         // The event's own deltas ride with it; usage and the end marker follow as they are.
         var deltas: [ChoiceDelta] = []
         var rest: [StreamEvent] = []
@@ -104,7 +95,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
         out += rest
     }
 
-    private mutating func handle(_ o: JSONObject, _ json: JSON, event: String?, into out: inout [StreamEvent]) {
+    private mutating func handle(_ o: JSONObject, event: String?, into out: inout [StreamEvent]) {
         switch o["type"]?.stringValue ?? event {
         case "message_start":
             if let u = o["message"]?["usage"]?.objectValue { mergeUsage(u) }
@@ -153,7 +144,7 @@ public struct AnthropicStreamDecoder: StreamDecoder {
             out.append(.done)
             ended = true
         case "error":
-            out.append(.error(AnthropicErrorMapping.streamError(json)))
+            out.append(.error(AnthropicErrorMapping.streamError(.object(o))))
             ended = true
         default:
             return  // ping and event types newer than this codec

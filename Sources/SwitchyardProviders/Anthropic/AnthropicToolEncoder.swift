@@ -1,12 +1,12 @@
 import SwitchyardCore
 
 /// OpenAI `tools`, `tool_choice`, `parallel_tool_calls` and the forced JSON tool → Anthropic
-/// `tools` and `tool_choice` (mapping.md §1, §2 step 9, §3, §4).
+/// `tools` and `tool_choice` (docs/translation.md §1, §2 step 9, §3, §4).
 struct AnthropicToolEncoder {
     let request: ChatRequest
     let target: TargetContext
     let jsonMode: AnthropicJSONMode
-    /// Functions called in the message history (need a definition, mapping.md §2 step 9).
+    /// Functions called in the message history (need a definition, docs/translation.md §2 step 9).
     let calledToolNames: [String]
 
     func encode() throws(APIError) -> (tools: [JSON], toolChoice: JSON?) {
@@ -59,7 +59,7 @@ struct AnthropicToolEncoder {
         }
 
         // History with tool blocks but no client tools: Anthropic 400s, so declare stubs and
-        // forbid calling them (**policy**, mapping.md §2 step 9).
+        // forbid calling them (**policy**, docs/translation.md §2 step 9).
         if request.tools.isEmpty, !calledToolNames.isEmpty {
             for name in calledToolNames where names.insert(name).inserted {
                 tools.append(["name": .string(name), "input_schema": ["type": "object", "properties": [:]]])

@@ -2,7 +2,7 @@ import SwitchyardCore
 
 /// Small translations shared by the response and stream decoders and the request encoder.
 enum AnthropicWire {
-    /// mapping.md §6.1. `forcedJSON`: the reply came through the forced `json_response` tool (§4),
+    /// docs/translation.md §6.1. `forcedJSON`: the reply came through the forced `json_response` tool (§4),
     /// which the client sees as plain content, so `tool_use` ends it with `stop`.
     static func finishReason(_ stopReason: String?, forcedJSON: Bool) -> FinishReason {
         switch stopReason {
@@ -14,7 +14,7 @@ enum AnthropicWire {
         }
     }
 
-    /// mapping.md §6.2: Anthropic's `input_tokens` counts only the uncached part, so the OpenAI
+    /// docs/translation.md §6.2: Anthropic's `input_tokens` counts only the uncached part, so the OpenAI
     /// prompt count adds both cache counters back. Missing counts are 0; the cache details are
     /// reported only when Anthropic sent the counter.
     static func usage(_ value: JSON?) -> Usage {
@@ -28,7 +28,7 @@ enum AnthropicWire {
             cachedTokens: cacheRead, cacheWriteTokens: cacheWrite)
     }
 
-    /// mapping.md §5: Anthropic restricts tool-use ids to `[a-zA-Z0-9_-]`; anything else becomes
+    /// docs/translation.md §5: Anthropic restricts tool-use ids to `[a-zA-Z0-9_-]`; anything else becomes
     /// `_`, applied identically to `tool_use.id` and `tool_result.tool_use_id`.
     static func toolID(_ id: String) -> String {
         var needsRewrite = false

@@ -1,9 +1,9 @@
 public import SwitchyardCore
 
-/// Gemini Developer API `generateContent` codec (gemini-generate-content.md; rules in mapping.md).
+/// Gemini Developer API `generateContent` codec; the rules are docs/translation.md's.
 ///
 /// Pure: no I/O, clocks or randomness. Tool-call ids Gemini leaves out are derived from
-/// `TargetContext.idSeed` (mapping.md §5), so the caller controls their uniqueness.
+/// `TargetContext.idSeed` (docs/translation.md §5), so the caller controls their uniqueness.
 public struct GeminiCodec: ProviderCodec {
     public init() {}
 
@@ -57,7 +57,7 @@ public struct GeminiCodec: ProviderCodec {
         GeminiStreamDecoder(idSeed: target.idSeed)
     }
 
-    /// Request fields Gemini has no counterpart for and the encoder leaves out (mapping.md §1 "drop"),
+    /// Request fields Gemini has no counterpart for and the encoder leaves out (docs/translation.md §1 "drop"),
     /// for the gateway to log at debug level and count.
     public static func droppedParameters(_ request: ChatRequest) -> [String] {
         let dropped = [

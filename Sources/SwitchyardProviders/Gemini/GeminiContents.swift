@@ -1,6 +1,6 @@
 import SwitchyardCore
 
-/// OpenAI `messages` → Gemini `systemInstruction` + `contents` (mapping.md §2, §2.1, §5).
+/// OpenAI `messages` → Gemini `systemInstruction` + `contents` (docs/translation.md §2, §2.1, §5).
 ///
 /// System and developer text is hoisted; user/assistant/tool messages become `user`/`model`
 /// turns; consecutive same-role turns merge; every assistant tool call must be answered by exactly
@@ -10,7 +10,7 @@ struct GeminiContents {
     var systemParts: [JSON] = []
     /// `Content` objects in order.
     var contents: [JSON] = []
-    /// Names of functions called in the history, first-seen order (stub declarations, §2 step 9).
+    /// Names of functions called in the history, first-seen order (stub declarations, docs/translation.md §2 step 9).
     var calledNames: [String] = []
 
     private var turns: [(role: String, parts: [JSON])] = []
@@ -78,7 +78,7 @@ struct GeminiContents {
         contents = turns.map { .object(["role": .string($0.role), "parts": .array($0.parts)]) }
     }
 
-    /// Adds parts as a turn, merging into the previous turn when the role repeats (§2 step 5).
+    /// Adds parts as a turn, merging into the previous turn when the role repeats (docs/translation.md §2 step 5).
     private mutating func append(_ role: String, _ parts: [JSON]) {
         guard !parts.isEmpty else { return }
         if turns.last?.role == role {
@@ -132,7 +132,7 @@ struct GeminiContents {
         return .object(["functionResponse": .object(fr)])
     }
 
-    // MARK: User content parts (§2.1)
+    // MARK: User content parts (docs/translation.md §2.1)
 
     private static func userParts(_ m: ChatMessage, index i: Int) throws(APIError) -> [JSON] {
         guard let content = m.content else { return [] }
@@ -201,7 +201,7 @@ struct GeminiContents {
         return inline(mime: "application/pdf", data: fileData)
     }
 
-    /// Splits `data:<mime>[;params];base64,<data>` at the first comma (mapping.md §2.1).
+    /// Splits `data:<mime>[;params];base64,<data>` at the first comma (docs/translation.md §2.1).
     private static func dataURL(_ url: String, path: String) throws(APIError) -> (mime: String, data: String) {
         let malformed = APIError.invalidRequest(
             "\(path) is not a valid data URL: expected data:<mime>;base64,<data>.", param: path, code: "invalid_value")

@@ -1,7 +1,7 @@
 import SwitchyardCore
 
 /// Gemini error bodies `{"error": {code, message, status, details}}` → `ProviderError`
-/// (gemini-generate-content.md §9, mapping.md §8). Classifies by `error.status`, then
+/// (docs/translation.md §8). Classifies by `error.status`, then
 /// `ErrorInfo.reason` and `QuotaFailure.quotaId`, then the HTTP status.
 enum GeminiErrorDecoder {
     static func decode(status: Int, body: [UInt8]) -> ProviderError {

@@ -1,8 +1,8 @@
 import SwitchyardCore
 
-/// Builds the `generateContent` body from a unified request (mapping.md §1, §3, §4).
+/// Builds the `generateContent` body from a unified request (docs/translation.md §1, §3, §4).
 ///
-/// Key order follows the provider reference: `systemInstruction`, `contents`, `tools`,
+/// Key order is the one Gemini documents: `systemInstruction`, `contents`, `tools`,
 /// `toolConfig`, `generationConfig`. Numbers the client sent are copied as written.
 struct GeminiRequestEncoder {
     let request: ChatRequest
@@ -23,7 +23,7 @@ struct GeminiRequestEncoder {
         return body
     }
 
-    /// Parameters Gemini cannot honour (mapping.md §1: `logit_bias`; deprecated `functions`).
+    /// Parameters Gemini cannot honour (docs/translation.md §1: `logit_bias`; deprecated `functions`).
     private func rejectUnsupported() throws(APIError) {
         if request.logitBias != nil {
             throw APIError.unsupportedParameter("logit_bias", provider: "Gemini")
@@ -34,7 +34,7 @@ struct GeminiRequestEncoder {
         }
     }
 
-    // MARK: generationConfig (§1, §4)
+    // MARK: generationConfig (docs/translation.md §1, §4)
 
     private func generationConfig() -> JSONObject {
         var c = JSONObject()
@@ -96,7 +96,7 @@ struct GeminiRequestEncoder {
         return .double(value)
     }
 
-    // MARK: tools and toolConfig (§3, §2 step 9)
+    // MARK: tools and toolConfig (docs/translation.md §3, §2 step 9)
 
     private func tools(calledNames: [String]) throws(APIError) -> (JSON?, JSON?) {
         guard !request.tools.isEmpty else {
@@ -192,7 +192,7 @@ struct GeminiRequestEncoder {
         return .object(d)
     }
 
-    /// Gemini rejects an OBJECT schema with empty `properties` (§3), so such schemas are omitted.
+    /// Gemini rejects an OBJECT schema with empty `properties` (docs/translation.md §3), so such schemas are omitted.
     private static func hasParameters(_ schema: JSON) -> Bool {
         if let props = schema["properties"]?.objectValue, !props.isEmpty { return true }
         return schema["anyOf"] != nil

@@ -1,9 +1,9 @@
 import SwitchyardCore
 
 /// Gemini `GenerateContentResponse` pieces → unified choices, finish reasons and usage
-/// (mapping.md §6, §6.1, §6.2). Shared by the buffered decode and the stream decoder.
+/// (docs/translation.md §6, §6.1, §6.2). Shared by the buffered decode and the stream decoder.
 enum GeminiResponseDecoder {
-    /// `finishReason` → OpenAI (§6.1). A candidate that called a function always reports `tool_calls`.
+    /// `finishReason` → OpenAI (docs/translation.md §6.1). A candidate that called a function always reports `tool_calls`.
     static func finishReason(_ raw: String?, sawCall: Bool) -> FinishReason {
         if sawCall { return .toolCalls }
         switch raw {
@@ -19,7 +19,7 @@ enum GeminiResponseDecoder {
         }
     }
 
-    /// `usageMetadata` → OpenAI usage (§6.2); `nil` when absent.
+    /// `usageMetadata` → OpenAI usage (docs/translation.md §6.2); `nil` when absent.
     static func usage(_ value: JSON?) -> Usage? {
         guard let value, case .object(let u) = value else { return nil }
         let prompt = (u["promptTokenCount"]?.intValue ?? 0) + (u["toolUsePromptTokenCount"]?.intValue ?? 0)
@@ -39,7 +39,7 @@ enum GeminiResponseDecoder {
         return text
     }
 
-    /// One `functionCall` part as an OpenAI tool call with its §5 id.
+    /// One `functionCall` part as an OpenAI tool call with its id (docs/translation.md §5).
     static func toolCall(_ part: JSON, seed: String, candidate: Int, call: Int) -> ToolCall? {
         guard let fc = part["functionCall"], case .object = fc else { return nil }
         let id = GeminiToolCallID.clientID(

@@ -1,7 +1,7 @@
 import SwitchyardCore
 
 /// Rewrites an OpenAI tool's JSON Schema into the OpenAPI subset Gemini's `parameters` accepts
-/// (mapping.md §3 `clean()`; gemini-generate-content.md §4 lists the keywords Gemini 400s on).
+/// (docs/translation.md §3, which lists the keywords Gemini answers 400 to).
 ///
 /// Walks the schema structurally, so property *names* such as `strict` or `const` survive; only
 /// keywords are rewritten. `$ref`s into the root's `$defs`/`definitions` are inlined up to

@@ -1,12 +1,12 @@
 public import SwitchyardCore
 
-/// Gemini `:streamGenerateContent?alt=sse` → unified stream events (mapping.md §7.2).
+/// Gemini `:streamGenerateContent?alt=sse` → unified stream events (docs/translation.md §7.2).
 ///
 /// Each `data:` payload is a complete `GenerateContentResponse` holding only new parts; there is
 /// no end marker, so completion is `isComplete` (every candidate seen reported a `finishReason`)
 /// when the body ends. Function calls arrive whole and are emitted as one complete tool-call delta
-/// with a §5 id that depends only on `idSeed` and positions, never on how bytes were split.
-public struct GeminiStreamDecoder: StreamDecoder {
+/// with an id (docs/translation.md §5) that depends only on `idSeed` and positions, never on how bytes were split.
+public struct GeminiStreamDecoder: SSEStreamDecoder {
     private struct Candidate {
         var roleSent = false
         var nextTool = 0
@@ -15,7 +15,7 @@ public struct GeminiStreamDecoder: StreamDecoder {
     }
 
     private let seed: String
-    private var sse = SSEParser()
+    public var sse = SSEParser()
     private var candidates: [Int: Candidate] = [:]
     private var lastUsage: Usage?
     public private(set) var malformedEvents = 0
@@ -24,21 +24,12 @@ public struct GeminiStreamDecoder: StreamDecoder {
 
     public var isComplete: Bool { !candidates.isEmpty && candidates.values.allSatisfy(\.finished) }
 
-    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.feed(bytes) { handle(m.data, into: &out) }
-        return out
-    }
-
-    public mutating func finish() -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.finish() { handle(m.data, into: &out) }
+    public mutating func end(into out: inout [StreamEvent]) {
         if let lastUsage { out.append(.usage(lastUsage, raw: nil)) }
-        return out
     }
 
-    private mutating func handle(_ data: String, into out: inout [StreamEvent]) {
-        guard let json = try? JSON.parse(data) else {
+    public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
+        guard let json = try? JSON.parse(m.data) else {
             malformedEvents += 1
             return
         }

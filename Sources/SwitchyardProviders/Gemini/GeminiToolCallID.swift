@@ -1,4 +1,4 @@
-/// Tool-call ids between OpenAI clients and Gemini (mapping.md §5).
+/// Tool-call ids between OpenAI clients and Gemini (docs/translation.md §5).
 ///
 /// Gemini may omit `functionCall.id`; Switchyard then synthesises one that is deterministic in
 /// (`TargetContext.idSeed`, candidate index, call index), so a streamed and a buffered decode of the

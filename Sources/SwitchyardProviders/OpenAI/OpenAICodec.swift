@@ -2,7 +2,7 @@ public import SwitchyardCore
 
 /// OpenAI upstream. A request arriving as Chat Completions is a passthrough: the body reaches the
 /// upstream with only `model` replaced (and, for streams, `stream_options.include_usage` forced on
-/// so every request is metered, mapping.md §7.3); answers and chunks are forwarded as received.
+/// so every request is metered, docs/translation.md §7.3); answers and chunks are forwarded as received.
 /// A Responses request goes to the provider's `/responses` the same way when the target's
 /// `responsesMode` is `native`; otherwise (and for any other origin) the request is translated to
 /// Chat Completions from its typed fields and the answer decoded into the unified form, with no
@@ -155,8 +155,8 @@ public struct OpenAICodec: ProviderCodec {
 
 /// Reads OpenAI chunks for bookkeeping (finish reasons, usage, text) and hands each one on
 /// as `raw` for the passthrough.
-public struct OpenAIStreamDecoder: StreamDecoder {
-    private var sse = SSEParser()
+public struct OpenAIStreamDecoder: SSEStreamDecoder {
+    public var sse = SSEParser()
     private var open: Set<Int> = []
     private var finished: Set<Int> = []
     /// Hand each chunk on as `raw` (a Chat Completions client gets it as it came); false when the
@@ -168,22 +168,10 @@ public struct OpenAIStreamDecoder: StreamDecoder {
 
     public var isComplete: Bool { !finished.isEmpty && open.isSubset(of: finished) }
 
-    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.feed(bytes) { handle(m, into: &out) }
-        return out
-    }
-
-    public mutating func finish() -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.finish() { handle(m, into: &out) }
-        return out
-    }
-
     /// One chunk. It is skimmed (checked, and `error`, `choices` and `usage` located) and only
     /// those members are parsed; a passthrough forwards the chunk's own bytes. Text that is not
     /// valid UTF-8 takes the old way, through a repaired `String`, so such chunks are read as before.
-    private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
+    public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
         if m.dataIs("[DONE]") {
             out.append(.done)
             return

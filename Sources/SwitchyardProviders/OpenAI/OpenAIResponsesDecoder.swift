@@ -71,8 +71,8 @@ public enum OpenAIResponsesDecoder {
 /// function calls numbered in order of appearance) so that recovery and accounting work as for
 /// chat; `response.completed`/`response.incomplete` carry the finish reason, then usage, then
 /// the end marker. `response.failed` and `error` become `.error`.
-public struct OpenAIResponsesStreamDecoder: StreamDecoder {
-    private var sse = SSEParser()
+public struct OpenAIResponsesStreamDecoder: SSEStreamDecoder {
+    public var sse = SSEParser()
     /// output_index → the function call's position among the answer's calls.
     private var callIndex: [Int: Int] = [:]
     private var finished = false
@@ -82,24 +82,9 @@ public struct OpenAIResponsesStreamDecoder: StreamDecoder {
 
     public var isComplete: Bool { finished }
 
-    public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.feed(bytes) { handle(m, into: &out) }
-        return out
-    }
-
-    public mutating func finish() -> [StreamEvent] {
-        var out: [StreamEvent] = []
-        for m in sse.finish() { handle(m, into: &out) }
-        return out
-    }
-
-    private mutating func handle(_ m: SSEMessage, into out: inout [StreamEvent]) {
-        if m.data == "[DONE]" {
-            out.append(.done)
-            return
-        }
-        guard let json = try? JSON.parse(m.data), case .object(let o) = json, let type = o["type"]?.stringValue else {
+    public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
+        if m.isDone { return out.append(.done) }
+        guard let o = m.jsonObject, let type = o["type"]?.stringValue else {
             malformedEvents += 1
             return
         }

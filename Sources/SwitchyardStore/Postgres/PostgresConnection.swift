@@ -1,5 +1,6 @@
 private import CPostgres
 import SwitchyardCore
+import SwitchyardTasks
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import SwitchyardTasks
 import Synchronization
 
 #if canImport(Glibc)

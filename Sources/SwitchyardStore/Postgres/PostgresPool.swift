@@ -1,4 +1,5 @@
 import Dispatch
+import SwitchyardTasks
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,8 +1,8 @@
 public import SwitchyardCore
-import SwitchyardTasks
+public import SwitchyardTasks
 
 extension PostgresStore {
-    /// `TaskStore.benchmark` on PostgreSQL, with the same seed and the same timed operations, so
+    /// `SQLiteStore.benchmark` on PostgreSQL, with the same seed and the same timed operations, so
     /// the figures stand side by side: seeds `tasks` tasks (owner "bench", 10% left executing with
     /// a step in flight, the rest completed with 3 steps) in the database `url` names (its schema
     /// must be empty), times `checkpoints` checkpoint commits and `listings` listings of 1,000

@@ -1,4 +1,6 @@
-import SwitchyardCore
+public import SwitchyardCore
+public import SwitchyardInbound
+public import SwitchyardTasks
 import Synchronization
 
 extension PostgresStore {
@@ -80,7 +82,7 @@ extension PostgresStore {
     /// - Throws: `.notFound` when this process holds no in-flight claim on (owner, key) (another
     ///   process took it over after this one stalled past its lease).
     public func completeIdempotent(
-        owner: String, key: String, status: Int, body: [UInt8], headers: [StoredHeader]
+        owner: String, key: String, status: Int, body: [UInt8], headers: [HeaderField]
     ) async throws(StoreError) {
         claims.withLock { _ = $0.idempotency.remove(IdempotencySlot(owner: owner, key: key)) }
         let me = configuration.instanceID
@@ -138,23 +140,23 @@ extension PostgresStore {
 
 /// Stored response headers as a JSON array of [name, value] pairs (both stores' format).
 enum IdempotencyHeaders {
-    static func encode(_ headers: [StoredHeader]) -> JSON {
+    static func encode(_ headers: [HeaderField]) -> JSON {
         .array(headers.map { .array([.string($0.name), .string($0.value)]) })
     }
 
-    static func decode(_ json: JSON?, path: String) throws(StoreError) -> [StoredHeader] {
+    static func decode(_ json: JSON?, path: String) throws(StoreError) -> [HeaderField] {
         guard let json else { return [] }
         guard let pairs = json.arrayValue else {
             throw StoreError(kind: .corrupt, message: "idempotency headers are not a JSON array", path: path)
         }
-        var headers: [StoredHeader] = []
+        var headers: [HeaderField] = []
         for pair in pairs {
             guard let array = pair.arrayValue, array.count == 2, let name = array[0].stringValue,
                 let value = array[1].stringValue
             else {
                 throw StoreError(kind: .corrupt, message: "idempotency header is not a [name, value] pair", path: path)
             }
-            headers.append(StoredHeader(name: name, value: value))
+            headers.append(HeaderField(name, value))
         }
         return headers
     }

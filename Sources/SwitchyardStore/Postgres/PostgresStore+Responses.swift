@@ -1,5 +1,6 @@
 import SwitchyardCore
 public import SwitchyardInbound
+public import SwitchyardTasks
 
 /// Stored Responses turns, with the SQLite store's rules (see `ResponseStore`): each process reads
 /// every other's turns; ownership and retention are checked in the same statements.

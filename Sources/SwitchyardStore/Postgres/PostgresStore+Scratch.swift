@@ -1,4 +1,5 @@
 package import SwitchyardCore
+package import SwitchyardTasks
 
 /// Scratch schemas, so tests and benchmarks running at once on one server each get an empty
 /// store of their own: a schema named after the caller, and the server's URL with that schema as

@@ -1,4 +1,5 @@
 public import SwitchyardCore
+public import SwitchyardTasks
 import Synchronization
 
 #if canImport(Glibc)
@@ -42,7 +43,7 @@ public final class PostgresStore: Sendable {
         /// Starts the listener (notifications of other processes' commits). Tools that only read or
         /// write once (the CLI, the benchmark) turn it off.
         public var listen: Bool
-        /// Called after every write, as `TaskStore.Configuration.onWrite`: nil when the store worked
+        /// Called after every write, as `SQLiteStore.Configuration.onWrite`: nil when the store worked
         /// (also when it refused the request on its merits), else its own failure (unreachable,
         /// disk full, read-only standby…). Runs on a pool thread; must not call the store.
         public var onWrite: (@Sendable (StoreError?) -> Void)?

@@ -1,5 +1,4 @@
 public import SwitchyardCore
-public import SwitchyardTasks
 
 /// The wire shape of tasks and their events, shared by the HTTP API and `switchyard tasks`.
 ///
@@ -16,6 +15,14 @@ public enum TaskRendering {
         ]
         o["steps"] = .array(snapshot.steps.map(step))
         return .object(o)
+    }
+
+    /// `{"object": "list", "data": [task…], "has_more", "first_id", "last_id"}`: a page of `GET /v1/tasks`.
+    public static func list(_ listing: TaskListing) -> JSONObject {
+        [
+            "object": "list", "data": .array(listing.tasks.map(task)), "has_more": .bool(listing.hasMore),
+            "first_id": listing.firstID.map(JSON.string) ?? .null, "last_id": listing.lastID.map(JSON.string) ?? .null,
+        ]
     }
 
     /// `{"id", "state", "attempts", "provider", "model", "output", "response", "usage", "error"}`;

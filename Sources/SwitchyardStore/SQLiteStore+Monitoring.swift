@@ -3,7 +3,7 @@ import Synchronization
 
 /// What a running server needs to notice changes other processes (`switchyard tasks pause|resume|
 /// cancel`) commit to the same file, and to count every task in it.
-extension TaskStore {
+extension SQLiteStore {
 
     /// SQLite's `PRAGMA data_version` on the writer connection: it changes whenever *another*
     /// connection (another process) has committed since the last call, and never for this store's

@@ -1,3 +1,4 @@
+import SwitchyardCore
 import Synchronization
 
 /// Serialises requests that share an idempotency slot (client key name + `Idempotency-Key`) inside
@@ -44,6 +45,6 @@ enum IdempotencyHash {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3
         }
-        return "fnv1a64:" + RequestID.hex(hash, 16)
+        return "fnv1a64:" + Hex.digits(hash, 16)
     }
 }

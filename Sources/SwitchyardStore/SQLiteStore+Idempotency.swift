@@ -1,60 +1,9 @@
-import SwitchyardCore
+public import SwitchyardCore
+public import SwitchyardInbound
+public import SwitchyardTasks
 import Synchronization
 
-/// A response stored under an idempotency key. `owner` is the configured NAME of the API key.
-public struct IdempotencyRecord: Sendable, Hashable {
-    public var owner: String
-    public var key: String
-    /// The caller's hash of the request (method, path, body); a different hash under the same key is a mismatch.
-    public var requestHash: String
-    public var status: Int
-    public var body: [UInt8]
-    public var headers: [StoredHeader]
-    /// Unix milliseconds.
-    public var createdAt: Int64
-    public var expiresAt: Int64
-
-    public init(
-        owner: String, key: String, requestHash: String, status: Int, body: [UInt8], headers: [StoredHeader],
-        createdAt: Int64, expiresAt: Int64
-    ) {
-        self.owner = owner
-        self.key = key
-        self.requestHash = requestHash
-        self.status = status
-        self.body = body
-        self.headers = headers
-        self.createdAt = createdAt
-        self.expiresAt = expiresAt
-    }
-}
-
-/// A response header kept with an idempotency record (repeatable, order kept). Never store
-/// `Authorization` or other secrets here: the gateway passes response headers only.
-public struct StoredHeader: Sendable, Hashable {
-    public var name: String
-    public var value: String
-
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
-    }
-}
-
-/// What `beginIdempotent` found.
-public enum IdempotencyBegin: Sendable, Hashable {
-    /// No live record: one was created `in_flight`; run the request, then `completeIdempotent`
-    /// (or `abandonIdempotent` if there is no response worth replaying).
-    case new
-    /// The same key and request is being processed (409 and retry later).
-    case inFlight
-    /// Replay this response.
-    case completed(IdempotencyRecord)
-    /// The key was used with a different request (422).
-    case mismatch
-}
-
-extension TaskStore {
+extension SQLiteStore {
     /// Claims `key` for this request in one transaction. An expired record is replaced as if absent.
     /// A different `requestHash` is `.mismatch` whatever the record's state. Blocking.
     public func beginIdempotent(
@@ -103,7 +52,7 @@ extension TaskStore {
     /// Stores the response for an `in_flight` record; it is replayed until the record expires.
     /// - Throws: `.notFound` when there is no in-flight record for (owner, key).
     public func completeIdempotent(
-        owner: String, key: String, status: Int, body: [UInt8], headers: [StoredHeader]
+        owner: String, key: String, status: Int, body: [UInt8], headers: [HeaderField]
     ) throws(StoreError) {
         let headerJSON = JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) })
         let path = self.path
@@ -151,19 +100,19 @@ extension TaskStore {
         }
     }
 
-    private static func headers(from json: JSON?, path: String) throws(StoreError) -> [StoredHeader] {
+    private static func headers(from json: JSON?, path: String) throws(StoreError) -> [HeaderField] {
         guard let json else { return [] }
         guard let pairs = json.arrayValue else {
             throw StoreError(kind: .corrupt, message: "idempotency headers are not a JSON array", path: path)
         }
-        var headers: [StoredHeader] = []
+        var headers: [HeaderField] = []
         for pair in pairs {
             guard let array = pair.arrayValue, array.count == 2, let name = array[0].stringValue,
                 let value = array[1].stringValue
             else {
                 throw StoreError(kind: .corrupt, message: "idempotency header is not a [name, value] pair", path: path)
             }
-            headers.append(StoredHeader(name: name, value: value))
+            headers.append(HeaderField(name, value))
         }
         return headers
     }

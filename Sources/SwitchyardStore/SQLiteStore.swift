@@ -1,13 +1,7 @@
 import Dispatch
+public import SwitchyardCore
+public import SwitchyardTasks
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The durable home of tasks, steps, their history and idempotency records: one SQLite file in WAL mode.
 ///
@@ -30,7 +24,7 @@ import Darwin
 /// **Opening** never loses data: the file is checked (`PRAGMA quick_check`) before anything could
 /// write, a damaged, foreign, newer or locked file is a `StoreError` naming the path, and nothing is
 /// ever recreated over an existing file.
-public final class TaskStore: Sendable {
+public final class SQLiteStore: Sendable {
     /// How hard a commit is pushed to disk (`PRAGMA synchronous` in WAL mode).
     public enum Durability: String, Sendable, Hashable {
         /// `synchronous=NORMAL` (the default). A commit that returned survives a crash of the
@@ -65,7 +59,7 @@ public final class TaskStore: Sendable {
 
         public init(
             busyTimeout: Duration = .seconds(5), durability: Durability = .normal, readOnly: Bool = false,
-            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = TaskStore.systemClock,
+            checkIntegrityAtOpen: Bool = true, clock: @escaping @Sendable () -> Int64 = WallClock.milliseconds,
             onWrite: (@Sendable (StoreError?) -> Void)? = nil
         ) {
             self.busyTimeout = busyTimeout
@@ -113,7 +107,7 @@ public final class TaskStore: Sendable {
     /// Runs `body` on the store's dispatch queue and resumes the caller with its result, keeping
     /// blocking SQLite work off the cooperative pool: `try await store.perform { try $0.transition(...) }`.
     public func perform<T: Sendable>(
-        _ body: @escaping @Sendable (TaskStore) throws(StoreError) -> T
+        _ body: @escaping @Sendable (SQLiteStore) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
             queue.async {
@@ -152,17 +146,8 @@ public final class TaskStore: Sendable {
         }
     }
 
-    /// Unix time in milliseconds from `CLOCK_REALTIME`.
-    public static let systemClock: @Sendable () -> Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
-
     static func milliseconds(_ duration: Duration) -> Int32 {
-        let (seconds, attoseconds) = duration.components
-        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(0, ms))
+        Int32(clamping: max(0, duration.wholeMilliseconds))
     }
 
     /// Check, configure and migrate, in an order that never writes to a file we have not verified.

@@ -2,7 +2,14 @@ import Logging
 import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardInbound
-import SwitchyardStore
+
+/// The gateway's idempotent requests: records in `store`, requests sharing a key serialised in
+/// this process by `slots`, kept `ttl` (`store.idempotency_ttl_s`).
+struct IdempotentRequests: Sendable {
+    let store: any IdempotencyStore
+    let slots = IdempotencyCoordinator()
+    let ttl: Duration
+}
 
 extension Gateway {
     /// `POST /v1/chat/completions`, `/v1/responses` or `/v1/messages` with `Idempotency-Key`
@@ -23,7 +30,7 @@ extension Gateway {
         _ request: HTTPRequest, format: any InboundFormat, responder: HTTPResponder, table: RouteTable,
         requestID: String, keyName: String, idempotencyKey: String
     ) async {
-        guard let tasks else {
+        guard let idempotency = storage?.idempotency else {
             return await handleInbound(
                 request, format: format, responder: responder, table: table, requestID: requestID, keyName: keyName)
         }
@@ -40,16 +47,14 @@ extension Gateway {
         }
         let hash = IdempotencyHash.of(request.body)
         let slot = keyName + "\u{0}" + storedKey
-        await tasks.idempotency.acquire(slot)
-        defer { tasks.idempotency.release(slot) }
-        let ttl = tasks.idempotencyTTL
+        await idempotency.slots.acquire(slot)
+        defer { idempotency.slots.release(slot) }
         let begin: IdempotencyBegin
         do {
-            begin = try await tasks.store.perform { store throws(StoreError) in
-                try store.beginIdempotent(owner: keyName, key: storedKey, requestHash: hash, ttl: ttl)
-            }
+            begin = try await idempotency.store.begin(
+                owner: keyName, key: storedKey, requestHash: hash, ttl: idempotency.ttl)
         } catch {
-            return respondError(responder, taskAPIError(error), requestID: requestID, format: format)
+            return respondError(responder, storeAPIError(error), requestID: requestID, format: format)
         }
         switch begin {
         case .mismatch:
@@ -78,19 +83,15 @@ extension Gateway {
                 capture: capture)
             do {
                 if let result = capture.result {
-                    try await tasks.store.perform { store throws(StoreError) in
-                        try store.completeIdempotent(
-                            owner: keyName, key: storedKey, status: 200, body: result.body, headers: result.headers)
-                    }
+                    try await idempotency.store.complete(
+                        owner: keyName, key: storedKey, status: 200, body: result.body, headers: result.headers)
                 } else {
-                    try await tasks.store.perform { store throws(StoreError) in
-                        try store.abandonIdempotent(owner: keyName, key: storedKey)
-                    }
+                    try await idempotency.store.abandon(owner: keyName, key: storedKey)
                 }
             } catch {
                 logger.error(
                     "idempotency record not written",
-                    metadata: ["request_id": .string(requestID), "error": .string(error.kind.rawValue)])
+                    metadata: ["request_id": .string(requestID), "error": .string(storeErrorKind(error))])
             }
         }
     }
@@ -118,6 +119,6 @@ extension Gateway {
         } else {
             responder.respond(status: record.status, headers: headers, body: record.body)
         }
-        finish(log: &log, status: record.status, outcome: "replayed", started: started)
+        finish(log: &log, status: record.status, outcome: .replayed, started: started)
     }
 }

@@ -2,7 +2,7 @@ public import SwitchyardCore
 public import SwitchyardTasks
 import Synchronization
 
-extension TaskStore {
+extension SQLiteStore {
     /// Creates a task in `idle` with history event 1 (`task.created`). Blocking.
     /// - Parameter owner: the configured NAME of the calling API key, never the key.
     /// - Throws: `.duplicate` if `id` exists.

@@ -1,6 +1,5 @@
 import SwitchyardCore
 import SwitchyardEdge
-import SwitchyardStore
 import Synchronization
 
 /// What an answer was, kept for its idempotency record. The shared request path feeds it: the
@@ -11,10 +10,10 @@ final class IdempotencyCapture: Sendable {
     /// Marks a record holding an assembled stream: replayed as events, not as JSON.
     static let streamContentType = "text/event-stream"
 
-    private let state = Mutex<(headers: [StoredHeader], body: [UInt8])?>(nil)
+    private let state = Mutex<(headers: [HeaderField], body: [UInt8])?>(nil)
 
     /// The response to store, or nil when the request failed.
-    var result: (headers: [StoredHeader], body: [UInt8])? { state.withLock { $0 } }
+    var result: (headers: [HeaderField], body: [UInt8])? { state.withLock { $0 } }
 
     func completed(status: Int, headers: HTTPHeaders, body: [UInt8]) {
         guard (200..<300).contains(status) else { return }
@@ -27,11 +26,11 @@ final class IdempotencyCapture: Sendable {
     }
 
     /// Response headers worth replaying: content type and routing facts, never ids of this request.
-    static func keep(_ headers: HTTPHeaders) -> [StoredHeader] {
+    static func keep(_ headers: HTTPHeaders) -> [HeaderField] {
         headers.compactMap { field in
             let name = field.name.lowercased()
             guard name == "content-type" || name.hasPrefix("x-switchyard-") else { return nil }
-            return StoredHeader(name: field.name, value: field.value)
+            return HeaderField(field.name, field.value)
         }
     }
 }

@@ -1,16 +1,20 @@
-import SwitchyardCore
-import SwitchyardTasks
+public import SwitchyardCore
 
 /// A validated `POST /v1/tasks` body. Every step is checked before anything is stored; a
 /// rejection is a 400 whose `param` names the step and field (`steps[1].request.messages`).
-struct TaskCreateRequest {
-    var agent: String
-    var metadata: JSON
-    var steps: [PlannedStep]
+public struct TaskCreateRequest: Sendable {
+    public var agent: String
+    public var metadata: JSON
+    public var steps: [PlannedStep]
 
-    static let maximumSteps = 64
+    public static let maximumSteps = 64
 
-    static func parse(body: [UInt8], table: RouteTable) throws(APIError) -> TaskCreateRequest {
+    /// - Parameter modelExists: whether a model name resolves on this gateway (configured, or
+    ///   reachable through `provider/model` or a prefix route); an unknown one is refused here
+    ///   rather than failing the step later.
+    public static func parse(
+        body: [UInt8], modelExists: (String) -> Bool
+    ) throws(APIError) -> TaskCreateRequest {
         let json: JSON
         do {
             json = try JSON.parse(body)
@@ -48,14 +52,14 @@ struct TaskCreateRequest {
         var steps: [PlannedStep] = []
         var seen: Set<String> = []
         for (i, item) in items.enumerated() {
-            steps.append(try parseStep(item, index: i, earlier: seen, table: table))
+            steps.append(try parseStep(item, index: i, earlier: seen, modelExists: modelExists))
             seen.insert(steps[i].id)
         }
         return TaskCreateRequest(agent: agent, metadata: metadata, steps: steps)
     }
 
     static func parseStep(
-        _ item: JSON, index i: Int, earlier: Set<String>, table: RouteTable
+        _ item: JSON, index i: Int, earlier: Set<String>, modelExists: (String) -> Bool
     ) throws(APIError)
         -> PlannedStep
     {
@@ -88,7 +92,7 @@ struct TaskCreateRequest {
                 "Step `\(id)`: steps run non-streaming; drop `stream` (watch progress on /v1/tasks/{id}/events).",
                 param: "\(path).request.stream")
         }
-        if case .notFound = table.resolve(model: chat.model) {
+        if !modelExists(chat.model) {
             throw .invalidRequest(
                 "Step `\(id)`: the model `\(chat.model)` does not exist or is not configured on this gateway.",
                 param: "\(path).request.model", code: "model_not_found")

@@ -1,8 +1,8 @@
-public import SwitchyardTasks
-
-/// Why a store operation failed. `kind` is stable and payload-free (metric labels, status mapping);
-/// `message` is for people and never contains bound values (keys, prompts), only SQLite's own text
-/// and identifiers; `path` names the database file.
+/// Why a store operation failed, whichever backend keeps the data (the SQLite store today; kinds
+/// name SQLite's result codes where one maps). `kind` is stable and payload-free (metric labels,
+/// status mapping); `message` is for people and never contains bound values (keys, prompts), only
+/// the database's own text and identifiers; `path` names the database (a file path; never a
+/// credential).
 public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// The file cannot be opened or created (missing directory, not a regular file…). SQLITE_CANTOPEN.
@@ -39,7 +39,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var kind: Kind
     public var message: String
-    /// The database file the error is about.
+    /// The database the error is about (`TaskStore.location`).
     public var path: String
     /// SQLite's extended result code when the error came from SQLite.
     public var sqliteCode: Int32?
@@ -56,7 +56,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         self.rejection = rejection
     }
 
-    static func rejected(_ error: TaskError, path: String) -> StoreError {
+    package static func rejected(_ error: TaskError, path: String) -> StoreError {
         StoreError(kind: .rejected, message: error.reason, path: path, rejection: error)
     }
 

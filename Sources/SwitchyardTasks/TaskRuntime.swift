@@ -1,15 +1,12 @@
-import Logging
+public import Logging
 import SwitchyardCore
-import SwitchyardProviders
-import SwitchyardRouting
-import SwitchyardStore
-import SwitchyardTasks
 import Synchronization
 
-/// Runs durable tasks: each step through the router (fallback per step) on a bounded pool of
-/// workers (`tasks.workers`), checkpointing every finished step before the next one starts.
+/// Runs durable tasks: each step through a `StepRunner` (the gateway's router: fallback per step)
+/// on a bounded pool of workers (`tasks.workers`), checkpointing every finished step in a
+/// `TaskStore` before the next one starts.
 ///
-/// **Persist, then perform** (STYLE §3). A step is marked `running` (its attempt counted) in one
+/// **Persist, then perform** (docs/architecture.md, "Decisions and effects"). A step is marked `running` (its attempt counted) in one
 /// transaction before any byte goes upstream; its outcome (output, full response, usage, provider,
 /// model, error class) and the task's next state are committed together in one transaction when
 /// the call returns; only then does the next step start. Before each step the runtime re-reads the
@@ -40,9 +37,11 @@ import Synchronization
 /// step of a task that another process cancelled: the same semantics as the API, a moment later.
 ///
 /// **Concurrency.** One `Mutex` guards the schedule (queue, running set, in-flight calls); locks
-/// are never held across an `await` or a store call. Store calls go through `TaskStore.perform`,
-/// off the cooperative pool.
-final class TaskRuntime: Sendable {
+/// are never held across an `await` or a store call. Store calls suspend (`TaskStore` keeps
+/// blocking database work off the cooperative pool).
+///
+/// The operations behind the API and the CLI (create, pause, resume, cancel) are `TaskService`'s.
+public final class TaskRuntime: Sendable {
     struct Job: Sendable {
         var taskID: String
         var owner: String
@@ -54,7 +53,7 @@ final class TaskRuntime: Sendable {
     /// The upstream call of a task's step, while it runs in this process.
     struct InFlight {
         var stepID: String
-        var call: Task<Result<RouteSuccess, RouteFailure>, Never>?
+        var call: Task<StepOutcome, Never>?
         var cancelRequested = false
     }
 
@@ -70,47 +69,36 @@ final class TaskRuntime: Sendable {
         var stopping = false
     }
 
-    let store: TaskStore
-    let router: Router
-    let metrics: GatewayMetrics
+    public let store: any TaskStore
+    let runner: any StepRunner
+    let observer: (any TaskObserver)?
     let logger: Logger
     let hub = TaskEventHub()
     let workers: Int
     /// How often the watcher asks the store whether another process committed.
     let watchInterval: Duration
-    private let table: Mutex<RouteTable>
     private let state = Mutex(State())
     private let watcher = Mutex<Task<Void, Never>?>(nil)
-    /// When `switchyard_tasks` was last counted; scrapes within `gaugeMaxAge` reuse that count.
-    private let gaugeCountedAt = Mutex<ContinuousClock.Instant?>(nil)
-    static let gaugeMaxAge = Duration.seconds(1)
 
-    init(
-        store: TaskStore, router: Router, table: RouteTable, metrics: GatewayMetrics, logger: Logger,
-        watchInterval: Duration = .milliseconds(500)
+    /// - Parameters:
+    ///   - workers: steps run at once across all tasks (`tasks.workers`; at least 1).
+    ///   - watchInterval: how often the store is asked whether another process committed.
+    public init(
+        store: any TaskStore, runner: any StepRunner, workers: Int, observer: (any TaskObserver)? = nil,
+        logger: Logger, watchInterval: Duration = .milliseconds(500)
     ) {
         self.store = store
-        self.router = router
-        self.metrics = metrics
+        self.runner = runner
+        self.observer = observer
         self.logger = logger
-        self.workers = max(1, table.config.tasks.workers)
+        self.workers = max(1, workers)
         self.watchInterval = watchInterval
-        self.table = Mutex(table)
     }
 
-    /// Config reload: steps started from now on resolve their model against `newTable`.
-    func updateTable(_ newTable: RouteTable) { table.withLock { $0 = newTable } }
-
-    /// Start-up recovery (blocking): requeues steps that were in flight when the last process
-    /// stopped and schedules every task left in `planning` or `executing`. `paused` tasks stay paused.
-    func recover() throws(StoreError) -> Int {
-        let points = try store.resumeAfterRestart()
-        _ = try? store.purgeExpiredIdempotency()
-        _ = try? store.purgeExpiredResponses()
-        let released = (try? store.releaseInFlightIdempotency()) ?? 0
-        if released > 0 {
-            logger.info("idempotency keys released after restart", metadata: ["count": .stringConvertible(released)])
-        }
+    /// Start-up recovery: requeues steps that were in flight when the last process stopped and
+    /// schedules every task left in `planning` or `executing`. `paused` tasks stay paused.
+    public func recover() async throws(StoreError) -> Int {
+        let points = try await store.resumeAfterRestart()
         for point in points {
             logger.info(
                 "task resumed after restart",
@@ -125,7 +113,7 @@ final class TaskRuntime: Sendable {
 
     /// Stops starting steps and ends event streams (drain); steps in flight carry on to their checkpoint.
     /// Tasks stay `executing` in the store, so the next start resumes them.
-    func quiesce() {
+    public func quiesce() {
         stopWatching()
         state.withLock { s in
             s.accepting = false
@@ -136,14 +124,14 @@ final class TaskRuntime: Sendable {
     }
 
     /// Workers still busy with a step (drain waits for zero within its grace period).
-    var busyWorkers: Int { state.withLock { $0.activeWorkers } }
+    public var busyWorkers: Int { state.withLock { $0.activeWorkers } }
 
     /// Cancels the calls still in flight without committing anything: their steps stay `running`
     /// in the store and run again on the next start (at-least-once). Call before the transport stops,
     /// so an aborted transfer is not mistaken for an upstream failure.
-    func stop() {
+    public func stop() {
         stopWatching()
-        let calls = state.withLock { s -> [Task<Result<RouteSuccess, RouteFailure>, Never>] in
+        let calls = state.withLock { s -> [Task<StepOutcome, Never>] in
             s.stopping = true
             s.accepting = false
             s.queue = []
@@ -211,13 +199,7 @@ final class TaskRuntime: Sendable {
     /// Reads the task and does the next thing its stored state calls for.
     private func runUnit(_ job: Job) async -> Unit {
         do {
-            guard
-                let snapshot = try await store.perform({ store throws(StoreError) in
-                    try store.task(id: job.taskID, owner: job.owner)
-                })
-            else {
-                return .done
-            }
+            guard let snapshot = try await store.task(id: job.taskID, owner: job.owner) else { return .done }
             switch snapshot.task.state {
             case .planning:
                 // Steps are planned in the same transaction as `start`; only the event is left.
@@ -261,20 +243,18 @@ final class TaskRuntime: Sendable {
             throw error
         }
 
-        let attempt = step.attempts + 1
-        let routed: Result<RouteSuccess, RouteFailure>
-        switch prepare(step, in: snapshot) {
-        case .failure(let error):
-            return try await finishStep(job, step: step, last: false, outcome: failedOutcome(error, attempts: []))
-        case .success(let (chat, targets)):
-            let requestID = "\(job.taskID)-\(step.stepID)-\(attempt)"
-            let call = Task { await self.router.complete(chat, targets: targets, requestID: requestID) }
+        let requestID = "\(job.taskID)-\(step.stepID)-\(step.attempts + 1)"
+        let outcome: StepOutcome
+        if let request = prepare(step, in: snapshot) {
+            let call = Task { await self.runner.run(request, requestID: requestID) }
             let cancelNow = state.withLock { s -> Bool in
                 s.inFlight[job.taskID]?.call = call
                 return s.stopping || (s.inFlight[job.taskID]?.cancelRequested ?? true)
             }
             if cancelNow { call.cancel() }
-            routed = await call.value
+            outcome = await call.value
+        } else {
+            outcome = StepOutcome(state: .failed, errorClass: "invalid_request")
         }
 
         let abandoned = state.withLock { s in s.stopping || (s.inFlight[job.taskID]?.cancelRequested ?? true) }
@@ -284,14 +264,7 @@ final class TaskRuntime: Sendable {
             endInFlight(job.taskID)
             return .done
         }
-        let isLast = snapshot.steps.last?.stepID == step.stepID
-        switch routed {
-        case .success(let success):
-            return try await finishStep(job, step: step, last: isLast, outcome: completedOutcome(success))
-        case .failure(let failure):
-            return try await finishStep(
-                job, step: step, last: isLast, outcome: failedOutcome(failure.error, attempts: failure.attempts))
-        }
+        return try await finishStep(job, step: step, last: snapshot.steps.last?.stepID == step.stepID, outcome: outcome)
     }
 
     /// The checkpoint: the step's outcome and the task's next state in one transaction. A task
@@ -331,7 +304,7 @@ final class TaskRuntime: Sendable {
     /// The machine's `interruptInFlight`, after a committed cancel: the step's call is cancelled and
     /// its late result dropped.
     func interruptInFlight(_ taskID: String) {
-        let call = state.withLock { s -> Task<Result<RouteSuccess, RouteFailure>, Never>? in
+        let call = state.withLock { s -> Task<StepOutcome, Never>? in
             s.inFlight[taskID]?.cancelRequested = true
             return s.inFlight[taskID]?.call
         }
@@ -342,65 +315,25 @@ final class TaskRuntime: Sendable {
         _ = state.withLock { $0.inFlight.removeValue(forKey: taskID) }
     }
 
-    /// The step's request with earlier outputs substituted, parsed and routed against the current table.
-    private func prepare(
-        _ step: StepRecord, in snapshot: TaskSnapshot
-    ) -> Result<
-        (ChatRequest, [RouteTarget]), APIError
-    > {
-        guard let template = step.request else {
-            return .failure(.invalidRequest("The step has no request.", code: "invalid_request"))
-        }
+    /// The step's request with earlier steps' outputs substituted; nil when the step has none.
+    private func prepare(_ step: StepRecord, in snapshot: TaskSnapshot) -> JSON? {
+        guard let template = step.request else { return nil }
         var outputs: [String: String] = [:]
         for s in snapshot.steps where s.state == .completed { outputs[s.stepID] = s.output ?? "" }
-        var chat: ChatRequest
-        do {
-            chat = try ChatRequest.parse(TaskTemplate.substitute(template, outputs: outputs))
-        } catch {
-            return .failure(error)
-        }
-        chat.stream = false
-        switch table.withLock({ $0 }).resolve(model: chat.model) {
-        case .targets(let targets, _): return .success((chat, targets))
-        case .notFound: return .failure(.modelNotFound(chat.model))
-        case .unavailable:
-            return .failure(
-                APIError(
-                    status: 503, type: "server_error", code: "no_available_provider",
-                    message: "No provider can serve the step's model."))
-        }
-    }
-
-    private func completedOutcome(_ success: RouteSuccess) -> StepOutcome {
-        let response = success.response.response
-        let body = success.response.passthroughBody.flatMap { try? JSON.parse($0) } ?? response.json
-        return StepOutcome(
-            state: .completed, provider: success.target.provider, model: success.target.model,
-            output: response.choices.first?.content ?? "", response: body, usage: response.usage?.json)
-    }
-
-    /// A failed step keeps a stable, payload-free error class: the last upstream outcome
-    /// (`http_503`, `timeout_first_byte`) when there was a call, else the error code.
-    private func failedOutcome(_ error: APIError, attempts: [AttemptRecord]) -> StepOutcome {
-        StepOutcome(
-            state: .failed, provider: attempts.last?.provider, model: attempts.last?.model,
-            errorClass: attempts.last?.outcome ?? error.code ?? error.type)
+        return TaskTemplate.substitute(template, outputs: outputs)
     }
 
     // MARK: Commits
 
-    /// One checkpoint transaction through the store's queue, timed for
-    /// `switchyard_checkpoint_commit_seconds`; wakes the task's event streams after the commit.
+    /// One checkpoint transaction, timed for the observer (`switchyard_checkpoint_commit_seconds`);
+    /// wakes the task's event streams after the commit.
     @discardableResult
     func commit(
         _ job: Job, event: TaskEvent?, steps: [StepUpdate] = []
     ) async throws(StoreError) -> TaskRecord {
-        let (record, elapsed) = try await store.perform { store throws(StoreError) in
-            let started = ContinuousClock.now
-            let record = try store.transition(taskID: job.taskID, owner: job.owner, event: event, stepUpdates: steps)
-            return (record, ContinuousClock.now - started)
-        }
-        metrics.checkpointCommit(elapsed)
+        let started = ContinuousClock.now
+        let record = try await store.transition(taskID: job.taskID, owner: job.owner, event: event, stepUpdates: steps)
+        observer?.checkpointCommitted(duration: ContinuousClock.now - started)
         hub.notify(job.taskID)
         return record
     }
@@ -408,16 +341,14 @@ final class TaskRuntime: Sendable {
     // MARK: Other processes and the tasks gauge
 
     /// Starts the store watcher (see the type's doc); call after `recover()`.
-    func startWatching() {
+    public func startWatching() {
         let interval = watchInterval
         let t = Task { [weak self] in
-            var seen = try? await self?.store.perform { store throws(StoreError) in try store.externalChangeVersion() }
+            var seen = try? await self?.store.externalChangeVersion()
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard let self, !Task.isCancelled else { return }
-                let version = try? await self.store.perform { store throws(StoreError) in
-                    try store.externalChangeVersion()
-                }
+                let version = try? await self.store.externalChangeVersion()
                 guard let version, version != seen else { continue }
                 seen = version
                 await self.reconcile()
@@ -434,9 +365,8 @@ final class TaskRuntime: Sendable {
     func reconcile() async {
         let inFlight = state.withLock { Array($0.inFlight.keys) }
         do {
-            let (resumable, states) = try await store.perform { store throws(StoreError) in
-                (try store.resumableTasks(), try store.taskStates(ids: inFlight))
-            }
+            let resumable = try await store.resumableTasks()
+            let states = try await store.taskStates(ids: inFlight)
             for (id, state) in states where state.isTerminal {
                 logger.info(
                     "task ended by another process; aborting its step", metadata: ["task_id": .string(id)])
@@ -446,21 +376,5 @@ final class TaskRuntime: Sendable {
         } catch {
             logger.error("task store watch failed", metadata: ["error": .string(error.kind.rawValue)])
         }
-    }
-
-    /// Sets `switchyard_tasks{state}` from the store: every task in the file, whichever process
-    /// moved it. One grouped count, at most once per `gaugeMaxAge` however often `/metrics` is read.
-    func refreshTaskGauge() async {
-        let now = ContinuousClock.now
-        let due = gaugeCountedAt.withLock { last -> Bool in
-            if let last, now - last < Self.gaugeMaxAge { return false }
-            last = now
-            return true
-        }
-        guard due else { return }
-        guard let counts = try? await store.perform({ store throws(StoreError) in try store.taskCounts() }) else {
-            return
-        }
-        for (state, count) in counts { metrics.tasks(state: state.rawValue, count: count) }
     }
 }

@@ -1,15 +1,15 @@
 import SwitchyardCore
 public import SwitchyardInbound
+public import SwitchyardTasks
 import Synchronization
 
-extension TaskStore {
+extension SQLiteStore {
     /// Stores a Responses turn; every earlier turn of its conversation is kept at least as long.
     /// One transaction. Blocking.
     public func saveResponse(_ record: ResponseRecord, ttl: Duration) throws(StoreError) {
         let now = configuration.clock()
         // Not `milliseconds(_:)`: it clamps to Int32 (24.8 days), shorter than the default TTL.
-        let (seconds, attoseconds) = ttl.components
-        let expiresAt = now + max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        let expiresAt = now + max(0, ttl.wholeMilliseconds)
         try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
                 try connection.run(
@@ -108,33 +108,5 @@ extension TaskStore {
             return ResponseRecord(
                 id: id, owner: owner, previousID: row.optionalText(0), inputItems: input, response: response)
         }
-    }
-}
-
-/// `ResponseStore` over the SQLite store: each call runs on the store's own queue (`perform`),
-/// off the cooperative pool.
-public struct SQLiteResponseStore: ResponseStore {
-    public let store: TaskStore
-
-    public init(store: TaskStore) { self.store = store }
-
-    public func saveResponse(_ record: ResponseRecord, ttl: Duration) async throws {
-        try await store.perform { store throws(StoreError) in try store.saveResponse(record, ttl: ttl) }
-    }
-
-    public func response(id: String, owner: String) async throws -> ResponseRecord? {
-        try await store.perform { store throws(StoreError) in try store.response(id: id, owner: owner) }
-    }
-
-    public func conversation(endingAt id: String, owner: String) async throws -> [ResponseRecord]? {
-        try await store.perform { store throws(StoreError) in try store.conversation(endingAt: id, owner: owner) }
-    }
-
-    public func deleteResponse(id: String, owner: String) async throws -> Bool {
-        try await store.perform { store throws(StoreError) in try store.deleteResponse(id: id, owner: owner) }
-    }
-
-    public func purgeExpiredResponses() async throws -> Int {
-        try await store.perform { store throws(StoreError) in try store.purgeExpiredResponses() }
     }
 }

@@ -1,8 +1,8 @@
 import SwitchyardCore
-import SwitchyardTasks
+public import SwitchyardTasks
 import Synchronization
 
-/// A hot path timed by `TaskStore.benchmark`. Targets: checkpoint p50 < 200 µs, listing 1,000 tasks < 2 ms.
+/// A hot path timed by `SQLiteStore.benchmark`. Targets: checkpoint p50 < 200 µs, listing 1,000 tasks < 2 ms.
 public enum StoreBenchmarkMeasure: Sendable, Hashable {
     /// One checkpoint = `transition(.stepDone, [.finish(step), .start(next)])`, committed.
     case checkpointCommit
@@ -10,18 +10,18 @@ public enum StoreBenchmarkMeasure: Sendable, Hashable {
     case listThousand
 }
 
-/// What `TaskStore.benchmark` measured once (the per-sample timings go to its `record` closure).
+/// What `SQLiteStore.benchmark` measured once (the per-sample timings go to its `record` closure).
 public struct StoreBenchmarkRun: Sendable {
     /// Seeded tasks plus the one that took the checkpoints.
     public var storedTasks: Int
-    public var durability: TaskStore.Durability
-    /// `TaskStore(path:)` (quick_check, WAL, migrations) + `resumeAfterRestart()` on the seeded file,
+    public var durability: SQLiteStore.Durability
+    /// `SQLiteStore(path:)` (quick_check, WAL, migrations) + `resumeAfterRestart()` on the seeded file,
     /// opened after the seeding store was closed (page cache warm). Target < 1 s with 10,000 tasks.
     public var startup: Duration
     public var resumedTasks: Int
 }
 
-extension TaskStore {
+extension SQLiteStore {
     /// Seeds a new database at `path` with `tasks` tasks (owner "bench", 10% left executing with a
     /// step in flight, the rest completed with 3 steps), then times `checkpoints` checkpoint commits
     /// and `listings` listings of 1,000 tasks, handing each timing to `record` as it is taken (outside
@@ -35,7 +35,7 @@ extension TaskStore {
         let clock = ContinuousClock()
         let configuration = Configuration(durability: durability)
         do {
-            let store = try TaskStore(path: path, configuration: configuration)
+            let store = try SQLiteStore(path: path, configuration: configuration)
             try store.seed(tasks: tasks)
 
             let steps = (0...checkpoints).map { PlannedStep(id: "s\($0)", request: ["messages": [["role": "user"]]]) }
@@ -67,7 +67,7 @@ extension TaskStore {
             }
         }  // the store closes here: start-up below opens the file cold (page cache aside)
         let started = clock.now
-        let store = try TaskStore(path: path, configuration: configuration)
+        let store = try SQLiteStore(path: path, configuration: configuration)
         let resumed = try store.resumeAfterRestart()
         let startup = clock.now - started
         return StoreBenchmarkRun(

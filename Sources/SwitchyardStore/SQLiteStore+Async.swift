@@ -1,0 +1,188 @@
+import Glibc
+public import SwitchyardCore
+public import SwitchyardInbound
+public import SwitchyardTasks
+
+// The storage protocols over one SQLite file. Each call runs the blocking `SQLiteStore` method on
+// the store's own dispatch queue (`perform`), so no cooperative thread waits on disk or a lock.
+
+/// `TaskStore` over the SQLite store.
+public struct SQLiteTaskStore: TaskStore {
+    public let store: SQLiteStore
+
+    public init(_ store: SQLiteStore) { self.store = store }
+
+    public var location: String { store.path }
+
+    public func createTask(
+        id: String, owner: String, agent: String, metadata: JSON, steps: [PlannedStep]
+    ) async throws(StoreError) -> TaskRecord {
+        try await store.perform { s throws(StoreError) in
+            try s.createPlannedTask(id: id, owner: owner, agent: agent, metadata: metadata, steps: steps)
+        }
+    }
+
+    public func transition(
+        taskID: String, owner: String?, event: TaskEvent?, stepUpdates: [StepUpdate]
+    ) async throws(StoreError) -> TaskRecord {
+        try await store.perform { s throws(StoreError) in
+            try s.transition(taskID: taskID, owner: owner, event: event, stepUpdates: stepUpdates)
+        }
+    }
+
+    public func task(id: String, owner: String) async throws(StoreError) -> TaskSnapshot? {
+        try await store.perform { s throws(StoreError) in try s.task(id: id, owner: owner) }
+    }
+
+    public func listTasks(_ query: TaskQuery) async throws(StoreError) -> TaskListing {
+        try await store.perform { s throws(StoreError) in try s.listTaskSnapshots(query) }
+    }
+
+    public func events(
+        taskID: String, owner: String?, after: Int64, limit: Int
+    ) async throws(StoreError) -> [HistoryEvent] {
+        try await store.perform { s throws(StoreError) in
+            try s.events(taskID: taskID, owner: owner, after: after, limit: limit)
+        }
+    }
+
+    public func resumeAfterRestart() async throws(StoreError) -> [ResumePoint] {
+        try await store.perform { s throws(StoreError) in try s.resumeAfterRestart() }
+    }
+
+    public func resumableTasks() async throws(StoreError) -> [TaskRecord] {
+        try await store.perform { s throws(StoreError) in try s.resumableTasks() }
+    }
+
+    public func taskStates(ids: [String]) async throws(StoreError) -> [String: TaskState] {
+        try await store.perform { s throws(StoreError) in try s.taskStates(ids: ids) }
+    }
+
+    public func taskCounts() async throws(StoreError) -> [TaskState: Int] {
+        try await store.perform { s throws(StoreError) in try s.taskCounts() }
+    }
+
+    public func externalChangeVersion() async throws(StoreError) -> Int64 {
+        try await store.perform { s throws(StoreError) in try s.externalChangeVersion() }
+    }
+}
+
+/// `IdempotencyStore` over the SQLite store.
+public struct SQLiteIdempotencyStore: IdempotencyStore {
+    public let store: SQLiteStore
+
+    public init(_ store: SQLiteStore) { self.store = store }
+
+    public func begin(owner: String, key: String, requestHash: String, ttl: Duration) async throws -> IdempotencyBegin {
+        try await store.perform { s throws(StoreError) in
+            try s.beginIdempotent(owner: owner, key: key, requestHash: requestHash, ttl: ttl)
+        }
+    }
+
+    public func complete(
+        owner: String, key: String, status: Int, body: [UInt8], headers: [HeaderField]
+    ) async throws {
+        try await store.perform { s throws(StoreError) in
+            try s.completeIdempotent(owner: owner, key: key, status: status, body: body, headers: headers)
+        }
+    }
+
+    public func abandon(owner: String, key: String) async throws {
+        try await store.perform { s throws(StoreError) in try s.abandonIdempotent(owner: owner, key: key) }
+    }
+
+    public func releaseInFlight() async throws -> Int {
+        try await store.perform { s throws(StoreError) in try s.releaseInFlightIdempotency() }
+    }
+
+    public func purgeExpired() async throws -> Int {
+        try await store.perform { s throws(StoreError) in try s.purgeExpiredIdempotency() }
+    }
+}
+
+/// `ResponseStore` over the SQLite store.
+public struct SQLiteResponseStore: ResponseStore {
+    public let store: SQLiteStore
+
+    public init(_ store: SQLiteStore) { self.store = store }
+
+    public func saveResponse(_ record: ResponseRecord, ttl: Duration) async throws {
+        try await store.perform { s throws(StoreError) in try s.saveResponse(record, ttl: ttl) }
+    }
+
+    public func response(id: String, owner: String) async throws -> ResponseRecord? {
+        try await store.perform { s throws(StoreError) in try s.response(id: id, owner: owner) }
+    }
+
+    public func conversation(endingAt id: String, owner: String) async throws -> [ResponseRecord]? {
+        try await store.perform { s throws(StoreError) in try s.conversation(endingAt: id, owner: owner) }
+    }
+
+    public func deleteResponse(id: String, owner: String) async throws -> Bool {
+        try await store.perform { s throws(StoreError) in try s.deleteResponse(id: id, owner: owner) }
+    }
+
+    public func purgeExpiredResponses() async throws -> Int {
+        try await store.perform { s throws(StoreError) in try s.purgeExpiredResponses() }
+    }
+}
+
+/// The stores of a configuration (`store:`), opened once and shared by the server and the
+/// `switchyard tasks` CLI: the one place a configuration picks the backend. The server and the
+/// CLI see only the three protocols, so another backend (a database several replicas share)
+/// plugs in by implementing them and being chosen in `open`; today `store:` names one SQLite file.
+public struct ConfiguredStores: Sendable {
+    public let tasks: any TaskStore
+    public let idempotency: any IdempotencyStore
+    public let responses: any ResponseStore
+    /// Names the store in logs and errors (a file path; never a password).
+    public let location: String
+    /// The SQLite store underneath when that is the backend (tests reach into it to fake a full disk).
+    public let sqlite: SQLiteStore?
+    private let writeFailure: @Sendable () -> StoreError?
+
+    /// The failure that stopped the last write (a full disk, a read-only file), nil while writes work.
+    public var lastWriteFailure: StoreError? { writeFailure() }
+
+    /// A backend's three stores, `location` naming it and `lastWriteFailure` its write health.
+    public init(
+        tasks: any TaskStore, idempotency: any IdempotencyStore, responses: any ResponseStore, location: String,
+        lastWriteFailure: @escaping @Sendable () -> StoreError?
+    ) {
+        self.tasks = tasks
+        self.idempotency = idempotency
+        self.responses = responses
+        self.location = location
+        self.sqlite = nil
+        self.writeFailure = lastWriteFailure
+    }
+
+    /// The three stores over one SQLite file.
+    public init(sqlite: SQLiteStore) {
+        self.tasks = SQLiteTaskStore(sqlite)
+        self.idempotency = SQLiteIdempotencyStore(sqlite)
+        self.responses = SQLiteResponseStore(sqlite)
+        self.location = sqlite.path
+        self.sqlite = sqlite
+        self.writeFailure = { sqlite.lastWriteFailure }
+    }
+
+    /// Opens (and, unless `readOnly`, creates and migrates) the configured store. Blocking.
+    /// `onWrite` hears the outcome of every write (see `SQLiteStore.Configuration.onWrite`).
+    /// Throws `StoreError` naming the database.
+    public static func open(
+        _ config: StoreConfig, readOnly: Bool = false, onWrite: (@Sendable (StoreError?) -> Void)? = nil
+    ) throws(StoreError) -> ConfiguredStores {
+        ConfiguredStores(
+            sqlite: try SQLiteStore(path: config.path, configuration: .init(readOnly: readOnly, onWrite: onWrite)))
+    }
+
+    /// Whether the configured store exists yet (a server creates it on its first start; the CLI
+    /// never does).
+    public static func exists(_ config: StoreConfig) -> Bool {
+        access(config.path, F_OK) == 0
+    }
+
+    /// The schema version this build writes (`switchyard_build_info{store_schema}`).
+    public static var schemaVersion: Int { SQLiteStore.schemaVersion }
+}
