@@ -43,14 +43,10 @@ public final class HTTPServer: Sendable {
         if let interval = configuration.heartbeatInterval, interval <= .zero {
             throw HTTPServerError(.invalidConfiguration, "heartbeatInterval must be positive")
         }
-        if let loops {
-            group = loops
-        } else {
-            do {
-                group = try EventLoopGroup(count: 1)
-            } catch {
-                throw HTTPServerError(.startFailed, "cannot start an event loop: \(error)")
-            }
+        do {
+            group = try .shared(loops)
+        } catch {
+            throw HTTPServerError(.startFailed, "cannot start an event loop: \(error)")
         }
         ownsGroup = loops == nil
         core = ServerCore(configuration: configuration, handler: handler)

@@ -11,6 +11,12 @@ public final class EventLoopGroup: Sendable {
 
     /// Starts `count` loops (at least one). A loop idle for `idleMemoryRelease` after a busy
     /// spell gives free heap memory back to the system.
+    /// `loops` when the caller shares a group, else a new group of one loop for the caller alone.
+    public static func shared(_ loops: EventLoopGroup?) throws(EventLoopError) -> EventLoopGroup {
+        if let loops { return loops }
+        return try EventLoopGroup(count: 1)
+    }
+
     public init(count: Int, idleMemoryRelease: Duration = .seconds(2)) throws(EventLoopError) {
         let (seconds, attoseconds) = idleMemoryRelease.components
         let delay = max(0, seconds) &* 1_000_000_000 &+ max(0, attoseconds) / 1_000_000_000

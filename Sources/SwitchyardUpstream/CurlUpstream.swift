@@ -51,14 +51,10 @@ public final class CurlUpstream: Upstream {
             maxCachedConnections: configuration.maxCachedConnections,
             maxConnectionsPerHost: configuration.maxConnectionsPerHost)
         let group: EventLoopGroup
-        if let loops {
-            group = loops
-        } else {
-            do {
-                group = try EventLoopGroup(count: 1)
-            } catch {
-                throw StartError(description: "could not start the curl event loop: \(error)")
-            }
+        do {
+            group = try .shared(loops)
+        } catch {
+            throw StartError(description: "could not start the curl event loop: \(error)")
         }
         var multis: [CurlMulti] = []
         for loop in group.loops {
