@@ -30,7 +30,7 @@ public final class SwitchyardServer: Sendable {
 
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
-    /// The task store's file (`store.path`).
+    /// The store's file (`store.path`), or its PostgreSQL URL without the password.
     public var storePath: String { stores.location }
 
     /// Builds everything, opens the store (`store.path`), binds the listening socket and resumes
@@ -63,8 +63,13 @@ public final class SwitchyardServer: Sendable {
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
         let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
-        if config.store.kind == .postgres { throw ConfigErrors([Self.postgresNotServed]) }
-        let stores = try ConfiguredStores.open(config.store, onWrite: { storeMonitor.record($0) })
+        // An unset or malformed `store.url_env` is the configuration's problem (exit 2), as
+        // `check-config` reports it, not a database failure.
+        if case .failure(let problem)? = config.store.resolvedURL(environment: environment) {
+            throw ConfigErrors([problem])
+        }
+        let stores = try ConfiguredStores.open(
+            config.store, environment: environment, listen: true, onWrite: { storeMonitor.record($0) })
         self.stores = stores
         metrics.storeWrite(failureKind: nil)
         let steps = GatewayStepRunner(router: router, table: table)
@@ -144,7 +149,7 @@ public final class SwitchyardServer: Sendable {
                 "address": .string(config.listen.host), "port": .stringConvertible(server.port),
                 "providers": .array(table.providerNames.map { .string($0) }),
                 "auth": .string(table.authRequired ? "required" : "off"),
-                "store": .string(config.store.path),
+                "store": .string(stores.location),
             ])
         // Claims still in flight belong to a process that died before it answered: kept, they would
         // answer 409 to the client's retries until they expired.
@@ -163,13 +168,6 @@ public final class SwitchyardServer: Sendable {
             throw error
         }
     }
-
-    /// `store.kind: postgres` before the task runtime runs on the storage protocols: refused at
-    /// start, so a replica never runs on a file of its own while its operator expects shared state.
-    public static let postgresNotServed = ConfigError(
-        path: "store.kind",
-        problem: "postgres: this build's server and `switchyard tasks` run on SQLite only; the PostgreSQL store"
-            + " is the library's (see README \"Shared store: PostgreSQL\")")
 
     /// SIGTERM, SIGINT and SIGHUP, trapped: from the moment this returns they are queued for
     /// `runUntilSignalled` instead of killing the process. Call it before `init`, which starts the
@@ -233,6 +231,8 @@ public final class SwitchyardServer: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         stop()
+        // A shared store: the tasks this process held go to another replica now, not a lease later.
+        await stores.releaseClaims()
     }
 
     /// Stops at once: task steps in flight are cancelled without a checkpoint (they run again on

@@ -105,8 +105,8 @@ import Testing
         #expect(okOutput.contains("ok: ") && !okOutput.contains("no provider can serve"))
     }
 
-    /// `store.url_env` is checked like a key variable and the URL's password never printed;
-    /// `serve` refuses a PostgreSQL store it would not use instead of quietly using a file.
+    /// `store.url_env` is checked like a key variable and the URL's password never printed, by
+    /// `check-config` and by a `serve` that cannot reach the database.
     @Test func aPostgresStoreURLIsCheckedAndItsPasswordNeverPrinted() async throws {
         let yaml = """
             providers:
@@ -132,12 +132,25 @@ import Testing
         let path = temporaryStorePath("config").replacingOccurrences(of: ".db", with: ".yaml")
         defer { unlink(path) }
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        // The variable unset: the configuration's problem (exit 2), before any connection.
+        let unsetServe = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", path], environment: key, captureStdout: true)
+        defer { unsetServe.kill() }
+        #expect(try await within(60, "serve to refuse") { await unsetServe.exitCode() } == 2, "\(unsetServe.stderr)")
+        #expect(unsetServe.stderr.contains("store.url_env: HOSTILE_PG_URL is not set"), "\(unsetServe.stderr)")
+
+        // A server that refuses the connection (port 1 on loopback): the store's failure (exit 3),
+        // naming the database without its password; `serve` never falls back to a file.
+        let refused = "postgres://switchyard:\(password)@127.0.0.1:1/switchyard"
+        let refusedEnvironment = key.merging(["HOSTILE_PG_URL": refused]) { a, _ in a }
         let serve = try SwitchyardProcess(
-            path: binary, arguments: ["serve", "--config", path], environment: environment, captureStdout: true)
+            path: binary, arguments: ["serve", "--config", path], environment: refusedEnvironment,
+            captureStdout: true)
         defer { serve.kill() }
-        let code = try await within(60, "serve to refuse") { await serve.exitCode() }
-        #expect(code == 2, "\(serve.stderr)")
-        #expect(serve.stderr.contains("store.kind: postgres"), "\(serve.stderr)")
+        let code = try await within(60, "serve to give up") { await serve.exitCode() }
+        #expect(code == 3, "\(serve.stderr)")
+        #expect(serve.stderr.contains("store.url_env"), "\(serve.stderr)")
+        #expect(serve.stderr.contains("postgres://switchyard@127.0.0.1:1/switchyard"), "\(serve.stderr)")
         #expect(!serve.stderr.contains(password))
     }
 
