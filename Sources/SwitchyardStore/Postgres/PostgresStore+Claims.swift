@@ -86,8 +86,9 @@ extension PostgresStore {
                 """
                 WITH released AS (
                     UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2
-                )
-                SELECT state FROM tasks WHERE id = $1
+                    RETURNING id, state
+                ), announced AS (\(Self.announceReleased))
+                SELECT state, (SELECT count(*) FROM announced) FROM tasks WHERE id = $1
                 """,
                 [.text(taskID), .text(me)]
             ) { row throws(StoreError) in try PostgresRows.state(TaskState.self, row, 0, "task", path: path) }
@@ -97,6 +98,9 @@ extension PostgresStore {
     /// Releases every claim this process holds (tasks and in-flight idempotency keys), so other
     /// processes take over at once instead of after the lease: the last thing a clean shutdown does.
     /// Steps left `running` are requeued by whoever claims their task next.
+    ///
+    /// A released task that should still run is announced like a commit (`NOTIFY`), so the other
+    /// processes' watchers claim it now rather than at their next sweep.
     public func releaseAllClaims() async throws(StoreError) {
         claims.withLock { c in
             c.tasks = []
@@ -104,13 +108,27 @@ extension PostgresStore {
         }
         let me = configuration.instanceID
         try await write { connection throws(StoreError) in
-            try connection.run(
-                "UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1", [.text(me)])
+            _ = try connection.query(
+                """
+                WITH released AS (
+                    UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1
+                    RETURNING id, state
+                ), announced AS (\(Self.announceReleased))
+                SELECT count(*) FROM announced
+                """, [.text(me)]
+            ) { $0.int(0) }
             try connection.run(
                 "UPDATE idempotency SET claim_expires_at = 0 WHERE claimed_by = $1 AND state = 'in_flight'", [.text(me)]
             )
         }
     }
+
+    /// The tasks of a `released` CTE that should still run, announced on the channel the task
+    /// trigger uses (`PostgresSchema`), with the same payload: a release changes neither the
+    /// state nor the history, so the trigger stays silent.
+    static let announceReleased =
+        "SELECT pg_notify('switchyard_tasks', current_schema() || ' ' || id || ' ' || state) FROM released"
+        + " WHERE state IN ('planning', 'executing')"
 
     /// The tasks this process holds a claim on now.
     public var claimedTasks: Set<String> { claims.withLock { $0.tasks } }
