@@ -179,6 +179,10 @@ public struct StoreConfig: Sendable, Equatable {
     /// `store.responses_ttl_s`: how long a stored Responses conversation is kept after its last
     /// turn (default 30 days).
     public var responsesTTLSeconds = 2_592_000
+    /// `store.lease_ms` (PostgreSQL): how long a replica's claim on a task or an idempotency key
+    /// lasts without renewal, so how soon another replica takes over the work of one that died
+    /// (1 to 1⅓ leases after its last renewal). Renewed every third of it. Default 15 s.
+    public var leaseMs = 15_000
 }
 
 /// `tasks:` the durable task runtime.

@@ -203,7 +203,8 @@ public struct ConfiguredStores: Sendable {
             throw StoreError(kind: .cannotOpen, message: problem.problem, path: problem.path)
         case .success(let url)?:
             let configuration = PostgresStore.Configuration(
-                poolSize: listen ? 4 : 1, listen: listen, onWrite: onWrite)
+                poolSize: listen ? 4 : 1, leaseDuration: .milliseconds(config.leaseMs), listen: listen,
+                onWrite: onWrite)
             return ConfiguredStores(postgres: try PostgresStore(opening: url, configuration: configuration))
         }
     }

@@ -127,6 +127,13 @@ import Testing
         #expect(SwitchyardConfig().store.kind == .sqlite, "SQLite stays the default")
         j["store"] = ["kind": "postgres", "url_env": "DB"]
         #expect(try SwitchyardConfig.decode(j).store.kind == .postgres)
+        #expect(try SwitchyardConfig.decode(j).store.leaseMs == 15_000)
+        j["store"] = ["url_env": "DB", "lease_ms": 3000]
+        #expect(try SwitchyardConfig.decode(j).store.leaseMs == 3000)
+        #expect(
+            errors { j in j["store"] = ["url_env": "DB", "lease_ms": 999] }.first
+                == "store.lease_ms: must be within 1000...86400000, got 999")
+        #expect(errors { j in j["store"] = ["lease_ms": 3000] }.first?.hasPrefix("store.lease_ms: only") == true)
 
         let password = "s3cret-pass-word"
         let inline = errors { j in j["store"] = ["url": .string("postgres://u:\(password)@db/x")] }
