@@ -27,16 +27,18 @@ struct GatewayHarness {
         "TEST_OTHER_KEY": OtherKey.secret,
     ]
 
-    /// Starts a gateway on the configuration `yaml`, with logs captured at debug level.
+    /// Starts a gateway on the configuration `yaml`, with logs captured at debug level and
+    /// `extraEnvironment` beside `environment`.
     /// A YAML without `store.path` gets a fresh task store under /tmp, so tests never share one.
-    static func start(yaml: String) async throws -> GatewayHarness {
+    static func start(yaml: String, extraEnvironment: [String: String] = [:]) async throws -> GatewayHarness {
         var config = try ConfigLoader.parse(yaml: yaml)
         if config.store.path == "switchyard.db" { config.store.path = temporaryStorePath() }
         let logs = LogSink(capture: true)
         var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
         logger.logLevel = .debug
         let server = try await SwitchyardServer(
-            config: config, configPath: nil, environment: environment, logger: logger)
+            config: config, configPath: nil, environment: environment.merging(extraEnvironment) { a, _ in a },
+            logger: logger)
         return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
     }
 

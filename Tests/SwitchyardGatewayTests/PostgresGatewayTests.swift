@@ -1,0 +1,115 @@
+import Foundation
+import Glibc
+import SwitchyardCore
+import SwitchyardGateway
+import SwitchyardTasks
+import SwitchyardTestSupport
+import Testing
+
+@testable import SwitchyardStore
+
+/// The gateway on `store: {url_env: …}`: two gateways on one PostgreSQL schema share idempotency
+/// records, stored conversations and tasks, and `/readyz` shows the database's reachability.
+@Suite(.timeLimit(.minutes(2)))
+struct PostgresGatewayTests {
+    static func yaml(mockPort: Int) -> String {
+        """
+        listen: 127.0.0.1:0
+        health_check_ms: 0
+        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
+        providers:
+          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(mockPort)/v1", api_key_env: TEST_PROVIDER_KEY}
+        models:
+          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
+        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        store: {url_env: TEST_DATABASE_URL, lease_ms: 2000}
+        """
+    }
+
+    /// An idempotency key replayed on the other gateway gets the stored answer (one upstream
+    /// call); a conversation started on A continues on B; a task created on A is B's to read.
+    @Test func twoGatewaysOnOneDatabaseShareKeysConversationsAndTasks() async throws {
+        try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
+        guard case .success(let text) = PostgresTestServer.url, case .success(let server) = StoreURL.parse(text) else {
+            Issue.record("no PostgreSQL server")
+            return
+        }
+        let schema = "g_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let url = try await PostgresStore.createScratchSchema(url: server, name: schema)
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let environment = ["TEST_DATABASE_URL": url.value]
+        let a = try await GatewayHarness.start(yaml: Self.yaml(mockPort: mock.port), extraEnvironment: environment)
+        let b = try await GatewayHarness.start(yaml: Self.yaml(mockPort: mock.port), extraEnvironment: environment)
+        defer {
+            a.stop()
+            b.stop()
+            mock.stop()
+        }
+        #expect(a.server.storePath == url.location && !a.server.storePath.contains("/tmp/"))
+
+        let chat = #"{"model":"smart","messages":[{"role":"user","content":"only once"}]}"#
+        let key = [HeaderField("Idempotency-Key", "replica-key-1")]
+        let first = try await a.chat(chat, headers: key)
+        #expect(first.head.status == 200, "\(first.text)")
+        let replayed = try await b.chat(chat, headers: key)
+        #expect(replayed.head.status == 200, "\(replayed.text)")
+        #expect(replayed.body == first.body, "the stored answer")
+        #expect(mock.requests.filter { $0.bodyText.contains("only once") }.count == 1, "one upstream call")
+
+        let turn = try await a.request("POST", "/v1/responses", body: #"{"model":"smart","input":"turn one"}"#)
+        let turnID = try #require(turn.json?["id"]?.stringValue, "\(turn.text)")
+        let next = try await b.request(
+            "POST", "/v1/responses", body: #"{"model":"smart","input":"recap","previous_response_id":"\#(turnID)"}"#)
+        #expect(next.head.status == 200, "\(next.text)")
+        #expect(next.json?["previous_response_id"]?.stringValue == turnID)
+        #expect(next.text.contains("turn one"), "\(next.text)")
+
+        let created = try await a.request("POST", "/v1/tasks", body: taskBody([stepJSON("s", "a task")]))
+        #expect(created.head.status == 202, "\(created.text)")
+        let id = try #require(created.json?["id"]?.stringValue)
+        let done = try await b.waitForTask(id) { $0["state"]?.stringValue == "completed" }
+        #expect(done.step(0)?["attempts"] == 1)
+        #expect(mock.requests.filter { $0.bodyText.contains("a task") }.count == 1)
+        #expect(try await b.request("GET", "/readyz", key: nil).json?["store"]?["ok"] == true)
+        try? await PostgresStore.dropScratchSchema(url: server, name: schema)
+    }
+
+    /// The database going away shows in `/readyz`'s store detail without a write; readiness stays
+    /// (chat needs no store), and nothing shows the URL's password.
+    @Test func anUnreachableDatabaseShowsInReadyz() async throws {
+        try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
+        // A server of this test's own, stopped by its watcher once `sleep` (its life line) is killed.
+        let lifeline = Process()
+        lifeline.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        lifeline.arguments = ["600"]
+        try lifeline.run()
+        defer { if lifeline.isRunning { kill(lifeline.processIdentifier, SIGKILL) } }
+        let url = try PostgresTestServer.startServer(watching: lifeline.processIdentifier).get()
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let h = try await GatewayHarness.start(
+            yaml: Self.yaml(mockPort: mock.port), extraEnvironment: ["TEST_DATABASE_URL": url])
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        let up = try await h.request("GET", "/readyz", key: nil)
+        #expect(up.head.status == 200 && up.json?["store"]?["ok"] == true, "\(up.text)")
+
+        kill(lifeline.processIdentifier, SIGKILL)
+        let down = try await within(60, "the outage to show in /readyz") {
+            while true {
+                let r = try await h.request("GET", "/readyz", key: nil)
+                if r.json?["store"]?["ok"] == false { return r }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        #expect(down.head.status == 200, "the store is detail, not readiness")
+        #expect(down.json?["store"]?["error"] == "unavailable", "\(down.text)")
+        // postgres://USER:PASSWORD@HOST…
+        let credentials = try #require(url.split(separator: "@").first?.split(separator: ":").last)
+        let password = String(credentials)
+        #expect(password.count >= 8)
+        #expect(!down.text.contains(password))
+        #expect(!h.logs.captured.contains(password))
+    }
+}
