@@ -7,313 +7,246 @@ import Testing
 
 @testable import SwitchyardStore
 
-/// The stores' shared promises, checked with the same test on both backends: SQLite on a
-/// temporary file, PostgreSQL in a scratch schema of the suite's server (the PostgreSQL cases are
-/// skipped, with the reason, only where no server can be started; `scripts/test` requires one).
-///
-/// `Backend` reaches both through one async surface of the operations the gateway uses; it gives
-/// way to the storage protocols once the task runtime sits behind them.
+/// The storage protocols' promises (`TaskStore`, `IdempotencyStore`, `ResponseStore`), checked
+/// on every backend with the same test: SQLite on a temporary file and PostgreSQL in a scratch
+/// schema of the suite's server (skipped, with the reason, only where no server can be started;
+/// `scripts/test` requires one).
 @Suite struct StoreContractTests {
-    enum Kind: String, CustomTestStringConvertible, Sendable {
+    enum Backend: String, CustomTestStringConvertible, CaseIterable, Sendable {
         case sqlite, postgres
         var testDescription: String { rawValue }
+
         /// SQLite always; PostgreSQL when a server is there (or required).
-        static var available: [Kind] { PostgresTestServer.enabled ? [.sqlite, .postgres] : [.sqlite] }
+        static var available: [Backend] { PostgresTestServer.enabled ? [.sqlite, .postgres] : [.sqlite] }
     }
 
-    /// One backend on an empty database.
-    struct Backend: Sendable {
-        var sqlite: SQLiteStore?
-        var postgres: PostgresStore?
-
-        func create(_ id: String, owner: String = "alice", agent: String = "a") async throws -> TaskRecord {
-            let steps = [PlannedStep(id: "s1", request: ["x": 1]), PlannedStep(id: "s2"), PlannedStep(id: "s3")]
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in
-                    try s.createPlannedTask(id: id, owner: owner, agent: agent, metadata: ["n": 1], steps: steps)
-                }
-            }
-            return try await postgres!.createPlannedTask(
-                id: id, owner: owner, agent: agent, metadata: ["n": 1], steps: steps)
-        }
-
-        @discardableResult
-        func transition(
-            _ id: String, owner: String? = nil, _ event: TaskEvent?, _ updates: [StepUpdate] = []
-        ) async throws -> TaskRecord {
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in
-                    try s.transition(taskID: id, owner: owner, event: event, stepUpdates: updates)
-                }
-            }
-            return try await postgres!.transition(taskID: id, owner: owner, event: event, stepUpdates: updates)
-        }
-
-        func task(_ id: String, owner: String = "alice") async throws -> TaskSnapshot? {
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in try s.task(id: id, owner: owner) }
-            }
-            return try await postgres!.task(id: id, owner: owner)
-        }
-
-        func list(
-            owner: String = "alice", state: TaskState? = nil, agent: String? = nil, limit: Int = 20,
-            after: String? = nil
-        ) async throws -> (ids: [String], hasMore: Bool) {
-            if let s = sqlite {
-                let page = try await s.perform { s throws(StoreError) in
-                    try s.listTaskSnapshots(
-                        TaskQuery(owner: owner, state: state, agent: agent, limit: limit, after: after))
-                }
-                return (page.tasks.map(\.task.id), page.hasMore)
-            }
-            let page = try await postgres!.listTaskSnapshots(
-                owner: owner, state: state, agent: agent, limit: limit, after: after)
-            return (page.tasks.map(\.task.id), page.hasMore)
-        }
-
-        func events(_ id: String, owner: String? = nil, after: Int64 = 0) async throws -> [HistoryEvent] {
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in
-                    try s.events(taskID: id, owner: owner, after: after)
-                }
-            }
-            return try await postgres!.events(taskID: id, owner: owner, after: after)
-        }
-
-        /// Start-up after a crash, then the task taken up to run: SQLite requeues the step in flight
-        /// in `resumeAfterRestart`; PostgreSQL when a process claims the task (the step may still
-        /// be in flight in another live process until then).
-        func restart(running id: String) async throws -> [ResumePoint] {
-            if let s = sqlite { return try await s.perform { s throws(StoreError) in try s.resumeAfterRestart() } }
-            let points = try await postgres!.resumeAfterRestart()
-            #expect(try await postgres!.claim(taskID: id))
-            return points
-        }
-
-        func states(_ ids: [String]) async throws -> [String: TaskState] {
-            if let s = sqlite { return try await s.perform { s throws(StoreError) in try s.taskStates(ids: ids) } }
-            return try await postgres!.taskStates(ids: ids)
-        }
-
-        func counts() async throws -> [TaskState: Int] {
-            if let s = sqlite { return try await s.perform { s throws(StoreError) in try s.taskCounts() } }
-            return try await postgres!.taskCounts()
-        }
-
-        func begin(_ owner: String, _ key: String, _ hash: String) async throws -> IdempotencyBegin {
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in
-                    try s.beginIdempotent(owner: owner, key: key, requestHash: hash, ttl: .seconds(60))
-                }
-            }
-            return try await postgres!.beginIdempotent(owner: owner, key: key, requestHash: hash, ttl: .seconds(60))
-        }
-
-        func complete(_ owner: String, _ key: String, body: [UInt8], headers: [HeaderField]) async throws {
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in
-                    try s.completeIdempotent(owner: owner, key: key, status: 200, body: body, headers: headers)
-                }
-            }
-            try await postgres!.completeIdempotent(owner: owner, key: key, status: 200, body: body, headers: headers)
-        }
-
-        func abandon(_ owner: String, _ key: String) async throws {
-            if let s = sqlite {
-                return try await s.perform { s throws(StoreError) in try s.abandonIdempotent(owner: owner, key: key) }
-            }
-            try await postgres!.abandonIdempotent(owner: owner, key: key)
-        }
-
-        func purgeExpiredIdempotency() async throws -> Int {
-            if let s = sqlite { return try await s.perform { s throws(StoreError) in try s.purgeExpiredIdempotency() } }
-            return try await postgres!.purgeExpiredIdempotency()
-        }
-
-        var responses: any ResponseStore { sqlite.map { SQLiteResponseStore($0) } ?? postgres! }
+    /// The three stores of one backend on an empty database, all on `clock`.
+    struct Stores {
+        var tasks: any TaskStore
+        var idempotency: any IdempotencyStore
+        var responses: any ResponseStore
     }
 
-    private func withBackend(
-        _ kind: Kind, clock: ManualClock = ManualClock(), _ body: (Backend) async throws -> Void
-    )
-        async throws
-    {
-        switch kind {
+    private func withStores(
+        _ backend: Backend, clock: ManualClock = ManualClock(), _ body: (Stores) async throws -> Void
+    ) async throws {
+        switch backend {
         case .sqlite:
             let directory = makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let store = try SQLiteStore(path: directory + "/tasks.db", configuration: clock.configuration)
-            try await body(Backend(sqlite: store))
+            let stores = ConfiguredStores(sqlite: store)
+            try await body(Stores(tasks: stores.tasks, idempotency: stores.idempotency, responses: stores.responses))
         case .postgres:
             try await withPostgresSchema { url in
                 let store = try await PostgresStore(url: url, configuration: clock.postgres(instance: "contract"))
                 defer { store.close() }
-                try await body(Backend(postgres: store))
+                let stores = ConfiguredStores(postgres: store)
+                try await body(
+                    Stores(tasks: stores.tasks, idempotency: stores.idempotency, responses: stores.responses))
             }
         }
     }
 
-    @Test(arguments: Kind.available)
-    func aCreatedTaskIsExecutingWithItsStepsPlannedAndGapFreeHistory(_ kind: Kind) async throws {
-        try await withBackend(kind) { b in
-            let record = try await b.create("t1")
+    private func create(
+        _ store: any TaskStore, _ id: String, owner: String = "alice", agent: String = "a"
+    )
+        async throws -> TaskRecord
+    {
+        try await store.createTask(
+            id: id, owner: owner, agent: agent, metadata: ["n": 1],
+            steps: [PlannedStep(id: "s1", request: ["x": 1]), PlannedStep(id: "s2"), PlannedStep(id: "s3")])
+    }
+
+    @Test(arguments: Backend.available)
+    func createdTasksAreExecutingWithTheirStepsPlannedAndGapFreeHistory(_ backend: Backend) async throws {
+        try await withStores(backend) { s in
+            let record = try await create(s.tasks, "t1")
             #expect(record.state == .executing && record.owner == "alice" && record.metadata == ["n": 1])
-            let snapshot = try #require(try await b.task("t1"))
+            let snapshot = try #require(try await s.tasks.task(id: "t1", owner: "alice"))
             #expect(snapshot.steps.map(\.stepID) == ["s1", "s2", "s3"])
             #expect(snapshot.steps.allSatisfy { $0.state == .pending && $0.attempts == 0 })
             #expect(snapshot.steps[0].request == ["x": 1])
-            let history = try await b.events("t1", owner: "alice")
+            let history = try await s.tasks.events(taskID: "t1", owner: "alice", after: 0, limit: 100)
             #expect(history.map(\.seq) == Array(1...Int64(history.count)))
             #expect(history.first?.type == "task.created")
-            #expect(try await b.events("t1", after: 2).first?.seq == 3)
-            let duplicate = await storeError { _ = try await b.create("t1") }
+            #expect(try await s.tasks.events(taskID: "t1", owner: nil, after: 2, limit: 1).map(\.seq) == [3])
+            let duplicate = await storeError { _ = try await create(s.tasks, "t1") }
             #expect(duplicate?.kind == .duplicate)
         }
     }
 
-    @Test(arguments: Kind.available)
-    func checkpointsAreOneTransactionAndARejectedChangeWritesNothing(_ kind: Kind) async throws {
-        try await withBackend(kind) { b in
-            _ = try await b.create("t1")
-            try await b.transition("t1", owner: "alice", nil, [.start(stepID: "s1")])
+    @Test(arguments: Backend.available)
+    func checkpointsApplyInOneTransactionAndARejectedChangeWritesNothing(_ backend: Backend) async throws {
+        try await withStores(backend) { s in
+            _ = try await create(s.tasks, "t1")
+            _ = try await s.tasks.transition(
+                taskID: "t1", owner: "alice", event: nil, stepUpdates: [.start(stepID: "s1")])
             let outcome = StepOutcome(
                 state: .completed, provider: "openai", model: "m", output: "one", response: ["id": "r"],
                 usage: ["total_tokens": 3])
-            let done = try await b.transition(
-                "t1", owner: "alice", .stepDone, [.finish(stepID: "s1", outcome: outcome), .start(stepID: "s2")])
+            let done = try await s.tasks.transition(
+                taskID: "t1", owner: "alice", event: .stepDone,
+                stepUpdates: [.finish(stepID: "s1", outcome: outcome), .start(stepID: "s2")])
             #expect(done.state == .executing)
-            let snapshot = try #require(try await b.task("t1"))
+            let snapshot = try #require(try await s.tasks.task(id: "t1", owner: "alice"))
             #expect(snapshot.steps.map(\.state) == [.completed, .running, .pending])
             #expect(snapshot.steps[0].output == "one" && snapshot.steps[0].usage == ["total_tokens": 3])
             #expect(snapshot.steps[1].attempts == 1)
 
-            let before = try await b.events("t1")
+            let before = try await s.tasks.events(taskID: "t1", owner: nil, after: 0, limit: 1000)
             let refused = await storeError {
-                try await b.transition("t1", owner: "alice", .resume, [.start(stepID: "s3")])
+                _ = try await s.tasks.transition(
+                    taskID: "t1", owner: "alice", event: .resume, stepUpdates: [.start(stepID: "s3")])
             }
-            #expect(refused?.kind == .rejected && refused?.rejection != nil)
-            #expect(try await b.events("t1") == before)
-            #expect(try await b.task("t1") == snapshot, "nothing was written")
-            let unknownStep = await storeError { try await b.transition("t1", nil, [.start(stepID: "nope")]) }
+            #expect(refused?.kind == .rejected && refused?.rejection?.kind == .invalidTransition)
+            #expect(try await s.tasks.events(taskID: "t1", owner: nil, after: 0, limit: 1000) == before)
+            #expect(try await s.tasks.task(id: "t1", owner: "alice") == snapshot, "nothing was written")
+            let unknownStep = await storeError {
+                _ = try await s.tasks.transition(
+                    taskID: "t1", owner: nil, event: nil, stepUpdates: [.start(stepID: "nope")])
+            }
             #expect(unknownStep?.kind == .notFound)
 
-            #expect(try await b.transition("t1", owner: "alice", .cancel).state == .cancelled)
-            let after = try #require(try await b.task("t1"))
+            let cancelled = try await s.tasks.transition(taskID: "t1", owner: "alice", event: .cancel, stepUpdates: [])
+            #expect(cancelled.state == .cancelled)
+            let after = try #require(try await s.tasks.task(id: "t1", owner: "alice"))
             #expect(after.steps.map(\.state) == [.completed, .cancelled, .cancelled], "open steps cancelled with it")
-            let terminal = await storeError { try await b.transition("t1", nil, []) }
+            let terminal = await storeError {
+                _ = try await s.tasks.transition(taskID: "t1", owner: nil, event: nil, stepUpdates: [])
+            }
             #expect(terminal?.kind == .rejected)
         }
     }
 
-    @Test(arguments: Kind.available)
-    func ownersAreIsolated(_ kind: Kind) async throws {
-        try await withBackend(kind) { b in
-            _ = try await b.create("t1")
-            #expect(try await b.task("t1", owner: "bob") == nil)
-            let write = await storeError { try await b.transition("t1", owner: "bob", .pause) }
+    @Test(arguments: Backend.available)
+    func ownersAreIsolated(_ backend: Backend) async throws {
+        try await withStores(backend) { s in
+            _ = try await create(s.tasks, "t1", owner: "alice")
+            #expect(try await s.tasks.task(id: "t1", owner: "bob") == nil)
+            let write = await storeError {
+                _ = try await s.tasks.transition(taskID: "t1", owner: "bob", event: .pause, stepUpdates: [])
+            }
             #expect(write?.kind == .notFound)
-            let read = await storeError { _ = try await b.events("t1", owner: "bob") }
+            let read = await storeError {
+                _ = try await s.tasks.events(taskID: "t1", owner: "bob", after: 0, limit: 10)
+            }
             #expect(read?.kind == .notFound)
-            #expect(try await b.list(owner: "bob").ids.isEmpty)
-            #expect(try await b.task("t1")?.task.state == .executing)
+            #expect(try await s.tasks.listTasks(TaskQuery(owner: "bob")).tasks.isEmpty)
+            #expect(try await s.tasks.task(id: "t1", owner: "alice")?.task.state == .executing)
         }
     }
 
-    @Test(arguments: Kind.available)
-    func listingIsNewestFirstInPagesWithFilters(_ kind: Kind) async throws {
+    @Test(arguments: Backend.available)
+    func listingIsNewestFirstInPagesWithFilters(_ backend: Backend) async throws {
         let clock = ManualClock()
-        try await withBackend(kind, clock: clock) { b in
+        try await withStores(backend, clock: clock) { s in
             for i in 0..<5 {
-                _ = try await b.create("t\(i)", agent: i % 2 == 0 ? "even" : "odd")
+                _ = try await create(s.tasks, "t\(i)", agent: i % 2 == 0 ? "even" : "odd")
                 clock.advance(milliseconds: 1)
             }
-            _ = try await b.create("other", owner: "bob")
-            try await b.transition("t3", owner: "alice", .pause)
-            let first = try await b.list(limit: 2)
-            #expect(first.ids == ["t4", "t3"] && first.hasMore)
-            let second = try await b.list(limit: 2, after: first.ids.last)
-            #expect(second.ids == ["t2", "t1"] && second.hasMore)
-            let last = try await b.list(limit: 2, after: second.ids.last)
-            #expect(last.ids == ["t0"] && !last.hasMore)
-            #expect(try await b.list(agent: "odd").ids == ["t3", "t1"])
-            #expect(try await b.list(state: .paused).ids == ["t3"])
-            let limit = await storeError { _ = try await b.list(limit: 0) }
+            _ = try await create(s.tasks, "other", owner: "bob")
+            _ = try await s.tasks.transition(taskID: "t3", owner: "alice", event: .pause, stepUpdates: [])
+            let first = try await s.tasks.listTasks(TaskQuery(owner: "alice", limit: 2))
+            #expect(first.tasks.map(\.task.id) == ["t4", "t3"] && first.hasMore)
+            #expect(first.tasks[0].steps.count == 3, "each task with its steps")
+            let second = try await s.tasks.listTasks(TaskQuery(owner: "alice", limit: 2, after: first.lastID))
+            #expect(second.tasks.map(\.task.id) == ["t2", "t1"] && second.hasMore)
+            let last = try await s.tasks.listTasks(TaskQuery(owner: "alice", limit: 2, after: second.lastID))
+            #expect(last.tasks.map(\.task.id) == ["t0"] && !last.hasMore)
+            #expect(
+                try await s.tasks.listTasks(TaskQuery(owner: "alice", agent: "odd")).tasks.map(\.task.id) == [
+                    "t3", "t1",
+                ])
+            #expect(
+                try await s.tasks.listTasks(TaskQuery(owner: "alice", state: .paused)).tasks.map(\.task.id) == ["t3"])
+            let limit = await storeError { _ = try await s.tasks.listTasks(TaskQuery(owner: "alice", limit: 0)) }
             #expect(limit?.kind == .invalidArgument)
-            let cursor = await storeError { _ = try await b.list(after: "other") }
+            let cursor = await storeError { _ = try await s.tasks.listTasks(TaskQuery(owner: "alice", after: "other")) }
             #expect(cursor?.kind == .invalidArgument, "another owner's task is no cursor")
         }
     }
 
-    @Test(arguments: Kind.available)
-    func afterACrashTheStepInFlightRunsAgainAndCheckpointedStepsStayDone(_ kind: Kind) async throws {
-        try await withBackend(kind) { b in
-            _ = try await b.create("t1")
-            _ = try await b.create("t2")
-            try await b.transition("t2", .pause)
-            try await b.transition("t1", nil, [.start(stepID: "s1")])
-            try await b.transition(
-                "t1", .stepDone,
-                [.finish(stepID: "s1", outcome: StepOutcome(state: .completed, output: "one")), .start(stepID: "s2")])
-            let points = try await b.restart(running: "t1")
+    @Test(arguments: Backend.available)
+    func aRestartRequeuesTheStepInFlightAndKeepsCheckpointedSteps(_ backend: Backend) async throws {
+        try await withStores(backend) { s in
+            _ = try await create(s.tasks, "t1")
+            _ = try await create(s.tasks, "t2")
+            _ = try await s.tasks.transition(taskID: "t2", owner: nil, event: .pause, stepUpdates: [])
+            _ = try await s.tasks.transition(taskID: "t1", owner: nil, event: nil, stepUpdates: [.start(stepID: "s1")])
+            _ = try await s.tasks.transition(
+                taskID: "t1", owner: nil, event: .stepDone,
+                stepUpdates: [
+                    .finish(stepID: "s1", outcome: StepOutcome(state: .completed, output: "one")), .start(stepID: "s2"),
+                ])
+            // Start-up after a crash, then the task taken up to run, as `TaskRuntime` does: a file
+            // of one process requeues the step in flight in `resumeAfterRestart`; a shared store
+            // when a process claims the task (until then it may be in flight in another live one).
+            let points = try await s.tasks.resumeAfterRestart()
             #expect(points.map(\.task.id) == ["t1"], "paused tasks stay paused")
             #expect(points.first?.nextStep?.stepID == "s2")
-            let snapshot = try #require(try await b.task("t1"))
+            if let claims = s.tasks as? any TaskClaims { #expect(try await claims.claim(taskID: "t1")) }
+            let snapshot = try #require(try await s.tasks.task(id: "t1", owner: "alice"))
             #expect(snapshot.steps.map(\.state) == [.completed, .pending, .pending])
-            #expect(snapshot.steps[0].output == "one" && snapshot.steps[1].attempts == 1, "attempts kept")
-            #expect(try await b.events("t1").last?.type == "step.requeued")
-            #expect(try await b.states(["t1", "t2", "nope"]) == ["t1": .executing, "t2": .paused])
-            let counts = try await b.counts()
-            #expect(counts[.executing] == 1 && counts[.paused] == 1 && (counts[.completed] ?? 0) == 0)
+            #expect(snapshot.steps[1].attempts == 1, "attempts kept")
+            #expect(
+                try await s.tasks.events(taskID: "t1", owner: nil, after: 0, limit: 100).last?.type == "step.requeued")
+            #expect(try await s.tasks.resumableTasks().map(\.id) == ["t1"])
+            #expect(try await s.tasks.taskStates(ids: ["t1", "t2", "nope"]) == ["t1": .executing, "t2": .paused])
+            let counts = try await s.tasks.taskCounts()
+            #expect(counts[.executing] == 1 && counts[.paused] == 1 && counts[.completed] == 0)
         }
     }
 
-    @Test(arguments: Kind.available)
-    func idempotencyFirstClaimWinsAndTheAnswerIsReplayedUntilItExpires(_ kind: Kind) async throws {
+    @Test(arguments: Backend.available)
+    func idempotencyFirstClaimWinsAndTheAnswerIsReplayedUntilItExpires(_ backend: Backend) async throws {
         let clock = ManualClock()
-        try await withBackend(kind, clock: clock) { b in
-            #expect(try await b.begin("app", "k", "h") == .new)
-            #expect(try await b.begin("app", "k", "h") == .inFlight)
-            #expect(try await b.begin("app", "k", "x") == .mismatch)
-            #expect(try await b.begin("other", "k", "h") == .new, "keys are per owner")
-            try await b.complete(
-                "app", "k", body: [1, 2, 255], headers: [HeaderField("content-type", "a/b")])
-            guard case .completed(let record) = try await b.begin("app", "k", "h") else {
+        try await withStores(backend, clock: clock) { s in
+            let store = s.idempotency
+            #expect(try await store.begin(owner: "app", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
+            #expect(try await store.begin(owner: "app", key: "k", requestHash: "h", ttl: .seconds(60)) == .inFlight)
+            #expect(try await store.begin(owner: "app", key: "k", requestHash: "x", ttl: .seconds(60)) == .mismatch)
+            #expect(try await store.begin(owner: "other", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
+            try await store.complete(
+                owner: "app", key: "k", status: 200, body: [1, 2, 255], headers: [HeaderField("content-type", "a/b")])
+            guard
+                case .completed(let record) = try await store.begin(
+                    owner: "app", key: "k", requestHash: "h", ttl: .seconds(60))
+            else {
                 Issue.record("expected the stored answer")
                 return
             }
             #expect(record.status == 200 && record.body == [1, 2, 255])
             #expect(record.headers == [HeaderField("content-type", "a/b")])
-            try await b.abandon("other", "k")
-            #expect(try await b.begin("other", "k", "h") == .new, "an abandoned claim runs again")
+            try await store.abandon(owner: "other", key: "k")
+            #expect(try await store.begin(owner: "other", key: "k", requestHash: "h", ttl: .seconds(60)) == .new)
             clock.advance(milliseconds: 60_000)
-            #expect(try await b.purgeExpiredIdempotency() >= 1)
-            #expect(try await b.begin("app", "k", "x") == .new, "an expired record is gone")
+            #expect(try await store.purgeExpired() >= 1)
+            #expect(try await store.begin(owner: "app", key: "k", requestHash: "x", ttl: .seconds(60)) == .new)
         }
     }
 
-    @Test(arguments: Kind.available)
-    func conversationsKeepOwnershipAndRetention(_ kind: Kind) async throws {
+    @Test(arguments: Backend.available)
+    func conversationsKeepOwnershipAndRetention(_ backend: Backend) async throws {
         let clock = ManualClock()
-        try await withBackend(kind, clock: clock) { b in
+        try await withStores(backend, clock: clock) { s in
             func turn(_ id: String, after previous: String?) -> ResponseRecord {
                 ResponseRecord(
                     id: id, owner: "app", previousID: previous, inputItems: [["role": "user", "content": .string(id)]],
                     response: ["id": .string(id), "output": []])
             }
-            let responses = b.responses
-            try await responses.saveResponse(turn("r1", after: nil), ttl: .seconds(100))
+            try await s.responses.saveResponse(turn("r1", after: nil), ttl: .seconds(100))
             clock.advance(milliseconds: 60_000)
-            try await responses.saveResponse(turn("r2", after: "r1"), ttl: .seconds(100))
+            try await s.responses.saveResponse(turn("r2", after: "r1"), ttl: .seconds(100))
             clock.advance(milliseconds: 60_000)
-            #expect(try await responses.conversation(endingAt: "r2", owner: "app")?.map(\.id) == ["r1", "r2"])
-            #expect(try await responses.conversation(endingAt: "r2", owner: "other") == nil)
-            #expect(try await !responses.deleteResponse(id: "r1", owner: "other"))
-            #expect(try await responses.deleteResponse(id: "r1", owner: "app"))
-            #expect(try await responses.conversation(endingAt: "r2", owner: "app") == nil)
+            #expect(try await s.responses.conversation(endingAt: "r2", owner: "app")?.map(\.id) == ["r1", "r2"])
+            #expect(try await s.responses.conversation(endingAt: "r2", owner: "other") == nil)
+            #expect(try await !s.responses.deleteResponse(id: "r1", owner: "other"))
+            #expect(try await s.responses.deleteResponse(id: "r1", owner: "app"))
+            #expect(try await s.responses.conversation(endingAt: "r2", owner: "app") == nil)
             clock.advance(milliseconds: 40_000)
-            #expect(try await responses.response(id: "r2", owner: "app") == nil)
-            #expect(try await responses.purgeExpiredResponses() == 1)
+            #expect(try await s.responses.response(id: "r2", owner: "app") == nil)
+            #expect(try await s.responses.purgeExpiredResponses() == 1)
         }
     }
 }
