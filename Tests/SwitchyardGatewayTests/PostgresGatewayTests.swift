@@ -74,6 +74,61 @@ struct PostgresGatewayTests {
         try? await PostgresStore.dropScratchSchema(url: server, name: schema)
     }
 
+    /// Cancel, pause and resume through one gateway take effect on whichever runs the task: the
+    /// cancel aborts the upstream call in flight there, the pause stops the task at its next step
+    /// boundary, the resume has it finished.
+    @Test func cancelPauseAndResumeFromEitherGatewayReachTheOneRunningTheTask() async throws {
+        try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
+        guard case .success(let text) = PostgresTestServer.url, case .success(let server) = StoreURL.parse(text) else {
+            Issue.record("no PostgreSQL server")
+            return
+        }
+        let schema = "g_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let url = try await PostgresStore.createScratchSchema(url: server, name: schema)
+        let llm = try GatedLLM()
+        let environment = ["TEST_DATABASE_URL": url.value]
+        let a = try await GatewayHarness.start(
+            yaml: Self.yaml(mockPort: llm.server.port), extraEnvironment: environment)
+        let b = try await GatewayHarness.start(
+            yaml: Self.yaml(mockPort: llm.server.port), extraEnvironment: environment)
+        let never = llm.gate("never answered")
+        let held = llm.gate("held a while")
+        defer {
+            never.open()
+            held.open()
+            a.stop()
+            b.stop()
+            llm.stop()
+        }
+
+        let created = try await a.request(
+            "POST", "/v1/tasks", body: taskBody([stepJSON("slow", "never answered"), stepJSON("next", "x")]))
+        let id = try #require(created.json?["id"]?.stringValue, "\(created.text)")
+        await llm.server.waitForRequests(1)
+        let cancelled = try await b.request("POST", "/v1/tasks/\(id)/cancel")
+        #expect(cancelled.head.status == 200 && cancelled.json?.state == "cancelled", "\(cancelled.text)")
+        try await within(30, "the upstream call to be aborted") { await llm.server.waitForClosedConnections(1) }
+        #expect(!never.isOpen)
+        #expect(llm.server.requestCount == 1, "the next step never starts")
+
+        let second = try await b.request(
+            "POST", "/v1/tasks", body: taskBody([stepJSON("one", "held a while"), stepJSON("two", "after the pause")]))
+        let secondID = try #require(second.json?["id"]?.stringValue, "\(second.text)")
+        await llm.server.waitForRequests(2)
+        let paused = try await a.request("POST", "/v1/tasks/\(secondID)/pause")
+        #expect(paused.json?.state == "paused", "\(paused.text)")
+        held.open()
+        let kept = try await a.waitForTask(secondID) { $0.step(0)?["state"] == "completed" }
+        #expect(kept.state == "paused", "the step in flight is kept, the next one waits")
+        #expect(llm.requests(containing: "after the pause").isEmpty)
+        let resumed = try await a.request("POST", "/v1/tasks/\(secondID)/resume")
+        #expect(resumed.head.status == 200, "\(resumed.text)")
+        let done = try await b.waitForTask(secondID) { $0.state == "completed" }
+        #expect(done.step(0)?["attempts"] == 1 && done.step(1)?["attempts"] == 1)
+        #expect(llm.requests(containing: "after the pause").count == 1)
+        try? await PostgresStore.dropScratchSchema(url: server, name: schema)
+    }
+
     /// The database going away shows in `/readyz`'s store detail without a write; readiness stays
     /// (chat needs no store), and nothing shows the URL's password.
     @Test func anUnreachableDatabaseShowsInReadyz() async throws {
