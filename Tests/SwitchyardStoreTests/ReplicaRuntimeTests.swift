@@ -13,10 +13,23 @@ import Testing
 /// from running in both; a replica whose holder died takes its task over after the lease.
 @Suite(.timeLimit(.minutes(2)))
 struct ReplicaRuntimeTests {
+    /// The texts whose first call, on whichever replica, never answers.
+    final class HangOnce: Sendable {
+        let texts: Set<String>
+        private let hung = Mutex<Set<String>>([])
+
+        init(_ texts: Set<String>) { self.texts = texts }
+
+        /// True for the first call of one of `texts`.
+        func first(_ text: String) -> Bool { texts.contains(text) && hung.withLock { $0.insert(text).inserted } }
+    }
+
     /// Answers every step with "<text>-done" and records who ran what; a step whose text is in
-    /// `hang` never answers (until cancelled), as a process killed mid-step never does.
+    /// `hang` never answers (until cancelled), as a process killed mid-step never does; nor does
+    /// the first call of a text of `hangOnce` (shared by several runners).
     final class Runner: StepRunner {
         let hang: Set<String>
+        let hangOnce: HangOnce?
         /// How long each answer takes, as an upstream's generation does: long enough for the other
         /// replica's watcher to hear of the task and try to run it too.
         let latency: Duration
@@ -24,8 +37,9 @@ struct ReplicaRuntimeTests {
         let started: AsyncStream<String>
         private let startedContinuation: AsyncStream<String>.Continuation
 
-        init(hang: Set<String> = [], latency: Duration = .zero) {
+        init(hang: Set<String> = [], hangOnce: HangOnce? = nil, latency: Duration = .zero) {
             self.hang = hang
+            self.hangOnce = hangOnce
             self.latency = latency
             (started, startedContinuation) = AsyncStream.makeStream()
         }
@@ -34,7 +48,7 @@ struct ReplicaRuntimeTests {
             let text = request["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
             seen.withLock { $0.append(text) }
             startedContinuation.yield(text)
-            if hang.contains(text) {
+            if hang.contains(text) || hangOnce?.first(text) == true {
                 while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
                 return StepOutcome(state: .failed, errorClass: "cancelled")
             }
@@ -111,33 +125,50 @@ struct ReplicaRuntimeTests {
 
     /// The replica running a task dies mid-step (its store closes: no renewal, no release): the
     /// other takes the task over once the lease expired, from the last checkpoint. The finished
-    /// step is never sent again; the one in flight runs again (at-least-once).
+    /// step is never sent again; the one in flight runs again (at-least-once). Either replica may
+    /// claim the new task first (both hear of it); the one whose call of step 2 hangs is the one
+    /// that dies.
     @Test func aReplicaTakesOverTheTaskOfOneThatDiedFromItsLastCheckpoint() async throws {
         try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
         try await withPostgresSchema { url in
-            let runnerA = Runner(hang: ["second"])
-            let runnerB = Runner()
+            let hangOnce = HangOnce(["second"])
+            let runners = [Runner(hangOnce: hangOnce), Runner(hangOnce: hangOnce)]
             let lease = Duration.milliseconds(1500)
-            let (storeA, a) = try await Self.replica(url, runnerA, lease: lease)
-            let (storeB, b) = try await Self.replica(url, runnerB, lease: lease)
+            let (storeA, a) = try await Self.replica(url, runners[0], lease: lease)
+            let (storeB, b) = try await Self.replica(url, runners[1], lease: lease)
+            let stores = [storeA, storeB]
             defer {
                 a.stop()
                 b.stop()
-                storeB.close()
+                for store in stores { store.close() }
             }
             let id = try await Self.create(TaskService(runtime: a), ["first", "second", "third"])
-            for await text in runnerA.started where text == "second" { break }
-            #expect(storeA.claimedTasks == [id])
-            #expect(runnerB.seen.withLock { $0 }.isEmpty, "B leaves a task A holds alone")
-            storeA.close()
+            let holder = await withTaskGroup(of: Int?.self) { group in
+                for (index, runner) in runners.enumerated() {
+                    group.addTask {
+                        for await text in runner.started where text == "second" { return index }
+                        return nil
+                    }
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            let victim = try #require(holder)
+            let survivor = 1 - victim
+            #expect(stores[victim].claimedTasks == [id])
+            #expect(!runners[survivor].seen.withLock { $0 }.contains("second"), "a task held is left alone")
+            stores[victim].close()
 
-            let done = try await Self.allTerminal(storeB, [id])[0]
+            let done = try await Self.allTerminal(stores[survivor], [id])[0]
             #expect(done.task.state == .completed)
             #expect(done.steps.map(\.output) == ["first-done", "second-done", "third-done"])
             #expect(done.steps.map(\.attempts) == [1, 2, 1], "the step in flight ran again, attempts kept")
-            #expect(runnerA.seen.withLock { $0 } == ["first", "second"])
-            #expect(runnerB.seen.withLock { $0 } == ["second", "third"], "the checkpointed step is not sent again")
-            let events = try await storeB.events(taskID: id, owner: nil, after: 0, limit: 100)
+            let seen = runners.map { r in r.seen.withLock { $0 } }
+            #expect((seen[0] + seen[1]).filter { $0 == "first" }.count == 1, "the checkpointed step is not sent again")
+            #expect(seen[victim].last == "second")
+            #expect(Array(seen[survivor].suffix(2)) == ["second", "third"])
+            let events = try await stores[survivor].events(taskID: id, owner: nil, after: 0, limit: 100)
             let requeued = events.filter { $0.type == "step.requeued" }
             #expect(requeued.count == 1)
             #expect(requeued.first?.data["reason"]?.stringValue == "lease_expired", "\(requeued)")
