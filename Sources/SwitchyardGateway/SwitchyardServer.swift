@@ -73,8 +73,13 @@ public final class SwitchyardServer: Sendable {
         self.stores = stores
         metrics.storeWrite(failureKind: nil)
         let steps = GatewayStepRunner(router: router, table: table)
-        runtime = TaskRuntime(
+        let runtime = TaskRuntime(
             store: stores.tasks, runner: steps, workers: config.tasks.workers, observer: metrics, logger: logger)
+        self.runtime = runtime
+        // A replica's task event streams also follow the commits of the replica running the task.
+        _ = stores.postgres?.subscribe { change in
+            if change.external { runtime.changedElsewhere(taskID: change.taskID) }
+        }
         let idempotency = IdempotentRequests(
             store: stores.idempotency, ttl: .seconds(config.store.idempotencyTTLSeconds))
         let responses = ResponsesStorage(store: stores.responses, ttl: .seconds(config.store.responsesTTLSeconds))

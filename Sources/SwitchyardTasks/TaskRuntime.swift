@@ -390,6 +390,10 @@ public final class TaskRuntime: Sendable {
 
     private func stopWatching() { watcher.withLock { $0?.cancel() } }
 
+    /// Another process committed a change of the task (a shared store's notification): wakes its
+    /// event streams here, as this process's own commits do.
+    public func changedElsewhere(taskID: String) { hub.notify(taskID) }
+
     /// After another process committed: schedule every task that should be running (a CLI resume;
     /// `schedule` ignores tasks already queued or running here) and abort the in-flight call of a
     /// task that is now over (a CLI cancel).

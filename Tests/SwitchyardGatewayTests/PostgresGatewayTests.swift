@@ -4,6 +4,7 @@ import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardTasks
 import SwitchyardTestSupport
+import Synchronization
 import Testing
 
 @testable import SwitchyardStore
@@ -36,7 +37,14 @@ struct PostgresGatewayTests {
         }
         let schema = "g_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let url = try await PostgresStore.createScratchSchema(url: server, name: schema)
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let held = Mutex<MockGate?>(nil)
+        let mock = try MockHTTPServer { request in
+            var response = MockLLM().respond(request)
+            if request.bodyText.contains("held upstream"), let gate = held.withLock({ $0 }) {
+                response.beforeHead = [.waitFor(gate)]
+            }
+            return response
+        }
         let environment = ["TEST_DATABASE_URL": url.value]
         let a = try await GatewayHarness.start(yaml: Self.yaml(mockPort: mock.port), extraEnvironment: environment)
         let b = try await GatewayHarness.start(yaml: Self.yaml(mockPort: mock.port), extraEnvironment: environment)
@@ -54,7 +62,25 @@ struct PostgresGatewayTests {
         let replayed = try await b.chat(chat, headers: key)
         #expect(replayed.head.status == 200, "\(replayed.text)")
         #expect(replayed.body == first.body, "the stored answer")
+        #expect(replayed.header("x-switchyard-replayed") == "true")
         #expect(mock.requests.filter { $0.bodyText.contains("only once") }.count == 1, "one upstream call")
+
+        // A duplicate on B while A's call still waits upstream waits for A's answer, as a duplicate
+        // in one process does, instead of answering 409.
+        let slow = #"{"model":"smart","messages":[{"role":"user","content":"held upstream"}]}"#
+        let slowKey = [HeaderField("Idempotency-Key", "replica-key-2")]
+        let gate = MockGate()
+        held.withLock { $0 = gate }
+        async let original = a.chat(slow, headers: slowKey)
+        await mock.waitForRequests(2)
+        async let duplicate = b.chat(slow, headers: slowKey)
+        // B asks the store while A's claim is in flight before the gate opens (judged by B's log).
+        try await b.waitForLog("idempotency key in flight elsewhere")
+        gate.open()
+        let (o, d) = try await (original, duplicate)
+        #expect(o.head.status == 200 && d.head.status == 200, "\(d.text)")
+        #expect(d.body == o.body && d.header("x-switchyard-replayed") == "true")
+        #expect(mock.requests.filter { $0.bodyText.contains("held upstream") }.count == 1, "one upstream call")
 
         let turn = try await a.request("POST", "/v1/responses", body: #"{"model":"smart","input":"turn one"}"#)
         let turnID = try #require(turn.json?["id"]?.stringValue, "\(turn.text)")
@@ -126,6 +152,48 @@ struct PostgresGatewayTests {
         let done = try await b.waitForTask(secondID) { $0.state == "completed" }
         #expect(done.step(0)?["attempts"] == 1 && done.step(1)?["attempts"] == 1)
         #expect(llm.requests(containing: "after the pause").count == 1)
+        try? await PostgresStore.dropScratchSchema(url: server, name: schema)
+    }
+
+    /// A task's event stream follows it live on both gateways, whichever of them runs it: the one
+    /// that does not is woken by the other's commits (the store's notifications).
+    @Test func aTaskEventStreamFollowsTheTaskOnEveryGateway() async throws {
+        try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
+        guard case .success(let text) = PostgresTestServer.url, case .success(let server) = StoreURL.parse(text) else {
+            Issue.record("no PostgreSQL server")
+            return
+        }
+        let schema = "g_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let url = try await PostgresStore.createScratchSchema(url: server, name: schema)
+        let llm = try GatedLLM()
+        let environment = ["TEST_DATABASE_URL": url.value]
+        let a = try await GatewayHarness.start(
+            yaml: Self.yaml(mockPort: llm.server.port), extraEnvironment: environment)
+        let b = try await GatewayHarness.start(
+            yaml: Self.yaml(mockPort: llm.server.port), extraEnvironment: environment)
+        let gate = llm.gate("watched")
+        defer {
+            gate.open()
+            a.stop()
+            b.stop()
+            llm.stop()
+        }
+        let created = try await a.request(
+            "POST", "/v1/tasks", body: taskBody([stepJSON("a", "watched"), stepJSON("b", "{{steps.a.output}}!")]))
+        let id = try #require(created.json?["id"]?.stringValue, "\(created.text)")
+        await llm.server.waitForRequests(1)
+        let streams = [try await a.events(id), try await b.events(id)]
+        for stream in streams {
+            _ = try await within(30, "the history so far") { try await stream.collect(until: "step_attempt") }
+        }
+        gate.open()
+        for stream in streams {
+            let live = try await within(30, "live events on both gateways") {
+                try await stream.collect(until: "completed")
+            }
+            #expect(
+                live.map(\.event) == ["step_completed", "checkpoint", "step_attempt", "step_completed", "completed"])
+        }
         try? await PostgresStore.dropScratchSchema(url: server, name: schema)
     }
 
