@@ -235,13 +235,16 @@ public final class SwitchyardServer: Sendable {
         while server.inFlightRequests > 0 || runtime.busyWorkers > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        stop()
-        // A shared store: the tasks this process held go to another replica now, not a lease later.
+        // A shared store: the tasks this process held go to another replica now, not a lease
+        // later (after the runtime stopped, so it claims nothing more).
+        runtime.stop()
         await stores.releaseClaims()
+        stop()
     }
 
     /// Stops at once: task steps in flight are cancelled without a checkpoint (they run again on
-    /// the next start), then the listener and the transport stop.
+    /// the next start), then the listener and the transport stop and a PostgreSQL store's
+    /// connections close (its claims, unless `drain` released them, expire after the lease).
     public func stop() {
         gateway.health.stop()
         runtime.stop()
@@ -249,6 +252,7 @@ public final class SwitchyardServer: Sendable {
         upstream.shutdown()
         workers.shutdown()
         loops.shutdown()
+        stores.close()
     }
 }
 

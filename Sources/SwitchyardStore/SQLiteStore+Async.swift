@@ -222,6 +222,12 @@ public struct ConfiguredStores: Sendable {
         try? await postgres?.releaseAllClaims()
     }
 
+    /// Closes a PostgreSQL store's connections, listener and claims keeper (its claims expire
+    /// after the lease unless `releaseClaims` ran first); an SQLite file closes with the process.
+    public func close() {
+        postgres?.close()
+    }
+
     /// The schema version this build writes (`switchyard_build_info{store_schema}`).
     public static var schemaVersion: Int { SQLiteStore.schemaVersion }
 }
