@@ -197,6 +197,50 @@ struct PostgresGatewayTests {
         try? await PostgresStore.dropScratchSchema(url: server, name: schema)
     }
 
+    /// `switchyard tasks` on `store: {url_env: …}`: lists the tasks a running gateway holds in the
+    /// database, and its cancel aborts that gateway's upstream call in flight.
+    @Test func theTasksCommandWorksOnTheSharedDatabase() async throws {
+        try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
+        let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
+        guard case .success(let text) = PostgresTestServer.url, case .success(let server) = StoreURL.parse(text) else {
+            Issue.record("no PostgreSQL server")
+            return
+        }
+        let schema = "g_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let url = try await PostgresStore.createScratchSchema(url: server, name: schema)
+        let llm = try GatedLLM()
+        let yaml = Self.yaml(mockPort: llm.server.port)
+        let h = try await GatewayHarness.start(yaml: yaml, extraEnvironment: ["TEST_DATABASE_URL": url.value])
+        let gate = llm.gate("never answered")
+        let config = temporaryStorePath("pg-cli").replacingOccurrences(of: ".db", with: ".yaml")
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        defer {
+            unlink(config)
+            gate.open()
+            h.stop()
+            llm.stop()
+        }
+        func cli(_ arguments: String...) async throws -> (Int32, String) {
+            let p = try SwitchyardProcess(
+                path: binary, arguments: ["tasks"] + arguments + ["--config", config, "--owner", "tests"],
+                environment: ["TEST_DATABASE_URL": url.value], captureStdout: true)
+            return (await p.exitCode(), p.stderr)
+        }
+        let created = try await h.request("POST", "/v1/tasks", body: taskBody([stepJSON("slow", "never answered")]))
+        let id = try #require(created.json?["id"]?.stringValue, "\(created.text)")
+        await llm.server.waitForRequests(1)
+
+        let (listed, table) = try await cli("list")
+        #expect(listed == 0 && table.contains(id), "\(table)")
+        let (code, output) = try await cli("cancel", id)
+        #expect(code == 0 && output.contains(#""state":"cancelled""#), "\(output)")
+        try await within(30, "the gateway to abort its call") { await llm.server.waitForClosedConnections(1) }
+        #expect(try await h.task(id).json?.state == "cancelled")
+        #expect(
+            !table.contains(url.value) && !output.contains(url.value), "the URL (with its password) is never printed")
+        try? await PostgresStore.dropScratchSchema(url: server, name: schema)
+    }
+
     /// The database going away shows in `/readyz`'s store detail without a write; readiness stays
     /// (chat needs no store), and nothing shows the URL's password.
     @Test func anUnreachableDatabaseShowsInReadyz() async throws {
