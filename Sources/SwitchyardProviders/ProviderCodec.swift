@@ -178,6 +178,12 @@ public protocol StreamDecoder: Sendable {
     var isComplete: Bool { get }
     /// Events skipped because they could not be parsed (logged and counted by the caller).
     var malformedEvents: Int { get }
+    /// An event was larger than the decoder will hold; nothing after it is decoded.
+    var overflowed: Bool { get }
+}
+
+extension StreamDecoder {
+    public var overflowed: Bool { false }
 }
 
 /// A `StreamDecoder` that reads server-sent events: `feed` and `finish` run its parser and hand
@@ -207,6 +213,8 @@ extension SSEStreamDecoder {
     }
 
     public mutating func end(into out: inout [StreamEvent]) {}
+
+    public var overflowed: Bool { sse.overflowed }
 }
 
 extension SSEMessage {

@@ -36,14 +36,34 @@ public struct SSEMessage: Sendable, Equatable {
 ///
 /// A chunk is scanned for line ends and whole lines are copied at once (the byte-at-a-time
 /// version was a tenth of a streamed answer's CPU in the passthrough).
+///
+/// An event (its partial line and its data so far) is bounded by `maxEventBytes`: an upstream that
+/// never ends a line or an event would otherwise grow the buffer without end. Past it the parser
+/// is `overflowed`, drops what it holds and reads nothing more; the stream judge ends the stream
+/// there as truncated.
 public struct SSEParser: Sendable {
+    /// The default bound of one event: far above any real event (a chunk is a few hundred bytes,
+    /// an image in base64 a few MB).
+    public static let defaultMaxEventBytes = 16 << 20
+
     private var line: [UInt8] = []
     private var data: [UInt8] = []
     private var hasData = false
     private var event: String?
     private var lastWasCR = false
+    public var maxEventBytes = SSEParser.defaultMaxEventBytes
+    /// An event passed `maxEventBytes`; nothing more is parsed.
+    public private(set) var overflowed = false
 
     public init() {}
+
+    private mutating func overflow() {
+        overflowed = true
+        line = []
+        data = []
+        hasData = false
+        event = nil
+    }
 
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> [SSEMessage] {
         if let array = bytes as? [UInt8] { return array.withUnsafeBufferPointer { feed(buffer: $0) } }
@@ -52,6 +72,7 @@ public struct SSEParser: Sendable {
 
     private mutating func feed(buffer b: UnsafeBufferPointer<UInt8>) -> [SSEMessage] {
         var out: [SSEMessage] = []
+        if overflowed { return out }
         var i = 0
         if lastWasCR, i < b.count {
             lastWasCR = false
@@ -61,10 +82,15 @@ public struct SSEParser: Sendable {
             var end = i
             while end < b.count, b[end] != 0x0A, b[end] != 0x0D { end += 1 }
             if end == b.count {
+                guard end - i <= maxEventBytes - line.count - data.count else {
+                    overflow()
+                    break
+                }
                 line.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<end]))
                 break
             }
             if let m = endLine(UnsafeBufferPointer(rebasing: b[i..<end])) { out.append(m) }
+            if overflowed { break }
             i = end + 1
             if b[end] == 0x0D {
                 if i == b.count {
@@ -80,6 +106,7 @@ public struct SSEParser: Sendable {
     /// End of body: a final event not followed by a blank line is dispatched too.
     public mutating func finish() -> [SSEMessage] {
         var out: [SSEMessage] = []
+        if overflowed { return out }
         let empty = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
         if !line.isEmpty, let m = endLine(empty) { out.append(m) }
         if let m = endLine(empty) { out.append(m) }
@@ -113,6 +140,10 @@ public struct SSEParser: Sendable {
         if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
         let value = UnsafeBufferPointer(rebasing: line[valueStart...])
         if field.elementsEqual("data".utf8) {
+            guard value.count < maxEventBytes - data.count else {
+                overflow()
+                return nil
+            }
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true

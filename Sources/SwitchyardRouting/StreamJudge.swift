@@ -5,7 +5,7 @@ public import SwitchyardProviders
 ///
 /// A stream *completes* when the body ends, or the end marker (`[DONE]`, `message_stop`)
 /// arrives, and the decoder `isComplete` (a finish reason for every choice); it is *truncated*
-/// when either happens before that. Unparseable events are skipped by the decoder and counted.
+/// when either happens before that, or when an event is larger than the decoder holds. Unparseable events are skipped by the decoder and counted.
 /// Pure: bytes in, events and a verdict out.
 public struct StreamJudge: Sendable {
     public enum Verdict: Sendable, Equatable {
@@ -59,6 +59,8 @@ public struct StreamJudge: Sendable {
             }
         }
         if verdict == nil && bodyEnded { verdict = decoder.isComplete ? .completed : .truncated }
+        // An event over the decoder's bound ends the stream where it began, as a cut would.
+        if verdict == nil && decoder.overflowed { verdict = .truncated }
         if verdict == .completed { out.append(.done) }
         let fresh = decoder.malformedEvents - counted
         counted = decoder.malformedEvents

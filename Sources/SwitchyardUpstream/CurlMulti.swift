@@ -22,6 +22,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         var maxIdleEasyHandles: Int
         var maxCachedConnections: Int?
         var maxConnectionsPerHost: Int?
+        var maxResponseBytes: Int
     }
 
     let loop: EventLoop
@@ -190,6 +191,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         t.retainedByCurl = retained
         t.lastActivity = t.startedAt
         t.headerList = headerList(for: t.request.headers)
+        t.maxBodyBytes = configuration.maxResponseBytes
         t.configure(easy, context: retained.toOpaque())
         let rc = curl_multi_add_handle(raw, easy.raw)
         guard rc == CURLM_OK else {
@@ -248,6 +250,8 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
                 t.status = status
             }
             detach(t, .success(()))
+        } else if t.bodyTooLarge {
+            detach(t, .failure(.transport("the answer is larger than \(t.maxBodyBytes) bytes (not read further)")))
         } else if t.consumerGone || t.cancelRequested.load(ordering: .relaxed) {
             detach(t, .failure(.cancelled))
         } else if t.resendRefused {

@@ -60,6 +60,10 @@ final class Transfer: @unchecked Sendable {
     /// curl wanted to send the request a second time and was refused.
     var resendRefused = false
     var consumerGone = false
+    /// The largest buffered answer (`CurlUpstream.Configuration.maxResponseBytes`); past it the
+    /// write callback refuses the bytes and `bodyTooLarge` says why the transfer failed.
+    var maxBodyBytes = Int.max
+    var bodyTooLarge = false
     var lastActivity: Int64 = 0
     var body: [UInt8] = []
 
@@ -240,6 +244,10 @@ final class Transfer: @unchecked Sendable {
                 return false
             }
         } else {
+            guard count <= maxBodyBytes - body.count else {
+                bodyTooLarge = true
+                return false
+            }
             body.append(contentsOf: bytes)
         }
         return true
@@ -255,7 +263,7 @@ final class Transfer: @unchecked Sendable {
                 body: UpstreamBodyStream(stream, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
             headContinuation.resume(returning: .success(response))
         } else if let length = head.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
-            body.reserveCapacity(min(length, 64 << 20))
+            body.reserveCapacity(min(length, maxBodyBytes, 64 << 20))
         }
     }
 

@@ -24,11 +24,20 @@ public final class CurlUpstream: Upstream {
         public var maxCachedConnections: Int?
         /// CURLMOPT_MAX_HOST_CONNECTIONS: above this, transfers queue inside curl. `nil` = unlimited.
         public var maxConnectionsPerHost: Int?
+        /// The largest answer body `perform` buffers (streams are handed on chunk by chunk and not
+        /// bounded here). Default 64 MiB: a chat answer is kilobytes, a few images in base64 a few
+        /// MB; past the limit the transfer stops and fails as `.transport`, so a broken or hostile
+        /// upstream cannot grow the gateway's memory, and the router tries the next target.
+        public var maxResponseBytes: Int
 
-        public init(maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = 64, maxConnectionsPerHost: Int? = nil) {
+        public init(
+            maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = 64, maxConnectionsPerHost: Int? = nil,
+            maxResponseBytes: Int = 64 << 20
+        ) {
             self.maxIdleEasyHandles = maxIdleEasyHandles
             self.maxCachedConnections = maxCachedConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
+            self.maxResponseBytes = maxResponseBytes
         }
     }
 
@@ -49,7 +58,8 @@ public final class CurlUpstream: Upstream {
         let config = CurlMulti.Configuration(
             maxIdleEasyHandles: configuration.maxIdleEasyHandles,
             maxCachedConnections: configuration.maxCachedConnections,
-            maxConnectionsPerHost: configuration.maxConnectionsPerHost)
+            maxConnectionsPerHost: configuration.maxConnectionsPerHost,
+            maxResponseBytes: configuration.maxResponseBytes)
         let group: EventLoopGroup
         do {
             group = try .shared(loops)

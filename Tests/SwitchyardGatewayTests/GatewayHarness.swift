@@ -5,6 +5,7 @@ import SwitchyardGateway
 import SwitchyardTestSupport
 import SwitchyardUpstream
 import Synchronization
+import Testing
 
 /// Secrets the harness configures; tests assert none of them leaks.
 enum TestSecrets {
@@ -26,6 +27,30 @@ struct GatewayHarness {
         "TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider,
         "TEST_OTHER_KEY": OtherKey.secret,
     ]
+
+    /// Runs `body` against a gateway on `yaml(mock)` whose one mock upstream answers request n
+    /// (from 1) with `script(n, request)`; afterwards neither secret may be in the logs.
+    static func withScriptedUpstream(
+        yaml: (MockHTTPServer) -> String, script: @escaping @Sendable (Int, RecordedRequest) -> MockResponse,
+        _ body: (GatewayHarness, MockHTTPServer) async throws -> Void
+    ) async throws {
+        let counter = Mutex(0)
+        let mock = try MockHTTPServer { r in
+            let n = counter.withLock { c -> Int in
+                c += 1
+                return c
+            }
+            return script(n, r)
+        }
+        let h = try await start(yaml: yaml(mock))
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        try await body(h, mock)
+        #expect(!h.logs.captured.contains(TestSecrets.client))
+        #expect(!h.logs.captured.contains(TestSecrets.provider))
+    }
 
     /// Starts a gateway on the configuration `yaml`, with logs captured at debug level and
     /// `extraEnvironment` beside `environment`.

@@ -33,23 +33,9 @@ import Testing
         script: @escaping @Sendable (Int, RecordedRequest) -> MockResponse = { _, r in MockLLM().respond(r) },
         _ body: (GatewayHarness, MockHTTPServer) async throws -> Void
     ) async throws {
-        let counter = Mutex(0)
-        let mock = try MockHTTPServer { r in
-            let n = counter.withLock { c -> Int in
-                c += 1
-                return c
-            }
-            return script(n, r)
-        }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: models, extraProviders: extraProviders(mock.port), retry: retry))
-        defer {
-            h.stop()
-            mock.stop()
-        }
-        try await body(h, mock)
-        #expect(!h.logs.captured.contains(TestSecrets.client))
-        #expect(!h.logs.captured.contains(TestSecrets.provider))
+        try await GatewayHarness.withScriptedUpstream(
+            yaml: { yaml(mock: $0, models: models, extraProviders: extraProviders($0.port), retry: retry) },
+            script: script, body)
     }
 
     @Test(arguments: [

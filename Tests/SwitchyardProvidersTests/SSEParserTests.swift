@@ -49,4 +49,35 @@ import Testing
         #expect(p.feed(Array("data: last".utf8)).isEmpty)
         #expect(p.finish() == [SSEMessage(data: "last")])
     }
+
+    /// An upstream that never ends a line, or an event, cannot grow the parser's buffer past
+    /// `maxEventBytes`: it is `overflowed`, holds nothing and reads nothing more.
+    @Test(arguments: [
+        ("an endless line", "data: " + String(repeating: "x", count: 3000)),
+        ("an endless event", String(repeating: "data: " + String(repeating: "y", count: 100) + "\n", count: 30)),
+    ])
+    func anEventPastTheBoundOverflows(_ name: String, _ body: String) {
+        var parser = SSEParser()
+        parser.maxEventBytes = 2048
+        #expect(parser.feed(Array("data: first\n\n".utf8)) == [SSEMessage(data: "first")])
+        for chunk in Array(body.utf8).chunks(of: 500) { #expect(parser.feed(chunk).isEmpty, "\(name)") }
+        #expect(parser.overflowed, "\(name)")
+        #expect(parser.feed(Array("\n\ndata: later\n\n".utf8)).isEmpty)
+        #expect(parser.finish().isEmpty)
+    }
+
+    @Test func eventsUnderTheBoundAreUntouched() {
+        var parser = SSEParser()
+        parser.maxEventBytes = 2048
+        let data = String(repeating: "z", count: 2000)
+        let events = Array("data: \(data)\n\n".utf8).chunks(of: 300).flatMap { parser.feed($0) }
+        #expect(events == [SSEMessage(data: data)])
+        #expect(!parser.overflowed)
+    }
+}
+
+extension Array {
+    fileprivate func chunks(of size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
 }

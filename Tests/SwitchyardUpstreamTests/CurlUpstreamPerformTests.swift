@@ -34,6 +34,27 @@ struct CurlUpstreamPerformTests {
         }
     }
 
+    /// A buffered answer is read up to `maxResponseBytes` and no further: one byte more fails the
+    /// call as a transport failure (the router's cue to try the next target) instead of growing
+    /// the gateway's memory with whatever the upstream sends.
+    @Test func answersLargerThanTheLimitFailAsTransport() async throws {
+        let limit = 64 * 1024
+        let handler: MockHTTPServer.Handler = { r in
+            .text(String(repeating: "x", count: r.path == "/big" ? limit + 1 : limit))
+        }
+        try await withUpstream(handler: handler, configuration: .init(maxResponseBytes: limit)) { server, upstream in
+            let atLimit = try await upstream.perform(request(server, "/fits"))
+            #expect(atLimit.body.count == limit)
+            await #expect(
+                throws: UpstreamFailure.transport("the answer is larger than \(limit) bytes (not read further)")
+            ) {
+                _ = try await upstream.perform(request(server, "/big"))
+            }
+            #expect(try await upstream.perform(request(server, "/fits")).body.count == limit)
+            #expect(upstream.activeTransfers == 0)
+        }
+    }
+
     @Test func getSendsNoBodyAndNoContentType() async throws {
         try await withUpstream(handler: { _ in .text("pong") }) { server, upstream in
             let response = try await upstream.perform(request(server, "/ping", method: "GET"))

@@ -4,11 +4,11 @@ import SwitchyardUpstream
 
 /// A mock server and a transport, both torn down after `body` however it ends.
 func withUpstream<T>(
-    handler: @escaping MockHTTPServer.Handler,
+    handler: @escaping MockHTTPServer.Handler, configuration: CurlUpstream.Configuration = .init(),
     _ body: (MockHTTPServer, CurlUpstream) async throws -> T
 ) async throws -> T {
     let server = try MockHTTPServer(handler: handler)
-    let upstream = try CurlUpstream()
+    let upstream = try CurlUpstream(configuration: configuration)
     defer {
         upstream.shutdown()
         server.stop()

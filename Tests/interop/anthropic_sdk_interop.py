@@ -16,46 +16,20 @@ Prints one line per check and a closing "N passed, M failed".
 """
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import anthropic
 import openai
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
-KEY = "sk-interop-client-key-0123456789"
-PROVIDER_KEY = "sk-interop-provider-key-9876543210"
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+from harness import BUILD, KEY, PNG_BASE64, PROVIDER_KEY, check, mock, report, serve, stop
+
+PNG = PNG_BASE64
 WEATHER = {"name": "get_weather", "description": "Weather in a city",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
 MODELS = ["via-anthropic", "via-openai", "via-gemini"]
 ANSWER = "Hello from the mock: one two three four five"
-
-
-def start(cmd, pattern, env=None, stream="stdout", timeout=20):
-    """Starts a process and waits (by reading its output, not sleeping) for a line matching pattern."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    pipe = proc.stdout if stream == "stdout" else proc.stderr
-    deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = pipe.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(pattern, line)
-        if m:
-            return proc, m
-    proc.kill()
-    raise RuntimeError(f"{cmd[0]} did not start: {''.join(lines)[-2000:]}")
-
-
-def mock(*args):
-    return start([f"{BUILD}/switchyard-mock", "--port", "0", *args], r"listening on http://127\.0\.0\.1:(\d+)")
 
 
 def config(ports, path):
@@ -91,38 +65,19 @@ store: {{path: "{os.path.dirname(path)}/switchyard.db"}}
         f.write(text)
 
 
-results = []
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-            print(f"PASS {name}")
-        except Exception as e:  # noqa: BLE001 - report every failure
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}")
-            traceback.print_exc()
-        return fn
-    return wrap
-
-
 def main():
     procs = []
     ports = []
     for args in ([], ["--fail", "anthropic"], ["--cut-streams-after", "5"]):
-        p, m = mock(*args)
+        p, port = mock(BUILD, *args)
         procs.append(p)
-        ports.append(int(m.group(1)))
+        ports.append(port)
     tmp = tempfile.mkdtemp()
     cfg = os.path.join(tmp, "switchyard.yaml")
     config(ports, cfg)
     env = dict(os.environ, INTEROP_CLIENT_KEY=KEY, INTEROP_PROVIDER_KEY=PROVIDER_KEY)
-    sy, m = start([f"{BUILD}/switchyard", "serve", "--config", cfg], r'"msg":"listening".*"port":(\d+)', env=env,
-                  stream="stderr")
+    sy, port = serve(BUILD, cfg, env)
     procs.insert(0, sy)
-    port = int(m.group(1))
     base = f"http://127.0.0.1:{port}"
     client = anthropic.Anthropic(base_url=base, api_key=KEY, max_retries=0, timeout=20)
     try:
@@ -130,14 +85,8 @@ def main():
             run_checks(client, model)
         run_routing(client, base)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            p.wait(timeout=10)
-    failed = [n for n, e in results if e is not None]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+        stop(procs)
+    return report()
 
 
 def user(text):

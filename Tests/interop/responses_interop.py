@@ -14,47 +14,20 @@ Prints one line per check and a closing "N passed, M failed".
 """
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
 import openai
 import pydantic
 
-BUILD = sys.argv[1] if len(sys.argv) > 1 else ".build/debug"
-KEY = "sk-interop-client-key-0123456789"
+from harness import BUILD, KEY, PNG_BASE64, PROVIDER_KEY, check, mock, report, serve, stop
+
 OTHER_KEY = "sk-interop-other-client-key-4567"
-PROVIDER_KEY = "sk-interop-provider-key-9876543210"
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+PNG = "data:image/png;base64," + PNG_BASE64
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather in a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
            "strict": False}
 MODELS = ["via-openai", "via-openai-chat", "via-anthropic", "via-gemini"]
-
-
-def start(cmd, pattern, env=None, stream="stdout", timeout=20):
-    """Starts a process and waits (by reading its output, not sleeping) for a line matching pattern."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    pipe = proc.stdout if stream == "stdout" else proc.stderr
-    deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = pipe.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(pattern, line)
-        if m:
-            return proc, m
-    proc.kill()
-    raise RuntimeError(f"{cmd[0]} did not start: {''.join(lines)[-2000:]}")
-
-
-def mock():
-    return start([f"{BUILD}/switchyard-mock", "--port", "0"], r"listening on http://127\.0\.0\.1:(\d+)")
 
 
 def config(mock_port, primary_port, path):
@@ -89,49 +62,22 @@ store: {{path: "{os.path.dirname(path)}/switchyard.db"}}
         f.write(text)
 
 
-results = []
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-            print(f"PASS {name}")
-        except Exception as e:  # noqa: BLE001 - report every failure
-            results.append((name, e))
-            print(f"FAIL {name}: {e!r}")
-            traceback.print_exc()
-        return fn
-    return wrap
-
-
 def main():
-    shared, m = mock()
-    mock_port = int(m.group(1))
-    primary, m = mock()
-    primary_port = int(m.group(1))
+    shared, mock_port = mock(BUILD)
+    primary, primary_port = mock(BUILD)
     tmp = tempfile.mkdtemp()
     cfg = os.path.join(tmp, "switchyard.yaml")
     config(mock_port, primary_port, cfg)
     env = dict(os.environ, INTEROP_CLIENT_KEY=KEY, INTEROP_OTHER_KEY=OTHER_KEY, INTEROP_PROVIDER_KEY=PROVIDER_KEY)
-    sy, m = start([f"{BUILD}/switchyard", "serve", "--config", cfg], r'"msg":"listening".*"port":(\d+)', env=env,
-                  stream="stderr")
-    port = int(m.group(1))
+    sy, port = serve(BUILD, cfg, env)
     base = f"http://127.0.0.1:{port}/v1"
     client = openai.OpenAI(base_url=base, api_key=KEY, max_retries=0, timeout=20)
     try:
         run_checks(client, base)
         run_conversation(client, base, primary)
     finally:
-        for p in (sy, shared, primary):
-            if p.poll() is None:
-                p.terminate()
-        for p in (sy, shared, primary):
-            p.wait(timeout=10)
-    failed = [n for n, e in results if e is not None]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+        stop([sy, shared, primary])
+    return report()
 
 
 class Ok(pydantic.BaseModel):
