@@ -77,6 +77,10 @@ public struct Redactor: Sendable {
     /// The status line's headers with every value (and name) redacted.
     public func redact(_ head: UpstreamHead) -> UpstreamHead {
         guard !isEmpty else { return head }
+        // Every name and value of a plain unparsed head is a run of its received bytes, so a block
+        // without a match has no field with one: the head stays as it came, unparsed (parsing and
+        // redacting field by field was 1.2% of a plain request's CPU, perf at c=16).
+        if let raw = head.plainRawLines, raw.withUnsafeBufferPointer({ matches(in: $0).isEmpty }) { return head }
         var head = head
         head.headers = head.headers.map { HeaderField(redact($0.name), redact($0.value)) }
         return head

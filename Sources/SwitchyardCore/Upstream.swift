@@ -81,6 +81,10 @@ public struct UpstreamHead: Sendable {
 
     /// The first value of a header (case-insensitive), read without parsing the others.
     public func value(for name: String) -> String? { storage.value(for: name) }
+
+    /// The received lines while unparsed, when each field's name and value is a run of them as it
+    /// stands: no folded line, all ASCII (so parsing repairs no invalid UTF-8). Else nil.
+    var plainRawLines: [UInt8]? { storage.plainRaw }
 }
 
 /// Header fields, kept as the received lines until they are read.
@@ -114,10 +118,7 @@ final class UpstreamHeaderLines: Sendable {
         }
         guard let raw else { return fields.value(for: name) }
         // A folded field spans lines: read those through the full parse.
-        let folded =
-            raw.first == 0x20 || raw.first == 0x09
-            || zip(raw, raw.dropFirst()).contains { $0.0 == 0x0A && ($0.1 == 0x20 || $0.1 == 0x09) }
-        if folded { return fields.value(for: name) }
+        if Self.isFolded(raw) { return fields.value(for: name) }
         let wanted = Array(name.utf8).map(Self.lowercased)
         var result: String?
         raw.withUnsafeBufferPointer { b in
@@ -133,6 +134,20 @@ final class UpstreamHeaderLines: Sendable {
             }
         }
         return result
+    }
+
+    var plainRaw: [UInt8]? {
+        let raw: [UInt8]? = state.withLock { state in
+            if case .raw(let bytes) = state { return bytes }
+            return nil
+        }
+        guard let raw, !Self.isFolded(raw), raw.allSatisfy({ $0 < 0x80 }) else { return nil }
+        return raw
+    }
+
+    static func isFolded(_ raw: [UInt8]) -> Bool {
+        raw.first == 0x20 || raw.first == 0x09
+            || zip(raw, raw.dropFirst()).contains { $0.0 == 0x0A && ($0.1 == 0x20 || $0.1 == 0x09) }
     }
 
     static func lowercased(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }

@@ -194,6 +194,36 @@ extension String {
         await #expect(throws: UpstreamFailure.transport("broke: [REDACTED]")) { _ = try await r.body.collect() }
     }
 
+    /// The wrapper keeps the transport's first-event enforcement, so the router does not race
+    /// every stream against a timer task of its own when the transport's loop already checks it.
+    @Test func firstEventEnforcementIsTheTransports() {
+        struct Enforcing: Upstream {
+            func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse {
+                throw .cancelled
+            }
+            func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
+                throw .cancelled
+            }
+            var enforcesFirstEventTimeout: Bool { true }
+        }
+        #expect(RedactingUpstream(Enforcing(), redactor: redactor).enforcesFirstEventTimeout)
+        #expect(!RedactingUpstream(Echo(chunks: []), redactor: redactor).enforcesFirstEventTimeout)
+    }
+
+    /// A head still held as received lines is redacted like a parsed one: plain, folded (the key
+    /// on a continuation line) and without any key (then the fields read back unchanged).
+    @Test func rawHeadsAreRedactedLikeParsedOnes() {
+        let key = Self.key
+        let plain = redactor.redact(
+            UpstreamHead(status: 401, rawLines: Array("x-a: one\r\nx-echo: got \(key)\r\n".utf8)))
+        #expect(plain.headers == [HeaderField("x-a", "one"), HeaderField("x-echo", "got [REDACTED]")])
+        let folded = redactor.redact(UpstreamHead(status: 401, rawLines: Array("x-echo: got\r\n \(key)\r\n".utf8)))
+        #expect(folded.headers == [HeaderField("x-echo", "got [REDACTED]")])
+        let clean = redactor.redact(UpstreamHead(status: 200, rawLines: Array("x-a: one\r\nX-B:  two \r\n".utf8)))
+        #expect(clean.headers == [HeaderField("x-a", "one"), HeaderField("X-B", "two")])
+        #expect(clean.value(for: "x-b") == "two")
+    }
+
     /// A reload's keys apply to calls from then on.
     @Test func updateSwapsTheSecrets() async throws {
         let upstream = RedactingUpstream(Echo(chunks: [Array("key \(Self.key)".utf8)]), redactor: Redactor())

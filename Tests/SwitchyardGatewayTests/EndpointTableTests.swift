@@ -22,9 +22,20 @@ import Testing
             ("/healthz", "/healthz/", nil),
             ("/healthz", "healthz", nil),
             ("/v1/responses", "/v1//responses", nil),
+            ("/v1/chat/completions", "/v1/chat/completions", [:]),
+            ("/v1/chat/completions", "/v1/chat/completions/", nil),
+            ("/v1/chat/completions", "/v1/chat", nil),
+            ("/v1/chat/completions", "v1/chat/completions", nil),
         ] as [(String, String, [String: String]?)])
     func patternsMatchWholeSegments(_ pattern: String, _ path: String, _ expected: [String: String]?) {
         #expect(PathPattern(pattern).match(path) == expected)
+    }
+
+    /// A stream's id keeps the request id's letters and digits, the same with the ASCII shortcut
+    /// as with `Character`'s Unicode properties.
+    @Test(arguments: ["req_0a1b2c3d4e5f", "abc-DEF.123", "", "__", "a\r\nb", "caf\u{E9}-\u{661}x", "e\u{301}1", "日本-7"])
+    func streamIDsKeepLettersAndDigits(_ requestID: String) {
+        #expect(Gateway.streamIDPart(requestID) == requestID.filter { $0.isLetter || $0.isNumber })
     }
 
     /// A path built from each pattern (parameters filled in) leads to that endpoint and no
