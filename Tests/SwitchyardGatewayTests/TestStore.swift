@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import SwitchyardCore
 import SwitchyardTasks
@@ -56,7 +57,11 @@ enum TestStore {
 
     /// What a gateway on `yaml(path)` needs in its environment.
     static func environment(for path: String) async throws -> [String: String] {
-        onPostgres(path) ? [urlVariable: try await url(for: path)] : [:]
+        guard onPostgres(path) else {
+            record(.sqlite)
+            return [:]
+        }
+        return [urlVariable: try await url(for: path)]
     }
 
     /// `config.store` moved onto the scratch schema for its path when the switch says so, with
@@ -66,22 +71,29 @@ enum TestStore {
             record(.postgres)
             return [:]
         }
-        guard onPostgres(config.store.path) else { return [:] }
         let environment = try await environment(for: config.store.path)
+        guard onPostgres(config.store.path) else { return [:] }
         config.store.kind = .postgres
         config.store.urlEnv = urlVariable
         return environment
     }
 
-    /// Drops the scratch schema standing for `path`, if there is one. Blocking (one statement on
-    /// a connection of its own), so a `defer` can call it.
+    /// Drops the scratch schema standing for `path`, if there is one, on a thread of its own: a
+    /// `defer` can call it, and the round trips (a connection, a `DROP … CASCADE`) never hold one of
+    /// the cooperative pool's threads, two on CI, which every test running meanwhile needs. The
+    /// last few drops may not be done when the test process exits: the run's server and its
+    /// directory are removed then anyway (`scripts/test-postgres run`).
     static func drop(_ path: String) {
         guard let schema = schemas.withLock({ $0.removeValue(forKey: path) }), let server = try? serverURL() else {
             return
         }
-        let connection = try? PostgresConnection(url: server.value, location: server.location)
-        try? connection?.execute("DROP SCHEMA IF EXISTS \(schema.name) CASCADE")
+        dropQueue.async {
+            let connection = try? PostgresConnection(url: server.value, location: server.location)
+            try? connection?.execute("DROP SCHEMA IF EXISTS \(schema.name) CASCADE")
+        }
     }
+
+    private static let dropQueue = DispatchQueue(label: "switchyard-test.drop-schemas")
 
     /// Everything the store standing for `path` holds, as text, for leak checks: the SQLite file
     /// and its WAL as bytes, or every row of the scratch schema's tables (byte columns with their

@@ -76,6 +76,7 @@ func storeError(_ body: () async throws -> Void) async -> StoreError? {
 func withSelectedTaskStore(_ body: (any TaskStore) async throws -> Void) async throws {
     switch TestStoreBackend.selected {
     case .sqlite:
+        TestStoreBackend.sqlite.record(test: Test.current.map { "\($0.id)" } ?? "unknown")
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await body(SQLiteTaskStore(try SQLiteStore(path: directory + "/tasks.db")))
