@@ -168,11 +168,16 @@ import Testing
         try good.write(toFile: path, atomically: true, encoding: .utf8)
         var config = try ConfigLoader.load(path: path)
         config.store.path = temporaryStorePath("reload")
+        let storeKey = config.store.path
+        let storeEnvironment = try await TestStore.apply(to: &config)
         let server = try await SwitchyardServer(
             config: config, configPath: path,
-            environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider],
+            environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+                storeEnvironment
+            ) { a, _ in a },
             logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let h = GatewayHarness(server: server, client: try CurlUpstream(), logs: LogSink(capture: false))
+        let h = GatewayHarness(
+            server: server, client: try CurlUpstream(), logs: LogSink(capture: false), storeKey: storeKey)
         defer { h.stop() }
         func metrics() async throws -> String { try await h.request("GET", "/metrics", key: nil).text }
 
@@ -204,8 +209,10 @@ import Testing
     @Test func theTasksGaugeCountsEveryTaskInTheStoreWhoeverWroteIt() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
+        let store = sqliteStorePath("gauge", because: "another process's writes are made through SQLiteStore's own API")
         let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
+                + "\nstore: {path: \"\(store)\"}")
         defer {
             h.stop()
             mock.stop()
@@ -235,9 +242,11 @@ import Testing
         listen: 127.0.0.1:0
         health_check_ms: 0
         providers: [{name: openai, kind: openai, api_key_env: SWITCHYARD_TEST_UNSET_KEY}]
-        store: {path: "\(store)"}
+        store: \(TestStore.yaml(store))
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try SwitchyardProcess(path: binary, arguments: ["serve", "--config", config], environment: [:])
+        let child = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", config],
+            environment: try await TestStore.environment(for: store))
         _ = try await child.port()
         child.signal(SIGTERM)
         #expect(await child.exitCode() == 0, "\(child.stderr)")

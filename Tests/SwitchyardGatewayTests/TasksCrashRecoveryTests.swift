@@ -33,11 +33,13 @@ import Testing
         models:
           - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
         retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
-        store: {path: "\(dir)/tasks.db"}
+        store: \(TestStore.yaml(dir + "/tasks.db"))
         tasks: {workers: 2}
         shutdown_grace_ms: 2000
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+        let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+            try await TestStore.environment(for: dir + "/tasks.db")
+        ) { a, _ in a }
         let client = try CurlUpstream()
         defer { client.shutdown() }
 
@@ -115,9 +117,11 @@ import Testing
         let draftOutput = try #require(done.step(1)?["output"]?.stringValue)
         #expect(llm.requests(containing: "Polish: \(draftOutput)").count == 1)
 
-        // The history shows the restart requeue of the in-flight step.
+        // The history shows the requeue of the in-flight step: at the restart on a file of one
+        // process, when the dead process's lease expired on a shared store.
         let events = try await call("GET", "\(base)/v1/tasks/\(id)/events").text
-        #expect(events.contains(#""reason":"restart""#))
+        let reason = TestStore.onPostgres(dir + "/tasks.db") ? "lease_expired" : "restart"
+        #expect(events.contains(#""reason":"\#(reason)""#))
         #expect(!process.stderr.contains(TestSecrets.client))
         #expect(!process.stderr.contains(TestSecrets.provider))
 

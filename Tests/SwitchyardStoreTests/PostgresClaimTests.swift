@@ -21,8 +21,10 @@ struct PostgresClaimTests {
     @Test func oneProcessAtATimeAndATakeOverAfterTheLeaseResumesFromTheLastCheckpoint() async throws {
         let clock = ManualClock()
         try await withPostgresSchema { url in
-            let a = try await PostgresStore(url: url, configuration: clock.postgres(instance: "A", lease: .seconds(10)))
-            let b = try await PostgresStore(url: url, configuration: clock.postgres(instance: "B", lease: .seconds(10)))
+            let a = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
+            let b = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
             defer {
                 a.close()
                 b.close()
@@ -45,7 +47,7 @@ struct PostgresClaimTests {
             #expect(refused?.kind == .rejected, "a step of a task another process holds cannot be started")
             #expect(try await b.resumableTasks().isEmpty)
 
-            clock.advance(milliseconds: 9_999)
+            clock.advance(milliseconds: 599_999)
             #expect(try await !b.claim(taskID: "t1"))
             clock.advance(milliseconds: 1)
             #expect(try await b.resumableTasks().map(\.id) == ["t1"])
@@ -138,8 +140,10 @@ struct PostgresClaimTests {
     @Test func theKeeperRenewsHeldClaimsAndAShutdownReleasesThem() async throws {
         let clock = ManualClock()
         try await withPostgresSchema { url in
-            let a = try await PostgresStore(url: url, configuration: clock.postgres(instance: "A", lease: .seconds(10)))
-            let b = try await PostgresStore(url: url, configuration: clock.postgres(instance: "B", lease: .seconds(10)))
+            let a = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
+            let b = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
             defer {
                 a.close()
                 b.close()
@@ -149,10 +153,10 @@ struct PostgresClaimTests {
             #expect(try await a.claim(taskID: "t1"))
             #expect(try await a.claim(taskID: "t2"))
             #expect(try await a.releaseClaim(taskID: "t2") == .executing)
-            clock.advance(milliseconds: 8_000)
+            clock.advance(milliseconds: 480_000)
             #expect(try await a.renewClaims() == ["t1"], "only what A still holds")
-            clock.advance(milliseconds: 8_000)
-            #expect(try await !b.claim(taskID: "t1"), "renewed 8 s ago for 10 s")
+            clock.advance(milliseconds: 480_000)
+            #expect(try await !b.claim(taskID: "t1"), "renewed 8 min ago for 10")
             #expect(try await b.claim(taskID: "t2"), "released")
             try await a.releaseAllClaims()
             #expect(try await b.claim(taskID: "t1"), "released at shutdown: no wait for the lease")
@@ -164,8 +168,10 @@ struct PostgresClaimTests {
     @Test func resumeAfterRestartListsOnlyTasksNoLiveProcessHolds() async throws {
         let clock = ManualClock()
         try await withPostgresSchema { url in
-            let a = try await PostgresStore(url: url, configuration: clock.postgres(instance: "A", lease: .seconds(10)))
-            let b = try await PostgresStore(url: url, configuration: clock.postgres(instance: "B", lease: .seconds(10)))
+            let a = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
+            let b = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
             defer {
                 a.close()
                 b.close()

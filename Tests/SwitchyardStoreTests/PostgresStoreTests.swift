@@ -40,13 +40,9 @@ struct PostgresStoreTests {
 
     @Test func anOutageShowsInTheStoresHealthWithoutAWriteAndStopsWrites() async throws {
         // A server of this test's own, stopped by its watcher once `sleep` (its life line) is killed.
-        let lifeline = Process()
-        lifeline.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        lifeline.arguments = ["600"]
-        try lifeline.run()
-        // SIGKILL: the child inherits this process's blocked signals, SIGTERM among them.
-        defer { if lifeline.isRunning { kill(lifeline.processIdentifier, SIGKILL) } }
-        let text = try PostgresTestServer.startServer(watching: lifeline.processIdentifier).get()
+        let lifeline = try LifeLine()
+        defer { lifeline.kill() }
+        let text = try PostgresTestServer.startServer(watching: lifeline.pid).get()
         let url = try #require(try? StoreURL.parse(text).get())
         let store = try PostgresStore(opening: url, configuration: .init(instanceID: "A", listen: true))
         defer { store.close() }
@@ -54,7 +50,7 @@ struct PostgresStoreTests {
         _ = try await store.createPlannedTask(id: "t", owner: "o", agent: "a", steps: [PlannedStep(id: "s")])
         #expect(store.healthFailure == nil)
 
-        kill(lifeline.processIdentifier, SIGKILL)
+        lifeline.kill()
         let deadline = ContinuousClock.now + .seconds(60)
         while store.healthFailure == nil, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))

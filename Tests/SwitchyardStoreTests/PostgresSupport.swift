@@ -25,6 +25,7 @@ func withPostgresSchema<T>(_ body: (StoreURL) async throws -> T) async throws ->
     let server = try postgresServerURL()
     let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
     let url = try await PostgresStore.createScratchSchema(url: server, name: name)
+    TestStoreBackend.postgres.record(test: Test.current.map { "\($0.id)" } ?? "unknown")
     do {
         let value = try await body(url)
         try await PostgresStore.dropScratchSchema(url: server, name: name)
@@ -66,5 +67,20 @@ func storeError(_ body: () async throws -> Void) async -> StoreError? {
     } catch {
         Issue.record("expected a StoreError, got \(error)")
         return nil
+    }
+}
+
+/// A task store on the backend `SWITCHYARD_TEST_STORE` selects (`TestStoreBackend`): a fresh
+/// SQLite file, or a PostgreSQL store on a fresh schema (dropped afterwards), for the tests of
+/// what runs on top of `TaskStore` whatever the backend.
+func withSelectedTaskStore(_ body: (any TaskStore) async throws -> Void) async throws {
+    switch TestStoreBackend.selected {
+    case .sqlite:
+        TestStoreBackend.sqlite.record(test: Test.current.map { "\($0.id)" } ?? "unknown")
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await body(SQLiteTaskStore(try SQLiteStore(path: directory + "/tasks.db")))
+    case .postgres:
+        try await withPostgresStore { store, _ in try await body(PostgresTaskStore(store)) }
     }
 }
