@@ -246,12 +246,10 @@ struct PostgresGatewayTests {
     @Test func anUnreachableDatabaseShowsInReadyz() async throws {
         try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
         // A server of this test's own, stopped by its watcher once `sleep` (its life line) is killed.
-        let lifeline = Process()
-        lifeline.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        lifeline.arguments = ["600"]
-        try lifeline.run()
-        defer { if lifeline.isRunning { kill(lifeline.processIdentifier, SIGKILL) } }
-        let url = try PostgresTestServer.startServer(watching: lifeline.processIdentifier).get()
+        // (posix_spawn, not Foundation's Process: see LifeLine.)
+        let lifeline = try LifeLine()
+        defer { lifeline.kill() }
+        let url = try PostgresTestServer.startServer(watching: lifeline.pid).get()
         let mock = try MockHTTPServer { MockLLM().respond($0) }
         let h = try await GatewayHarness.start(
             yaml: Self.yaml(mockPort: mock.port), extraEnvironment: ["TEST_DATABASE_URL": url])
@@ -262,7 +260,7 @@ struct PostgresGatewayTests {
         let up = try await h.request("GET", "/readyz", key: nil)
         #expect(up.head.status == 200 && up.json?["store"]?["ok"] == true, "\(up.text)")
 
-        kill(lifeline.processIdentifier, SIGKILL)
+        lifeline.kill()
         let down = try await within(60, "the outage to show in /readyz") {
             while true {
                 let r = try await h.request("GET", "/readyz", key: nil)
