@@ -38,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // epoll and eventfd (Linux), which the Glibc module does not import.
         .systemLibrary(name: "CEventLoop"),
 
@@ -69,11 +70,12 @@ let package = Package(
             name: "SwitchyardTasks", dependencies: ["SwitchyardCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // The only importer of CSQLite: connection, statements, migrations; implements the task,
-        // idempotency and response store protocols over one file.
+        // The only importer of CSQLite and CPostgres: the SQLite store and the PostgreSQL store
+        // (connections, statements, migrations, claims), each implementing the task, idempotency and
+        // response store protocols.
         .target(
             name: "SwitchyardStore",
-            dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
+            dependencies: ["CSQLite", "CPostgres", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
             swiftSettings: strict
         ),
         // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
@@ -163,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: [
-                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound",
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound", "SwitchyardTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -162,11 +162,16 @@ import Testing
         try good.write(toFile: path, atomically: true, encoding: .utf8)
         var config = try ConfigLoader.load(path: path)
         config.store.path = temporaryStorePath("reload")
+        let storeKey = config.store.path
+        let storeEnvironment = try await TestStore.apply(to: &config)
         let server = try await SwitchyardServer(
             config: config, configPath: path,
-            environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider],
+            environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+                storeEnvironment
+            ) { a, _ in a },
             logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let h = GatewayHarness(server: server, client: try CurlUpstream(), logs: LogSink(capture: false))
+        let h = GatewayHarness(
+            server: server, client: try CurlUpstream(), logs: LogSink(capture: false), storeKey: storeKey)
         defer { h.stop() }
         func metrics() async throws -> String { try await h.request("GET", "/metrics", key: nil).text }
 
@@ -196,17 +201,25 @@ import Testing
     }
 
     @Test func theTasksGaugeCountsEveryTaskInTheStoreWhoeverWroteIt() async throws {
-        try await GatewayHarness.withMockLLM(model: "m") { h, _ in
-            // Another process (here: another connection) writes tasks this server never saw move.
-            let other = try SQLiteStore(path: h.server.storePath)
-            for i in 0..<3 { _ = try other.createTask(id: "t\(i)", owner: "someone-else", agent: "batch") }
-            try other.transition(taskID: "t0", event: .start)
-            try other.transition(taskID: "t0", event: .pause)
-            let text = try await h.request("GET", "/metrics", key: nil).text
-            #expect(Self.value(text, #"switchyard_tasks{state="idle"}"#) == 2, "\(text)")
-            #expect(Self.value(text, #"switchyard_tasks{state="paused"}"#) == 1)
-            #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { llm.respond($0) }
+        let store = sqliteStorePath("gauge", because: "another process's writes are made through SQLiteStore's own API")
+        let h = try await GatewayHarness.start(
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
+                + "\nstore: {path: \"\(store)\"}")
+        defer {
+            h.stop()
+            mock.stop()
         }
+        // Another process (here: another connection) writes tasks this server never saw move.
+        let other = try SQLiteStore(path: h.server.storePath)
+        for i in 0..<3 { _ = try other.createTask(id: "t\(i)", owner: "someone-else", agent: "batch") }
+        try other.transition(taskID: "t0", event: .start)
+        try other.transition(taskID: "t0", event: .pause)
+        let text = try await h.request("GET", "/metrics", key: nil).text
+        #expect(Self.value(text, #"switchyard_tasks{state="idle"}"#) == 2, "\(text)")
+        #expect(Self.value(text, #"switchyard_tasks{state="paused"}"#) == 1)
+        #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
     }
 
     /// A SIGTERM that arrives while the server starts (a rollout right after the pod came up) is a
@@ -223,9 +236,11 @@ import Testing
         listen: 127.0.0.1:0
         health_check_ms: 0
         providers: [{name: openai, kind: openai, api_key_env: SWITCHYARD_TEST_UNSET_KEY}]
-        store: {path: "\(store)"}
+        store: \(TestStore.yaml(store))
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try SwitchyardProcess(path: binary, arguments: ["serve", "--config", config], environment: [:])
+        let child = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", config],
+            environment: try await TestStore.environment(for: store))
         _ = try await child.port()
         child.signal(SIGTERM)
         #expect(await child.exitCode() == 0, "\(child.stderr)")

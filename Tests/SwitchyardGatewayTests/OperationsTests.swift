@@ -106,7 +106,8 @@ import Testing
         }
     }
 
-    func writeConfig(_ path: String, mockPort: Int, model: String) throws {
+    /// `store` is `store:`'s value (default: a file beside the configuration).
+    func writeConfig(_ path: String, mockPort: Int, model: String, store: String? = nil) throws {
         try """
         listen: 127.0.0.1:0
         health_check_ms: 0
@@ -115,7 +116,7 @@ import Testing
         models:
           - {name: \(model), targets: [{provider: openai, model: gpt-4o-mini}]}
         shutdown_grace_ms: 10000
-        store: {path: "\(path).db"}
+        store: \(store ?? "{path: \"\(path).db\"}")
         """.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
@@ -125,10 +126,16 @@ import Testing
         let gate = llm.gate("first step")
         defer { gate.open() }
         let config = tempPath("drain-task.yaml")
-        try writeConfig(config, mockPort: llm.server.port, model: "smart")
-        defer { removeStore(config + ".db") }
+        let store = temporaryStorePath("drain-task")
+        try writeConfig(config, mockPort: llm.server.port, model: "smart", store: TestStore.yaml(store))
+        defer {
+            removeStore(store)
+            unlink(config)
+        }
         let binary = try #require(SwitchyardProcess.binaryPath())
-        let environment = ["TEST_PROVIDER_KEY": TestSecrets.provider]
+        let environment = ["TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+            try await TestStore.environment(for: store)
+        ) { a, _ in a }
         let client = try CurlUpstream()
         defer { client.shutdown() }
         @Sendable func call(_ method: String, _ url: String, _ body: String = "") async throws -> UpstreamResponse {

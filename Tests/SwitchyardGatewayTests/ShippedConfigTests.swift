@@ -38,14 +38,16 @@ import Testing
         }
         config.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.store.path = temporaryStorePath("shipped")
+        let storeKey = config.store.path
         let environment = [
             "OPENAI_API_KEY": TestSecrets.provider, "ANTHROPIC_API_KEY": TestSecrets.provider,
             "GEMINI_API_KEY": TestSecrets.provider, "SWITCHYARD_KEY_APP": TestSecrets.client,
-        ]
+        ].merging(try await TestStore.apply(to: &config)) { a, _ in a }
         let server = try await SwitchyardServer(
             config: config, configPath: nil, environment: environment,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let h = GatewayHarness(server: server, client: try CurlUpstream(), logs: LogSink(capture: false))
+        let h = GatewayHarness(
+            server: server, client: try CurlUpstream(), logs: LogSink(capture: false), storeKey: storeKey)
         defer { h.stop() }
 
         for (model, provider) in [

@@ -18,16 +18,20 @@ import Testing
         let server: SwitchyardProcess
         let base: String
         let client: CurlUpstream
+        /// The store's URL variable when it is a scratch schema (`TestStore`); the CLI gets it too.
+        let storeEnvironment: [String: String]
 
         init() async throws {
             binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
             llm = try GatedLLM()
-            let files = try TaskProcessConfig(label: "cli", mockPort: llm.server.port)
+            let files = try await TaskProcessConfig(label: "cli", mockPort: llm.server.port)
             self.files = files
             config = files.path
+            storeEnvironment = files.storeEnvironment
             server = try SwitchyardProcess(
                 path: binary, arguments: ["serve", "--config", config],
-                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider])
+                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+                    .merging(storeEnvironment) { a, _ in a })
             client = try CurlUpstream()
             base = "http://127.0.0.1:\(try await server.port())"
         }
@@ -60,12 +64,12 @@ import Testing
             }
         }
 
-        /// Runs `switchyard tasks ARGS --config … --owner tests` (no keys in its environment);
-        /// returns its exit code and its stdout + stderr.
+        /// Runs `switchyard tasks ARGS --config … --owner tests` (no keys in its environment, only
+        /// a scratch schema's URL); returns its exit code and its stdout + stderr.
         func cli(_ arguments: String...) async throws -> (Int32, String) {
             let p = try SwitchyardProcess(
                 path: binary, arguments: ["tasks"] + arguments + ["--config", config, "--owner", "tests"],
-                environment: [:], captureStdout: true)
+                environment: storeEnvironment, captureStdout: true)
             let code = await p.exitCode()
             return (code, p.stderr)
         }

@@ -16,10 +16,12 @@ import Testing
         defer { llm.stop() }
         let draftGate = llm.gate("Expand:")
         defer { draftGate.open() }
-        let files = try TaskProcessConfig(label: "e2e", mockPort: llm.server.port, workers: 2)
+        let files = try await TaskProcessConfig(label: "e2e", mockPort: llm.server.port, workers: 2)
         defer { files.remove() }
         let config = files.path
-        let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+        let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+            files.storeEnvironment
+        ) { a, _ in a }
         let client = try CurlUpstream()
         defer { client.shutdown() }
 
@@ -97,9 +99,11 @@ import Testing
         let draftOutput = try #require(done.step(1)?["output"]?.stringValue)
         #expect(llm.requests(containing: "Polish: \(draftOutput)").count == 1)
 
-        // The history shows the restart requeue of the in-flight step.
+        // The history shows the requeue of the in-flight step: at the restart on a file of one
+        // process, when the dead process's lease expired on a shared store.
         let events = try await call("GET", "\(base)/v1/tasks/\(id)/events").text
-        #expect(events.contains(#""reason":"restart""#))
+        let reason = TestStore.onPostgres(files.storePath) ? "lease_expired" : "restart"
+        #expect(events.contains(#""reason":"\#(reason)""#))
         #expect(!process.stderr.contains(TestSecrets.client))
         #expect(!process.stderr.contains(TestSecrets.provider))
 

@@ -77,13 +77,16 @@ func startTaskGateway(
 
 /// A directory under /tmp with the `switchyard.yaml` of a `switchyard serve` child running tasks:
 /// the client key `tests`, one model `smart` on the mock at `mockPort`, quick retries, the task
-/// store `tasks.db` beside it and a 2 s shutdown grace. `remove()` deletes all of it.
+/// store `tasks.db` beside it (a scratch schema with `SWITCHYARD_TEST_STORE=postgres`, see
+/// `TestStore`) and a 2 s shutdown grace. `remove()` deletes all of it.
 struct TaskProcessConfig: Sendable {
     let dir: String
+    /// What a process on this config needs in its environment for the store (`TestStore`).
+    let storeEnvironment: [String: String]
     var path: String { dir + "/switchyard.yaml" }
     var storePath: String { dir + "/tasks.db" }
 
-    init(label: String, mockPort: Int, workers: Int = 4) throws {
+    init(label: String, mockPort: Int, workers: Int = 4) async throws {
         dir = temporaryStorePath(label).replacingOccurrences(of: ".db", with: "")
         mkdir(dir, 0o700)
         try """
@@ -95,10 +98,11 @@ struct TaskProcessConfig: Sendable {
         models:
           - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
         retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
-        store: {path: "\(storePath)"}
+        store: \(TestStore.yaml(dir + "/tasks.db"))
         tasks: {workers: \(workers)}
         shutdown_grace_ms: 2000
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+        """.write(toFile: dir + "/switchyard.yaml", atomically: true, encoding: .utf8)
+        storeEnvironment = try await TestStore.environment(for: dir + "/tasks.db")
     }
 
     func remove() {
