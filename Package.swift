@@ -40,6 +40,7 @@ let package = Package(
         // libyaml's event parser, for the configuration (not Yams: it links all of Foundation, ICU's
         // data included, which cost the shipped binary 50 MB of size and 6 MB of idle RSS).
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // epoll and eventfd (Linux), which the Glibc module does not import.
         .systemLibrary(name: "CEventLoop"),
 
@@ -71,11 +72,12 @@ let package = Package(
             name: "SwitchyardTasks", dependencies: ["SwitchyardCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // The only importer of CSQLite: connection, statements, migrations; implements the task,
-        // idempotency and response store protocols over one file.
+        // The only importer of CSQLite and CPostgres: the SQLite store and the PostgreSQL store
+        // (connections, statements, migrations, claims), each implementing the task, idempotency and
+        // response store protocols.
         .target(
             name: "SwitchyardStore",
-            dependencies: ["CSQLite", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
+            dependencies: ["CSQLite", "CPostgres", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
             swiftSettings: strict
         ),
         // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
@@ -165,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: [
-                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound",
+                "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardInbound", "SwitchyardTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -104,7 +104,8 @@ struct Serve: AsyncParsableCommand {
             printErrors(errors)
             throw ExitCode(configExitCode)
         } catch let error as StoreError {
-            writeStandardError("error: cannot open the task store (store.path): \(error)\n")
+            let key = loaded.0.store.kind == .postgres ? "store.url_env" : "store.path"
+            writeStandardError("error: cannot open the task store (\(key)): \(error)\n")
             logger.critical("cannot open the task store", metadata: ["error": .string("\(error)")])
             throw ExitCode(storeExitCode)
         } catch {
@@ -152,15 +153,25 @@ struct CheckConfig: AsyncParsableCommand {
             // A key variable named by a broken entry is the file's problem, reported once.
             errors += check.errors.filter { e in !errors.contains { $0.path == e.path } }
             warnings = check.warnings
+            if case .failure(let problem)? = config.store.resolvedURL(environment: environment) {
+                errors.append(problem)
+            }
         }
         for w in warnings { print("warning: \(w)") }
         guard let config = loaded, errors.isEmpty else {
             printErrors(ConfigErrors(errors))
             throw ExitCode(configExitCode)
         }
+        // The store as logs name it: a PostgreSQL URL without its password.
+        let store: String
+        if case .success(let url)? = config.store.resolvedURL(environment: environment) {
+            store = url.location
+        } else {
+            store = config.store.path
+        }
         print(
             "ok: \(path ?? "embedded default"): \(config.providers.count) providers, \(config.models.count) models, "
-                + "listen \(config.listen)")
+                + "listen \(config.listen), store \(store)")
     }
 }
 

@@ -129,6 +129,11 @@ struct TaskStoreOptions: ParsableArguments {
             printErrors(error)
             throw ExitCode(configExitCode)
         }
+        let environment = ProcessInfo.processInfo.environment
+        if case .failure(let problem)? = config.store.resolvedURL(environment: environment) {
+            printErrors(ConfigErrors([problem]))
+            throw ExitCode(configExitCode)
+        }
         let keyNames = config.auth.keys.map(\.name)
         guard let owner = Owner.resolve(explicit: self.owner, keyNames: keyNames) else {
             throw ValidationError(
@@ -140,7 +145,8 @@ struct TaskStoreOptions: ParsableArguments {
             return (nil, owner)
         }
         do {
-            return (TaskService(store: try ConfiguredStores.open(config.store, readOnly: readOnly).tasks), owner)
+            let stores = try ConfiguredStores.open(config.store, environment: environment, readOnly: readOnly)
+            return (TaskService(store: stores.tasks), owner)
         } catch {
             writeStandardError("error: cannot open the task store: \(error)\n")
             throw ExitCode(storeExitCode)
