@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import SwitchyardCore
 import SwitchyardTasks
@@ -78,22 +77,15 @@ enum TestStore {
         return environment
     }
 
-    /// Drops the scratch schema standing for `path`, if there is one, on a thread of its own: a
-    /// `defer` can call it, and the round trips (a connection, a `DROP … CASCADE`) never hold one of
-    /// the cooperative pool's threads, two on CI, which every test running meanwhile needs. The
-    /// last few drops may not be done when the test process exits: the run's server and its
-    /// directory are removed then anyway (`scripts/test-postgres run`).
+    /// Forgets the scratch schema standing for `path`, so the path stands for a fresh one if a test
+    /// uses it again. The schema itself is left on the run's server, which `scripts/test-postgres
+    /// run` deletes with its directory afterwards: dropping it on a thread of its own raced the test
+    /// process's exit (libpq connecting while `exit` tore down the TLS library's globals crashed
+    /// a run whose every test had passed, 2 of 9 runs), and dropping it inline would hold one of the
+    /// cooperative pool's threads, two on CI, for the round trips.
     static func drop(_ path: String) {
-        guard let schema = schemas.withLock({ $0.removeValue(forKey: path) }), let server = try? serverURL() else {
-            return
-        }
-        dropQueue.async {
-            let connection = try? PostgresConnection(url: server.value, location: server.location)
-            try? connection?.execute("DROP SCHEMA IF EXISTS \(schema.name) CASCADE")
-        }
+        _ = schemas.withLock { $0.removeValue(forKey: path) }
     }
-
-    private static let dropQueue = DispatchQueue(label: "switchyard-test.drop-schemas")
 
     /// Everything the store standing for `path` holds, as text, for leak checks: the SQLite file
     /// and its WAL as bytes, or every row of the scratch schema's tables (byte columns with their
