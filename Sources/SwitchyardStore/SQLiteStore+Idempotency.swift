@@ -32,7 +32,7 @@ extension SQLiteStore {
                     return .completed(
                         IdempotencyRecord(
                             owner: owner, key: key, requestHash: existing.hash, status: existing.status,
-                            body: existing.body, headers: try Self.headers(from: existing.headers, path: path),
+                            body: existing.body, headers: try IdempotencyHeaders.decode(existing.headers, path: path),
                             createdAt: existing.createdAt, expiresAt: existing.expiresAt
                         )
                     )
@@ -54,7 +54,7 @@ extension SQLiteStore {
     public func completeIdempotent(
         owner: String, key: String, status: Int, body: [UInt8], headers: [HeaderField]
     ) throws(StoreError) {
-        let headerJSON = JSON.array(headers.map { .array([.string($0.name), .string($0.value)]) })
+        let headerJSON = IdempotencyHeaders.encode(headers)
         let path = self.path
         try write { connection throws(StoreError) in
             let changed = try connection.run(
@@ -98,22 +98,5 @@ extension SQLiteStore {
         return try write { connection throws(StoreError) in
             try connection.run("DELETE FROM idempotency WHERE expires_at <= ?", [.integer(now)])
         }
-    }
-
-    private static func headers(from json: JSON?, path: String) throws(StoreError) -> [HeaderField] {
-        guard let json else { return [] }
-        guard let pairs = json.arrayValue else {
-            throw StoreError(kind: .corrupt, message: "idempotency headers are not a JSON array", path: path)
-        }
-        var headers: [HeaderField] = []
-        for pair in pairs {
-            guard let array = pair.arrayValue, array.count == 2, let name = array[0].stringValue,
-                let value = array[1].stringValue
-            else {
-                throw StoreError(kind: .corrupt, message: "idempotency header is not a [name, value] pair", path: path)
-            }
-            headers.append(HeaderField(name, value))
-        }
-        return headers
     }
 }
