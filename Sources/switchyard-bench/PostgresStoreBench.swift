@@ -15,14 +15,7 @@ struct PostgresStoreBench: AsyncParsableCommand {
     @Option(help: "Environment variable holding the postgres:// URL (never printed).")
     var urlEnv: String
 
-    @Option(help: "Tasks to seed before measuring (10% left executing with a step in flight).")
-    var tasks = 10_000
-
-    @Option(help: "Checkpoint commits to time.")
-    var checkpoints = 1_000
-
-    @Option(help: "Listings of 1,000 tasks to time.")
-    var listings = 200
+    @OptionGroup var counts: StoreBenchCounts
 
     func run() async throws {
         guard let text = ProcessInfo.processInfo.environment[urlEnv], case .success(let server) = StoreURL.parse(text)
@@ -33,7 +26,7 @@ struct PostgresStoreBench: AsyncParsableCommand {
         let result: (startup: Duration, storedTasks: Int, resumedTasks: Int)
         do {
             result = try await PostgresStore.benchmark(
-                url: url, tasks: tasks, checkpoints: checkpoints, listings: listings
+                url: url, tasks: counts.tasks, checkpoints: counts.checkpoints, listings: counts.listings
             ) { measure, duration in
                 samples.withLock { s in
                     switch measure {
@@ -48,14 +41,9 @@ struct PostgresStoreBench: AsyncParsableCommand {
         }
         try await PostgresStore.dropScratchSchema(url: server, name: schema)
         let (checkpoint, listing) = samples.withLock { ($0.checkpoint, $0.listing) }
-        print(
-            "checkpoint commit: p50 \(formatLatency(checkpoint.percentile(50))), "
-                + "p99 \(formatLatency(checkpoint.percentile(99))) (n=\(checkpoint.count), PostgreSQL on loopback)")
-        print(
-            "list \(min(1000, tasks)) tasks: p50 \(formatLatency(listing.percentile(50))), "
-                + "p99 \(formatLatency(listing.percentile(99))) (n=\(listing.count))")
-        print(
-            "connect + schema check + resume scan with \(tasks) tasks: \(formatSeconds(result.startup)) "
-                + "(\(result.storedTasks) stored, \(result.resumedTasks) resumed)")
+        counts.report(
+            checkpoint: checkpoint, listing: listing, setting: "PostgreSQL on loopback",
+            startup: "connect + schema check", result.startup, stored: result.storedTasks,
+            resumed: result.resumedTasks)
     }
 }
