@@ -1,4 +1,5 @@
 private import CSQLite
+import SwitchyardCore
 import SwitchyardTasks
 
 /// One SQLite connection (`sqlite3*`), closed exactly once in `deinit`, with its prepared
@@ -6,7 +7,7 @@ import SwitchyardTasks
 ///
 /// Not thread-safe (opened with `SQLITE_OPEN_NOMUTEX`): `SQLiteStore` keeps each connection inside a
 /// `Mutex`, so at most one thread uses it at a time.
-final class SQLiteConnection {
+final class SQLiteConnection: StoreConnection {
     /// What a statement needs to describe its errors; the `sqlite3*` outlives every statement
     /// because `sqlite3_close_v2` defers the close until the last statement is finalized.
     struct Context {
@@ -21,6 +22,7 @@ final class SQLiteConnection {
 
     let context: Context
     var path: String { context.path }
+    var location: String { context.path }
     private var statements: [String: SQLiteStatement] = [:]
 
     /// Opens (and with `create`, creates) the file. No byte of the file is read or written yet:
@@ -66,9 +68,22 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK else { throw context.error(rc, "executing \(sql.prefix(40))") }
     }
 
+    /// Runs `sql` with `arguments` and maps each row, its statement cached.
+    func query<T>(
+        _ sql: String, _ arguments: [SQLValue] = [], row: (SQLiteStatement) throws(StoreError) -> T
+    ) throws(StoreError) -> [T] {
+        try query(sql, arguments, cache: true, row: row)
+    }
+
+    func queryOne<T>(
+        _ sql: String, _ arguments: [SQLValue] = [], row: (SQLiteStatement) throws(StoreError) -> T
+    ) throws(StoreError) -> T? {
+        try queryOne(sql, arguments, cache: true, row: row)
+    }
+
     /// Runs `sql` with `arguments` and maps each row. Cached statements are reset even on error.
     func query<T>(
-        _ sql: String, _ arguments: [SQLValue] = [], cache: Bool = true,
+        _ sql: String, _ arguments: [SQLValue] = [], cache: Bool,
         row: (SQLiteStatement) throws(StoreError) -> T
     ) throws(StoreError) -> [T] {
         let statement = try prepare(sql, cache: cache)
@@ -80,7 +95,7 @@ final class SQLiteConnection {
     }
 
     func queryOne<T>(
-        _ sql: String, _ arguments: [SQLValue] = [], cache: Bool = true,
+        _ sql: String, _ arguments: [SQLValue] = [], cache: Bool,
         row: (SQLiteStatement) throws(StoreError) -> T
     ) throws(StoreError) -> T? {
         let statement = try prepare(sql, cache: cache)
@@ -97,6 +112,18 @@ final class SQLiteConnection {
         try statement.bind(arguments)
         while try statement.step() {}
         return Int(sqlite3_changes(context.db))
+    }
+
+    /// One cached INSERT per entry: with SQLite in-process, a statement costs no round trip.
+    func insertEvents(
+        taskID: String, first: Int64, _ entries: [(type: String, data: JSON)], at now: Int64
+    ) throws(StoreError) {
+        for (offset, entry) in entries.enumerated() {
+            try run(
+                "INSERT INTO events (task_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
+                [.text(taskID), .integer(first + Int64(offset)), .text(entry.type), .json(entry.data), .integer(now)]
+            )
+        }
     }
 
     /// `body` inside `BEGIN IMMEDIATE … COMMIT`, rolled back if it throws.

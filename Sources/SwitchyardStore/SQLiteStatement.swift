@@ -21,7 +21,7 @@ enum SQLValue {
 /// Statements are cached by their connection and reused: callers bind, step and always `reset()`
 /// (`SQLiteConnection.query` does). A statement never outlives the bytes it was bound with because
 /// every bind copies (`SQLITE_TRANSIENT`, via `sy_sqlite3_bind_*_transient`).
-final class SQLiteStatement {
+final class SQLiteStatement: StoreRow {
     private let handle: OpaquePointer
     private let connection: SQLiteConnection.Context
 

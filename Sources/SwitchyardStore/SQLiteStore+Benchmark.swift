@@ -78,36 +78,17 @@ extension SQLiteStore {
     /// Writes `tasks` realistic tasks in transactions of 500 through the same code as `transition`.
     private func seed(tasks: Int) throws(StoreError) {
         let now = configuration.clock()
-        let completed = StepOutcome(state: .completed, provider: "openai", model: "gpt-4o-mini", output: "done")
         try writer.withLock { connection throws(StoreError) in
             var first = 0
             while first < tasks {
                 let last = min(tasks, first + 500)
                 try connection.writeTransaction { () throws(StoreError) in
                     for i in first..<last {
-                        let id = "bench-\(i)"
-                        _ = try Self.insertTask(
-                            connection, id: id, owner: "bench", agent: "agent-\(i % 5)", metadata: ["n": .int(i)],
-                            now: now
-                        )
-                        func step(_ event: TaskEvent, _ updates: [StepUpdate]) throws(StoreError) {
+                        try BenchmarkTasks.seed(connection, i, now: now) { id, event, updates throws(StoreError) in
                             _ = try Self.applyTransition(
                                 connection, taskID: id, owner: nil, event: event, stepUpdates: updates, events: [],
-                                now: now
-                            )
+                                now: now)
                         }
-                        try step(.start, [])
-                        try step(
-                            .plan,
-                            [
-                                .plan([PlannedStep(id: "a"), PlannedStep(id: "b"), PlannedStep(id: "c")]),
-                                .start(stepID: "a"),
-                            ]
-                        )
-                        try step(.stepDone, [.finish(stepID: "a", outcome: completed), .start(stepID: "b")])
-                        if i % 10 == 0 { continue }  // left executing with "b" in flight
-                        try step(.stepDone, [.finish(stepID: "b", outcome: completed), .start(stepID: "c")])
-                        try step(.complete, [.finish(stepID: "c", outcome: completed)])
                     }
                 }
                 first = last

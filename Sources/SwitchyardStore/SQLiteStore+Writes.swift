@@ -1,6 +1,5 @@
 public import SwitchyardCore
 public import SwitchyardTasks
-import Synchronization
 
 extension SQLiteStore {
     /// Creates a task in `idle` with history event 1 (`task.created`). Blocking.
@@ -12,7 +11,7 @@ extension SQLiteStore {
         let now = configuration.clock()
         return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
-                try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+                try TaskWrites.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
             }
         }
     }
@@ -27,7 +26,8 @@ extension SQLiteStore {
         let now = configuration.clock()
         return try write { connection throws(StoreError) in
             try connection.writeTransaction { () throws(StoreError) in
-                _ = try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+                _ = try TaskWrites.insertTask(
+                    connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
                 _ = try Self.applyTransition(
                     connection, taskID: id, owner: owner, event: .start, stepUpdates: [.plan(steps)], events: [],
                     now: now)
@@ -82,11 +82,13 @@ extension SQLiteStore {
                     """
                 ) { row in (row.text(0), row.text(1), row.int(2)) }
                 for (taskID, stepID, attempts) in requeued {
-                    var history = History(taskID: taskID, connection: connection, path: path, now: now)
-                    try history.load()
+                    let last = try connection.queryOne(
+                        "SELECT last_event_seq FROM tasks WHERE id = ?", [.text(taskID)]
+                    ) { $0.int64(0) }
+                    var history = History(taskID: taskID, now: now, lastSeq: last ?? 0)
                     history.add(
                         "step.requeued", ["step_id": .string(stepID), "attempts": .int(attempts), "reason": "restart"])
-                    try history.flush()
+                    try history.flush(connection)
                     try connection.run(
                         "UPDATE tasks SET last_event_seq = ?, updated_at = ? WHERE id = ?",
                         [.integer(history.lastSeq), .integer(now), .text(taskID)]
@@ -111,169 +113,15 @@ extension SQLiteStore {
 
     // MARK: - Inside a write transaction (also used by the benchmark's batches)
 
-    static func insertTask(
-        _ connection: SQLiteConnection, id: String, owner: String, agent: String, metadata: JSON, now: Int64
-    ) throws(StoreError) -> TaskRecord {
-        do {
-            try connection.run(
-                """
-                INSERT INTO tasks (id, owner, agent, state, metadata, created_at, updated_at, last_event_seq)
-                VALUES (?, ?, ?, 'idle', ?, ?, ?, 1)
-                """,
-                [.text(id), .text(owner), .text(agent), .json(metadata), .integer(now), .integer(now)]
-            )
-        } catch  where error.kind == .duplicate {
-            throw StoreError(kind: .duplicate, message: "a task with this id already exists", path: connection.path)
-        }
-        try connection.run(
-            "INSERT INTO events (task_id, seq, type, data, at) VALUES (?, 1, 'task.created', ?, ?)",
-            [.text(id), .json(["agent": .string(agent)]), .integer(now)]
-        )
-        return TaskRecord(
-            id: id, owner: owner, agent: agent, state: .idle, metadata: metadata, createdAt: now, updatedAt: now,
-            lastEventSeq: 1
-        )
-    }
-
     static func applyTransition(
         _ connection: SQLiteConnection, taskID: String, owner: String?, event: TaskEvent?,
         stepUpdates: [StepUpdate], events: [NewHistoryEvent], now: Int64
     ) throws(StoreError) -> TaskRecord {
-        let path = connection.path
-        guard var task = try loadTask(connection, id: taskID, owner: owner) else {
-            throw StoreError(kind: .notFound, message: "no such task", path: path)
+        guard let task = try loadTask(connection, id: taskID, owner: owner) else {
+            throw StoreError(kind: .notFound, message: "no such task", path: connection.path)
         }
-        let from = task.state
-        var actions: [TaskAction] = []
-        if let event {
-            do {
-                let transition = try TaskMachine.transition(from: from, on: event)
-                task.state = transition.to
-                actions = transition.actions
-            } catch {
-                throw .rejected(error, path: path)
-            }
-        } else if from.isTerminal {
-            throw .rejected(
-                TaskError(
-                    kind: .terminalState, state: from, event: nil,
-                    reason: "cannot update a task that is \(from.rawValue)"
-                ),
-                path: path
-            )
-        }
-
-        var history = History(taskID: taskID, connection: connection, path: path, now: now, lastSeq: task.lastEventSeq)
-        for update in stepUpdates {
-            try applyStepUpdate(connection, update, task: task, from: from, event: event, history: &history)
-        }
-        if let event {
-            history.add(
-                "task.transition",
-                ["event": .string(event.rawValue), "from": .string(from.rawValue), "to": .string(task.state.rawValue)]
-            )
-        }
-        for action in actions {
-            switch action {
-            case .cancelOpenSteps:
-                let steps = try connection.query(
-                    """
-                    UPDATE steps SET state = 'cancelled', finished_at = ?
-                    WHERE task_id = ? AND state IN ('pending', 'running') RETURNING step_id
-                    """,
-                    [.integer(now), .text(taskID)]
-                ) { $0.text(0) }
-                for step in steps { history.add("step.cancelled", ["step_id": .string(step)]) }
-            case .runPlanner, .runNextStep, .interruptInFlight, .finish:
-                break  // the runtime's, after the commit
-            }
-        }
-        for entry in events { history.add(entry.type, entry.data) }
-        try history.flush()
-        task.updatedAt = now
-        task.lastEventSeq = history.lastSeq
-        try connection.run(
-            "UPDATE tasks SET state = ?, updated_at = ?, last_event_seq = ? WHERE id = ?",
-            [.text(task.state.rawValue), .integer(now), .integer(task.lastEventSeq), .text(taskID)]
-        )
-        return task
-    }
-
-    private static func applyStepUpdate(
-        _ connection: SQLiteConnection, _ update: StepUpdate, task: TaskRecord, from: TaskState, event: TaskEvent?,
-        history: inout History
-    ) throws(StoreError) {
-        let path = connection.path
-        func reject(_ reason: String) -> StoreError {
-            .rejected(TaskError(kind: .invalidStepTransition, state: from, event: event, reason: reason), path: path)
-        }
-        func stepState(_ stepID: String) throws(StoreError) -> StepState {
-            let text = try connection.queryOne(
-                "SELECT state FROM steps WHERE task_id = ? AND step_id = ?", [.text(task.id), .text(stepID)]
-            ) { $0.text(0) }
-            guard let text else { throw StoreError(kind: .notFound, message: "no such step", path: path) }
-            guard let state = StepState(rawValue: text) else {
-                throw StoreError(kind: .corrupt, message: "unknown step state '\(text)'", path: path)
-            }
-            return state
-        }
-        switch update {
-        case .plan(let steps):
-            var index =
-                try connection.queryOne(
-                    "SELECT coalesce(max(idx) + 1, 0) FROM steps WHERE task_id = ?", [.text(task.id)]
-                ) { $0.int(0) } ?? 0
-            for step in steps {
-                do {
-                    try connection.run(
-                        "INSERT INTO steps (task_id, step_id, idx, state, request) VALUES (?, ?, ?, 'pending', ?)",
-                        [.text(task.id), .text(step.id), .int(index), .json(step.request)]
-                    )
-                } catch  where error.kind == .duplicate {
-                    throw StoreError(kind: .duplicate, message: "step id '\(step.id)' already exists", path: path)
-                }
-                index += 1
-            }
-            history.add("step.planned", ["step_ids": .array(steps.map { .string($0.id) })])
-        case .start(let stepID, let request):
-            guard task.state == .executing else {
-                throw reject("cannot start a step of a task that is \(task.state.rawValue)")
-            }
-            let state = try stepState(stepID)
-            guard state.canMove(to: .running) else { throw reject("cannot start a step that is \(state.rawValue)") }
-            let attempts = try connection.queryOne(
-                """
-                UPDATE steps SET state = 'running', attempts = attempts + 1, started_at = ?, finished_at = NULL,
-                    request = coalesce(?, request)
-                WHERE task_id = ? AND step_id = ? RETURNING attempts
-                """,
-                [.integer(history.now), .json(request), .text(task.id), .text(stepID)]
-            ) { $0.int(0) }
-            history.add("step.started", ["step_id": .string(stepID), "attempt": .int(attempts ?? 0)])
-        case .finish(let stepID, let outcome):
-            guard outcome.state.isFinished else {
-                throw reject("a step outcome must be completed, failed or cancelled, not \(outcome.state.rawValue)")
-            }
-            let state = try stepState(stepID)
-            guard state.canMove(to: outcome.state) else {
-                throw reject("cannot finish a step that is \(state.rawValue)")
-            }
-            try connection.run(
-                """
-                UPDATE steps SET state = ?, provider = ?, model = ?, output = ?, response = ?, usage = ?,
-                    error_class = ?, finished_at = ?
-                WHERE task_id = ? AND step_id = ?
-                """,
-                [
-                    .text(outcome.state.rawValue), .text(outcome.provider), .text(outcome.model), .text(outcome.output),
-                    .json(outcome.response), .json(outcome.usage), .text(outcome.errorClass), .integer(history.now),
-                    .text(task.id), .text(stepID),
-                ]
-            )
-            var data: JSONObject = ["step_id": .string(stepID), "state": .string(outcome.state.rawValue)]
-            if let errorClass = outcome.errorClass { data["error_class"] = .string(errorClass) }
-            history.add("step.finished", .object(data))
-        }
+        return try TaskWrites.apply(
+            connection, to: task, event: event, stepUpdates: stepUpdates, events: events, now: now)
     }
 
     static func loadTask(_ connection: SQLiteConnection, id: String, owner: String?) throws(StoreError) -> TaskRecord? {
@@ -286,42 +134,5 @@ extension SQLiteStore {
         return try connection.queryOne("SELECT \(Rows.taskColumns) FROM tasks WHERE id = ?", [.text(id)]) {
             row throws(StoreError) in try Rows.task(row, path: path)
         }
-    }
-}
-
-/// History entries of one task collected during a transaction, numbered from the task's `last_event_seq`.
-struct History {
-    let taskID: String
-    let connection: SQLiteConnection
-    let path: String
-    let now: Int64
-    private(set) var lastSeq: Int64
-    private var pending: [(type: String, data: JSON)] = []
-
-    init(taskID: String, connection: SQLiteConnection, path: String, now: Int64, lastSeq: Int64 = 0) {
-        self.taskID = taskID
-        self.connection = connection
-        self.path = path
-        self.now = now
-        self.lastSeq = lastSeq
-    }
-
-    mutating func load() throws(StoreError) {
-        lastSeq =
-            try connection.queryOne("SELECT last_event_seq FROM tasks WHERE id = ?", [.text(taskID)]) { $0.int64(0) }
-            ?? 0
-    }
-
-    mutating func add(_ type: String, _ data: JSON) { pending.append((type, data)) }
-
-    mutating func flush() throws(StoreError) {
-        for entry in pending {
-            lastSeq += 1
-            try connection.run(
-                "INSERT INTO events (task_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
-                [.text(taskID), .integer(lastSeq), .text(entry.type), .json(entry.data), .integer(now)]
-            )
-        }
-        pending.removeAll()
     }
 }

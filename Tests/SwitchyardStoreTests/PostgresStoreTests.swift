@@ -203,3 +203,13 @@ struct PostgresStoreTests {
         }
     }
 }
+
+/// The SQL both stores share is written with `?` placeholders; PostgreSQL numbers them.
+struct PostgresPlaceholderTests {
+    @Test func questionMarksAreNumberedInOrderOutsideQuotes() {
+        #expect(
+            PostgresConnection.numbered("UPDATE t SET a = ?, b = 'it''s ?' WHERE \"c?\" = ? AND d = ?")
+                == "UPDATE t SET a = $1, b = 'it''s ?' WHERE \"c?\" = $2 AND d = $3")
+        #expect(PostgresConnection.numbered("SELECT 1 FROM t WHERE a = $1") == "SELECT 1 FROM t WHERE a = $1")
+    }
+}

@@ -14,7 +14,7 @@ import Glibc
 ///
 /// Every call blocks its thread for a network round trip (or several): it runs on the pool's own
 /// threads, never on an event loop or the cooperative pool.
-final class PostgresConnection {
+final class PostgresConnection: StoreConnection {
     private let handle: OpaquePointer
     /// Names errors: the server URL without its password.
     let location: String
@@ -67,15 +67,18 @@ final class PostgresConnection {
         try check(result, doing: doing ?? "executing \(sql.prefix(40))")
     }
 
-    /// Runs `sql` (placeholders `$1`, `$2`, …) with `arguments` and maps each row. The statement
-    /// is prepared on this connection the first time its text is seen and reused afterwards.
+    /// Runs `sql` (placeholders `$1`, `$2`, … or `?`, see `numbered`) with `arguments` and maps
+    /// each row. The statement is prepared on this connection the first time its text is seen and
+    /// reused afterwards.
     func query<T>(
         _ sql: String, _ arguments: [SQLValue] = [], row: (PostgresRow) throws(StoreError) -> T
     ) throws(StoreError) -> [T] {
         let result = try result(sql, arguments)
         var rows: [T] = []
         rows.reserveCapacity(result.rows)
-        for index in 0..<result.rows { rows.append(try row(PostgresRow(result: result, index: Int32(index)))) }
+        for index in 0..<result.rows {
+            rows.append(try row(PostgresRow(result: result, index: Int32(index), path: location)))
+        }
         return rows
     }
 
@@ -83,12 +86,30 @@ final class PostgresConnection {
         _ sql: String, _ arguments: [SQLValue] = [], row: (PostgresRow) throws(StoreError) -> T
     ) throws(StoreError) -> T? {
         let result = try result(sql, arguments)
-        return result.rows > 0 ? try row(PostgresRow(result: result, index: 0)) : nil
+        return result.rows > 0 ? try row(PostgresRow(result: result, index: 0, path: location)) : nil
     }
 
-    /// Runs a statement whose rows, if any, are not needed.
-    func run(_ sql: String, _ arguments: [SQLValue]) throws(StoreError) {
-        _ = try result(sql, arguments)
+    /// Runs a statement whose rows, if any, are not needed; the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ arguments: [SQLValue]) throws(StoreError) -> Int {
+        try result(sql, arguments).changedRows
+    }
+
+    /// All the entries in one statement: each statement is a round trip to the server.
+    func insertEvents(
+        taskID: String, first: Int64, _ entries: [(type: String, data: JSON)], at now: Int64
+    ) throws(StoreError) {
+        guard !entries.isEmpty else { return }
+        try run(
+            """
+            INSERT INTO events (task_id, seq, type, data, at)
+            SELECT $1, $2 + ordinality - 1, type, data, $3
+            FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS entries (type, data, ordinality)
+            """,
+            [
+                .text(taskID), .integer(first), .integer(now), .textArray(entries.map(\.type)),
+                .textArray(entries.map { $0.data.serializedString() }),
+            ])
     }
 
     /// Runs `sql` with `arguments`; the result of a successful statement.
@@ -152,10 +173,34 @@ final class PostgresConnection {
     private func prepared(_ sql: String) throws(StoreError) -> String {
         if let name = statements[sql] { return name }
         let name = "sy\(statements.count + 1)"
-        let result = PostgresResult(PQprepare(handle, name, sql, 0, nil))
+        let result = PostgresResult(PQprepare(handle, name, Self.numbered(sql), 0, nil))
         try check(result, doing: "preparing \(sql.prefix(48).split(separator: "\n").first ?? "")")
         statements[sql] = name
         return name
+    }
+
+    /// `sql` with each `?` placeholder (the syntax of the SQL both stores share) numbered `$1`,
+    /// `$2`, … in order; a `?` inside a quoted literal or identifier stays. SQL without `?` is
+    /// returned as it is.
+    static func numbered(_ sql: String) -> String {
+        guard sql.utf8.contains(UInt8(ascii: "?")) else { return sql }
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 16)
+        var quote: Character?
+        var number = 0
+        for character in sql {
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            } else if character == "?" {
+                number += 1
+                out += "$\(number)"
+                continue
+            }
+            out.append(character)
+        }
+        return out
     }
 
     // MARK: Notifications (LISTEN)
@@ -248,11 +293,11 @@ final class PostgresResult {
 }
 
 /// A row of a `PostgresResult`, with the same accessors as an SQLite row (columns 0-based).
-struct PostgresRow {
+struct PostgresRow: StoreRow {
     let result: PostgresResult
     let index: Int32
     /// The store the row came from, for errors.
-    var path: String = ""
+    let path: String
 
     func isNull(_ column: Int32) -> Bool { result.value(index, column) == nil }
 

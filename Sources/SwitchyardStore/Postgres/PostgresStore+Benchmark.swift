@@ -53,33 +53,17 @@ extension PostgresStore {
     private func seed(tasks: Int) async throws(StoreError) {
         let now = configuration.clock()
         let me = configuration.instanceID
-        let completed = StepOutcome(state: .completed, provider: "openai", model: "gpt-4o-mini", output: "done")
         var first = 0
         while first < tasks {
             let range = first..<min(tasks, first + 500)
             try await write { connection throws(StoreError) in
                 try connection.transaction { () throws(StoreError) in
                     for i in range {
-                        let id = "bench-\(i)"
-                        _ = try Self.insertTask(
-                            connection, id: id, owner: "bench", agent: "agent-\(i % 5)", metadata: ["n": .int(i)],
-                            now: now)
-                        func step(_ event: TaskEvent, _ updates: [StepUpdate]) throws(StoreError) {
+                        try BenchmarkTasks.seed(connection, i, now: now) { id, event, updates throws(StoreError) in
                             _ = try Self.applyTransition(
                                 connection, taskID: id, owner: nil, event: event, stepUpdates: updates, events: [],
                                 now: now, instanceID: me)
                         }
-                        try step(.start, [])
-                        try step(
-                            .plan,
-                            [
-                                .plan([PlannedStep(id: "a"), PlannedStep(id: "b"), PlannedStep(id: "c")]),
-                                .start(stepID: "a"),
-                            ])
-                        try step(.stepDone, [.finish(stepID: "a", outcome: completed), .start(stepID: "b")])
-                        if i % 10 == 0 { continue }  // left executing with "b" in flight
-                        try step(.stepDone, [.finish(stepID: "b", outcome: completed), .start(stepID: "c")])
-                        try step(.complete, [.finish(stepID: "c", outcome: completed)])
                     }
                 }
             }

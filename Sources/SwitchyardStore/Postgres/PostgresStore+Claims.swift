@@ -57,10 +57,10 @@ extension PostgresStore {
                         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED
                     )
                     UPDATE tasks t SET lease_owner = $3, lease_expires_at = $4 FROM available a WHERE t.seq = a.seq
-                    RETURNING \(PostgresRows.taskColumns(alias: "t")), a.previous
+                    RETURNING \(Rows.taskColumns(alias: "t")), a.previous
                     """,
                     [.integer(now), .int(limit), .text(me), .integer(expires)]
-                ) { row throws(StoreError) in (try PostgresRows.task(row, path: path), row.optionalText(8)) }
+                ) { row throws(StoreError) in (try Rows.task(row, path: path), row.optionalText(8)) }
                 for (task, previous) in rows {
                     try Self.requeueRunningSteps(
                         connection, taskID: task.id, reason: previous == nil ? "restart" : "lease_expired", now: now)
@@ -91,7 +91,7 @@ extension PostgresStore {
                 SELECT state, (SELECT count(*) FROM announced) FROM tasks WHERE id = $1
                 """,
                 [.text(taskID), .text(me)]
-            ) { row throws(StoreError) in try PostgresRows.state(TaskState.self, row, 0, "task", path: path) }
+            ) { row throws(StoreError) in try Rows.state(TaskState.self, row, 0, "task", path: path) }
         }
     }
 

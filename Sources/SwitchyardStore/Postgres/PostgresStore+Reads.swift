@@ -8,15 +8,15 @@ extension PostgresStore {
             let path = connection.location
             let rows = try connection.query(
                 """
-                SELECT \(PostgresRows.taskColumns(alias: "t")), \(PostgresRows.stepColumns(alias: "s"))
+                SELECT \(Rows.taskColumns(alias: "t")), \(Rows.stepColumns(alias: "s"))
                 FROM tasks t LEFT JOIN steps s ON s.task_id = t.id
                 WHERE t.id = $1 AND t.owner = $2 ORDER BY s.idx
                 """,
                 [.text(id), .text(owner)]
             ) { row throws(StoreError) in
                 (
-                    try PostgresRows.task(row, path: path),
-                    row.isNull(8) ? nil : try PostgresRows.step(row, path: path, offset: 8)
+                    try Rows.task(row, path: path),
+                    row.isNull(8) ? nil : try Rows.step(row, path: path, offset: 8)
                 )
             }
             guard let task = rows.first?.0 else { return nil }
@@ -50,10 +50,10 @@ extension PostgresStore {
         let filterArguments = arguments
         let sql = """
             WITH page AS (
-                SELECT \(PostgresRows.taskColumns), seq FROM tasks
+                SELECT \(Rows.taskColumns), seq FROM tasks
                 WHERE \(filters) AND seq < $\(cursor) ORDER BY seq DESC LIMIT $\(cursor + 1)
             )
-            SELECT \(PostgresRows.taskColumns(alias: "p")), \(PostgresRows.stepColumns(alias: "s"))
+            SELECT \(Rows.taskColumns(alias: "p")), \(Rows.stepColumns(alias: "s"))
             FROM page p LEFT JOIN steps s ON s.task_id = p.id ORDER BY p.seq DESC, s.idx
             """
         return try await perform { connection throws(StoreError) in
@@ -71,8 +71,8 @@ extension PostgresStore {
                 let rows = try connection.query(sql, filterArguments + [.integer(seq), .int(limit + 1)]) {
                     row throws(StoreError) in
                     (
-                        try PostgresRows.task(row, path: location),
-                        row.isNull(8) ? nil : try PostgresRows.step(row, path: location, offset: 8)
+                        try Rows.task(row, path: location),
+                        row.isNull(8) ? nil : try Rows.step(row, path: location, offset: 8)
                     )
                 }
                 var tasks: [TaskSnapshot] = []
@@ -107,9 +107,9 @@ extension PostgresStore {
                     throw StoreError(kind: .notFound, message: "no such task", path: connection.location)
                 }
                 return try connection.query(
-                    "SELECT \(PostgresRows.eventColumns) FROM events WHERE task_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    "SELECT \(Rows.eventColumns) FROM events WHERE task_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
                     [.text(taskID), .integer(after), .int(max(0, limit))]
-                ) { row throws(StoreError) in try PostgresRows.event(row) }
+                ) { row throws(StoreError) in try Rows.event(row) }
             }
         }
     }
@@ -123,12 +123,12 @@ extension PostgresStore {
             let path = connection.location
             return try connection.query(
                 """
-                SELECT \(PostgresRows.taskColumns) FROM tasks WHERE state IN ('planning', 'executing')
+                SELECT \(Rows.taskColumns) FROM tasks WHERE state IN ('planning', 'executing')
                     AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at <= $2)
                 ORDER BY seq
                 """,
                 [.text(me), .integer(now)]
-            ) { row throws(StoreError) in try PostgresRows.task(row, path: path) }
+            ) { row throws(StoreError) in try Rows.task(row, path: path) }
         }
     }
 
@@ -142,7 +142,7 @@ extension PostgresStore {
             let path = connection.location
             return try connection.query(
                 """
-                SELECT \(PostgresRows.taskColumns(alias: "t")), \(PostgresRows.stepColumns(alias: "s"))
+                SELECT \(Rows.taskColumns(alias: "t")), \(Rows.stepColumns(alias: "s"))
                 FROM tasks t LEFT JOIN steps s ON s.task_id = t.id AND s.idx =
                     (SELECT min(idx) FROM steps WHERE task_id = t.id AND state IN ('pending', 'running'))
                 WHERE t.state IN ('planning', 'executing')
@@ -152,8 +152,8 @@ extension PostgresStore {
                 [.text(me), .integer(now)]
             ) { row throws(StoreError) in
                 ResumePoint(
-                    task: try PostgresRows.task(row, path: path),
-                    nextStep: row.isNull(8) ? nil : try PostgresRows.step(row, path: path, offset: 8))
+                    task: try Rows.task(row, path: path),
+                    nextStep: row.isNull(8) ? nil : try Rows.step(row, path: path, offset: 8))
             }
         }
     }
@@ -166,7 +166,7 @@ extension PostgresStore {
             let rows = try connection.query(
                 "SELECT id, state FROM tasks WHERE id = ANY($1::text[])", [.textArray(ids)]
             ) { row throws(StoreError) in
-                (row.text(0), try PostgresRows.state(TaskState.self, row, 1, "task", path: path))
+                (row.text(0), try Rows.state(TaskState.self, row, 1, "task", path: path))
             }
             return Dictionary(rows, uniquingKeysWith: { first, _ in first })
         }
@@ -178,72 +178,11 @@ extension PostgresStore {
             let path = connection.location
             let rows = try connection.query("SELECT state, count(*) FROM tasks GROUP BY state") {
                 row throws(StoreError) in
-                (try PostgresRows.state(TaskState.self, row, 0, "task", path: path), row.int(1))
+                (try Rows.state(TaskState.self, row, 0, "task", path: path), row.int(1))
             }
             var counts = Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0, 0) })
             for (state, count) in rows { counts[state] = count }
             return counts
         }
-    }
-}
-
-/// Column lists and row decoders of the task queries (the same columns as the SQLite store's).
-enum PostgresRows {
-    private static let taskNames = [
-        "id", "owner", "agent", "state", "metadata", "created_at", "updated_at", "last_event_seq",
-    ]
-    private static let stepNames = [
-        "task_id", "step_id", "idx", "state", "attempts", "provider", "model", "output", "response", "usage",
-        "error_class", "request", "started_at", "finished_at",
-    ]
-
-    static let taskColumns = taskColumns(alias: nil)
-
-    static func taskColumns(alias: String?) -> String {
-        taskNames.map { name in alias.map { "\($0).\(name)" } ?? name }.joined(separator: ", ")
-    }
-
-    static func stepColumns(alias: String?) -> String {
-        stepNames.map { name in alias.map { "\($0).\(name)" } ?? name }.joined(separator: ", ")
-    }
-
-    static let eventColumns = "task_id, seq, type, data, at"
-
-    static func task(_ row: PostgresRow, path: String, offset: Int32 = 0) throws(StoreError) -> TaskRecord {
-        var row = row
-        row.path = path
-        return TaskRecord(
-            id: row.text(offset), owner: row.text(offset + 1), agent: row.text(offset + 2),
-            state: try state(TaskState.self, row, offset + 3, "task", path: path),
-            metadata: try row.json(offset + 4), createdAt: row.int64(offset + 5), updatedAt: row.int64(offset + 6),
-            lastEventSeq: row.int64(offset + 7))
-    }
-
-    static func step(_ row: PostgresRow, path: String, offset: Int32 = 0) throws(StoreError) -> StepRecord {
-        var row = row
-        row.path = path
-        return StepRecord(
-            taskID: row.text(offset), stepID: row.text(offset + 1), index: row.int(offset + 2),
-            state: try state(StepState.self, row, offset + 3, "step", path: path),
-            attempts: row.int(offset + 4), provider: row.optionalText(offset + 5), model: row.optionalText(offset + 6),
-            output: row.optionalText(offset + 7), response: try row.optionalJSON(offset + 8),
-            usage: try row.optionalJSON(offset + 9), errorClass: row.optionalText(offset + 10),
-            request: try row.optionalJSON(offset + 11), startedAt: row.optionalInt64(offset + 12),
-            finishedAt: row.optionalInt64(offset + 13))
-    }
-
-    static func state<State: RawRepresentable<String>>(
-        _: State.Type, _ row: PostgresRow, _ column: Int32, _ what: String, path: String
-    ) throws(StoreError) -> State {
-        let text = row.text(column)
-        guard let state = State(rawValue: text) else {
-            throw StoreError(kind: .corrupt, message: "unknown \(what) state '\(text)'", path: path)
-        }
-        return state
-    }
-
-    static func event(_ row: PostgresRow) throws(StoreError) -> HistoryEvent {
-        HistoryEvent(
-            taskID: row.text(0), seq: row.int64(1), type: row.text(2), data: try row.json(3), at: row.int64(4))
     }
 }

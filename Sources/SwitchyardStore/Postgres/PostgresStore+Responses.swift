@@ -106,8 +106,6 @@ extension PostgresStore: ResponseStore {
     ) throws(StoreError)
         -> ResponseRecord
     {
-        var row = row
-        row.path = path
         let id = row.text(0)
         guard case .array(let input) = try row.json(2), case .object(let response) = try row.json(3) else {
             throw StoreError(kind: .corrupt, message: "stored response \(id) is not a JSON object", path: path)

@@ -10,7 +10,7 @@ extension PostgresStore {
         let now = configuration.clock()
         return try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
-                try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+                try TaskWrites.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
             }
         }
     }
@@ -25,7 +25,8 @@ extension PostgresStore {
         let me = configuration.instanceID
         return try await write { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) in
-                _ = try Self.insertTask(connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
+                _ = try TaskWrites.insertTask(
+                    connection, id: id, owner: owner, agent: agent, metadata: metadata, now: now)
                 _ = try Self.applyTransition(
                     connection, taskID: id, owner: owner, event: .start, stepUpdates: [.plan(steps)], events: [],
                     now: now, instanceID: me)
@@ -63,27 +64,6 @@ extension PostgresStore {
 
     // MARK: - Inside a transaction (also used by the benchmark's batches)
 
-    static func insertTask(
-        _ connection: PostgresConnection, id: String, owner: String, agent: String, metadata: JSON, now: Int64
-    ) throws(StoreError) -> TaskRecord {
-        do {
-            try connection.run(
-                """
-                INSERT INTO tasks (id, owner, agent, state, metadata, created_at, updated_at, last_event_seq)
-                VALUES ($1, $2, $3, 'idle', $4, $5, $5, 1)
-                """,
-                [.text(id), .text(owner), .text(agent), .json(metadata), .integer(now)])
-        } catch  where error.kind == .duplicate {
-            throw StoreError(kind: .duplicate, message: "a task with this id already exists", path: connection.location)
-        }
-        try connection.run(
-            "INSERT INTO events (task_id, seq, type, data, at) VALUES ($1, 1, 'task.created', $2, $3)",
-            [.text(id), .json(["agent": .string(agent)]), .integer(now)])
-        return TaskRecord(
-            id: id, owner: owner, agent: agent, state: .idle, metadata: metadata, createdAt: now, updatedAt: now,
-            lastEventSeq: 1)
-    }
-
     static func applyTransition(
         _ connection: PostgresConnection, taskID: String, owner: String?, event: TaskEvent?,
         stepUpdates: [StepUpdate], events: [NewHistoryEvent], now: Int64, instanceID: String
@@ -92,7 +72,7 @@ extension PostgresStore {
         guard let locked = try lockTask(connection, id: taskID, owner: owner) else {
             throw StoreError(kind: .notFound, message: "no such task", path: path)
         }
-        var task = locked.task
+        let task = locked.task
         let from = task.state
         let touchesSteps = stepUpdates.contains {
             if case .plan = $0 { return false }
@@ -105,133 +85,10 @@ extension PostgresStore {
                     reason: "the task is being run by another process"),
                 path: path)
         }
-        var actions: [TaskAction] = []
-        if let event {
-            do {
-                let transition = try TaskMachine.transition(from: from, on: event)
-                task.state = transition.to
-                actions = transition.actions
-            } catch {
-                throw .rejected(error, path: path)
-            }
-        } else if from.isTerminal {
-            throw .rejected(
-                TaskError(
-                    kind: .terminalState, state: from, event: nil,
-                    reason: "cannot update a task that is \(from.rawValue)"
-                ),
-                path: path)
-        }
-
-        var history = PostgresHistory(taskID: taskID, now: now, lastSeq: task.lastEventSeq)
-        for update in stepUpdates {
-            try applyStepUpdate(connection, update, task: task, from: from, event: event, history: &history)
-        }
-        if let event {
-            history.add(
-                "task.transition",
-                ["event": .string(event.rawValue), "from": .string(from.rawValue), "to": .string(task.state.rawValue)])
-        }
-        for action in actions {
-            switch action {
-            case .cancelOpenSteps:
-                let steps = try connection.query(
-                    """
-                    UPDATE steps SET state = 'cancelled', finished_at = $1
-                    WHERE task_id = $2 AND state IN ('pending', 'running') RETURNING step_id
-                    """,
-                    [.integer(now), .text(taskID)]
-                ) { $0.text(0) }
-                for step in steps.sorted() { history.add("step.cancelled", ["step_id": .string(step)]) }
-            case .runPlanner, .runNextStep, .interruptInFlight, .finish:
-                break  // the runtime's, after the commit
-            }
-        }
-        for entry in events { history.add(entry.type, entry.data) }
-        try history.flush(connection)
-        task.updatedAt = now
-        task.lastEventSeq = history.lastSeq
         // The claim stays as it is: only its holder releases it, once no step of it is in flight
         // there (a pause lands while a step runs; a resume elsewhere must not start it again).
-        try connection.run(
-            "UPDATE tasks SET state = $1, updated_at = $2, last_event_seq = $3 WHERE id = $4",
-            [.text(task.state.rawValue), .integer(now), .integer(task.lastEventSeq), .text(taskID)])
-        return task
-    }
-
-    private static func applyStepUpdate(
-        _ connection: PostgresConnection, _ update: StepUpdate, task: TaskRecord, from: TaskState, event: TaskEvent?,
-        history: inout PostgresHistory
-    ) throws(StoreError) {
-        let path = connection.location
-        func reject(_ reason: String) -> StoreError {
-            .rejected(TaskError(kind: .invalidStepTransition, state: from, event: event, reason: reason), path: path)
-        }
-        func stepState(_ stepID: String) throws(StoreError) -> StepState {
-            let text = try connection.queryOne(
-                "SELECT state FROM steps WHERE task_id = $1 AND step_id = $2", [.text(task.id), .text(stepID)]
-            ) { $0.text(0) }
-            guard let text else { throw StoreError(kind: .notFound, message: "no such step", path: path) }
-            guard let state = StepState(rawValue: text) else {
-                throw StoreError(kind: .corrupt, message: "unknown step state '\(text)'", path: path)
-            }
-            return state
-        }
-        switch update {
-        case .plan(let steps):
-            var index =
-                try connection.queryOne(
-                    "SELECT coalesce(max(idx) + 1, 0) FROM steps WHERE task_id = $1", [.text(task.id)]
-                ) { $0.int(0) } ?? 0
-            for step in steps {
-                do {
-                    try connection.run(
-                        "INSERT INTO steps (task_id, step_id, idx, state, request) VALUES ($1, $2, $3, 'pending', $4)",
-                        [.text(task.id), .text(step.id), .int(index), .json(step.request)])
-                } catch  where error.kind == .duplicate {
-                    throw StoreError(kind: .duplicate, message: "step id '\(step.id)' already exists", path: path)
-                }
-                index += 1
-            }
-            history.add("step.planned", ["step_ids": .array(steps.map { .string($0.id) })])
-        case .start(let stepID, let request):
-            guard task.state == .executing else {
-                throw reject("cannot start a step of a task that is \(task.state.rawValue)")
-            }
-            let state = try stepState(stepID)
-            guard state.canMove(to: .running) else { throw reject("cannot start a step that is \(state.rawValue)") }
-            let attempts = try connection.queryOne(
-                """
-                UPDATE steps SET state = 'running', attempts = attempts + 1, started_at = $1, finished_at = NULL,
-                    request = coalesce($2, request)
-                WHERE task_id = $3 AND step_id = $4 RETURNING attempts
-                """,
-                [.integer(history.now), .json(request), .text(task.id), .text(stepID)]
-            ) { $0.int(0) }
-            history.add("step.started", ["step_id": .string(stepID), "attempt": .int(attempts ?? 0)])
-        case .finish(let stepID, let outcome):
-            guard outcome.state.isFinished else {
-                throw reject("a step outcome must be completed, failed or cancelled, not \(outcome.state.rawValue)")
-            }
-            let state = try stepState(stepID)
-            guard state.canMove(to: outcome.state) else {
-                throw reject("cannot finish a step that is \(state.rawValue)")
-            }
-            try connection.run(
-                """
-                UPDATE steps SET state = $1, provider = $2, model = $3, output = $4, response = $5, usage = $6,
-                    error_class = $7, finished_at = $8
-                WHERE task_id = $9 AND step_id = $10
-                """,
-                [
-                    .text(outcome.state.rawValue), .text(outcome.provider), .text(outcome.model), .text(outcome.output),
-                    .json(outcome.response), .json(outcome.usage), .text(outcome.errorClass), .integer(history.now),
-                    .text(task.id), .text(stepID),
-                ])
-            var data: JSONObject = ["step_id": .string(stepID), "state": .string(outcome.state.rawValue)]
-            if let errorClass = outcome.errorClass { data["error_class"] = .string(errorClass) }
-            history.add("step.finished", .object(data))
-        }
+        return try TaskWrites.apply(
+            connection, to: task, event: event, stepUpdates: stepUpdates, events: events, now: now)
     }
 
     /// The task and its claim, its row locked until the transaction ends.
@@ -240,11 +97,11 @@ extension PostgresStore {
     ) throws(StoreError) -> (task: TaskRecord, leaseOwner: String?, leaseExpiresAt: Int64?)? {
         let path = connection.location
         let sql =
-            "SELECT \(PostgresRows.taskColumns), lease_owner, lease_expires_at FROM tasks WHERE id = $1"
+            "SELECT \(Rows.taskColumns), lease_owner, lease_expires_at FROM tasks WHERE id = $1"
             + (owner == nil ? " FOR UPDATE" : " AND owner = $2 FOR UPDATE")
         let arguments: [SQLValue] = owner.map { [.text(id), .text($0)] } ?? [.text(id)]
         return try connection.queryOne(sql, arguments) { row throws(StoreError) in
-            (try PostgresRows.task(row, path: path), row.optionalText(8), row.optionalInt64(9))
+            (try Rows.task(row, path: path), row.optionalText(8), row.optionalInt64(9))
         }
     }
 
@@ -261,7 +118,7 @@ extension PostgresStore {
         let last = try connection.queryOne("SELECT last_event_seq FROM tasks WHERE id = $1", [.text(taskID)]) {
             $0.int64(0)
         }
-        var history = PostgresHistory(taskID: taskID, now: now, lastSeq: last ?? 0)
+        var history = History(taskID: taskID, now: now, lastSeq: last ?? 0)
         for (stepID, attempts) in requeued {
             history.add(
                 "step.requeued", ["step_id": .string(stepID), "attempts": .int(attempts), "reason": .string(reason)])
@@ -270,40 +127,6 @@ extension PostgresStore {
         try connection.run(
             "UPDATE tasks SET last_event_seq = $1, updated_at = $2 WHERE id = $3",
             [.integer(history.lastSeq), .integer(now), .text(taskID)])
-    }
-}
-
-/// History entries of one task collected during a transaction, numbered from its `last_event_seq`
-/// and written with one statement.
-struct PostgresHistory {
-    let taskID: String
-    let now: Int64
-    private(set) var lastSeq: Int64
-    private var pending: [(type: String, data: JSON)] = []
-
-    init(taskID: String, now: Int64, lastSeq: Int64) {
-        self.taskID = taskID
-        self.now = now
-        self.lastSeq = lastSeq
-    }
-
-    mutating func add(_ type: String, _ data: JSON) { pending.append((type, data)) }
-
-    mutating func flush(_ connection: PostgresConnection) throws(StoreError) {
-        guard !pending.isEmpty else { return }
-        let first = lastSeq + 1
-        try connection.run(
-            """
-            INSERT INTO events (task_id, seq, type, data, at)
-            SELECT $1, $2 + ordinality - 1, type, data, $3
-            FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS entries (type, data, ordinality)
-            """,
-            [
-                .text(taskID), .integer(first), .integer(now), .textArray(pending.map(\.type)),
-                .textArray(pending.map { $0.data.serializedString() }),
-            ])
-        lastSeq += Int64(pending.count)
-        pending.removeAll()
     }
 }
 

@@ -1,7 +1,7 @@
 import SwitchyardCore
 import SwitchyardTasks
 
-/// Column lists and row decoders shared by the task queries.
+/// Column lists and row decoders of the task queries, the same for both stores.
 enum Rows {
     private static let taskNames = [
         "id", "owner", "agent", "state", "metadata", "created_at", "updated_at", "last_event_seq",
@@ -26,20 +26,20 @@ enum Rows {
     static let eventColumns = "task_id, seq, type, data, at"
 
     /// Decodes `taskColumns` starting at column `offset`.
-    static func task(_ row: SQLiteStatement, path: String, offset: Int32 = 0) throws(StoreError) -> TaskRecord {
+    static func task(_ row: some StoreRow, path: String, offset: Int32 = 0) throws(StoreError) -> TaskRecord {
         TaskRecord(
             id: row.text(offset), owner: row.text(offset + 1), agent: row.text(offset + 2),
-            state: try state(row, offset + 3, "task", path: path),
+            state: try state(TaskState.self, row, offset + 3, "task", path: path),
             metadata: try row.json(offset + 4), createdAt: row.int64(offset + 5), updatedAt: row.int64(offset + 6),
             lastEventSeq: row.int64(offset + 7)
         )
     }
 
     /// Decodes `stepColumns` starting at column `offset`.
-    static func step(_ row: SQLiteStatement, path: String, offset: Int32 = 0) throws(StoreError) -> StepRecord {
+    static func step(_ row: some StoreRow, path: String, offset: Int32 = 0) throws(StoreError) -> StepRecord {
         StepRecord(
             taskID: row.text(offset), stepID: row.text(offset + 1), index: row.int(offset + 2),
-            state: try state(row, offset + 3, "step", path: path),
+            state: try state(StepState.self, row, offset + 3, "step", path: path),
             attempts: row.int(offset + 4), provider: row.optionalText(offset + 5), model: row.optionalText(offset + 6),
             output: row.optionalText(offset + 7), response: try row.optionalJSON(offset + 8),
             usage: try row.optionalJSON(offset + 9), errorClass: row.optionalText(offset + 10),
@@ -49,8 +49,8 @@ enum Rows {
     }
 
     /// A state column; a value this version does not know means the file is corrupt (or newer).
-    private static func state<State: RawRepresentable<String>>(
-        _ row: SQLiteStatement, _ column: Int32, _ what: String, path: String
+    static func state<State: RawRepresentable<String>>(
+        _: State.Type, _ row: some StoreRow, _ column: Int32, _ what: String, path: String
     ) throws(StoreError) -> State {
         let text = row.text(column)
         guard let state = State(rawValue: text) else {
@@ -59,7 +59,7 @@ enum Rows {
         return state
     }
 
-    static func event(_ row: SQLiteStatement) throws(StoreError) -> HistoryEvent {
+    static func event(_ row: some StoreRow) throws(StoreError) -> HistoryEvent {
         HistoryEvent(
             taskID: row.text(0), seq: row.int64(1), type: row.text(2), data: try row.json(3), at: row.int64(4)
         )
