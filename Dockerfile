@@ -14,7 +14,7 @@ RUN scripts/install-deps \
 
 FROM docker.io/library/debian:bookworm-slim
 RUN apt-get update -qq \
- && apt-get install -y -qq --no-install-recommends libmicrohttpd12 libcurl4 libsqlite3-0 ca-certificates curl \
+ && apt-get install -y -qq --no-install-recommends libmicrohttpd12 libcurl4 libsqlite3-0 libpq5 libyaml-0-2 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /var/lib/switchyard switchyard \
  && mkdir -p /etc/switchyard /var/lib/switchyard && chown switchyard /var/lib/switchyard

@@ -336,12 +336,38 @@ struct ConfigDecoder {
         section(
             o["circuit_breaker"], "circuit_breaker",
             [.int("failure_threshold", \.failureThreshold), .int("open_ms", \.openMs)], into: &c.circuitBreaker)
-        section(
+        if let s = object(
             o["store"], "store",
-            [
-                .string("path", \.path), .int("idempotency_ttl_s", \.idempotencyTTLSeconds),
-                .int("responses_ttl_s", \.responsesTTLSeconds),
-            ], into: &c.store)
+            allowed: [
+                "kind", "path", "url_env", "url", "idempotency_ttl_s", "responses_ttl_s", "lease_ms",
+            ])
+        {
+            let kind = oneOf(s, "kind", "store", StoreConfig.Kind.self)
+            c.store.path = string(s, "path", "store") ?? c.store.path
+            c.store.urlEnv = string(s, "url_env", "store")
+            c.store.kind = kind ?? (c.store.urlEnv == nil ? .sqlite : .postgres)
+            if s["url"] != nil {
+                // Never echo it: it would carry the database password.
+                fail(
+                    "store.url",
+                    "a database URL carries its password: put it in an environment variable and name that with url_env")
+            }
+            if c.store.kind == .postgres, c.store.urlEnv == nil, s["url"] == nil {
+                fail("store.url_env", "required when store.kind is postgres (the variable holding the postgres:// URL)")
+            }
+            if c.store.kind == .sqlite, c.store.urlEnv != nil {
+                fail("store.url_env", "only for store.kind postgres (an SQLite store is store.path)")
+            }
+            if c.store.kind == .sqlite, s["lease_ms"] != nil {
+                fail("store.lease_ms", "only for store.kind postgres (a file of one process's own needs no lease)")
+            }
+            if c.store.kind == .postgres, s["path"] != nil {
+                fail("store.path", "only for store.kind sqlite (a PostgreSQL store is store.url_env)")
+            }
+            c.store.idempotencyTTLSeconds = int(s, "idempotency_ttl_s", "store") ?? c.store.idempotencyTTLSeconds
+            c.store.responsesTTLSeconds = int(s, "responses_ttl_s", "store") ?? c.store.responsesTTLSeconds
+            c.store.leaseMs = int(s, "lease_ms", "store") ?? c.store.leaseMs
+        }
         section(o["tasks"], "tasks", [.int("workers", \.workers)], into: &c.tasks)
         section(
             o["limits"], "limits",

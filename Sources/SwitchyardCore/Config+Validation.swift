@@ -20,6 +20,9 @@ extension SwitchyardConfig {
         public static let openMs = 1...86_400_000
         public static let idempotencyTTLSeconds = 1...31_536_000
         public static let responsesTTLSeconds = 1...31_536_000
+        /// A second at least (renewed every third of it, the database sees three writes a second
+        /// per replica at most); a day at most.
+        public static let leaseMs = 1_000...86_400_000
         public static let workers = 1...256
         public static let maxBodyBytes = 1024...(256 << 20)
         public static let maxConnections = 1...65_536
@@ -229,6 +232,7 @@ private struct Validator {
         range("retry.budget_min_retries_per_s", r.budgetMinRetriesPerSecond, Limits.budgetMinRetriesPerSecond)
         range("circuit_breaker.failure_threshold", c.circuitBreaker.failureThreshold, Limits.failureThreshold)
         range("circuit_breaker.open_ms", c.circuitBreaker.openMs, Limits.openMs)
+        if let env = c.store.urlEnv { envName("store.url_env", env) }
         if c.store.path.isEmpty {
             fail("store.path", "must not be empty")
         } else if c.store.path.utf8.contains(0) {
@@ -236,6 +240,7 @@ private struct Validator {
         }
         range("store.idempotency_ttl_s", c.store.idempotencyTTLSeconds, Limits.idempotencyTTLSeconds)
         range("store.responses_ttl_s", c.store.responsesTTLSeconds, Limits.responsesTTLSeconds)
+        range("store.lease_ms", c.store.leaseMs, Limits.leaseMs)
         range("tasks.workers", c.tasks.workers, Limits.workers)
         let l = c.limits
         range("limits.max_body_bytes", l.maxBodyBytes, Limits.maxBodyBytes)

@@ -161,11 +161,28 @@ public struct BreakerConfig: Sendable, Equatable {
 }
 
 public struct StoreConfig: Sendable, Equatable {
+    /// Which database keeps tasks, idempotency records and stored conversations.
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// One SQLite file (`path`) of this process: the zero set-up default.
+        case sqlite
+        /// A PostgreSQL database several Switchyards share (`url_env`).
+        case postgres
+    }
+
+    /// `store.kind`; `postgres` when only `url_env` is given.
+    public var kind = Kind.sqlite
     public var path = "switchyard.db"
+    /// `store.url_env`: the environment variable holding the `postgres://` URL. The URL carries
+    /// the database password, so it never sits in the file, like every other secret here.
+    public var urlEnv: String?
     public var idempotencyTTLSeconds = 86_400
     /// `store.responses_ttl_s`: how long a stored Responses conversation is kept after its last
     /// turn (default 30 days).
     public var responsesTTLSeconds = 2_592_000
+    /// `store.lease_ms` (PostgreSQL): how long a replica's claim on a task or an idempotency key
+    /// lasts without renewal, so how soon another replica takes over the work of one that died
+    /// (1 to 1⅓ leases after its last renewal). Renewed every third of it. Default 15 s.
+    public var leaseMs = 15_000
 }
 
 /// `tasks:` the durable task runtime.

@@ -85,22 +85,11 @@ extension JSONMember {
 }
 
 /// The grammar of `JSONParser` with every value skipped instead of built.
-private struct JSONSkimmer {
+private struct JSONSkimmer: JSONScanning {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-    func error(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
-
-    mutating func skipWhitespace() {
-        while index < bytes.count {
-            switch bytes[index] {
-            case 0x20, 0x0A, 0x0D, 0x09: index += 1
-            default: return
-            }
-        }
-    }
 
     mutating func skipValue(depth: Int) throws(JSONParseError) {
         guard index < bytes.count else { throw error("unexpected end of input") }
@@ -111,205 +100,53 @@ private struct JSONSkimmer {
         case UInt8(ascii: "t"): try expectLiteral("true")
         case UInt8(ascii: "f"): try expectLiteral("false")
         case UInt8(ascii: "n"): try expectLiteral("null")
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try scanNumber()
         default: throw error("unexpected character")
         }
     }
 
-    mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
-        let count = literal.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw error("unexpected end of input") }
-        let p = literal.utf8Start
-        for i in 0..<count where bytes[index + i] != p[i] { throw error("invalid literal") }
-        index += count
-    }
-
     mutating func skipObject(depth: Int, collecting: Bool) throws(JSONParseError) -> [JSONMember]? {
-        guard depth <= JSON.maximumDepth else { throw error("nesting too deep") }
-        index += 1
         var members: [JSONMember]? = nil
         if collecting {
             members = []
             members?.reserveCapacity(16)
         }
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return members
-        }
-        while true {
+        if try open(depth: depth, close: UInt8(ascii: "}")) { return members }
+        repeat {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected object key") }
             let keyStart = index + 1
             let escaped = try skipString()
             let key = keyStart..<(index - 1)
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-            index += 1
-            skipWhitespace()
+            try expectColon()
             let valueStart = index
             try skipValue(depth: depth)
             members?.append(JSONMember(key: key, keyEscaped: escaped, value: valueStart..<index))
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return members
-            }
-            throw error("expected ',' or '}'")
-        }
+        } while try another(close: UInt8(ascii: "}"))
+        return members
     }
 
     mutating func skipArray(depth: Int) throws(JSONParseError) {
-        guard depth <= JSON.maximumDepth else { throw error("nesting too deep") }
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return
-        }
-        while true {
+        if try open(depth: depth, close: UInt8(ascii: "]")) { return }
+        repeat {
             skipWhitespace()
             try skipValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return
-            }
-            throw error("expected ',' or ']'")
-        }
+        } while try another(close: UInt8(ascii: "]"))
     }
 
-    mutating func skipNumber() throws(JSONParseError) {
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
-        guard index < bytes.count else { throw error("invalid number") }
-        if bytes[index] == UInt8(ascii: "0") {
-            index += 1
-        } else if isDigit(bytes[index]) {
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
-        } else {
-            throw error("invalid number")
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                index += 1
-            }
-            guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
-            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
-        }
-    }
-
-    func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
-
-    /// Skips a string from its opening quote; returns whether it had escapes. Checks what
-    /// `JSONParser.parseString` checks: control characters, escapes, surrogate pairs, UTF-8.
+    /// Skips a string from its opening quote; returns whether it had escapes.
     mutating func skipString() throws(JSONParseError) -> Bool {
-        index += 1
-        var escaped = false
-        while index < bytes.count {
-            let b = bytes[index]
-            switch b {
-            case UInt8(ascii: "\""):
-                index += 1
-                return escaped
-            case UInt8(ascii: "\\"):
-                escaped = true
-                index += 1
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                let e = bytes[index]
-                index += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
-                    break
-                case UInt8(ascii: "u"):
-                    let scalar = try hex4()
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                            bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw error("lone surrogate") }
-                        index += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw error("lone surrogate") }
-                    } else if (0xDC00...0xDFFF).contains(scalar) {
-                        throw error("lone surrogate")
-                    }
-                default:
-                    throw error("invalid escape")
-                }
-            case 0x00..<0x20:
-                throw error("control character in string")
-            case 0x20..<0x80:
-                index += 1
-            default:
-                try skipUTF8Sequence()
-            }
-        }
-        throw error("unterminated string")
+        var sink = EscapeWitness()
+        try scanString(into: &sink)
+        return sink.escaped
     }
+}
 
-    /// One multi-byte UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF),
-    /// the sequences `String(validating:)` accepts.
-    mutating func skipUTF8Sequence() throws(JSONParseError) {
-        let b0 = bytes[index]
-        let count: Int
-        var low: UInt8 = 0x80
-        var high: UInt8 = 0xBF
-        switch b0 {
-        case 0xC2...0xDF: count = 2
-        case 0xE0:
-            count = 3
-            low = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: count = 3
-        case 0xED:
-            count = 3
-            high = 0x9F
-        case 0xF0:
-            count = 4
-            low = 0x90
-        case 0xF1...0xF3: count = 4
-        case 0xF4:
-            count = 4
-            high = 0x8F
-        default: throw error("invalid UTF-8 in string")
-        }
-        guard index + count <= bytes.count else { throw error("invalid UTF-8 in string") }
-        let b1 = bytes[index + 1]
-        guard b1 >= low, b1 <= high else { throw error("invalid UTF-8 in string") }
-        for i in 2..<max(2, count) where bytes[index + i] & 0xC0 != 0x80 { throw error("invalid UTF-8 in string") }
-        index += count
-    }
+/// Keeps of a string only whether it had an escape.
+private struct EscapeWitness: JSONStringSink {
+    var escaped = false
 
-    mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw error("invalid unicode escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[index]
-            let d: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw error("invalid unicode escape")
-            }
-            v = v << 4 | d
-            index += 1
-        }
-        return v
-    }
+    @inline(__always) mutating func run(_ range: Range<Int>) {}
+    @inline(__always) mutating func escape(_ byte: UInt8) { escaped = true }
+    @inline(__always) mutating func escape(_ scalar: Unicode.Scalar) { escaped = true }
 }

@@ -1,9 +1,8 @@
-import Foundation
+import Glibc
 public import SwitchyardCore
-import Yams
 
-/// Reads a YAML configuration file into `SwitchyardConfig` (Yams composes the node tree; our
-/// own decoder walks it so that every error carries its key path).
+/// Reads a YAML configuration file into `SwitchyardConfig` (`YAMLComposer` builds the node tree
+/// from libyaml's events; our own decoder walks it so that every error carries its key path).
 public enum ConfigLoader {
     /// Larger files are refused before parsing: a configuration is a few KB.
     public static let maximumFileBytes = 4 << 20
@@ -22,18 +21,40 @@ public enum ConfigLoader {
     /// Every problem of the file at once; the configuration as far as it could be read (nil when
     /// the file could not be read or parsed at all), for `check-config`.
     public static func loadReportingAll(path: String) -> (SwitchyardConfig?, [ConfigError]) {
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let size = attributes[.size] as? Int, size > maximumFileBytes
-        {
-            return (nil, [ConfigError(path: "", problem: "\(path) is larger than \(maximumFileBytes >> 20) MiB")])
+        let bytes: [UInt8]
+        switch readFile(path) {
+        case .success(let b): bytes = b
+        case .failure(let error): return (nil, [error])
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return (nil, [ConfigError(path: "", problem: "cannot read configuration file \(path)")])
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             return (nil, [ConfigError(path: "", problem: "\(path) is not UTF-8 text")])
         }
         return parseReportingAll(yaml: text)
+    }
+
+    /// The file's bytes, refused past `maximumFileBytes` (read no further, so a device or a pipe
+    /// that never ends is refused too).
+    private static func readFile(_ path: String) -> Result<[UInt8], ConfigError> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            return .failure(ConfigError(path: "", problem: "cannot read configuration file \(path)"))
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else {
+                return .failure(ConfigError(path: "", problem: "cannot read configuration file \(path)"))
+            }
+            if n == 0 { return .success(bytes) }
+            bytes += chunk[..<n]
+            if bytes.count > maximumFileBytes {
+                return .failure(
+                    ConfigError(path: "", problem: "\(path) is larger than \(maximumFileBytes >> 20) MiB"))
+            }
+        }
     }
 
     public static func parse(yaml: String) throws(ConfigErrors) -> SwitchyardConfig {
@@ -51,9 +72,9 @@ public enum ConfigLoader {
 
     /// The YAML text as a JSON value (null for an empty document).
     static func json(yaml: String) -> Result<JSON, ConfigError> {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: yaml)
+        let node: YAMLNode?
+        do throws(YAMLError) {
+            node = try YAMLComposer.compose(yaml)
         } catch {
             return .failure(ConfigError(path: "", problem: "invalid YAML: \(error)"))
         }
@@ -66,11 +87,10 @@ public enum ConfigLoader {
     }
 
     /// YAML node → JSON value, with YAML 1.1 core-schema scalar resolution (ints, floats,
-    /// booleans, null); quoted scalars stay strings. Throws when the tree has more than
-    /// `maximumValues` values, naming the key path where it passed them; the tree is counted
-    /// before any scalar is resolved (resolution is the costly part: Yams matches regular
-    /// expressions, about 10 µs a value, so a bomb of 10⁵ plain scalars took a second to refuse).
-    static func json(from node: Node) throws(ConfigError) -> JSON {
+    /// booleans, null; `YAMLScalar.resolved`); quoted scalars stay strings. Throws when the tree
+    /// has more than `maximumValues` values, naming the key path where it passed them; the tree is
+    /// counted before any scalar is resolved, so a bomb is refused at the cost of counting.
+    static func json(from node: YAMLNode) throws(ConfigError) -> JSON {
         var budget = maximumValues
         if let reversedPath = pathPastBudget(node, budget: &budget) {
             throw ConfigError(
@@ -83,14 +103,14 @@ public enum ConfigLoader {
 
     /// The path (innermost component first) of the value that takes the count past `budget`, if
     /// any. Components are mapping keys and `[index]`es.
-    private static func pathPastBudget(_ node: Node, budget: inout Int) -> [String]? {
+    private static func pathPastBudget(_ node: YAMLNode, budget: inout Int) -> [String]? {
         budget -= 1
         if budget < 0 { return [] }
         switch node {
         case .mapping(let m):
             for (k, v) in m {
                 if var path = pathPastBudget(v, budget: &budget) {
-                    path.append(k.string ?? "")
+                    path.append(k.keyText)
                     return path
                 }
             }
@@ -101,7 +121,7 @@ public enum ConfigLoader {
                     return path
                 }
             }
-        case .scalar, .alias:
+        case .scalar:
             break
         }
         return nil
@@ -116,46 +136,16 @@ public enum ConfigLoader {
         return path
     }
 
-    private static func value(of node: Node) -> JSON {
+    private static func value(of node: YAMLNode) -> JSON {
         switch node {
         case .scalar(let s):
-            if s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded {
-                return .string(s.string)
-            }
-            guard mayResolve(s.string) else { return .string(s.string) }
-            if node.null != nil { return .null }
-            if let b = node.bool { return .bool(b) }
-            if let i = node.int { return .int(i) }
-            // `.inf` and `.nan` stay text, so a number key names them in its error instead of
-            // reading them as absent (JSON has no such numbers).
-            if let d = node.float { return d.isFinite ? .double(d) : .string(s.string) }
-            return .string(s.string)
+            return s.resolved
         case .mapping(let m):
             var o = JSONObject()
-            for (k, v) in m { o[k.string ?? ""] = value(of: v) }
+            for (k, v) in m { o[k.keyText] = value(of: v) }
             return .object(o)
         case .sequence(let seq):
             return .array(seq.map { value(of: $0) })
-        case .alias:
-            return .null
         }
     }
-
-    /// Whether a plain scalar can be anything but a string in the YAML 1.1 core schema: a null
-    /// (empty, `~`, `null`), a boolean word (Yams reads `true`, `yes`, `on`, `false`, `no`,
-    /// `off` in any case), or a number (which starts with a digit, a sign or a dot: `.5`, `.inf`,
-    /// `.nan`). Everything else is a string without asking Yams's resolver.
-    static func mayResolve(_ plain: String) -> Bool {
-        guard let first = plain.utf8.first else { return true }
-        switch first {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "~"):
-            return true
-        default:
-            return plain.utf8.count <= 5 && keywords.contains(plain.lowercased())
-        }
-    }
-
-    /// The null and boolean words, lowercased.
-    private static let keywords: Set<String> = ["null", "true", "yes", "on", "false", "no", "off"]
 }

@@ -30,7 +30,7 @@ public final class SwitchyardServer: Sendable {
 
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
-    /// The task store's file (`store.path`).
+    /// The store's file (`store.path`), or its PostgreSQL URL without the password.
     public var storePath: String { stores.location }
 
     /// Builds everything, opens the store (`store.path`), binds the listening socket and resumes
@@ -63,12 +63,23 @@ public final class SwitchyardServer: Sendable {
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger))
         let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
-        let stores = try ConfiguredStores.open(config.store, onWrite: { storeMonitor.record($0) })
+        // An unset or malformed `store.url_env` is the configuration's problem (exit 2), as
+        // `check-config` reports it, not a database failure.
+        if case .failure(let problem)? = config.store.resolvedURL(environment: environment) {
+            throw ConfigErrors([problem])
+        }
+        let stores = try ConfiguredStores.open(
+            config.store, environment: environment, listen: true, onWrite: { storeMonitor.record($0) })
         self.stores = stores
         metrics.storeWrite(failureKind: nil)
         let steps = GatewayStepRunner(router: router, table: table)
-        runtime = TaskRuntime(
+        let runtime = TaskRuntime(
             store: stores.tasks, runner: steps, workers: config.tasks.workers, observer: metrics, logger: logger)
+        self.runtime = runtime
+        // A replica's task event streams also follow the commits of the replica running the task.
+        _ = stores.postgres?.subscribe { change in
+            if change.external { runtime.changedElsewhere(taskID: change.taskID) }
+        }
         let idempotency = IdempotentRequests(
             store: stores.idempotency, ttl: .seconds(config.store.idempotencyTTLSeconds))
         let responses = ResponsesStorage(store: stores.responses, ttl: .seconds(config.store.responsesTTLSeconds))
@@ -143,7 +154,7 @@ public final class SwitchyardServer: Sendable {
                 "address": .string(config.listen.host), "port": .stringConvertible(server.port),
                 "providers": .array(table.providerNames.map { .string($0) }),
                 "auth": .string(table.authRequired ? "required" : "off"),
-                "store": .string(config.store.path),
+                "store": .string(stores.location),
             ])
         // Claims still in flight belong to a process that died before it answered: kept, they would
         // answer 409 to the client's retries until they expired.
@@ -224,11 +235,16 @@ public final class SwitchyardServer: Sendable {
         while server.inFlightRequests > 0 || runtime.busyWorkers > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        // A shared store: the tasks this process held go to another replica now, not a lease
+        // later (after the runtime stopped, so it claims nothing more).
+        runtime.stop()
+        await stores.releaseClaims()
         stop()
     }
 
     /// Stops at once: task steps in flight are cancelled without a checkpoint (they run again on
-    /// the next start), then the listener and the transport stop.
+    /// the next start), then the listener and the transport stop and a PostgreSQL store's
+    /// connections close (its claims, unless `drain` released them, expire after the lease).
     public func stop() {
         gateway.health.stop()
         runtime.stop()
@@ -236,6 +252,7 @@ public final class SwitchyardServer: Sendable {
         upstream.shutdown()
         workers.shutdown()
         loops.shutdown()
+        stores.close()
     }
 }
 

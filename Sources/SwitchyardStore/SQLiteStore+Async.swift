@@ -128,17 +128,19 @@ public struct SQLiteResponseStore: ResponseStore {
 }
 
 /// The stores of a configuration (`store:`), opened once and shared by the server and the
-/// `switchyard tasks` CLI: the one place a configuration picks the backend. The server and the
-/// CLI see only the three protocols, so another backend (a database several replicas share)
-/// plugs in by implementing them and being chosen in `open`; today `store:` names one SQLite file.
+/// `switchyard tasks` CLI: the one place a configuration picks the backend, one SQLite file
+/// (`store.path`) or a PostgreSQL database several replicas share (`store.url_env`). The server
+/// and the CLI see only the three protocols (and `TaskClaims`, which the shared backend adds).
 public struct ConfiguredStores: Sendable {
     public let tasks: any TaskStore
     public let idempotency: any IdempotencyStore
     public let responses: any ResponseStore
-    /// Names the store in logs and errors (a file path; never a password).
+    /// Names the store in logs and errors (a file path, or a URL without its password).
     public let location: String
     /// The SQLite store underneath when that is the backend (tests reach into it to fake a full disk).
     public let sqlite: SQLiteStore?
+    /// The PostgreSQL store underneath when that is the backend.
+    public let postgres: PostgresStore?
     private let writeFailure: @Sendable () -> StoreError?
 
     /// The failure that stopped the last write (a full disk, a read-only file), nil while writes work.
@@ -154,6 +156,7 @@ public struct ConfiguredStores: Sendable {
         self.responses = responses
         self.location = location
         self.sqlite = nil
+        self.postgres = nil
         self.writeFailure = lastWriteFailure
     }
 
@@ -164,23 +167,65 @@ public struct ConfiguredStores: Sendable {
         self.responses = SQLiteResponseStore(sqlite)
         self.location = sqlite.path
         self.sqlite = sqlite
+        self.postgres = nil
         self.writeFailure = { sqlite.lastWriteFailure }
+    }
+
+    /// The three stores over one PostgreSQL database. `lastWriteFailure` is its health: the
+    /// listener's connection notices an outage without waiting for a write (what `/readyz` shows).
+    public init(postgres: PostgresStore) {
+        self.tasks = PostgresTaskStore(postgres)
+        self.idempotency = PostgresIdempotencyStore(postgres)
+        self.responses = postgres
+        self.location = postgres.location
+        self.sqlite = nil
+        self.postgres = postgres
+        self.writeFailure = { postgres.healthFailure }
     }
 
     /// Opens (and, unless `readOnly`, creates and migrates) the configured store. Blocking.
     /// `onWrite` hears the outcome of every write (see `SQLiteStore.Configuration.onWrite`).
-    /// Throws `StoreError` naming the database.
+    /// A PostgreSQL store reads its URL from `environment[store.url_env]` (`readOnly` does not
+    /// apply: the operator creates the database, and a migration on open is what the first server
+    /// start does anyway); `listen` (a server) also hears other processes' commits at once, where
+    /// a command-line tool that writes once has no use for the extra connection. Throws `StoreError`
+    /// naming the database (a URL without its password), `.cannotOpen` at `store.url_env` for a
+    /// missing or malformed URL.
     public static func open(
-        _ config: StoreConfig, readOnly: Bool = false, onWrite: (@Sendable (StoreError?) -> Void)? = nil
+        _ config: StoreConfig, environment: [String: String] = [:], readOnly: Bool = false, listen: Bool = false,
+        onWrite: (@Sendable (StoreError?) -> Void)? = nil
     ) throws(StoreError) -> ConfiguredStores {
-        ConfiguredStores(
-            sqlite: try SQLiteStore(path: config.path, configuration: .init(readOnly: readOnly, onWrite: onWrite)))
+        switch config.resolvedURL(environment: environment) {
+        case nil:
+            return ConfiguredStores(
+                sqlite: try SQLiteStore(path: config.path, configuration: .init(readOnly: readOnly, onWrite: onWrite)))
+        case .failure(let problem)?:
+            throw StoreError(kind: .cannotOpen, message: problem.problem, path: problem.path)
+        case .success(let url)?:
+            let configuration = PostgresStore.Configuration(
+                poolSize: listen ? 4 : 1, leaseDuration: .milliseconds(config.leaseMs), listen: listen,
+                onWrite: onWrite)
+            return ConfiguredStores(postgres: try PostgresStore(opening: url, configuration: configuration))
+        }
     }
 
     /// Whether the configured store exists yet (a server creates it on its first start; the CLI
-    /// never does).
+    /// never does). A PostgreSQL database always does: the operator creates it.
     public static func exists(_ config: StoreConfig) -> Bool {
-        access(config.path, F_OK) == 0
+        config.kind == .postgres || access(config.path, F_OK) == 0
+    }
+
+    /// Lets go of every claim this process holds on the shared store (tasks, in-flight idempotency
+    /// keys), so another replica takes them over at once instead of after the lease: the last
+    /// thing a clean shutdown does. Nothing to do for a file of this process's own.
+    public func releaseClaims() async {
+        try? await postgres?.releaseAllClaims()
+    }
+
+    /// Closes a PostgreSQL store's connections, listener and claims keeper (its claims expire
+    /// after the lease unless `releaseClaims` ran first); an SQLite file closes with the process.
+    public func close() {
+        postgres?.close()
     }
 
     /// The schema version this build writes (`switchyard_build_info{store_schema}`).

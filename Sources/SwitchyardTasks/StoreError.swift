@@ -31,6 +31,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidArgument = "invalid_argument"
         /// Any other SQLite failure; `sqliteCode` has the extended result code.
         case sqlite
+        /// The database server cannot be reached, or the connection to it broke (PostgreSQL).
+        case unavailable
+        /// Any other PostgreSQL failure; the message ends with its SQLSTATE.
+        case postgres
     }
 
     public var kind: Kind
@@ -63,7 +67,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// what readiness details and `switchyard_store_errors_total` report.
     public var isStoreFailure: Bool {
         switch kind {
-        case .cannotOpen, .readOnly, .corrupt, .busy, .schemaTooNew, .foreignDatabase, .diskFull, .io, .sqlite: true
+        case .cannotOpen, .readOnly, .corrupt, .busy, .schemaTooNew, .foreignDatabase, .diskFull, .io, .sqlite,
+            .unavailable, .postgres:
+            true
         case .notFound, .duplicate, .rejected, .invalidArgument: false
         }
     }

@@ -28,7 +28,9 @@ public struct TaskRecord: Sendable, Hashable {
     }
 }
 
-/// One step of a task as stored. Times are Unix milliseconds.
+/// One step of a task as stored. Times are Unix milliseconds. What answered its last attempt is
+/// `answer`, whose fields read through (`step.provider`, `step.errorClass` ...).
+@dynamicMemberLookup
 public struct StepRecord: Sendable, Hashable {
     public var taskID: String
     public var stepID: String
@@ -37,14 +39,7 @@ public struct StepRecord: Sendable, Hashable {
     public var state: StepState
     /// How many times the step was started; kept across requeues (at-least-once).
     public var attempts: Int
-    /// Provider and model that answered the last attempt.
-    public var provider: String?
-    public var model: String?
-    public var output: String?
-    public var response: JSON?
-    public var usage: JSON?
-    /// A stable error kind (e.g. `UpstreamFailure` kind), never a message with user data.
-    public var errorClass: String?
+    public var answer: StepAnswer
     public var request: JSON?
     public var startedAt: Int64?
     public var finishedAt: Int64?
@@ -59,15 +54,16 @@ public struct StepRecord: Sendable, Hashable {
         self.index = index
         self.state = state
         self.attempts = attempts
-        self.provider = provider
-        self.model = model
-        self.output = output
-        self.response = response
-        self.usage = usage
-        self.errorClass = errorClass
+        self.answer = StepAnswer(
+            provider: provider, model: model, output: output, response: response, usage: usage, errorClass: errorClass)
         self.request = request
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+    }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<StepAnswer, T>) -> T {
+        get { answer[keyPath: field] }
+        set { answer[keyPath: field] = newValue }
     }
 }
 

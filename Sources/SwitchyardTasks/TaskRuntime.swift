@@ -36,6 +36,15 @@ import Synchronization
 /// a change schedules every `planning`/`executing` task (a CLI resume) and interrupts the in-flight
 /// step of a task that another process cancelled: the same semantics as the API, a moment later.
 ///
+/// **Replicas** (a store that implements `TaskClaims`, PostgreSQL's). Every unit of work starts
+/// with a claim: a task another live process holds is left to it (`notHere`), so no step runs in
+/// two processes at once; the store renews the claims this process holds while it lives, and a
+/// worker releases a task's claim when it has nothing more to do with it. A process that dies
+/// keeps its claims until their lease expires; no commit announces that, so the watcher also
+/// sweeps for resumable tasks every `sweepInterval`, and the first process to claim such a task
+/// requeues the step the dead one had in flight (at-least-once, as after a restart) and goes on
+/// from the last checkpoint. A clean shutdown releases its claims (`ConfiguredStores.releaseClaims`).
+///
 /// **Concurrency.** One `Mutex` guards the schedule (queue, running set, in-flight calls); locks
 /// are never held across an `await` or a store call. Store calls suspend (`TaskStore` keeps
 /// blocking database work off the cooperative pool).
@@ -48,7 +57,11 @@ public final class TaskRuntime: Sendable {
     }
 
     /// What a worker does with a task after one unit of work.
-    enum Unit { case again, done }
+    enum Unit {
+        case again, done
+        /// Another live process holds the task's claim: nothing to release, nothing to re-run.
+        case notHere
+    }
 
     /// The upstream call of a task's step, while it runs in this process.
     struct InFlight {
@@ -70,6 +83,8 @@ public final class TaskRuntime: Sendable {
     }
 
     public let store: any TaskStore
+    /// The store's claims when several processes share it (nil for SQLite).
+    let claims: (any TaskClaims)?
     let runner: any StepRunner
     let observer: (any TaskObserver)?
     let logger: Logger
@@ -88,6 +103,7 @@ public final class TaskRuntime: Sendable {
         logger: Logger, watchInterval: Duration = .milliseconds(500)
     ) {
         self.store = store
+        self.claims = store as? any TaskClaims
         self.runner = runner
         self.observer = observer
         self.logger = logger
@@ -178,9 +194,16 @@ public final class TaskRuntime: Sendable {
         var job = first
         while true {
             let unit = await runUnit(job)
+            var resumedElsewhere = false
+            if unit == .done, let claims {
+                // Done here: let go, and run it again if it was resumed meanwhile by a process
+                // that could not claim it while this one held it.
+                let after = try? await claims.releaseClaim(taskID: job.taskID)
+                resumedElsewhere = after == .planning || after == .executing
+            }
             let next = state.withLock { s -> Job? in
                 s.running.remove(job.taskID)
-                let rerun = s.again.remove(job.taskID) != nil
+                let rerun = s.again.remove(job.taskID) != nil || resumedElsewhere
                 if s.accepting, unit == .again || rerun, s.queued.insert(job.taskID).inserted { s.queue.append(job) }
                 guard s.accepting, !s.queue.isEmpty else {
                     s.activeWorkers -= 1
@@ -199,6 +222,9 @@ public final class TaskRuntime: Sendable {
     /// Reads the task and does the next thing its stored state calls for.
     private func runUnit(_ job: Job) async -> Unit {
         do {
+            // Shared store: one process runs a task at a time. Claiming also requeues a step a
+            // dead holder left in flight.
+            if let claims, try await !claims.claim(taskID: job.taskID) { return .notHere }
             guard let snapshot = try await store.task(id: job.taskID, owner: job.owner) else { return .done }
             switch snapshot.task.state {
             case .planning:
@@ -345,12 +371,17 @@ public final class TaskRuntime: Sendable {
         let interval = watchInterval
         let t = Task { [weak self] in
             var seen = try? await self?.store.externalChangeVersion()
+            var lastSweep = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard let self, !Task.isCancelled else { return }
                 let version = try? await self.store.externalChangeVersion()
-                guard let version, version != seen else { continue }
-                seen = version
+                // A shared store: no commit announces a dead process, so look for tasks whose
+                // holder's lease expired every sweep interval too.
+                let sweep = self.claims.map { ContinuousClock.now - lastSweep >= $0.sweepInterval } ?? false
+                guard sweep || (version != nil && version != seen) else { continue }
+                seen = version ?? seen
+                if sweep { lastSweep = ContinuousClock.now }
                 await self.reconcile()
             }
         }
@@ -358,6 +389,10 @@ public final class TaskRuntime: Sendable {
     }
 
     private func stopWatching() { watcher.withLock { $0?.cancel() } }
+
+    /// Another process committed a change of the task (a shared store's notification): wakes its
+    /// event streams here, as this process's own commits do.
+    public func changedElsewhere(taskID: String) { hub.notify(taskID) }
 
     /// After another process committed: schedule every task that should be running (a CLI resume;
     /// `schedule` ignores tasks already queued or running here) and abort the in-flight call of a

@@ -1,7 +1,8 @@
 public import SwitchyardCore
 
-/// Where tasks, their steps and their history live: the SQLite store (`SQLiteTaskStore` in
-/// SwitchyardStore) today; any backend that keeps these promises will do.
+/// Where tasks, their steps and their history live: one SQLite file (`SQLiteTaskStore` in
+/// SwitchyardStore) or a PostgreSQL database several processes share (`PostgresTaskStore`); any
+/// backend that keeps these promises will do.
 ///
 /// - **Checkpoints are atomic.** `transition` validates `event` against `TaskMachine` on the stored
 ///   state and writes the new state, the step updates, the machine's store actions
@@ -17,8 +18,8 @@ public import SwitchyardCore
 ///   cursor or limit, `.busy` when the database stayed locked; the rest are the backend's failures.
 /// - **Nothing blocks the caller's thread**: every call suspends while the backend works.
 ///
-/// A backend shared by several processes also needs claims (a task run by one process at a
-/// time); that is the next step, and these calls stay as they are.
+/// A backend shared by several processes also implements `TaskClaims` (a task run by one process
+/// at a time); `TaskRuntime` claims only when its store does.
 public protocol TaskStore: Sendable {
     /// Names the database in errors and logs (a file path; never a credential).
     var location: String { get }

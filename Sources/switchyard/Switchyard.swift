@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
@@ -103,7 +104,8 @@ struct Serve: AsyncParsableCommand {
             printErrors(errors)
             throw ExitCode(configExitCode)
         } catch let error as StoreError {
-            FileHandle.standardError.write(Data("error: cannot open the task store (store.path): \(error)\n".utf8))
+            let key = loaded.0.store.kind == .postgres ? "store.url_env" : "store.path"
+            writeStandardError("error: cannot open the task store (\(key)): \(error)\n")
             logger.critical("cannot open the task store", metadata: ["error": .string("\(error)")])
             throw ExitCode(storeExitCode)
         } catch {
@@ -151,18 +153,43 @@ struct CheckConfig: AsyncParsableCommand {
             // A key variable named by a broken entry is the file's problem, reported once.
             errors += check.errors.filter { e in !errors.contains { $0.path == e.path } }
             warnings = check.warnings
+            if case .failure(let problem)? = config.store.resolvedURL(environment: environment) {
+                errors.append(problem)
+            }
         }
         for w in warnings { print("warning: \(w)") }
         guard let config = loaded, errors.isEmpty else {
             printErrors(ConfigErrors(errors))
             throw ExitCode(configExitCode)
         }
+        // The store as logs name it: a PostgreSQL URL without its password.
+        let store: String
+        if case .success(let url)? = config.store.resolvedURL(environment: environment) {
+            store = url.location
+        } else {
+            store = config.store.path
+        }
         print(
             "ok: \(path ?? "embedded default"): \(config.providers.count) providers, \(config.models.count) models, "
-                + "listen \(config.listen)")
+                + "listen \(config.listen), store \(store)")
     }
 }
 
 func printErrors(_ errors: ConfigErrors) {
-    for e in errors.errors { FileHandle.standardError.write(Data("error: \(e)\n".utf8)) }
+    for e in errors.errors { writeStandardError("error: \(e)\n") }
+}
+
+/// Writes `text` to standard error, unbuffered. (Not `FileHandle`: it is in Foundation, which the
+/// binary no longer links; README "Hot path", idle RSS.)
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { bytes in
+        var rest = UnsafeRawBufferPointer(bytes)
+        while !rest.isEmpty {
+            let n = write(2, rest.baseAddress, rest.count)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+        }
+    }
 }

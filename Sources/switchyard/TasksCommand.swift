@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import SwitchyardCore
 import SwitchyardGateway
 import SwitchyardStore
@@ -128,20 +129,26 @@ struct TaskStoreOptions: ParsableArguments {
             printErrors(error)
             throw ExitCode(configExitCode)
         }
+        let environment = ProcessInfo.processInfo.environment
+        if case .failure(let problem)? = config.store.resolvedURL(environment: environment) {
+            printErrors(ConfigErrors([problem]))
+            throw ExitCode(configExitCode)
+        }
         let keyNames = config.auth.keys.map(\.name)
         guard let owner = Owner.resolve(explicit: self.owner, keyNames: keyNames) else {
             throw ValidationError(
                 "several client keys are configured (" + keyNames.joined(separator: ", ") + "); pass --owner NAME")
         }
         guard ConfiguredStores.exists(config.store) else {
-            FileHandle.standardError.write(
-                Data("note: no task store at \(config.store.path) yet; the server creates it when it starts\n".utf8))
+            writeStandardError(
+                "note: no task store at \(config.store.path) yet; the server creates it when it starts\n")
             return (nil, owner)
         }
         do {
-            return (TaskService(store: try ConfiguredStores.open(config.store, readOnly: readOnly).tasks), owner)
+            let stores = try ConfiguredStores.open(config.store, environment: environment, readOnly: readOnly)
+            return (TaskService(store: stores.tasks), owner)
         } catch {
-            FileHandle.standardError.write(Data("error: cannot open the task store: \(error)\n".utf8))
+            writeStandardError("error: cannot open the task store: \(error)\n")
             throw ExitCode(storeExitCode)
         }
     }
@@ -158,7 +165,7 @@ struct TaskStoreOptions: ParsableArguments {
 
     /// "no such task" (exit 1), as for a task of another owner.
     static func noSuchTask() -> ExitCode {
-        FileHandle.standardError.write(Data("error: no such task for this owner\n".utf8))
+        writeStandardError("error: no such task for this owner\n")
         return ExitCode(1)
     }
 
@@ -173,7 +180,7 @@ struct TaskStoreOptions: ParsableArguments {
             case .rejected: text = error.rejection?.reason ?? error.message
             default: text = error.description
             }
-            FileHandle.standardError.write(Data("error: \(text)\n".utf8))
+            writeStandardError("error: \(text)\n")
             throw ExitCode(1)
         }
     }
@@ -181,6 +188,13 @@ struct TaskStoreOptions: ParsableArguments {
 
 /// Unix milliseconds as `2025-01-31T12:00:00Z`.
 func iso(_ ms: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    var t = time_t(ms / 1000)  // whole seconds, as ISO8601DateFormatter wrote them
+    var tm = Glibc.tm()
+    gmtime_r(&t, &tm)
+    func pad(_ n: Int32, _ width: Int = 2) -> String {
+        let digits = String(n)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+    return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1))-\(pad(tm.tm_mday))T\(pad(tm.tm_hour)):"
+        + "\(pad(tm.tm_min)):\(pad(tm.tm_sec))Z"
 }

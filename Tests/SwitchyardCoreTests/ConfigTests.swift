@@ -119,6 +119,63 @@ import Testing
         #expect(invalid.contains("store.responses_ttl_s: must be within 1...31536000, got 0"))
     }
 
+    @Test func aPostgresStoreIsNamedByAnEnvironmentVariableAndItsURLIsNeverShown() throws {
+        var j = Self.base
+        j["store"] = ["url_env": "SWITCHYARD_DATABASE_URL"]
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.store.kind == .postgres && c.store.urlEnv == "SWITCHYARD_DATABASE_URL")
+        #expect(SwitchyardConfig().store.kind == .sqlite, "SQLite stays the default")
+        j["store"] = ["kind": "postgres", "url_env": "DB"]
+        #expect(try SwitchyardConfig.decode(j).store.kind == .postgres)
+        #expect(try SwitchyardConfig.decode(j).store.leaseMs == 15_000)
+        j["store"] = ["url_env": "DB", "lease_ms": 3000]
+        #expect(try SwitchyardConfig.decode(j).store.leaseMs == 3000)
+        #expect(
+            errors { j in j["store"] = ["url_env": "DB", "lease_ms": 999] }.first
+                == "store.lease_ms: must be within 1000...86400000, got 999")
+        #expect(errors { j in j["store"] = ["lease_ms": 3000] }.first?.hasPrefix("store.lease_ms: only") == true)
+
+        let password = "s3cret-pass-word"
+        let inline = errors { j in j["store"] = ["url": .string("postgres://u:\(password)@db/x")] }
+        #expect(inline.count == 1 && inline[0].hasPrefix("store.url: a database URL carries its password"))
+        #expect(!inline.joined().contains(password))
+        #expect(errors { j in j["store"] = ["kind": "postgres"] }.first?.hasPrefix("store.url_env: required") == true)
+        #expect(
+            errors { j in j["store"] = ["kind": "sqlite", "url_env": "DB"] }.first?.hasPrefix("store.url_env: only")
+                == true)
+        #expect(
+            errors { j in j["store"] = ["path": "a.db", "url_env": "DB"] }.first?.hasPrefix("store.path: only") == true)
+        #expect(
+            errors { j in j["store"] = ["url_env": "1DB"] }.first?.hasPrefix("store.url_env: must be an environment")
+                == true)
+        #expect(
+            errors { j in j["store"] = ["kind": "mysql"] }.first?.hasPrefix(#"store.kind: unknown value "mysql""#)
+                == true)
+
+        let store = try SwitchyardConfig.decode(j).store
+        let url = "postgres://switchyard:\(password)@db.internal:5432/switchyard?sslmode=require"
+        guard case .success(let resolved)? = store.resolvedURL(environment: ["DB": url]) else {
+            Issue.record("expected a URL")
+            return
+        }
+        #expect(resolved.value == url)
+        #expect(resolved.location == "postgres://switchyard@db.internal:5432/switchyard?sslmode=require")
+        #expect(!"\(resolved)".contains(password) && !String(reflecting: resolved).contains(password))
+        guard case .failure(let missing)? = store.resolvedURL(environment: [:]) else {
+            Issue.record("expected an error")
+            return
+        }
+        #expect(
+            missing.description == "store.url_env: DB is not set (it must hold the postgres:// URL of the shared store)"
+        )
+        guard case .failure(let wrong)? = store.resolvedURL(environment: ["DB": "mysql://u:\(password)@h/x"]) else {
+            Issue.record("expected an error")
+            return
+        }
+        #expect(wrong.description == "store.url_env: DB must start with postgres:// or postgresql://")
+        #expect(SwitchyardConfig().store.resolvedURL(environment: ["DB": url]) == nil)
+    }
+
     @Test func emptyFileIsAnError() {
         #expect(throws: ConfigErrors.self) { try SwitchyardConfig.decode(.null) }
     }

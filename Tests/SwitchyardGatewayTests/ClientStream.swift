@@ -1,5 +1,6 @@
 import FoundationEssentials
 import SwitchyardCore
+import Testing
 
 /// The client side of an SSE chat stream: the `data:` payloads in order (comments and heartbeats
 /// dropped), and views of the `chat.completion.chunk` objects among them.
@@ -23,6 +24,16 @@ struct ClientStream {
                 chunks.append(json)
             }
         }
+    }
+
+    /// Expects one whole answer: `text`, no in-band error, one role delta, the finish reason
+    /// `stop` and `[DONE]`.
+    func expectWholeAnswer(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(error == nil, sourceLocation: sourceLocation)
+        #expect(self.text == text, sourceLocation: sourceLocation)
+        #expect(roleDeltas == 1, sourceLocation: sourceLocation)
+        #expect(finishReasons == ["stop"], sourceLocation: sourceLocation)
+        #expect(containsDone, sourceLocation: sourceLocation)
     }
 
     var endsWithDone: Bool { payloads.last == "[DONE]" }

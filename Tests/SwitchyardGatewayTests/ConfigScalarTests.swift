@@ -3,9 +3,8 @@ import Testing
 
 @testable import SwitchyardGateway
 
-/// Plain YAML scalars resolve as Yams's core schema resolves them, although the loader only asks
-/// Yams (regular expressions, the costly part of loading a large file) for scalars that can be
-/// something other than a string.
+/// Plain YAML scalars resolve as Yams's core schema resolved them (this table passed against Yams
+/// before libyaml's events replaced it; `YAMLScalar.resolved` keeps those rules).
 @Suite struct ConfigScalarTests {
     static let cases: [(String, JSON)] = [
         ("x", "x"), ("lol", "lol"), ("inf", "inf"), ("nan", "nan"), ("y", "y"), ("n", "n"), ("tRUE", true),

@@ -12,17 +12,12 @@ import Testing
         """
 
     func withGateway(_ body: (GatewayHarness, MockHTTPServer) async throws -> Void) async throws {
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(yaml: yaml(mock: mock, models: Self.models))
-        defer {
-            h.stop()
-            mock.stop()
+        try await GatewayHarness.withMockLLM(model: "smart") { h, mock in
+            try await body(h, mock)
+            // Nothing this test made the process write may carry a configured secret.
+            #expect(!h.logs.captured.contains(TestSecrets.client))
+            #expect(!h.logs.captured.contains(TestSecrets.provider))
         }
-        try await body(h, mock)
-        // Nothing this test made the process write may carry a configured secret.
-        #expect(!h.logs.captured.contains(TestSecrets.client))
-        #expect(!h.logs.captured.contains(TestSecrets.provider))
     }
 
     @Test func plainCompletionPassesThroughWithModelReplaced() async throws {

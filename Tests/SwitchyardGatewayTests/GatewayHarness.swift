@@ -19,6 +19,9 @@ struct GatewayHarness {
     let server: SwitchyardServer
     let client: CurlUpstream
     let logs: LogSink
+    /// The test store path the gateway runs on (`TestStore`), removed by `stop()`; nil for a store
+    /// the test owns.
+    var storeKey: String? = nil
     var base: String { "http://127.0.0.1:\(server.port)" }
 
     /// The environment every harness gateway gets: the client key (`TEST_CLIENT_KEY`), a second
@@ -52,23 +55,49 @@ struct GatewayHarness {
         #expect(!h.logs.captured.contains(TestSecrets.provider))
     }
 
-    /// Starts a gateway on the configuration `yaml`, with logs captured at debug level.
-    /// A YAML without `store.path` gets a fresh task store under /tmp, so tests never share one.
-    static func start(yaml: String) async throws -> GatewayHarness {
+    /// Runs `body` against a gateway whose one model, `model`, is served by `gpt-4o-mini` on a
+    /// plain `MockLLM` (echoing answers) speaking every provider's wire format.
+    static func withMockLLM(
+        model: String = "m", _ body: (GatewayHarness, MockHTTPServer) async throws -> Void
+    ) async throws {
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { llm.respond($0) }
+        let h = try await start(
+            yaml: yaml(mock: mock, models: "  - {name: \(model), targets: [{provider: openai, model: gpt-4o-mini}]}"))
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        try await body(h, mock)
+    }
+
+    /// Starts a gateway on the configuration `yaml`, with logs captured at debug level and
+    /// `extraEnvironment` beside `environment`.
+    /// A YAML without `store.path` gets a fresh task store (`temporaryStorePath`), so tests never
+    /// share one; with `SWITCHYARD_TEST_STORE=postgres` that store, and any other test store path,
+    /// is a scratch schema on the suite's PostgreSQL server (`TestStore`).
+    static func start(yaml: String, extraEnvironment: [String: String] = [:]) async throws -> GatewayHarness {
         var config = try ConfigLoader.parse(yaml: yaml)
-        if config.store.path == "switchyard.db" { config.store.path = temporaryStorePath() }
+        if config.store.kind == .sqlite && config.store.path == "switchyard.db" {
+            config.store.path = temporaryStorePath()
+        }
+        let storeKey =
+            config.store.kind == .sqlite && config.store.path.hasPrefix(TestStore.prefix) ? config.store.path : nil
+        let storeEnvironment = try await TestStore.apply(to: &config)
         let logs = LogSink(capture: true)
         var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
         logger.logLevel = .debug
         let server = try await SwitchyardServer(
-            config: config, configPath: nil, environment: environment, logger: logger)
-        return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs)
+            config: config, configPath: nil,
+            environment: environment.merging(extraEnvironment) { a, _ in a }.merging(storeEnvironment) { a, _ in a },
+            logger: logger)
+        return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs, storeKey: storeKey)
     }
 
     func stop() {
         server.stop()
         client.shutdown()
-        if server.storePath.hasPrefix("/tmp/switchyard-test-") { removeStore(server.storePath) }
+        if let storeKey { removeStore(storeKey) }
     }
 
     func request(
@@ -94,15 +123,25 @@ extension UpstreamResponse {
     func header(_ name: String) -> String? { head.headers.value(for: name) }
 }
 
-/// A unique, not yet existing SQLite path under /tmp for one test's task store.
+/// A unique, not yet existing path under /tmp naming one test's store: an SQLite file, or with
+/// `SWITCHYARD_TEST_STORE=postgres` a scratch schema (`TestStore`).
 func temporaryStorePath(_ label: String = "gw") -> String {
     var g = SystemRandomNumberGenerator()
-    return "/tmp/switchyard-test-\(label)-\(String(g.next() as UInt64, radix: 36)).db"
+    return "\(TestStore.prefix)\(label)-\(String(g.next() as UInt64, radix: 36)).db"
 }
 
-/// Deletes an SQLite file with its WAL and shared-memory files.
+/// A unique SQLite path under /tmp that stays a file whatever `SWITCHYARD_TEST_STORE` says, for a
+/// test about SQLite itself; `reason` says why (read where the test calls it).
+func sqliteStorePath(_ label: String, because reason: String) -> String {
+    var g = SystemRandomNumberGenerator()
+    return "\(TestStore.sqlitePrefix)\(label)-\(String(g.next() as UInt64, radix: 36)).db"
+}
+
+/// Deletes a test store: the SQLite file with its WAL and shared-memory files, or the scratch
+/// schema standing for `path`.
 func removeStore(_ path: String) {
     for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+    TestStore.drop(path)
 }
 
 /// YAML for one mock upstream per provider kind.

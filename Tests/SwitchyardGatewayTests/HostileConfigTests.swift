@@ -105,6 +105,55 @@ import Testing
         #expect(okOutput.contains("ok: ") && !okOutput.contains("no provider can serve"))
     }
 
+    /// `store.url_env` is checked like a key variable and the URL's password never printed, by
+    /// `check-config` and by a `serve` that cannot reach the database.
+    @Test func aPostgresStoreURLIsCheckedAndItsPasswordNeverPrinted() async throws {
+        let yaml = """
+            providers:
+              - {name: openai, kind: openai, api_key_env: HOSTILE_PG_OPENAI}
+            models:
+              - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
+            store: {kind: postgres, url_env: HOSTILE_PG_URL}
+            """
+        let key = ["HOSTILE_PG_OPENAI": "sk-0123456789abcdef"]
+        let (unset, unsetOutput) = try await checkConfig(yaml, environment: key)
+        #expect(unset == 2, "\(unsetOutput)")
+        #expect(unsetOutput.contains("error: store.url_env: HOSTILE_PG_URL is not set"), "\(unsetOutput)")
+
+        let password = "pg-pass-\(UInt32.random(in: 0 ... .max))"
+        let url = "postgres://switchyard:\(password)@db.internal:5432/switchyard"
+        let environment = key.merging(["HOSTILE_PG_URL": url]) { a, _ in a }
+        let (ok, okOutput) = try await checkConfig(yaml, environment: environment)
+        #expect(ok == 0, "\(okOutput)")
+        #expect(okOutput.contains("store postgres://switchyard@db.internal:5432/switchyard"), "\(okOutput)")
+        #expect(!okOutput.contains(password))
+
+        let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
+        let path = temporaryStorePath("config").replacingOccurrences(of: ".db", with: ".yaml")
+        defer { unlink(path) }
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        // The variable unset: the configuration's problem (exit 2), before any connection.
+        let unsetServe = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", path], environment: key, captureStdout: true)
+        defer { unsetServe.kill() }
+        #expect(try await within(60, "serve to refuse") { await unsetServe.exitCode() } == 2, "\(unsetServe.stderr)")
+        #expect(unsetServe.stderr.contains("store.url_env: HOSTILE_PG_URL is not set"), "\(unsetServe.stderr)")
+
+        // A server that refuses the connection (port 1 on loopback): the store's failure (exit 3),
+        // naming the database without its password; `serve` never falls back to a file.
+        let refused = "postgres://switchyard:\(password)@127.0.0.1:1/switchyard"
+        let refusedEnvironment = key.merging(["HOSTILE_PG_URL": refused]) { a, _ in a }
+        let serve = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", path], environment: refusedEnvironment,
+            captureStdout: true)
+        defer { serve.kill() }
+        let code = try await within(60, "serve to give up") { await serve.exitCode() }
+        #expect(code == 3, "\(serve.stderr)")
+        #expect(serve.stderr.contains("store.url_env"), "\(serve.stderr)")
+        #expect(serve.stderr.contains("postgres://switchyard@127.0.0.1:1/switchyard"), "\(serve.stderr)")
+        #expect(!serve.stderr.contains(password))
+    }
+
     /// The 3 KB "billion laughs" file (10^8 values) that hung `check-config` for over a minute.
     @Test func checkConfigRefusesAnAliasBombAtOnce() async throws {
         let (code, output) = try await checkConfig(Self.aliasBomb(levels: 9))

@@ -15,9 +15,11 @@ struct HostileEdgeProcessTests {
         let process: SwitchyardProcess
         let port: Int
         let config: String
+        let store: String
 
         init(mock: MockHTTPServer, limits: String = "{}") async throws {
             config = NSTemporaryDirectory() + "switchyard-hostile-\(UUID().uuidString).yaml"
+            store = temporaryStorePath("hostile")
             try """
             listen: 127.0.0.1:0
             health_check_ms: 0
@@ -26,18 +28,19 @@ struct HostileEdgeProcessTests {
               - {name: openai, kind: openai, base_url: "\(mock.url("/v1"))", api_key_env: TEST_PROVIDER_KEY}
             models:
               - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}
-            store: {path: "\(config).db"}
+            store: \(TestStore.yaml(store))
             limits: \(limits)
             """.write(toFile: config, atomically: true, encoding: .utf8)
             process = try SwitchyardProcess(
                 path: try #require(SwitchyardProcess.binaryPath()), arguments: ["serve", "--config", config],
-                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider])
+                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+                    .merging(try await TestStore.environment(for: store)) { a, _ in a })
             port = try await process.port()
         }
 
         func stop() {
             process.kill()
-            removeStore(config + ".db")
+            removeStore(store)
             unlink(config)
         }
 

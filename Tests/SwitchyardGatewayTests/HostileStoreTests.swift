@@ -13,7 +13,9 @@ import Testing
 @Suite struct HostileStoreTests {
     @Test func aFullDiskIsReportedAndChatGoesOn() async throws {
         let llm = try GatedLLM()
-        let h = try await startTaskGateway(mock: llm.server)
+        let h = try await startTaskGateway(
+            mock: llm.server,
+            storePath: sqliteStorePath("full", because: "fills the disk through SQLite's max_page_count"))
         defer {
             h.stop()
             llm.stop()

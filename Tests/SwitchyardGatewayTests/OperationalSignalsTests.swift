@@ -92,44 +92,38 @@ import Testing
     }
 
     @Test func rejectedRequestsAreCountedByReasonAndLoggedWithoutTheKey() async throws {
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: ok, targets: [{provider: openai, model: gpt-4o-mini}]}"))
-        defer {
-            h.stop()
-            mock.stop()
-        }
-        let wrongKey = "sk-client-WRONG-never-logged-51c3"
-        let before = try await h.request("GET", "/metrics", key: nil).text
-        #expect(try await h.request("GET", "/v1/models", key: nil).head.status == 401)
-        #expect(try await h.request("GET", "/v1/models", key: wrongKey).head.status == 401)
-        #expect(try await h.request("POST", "/v1/embeddings", body: "{}").head.status == 404)
-        #expect(try await h.request("GET", "/favicon.ico", key: nil).head.status == 404)
-        #expect(try await h.request("DELETE", "/v1/chat/completions").head.status == 405)
-        let big = #"{"model":"ok","messages":[{"role":"user","content":""# + String(repeating: "x", count: 70_000)
-        #expect(try await h.chat(big + #""}]}"#).head.status == 413)
-        let after = try await h.request("GET", "/metrics", key: nil).text
+        try await GatewayHarness.withMockLLM(model: "ok") { h, _ in
+            let wrongKey = "sk-client-WRONG-never-logged-51c3"
+            let before = try await h.request("GET", "/metrics", key: nil).text
+            #expect(try await h.request("GET", "/v1/models", key: nil).head.status == 401)
+            #expect(try await h.request("GET", "/v1/models", key: wrongKey).head.status == 401)
+            #expect(try await h.request("POST", "/v1/embeddings", body: "{}").head.status == 404)
+            #expect(try await h.request("GET", "/favicon.ico", key: nil).head.status == 404)
+            #expect(try await h.request("DELETE", "/v1/chat/completions").head.status == 405)
+            let big = #"{"model":"ok","messages":[{"role":"user","content":""# + String(repeating: "x", count: 70_000)
+            #expect(try await h.chat(big + #""}]}"#).head.status == 413)
+            let after = try await h.request("GET", "/metrics", key: nil).text
 
-        func delta(_ reason: String) -> Double {
-            let series = #"switchyard_rejected_requests_total{reason="\#(reason)"}"#
-            return (Self.value(after, series) ?? .nan) - (Self.value(before, series) ?? .nan)
-        }
-        #expect(delta("unauthenticated") == 2)
-        #expect(delta("unknown_path") == 2)
-        #expect(delta("method_not_allowed") == 1)
-        #expect(delta("body_too_large") == 1)
-        #expect(delta("bad_request") == 0)
+            func delta(_ reason: String) -> Double {
+                let series = #"switchyard_rejected_requests_total{reason="\#(reason)"}"#
+                return (Self.value(after, series) ?? .nan) - (Self.value(before, series) ?? .nan)
+            }
+            #expect(delta("unauthenticated") == 2)
+            #expect(delta("unknown_path") == 2)
+            #expect(delta("method_not_allowed") == 1)
+            #expect(delta("body_too_large") == 1)
+            #expect(delta("bad_request") == 0)
 
-        let lines = h.logs.captured.split(separator: "\n").filter { $0.contains(#""msg":"request rejected""#) }
-        #expect(lines.count == 6, "\(lines)")
-        #expect(lines.contains { $0.contains(#""path":"/v1/embeddings""#) && $0.contains(#""status":404"#) })
-        #expect(lines.contains { $0.contains(#""detail":"missing""#) })
-        #expect(lines.contains { $0.contains(#""detail":"not_configured""#) })
-        #expect(lines.contains { $0.contains(#""reason":"body_too_large""#) })
-        #expect(!h.logs.captured.contains(wrongKey))
-        #expect(!h.logs.captured.contains(TestSecrets.client))
-        #expect(!after.contains(wrongKey))
+            let lines = h.logs.captured.split(separator: "\n").filter { $0.contains(#""msg":"request rejected""#) }
+            #expect(lines.count == 6, "\(lines)")
+            #expect(lines.contains { $0.contains(#""path":"/v1/embeddings""#) && $0.contains(#""status":404"#) })
+            #expect(lines.contains { $0.contains(#""detail":"missing""#) })
+            #expect(lines.contains { $0.contains(#""detail":"not_configured""#) })
+            #expect(lines.contains { $0.contains(#""reason":"body_too_large""#) })
+            #expect(!h.logs.captured.contains(wrongKey))
+            #expect(!h.logs.captured.contains(TestSecrets.client))
+            #expect(!after.contains(wrongKey))
+        }
     }
 
     @Test(arguments: [false, true])
@@ -168,11 +162,16 @@ import Testing
         try good.write(toFile: path, atomically: true, encoding: .utf8)
         var config = try ConfigLoader.load(path: path)
         config.store.path = temporaryStorePath("reload")
+        let storeKey = config.store.path
+        let storeEnvironment = try await TestStore.apply(to: &config)
         let server = try await SwitchyardServer(
             config: config, configPath: path,
-            environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider],
+            environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+                storeEnvironment
+            ) { a, _ in a },
             logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let h = GatewayHarness(server: server, client: try CurlUpstream(), logs: LogSink(capture: false))
+        let h = GatewayHarness(
+            server: server, client: try CurlUpstream(), logs: LogSink(capture: false), storeKey: storeKey)
         defer { h.stop() }
         func metrics() async throws -> String { try await h.request("GET", "/metrics", key: nil).text }
 
@@ -204,8 +203,10 @@ import Testing
     @Test func theTasksGaugeCountsEveryTaskInTheStoreWhoeverWroteIt() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
+        let store = sqliteStorePath("gauge", because: "another process's writes are made through SQLiteStore's own API")
         let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
+                + "\nstore: {path: \"\(store)\"}")
         defer {
             h.stop()
             mock.stop()
@@ -235,9 +236,11 @@ import Testing
         listen: 127.0.0.1:0
         health_check_ms: 0
         providers: [{name: openai, kind: openai, api_key_env: SWITCHYARD_TEST_UNSET_KEY}]
-        store: {path: "\(store)"}
+        store: \(TestStore.yaml(store))
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try SwitchyardProcess(path: binary, arguments: ["serve", "--config", config], environment: [:])
+        let child = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", config],
+            environment: try await TestStore.environment(for: store))
         _ = try await child.port()
         child.signal(SIGTERM)
         #expect(await child.exitCode() == 0, "\(child.stderr)")

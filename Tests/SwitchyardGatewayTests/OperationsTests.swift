@@ -78,40 +78,36 @@ import Testing
     }
 
     @Test func unknownModelNamesDoNotGrowTheSeriesCount() async throws {
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: ok, targets: [{provider: openai, model: gpt-4o-mini}]}"))
-        defer {
-            h.stop()
-            mock.stop()
-        }
-        // Warm every label set an unknown model can produce.
-        _ = try await h.chat(#"{"model":"warm-up","messages":[{"role":"user","content":"a"}]}"#)
-        let before = Self.seriesCount(try await h.request("GET", "/metrics", key: nil).text)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
-                group.addTask {
-                    for i in 0..<1250 {
-                        let name = "rnd-\(worker)-\(i)-\(UInt32.random(in: 0...UInt32.max))"
-                        let r = try await h.chat(#"{"model":"\#(name)","messages":[{"role":"user","content":"a"}]}"#)
-                        #expect(r.head.status == 404)
+        try await GatewayHarness.withMockLLM(model: "ok") { h, _ in
+            // Warm every label set an unknown model can produce.
+            _ = try await h.chat(#"{"model":"warm-up","messages":[{"role":"user","content":"a"}]}"#)
+            let before = Self.seriesCount(try await h.request("GET", "/metrics", key: nil).text)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<8 {
+                    group.addTask {
+                        for i in 0..<1250 {
+                            let name = "rnd-\(worker)-\(i)-\(UInt32.random(in: 0...UInt32.max))"
+                            let r = try await h.chat(
+                                #"{"model":"\#(name)","messages":[{"role":"user","content":"a"}]}"#)
+                            #expect(r.head.status == 404)
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let after = try await h.request("GET", "/metrics", key: nil).text
+            #expect(Self.seriesCount(after) == before)
+            #expect(
+                Self.value(
+                    after,
+                    #"switchyard_requests_total{api="chat",model="other",provider="none",outcome="error",status_class="4xx"}"#
+                )
+                    == 10_001)
         }
-        let after = try await h.request("GET", "/metrics", key: nil).text
-        #expect(Self.seriesCount(after) == before)
-        #expect(
-            Self.value(
-                after,
-                #"switchyard_requests_total{api="chat",model="other",provider="none",outcome="error",status_class="4xx"}"#
-            )
-                == 10_001)
     }
 
-    func writeConfig(_ path: String, mockPort: Int, model: String) throws {
+    /// `store` is `store:`'s value (default: a file beside the configuration).
+    func writeConfig(_ path: String, mockPort: Int, model: String, store: String? = nil) throws {
         try """
         listen: 127.0.0.1:0
         health_check_ms: 0
@@ -120,7 +116,7 @@ import Testing
         models:
           - {name: \(model), targets: [{provider: openai, model: gpt-4o-mini}]}
         shutdown_grace_ms: 10000
-        store: {path: "\(path).db"}
+        store: \(store ?? "{path: \"\(path).db\"}")
         """.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
@@ -130,10 +126,16 @@ import Testing
         let gate = llm.gate("first step")
         defer { gate.open() }
         let config = tempPath("drain-task.yaml")
-        try writeConfig(config, mockPort: llm.server.port, model: "smart")
-        defer { removeStore(config + ".db") }
+        let store = temporaryStorePath("drain-task")
+        try writeConfig(config, mockPort: llm.server.port, model: "smart", store: TestStore.yaml(store))
+        defer {
+            removeStore(store)
+            unlink(config)
+        }
         let binary = try #require(SwitchyardProcess.binaryPath())
-        let environment = ["TEST_PROVIDER_KEY": TestSecrets.provider]
+        let environment = ["TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+            try await TestStore.environment(for: store)
+        ) { a, _ in a }
         let client = try CurlUpstream()
         defer { client.shutdown() }
         @Sendable func call(_ method: String, _ url: String, _ body: String = "") async throws -> UpstreamResponse {

@@ -74,11 +74,7 @@ import Testing
         written.append(echoing.logs.captured)
 
         written.append(h.logs.captured)
-        for suffix in ["", "-wal"] {
-            if let data = FileManager.default.contents(atPath: storePath + suffix) {
-                written.append(String(decoding: data, as: UTF8.self))
-            }
-        }
+        written.append(try TestStore.contents(storePath))
         #expect(written.count > 15)
         let everything = written.joined(separator: "\n")
         #expect(everything.contains("Hello from the mock"))  // the search covers real content
@@ -236,11 +232,7 @@ extension SecretLeakTests {
         record(try await h.request("GET", "/metrics", key: nil))
         record(try await h.request("GET", "/readyz", key: nil))
         written.append(h.logs.captured)
-        for suffix in ["", "-wal"] {
-            if let data = FileManager.default.contents(atPath: storePath + suffix) {
-                written.append(String(decoding: data, as: UTF8.self))
-            }
-        }
+        written.append(try TestStore.contents(storePath))
 
         // The echo really went through every path (the search below could not pass vacuously).
         #expect(upstream.requests.filter { $0.method == "POST" }.count >= 3 * 24 + 3 + 2)

@@ -38,14 +38,16 @@ import Testing
         }
         config.listen = ListenAddress(host: "127.0.0.1", port: 0)
         config.store.path = temporaryStorePath("shipped")
+        let storeKey = config.store.path
         let environment = [
             "OPENAI_API_KEY": TestSecrets.provider, "ANTHROPIC_API_KEY": TestSecrets.provider,
             "GEMINI_API_KEY": TestSecrets.provider, "SWITCHYARD_KEY_APP": TestSecrets.client,
-        ]
+        ].merging(try await TestStore.apply(to: &config)) { a, _ in a }
         let server = try await SwitchyardServer(
             config: config, configPath: nil, environment: environment,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let h = GatewayHarness(server: server, client: try CurlUpstream(), logs: LogSink(capture: false))
+        let h = GatewayHarness(
+            server: server, client: try CurlUpstream(), logs: LogSink(capture: false), storeKey: storeKey)
         defer { h.stop() }
 
         for (model, provider) in [
@@ -76,21 +78,15 @@ import Testing
         #expect(license.contains("Apache License") && license.contains("Version 2.0, January 2004"))
         #expect(readme.contains("Apache License 2.0; see `LICENSE`"))
 
-        let llm = MockLLM()
-        let mock = try MockHTTPServer { llm.respond($0) }
-        let h = try await GatewayHarness.start(
-            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}"))
-        defer {
-            h.stop()
-            mock.stop()
+        try await GatewayHarness.withMockLLM(model: "m") { h, mock in
+            for path in paths {
+                let r = try await h.request("POST", path, body: #"{"model":"m","input":"hi"}"#)
+                #expect(r.head.status == 404, "\(path): \(r.text)")
+                #expect(r.json?["error"]?["code"] == "not_found", "\(path)")
+            }
+            let metrics = try await h.request("GET", "/metrics", key: nil).text
+            #expect(metrics.contains(#"switchyard_rejected_requests_total{reason="unknown_path"} \#(paths.count)"#))
+            #expect(mock.requestCount == 0)
         }
-        for path in paths {
-            let r = try await h.request("POST", path, body: #"{"model":"m","input":"hi"}"#)
-            #expect(r.head.status == 404, "\(path): \(r.text)")
-            #expect(r.json?["error"]?["code"] == "not_found", "\(path)")
-        }
-        let metrics = try await h.request("GET", "/metrics", key: nil).text
-        #expect(metrics.contains(#"switchyard_rejected_requests_total{reason="unknown_path"} \#(paths.count)"#))
-        #expect(mock.requestCount == 0)
     }
 }

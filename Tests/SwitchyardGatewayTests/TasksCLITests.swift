@@ -13,33 +13,25 @@ import Testing
     final class Rig: Sendable {
         let binary: String
         let llm: GatedLLM
-        let dir: String
+        let files: TaskProcessConfig
         let config: String
         let server: SwitchyardProcess
         let base: String
         let client: CurlUpstream
+        /// The store's URL variable when it is a scratch schema (`TestStore`); the CLI gets it too.
+        let storeEnvironment: [String: String]
 
         init() async throws {
             binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
             llm = try GatedLLM()
-            dir = temporaryStorePath("cli").replacingOccurrences(of: ".db", with: "")
-            mkdir(dir, 0o700)
-            config = dir + "/switchyard.yaml"
-            try """
-            listen: 127.0.0.1:0
-            health_check_ms: 0
-            auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
-            providers:
-              - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(llm.server.port)/v1", api_key_env: TEST_PROVIDER_KEY}
-            models:
-              - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-            retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
-            store: {path: "\(dir)/tasks.db"}
-            shutdown_grace_ms: 2000
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let files = try await TaskProcessConfig(label: "cli", mockPort: llm.server.port)
+            self.files = files
+            config = files.path
+            storeEnvironment = files.storeEnvironment
             server = try SwitchyardProcess(
                 path: binary, arguments: ["serve", "--config", config],
-                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider])
+                environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+                    .merging(storeEnvironment) { a, _ in a })
             client = try CurlUpstream()
             base = "http://127.0.0.1:\(try await server.port())"
         }
@@ -48,9 +40,7 @@ import Testing
             server.kill(SIGTERM)
             client.shutdown()
             llm.stop()
-            removeStore(dir + "/tasks.db")
-            unlink(config)
-            rmdir(dir)
+            files.remove()
         }
 
         @Sendable func call(_ method: String, _ path: String, _ body: String = "") async throws -> UpstreamResponse {
@@ -74,12 +64,12 @@ import Testing
             }
         }
 
-        /// Runs `switchyard tasks ARGS --config … --owner tests` (no keys in its environment);
-        /// returns its exit code and its stdout + stderr.
+        /// Runs `switchyard tasks ARGS --config … --owner tests` (no keys in its environment, only
+        /// a scratch schema's URL); returns its exit code and its stdout + stderr.
         func cli(_ arguments: String...) async throws -> (Int32, String) {
             let p = try SwitchyardProcess(
                 path: binary, arguments: ["tasks"] + arguments + ["--config", config, "--owner", "tests"],
-                environment: [:], captureStdout: true)
+                environment: storeEnvironment, captureStdout: true)
             let code = await p.exitCode()
             return (code, p.stderr)
         }

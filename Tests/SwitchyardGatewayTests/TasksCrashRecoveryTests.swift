@@ -16,28 +16,12 @@ import Testing
         defer { llm.stop() }
         let draftGate = llm.gate("Expand:")
         defer { draftGate.open() }
-        let dir = temporaryStorePath("e2e").replacingOccurrences(of: ".db", with: "")
-        mkdir(dir, 0o700)
-        defer {
-            removeStore(dir + "/tasks.db")
-            unlink(dir + "/switchyard.yaml")
-            rmdir(dir)
-        }
-        let config = dir + "/switchyard.yaml"
-        try """
-        listen: 127.0.0.1:0
-        health_check_ms: 0
-        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
-        providers:
-          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(llm.server.port)/v1", api_key_env: TEST_PROVIDER_KEY}
-        models:
-          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
-        store: {path: "\(dir)/tasks.db"}
-        tasks: {workers: 2}
-        shutdown_grace_ms: 2000
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
+        let files = try await TaskProcessConfig(label: "e2e", mockPort: llm.server.port, workers: 2)
+        defer { files.remove() }
+        let config = files.path
+        let environment = ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider].merging(
+            files.storeEnvironment
+        ) { a, _ in a }
         let client = try CurlUpstream()
         defer { client.shutdown() }
 
@@ -115,9 +99,11 @@ import Testing
         let draftOutput = try #require(done.step(1)?["output"]?.stringValue)
         #expect(llm.requests(containing: "Polish: \(draftOutput)").count == 1)
 
-        // The history shows the restart requeue of the in-flight step.
+        // The history shows the requeue of the in-flight step: at the restart on a file of one
+        // process, when the dead process's lease expired on a shared store.
         let events = try await call("GET", "\(base)/v1/tasks/\(id)/events").text
-        #expect(events.contains(#""reason":"restart""#))
+        let reason = TestStore.onPostgres(files.storePath) ? "lease_expired" : "restart"
+        #expect(events.contains(#""reason":"\#(reason)""#))
         #expect(!process.stderr.contains(TestSecrets.client))
         #expect(!process.stderr.contains(TestSecrets.provider))
 

@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import Logging
 import SwitchyardCore
 import SwitchyardGateway
@@ -71,6 +73,43 @@ func startTaskGateway(
         tasks: {workers: \(workers)}
         """
     return try await GatewayHarness.start(yaml: text)
+}
+
+/// A directory under /tmp with the `switchyard.yaml` of a `switchyard serve` child running tasks:
+/// the client key `tests`, one model `smart` on the mock at `mockPort`, quick retries, the task
+/// store `tasks.db` beside it (a scratch schema with `SWITCHYARD_TEST_STORE=postgres`, see
+/// `TestStore`) and a 2 s shutdown grace. `remove()` deletes all of it.
+struct TaskProcessConfig: Sendable {
+    let dir: String
+    /// What a process on this config needs in its environment for the store (`TestStore`).
+    let storeEnvironment: [String: String]
+    var path: String { dir + "/switchyard.yaml" }
+    var storePath: String { dir + "/tasks.db" }
+
+    init(label: String, mockPort: Int, workers: Int = 4) async throws {
+        dir = temporaryStorePath(label).replacingOccurrences(of: ".db", with: "")
+        mkdir(dir, 0o700)
+        try """
+        listen: 127.0.0.1:0
+        health_check_ms: 0
+        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
+        providers:
+          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(mockPort)/v1", api_key_env: TEST_PROVIDER_KEY}
+        models:
+          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
+        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        store: \(TestStore.yaml(dir + "/tasks.db"))
+        tasks: {workers: \(workers)}
+        shutdown_grace_ms: 2000
+        """.write(toFile: dir + "/switchyard.yaml", atomically: true, encoding: .utf8)
+        storeEnvironment = try await TestStore.environment(for: dir + "/tasks.db")
+    }
+
+    func remove() {
+        removeStore(storePath)
+        unlink(path)
+        rmdir(dir)
+    }
 }
 
 /// Runs `body` against a task-enabled gateway (`startTaskGateway`) in front of a gated mock, stops

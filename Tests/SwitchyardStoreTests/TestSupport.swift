@@ -36,6 +36,7 @@ final class ManualClock: Sendable {
     private let now: Mutex<Int64>
     init(_ start: Int64 = 1_700_000_000_000) { now = Mutex(start) }
     func advance(milliseconds: Int64) { now.withLock { $0 += milliseconds } }
+    var current: Int64 { now.withLock { $0 } }
     var configuration: SQLiteStore.Configuration {
         SQLiteStore.Configuration(clock: { [self] in now.withLock { $0 } })
     }

@@ -22,7 +22,10 @@ extension Gateway {
     ///   `x-switchyard-replayed: true` and no upstream call, as JSON or, for a streaming request,
     ///   re-emitted as the API's events. Survives restarts; records expire after `store.idempotency_ttl_s`.
     /// - Repeat while the first still runs in this process: waits for it, then replays (or runs,
-    ///   if the first failed). In flight in another process: 409 `idempotency_in_flight`, Retry-After 1.
+    ///   if the first failed). In flight in another process (a replica on a shared store, which
+    ///   also records the answer a moment after its client got it): the same wait, by asking the
+    ///   store again every 50 ms for up to the request deadline (`retry.deadline_ms`, the longest
+    ///   the first may run); still in flight after that, 409 `idempotency_in_flight`, Retry-After 1.
     /// - Same key, different body: 422 `idempotency_key_reused`.
     ///
     /// A key claimed by a process that died mid-request stays `in_flight` (409) until it expires.
@@ -49,10 +52,20 @@ extension Gateway {
         let slot = keyName + "\u{0}" + storedKey
         await idempotency.slots.acquire(slot)
         defer { idempotency.slots.release(slot) }
-        let begin: IdempotencyBegin
+        var begin: IdempotencyBegin
         do {
             begin = try await idempotency.store.begin(
                 owner: keyName, key: storedKey, requestHash: hash, ttl: idempotency.ttl)
+            let deadline = ContinuousClock.now + .milliseconds(table.config.retry.deadlineMs)
+            if begin == .inFlight {
+                logger.debug(
+                    "idempotency key in flight elsewhere; waiting", metadata: ["request_id": .string(requestID)])
+            }
+            while begin == .inFlight, ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                begin = try await idempotency.store.begin(
+                    owner: keyName, key: storedKey, requestHash: hash, ttl: idempotency.ttl)
+            }
         } catch {
             return respondError(responder, storeAPIError(error), requestID: requestID, format: format)
         }

@@ -10,8 +10,10 @@ extension Gateway {
     ///
     /// Live delivery is a wake-up from the runtime after each commit (`TaskEventHub`); the stream
     /// then reads the new history rows from the store, so the order is the store's `seq` order and
-    /// nothing is skipped. Changes made by another process (`switchyard tasks pause`) show up when
-    /// this process next commits for the task. Draining the gateway ends open streams.
+    /// nothing is skipped. On an SQLite store, changes made by another process (`switchyard tasks
+    /// pause`) show up when this process next commits for the task; on a PostgreSQL store every
+    /// process's commits wake the stream (the store's notifications), so a stream opened on one
+    /// replica follows a task another one runs. Draining the gateway ends open streams.
     func streamTaskEvents(_ c: EndpointCall, _ service: TaskService) async throws(StoreError) -> Int {
         let (request, responder, id, owner, requestID) = (c.request, c.responder, c["id"], c.keyName, c.requestID)
         let snapshot = try await service.task(id: id, owner: owner)

@@ -52,9 +52,7 @@ public enum MessagesReplay {
     public static func events(_ message: JSONObject) -> [UInt8] {
         var out: [UInt8] = []
         func emit(_ type: String, _ fields: JSONObject) {
-            var o: JSONObject = ["type": .string(type)]
-            for e in fields { o.appendUnique(e.key, e.value) }
-            out += SSE.event(type, o)
+            out += SSE.event(type, MessagesStreamEncoder.typed(type, fields))
         }
         var start = message
         start["content"] = []

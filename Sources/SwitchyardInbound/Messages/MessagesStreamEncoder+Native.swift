@@ -27,10 +27,10 @@ extension MessagesStreamEncoder {
             } else {
                 blocks.append(Block(kind: kind, start: start))
             }
-            open = index
+            state.open = index
         case "content_block_delta":
             guard let i = raw["index"]?.intValue, blocks.indices.contains(i), let delta = raw["delta"] else { break }
-            guard context.keepsFinalAnswer else { break }
+            guard state.context.keepsFinalAnswer else { break }
             switch delta["type"]?.stringValue {
             case "text_delta": blocks[i].text += delta["text"]?.stringValue ?? ""
             case "thinking_delta": blocks[i].text += delta["thinking"]?.stringValue ?? ""
@@ -40,7 +40,7 @@ extension MessagesStreamEncoder {
             default: break
             }
         case "content_block_stop":
-            if raw["index"]?.intValue == open { open = nil }
+            if raw["index"]?.intValue == state.open { state.open = nil }
         case "message_delta":
             deltaSent = true
             nativeStop = raw["delta"]

@@ -16,7 +16,7 @@ public import SwitchyardCore
 /// the sum over every upstream call (the router's final usage event).
 ///
 /// Pure: events in, bytes out; `finalBody` is the whole `message` object.
-public struct MessagesStreamEncoder: InboundStreamEncoder {
+public struct MessagesStreamEncoder: SplicingStreamEncoder {
     struct Block: Sendable {
         enum Kind: Sendable { case text, toolUse, other }
         var kind: Kind
@@ -29,18 +29,9 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
         var citations: [JSON] = []
     }
 
-    let context: AnswerContext
-    var model: String
-    var started = false
-    /// The upstream's own events are being forwarded.
-    var native = false
     /// The `message` of `message_start` (the upstream's on a native stream).
     var envelope: JSONObject?
     var blocks: [Block] = []
-    var open: Int?
-    /// Unified tool-call index → block index.
-    var calls: [Int: Int] = [:]
-    var finish: FinishReason?
     /// The answer was an OpenAI refusal: its stop reason is `refusal`.
     var refused = false
     /// What the upstream's `message_delta` said, on a native stream.
@@ -51,46 +42,17 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     var spliced = false
     var deltaSent = false
     var stopped = false
-    public private(set) var usage: Usage?
-    public private(set) var failure: APIError?
+    var ended: Bool { stopped }
+
+    var state: SplicingState
 
     public init(context: AnswerContext) {
-        self.context = context
-        self.model = context.model
+        self.state = SplicingState(context: context)
     }
 
     public var finalBody: [UInt8]? {
-        guard failure == nil, stopped, context.keepsFinalAnswer else { return nil }
+        guard state.failure == nil, stopped, state.context.keepsFinalAnswer else { return nil }
         return JSON.object(finalMessage).serialized()
-    }
-
-    public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
-        self.model = model
-        var out: [UInt8] = []
-        for event in events {
-            switch event {
-            case .choices(let deltas, let raw):
-                if let raw, native || !started {
-                    native = true
-                    started = true
-                    forward(raw.object, into: &out)
-                } else {
-                    if !started { start(into: &out) }
-                    if native, !deltas.isEmpty { spliced = true }
-                    for d in deltas { apply(d, into: &out) }
-                }
-            case .usage(let u, _):
-                usage = u
-            case .done:
-                guard !stopped else { continue }
-                if !started { start(into: &out) }
-                complete(into: &out)
-            case .error(let e):
-                out += fail(e.apiError)
-                failure = e.apiError
-            }
-        }
-        return out
     }
 
     public mutating func fail(_ error: APIError) -> [UInt8] {
@@ -100,56 +62,47 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     // MARK: Written events
 
     mutating func start(into out: inout [UInt8]) {
-        started = true
+        state.started = true
         let message = MessagesOutput.envelope(
-            id: context.id, model: model, content: [], stopReason: nil, usage: MessagesOutput.usage(nil))
+            id: state.context.id, model: state.model, content: [], stopReason: nil, usage: MessagesOutput.usage(nil))
         envelope = message
         emit("message_start", ["message": .object(message)], into: &out)
         emit("ping", [:], into: &out)
     }
 
-    mutating func apply(_ d: ChoiceDelta, into out: inout [UInt8]) {
-        guard d.index == 0 else { return }
-        if let text = d.content, !text.isEmpty { appendText(text, into: &out) }
-        if let text = d.refusal, !text.isEmpty {
-            refused = true
-            appendText(text, into: &out)
-        }
-        for call in d.toolCalls { applyCall(call, into: &out) }
-        if let f = d.finishReason { finish = f }
+    mutating func willWrite(_ deltas: [ChoiceDelta]) {
+        if state.native, !deltas.isEmpty { spliced = true }
     }
 
-    mutating func appendText(_ text: String, into out: inout [UInt8]) {
+    /// Text goes to the open text block (or a new one); a refusal is text whose stop reason
+    /// becomes `refusal`.
+    mutating func appendText(_ text: String, refusal: Bool, into out: inout [UInt8]) {
+        if refusal { refused = true }
         let i: Int
-        if let o = open, blocks[o].kind == .text {
+        if let o = state.open, blocks[o].kind == .text {
             i = o
         } else {
             closeOpen(into: &out)
             i = openBlock(.text, ["type": "text", "text": ""], into: &out)
         }
-        if context.keepsFinalAnswer { blocks[i].text += text }
+        if state.context.keepsFinalAnswer { blocks[i].text += text }
         emit(
             "content_block_delta", ["index": .int(i), "delta": ["type": "text_delta", "text": .string(text)]],
             into: &out)
     }
 
-    mutating func applyCall(_ call: ToolCallDelta, into out: inout [UInt8]) {
-        let i: Int
-        if let known = calls[call.index] {
-            i = known
-        } else {
-            closeOpen(into: &out)
-            i = openBlock(
-                .toolUse,
-                [
-                    "type": "tool_use", "id": .string(call.id ?? "toolu_\(blocks.count)"),
-                    "name": .string(call.name ?? ""),
-                    "input": [:],
-                ], into: &out)
-            calls[call.index] = i
-        }
-        guard let args = call.arguments, !args.isEmpty else { return }
-        if context.keepsFinalAnswer { blocks[i].partialJSON += args }
+    mutating func openCall(_ call: ToolCallDelta, into out: inout [UInt8]) -> Int {
+        openBlock(
+            .toolUse,
+            [
+                "type": "tool_use", "id": .string(call.id ?? "toolu_\(blocks.count)"), "name": .string(call.name ?? ""),
+                "input": [:],
+            ],
+            into: &out)
+    }
+
+    mutating func appendArguments(_ args: String, to i: Int, into out: inout [UInt8]) {
+        if state.context.keepsFinalAnswer { blocks[i].partialJSON += args }
         emit(
             "content_block_delta",
             ["index": .int(i), "delta": ["type": "input_json_delta", "partial_json": .string(args)]], into: &out)
@@ -159,14 +112,12 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
     mutating func openBlock(_ kind: Block.Kind, _ start: JSONObject, into out: inout [UInt8]) -> Int {
         let i = blocks.count
         blocks.append(Block(kind: kind, start: start))
-        open = i
+        state.open = i
         emit("content_block_start", ["index": .int(i), "content_block": .object(start)], into: &out)
         return i
     }
 
-    mutating func closeOpen(into out: inout [UInt8]) {
-        guard let i = open else { return }
-        open = nil
+    mutating func close(_ i: Int, into out: inout [UInt8]) {
         emit("content_block_stop", ["index": .int(i)], into: &out)
     }
 
@@ -177,7 +128,9 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
             var delta = JSONObject()
             delta.appendUnique("stop_reason", .string(stopReason))
             delta.appendUnique("stop_sequence", .null)
-            emit("message_delta", ["delta": .object(delta), "usage": .object(MessagesOutput.usage(usage))], into: &out)
+            emit(
+                "message_delta", ["delta": .object(delta), "usage": .object(MessagesOutput.usage(state.usage))],
+                into: &out)
         }
         stopped = true
         emit("message_stop", [:], into: &out)
@@ -185,15 +138,16 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
 
     // MARK: The final message
 
-    var stopReason: String { refused ? "refusal" : MessagesOutput.stopReason(finish) }
+    var stopReason: String { refused ? "refusal" : MessagesOutput.stopReason(state.finish) }
 
     var finalMessage: JSONObject {
         var m =
             envelope
             ?? MessagesOutput.envelope(
-                id: context.id, model: model, content: [], stopReason: nil, usage: MessagesOutput.usage(nil))
+                id: state.context.id, model: state.model, content: [], stopReason: nil, usage: MessagesOutput.usage(nil)
+            )
         m["content"] = .array(blocks.map(Self.finalBlock))
-        if native, !spliced, let stop = nativeStop {
+        if state.native, !spliced, let stop = nativeStop {
             m["stop_reason"] = stop["stop_reason"] ?? .null
             m["stop_sequence"] = stop["stop_sequence"] ?? .null
             var u = m["usage"]?.objectValue ?? JSONObject()
@@ -201,7 +155,7 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
             m["usage"] = .object(u)
         } else {
             m["stop_reason"] = .string(stopReason)
-            m["usage"] = .object(MessagesOutput.usage(usage))
+            m["usage"] = .object(MessagesOutput.usage(state.usage))
         }
         return m
     }
@@ -227,9 +181,6 @@ public struct MessagesStreamEncoder: InboundStreamEncoder {
 
     /// One event: `event: <type>` and the data object with `type` first.
     mutating func emit(_ type: String, _ fields: JSONObject, into out: inout [UInt8]) {
-        var o = JSONObject()
-        o.appendUnique("type", .string(type))
-        for e in fields { o.appendUnique(e.key, e.value) }
-        out += SSE.event(type, o)
+        out += SSE.event(type, Self.typed(type, fields))
     }
 }

@@ -24,10 +24,10 @@ extension ResponsesStreamEncoder {
                 entry.callID = item["call_id"]?.stringValue ?? ""
                 entry.name = item["name"]?.stringValue ?? ""
                 items.append(entry)
-                open = items.count - 1
+                state.open = items.count - 1
             }
         case "response.content_part.added":
-            if let i = open, items[i].kind == .message {
+            if let i = state.open, items[i].kind == .message {
                 if raw["part"]?["type"]?.stringValue == "refusal" {
                     items[i].refusal = ""
                 } else {
@@ -35,22 +35,22 @@ extension ResponsesStreamEncoder {
                 }
             }
         case "response.output_text.delta":
-            if let i = open { items[i].text = (items[i].text ?? "") + (raw["delta"]?.stringValue ?? "") }
+            if let i = state.open { items[i].text = (items[i].text ?? "") + (raw["delta"]?.stringValue ?? "") }
         case "response.refusal.delta":
-            if let i = open { items[i].refusal = (items[i].refusal ?? "") + (raw["delta"]?.stringValue ?? "") }
+            if let i = state.open { items[i].refusal = (items[i].refusal ?? "") + (raw["delta"]?.stringValue ?? "") }
         case "response.content_part.done":
-            if let i = open, let part = raw["part"] {
+            if let i = state.open, let part = raw["part"] {
                 items[i].parts.append(part)
                 items[i].text = nil
                 items[i].refusal = nil
             }
         case "response.function_call_arguments.delta":
-            if let i = open { items[i].arguments += raw["delta"]?.stringValue ?? "" }
+            if let i = state.open { items[i].arguments += raw["delta"]?.stringValue ?? "" }
         case "response.output_item.done":
             let index = raw["output_index"]?.intValue
             if let i = items.firstIndex(where: { $0.outputIndex == index }) {
                 items[i].final = raw["item"]
-                if open == i { open = nil }
+                if state.open == i { state.open = nil }
             }
         case "response.completed", "response.incomplete":
             completed = raw["response"]?.objectValue

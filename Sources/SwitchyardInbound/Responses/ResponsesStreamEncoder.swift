@@ -15,7 +15,7 @@ public import SwitchyardCore
 /// unified deltas, continuing the same numbering, items and envelope.
 ///
 /// Pure: events in, bytes out; `finalBody` is the completed `response` object.
-public struct ResponsesStreamEncoder: InboundStreamEncoder {
+public struct ResponsesStreamEncoder: SplicingStreamEncoder {
     struct Item: Sendable {
         enum Kind: Sendable { case message, functionCall, other }
         var kind: Kind
@@ -32,65 +32,27 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
         var final: JSON?
     }
 
-    let context: AnswerContext
-    var model: String
     var sequence = 0
-    var started = false
-    /// The upstream's own lifecycle events are being forwarded.
-    var native = false
     /// The `response` object of the upstream's `response.created` (native streams).
     var upstreamResponse: JSONObject?
     var items: [Item] = []
-    /// Index into `items` of the item still open, if any.
-    var open: Int?
-    /// Unified tool-call index → index into `items`.
-    var calls: [Int: Int] = [:]
-    var finish: FinishReason?
     var completed: JSONObject?
-    public private(set) var usage: Usage?
-    public private(set) var failure: APIError?
+    var ended: Bool { completed != nil }
+
+    var state: SplicingState
 
     public init(context: AnswerContext) {
-        self.context = context
-        self.model = context.model
+        self.state = SplicingState(context: context)
     }
 
     public var finalBody: [UInt8]? {
-        guard failure == nil, let completed else { return nil }
+        guard state.failure == nil, let completed else { return nil }
         return JSON.object(completed).serialized()
-    }
-
-    public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
-        self.model = model
-        var out: [UInt8] = []
-        for event in events {
-            switch event {
-            case .choices(let deltas, let raw):
-                if let raw, native || !started {
-                    native = true
-                    started = true
-                    forward(raw.object, into: &out)
-                } else {
-                    if !started { start(into: &out) }
-                    for d in deltas { apply(d, into: &out) }
-                }
-            case .usage(let u, _):
-                usage = u
-            case .done:
-                guard completed == nil else { continue }
-                if !started { start(into: &out) }
-                complete(into: &out)
-            case .error(let e):
-                out += fail(e.apiError)
-                failure = e.apiError
-            }
-        }
-        return out
     }
 
     public mutating func fail(_ error: APIError) -> [UInt8] {
         var out: [UInt8] = []
-        if !started { start(into: &out) }
+        if !state.started { start(into: &out) }
         var response = envelope(status: "failed", error: error)
         response["output"] = .array(items.map { $0.final ?? itemJSON($0, status: "incomplete") })
         emit("response.failed", ["response": .object(response)], into: &out)
@@ -100,18 +62,10 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
     // MARK: Written events
 
     mutating func start(into out: inout [UInt8]) {
-        started = true
+        state.started = true
         let response = envelope(status: "in_progress")
         emit("response.created", ["response": .object(response)], into: &out)
         emit("response.in_progress", ["response": .object(response)], into: &out)
-    }
-
-    mutating func apply(_ d: ChoiceDelta, into out: inout [UInt8]) {
-        guard d.index == 0 else { return }
-        if let text = d.content, !text.isEmpty { appendText(text, refusal: false, into: &out) }
-        if let text = d.refusal, !text.isEmpty { appendText(text, refusal: true, into: &out) }
-        for call in d.toolCalls { applyCall(call, into: &out) }
-        if let f = d.finishReason { finish = f }
     }
 
     mutating func appendText(_ text: String, refusal: Bool, into out: inout [UInt8]) {
@@ -144,47 +98,42 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
 
     /// The open message item, opening one (and closing a function call) when needed.
     mutating func openMessage(into out: inout [UInt8]) -> Int {
-        if let i = open, items[i].kind == .message { return i }
+        if let i = state.open, items[i].kind == .message { return i }
         closeOpen(into: &out)
+        return openItem(.message, prefix: "msg", into: &out) { _ in }
+    }
+
+    mutating func openCall(_ call: ToolCallDelta, into out: inout [UInt8]) -> Int {
+        openItem(.functionCall, prefix: "fc", into: &out) { item in
+            item.callID = call.id ?? "call_\(item.outputIndex)"
+            item.name = call.name ?? ""
+        }
+    }
+
+    /// Adds an item at the next output index as the open one, announces it, and returns its index
+    /// in `items`.
+    mutating func openItem(
+        _ kind: Item.Kind, prefix: String, into out: inout [UInt8], _ fill: (inout Item) -> Void
+    ) -> Int {
         let index = nextOutputIndex
-        let item = Item(
-            kind: .message, id: ResponsesOutput.itemID("msg", responseID: responseID, outputIndex: index),
+        var item = Item(
+            kind: kind, id: ResponsesOutput.itemID(prefix, responseID: responseID, outputIndex: index),
             outputIndex: index)
+        fill(&item)
         items.append(item)
-        open = items.count - 1
+        state.open = items.count - 1
         emit(
             "response.output_item.added",
             ["output_index": .int(index), "item": itemJSON(item, status: "in_progress")], into: &out)
         return items.count - 1
     }
 
-    mutating func applyCall(_ call: ToolCallDelta, into out: inout [UInt8]) {
-        let i: Int
-        if let known = calls[call.index] {
-            i = known
-        } else {
-            closeOpen(into: &out)
-            let index = nextOutputIndex
-            var item = Item(
-                kind: .functionCall, id: ResponsesOutput.itemID("fc", responseID: responseID, outputIndex: index),
-                outputIndex: index)
-            item.callID = call.id ?? "call_\(index)"
-            item.name = call.name ?? ""
-            items.append(item)
-            i = items.count - 1
-            calls[call.index] = i
-            open = i
-            emit(
-                "response.output_item.added",
-                ["output_index": .int(index), "item": itemJSON(item, status: "in_progress")], into: &out)
-        }
-        if let args = call.arguments, !args.isEmpty {
-            items[i].arguments += args
-            emit(
-                "response.function_call_arguments.delta",
-                ["item_id": .string(items[i].id), "output_index": .int(items[i].outputIndex), "delta": .string(args)],
-                into: &out)
-        }
+    mutating func appendArguments(_ args: String, to i: Int, into out: inout [UInt8]) {
+        items[i].arguments += args
+        emit(
+            "response.function_call_arguments.delta",
+            ["item_id": .string(items[i].id), "output_index": .int(items[i].outputIndex), "delta": .string(args)],
+            into: &out)
     }
 
     /// Closes the open text or refusal part of message `i`.
@@ -215,9 +164,7 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
         items[i].refusal = nil
     }
 
-    mutating func closeOpen(into out: inout [UInt8]) {
-        guard let i = open else { return }
-        open = nil
+    mutating func close(_ i: Int, into out: inout [UInt8]) {
         switch items[i].kind {
         case .message:
             closePart(i, into: &out)
@@ -238,10 +185,10 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
 
     mutating func complete(into out: inout [UInt8]) {
         closeOpen(into: &out)
-        let (status, reason) = ResponsesOutput.status(finish)
+        let (status, reason) = ResponsesOutput.status(state.finish)
         var response = envelope(status: status, incompleteReason: reason)
         response["output"] = .array(items.map { $0.final ?? itemJSON($0, status: "completed") })
-        response["usage"] = usage.map(ResponsesOutput.usage) ?? .null
+        response["usage"] = state.usage.map(ResponsesOutput.usage) ?? .null
         completed = response
         emit(
             status == "completed" ? "response.completed" : "response.incomplete", ["response": .object(response)],
@@ -250,7 +197,7 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
 
     // MARK: Helpers
 
-    var responseID: String { upstreamResponse?["id"]?.stringValue ?? context.id }
+    var responseID: String { upstreamResponse?["id"]?.stringValue ?? state.context.id }
 
     var nextOutputIndex: Int { (items.map(\.outputIndex).max() ?? -1) + 1 }
 
@@ -259,9 +206,10 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
     func envelope(status: String, incompleteReason: String? = nil, error: APIError? = nil) -> JSONObject {
         var r =
             upstreamResponse
-            ?? ResponsesOutput.object(context: context, model: model, status: status, output: [], usage: nil)
+            ?? ResponsesOutput.object(
+                context: state.context, model: state.model, status: status, output: [], usage: nil)
         r["status"] = .string(status)
-        r["model"] = .string(model)
+        r["model"] = .string(state.model)
         r["incomplete_details"] = incompleteReason.map { ["reason": .string($0)] } ?? .null
         if status != "completed" { r["completed_at"] = .null }
         if let error {
@@ -295,9 +243,7 @@ public struct ResponsesStreamEncoder: InboundStreamEncoder {
 
     /// The event `type`: `{"type": type, …fields, "sequence_number": sequence}`, framed.
     static func event(_ type: String, _ fields: JSONObject, sequence: Int) -> [UInt8] {
-        var o = JSONObject()
-        o.appendUnique("type", .string(type))
-        for e in fields { o.appendUnique(e.key, e.value) }
+        var o = typed(type, fields)
         o.appendUnique("sequence_number", .int(sequence))
         return SSE.event(type, o)
     }

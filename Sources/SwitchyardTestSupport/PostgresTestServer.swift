@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The PostgreSQL server the suites share: `$SWITCHYARD_TEST_POSTGRES_URL` when set (`scripts/test`
+/// starts one with `scripts/test-postgres run` and sets it), else a throwaway server this test
+/// process starts once with `scripts/test-postgres start`, which stops it when the process exits.
+///
+/// Nothing is mocked: the tests talk to a real server on loopback. When none can be started (no
+/// PostgreSQL installed, run by hand), the PostgreSQL cases are skipped with `reason`; with
+/// `$SWITCHYARD_TEST_POSTGRES_REQUIRED` set (as `scripts/test` sets it), they run and fail instead.
+public enum PostgresTestServer {
+    /// The server's URL (password included), or why there is none.
+    public static let url: Result<String, Unavailable> = start()
+
+    /// Whether a missing server fails the PostgreSQL cases instead of skipping them.
+    public static var required: Bool { getenv("SWITCHYARD_TEST_POSTGRES_REQUIRED").map { String(cString: $0) } == "1" }
+
+    /// Whether the PostgreSQL cases run: a server is there, or one is required (and its absence fails them).
+    public static var enabled: Bool {
+        if case .success = url { return true }
+        if required { return true }
+        print("note: PostgreSQL cases skipped: \(reason ?? "")")
+        return false
+    }
+
+    /// Why there is no server, for skip messages.
+    public static var reason: String? {
+        if case .failure(let problem) = url { return problem.description }
+        return nil
+    }
+
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
+
+    private static func start() -> Result<String, Unavailable> {
+        if let value = getenv("SWITCHYARD_TEST_POSTGRES_URL"), value.pointee != 0 {
+            return .success(String(cString: value))
+        }
+        return startServer(watching: getpid())
+    }
+
+    /// Starts a server of its own (for a test that stops it) and returns its URL; the server is
+    /// stopped and its directory removed within about a second of process `pid` exiting.
+    public static func startServer(watching pid: Int32, file: String = #filePath) -> Result<String, Unavailable> {
+        let root = file.firstRange(of: "/Sources/SwitchyardTestSupport/").map { String(file[..<$0.lowerBound]) } ?? "."
+        let script = root + "/scripts/test-postgres"
+        guard access(script, X_OK) == 0 else {
+            return .failure(Unavailable(description: "\(script) not found; set SWITCHYARD_TEST_POSTGRES_URL"))
+        }
+        // popen waits for the script, which returns once the server accepts connections; the
+        // server's watcher is detached and stops it when this process has exited.
+        guard let pipe = popen("'\(script)' start --watch \(pid) 2>&1", "r") else {
+            return .failure(Unavailable(description: "could not run \(script) (errno \(errno))"))
+        }
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, pipe)
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        let status = pclose(pipe)
+        let text = String(decoding: output, as: UTF8.self)
+        let lines = text.split(separator: "\n")
+        guard status == 0, let url = lines.last(where: { $0.hasPrefix("postgres://") }) else {
+            return .failure(
+                Unavailable(
+                    description:
+                        "scripts/test-postgres could not start a server: \(lines.suffix(3).joined(separator: " / "))"))
+        }
+        return .success(String(url))
+    }
+}

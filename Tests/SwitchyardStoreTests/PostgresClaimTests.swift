@@ -1,0 +1,190 @@
+import SwitchyardCore
+import SwitchyardTasks
+import SwitchyardTestSupport
+import Testing
+
+@testable import SwitchyardStore
+
+/// Several processes on one PostgreSQL store, each a `PostgresStore` with its own instance id and
+/// connections: who runs a task, and what happens when its process dies.
+@Suite(.enabled(if: PostgresTestServer.enabled, "needs a PostgreSQL server (scripts/test-postgres)"))
+struct PostgresClaimTests {
+    /// A task planned with steps s1, s2, s3 and left `executing`.
+    private func plannedTask(_ store: PostgresStore, id: String = "t1") async throws {
+        _ = try await store.createTask(id: id, owner: "alice", agent: "a")
+        try await store.transition(
+            taskID: id, event: .start,
+            stepUpdates: [.plan([PlannedStep(id: "s1"), PlannedStep(id: "s2"), PlannedStep(id: "s3")])])
+        try await store.transition(taskID: id, event: .plan)
+    }
+
+    @Test func oneProcessAtATimeAndATakeOverAfterTheLeaseResumesFromTheLastCheckpoint() async throws {
+        let clock = ManualClock()
+        try await withPostgresSchema { url in
+            let a = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
+            let b = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
+            defer {
+                a.close()
+                b.close()
+            }
+            try await plannedTask(a)
+            #expect(try await a.claim(taskID: "t1"))
+            #expect(try await !b.claim(taskID: "t1"), "A holds a live claim")
+            #expect(try await a.claim(taskID: "t1"), "the holder may claim again")
+
+            // A runs s1 to its checkpoint and starts s2, then dies (no release, no renewal).
+            try await a.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s1")])
+            try await a.transition(
+                taskID: "t1", event: .stepDone,
+                stepUpdates: [.finish(stepID: "s1", outcome: StepOutcome(state: .completed, output: "one"))])
+            try await a.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s2")])
+
+            let refused = await storeError {
+                try await b.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s3")])
+            }
+            #expect(refused?.kind == .rejected, "a step of a task another process holds cannot be started")
+            #expect(try await b.resumableTasks().isEmpty)
+
+            clock.advance(milliseconds: 599_999)
+            #expect(try await !b.claim(taskID: "t1"))
+            clock.advance(milliseconds: 1)
+            #expect(try await b.resumableTasks().map(\.id) == ["t1"])
+            #expect(try await b.claim(taskID: "t1"), "A's lease expired")
+
+            let snapshot = try #require(try await b.task(id: "t1", owner: "alice"))
+            #expect(snapshot.steps.map(\.state) == [.completed, .pending, .pending], "s1 stays done, s2 goes back")
+            #expect(snapshot.steps[0].output == "one" && snapshot.steps[1].attempts == 1)
+            let requeued = try await b.events(taskID: "t1").last
+            #expect(requeued?.type == "step.requeued")
+            #expect(requeued?.data == ["step_id": "s2", "attempts": 1, "reason": "lease_expired"])
+
+            // A comes back from its stall: its late checkpoint is refused, B's work stands.
+            try await b.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s2")])
+            let late = await storeError {
+                try await a.transition(
+                    taskID: "t1", event: .stepDone,
+                    stepUpdates: [.finish(stepID: "s2", outcome: StepOutcome(state: .completed, output: "A's"))])
+            }
+            #expect(late?.kind == .rejected)
+            try await b.transition(
+                taskID: "t1", event: .stepDone,
+                stepUpdates: [.finish(stepID: "s2", outcome: StepOutcome(state: .completed, output: "B's"))])
+            let after = try #require(try await b.task(id: "t1", owner: "alice"))
+            #expect(after.steps.map(\.output) == ["one", "B's", nil])
+            #expect(after.steps[1].attempts == 2)
+        }
+    }
+
+    @Test func pauseResumeAndCancelApplyFromAnyProcessAndAReleaseReportsAResume() async throws {
+        let clock = ManualClock()
+        try await withPostgresSchema { url in
+            let a = try await PostgresStore(url: url, configuration: clock.postgres(instance: "A"))
+            let b = try await PostgresStore(url: url, configuration: clock.postgres(instance: "B"))
+            defer {
+                a.close()
+                b.close()
+            }
+            try await plannedTask(a)
+            #expect(try await a.claim(taskID: "t1"))
+            try await a.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s1")])
+            // B pauses and resumes while A's step runs: no effect on A's claim, B cannot start it twice.
+            #expect(try await b.transition(taskID: "t1", owner: "alice", event: .pause).state == .paused)
+            #expect(try await b.transition(taskID: "t1", owner: "alice", event: .resume).state == .executing)
+            #expect(try await !b.claim(taskID: "t1"))
+            try await a.transition(
+                taskID: "t1", event: .stepDone,
+                stepUpdates: [.finish(stepID: "s1", outcome: StepOutcome(state: .completed, output: "x"))])
+            // A paused after the checkpoint and B resumed before A let go: the release says so.
+            try await b.transition(taskID: "t1", owner: "alice", event: .pause)
+            try await b.transition(taskID: "t1", owner: "alice", event: .resume)
+            #expect(try await a.releaseClaim(taskID: "t1") == .executing)
+            #expect(try await b.claim(taskID: "t1"))
+            #expect(try await b.transition(taskID: "t1", owner: "alice", event: .cancel).state == .cancelled)
+            #expect(try await b.releaseClaim(taskID: "t1") == .cancelled)
+            #expect(try await !a.claim(taskID: "t1"), "a cancelled task is claimed by nobody")
+        }
+    }
+
+    @Test func concurrentClaimsOfAvailableTasksNeverOverlap() async throws {
+        let clock = ManualClock()
+        try await withPostgresSchema { url in
+            let stores = try await [
+                PostgresStore(url: url, configuration: clock.postgres(instance: "A")),
+                PostgresStore(url: url, configuration: clock.postgres(instance: "B")),
+                PostgresStore(url: url, configuration: clock.postgres(instance: "C")),
+            ]
+            defer { for store in stores { store.close() } }
+            for i in 0..<30 { try await plannedTask(stores[0], id: "t\(i)") }
+            let claimed = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
+                for (index, store) in stores.enumerated() {
+                    group.addTask {
+                        var mine: [String] = []
+                        while true {
+                            let batch = try await store.claimAvailable(limit: 4)
+                            if batch.isEmpty { return (index, mine) }
+                            mine += batch.map(\.id)
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int: [String]]()) { $0[$1.0] = $1.1 }
+            }
+            let all = claimed.values.flatMap { $0 }
+            #expect(all.count == 30 && Set(all).count == 30, "every task claimed exactly once: \(claimed)")
+            for (index, ids) in claimed { #expect(stores[index].claimedTasks == Set(ids)) }
+            #expect(try await stores[0].claimAvailable(limit: 10).isEmpty)
+        }
+    }
+
+    @Test func theKeeperRenewsHeldClaimsAndAShutdownReleasesThem() async throws {
+        let clock = ManualClock()
+        try await withPostgresSchema { url in
+            let a = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
+            let b = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
+            defer {
+                a.close()
+                b.close()
+            }
+            try await plannedTask(a, id: "t1")
+            try await plannedTask(a, id: "t2")
+            #expect(try await a.claim(taskID: "t1"))
+            #expect(try await a.claim(taskID: "t2"))
+            #expect(try await a.releaseClaim(taskID: "t2") == .executing)
+            clock.advance(milliseconds: 480_000)
+            #expect(try await a.renewClaims() == ["t1"], "only what A still holds")
+            clock.advance(milliseconds: 480_000)
+            #expect(try await !b.claim(taskID: "t1"), "renewed 8 min ago for 10")
+            #expect(try await b.claim(taskID: "t2"), "released")
+            try await a.releaseAllClaims()
+            #expect(try await b.claim(taskID: "t1"), "released at shutdown: no wait for the lease")
+            #expect(a.claimedTasks.isEmpty)
+            #expect(try await a.renewClaims().isEmpty)
+        }
+    }
+
+    @Test func resumeAfterRestartListsOnlyTasksNoLiveProcessHolds() async throws {
+        let clock = ManualClock()
+        try await withPostgresSchema { url in
+            let a = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
+            let b = try await PostgresStore(
+                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
+            defer {
+                a.close()
+                b.close()
+            }
+            try await plannedTask(a, id: "held")
+            try await plannedTask(a, id: "free")
+            #expect(try await a.claim(taskID: "held"))
+            try await a.transition(taskID: "held", event: nil, stepUpdates: [.start(stepID: "s1")])
+            let points = try await b.resumeAfterRestart()
+            #expect(points.map(\.task.id) == ["free"])
+            #expect(points.first?.nextStep?.stepID == "s1")
+            let held = try #require(try await b.task(id: "held", owner: "alice"))
+            #expect(held.steps[0].state == .running, "another live process's step in flight is left alone")
+        }
+    }
+}
