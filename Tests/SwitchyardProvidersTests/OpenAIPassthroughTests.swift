@@ -1,6 +1,7 @@
 import SwitchyardCore
-import SwitchyardProviders
 import Testing
+
+@testable import SwitchyardProviders
 
 /// A Chat Completions passthrough forwards the client's bytes with only `model` replaced, and
 /// reads an answer without building it: profiling found the tree round trip of every body a
@@ -91,5 +92,74 @@ import Testing
         #expect(raw["x_new"] == 1)
         #expect(u.totalTokens == 5 && uraw.bytes == Array(usage.utf8))
         #expect(events[2] == .done)
+    }
+
+    /// Chunk `choices` of every shape the skim reads, and of shapes it leaves to the parsed tree.
+    static let choices: [(text: String, skimmed: Bool)] = [
+        (
+            #"[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]"#,
+            true
+        ),
+        (#"[ {"index":0,"delta":{"content":"caf\u00e9 \ud83d\ude00 \"q\"\n"},"finish_reason":null} ]"#, true),
+        (#"[{"index":2,"delta":{},"finish_reason":"stop"}]"#, true),
+        (#"[{"index":1.0,"finish_reason":"weird"}]"#, true),
+        (#"[{"index":-3,"delta":{"content":"a","content":"b","role":null}}]"#, true),
+        (
+            #"[{"\u0069ndex":4,"delta":{"con\u0074ent":"esc","refusal":"no"},"finish_reason":"length","x":[1,{"y":2}]}]"#,
+            true
+        ),
+        (#"[{"index":"0","delta":{"content":7,"refusal":false},"finish_reason":1}]"#, true),
+        (#"[{}]"#, true),
+        (
+            #"[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t","function":{"name":"f","arguments":"{}"}}]}}]"#,
+            false
+        ),
+        (#"[{"index":0,"delta":{"tool_calls":null,"content":"x"}}]"#, false),
+        (#"[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]"#, false),
+        (#"[{"index":0,"delta":null,"finish_reason":"stop"}]"#, false),
+        (#"[{"index":0,"delta":"text"}]"#, false),
+        (#"[1]"#, false), (#"[]"#, false), (#"[ ]"#, false), (#"{"index":0}"#, false), (#""x""#, false),
+    ]
+
+    @Test func aSkimmedChoiceReadsAsTheParsedOne() throws {
+        for (text, skimmed) in Self.choices {
+            let bytes = Array(text.utf8)
+            let skim = bytes.withUnsafeBufferPointer { OpenAIStreamDecoder.skimmedChoice($0) }
+            #expect((skim != nil) == skimmed, "\(text)")
+            guard let skim else { continue }
+            let tree = try JSON.parse(bytes).arrayValue?.map(OpenAIStreamDecoder.delta(of:))
+            #expect([skim] == tree, "\(text)")
+        }
+    }
+
+    @Test func chunksDecodeAsTheirParsedChoicesSay() throws {
+        for (text, _) in Self.choices {
+            let chunk = #"{"id":"c1","choices":"# + text + "}"
+            var decoder = OpenAIStreamDecoder()
+            let events = decoder.feed(Array("data: \(chunk)\n\n".utf8))
+            let expected = try JSON.parse(Array(text.utf8)).arrayValue?.map(OpenAIStreamDecoder.delta(of:)) ?? []
+            if expected.isEmpty {
+                #expect(events.isEmpty, "\(text)")
+            } else {
+                guard case .choices(let deltas, let raw?) = events.first, events.count == 1 else {
+                    Issue.record("unexpected events \(events) for \(text)")
+                    continue
+                }
+                #expect(deltas == expected, "\(text)")
+                #expect(raw.bytes == Array(chunk.utf8))
+            }
+            #expect(decoder.isComplete == expected.contains { $0.finishReason != nil }, "\(text)")
+        }
+        // A chunk that is not valid JSON inside its choice is still counted malformed, not read.
+        var decoder = OpenAIStreamDecoder()
+        let bad = [
+            #"{"choices":[{"index":0,"delta":{"content":"a"}]}"#,
+            #"{"choices":[{"index":0,"delta":{"content":"\x"}}]}"#,
+            #"{"choices":[{"index":0,"delta":{"content":"a"}}],}"#,
+            #"{"choices":[{"index":0,"delta":{"content":"a"} "x":1}]}"#,
+        ]
+        let events = decoder.feed(Array(bad.map { "data: \($0)\n\n" }.joined().utf8))
+        #expect(events.isEmpty)
+        #expect(decoder.malformedEvents == bad.count)
     }
 }

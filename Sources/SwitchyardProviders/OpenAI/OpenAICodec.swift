@@ -169,7 +169,8 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
     public var isComplete: Bool { !finished.isEmpty && open.isSubset(of: finished) }
 
     /// One chunk. It is skimmed (checked, and `error`, `choices` and `usage` located) and only
-    /// those members are parsed; a passthrough forwards the chunk's own bytes. Text that is not
+    /// those members are parsed, a single choice without tool calls not even into a tree
+    /// (`skimmedChoice`); a passthrough forwards the chunk's own bytes. Text that is not
     /// valid UTF-8 takes the old way, through a repaired `String`, so such chunks are read as before.
     public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
         if m.dataIs("[DONE]") {
@@ -177,27 +178,38 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
             return
         }
         let bytes = m.bytes
-        let skimmed: (error: JSON?, choices: JSON?, usage: JSON?)? = bytes.withUnsafeBufferPointer { b in
-            guard let members = try? JSON.members(of: b) else { return nil }
-            func value(_ name: StaticString) -> JSON? {
-                members.last(named: name, in: b).flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0.value])) }
+        // `deltas` is set when the chunk's one choice was read from its bytes (`skimmedChoice`);
+        // otherwise `choices` is parsed and read below.
+        let skimmed: (error: JSON?, choices: JSON?, deltas: [ChoiceDelta]?, usage: JSON?)? =
+            bytes.withUnsafeBufferPointer { b in
+                guard let members = try? JSON.members(of: b) else { return nil }
+                func value(_ name: StaticString) -> JSON? {
+                    members.last(named: name, in: b).flatMap {
+                        try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0.value]))
+                    }
+                }
+                let error = value("error")
+                var deltas: [ChoiceDelta]? = nil
+                if error == nil, let c = members.last(named: "choices", in: b) {
+                    deltas = Self.skimmedChoice(UnsafeBufferPointer(rebasing: b[c.value])).map { [$0] }
+                }
+                return (error, deltas == nil ? value("choices") : nil, deltas, value("usage"))
             }
-            return (value("error"), value("choices"), value("usage"))
-        }
         let raw: RawChunk
         let error: JSON?
         let choicesValue: JSON?
+        let skimmedDeltas: [ChoiceDelta]?
         let usageValue: JSON?
         if let skimmed {
             raw = RawChunk(bytes: bytes)
-            (error, choicesValue, usageValue) = skimmed
+            (error, choicesValue, skimmedDeltas, usageValue) = skimmed
         } else {
             guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
                 malformedEvents += 1
                 return
             }
             raw = RawChunk(o)
-            (error, choicesValue, usageValue) = (o["error"], o["choices"], o["usage"])
+            (error, choicesValue, skimmedDeltas, usageValue) = (o["error"], o["choices"], nil, o["usage"])
         }
         if let e = error, case .object = e {
             let codec = OpenAICodec()
@@ -207,33 +219,97 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
             out.append(.error(err))
             return
         }
-        let choices = choicesValue?.arrayValue ?? []
-        if !choices.isEmpty {
-            var deltas: [ChoiceDelta] = []
-            deltas.reserveCapacity(choices.count)
-            for c in choices {
-                let index = c["index"]?.intValue ?? 0
-                open.insert(index)
-                let d = c["delta"]
-                var delta = ChoiceDelta(index: index, role: d?["role"] != nil, content: d?["content"]?.stringValue)
-                delta.refusal = d?["refusal"]?.stringValue
-                for t in d?["tool_calls"]?.arrayValue ?? [] {
-                    delta.toolCalls.append(
-                        ToolCallDelta(
-                            index: t["index"]?.intValue ?? 0, id: t["id"]?.stringValue,
-                            name: t["function"]?["name"]?.stringValue,
-                            arguments: t["function"]?["arguments"]?.stringValue))
-                }
-                if let f = c["finish_reason"]?.stringValue {
-                    delta.finishReason = FinishReason(rawValue: f) ?? .stop
-                    finished.insert(index)
-                }
-                deltas.append(delta)
+        let deltas = skimmedDeltas ?? (choicesValue?.arrayValue ?? []).map(Self.delta(of:))
+        if !deltas.isEmpty {
+            for d in deltas {
+                open.insert(d.index)
+                if d.finishReason != nil { finished.insert(d.index) }
             }
             out.append(.choices(deltas, raw: keepRaw ? raw : nil))
         }
         if let usage = Usage(openAI: usageValue) {
-            out.append(.usage(usage, raw: choices.isEmpty && keepRaw ? raw : nil))
+            out.append(.usage(usage, raw: deltas.isEmpty && keepRaw ? raw : nil))
+        }
+    }
+
+    /// One element of `choices` read from its parsed value.
+    static func delta(of c: JSON) -> ChoiceDelta {
+        let d = c["delta"]
+        var delta = ChoiceDelta(
+            index: c["index"]?.intValue ?? 0, role: d?["role"] != nil, content: d?["content"]?.stringValue)
+        delta.refusal = d?["refusal"]?.stringValue
+        for t in d?["tool_calls"]?.arrayValue ?? [] {
+            delta.toolCalls.append(
+                ToolCallDelta(
+                    index: t["index"]?.intValue ?? 0, id: t["id"]?.stringValue,
+                    name: t["function"]?["name"]?.stringValue,
+                    arguments: t["function"]?["arguments"]?.stringValue))
+        }
+        if let f = c["finish_reason"]?.stringValue { delta.finishReason = FinishReason(rawValue: f) ?? .stop }
+        return delta
+    }
+
+    /// The delta of a `choices` array holding exactly one object whose `delta` is an object
+    /// without `tool_calls` (nearly every chunk), read from the checked bytes: only the values
+    /// the delta keeps are parsed, so no tree of the choice is built (it was the largest cost of
+    /// a forwarded stream). nil for any other shape, which `delta(of:)` reads from the parsed
+    /// array; both read a member's last occurrence, as `JSON.parse` does, so they agree.
+    static func skimmedChoice(_ b: UnsafeBufferPointer<UInt8>) -> ChoiceDelta? {
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        guard b.count > 2, b[0] == UInt8(ascii: "["), b[b.count - 1] == UInt8(ascii: "]") else { return nil }
+        var lower = 1
+        var upper = b.count - 1
+        while lower < upper, isSpace(b[lower]) { lower += 1 }
+        while upper > lower, isSpace(b[upper - 1]) { upper -= 1 }
+        // One element only: a second one makes the text after the first trailing garbage.
+        let element = UnsafeBufferPointer(rebasing: b[lower..<upper])
+        guard element.first == UInt8(ascii: "{"), let choice = try? JSON.members(of: element) ?? nil else { return nil }
+        func value(_ name: StaticString, in members: [JSONMember], _ text: UnsafeBufferPointer<UInt8>) -> Scalar {
+            Scalar(members.last(named: name, in: text).map { UnsafeBufferPointer(rebasing: text[$0.value]) })
+        }
+        var delta = ChoiceDelta(index: value("index", in: choice, element).intValue ?? 0)
+        if let f = value("finish_reason", in: choice, element).stringValue {
+            delta.finishReason = FinishReason(rawValue: f) ?? .stop
+        }
+        guard let d = choice.last(named: "delta", in: element) else { return delta }
+        let deltaText = UnsafeBufferPointer(rebasing: element[d.value])
+        guard deltaText.first == UInt8(ascii: "{"), let members = try? JSON.members(of: deltaText) ?? nil,
+            members.last(named: "tool_calls", in: deltaText) == nil
+        else { return nil }
+        delta.role = members.last(named: "role", in: deltaText) != nil
+        delta.content = value("content", in: members, deltaText).stringValue
+        delta.refusal = value("refusal", in: members, deltaText).stringValue
+        return delta
+    }
+
+    /// A checked member value read as `JSON.parse(text)?.stringValue` / `.intValue` would read
+    /// it, without that call's copy of the bytes for the usual cases (a string without escapes,
+    /// a short integer); anything else goes through `JSON.parse`.
+    struct Scalar {
+        let text: UnsafeBufferPointer<UInt8>?
+
+        init(_ text: UnsafeBufferPointer<UInt8>?) { self.text = text }
+
+        var stringValue: String? {
+            guard let text, text.count >= 2, text[0] == UInt8(ascii: "\"") else { return nil }
+            let inner = UnsafeBufferPointer(rebasing: text[1..<(text.count - 1)])
+            if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
+            return (try? JSON.parse(text))?.stringValue
+        }
+
+        var intValue: Int? {
+            guard let text, let first = text.first,
+                first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+            else { return nil }
+            let negative = first == UInt8(ascii: "-")
+            let digits = UnsafeBufferPointer(rebasing: text[(negative ? 1 : 0)...])
+            if !digits.isEmpty, digits.count <= 18,
+                digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+            {
+                let n = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                return negative ? -n : n
+            }
+            return (try? JSON.parse(text))?.intValue
         }
     }
 }
