@@ -18,17 +18,25 @@ struct PostgresClaimTests {
         try await store.transition(taskID: id, event: .plan)
     }
 
-    @Test func oneProcessAtATimeAndATakeOverAfterTheLeaseResumesFromTheLastCheckpoint() async throws {
-        let clock = ManualClock()
+    /// Runs `body` with the stores of two processes, A and B, on one fresh schema and `clock`, each
+    /// with leases of `lease`; both are closed afterwards.
+    private func withProcessesAB(
+        clock: ManualClock, lease: Duration = .seconds(15), _ body: (PostgresStore, PostgresStore) async throws -> Void
+    ) async throws {
         try await withPostgresSchema { url in
-            let a = try await PostgresStore(
-                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
-            let b = try await PostgresStore(
-                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
+            let a = try await PostgresStore(url: url, configuration: clock.postgres(instance: "A", lease: lease))
+            let b = try await PostgresStore(url: url, configuration: clock.postgres(instance: "B", lease: lease))
             defer {
                 a.close()
                 b.close()
             }
+            try await body(a, b)
+        }
+    }
+
+    @Test func oneProcessAtATimeAndATakeOverAfterTheLeaseResumesFromTheLastCheckpoint() async throws {
+        let clock = ManualClock()
+        try await withProcessesAB(clock: clock, lease: .seconds(600)) { a, b in
             try await plannedTask(a)
             #expect(try await a.claim(taskID: "t1"))
             #expect(try await !b.claim(taskID: "t1"), "A holds a live claim")
@@ -79,13 +87,7 @@ struct PostgresClaimTests {
 
     @Test func pauseResumeAndCancelApplyFromAnyProcessAndAReleaseReportsAResume() async throws {
         let clock = ManualClock()
-        try await withPostgresSchema { url in
-            let a = try await PostgresStore(url: url, configuration: clock.postgres(instance: "A"))
-            let b = try await PostgresStore(url: url, configuration: clock.postgres(instance: "B"))
-            defer {
-                a.close()
-                b.close()
-            }
+        try await withProcessesAB(clock: clock) { a, b in
             try await plannedTask(a)
             #expect(try await a.claim(taskID: "t1"))
             try await a.transition(taskID: "t1", event: nil, stepUpdates: [.start(stepID: "s1")])
@@ -139,15 +141,7 @@ struct PostgresClaimTests {
 
     @Test func theKeeperRenewsHeldClaimsAndAShutdownReleasesThem() async throws {
         let clock = ManualClock()
-        try await withPostgresSchema { url in
-            let a = try await PostgresStore(
-                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
-            let b = try await PostgresStore(
-                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
-            defer {
-                a.close()
-                b.close()
-            }
+        try await withProcessesAB(clock: clock, lease: .seconds(600)) { a, b in
             try await plannedTask(a, id: "t1")
             try await plannedTask(a, id: "t2")
             #expect(try await a.claim(taskID: "t1"))
@@ -167,15 +161,7 @@ struct PostgresClaimTests {
 
     @Test func resumeAfterRestartListsOnlyTasksNoLiveProcessHolds() async throws {
         let clock = ManualClock()
-        try await withPostgresSchema { url in
-            let a = try await PostgresStore(
-                url: url, configuration: clock.postgres(instance: "A", lease: .seconds(600)))
-            let b = try await PostgresStore(
-                url: url, configuration: clock.postgres(instance: "B", lease: .seconds(600)))
-            defer {
-                a.close()
-                b.close()
-            }
+        try await withProcessesAB(clock: clock, lease: .seconds(600)) { a, b in
             try await plannedTask(a, id: "held")
             try await plannedTask(a, id: "free")
             #expect(try await a.claim(taskID: "held"))
