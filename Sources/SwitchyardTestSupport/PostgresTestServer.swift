@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+public import SwitchyardCore
 #endif
 
 /// The PostgreSQL server the suites share: `$SWITCHYARD_TEST_POSTGRES_URL` when set (`scripts/test`
@@ -12,6 +13,18 @@ import Glibc
 public enum PostgresTestServer {
     /// The server's URL (password included), or why there is none.
     public static let url: Result<String, Unavailable> = start()
+
+    /// The server as a parsed `StoreURL`, or why there is none (a URL that does not parse counts as
+    /// none).
+    public static func storeURL() throws(Unavailable) -> StoreURL {
+        switch url {
+        case .success(let text):
+            guard case .success(let parsed) = StoreURL.parse(text) else { throw Unavailable(description: "bad URL") }
+            return parsed
+        case .failure(let problem):
+            throw problem
+        }
+    }
 
     /// Whether a missing server fails the PostgreSQL cases instead of skipping them.
     public static var required: Bool { getenv("SWITCHYARD_TEST_POSTGRES_REQUIRED").map { String(cString: $0) } == "1" }

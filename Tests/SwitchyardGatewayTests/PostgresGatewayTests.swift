@@ -15,14 +15,7 @@ import Testing
 struct PostgresGatewayTests {
     static func yaml(mockPort: Int) -> String {
         """
-        listen: 127.0.0.1:0
-        health_check_ms: 0
-        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
-        providers:
-          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(mockPort)/v1", api_key_env: TEST_PROVIDER_KEY}
-        models:
-          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        \(smartModelYAML(mockPort: mockPort))
         store: {url_env: TEST_DATABASE_URL, lease_ms: 2000}
         """
     }
@@ -31,10 +24,7 @@ struct PostgresGatewayTests {
     /// returned (a failed test leaves it for the server's removal, to be looked at).
     static func withSchema(_ body: (StoreURL) async throws -> Void) async throws {
         try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
-        guard case .success(let text) = PostgresTestServer.url, case .success(let server) = StoreURL.parse(text) else {
-            Issue.record("no PostgreSQL server")
-            return
-        }
+        let server = try PostgresTestServer.storeURL()
         let schema = "g_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         try await body(try await PostgresStore.createScratchSchema(url: server, name: schema))
         try? await PostgresStore.dropScratchSchema(url: server, name: schema)

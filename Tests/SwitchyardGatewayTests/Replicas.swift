@@ -28,9 +28,7 @@ final class Replicas: Sendable {
         extraYAML: String = "", arguments: [String] = []
     ) async throws {
         let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
-        guard case .success(let text) = PostgresTestServer.url, case .success(let server) = StoreURL.parse(text) else {
-            throw SwitchyardProcess.SpawnError(description: "no PostgreSQL server")
-        }
+        let server = try PostgresTestServer.storeURL()
         self.server = server
         schema = "r_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         url = try await PostgresStore.createScratchSchema(url: server, name: schema)
@@ -38,14 +36,7 @@ final class Replicas: Sendable {
         client = try CurlUpstream()
         observer = try await PostgresStore(url: url, configuration: .init(poolSize: 1, listen: false))
         try """
-        listen: 127.0.0.1:0
-        health_check_ms: 0
-        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}, {name: \(OtherKey.name), key_env: TEST_OTHER_KEY}]}
-        providers:
-          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(upstreamPort)/v1", api_key_env: TEST_PROVIDER_KEY}
-        models:
-          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        \(smartModelYAML(mockPort: upstreamPort, otherKey: true))
         store: \(store)
         tasks: {workers: 2}
         shutdown_grace_ms: 2000

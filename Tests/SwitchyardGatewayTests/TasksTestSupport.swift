@@ -54,20 +54,29 @@ final class GatedLLM: Sendable {
     func stop() { server.stop() }
 }
 
+/// The configuration lines task tests share: `listen` on port 0, no health checks, the client key
+/// `tests` (and `other` with `otherKey`), one model `smart` on the OpenAI mock at `mockPort`, and
+/// quick retries. Callers add their store and the rest.
+func smartModelYAML(mockPort: Int, otherKey: Bool = false) -> String {
+    let other = otherKey ? ", {name: \(OtherKey.name), key_env: TEST_OTHER_KEY}" : ""
+    return """
+        listen: 127.0.0.1:0
+        health_check_ms: 0
+        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}\(other)]}
+        providers:
+          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(mockPort)/v1", api_key_env: TEST_PROVIDER_KEY}
+        models:
+          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
+        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        """
+}
+
 /// Task tests' gateway: two client keys (`tests`, `other`), a fresh store under /tmp (or `storePath`).
 func startTaskGateway(
     mock: MockHTTPServer, storePath: String? = nil, workers: Int = 4
 ) async throws -> GatewayHarness {
-    let base = "http://127.0.0.1:\(mock.port)"
     let text = """
-        listen: 127.0.0.1:0
-        health_check_ms: 0
-        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}, {name: \(OtherKey.name), key_env: TEST_OTHER_KEY}]}
-        providers:
-          - {name: openai, kind: openai, base_url: "\(base)/v1", api_key_env: TEST_PROVIDER_KEY}
-        models:
-          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        \(smartModelYAML(mockPort: mock.port, otherKey: true))
         limits: {max_body_bytes: 65536, stream_heartbeat_ms: 100}
         store: {path: "\(storePath ?? temporaryStorePath("tasks"))"}
         tasks: {workers: \(workers)}
@@ -90,14 +99,7 @@ struct TaskProcessConfig: Sendable {
         dir = temporaryStorePath(label).replacingOccurrences(of: ".db", with: "")
         mkdir(dir, 0o700)
         try """
-        listen: 127.0.0.1:0
-        health_check_ms: 0
-        auth: {keys: [{name: tests, key_env: TEST_CLIENT_KEY}]}
-        providers:
-          - {name: openai, kind: openai, base_url: "http://127.0.0.1:\(mockPort)/v1", api_key_env: TEST_PROVIDER_KEY}
-        models:
-          - {name: smart, targets: [{provider: openai, model: gpt-4o-mini}]}
-        retry: {attempts_per_target: 1, initial_backoff_ms: 1, max_backoff_ms: 5, multiplier: 2}
+        \(smartModelYAML(mockPort: mockPort))
         store: \(TestStore.yaml(dir + "/tasks.db"))
         tasks: {workers: \(workers)}
         shutdown_grace_ms: 2000

@@ -30,7 +30,7 @@ enum TestStore {
     /// The URL of the scratch schema standing for `path`, created on first use.
     static func url(for path: String) async throws -> String {
         if let known = schemas.withLock({ $0[path] }) { return known.url }
-        let server = try serverURL()
+        let server = try PostgresTestServer.storeURL()
         var g = SystemRandomNumberGenerator()
         let name = "t_gw_" + String(g.next() as UInt64, radix: 36)
         let url = try await PostgresStore.createScratchSchema(url: server, name: name)
@@ -94,7 +94,7 @@ enum TestStore {
         guard let schema = schemas.withLock({ $0[path] }) else {
             return ["", "-wal"].map { fileText(path + $0) }.joined(separator: "\n")
         }
-        let server = try serverURL()
+        let server = try PostgresTestServer.storeURL()
         let connection = try PostgresConnection(url: server.value, location: server.location)
         let columns = try connection.query(
             "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = $1"
@@ -111,18 +111,6 @@ enum TestStore {
         }
         #expect(!text.isEmpty, "the schema holds rows")
         return text.joined(separator: "\n")
-    }
-
-    private static func serverURL() throws -> StoreURL {
-        switch PostgresTestServer.url {
-        case .success(let text):
-            guard case .success(let url) = StoreURL.parse(text) else {
-                throw PostgresTestServer.Unavailable(description: "bad URL")
-            }
-            return url
-        case .failure(let problem):
-            throw problem
-        }
     }
 
     /// Counts the running test as one that used `backend` (`TestStoreBackend.record`).

@@ -64,7 +64,7 @@ struct PostgresStoreTests {
     }
 
     @Test func aWrongPasswordOrAnUnreachableServerNeverShowsThePassword() async throws {
-        let server = try postgresServerURL()
+        let server = try PostgresTestServer.storeURL()
         let password = "wrong-\(UInt32.random(in: 0 ... .max))-secret"
         let at = try #require(server.value.firstIndex(of: "@"))
         let text = "postgres://switchyard:\(password)" + server.value[at...]

@@ -6,23 +6,9 @@ import Testing
 
 @testable import SwitchyardStore
 
-/// The suite's server as a `StoreURL` (see `PostgresTestServer`); a test that gets here without
-/// one fails with the reason.
-func postgresServerURL() throws -> StoreURL {
-    switch PostgresTestServer.url {
-    case .success(let text):
-        guard case .success(let url) = StoreURL.parse(text) else {
-            throw PostgresTestServer.Unavailable(description: "bad URL")
-        }
-        return url
-    case .failure(let problem):
-        throw problem
-    }
-}
-
 /// A fresh schema on the suite's server, dropped afterwards: the URL of an empty store.
 func withPostgresSchema<T>(_ body: (StoreURL) async throws -> T) async throws -> T {
-    let server = try postgresServerURL()
+    let server = try PostgresTestServer.storeURL()
     let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
     let url = try await PostgresStore.createScratchSchema(url: server, name: name)
     TestStoreBackend.postgres.record(test: Test.current.map { "\($0.id)" } ?? "unknown")
