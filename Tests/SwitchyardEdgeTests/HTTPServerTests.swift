@@ -318,7 +318,7 @@ struct HTTPServerTests {
             // A generous read ceiling (it returns as soon as bytes arrive): in CI's second run, beside
             // hundreds of PostgreSQL-backed tests and `serve` processes on two cores, 10 s went by
             // once before the head or the first heartbeat was read.
-            let client = try RawHTTPClient(port: server.port, timeoutSeconds: 60)
+            let client = try RawHTTPClient(port: server.port, timeoutSeconds: 25)
             try client.send("GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
             _ = try await offload { try client.readHead() }
             // Nothing is written by the handler: whatever arrives is the heartbeat.
