@@ -122,6 +122,7 @@ let package = Package(
             name: "switchyard-bench",
             dependencies: [
                 "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders", "SwitchyardInbound",
+                "SwitchyardUpstream", "SwitchyardLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
