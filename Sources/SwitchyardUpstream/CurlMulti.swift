@@ -183,7 +183,8 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
             return
         }
         if t.cancelRequested.load(ordering: .acquiring) { return abandon(t) }
-        guard let easy = freeEasyHandles.popLast() ?? EasyHandle() else {
+        guard let easy = freeEasyHandles.popLast() ?? EasyHandle(fixedOptions: { Transfer.applyFixedOptions($0.raw) })
+        else {
             activeCount.subtract(1, ordering: .relaxed)
             return t.complete(.failure(.transport("curl_easy_init failed")))
         }
@@ -197,7 +198,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         guard rc == CURLM_OK else {
             t.retainedByCurl = nil
             t.easy = nil
-            recycle(easy)
+            recycle(easy, succeeded: false)
             retained.release()
             activeCount.subtract(1, ordering: .relaxed)
             return t.complete(.failure(.transport(String(cString: curl_multi_strerror(rc)))))
@@ -271,7 +272,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         if let easy = t.easy {
             if let raw { _ = curl_multi_remove_handle(raw, easy.raw) }
             t.easy = nil
-            recycle(easy)
+            recycle(easy, succeeded: outcome.succeeded)
         }
         let i = t.indexInRunning
         if i >= 0 {
@@ -287,9 +288,11 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         t.complete(outcome)
     }
 
-    private func recycle(_ easy: EasyHandle) {
+    /// Keeps `easy` for the next transfer: as it is after a success, reset after anything else
+    /// (see `EasyHandle`).
+    private func recycle(_ easy: EasyHandle, succeeded: Bool) {
         guard freeEasyHandles.count < configuration.maxIdleEasyHandles, raw != nil else { return }
-        easy.reset()
+        if !succeeded { easy.reset() }
         freeEasyHandles.append(easy)
     }
 
@@ -307,6 +310,13 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         }
         nextDeadline = next
         deadlineTimer?.deadline = next == noDeadline ? LoopTimer.never : next
+    }
+}
+
+extension Result where Success == Void {
+    fileprivate var succeeded: Bool {
+        if case .success = self { return true }
+        return false
     }
 }
 

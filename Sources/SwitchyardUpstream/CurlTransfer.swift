@@ -118,30 +118,45 @@ final class Transfer: @unchecked Sendable {
 
     // MARK: Set-up (loop thread)
 
-    /// Applies every option for this request to a fresh (or reset) easy handle.
-    func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
-        let h = easy.raw
-        self.easy = easy
-        _ = sy_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, easy.errorBuffer)
-        _ = sy_curl_setopt_str(h, CURLOPT_URL, request.url)
+    /// The options every transfer shares (`EasyHandle` keeps them between transfers). The
+    /// callbacks find their transfer through the per-transfer `*DATA` pointers `configure` sets.
+    static func applyFixedOptions(_ h: UnsafeMutableRawPointer) {
         _ = sy_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         _ = sy_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
         _ = sy_curl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
-        _ = sy_curl_setopt_ptr(h, CURLOPT_PRIVATE, context)
-        _ = sy_curl_setopt_long(
-            h, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(request.connectTimeout.saturatingNanoseconds / 1_000_000)))
         _ = sy_curl_setopt_datacb(h, CURLOPT_WRITEFUNCTION, transferWriteCallback)
-        _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
         _ = sy_curl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
-        _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
         _ = sy_curl_setopt_prereqcb(h, CURLOPT_PREREQFUNCTION, transferPrereqCallback)
+        // Used only when a POST has no CURLOPT_POSTFIELDS (a large body, see `configure`).
+        _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
+    }
+
+    /// Sets this request's own options on `easy`, a new handle or one a previous transfer left
+    /// as it was (`EasyHandle`): every option a transfer may set is set here each time, so
+    /// nothing of the previous request's method, body or headers carries over.
+    func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
+        let h = easy.raw
+        self.easy = easy
+        easy.errorBuffer[0] = 0
+        easy.setURL(request.url)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_PRIVATE, context)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
         _ = sy_curl_setopt_ptr(h, CURLOPT_PREREQDATA, context)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
+        easy.setConnectTimeout(milliseconds: max(1, Int(request.connectTimeout.saturatingNanoseconds / 1_000_000)))
 
         switch request.method {
-        case "GET" where request.body.isEmpty:
-            _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
-        case "HEAD":
-            _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+        case "GET" where request.body.isEmpty, "HEAD":
+            // POSTFIELDS first: setting it makes the method POST, which the next line undoes.
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+            if request.method == "HEAD" {
+                _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+            } else {
+                _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
+            }
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, nil)
         case _ where request.body.count <= Self.postFieldsLimit:
             _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
             _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
@@ -151,15 +166,15 @@ final class Transfer: @unchecked Sendable {
                 postFields = copy
             }
             _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, postFields?.baseAddress)
-            if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
         default:
-            // The body is read from `request.body` in place (no copy). No seek callback: curl only
-            // rewinds a body to send it again, and `willSendRequest` refuses every second send.
+            // The body is read from `request.body` in place (no copy) by the read callback, which
+            // curl uses when no POSTFIELDS are set. No seek callback: curl only rewinds a body to
+            // send it again, and `willSendRequest` refuses every second send.
             _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
             _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-            _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
-            _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
-            if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
         }
 
         _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList?.raw)
