@@ -54,6 +54,9 @@ final class Transfer: @unchecked Sendable {
     /// The final header block's lines as received (parsed only if someone reads them).
     var headerLines: [UInt8] = []
     var headComplete = false
+    /// The final block's first Content-Length, read as its line arrives (-1: none, or not a number);
+    /// a buffered answer's body is sized for it.
+    var contentLength = -1
     var firstByteSeen = false
     /// Times curl was about to send the request (CURLOPT_PREREQFUNCTION); see `willSendRequest`.
     var sends = 0
@@ -224,13 +227,18 @@ final class Transfer: @unchecked Sendable {
             } else {
                 status = 0
                 headerLines.removeAll(keepingCapacity: true)
+                contentLength = -1
             }
             return
         }
         if end > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {  // "HTTP/"
             status = parseStatus(UnsafeBufferPointer(rebasing: line[0..<end]))
             headerLines.removeAll(keepingCapacity: true)
+            contentLength = -1
             return
+        }
+        if !streaming, contentLength < 0 {
+            contentLength = parseContentLength(UnsafeBufferPointer(rebasing: line[0..<end]))
         }
         // Kept as received (`UpstreamHead` parses them, folded lines included, if they are read).
         if headerLines.isEmpty { headerLines.reserveCapacity(512) }
@@ -277,8 +285,8 @@ final class Transfer: @unchecked Sendable {
                 head: head,
                 body: UpstreamBodyStream(stream, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
             headContinuation.resume(returning: .success(response))
-        } else if let length = head.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
-            body.reserveCapacity(min(length, maxBodyBytes, 64 << 20))
+        } else if contentLength > 0 {
+            body.reserveCapacity(min(contentLength, maxBodyBytes, 64 << 20))
         }
     }
 
@@ -364,6 +372,28 @@ private func parseStatus(_ line: UnsafeBufferPointer<UInt8>) -> Int {
         i += 1
     }
     return status
+}
+
+/// The value of a `Content-Length` line (`line` without its line end) when it is one: digits
+/// between optional blanks. Else -1, also for other lines; reading it from the line saves parsing
+/// the head to size the body (a header line object and a string per buffered answer).
+func parseContentLength(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+    let name: StaticString = "content-length:"
+    let n = name.utf8CodeUnitCount
+    guard line.count > n else { return -1 }
+    for i in 0..<n where line[i] | 0x20 != name.utf8Start[i] { return -1 }
+    var i = n
+    while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+    var value = 0
+    var digits = 0
+    while i < line.count, line[i] >= 0x30, line[i] <= 0x39 {
+        guard digits < 18 else { return -1 }
+        value = value * 10 + Int(line[i] - 0x30)
+        digits += 1
+        i += 1
+    }
+    while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+    return digits > 0 && i == line.count ? value : -1
 }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ lowercased: String) -> Bool {
