@@ -5,7 +5,8 @@ import Synchronization
 import Testing
 
 /// An easy handle keeps its options from one transfer to the next (only a failed transfer's
-/// handle is reset): what one request set must never reach the next.
+/// handle is reset), and an idle connection stays in the loop's epoll set: what one request set
+/// must never reach the next, and a connection the server closed while idle must be replaced.
 @Suite("CurlUpstream reuses handles and connections")
 struct CurlUpstreamReuseTests {
     /// One handle (`maxIdleEasyHandles: 1`) carries every request in turn: each arrives with its
@@ -93,6 +94,46 @@ struct CurlUpstreamReuseTests {
                 #expect(f == .transport("connection closed before any response (not re-sent)"), "round \(round)")
                 #expect(server.requestCount == 2 * round)
             }
+        }
+    }
+
+    /// The server closes each connection right after its answer; the next request, which waits
+    /// for its answer (the server pauses before it), goes out on a new connection, usually
+    /// under the same descriptor number as the closed one.
+    @Test func aConnectionClosedWhileIdleIsReplaced() async throws {
+        let handler: MockHTTPServer.Handler = { _ in
+            MockResponse(
+                headers: [HeaderField("Content-Type", "text/plain")], body: .bytes(Array("ok".utf8)),
+                beforeHead: [.pause(.milliseconds(20))], closeAfterwards: true)
+        }
+        try await withUpstream(handler: handler) { server, upstream in
+            for round in 1...5 {
+                let r = try await upstream.perform(request(server, timeout: .seconds(20)))
+                #expect(r.body.text == "ok")
+                await server.waitForClosedConnections(round)
+                #expect(server.acceptedConnections == round)
+            }
+            let s = try await upstream.stream(request(server, timeout: .seconds(20)))
+            var text = ""
+            for try await chunk in s.body { text += chunk.text }
+            #expect(text == "ok")
+            #expect(server.acceptedConnections == 6)
+        }
+    }
+
+    /// Answers that keep the client waiting, one after the other on one kept-alive connection.
+    @Test func slowAnswersShareOneConnection() async throws {
+        let handler: MockHTTPServer.Handler = { r in
+            MockResponse(
+                headers: [HeaderField("Content-Type", "text/plain")], body: .bytes(r.body),
+                beforeHead: [.pause(.milliseconds(5))])
+        }
+        try await withUpstream(handler: handler) { server, upstream in
+            for i in 0..<20 {
+                let r = try await upstream.perform(request(server, body: "n\(i)", timeout: .seconds(20)))
+                #expect(r.body.text == "n\(i)")
+            }
+            #expect(server.acceptedConnections == 1)
         }
     }
 }
