@@ -48,7 +48,8 @@ let accessHandlerCallback: MHD_AccessHandlerCallback = {
 /// socket). Its `EdgeConnection` is retained as the socket context in between.
 let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
     guard let cls, let connection, let socketContext else { return }
-    let server = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue().core
+    let daemon = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue()
+    let server = daemon.core
     switch code {
     case .CONNECTION_NOTIFY_STARTED:
         let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
@@ -58,6 +59,9 @@ let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, 
         guard let raw = socketContext.pointee else { return }
         socketContext.pointee = nil
         server.connectionClosed(Unmanaged<EdgeConnection>.fromOpaque(raw).takeRetainedValue())
+        // A slot is free: at its limit MHD had taken the listening socket out of its epoll set,
+        // and puts it back only at the start of its next run, which nothing else may announce.
+        daemon.needsRun = true
     default:
         break
     }
