@@ -5,8 +5,8 @@ import Synchronization
 import Testing
 
 /// An easy handle keeps its options from one transfer to the next (only a failed transfer's
-/// handle is reset), and an idle connection stays in the loop's epoll set: what one request set
-/// must never reach the next, and a connection the server closed while idle must be replaced.
+/// handle is reset): what one request set must never reach the next. And kept-alive connections:
+/// one the server closed while idle must be replaced, slow answers share one.
 @Suite("CurlUpstream reuses handles and connections")
 struct CurlUpstreamReuseTests {
     /// One handle (`maxIdleEasyHandles: 1`) carries every request in turn: each arrives with its
