@@ -241,13 +241,9 @@ extension Gateway {
 
     func finish(log: inout RequestLog, status: Int, outcome: RequestOutcome, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        metrics.request(
+        metrics.requestFinished(
             api: log.api, model: log.configuredModel, provider: log.provider, outcome: outcome, status: status,
-            duration: elapsed)
-        if let u = log.usage, let p = log.provider {
-            metrics.tokens(
-                provider: p, model: log.configuredModel, prompt: u.promptTokens, completion: u.completionTokens)
-        }
+            duration: elapsed, usage: log.usage)
         log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed)
     }
 }
