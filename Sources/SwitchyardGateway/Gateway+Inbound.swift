@@ -71,7 +71,8 @@ extension Gateway {
 
         if chat.stream {
             await streamInbound(
-                chat, exchange, clientBody: clientBody, answerID: Self.answerID(exchange, requestID: requestID), targets: targets,
+                chat, exchange, clientBody: clientBody, answerID: Self.answerID(exchange, requestID: requestID),
+                targets: targets,
                 mode: table.streamMode(model: chat.model), responder: responder, log: &log, started: started,
                 capture: capture)
             return
@@ -94,7 +95,8 @@ extension Gateway {
                 body = passthrough
             } else {
                 let context = AnswerContext(
-                    request: chat, clientBody: clientBody, id: Self.answerID(exchange, requestID: requestID), created: Int(WallClock.seconds()),
+                    request: chat, clientBody: clientBody, id: Self.answerID(exchange, requestID: requestID),
+                    created: Int(WallClock.seconds()),
                     model: s.target.model)
                 body = format.encodeResponse(s.response.response, passthrough: nil, context: context)
             }

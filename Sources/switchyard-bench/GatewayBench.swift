@@ -48,7 +48,9 @@ struct GatewayBench: AsyncParsableCommand {
         body: Array(#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}"#.utf8))
 
     func validate() throws {
-        guard iterations >= 1, rounds >= 1 else { throw ValidationError("--iterations and --rounds must be at least 1") }
+        guard iterations >= 1, rounds >= 1 else {
+            throw ValidationError("--iterations and --rounds must be at least 1")
+        }
     }
 
     func run() async throws {

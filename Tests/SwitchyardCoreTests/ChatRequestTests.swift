@@ -69,7 +69,8 @@ import Testing
             #"{"model":"m","messages":["# + String(repeating: ok, count: 12) + #"{"role":"user","content":5}]}"#,
             param: "messages[12].content", code: "invalid_type")
         expectError(
-            #"{"model":"m","messages":["# + String(repeating: ok, count: 3) + #"{"role":"user","content":[{"type":"x"}]}]}"#,
+            #"{"model":"m","messages":["# + String(repeating: ok, count: 3)
+                + #"{"role":"user","content":[{"type":"x"}]}]}"#,
             param: "messages[3].content[0].type", code: "invalid_value")
     }
 

@@ -20,7 +20,9 @@ import Testing
         let inner = text[2..<(text.count - 2)]
         let expected = try JSON.parse(Array(inner))
         #expect(try JSON.parse(inner) == expected)
-        #expect(try text.withUnsafeBufferPointer { try JSON.parse(UnsafeBufferPointer(rebasing: $0[2..<($0.count - 2)])) } == expected)
+        #expect(
+            try text.withUnsafeBufferPointer { try JSON.parse(UnsafeBufferPointer(rebasing: $0[2..<($0.count - 2)])) }
+                == expected)
         #expect(try JSON.parse(inner.lazy.map { $0 }) == expected)
         #expect(throws: JSONParseError.self) { try JSON.parse(text[1..<(text.count - 2)]) }
     }
