@@ -11,6 +11,9 @@ public struct DeliveredText: Sendable, Equatable {
     /// `id`, `object` and `created` of the first raw (OpenAI passthrough) chunk: spliced chunks
     /// are re-encoded with it so the client sees one envelope.
     public private(set) var envelope: JSONObject?
+    /// The first raw chunk was read for the envelope: every later one comes from the same
+    /// upstream API (a continuation's chunks are written in this envelope, or carry none).
+    private var sawRaw = false
 
     public init() {}
 
@@ -18,10 +21,17 @@ public struct DeliveredText: Sendable, Equatable {
         for case .choices(let deltas, let raw) in events {
             // Only a Chat Completions chunk has an envelope to keep; a forwarded Responses event
             // (it names its `type`) is continued by the gateway's Responses encoder instead.
-            if envelope == nil, let raw, raw["type"] == nil {
-                var e = JSONObject()
-                for key in ["id", "object", "created"] { if let v = raw[key] { e.appendUnique(key, v) } }
-                envelope = e
+            // The members are read from the chunk's text, which is not parsed into a tree.
+            if !sawRaw, let raw {
+                sawRaw = true
+                let v = raw.values(["type", "id", "object", "created"])
+                if v[0] == nil {
+                    var e = JSONObject()
+                    for (key, value) in zip(["id", "object", "created"], v[1...]) {
+                        if let value { e.appendUnique(key, value) }
+                    }
+                    envelope = e
+                }
             }
             for d in deltas {
                 let plain =
