@@ -29,8 +29,10 @@ let requestCompletedCallback: MHD_RequestCompletedCallback = { _, _, conCls, toe
     guard let conCls, let raw = conCls.pointee else { return }
     conCls.pointee = nil
     let context = Unmanaged<RequestContext>.fromOpaque(raw).takeRetainedValue()
-    context.complete(ok: toe == .REQUEST_TERMINATED_COMPLETED_OK)
-    context.link?.requestEnded()
+    let ok = toe == .REQUEST_TERMINATED_COMPLETED_OK
+    context.complete(ok: ok)
+    // A request that ended badly closes its connection, as does one answered for the last time.
+    context.link?.requestEnded(closing: !ok || context.closesAfterAnswer)
     context.server.unregister(context)
 }
 
@@ -46,7 +48,8 @@ let accessHandlerCallback: MHD_AccessHandlerCallback = {
 /// socket). Its `EdgeConnection` is retained as the socket context in between.
 let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, socketContext, code in
     guard let cls, let connection, let socketContext else { return }
-    let server = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue().core
+    let daemon = Unmanaged<MHDDaemon>.fromOpaque(cls).takeUnretainedValue()
+    let server = daemon.core
     switch code {
     case .CONNECTION_NOTIFY_STARTED:
         let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
@@ -56,6 +59,9 @@ let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, 
         guard let raw = socketContext.pointee else { return }
         socketContext.pointee = nil
         server.connectionClosed(Unmanaged<EdgeConnection>.fromOpaque(raw).takeRetainedValue())
+        // A slot is free: at its limit MHD had taken the listening socket out of its epoll set,
+        // and puts it back only at the start of its next run, which nothing else may announce.
+        daemon.needsRun = true
     default:
         break
     }
@@ -134,6 +140,7 @@ extension RequestContext {
                 return refuse(400, "A header line contains a NUL byte.")
             }
             let http10 = version.map { String(cString: $0) == "HTTP/1.0" } ?? false
+            closesAfterAnswer = RequestFraming.clientCloses(headers, http10: http10)
             if let (status, message) = RequestFraming.problem(headers, http10: http10) {
                 return refuse(status, message)
             }
@@ -204,6 +211,7 @@ extension RequestContext {
     private func refuse(_ status: Int, _ message: String) -> MHD_Result {
         phase = .answeredByEdge
         link?.answering()
+        closesAfterAnswer = true
         var (headers, body) = server.errorResponse(status, message, rawTarget: rawTarget)
         headers.replaceOrAdd("Connection", "close")
         return queueFull(connection, status: status, headers: headers, body: body)
@@ -262,7 +270,9 @@ extension RequestContext {
                 bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
         }
         guard let response else { return .NO }
-        return queue(connection, response, status: status, headers: headers)
+        let result = queue(connection, response, status: status, headers: headers)
+        if closesAfterAnswer { link?.lastAnswerQueued() }
+        return result
     }
 
     private func queueStream(_ connection: OpaquePointer, status: Int, headers: HTTPHeaders) -> MHD_Result {
@@ -307,7 +317,10 @@ extension RequestContext {
             }
         }
         daemon.headerScratch = scratch
-        if server.isDraining { _ = MHD_add_response_header(response, "Connection", "close") }
+        if server.isDraining {
+            closesAfterAnswer = true
+            _ = MHD_add_response_header(response, "Connection", "close")
+        }
         let code = (200...999).contains(status) ? UInt32(status) : 500
         let result = sy_mhd_queue_response(connection, code, response)
         MHD_destroy_response(response)

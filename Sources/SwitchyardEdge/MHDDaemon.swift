@@ -35,7 +35,7 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     private var retainedForMHD: Unmanaged<MHDDaemon>?
 
     // Loop thread
-    /// A connection was resumed on the loop thread since the last MHD_run.
+    /// A connection was resumed or closed on the loop thread since the last MHD_run.
     var needsRun = false
     /// Response header names and values as C strings, reused for every answer (`queue`).
     var headerScratch: [UInt8] = []

@@ -83,6 +83,10 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
     var body: [UInt8] = []
     var bodyTooLarge = false
     var discardedBytes = 0
+    /// The connection closes after this answer: the client asked (`Connection: close`, HTTP/1.0
+    /// without keep-alive) or the answer says so. A guess at MHD's own decision that only decides
+    /// when the hang-up watcher lets go of the socket (`EdgeConnection.requestEnded`).
+    var closesAfterAnswer = false
 
     /// A request counts in flight from its request line until MHD's request-completed callback
     /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.

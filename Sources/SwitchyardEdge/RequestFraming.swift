@@ -53,6 +53,21 @@ enum RequestFraming {
         }
         return nil
     }
+
+    /// True when the client's `Connection` field asks to close after the answer (`close`), or,
+    /// for HTTP/1.0, does not ask to keep the connection (`keep-alive`), RFC 9112 section 9.3.
+    static func clientCloses(_ headers: HTTPHeaders, http10: Bool) -> Bool {
+        var close = false
+        var keepAlive = false
+        for field in headers where HTTPHeaders.equalsIgnoringCase(field.name, "connection") {
+            for option in field.value.split(separator: ",") {
+                let token = option.trimmingCharacters(in: " \t")
+                if HTTPHeaders.equalsIgnoringCase(token, "close") { close = true }
+                if HTTPHeaders.equalsIgnoringCase(token, "keep-alive") { keepAlive = true }
+            }
+        }
+        return close || (http10 && !keepAlive)
+    }
 }
 
 extension Substring {

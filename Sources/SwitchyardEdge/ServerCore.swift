@@ -38,14 +38,13 @@ final class ServerCore: Sendable {
     /// a waiting connection if this one goes past `maxConnections`.
     func connectionOpened(fd: Int32, peer: PeerAddress?) -> EdgeConnection {
         let (connection, displaced) = connections.open(fd: fd, peer: peer, server: self)
-        watcher?.watch(connection)
+        connection.opened()
         if displaced != nil { configuration.onConnectionDropped?(.displaced) }
         return connection
     }
 
     /// MHD's "closed" notification, before it closes the socket.
     func connectionClosed(_ connection: EdgeConnection) {
-        watcher?.unwatch(connection)
         connections.close(connection)
     }
 

@@ -35,8 +35,12 @@ public final class EventLoopGroup: Sendable {
         self.loops = loops
     }
 
-    /// Cores this process may run on (sched_getaffinity), the default loop count.
-    public static var availableCores: Int { Int(sy_loop_available_cpus()) }
+    /// The default loop count: the cores this process may run on (sched_getaffinity), limited by
+    /// its cgroup's CPU quota (`CPUBudget`).
+    public static var availableCores: Int { CPUBudget.cores }
+
+    /// The CPUs of this process's affinity mask (taskset, a container's cpuset).
+    public static var affinityCPUs: Int { max(1, Int(sy_loop_available_cpus())) }
 
     /// The loops in turn, for work that does not arrive on a loop (background tasks).
     public func next() -> EventLoop {

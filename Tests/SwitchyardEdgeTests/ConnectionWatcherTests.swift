@@ -1,0 +1,92 @@
+import Glibc
+import Synchronization
+import Testing
+
+@testable import SwitchyardEdge
+
+/// The hang-up watcher's epoll set: which sockets it holds, and when it lets go of them.
+@Suite(.timeLimit(.minutes(1)))
+struct ConnectionWatcherTests {
+    /// A connected pair of stream sockets: `server` plays MHD's side, `client` the peer.
+    private struct SocketPair {
+        let server: Int32
+        let client: Int32
+
+        init() throws {
+            var fds: [Int32] = [-1, -1]
+            guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else { throw TimedOut() }
+            server = fds[0]
+            client = fds[1]
+        }
+    }
+
+    private func peerGone(_ connection: EdgeConnection) -> Bool {
+        connection.state.withLock { $0.peerGone }
+    }
+
+    /// A connection answered for the last time leaves the watcher before MHD shuts it down, so the
+    /// client's closing FIN wakes no thread; a kept-alive one stays watched and its hang-up is seen.
+    /// The two peers close in this order, and epoll reports ready sockets in the order they became
+    /// ready, so once the second hang-up is seen, a watched first one would have been seen too.
+    @Test func aConnectionClosingAfterItsAnswerIsNoLongerWatched() async throws {
+        let core = ServerCore(
+            configuration: HTTPServerConfiguration(), handler: ClosureHandler { _, _ in })
+        let watcher = try #require(core.watcher)
+        #expect(watcher.start(core: core))
+        defer { watcher.stop() }
+        let closing = try SocketPair()
+        let answered = try SocketPair()
+        let keptAlive = try SocketPair()
+        defer { for fd in [closing.server, answered.server, keptAlive.server] { close(fd) } }
+
+        let closingConnection = core.connectionOpened(fd: closing.server, peer: nil)
+        let answeredConnection = core.connectionOpened(fd: answered.server, peer: nil)
+        let keptConnection = core.connectionOpened(fd: keptAlive.server, peer: nil)
+        closingConnection.requestEnded(closing: true)
+        answeredConnection.lastAnswerQueued()
+        keptConnection.requestEnded(closing: false)
+
+        close(closing.client)
+        close(answered.client)
+        close(keptAlive.client)
+        try await waitUntil { peerGone(keptConnection) }
+        #expect(!peerGone(closingConnection))
+        #expect(!peerGone(answeredConnection))
+
+        for connection in [closingConnection, answeredConnection, keptConnection] {
+            core.connectionClosed(connection)
+        }
+    }
+
+    /// Which requests are expected to be their connection's last (RFC 9112 section 9.3).
+    @Test func theClientsConnectionFieldSaysWhetherItCloses() {
+        #expect(RequestFraming.clientCloses(["Connection": "close"], http10: false))
+        #expect(RequestFraming.clientCloses(["Connection": "TE, Close"], http10: false))
+        #expect(!RequestFraming.clientCloses(["Connection": "keep-alive"], http10: false))
+        #expect(!RequestFraming.clientCloses([:], http10: false))
+        #expect(RequestFraming.clientCloses([:], http10: true))
+        #expect(!RequestFraming.clientCloses(["Connection": "Keep-Alive"], http10: true))
+    }
+
+    /// A socket the watcher let go of is watched again when another request arrives on it (the
+    /// guess that it would close was wrong), so a hang-up during that request is still seen.
+    @Test func aNewRequestOnAReleasedConnectionIsWatchedAgain() async throws {
+        let core = ServerCore(
+            configuration: HTTPServerConfiguration(), handler: ClosureHandler { _, _ in })
+        let watcher = try #require(core.watcher)
+        #expect(watcher.start(core: core))
+        defer { watcher.stop() }
+        let pair = try SocketPair()
+        defer { close(pair.server) }
+
+        let connection = core.connectionOpened(fd: pair.server, peer: nil)
+        connection.requestEnded(closing: true)
+        #expect(!connection.state.withLock { $0.watched })
+        connection.requestStarted(nil)
+        #expect(connection.state.withLock { $0.watched })
+
+        close(pair.client)
+        try await waitUntil { peerGone(connection) }
+        core.connectionClosed(connection)
+    }
+}
