@@ -122,8 +122,10 @@ let package = Package(
             name: "switchyard-bench",
             dependencies: [
                 "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders", "SwitchyardInbound",
+                "SwitchyardGateway", "SwitchyardEdge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

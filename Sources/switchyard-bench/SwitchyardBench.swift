@@ -7,5 +7,7 @@ struct SwitchyardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Prints Switchyard benchmark figures (run by bench/run).",
-        subcommands: [StoreBench.self, PostgresStoreBench.self, CodecBench.self, BodiesBench.self])
+        subcommands: [
+            StoreBench.self, PostgresStoreBench.self, CodecBench.self, BodiesBench.self, GatewayBench.self,
+        ])
 }

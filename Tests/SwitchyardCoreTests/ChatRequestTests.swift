@@ -62,6 +62,36 @@ import Testing
             #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"#,
             param: "messages[0].content[0].text", code: "invalid_type")
     }
+    /// A later message's path (built from its index only where an error names it).
+    @Test func pathNamesTheMessageIndex() {
+        let ok = #"{"role":"user","content":"x"},"#
+        expectError(
+            #"{"model":"m","messages":["# + String(repeating: ok, count: 12) + #"{"role":"user","content":5}]}"#,
+            param: "messages[12].content", code: "invalid_type")
+        expectError(
+            #"{"model":"m","messages":["# + String(repeating: ok, count: 3)
+                + #"{"role":"user","content":[{"type":"x"}]}]}"#,
+            param: "messages[3].content[0].type", code: "invalid_value")
+    }
+
+    /// Copies share their fields until one of them writes: a write changes only the copy that
+    /// made it, `raw` and the bytes it was parsed from included.
+    @Test func aCopyWrittenToLeavesTheOriginalAsItWas() throws {
+        let original = try parse(#"{"model":"a","messages":[{"role":"user","content":"x"}],"stream":true}"#)
+        var copy = original
+        copy.model = "b"
+        copy.messages.append(ChatMessage(role: .assistant, content: .text("y")))
+        copy.raw["extra"] = true
+        copy.stream = false
+        #expect(original.model == "a" && original.messages.count == 1 && original.stream)
+        #expect(original.raw["extra"] == nil && original.rawBytes != nil)
+        #expect(copy.model == "b" && copy.messages.count == 2 && !copy.stream)
+        #expect(copy.raw["extra"] == .bool(true) && copy.rawBytes == nil)
+        var second = original
+        second.stop = ["z"]
+        #expect(original.stop.isEmpty && second.stop == ["z"] && second.rawBytes != nil)
+    }
+
     @Test func tooManyStops() {
         expectError(
             #"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, param: "stop")

@@ -10,6 +10,9 @@ public import SwitchyardCore
 public struct OpenAICodec: ProviderCodec {
     public init() {}
 
+    /// The headers of a JSON body, one array for every request rather than one each.
+    static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
+
     public var kind: ProviderKind { .openai }
     public var healthPath: String { "/models" }
 
@@ -25,7 +28,7 @@ public struct OpenAICodec: ProviderCodec {
             let body = Self.splicedPassthroughBody(bytes, model: target.upstreamModel, stream: request.stream)
         {
             return EncodedRequest(
-                path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")], body: body)
+                path: "/chat/completions", headers: Self.jsonHeaders, body: body)
         }
         var body = request.raw
         body["model"] = .string(target.upstreamModel)
@@ -36,7 +39,7 @@ public struct OpenAICodec: ProviderCodec {
         }
         if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
         return EncodedRequest(
-            path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
+            path: "/chat/completions", headers: Self.jsonHeaders,
             body: body.serialized())
     }
 
