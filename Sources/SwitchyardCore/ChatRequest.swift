@@ -4,348 +4,92 @@
 /// Typed fields carry what the codecs translate; `raw` keeps the client's body as received so a
 /// target whose native API is the origin forwards every field, unknown ones included, with only
 /// `model` replaced.
-public struct ChatRequest: @unchecked Sendable {
-    // `@unchecked`: the only stored property is `storage`, whose fields (`Fields`, checked
-    // `Sendable` by the compiler) are written only through a uniquely referenced buffer (copy on
-    // write), so no two copies ever share a field being written.
-
-    /// The fields, kept in one heap buffer that copies share until one of them writes. A request
-    /// is handed through many async calls and closures; held inline, its thirty fields (a dozen of
-    /// them references) were retained and released at every copy, and every async frame that held
-    /// one grew by its size. The buffer is read through its header pointer: as the stored
-    /// property of a class, each read would also pay a dynamic exclusivity check.
-    struct Fields: Sendable {
-        var origin: InboundAPI
-        var model: String
-        var messages: [ChatMessage]
-        var stream: Bool
-        var includeUsage: Bool
-        var maxTokens: Int?
-        var temperature: Double?
-        var topP: Double?
-        var stop: [String]
-        var n: Int?
-        var seed: Int?
-        var presencePenalty: Double?
-        var frequencyPenalty: Double?
-        var logprobs: Bool
-        var topLogprobs: Int?
-        var logitBias: JSONObject?
-        var user: String?
-        var tools: [ToolDefinition]
-        var toolChoice: ToolChoice?
-        var parallelToolCalls: Bool?
-        var responseFormat: ResponseFormat?
-        var reasoningEffort: String?
-        var topK: Int?
-        var thinking: ThinkingSetting?
-        var nativeHeaders: [HeaderField] = []
-        var countsTokens: Bool = false
-        var untranslatable: [UntranslatableField]
-        var raw: JSONObject
-        var rawBytes: [UInt8]?
-        var continuesFinalMessage: Bool = false
-    }
-
-    private var storage: ManagedBuffer<Fields, Void>
-
-    private init(fields: Fields) {
-        storage = ManagedBuffer<Fields, Void>.create(minimumCapacity: 0) { _ in fields }
-    }
-
-    @inline(__always)
-    private func read<T>(_ field: (UnsafeMutablePointer<Fields>) -> T) -> T {
-        storage.withUnsafeMutablePointerToHeader(field)
-    }
-
-    /// The fields to write in place, after giving this copy a buffer of its own if it shares one.
-    /// The pointer is used only while `self` is held for the write (a `_modify` access), so the
-    /// buffer it points into stays alive and is not replaced meanwhile.
-    @inline(__always)
-    private mutating func writableFields() -> UnsafeMutablePointer<Fields> {
-        if !isKnownUniquelyReferenced(&storage) {
-            let fields = storage.header
-            storage = ManagedBuffer<Fields, Void>.create(minimumCapacity: 0) { _ in fields }
-        }
-        return storage.withUnsafeMutablePointerToHeader { $0 }
-    }
-
+public struct ChatRequest: Sendable {
     /// The API the client spoke; a codec forwards `raw` only to a target speaking it natively.
-    public var origin: InboundAPI {
-        get { read { $0.pointee.origin } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.origin
-        }
-    }
-
-    public var model: String {
-        get { read { $0.pointee.model } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.model
-        }
-    }
-
-    public var messages: [ChatMessage] {
-        get { read { $0.pointee.messages } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.messages
-        }
-    }
-
-    public var stream: Bool {
-        get { read { $0.pointee.stream } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.stream
-        }
-    }
-
+    public var origin: InboundAPI
+    public var model: String
+    public var messages: [ChatMessage]
+    public var stream: Bool
     /// `stream_options.include_usage`: the client wants the final usage chunk.
-    public var includeUsage: Bool {
-        get { read { $0.pointee.includeUsage } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.includeUsage
-        }
-    }
-
+    public var includeUsage: Bool
     /// `max_completion_tokens`, else `max_tokens` (the former wins when both are sent).
-    public var maxTokens: Int? {
-        get { read { $0.pointee.maxTokens } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.maxTokens
-        }
-    }
-
-    public var temperature: Double? {
-        get { read { $0.pointee.temperature } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.temperature
-        }
-    }
-
-    public var topP: Double? {
-        get { read { $0.pointee.topP } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.topP
-        }
-    }
-
+    public var maxTokens: Int?
+    public var temperature: Double?
+    public var topP: Double?
     /// `stop` as a list (a single string becomes one entry).
-    public var stop: [String] {
-        get { read { $0.pointee.stop } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.stop
-        }
-    }
-
-    public var n: Int? {
-        get { read { $0.pointee.n } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.n
-        }
-    }
-
-    public var seed: Int? {
-        get { read { $0.pointee.seed } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.seed
-        }
-    }
-
-    public var presencePenalty: Double? {
-        get { read { $0.pointee.presencePenalty } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.presencePenalty
-        }
-    }
-
-    public var frequencyPenalty: Double? {
-        get { read { $0.pointee.frequencyPenalty } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.frequencyPenalty
-        }
-    }
-
-    public var logprobs: Bool {
-        get { read { $0.pointee.logprobs } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.logprobs
-        }
-    }
-
-    public var topLogprobs: Int? {
-        get { read { $0.pointee.topLogprobs } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.topLogprobs
-        }
-    }
-
+    public var stop: [String]
+    public var n: Int?
+    public var seed: Int?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    public var logprobs: Bool
+    public var topLogprobs: Int?
     /// Non-empty `logit_bias`, which no translated provider supports.
-    public var logitBias: JSONObject? {
-        get { read { $0.pointee.logitBias } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.logitBias
-        }
-    }
-
+    public var logitBias: JSONObject?
     /// `user`, else `safety_identifier`.
-    public var user: String? {
-        get { read { $0.pointee.user } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.user
-        }
-    }
-
-    public var tools: [ToolDefinition] {
-        get { read { $0.pointee.tools } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.tools
-        }
-    }
-
-    public var toolChoice: ToolChoice? {
-        get { read { $0.pointee.toolChoice } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.toolChoice
-        }
-    }
-
-    public var parallelToolCalls: Bool? {
-        get { read { $0.pointee.parallelToolCalls } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.parallelToolCalls
-        }
-    }
-
-    public var responseFormat: ResponseFormat? {
-        get { read { $0.pointee.responseFormat } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.responseFormat
-        }
-    }
-
+    public var user: String?
+    public var tools: [ToolDefinition]
+    public var toolChoice: ToolChoice?
+    public var parallelToolCalls: Bool?
+    public var responseFormat: ResponseFormat?
     /// `reasoning_effort` (Chat) or `reasoning.effort` (Responses): sent to OpenAI Chat targets
     /// when the request is translated, dropped by the Anthropic and Gemini codecs.
-    public var reasoningEffort: String? {
-        get { read { $0.pointee.reasoningEffort } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.reasoningEffort
-        }
-    }
-
+    public var reasoningEffort: String?
     /// Anthropic `top_k`: Gemini's `topK`; no OpenAI counterpart.
-    public var topK: Int? {
-        get { read { $0.pointee.topK } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.topK
-        }
-    }
-
+    public var topK: Int?
     /// Anthropic `thinking`: mapped to a target's reasoning setting where the target model is
     /// known to reason (see `ThinkingSetting`).
-    public var thinking: ThinkingSetting? {
-        get { read { $0.pointee.thinking } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.thinking
-        }
-    }
-
+    public var thinking: ThinkingSetting?
     /// Headers of the origin API a target speaking it natively should receive (`anthropic-version`,
     /// `anthropic-beta` from a Messages client); translating codecs ignore them.
-    public var nativeHeaders: [HeaderField] {
-        get { read { $0.pointee.nativeHeaders } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.nativeHeaders
-        }
-    }
-
+    public var nativeHeaders: [HeaderField] = []
     /// The client asked how many input tokens this request holds (`/v1/messages/count_tokens`),
     /// not for an answer: only a codec with a counting endpoint of the origin API encodes it;
     /// every other codec refuses, so no generation is ever billed for a count.
-    public var countsTokens: Bool {
-        get { read { $0.pointee.countsTokens } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.countsTokens
-        }
-    }
-
+    public var countsTokens = false
     /// Fields only a native target can honour (see `UntranslatableField`).
-    public var untranslatable: [UntranslatableField] {
-        get { read { $0.pointee.untranslatable } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.untranslatable
-        }
-    }
-
+    public var untranslatable: [UntranslatableField]
     /// The client's body exactly as received (after gateway-side expansion such as a stored
     /// conversation's history for `previous_response_id`).
-    public var raw: JSONObject {
-        get { read { $0.pointee.raw } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.raw
-            fields.pointee.rawBytes = nil
-        }
-    }
-
+    public var raw: JSONObject { didSet { rawBytes = nil } }
     /// The bytes `raw` was parsed from, while `raw` is unchanged (any change to `raw` clears
     /// them): a passthrough codec forwards them with `model` replaced in place instead of
     /// serialising `raw` again.
-    public var rawBytes: [UInt8]? {
-        get { read { $0.pointee.rawBytes } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.rawBytes
-        }
-    }
-
+    public var rawBytes: [UInt8]?
     /// The final assistant message is a partial answer the upstream should continue (set by the
     /// router's mid-stream recovery, never parsed from a client body); codecs whose target
     /// continues through request flags write them.
-    public var continuesFinalMessage: Bool {
-        get { read { $0.pointee.continuesFinalMessage } }
-        _modify {
-            let fields = writableFields()
-            yield &fields.pointee.continuesFinalMessage
-        }
-    }
+    public var continuesFinalMessage = false
 
     public init(
         model: String, messages: [ChatMessage], raw: JSONObject = JSONObject(), origin: InboundAPI = .chatCompletions
     ) {
-        self.init(
-            fields: Fields(
-                origin: origin, model: model, messages: messages, stream: false, includeUsage: false, maxTokens: nil,
-                temperature: nil, topP: nil, stop: [], n: nil, seed: nil, presencePenalty: nil, frequencyPenalty: nil,
-                logprobs: false, topLogprobs: nil, logitBias: nil, user: nil, tools: [], toolChoice: nil,
-                parallelToolCalls: nil, responseFormat: nil, reasoningEffort: nil, topK: nil, thinking: nil,
-                untranslatable: [], raw: raw, rawBytes: nil))
+        self.origin = origin
+        self.model = model
+        self.messages = messages
+        self.stream = false
+        self.includeUsage = false
+        self.maxTokens = nil
+        self.temperature = nil
+        self.topP = nil
+        self.stop = []
+        self.n = nil
+        self.seed = nil
+        self.presencePenalty = nil
+        self.frequencyPenalty = nil
+        self.logprobs = false
+        self.topLogprobs = nil
+        self.logitBias = nil
+        self.user = nil
+        self.tools = []
+        self.toolChoice = nil
+        self.parallelToolCalls = nil
+        self.responseFormat = nil
+        self.reasoningEffort = nil
+        self.topK = nil
+        self.thinking = nil
+        self.untranslatable = []
+        self.raw = raw
     }
 }
 

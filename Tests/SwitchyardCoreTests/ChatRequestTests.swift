@@ -74,24 +74,6 @@ import Testing
             param: "messages[3].content[0].type", code: "invalid_value")
     }
 
-    /// Copies share their fields until one of them writes: a write changes only the copy that
-    /// made it, `raw` and the bytes it was parsed from included.
-    @Test func aCopyWrittenToLeavesTheOriginalAsItWas() throws {
-        let original = try parse(#"{"model":"a","messages":[{"role":"user","content":"x"}],"stream":true}"#)
-        var copy = original
-        copy.model = "b"
-        copy.messages.append(ChatMessage(role: .assistant, content: .text("y")))
-        copy.raw["extra"] = true
-        copy.stream = false
-        #expect(original.model == "a" && original.messages.count == 1 && original.stream)
-        #expect(original.raw["extra"] == nil && original.rawBytes != nil)
-        #expect(copy.model == "b" && copy.messages.count == 2 && !copy.stream)
-        #expect(copy.raw["extra"] == .bool(true) && copy.rawBytes == nil)
-        var second = original
-        second.stop = ["z"]
-        #expect(original.stop.isEmpty && second.stop == ["z"] && second.rawBytes != nil)
-    }
-
     @Test func tooManyStops() {
         expectError(
             #"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, param: "stop")
