@@ -122,9 +122,10 @@ let package = Package(
             name: "switchyard-bench",
             dependencies: [
                 "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders", "SwitchyardInbound",
-                "SwitchyardUpstream", "SwitchyardLoop",
+                "SwitchyardGateway", "SwitchyardEdge", "SwitchyardUpstream", "SwitchyardLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

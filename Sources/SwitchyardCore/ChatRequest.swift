@@ -121,7 +121,10 @@ extension ChatRequest {
         var messages: [ChatMessage] = []
         messages.reserveCapacity(messageValues.count)
         for (i, m) in messageValues.enumerated() {
-            messages.append(try parseMessage(m, path: "messages[\(i)]"))
+            // Concatenated, not interpolated: an interpolation leaves its result in a heap buffer
+            // even when it is short, where these short pieces stay inline (no allocation for the
+            // path of every message, which only an error ever reads).
+            messages.append(try parseMessage(m, path: "messages[" + String(i) + "]"))
         }
 
         var req = ChatRequest(model: model, messages: messages, raw: o)
@@ -193,7 +196,12 @@ extension ChatRequest {
         var message = ChatMessage(role: role, content: nil)
         message.name = try r.string("name")
         if let c = o["content"], !c.isNull {
-            message.content = try parseContent(c, path: path + ".content")
+            // Text needs no path (only parts and errors name one): none is built for it.
+            if case .string(let text) = c {
+                message.content = .text(text)
+            } else {
+                message.content = try parseContent(c, path: path + ".content")
+            }
         }
         message.refusal = try r.string("refusal")
         switch role {

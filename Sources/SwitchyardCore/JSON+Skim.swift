@@ -32,6 +32,30 @@ extension JSON {
         return members
     }
 
+    /// `members(of:)` without the array: `body` is called with each member of the top-level
+    /// object in order (duplicates included) while the text is checked, and the result says
+    /// whether it was an object (false: valid JSON of another kind). A stream decoder reads a few
+    /// members of every event; the member arrays were three allocations per event.
+    ///
+    /// The text is checked to its end before the result is known, so `body` may have seen
+    /// members of a text that then throws: use what it kept only after a normal return.
+    public static func forEachMember(
+        of bytes: UnsafeBufferPointer<UInt8>, _ body: (JSONMember) -> Void
+    ) throws(JSONParseError) -> Bool {
+        var skimmer = JSONSkimmer(bytes)
+        skimmer.skipWhitespace()
+        var isObject = false
+        if skimmer.index < bytes.count, bytes[skimmer.index] == UInt8(ascii: "{") {
+            isObject = true
+            try skimmer.skipObject(depth: 1, visiting: body)
+        } else {
+            try skimmer.skipValue(depth: 0)
+        }
+        skimmer.skipWhitespace()
+        if skimmer.index != bytes.count { throw skimmer.error("unexpected trailing characters") }
+        return isObject
+    }
+
     /// `members(of:)` over an array's bytes.
     public static func members(of bytes: [UInt8]) throws(JSONParseError) -> [JSONMember]? {
         let result: Result<[JSONMember]?, JSONParseError> = bytes.withUnsafeBufferPointer { buffer in
@@ -124,6 +148,22 @@ private struct JSONSkimmer: JSONScanning {
             members?.append(JSONMember(key: key, keyEscaped: escaped, value: valueStart..<index))
         } while try another(close: UInt8(ascii: "}"))
         return members
+    }
+
+    /// `skipObject(depth:collecting:)` handing each member to `visit` instead of an array.
+    mutating func skipObject(depth: Int, visiting visit: (JSONMember) -> Void) throws(JSONParseError) {
+        if try open(depth: depth, close: UInt8(ascii: "}")) { return }
+        repeat {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected object key") }
+            let keyStart = index + 1
+            let escaped = try skipString()
+            let key = keyStart..<(index - 1)
+            try expectColon()
+            let valueStart = index
+            try skipValue(depth: depth)
+            visit(JSONMember(key: key, keyEscaped: escaped, value: valueStart..<index))
+        } while try another(close: UInt8(ascii: "}"))
     }
 
     mutating func skipArray(depth: Int) throws(JSONParseError) {

@@ -110,6 +110,11 @@ public struct RawChunk: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     public var object: JSONObject { box.object }
     public subscript(key: String) -> JSON? { object[key] }
 
+    /// `self[key]` for each of `keys`, read from the text when the object was not built yet:
+    /// only those members' values are parsed (a chunk's whole tree was most of the cost of
+    /// reading its envelope).
+    public func values(_ keys: [StaticString]) -> [JSON?] { box.values(keys) }
+
     public static func == (lhs: RawChunk, rhs: RawChunk) -> Bool {
         lhs.box === rhs.box || lhs.object == rhs.object
     }
@@ -132,6 +137,21 @@ final class RawChunkBox: Sendable {
             let b = (f.object ?? JSONObject()).serialized()
             f.bytes = b
             return b
+        }
+    }
+
+    func values(_ keys: [StaticString]) -> [JSON?] {
+        let (bytes, object) = forms.withLock { f in (f.bytes, f.object) }
+        if let object { return keys.map { object["\($0)"] } }
+        return (bytes ?? []).withUnsafeBufferPointer { b in
+            var found = [Range<Int>?](repeating: nil, count: keys.count)
+            // Not an object, or not JSON: `object` would be `{}`, which has none of them.
+            let isObject =
+                (try? JSON.forEachMember(of: b) { m in
+                    for (i, key) in keys.enumerated() where m.named(key, in: b) { found[i] = m.value }
+                }) ?? false
+            guard isObject else { return keys.map { _ in nil } }
+            return found.map { range in range.flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0])) } }
         }
     }
 
@@ -206,14 +226,15 @@ public enum SSE {
     /// `data: <chunk>\n\n` for a forwarded chunk: its own bytes, not a re-serialisation.
     public static func data(_ chunk: RawChunk) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(chunk.bytes.count + 8)
         append(chunk, to: &out)
         return out
     }
 
-    /// Appends `data: <chunk>\n\n` to `out`.
+    /// Appends `data: <chunk>\n\n` to `out` (which grows as an array does: reserve room for a
+    /// batch of chunks before appending them one by one, or each append reallocates).
     public static func append(_ chunk: RawChunk, to out: inout [UInt8]) {
         let bytes = chunk.bytes
-        out.reserveCapacity(out.count + bytes.count + 8)
         out.append(contentsOf: "data: ".utf8)
         out.append(contentsOf: bytes)
         out.append(contentsOf: [0x0A, 0x0A])

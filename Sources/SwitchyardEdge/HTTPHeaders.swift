@@ -70,6 +70,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     }
 
     static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+        // Most fields a lookup passes differ in length: that answer is one comparison.
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
         var left = lhs.utf8.makeIterator()
         var right = rhs.utf8.makeIterator()
         while true {

@@ -1,3 +1,4 @@
+import CMicroHTTPD  // sockaddr as libmicrohttpd's header declares it (which module owns it depends on build order)
 import Glibc
 
 /// A client's IP address, the key of the per-peer connection count.

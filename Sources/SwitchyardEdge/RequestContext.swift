@@ -136,6 +136,16 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
                 return .full(status: status, headers: headers, body: body)
             case .stream(let status, let headers):
                 state.pending = .none
+                // A stream that ended before its head went out (a short answer that came from
+                // upstream in one read) goes out as one response framed by Content-Length: one
+                // send of head and events, where the chunked form takes three (head, events, end
+                // chunk), each a loopback write that costs more than decoding the answer.
+                if state.finished {
+                    let body = state.outbound
+                    state.outbound = []
+                    state.outboundIndex = 0
+                    return .full(status: status, headers: headers, body: body)
+                }
                 return .stream(status: status, headers: headers)
             case .none:
                 if server.isStopping || state.clientGone { return .close }

@@ -86,23 +86,33 @@ struct PathPattern: Sendable, CustomStringConvertible {
 }
 
 /// One route: a pattern, a handler per method, and the API shape of its errors (its 401 and 405
-/// as well as every error its handler writes).
-struct Endpoint: Sendable {
+/// as well as every error its handler writes). A class: every request's lookup hands one on, and a
+/// copy of the struct retained and released each of its strings, arrays and closures.
+final class Endpoint: Sendable {
     typealias Handler = @Sendable (Gateway, EndpointCall) async -> Void
 
+    /// A method and its handler. A struct rather than a tuple: a closure kept in an array of
+    /// tuples is stored in the array's generic form, and reading it back made a thunk (a heap
+    /// allocation) on every request.
+    struct Method {
+        let method: String
+        let handler: Handler
+    }
+
     let pattern: PathPattern
-    let methods: [(method: String, handler: Handler)]
+    let methods: [Method]
     let format: any InboundFormat
 
     init(_ pattern: String, format: any InboundFormat = ChatCompletionsFormat(), _ methods: [(String, Handler)]) {
         self.pattern = PathPattern(pattern)
-        self.methods = methods.map { (method: $0.0, handler: $0.1) }
+        self.methods = methods.map { Method(method: $0.0, handler: $0.1) }
         self.format = format
     }
 
     /// The handler for `method`, nil for a method the route does not serve (405).
     func handler(for method: String) -> Handler? {
-        methods.first { $0.method == method }?.handler
+        for m in methods where m.method == method { return m.handler }
+        return nil
     }
 
     /// The `Allow` header of a 405 (HEAD, where served, goes unmentioned).

@@ -69,10 +69,10 @@ extension Gateway {
             log.configuredModel = configured
         }
 
-        let answerID = exchange.turn?.id ?? format.answerID(requestID: requestID) ?? "chatcmpl-" + requestID
         if chat.stream {
             await streamInbound(
-                chat, exchange, clientBody: clientBody, answerID: answerID, targets: targets,
+                chat, exchange, clientBody: clientBody, answerID: Self.answerID(exchange, requestID: requestID),
+                targets: targets,
                 mode: table.streamMode(model: chat.model), responder: responder, log: &log, started: started,
                 capture: capture)
             return
@@ -86,21 +86,31 @@ extension Gateway {
             log.provider = s.target.provider
             log.upstreamModel = s.target.model
             log.usage = s.response.usage
-            var headers = baseHeaders(log.requestID, format: format)
+            var headers = baseHeaders(log.requestID, format: format, more: 3)
             addRoutingHeaders(&headers, target: s.target, attempts: s.attempts.count)
-            let context = AnswerContext(
-                request: chat, clientBody: clientBody, id: answerID, created: Int(WallClock.seconds()),
-                model: s.target.model)
             // Passthrough bytes go out as they came (InboundFormat's contract); only a translated
             // answer is written from the unified response (which a passthrough does not build).
-            var body =
-                s.response.passthroughBody
-                ?? format.encodeResponse(s.response.response, passthrough: nil, context: context)
+            var body: [UInt8]
+            if let passthrough = s.response.passthroughBody {
+                body = passthrough
+            } else {
+                let context = AnswerContext(
+                    request: chat, clientBody: clientBody, id: Self.answerID(exchange, requestID: requestID),
+                    created: Int(WallClock.seconds()),
+                    model: s.target.model)
+                body = format.encodeResponse(s.response.response, passthrough: nil, context: context)
+            }
             if let turn = exchange.turn { body = await completeResponsesTurn(turn, body: body, requestID: requestID) }
             responder.respond(status: 200, headers: headers, body: body)
             capture?.completed(status: 200, headers: headers, body: body)
             finish(log: &log, status: 200, outcome: outcome(s.attempts), started: started)
         }
+    }
+
+    /// The id of an answer written here (a passthrough forwards the upstream's own), made only
+    /// when one is.
+    static func answerID(_ exchange: InboundExchange, requestID: String) -> String {
+        exchange.turn?.id ?? exchange.format.answerID(requestID: requestID) ?? "chatcmpl-" + requestID
     }
 
     func streamInbound(
@@ -241,13 +251,9 @@ extension Gateway {
 
     func finish(log: inout RequestLog, status: Int, outcome: RequestOutcome, started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
-        metrics.request(
+        metrics.requestFinished(
             api: log.api, model: log.configuredModel, provider: log.provider, outcome: outcome, status: status,
-            duration: elapsed)
-        if let u = log.usage, let p = log.provider {
-            metrics.tokens(
-                provider: p, model: log.configuredModel, prompt: u.promptTokens, completion: u.completionTokens)
-        }
+            duration: elapsed, usage: log.usage)
         log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed)
     }
 }

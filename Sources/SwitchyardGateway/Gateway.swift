@@ -173,10 +173,10 @@ public final class Gateway: HTTPHandler, Sendable {
     func authenticate(_ request: HTTPRequest, _ table: RouteTable) -> String? {
         if var header = request.headers["authorization"] {
             let name = header.withUTF8 { bytes -> String? in
-                let scheme: [UInt8] = Array("bearer ".utf8)
+                let scheme = "bearer ".utf8
                 guard bytes.count > scheme.count else { return nil }
-                for i in 0..<scheme.count
-                where bytes[i] | (bytes[i] >= 0x41 && bytes[i] <= 0x5A ? 0x20 : 0) != scheme[i] {
+                for (i, expected) in scheme.enumerated()
+                where bytes[i] | (bytes[i] >= 0x41 && bytes[i] <= 0x5A ? 0x20 : 0) != expected {
                     return nil
                 }
                 return Self.authenticate(UnsafeBufferPointer(rebasing: bytes[scheme.count...]), table)
@@ -223,14 +223,21 @@ public final class Gateway: HTTPHandler, Sendable {
 
     // MARK: Responses
 
-    func baseHeaders(_ requestID: String) -> HTTPHeaders {
-        ["Content-Type": "application/json", "x-request-id": requestID]
+    /// With room for `capacity` fields, so adding the answer's others grows no list.
+    func baseHeaders(_ requestID: String, capacity: Int = 2) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(capacity)
+        headers.add("Content-Type", "application/json")
+        headers.add("x-request-id", requestID)
+        return headers
     }
 
-    /// `baseHeaders` plus the headers of the client's API (Anthropic's `request-id`).
-    func baseHeaders(_ requestID: String, format: any InboundFormat) -> HTTPHeaders {
-        var headers = baseHeaders(requestID)
-        for (k, v) in format.responseHeaders(requestID: requestID) { headers.add(k, v) }
+    /// `baseHeaders` plus the headers of the client's API (Anthropic's `request-id`), with room
+    /// for `more`.
+    func baseHeaders(_ requestID: String, format: any InboundFormat, more: Int = 0) -> HTTPHeaders {
+        let own = format.responseHeaders(requestID: requestID)
+        var headers = baseHeaders(requestID, capacity: 2 + own.count + more)
+        for (k, v) in own { headers.add(k, v) }
         return headers
     }
 
@@ -244,7 +251,7 @@ public final class Gateway: HTTPHandler, Sendable {
         _ responder: HTTPResponder, _ error: APIError, requestID: String,
         format: any InboundFormat = ChatCompletionsFormat(), extra: [(String, String)] = []
     ) {
-        var headers = baseHeaders(requestID, format: format)
+        var headers = baseHeaders(requestID, format: format, more: 2 + extra.count)
         if let s = error.retryAfterSeconds { headers.add("Retry-After", String(s)) }
         if let r = error.shouldRetry { headers.add("x-should-retry", r ? "true" : "false") }
         for (k, v) in extra { headers.add(k, v) }

@@ -25,6 +25,34 @@ public final class GatewayMetrics: TaskObserver, Sendable {
     /// `switchyard_breaker_state` series by target key, kept apart from `gauges` because they are
     /// removed again (config reload); see `GatewayMetrics+Operations.swift`.
     let breakers = Mutex<[String: BreakerSeries]>([:])
+    /// The handles a finished model request updates, by what the request carries (configured
+    /// names, so the set is bounded): one hash of that key instead of two label checks and four
+    /// handle lookups per request, each a lock, a hash of every label value and an array of labels
+    /// (1.6% of a plain request's CPU). Emptied when the label sets change (a reload), since an
+    /// entry holds the labels of its time.
+    let requestSeries = Mutex<[RequestSeriesKey: RequestSeries]>([:])
+    /// `switchyard_upstream_attempts_total` by provider name and outcome, for the same reason.
+    let attemptSeries = Mutex<[AttemptSeriesKey: Counter]>([:])
+
+    struct RequestSeriesKey: Hashable {
+        var api: InboundAPI
+        var model: String?
+        var provider: String?
+        var outcome: RequestOutcome
+        var statusClass: String
+    }
+
+    struct RequestSeries {
+        var requests: Counter
+        var duration: DurationHistogram
+        /// Made at the first request with usage, as `tokens` would (a series appears when first counted).
+        var tokens: (prompt: Counter, completion: Counter)?
+    }
+
+    struct AttemptSeriesKey: Hashable {
+        var provider: String
+        var outcome: AttemptOutcome
+    }
 
     struct BreakerSeries {
         var provider: String
@@ -72,8 +100,15 @@ public final class GatewayMetrics: TaskObserver, Sendable {
 
     /// Config reload: new label sets.
     func updateLabels(providers: [String], models: [String]) {
-        providerNames.withLock { $0 = Set(providers) }
-        modelNames.withLock { $0 = Set(models) }
+        // Under the caches' locks, which entries are made under: none keeps the old labels.
+        requestSeries.withLock { series in
+            attemptSeries.withLock { attempts in
+                providerNames.withLock { $0 = Set(providers) }
+                modelNames.withLock { $0 = Set(models) }
+                attempts = [:]
+            }
+            series = [:]
+        }
     }
 
     func modelLabel(_ model: String?) -> String {
@@ -128,21 +163,52 @@ public final class GatewayMetrics: TaskObserver, Sendable {
 
     // MARK: Events
 
-    func request(
+    /// A model request ended: `switchyard_requests_total`, `switchyard_request_duration_seconds`
+    /// and, when the upstream reported usage, `switchyard_tokens_total`.
+    func requestFinished(
         api: InboundAPI, model: String?, provider: String?, outcome: RequestOutcome, status: Int,
-        duration: Duration
+        duration: Duration, usage: Usage?
     ) {
-        let p = providerLabel(provider)
-        counter(
+        let key = RequestSeriesKey(
+            api: api, model: model, provider: provider, outcome: outcome, statusClass: Self.statusClass(status))
+        let wantsTokens = usage != nil && provider != nil
+        let series = requestSeries.withLock { cache -> RequestSeries in
+            if let entry = cache[key], entry.tokens != nil || !wantsTokens { return entry }
+            var entry = cache[key] ?? makeRequestSeries(key)
+            if wantsTokens, let provider { entry.tokens = tokenCounters(provider: provider, model: model) }
+            cache[key] = entry
+            return entry
+        }
+        series.requests.increment()
+        series.duration.record(duration)
+        if let usage, let tokens = series.tokens {
+            tokens.prompt.increment(by: Int64(usage.promptTokens))
+            tokens.completion.increment(by: Int64(usage.completionTokens))
+        }
+    }
+
+    private func makeRequestSeries(_ key: RequestSeriesKey) -> RequestSeries {
+        let p = providerLabel(key.provider)
+        let requests = counter(
             "requests",
             "Model requests by inbound API, configured model, answering provider, outcome and status class.",
             [
-                ("api", api.label), ("model", modelLabel(model)), ("provider", p), ("outcome", outcome.rawValue),
-                ("status_class", Self.statusClass(status)),
-            ]
-        ).increment()
-        histogram("request_duration", "Time from request received to response complete.", [("provider", p)]).record(
-            duration)
+                ("api", key.api.label), ("model", modelLabel(key.model)), ("provider", p),
+                ("outcome", key.outcome.rawValue), ("status_class", key.statusClass),
+            ])
+        let duration = histogram(
+            "request_duration", "Time from request received to response complete.", [("provider", p)])
+        return RequestSeries(requests: requests, duration: duration)
+    }
+
+    private func tokenCounters(provider: String, model: String?) -> (prompt: Counter, completion: Counter) {
+        let p = providerLabel(provider)
+        let m = modelLabel(model)
+        let help = "Tokens reported by upstreams, by provider, configured model and type."
+        return (
+            counter("tokens", help, [("provider", p), ("model", m), ("type", "prompt")]),
+            counter("tokens", help, [("provider", p), ("model", m), ("type", "completion")])
+        )
     }
 
     /// The edge closed a connection on its own (`reason`: `header_timeout`, `body_timeout`,
@@ -163,7 +229,13 @@ public final class GatewayMetrics: TaskObserver, Sendable {
     }
 
     func attempt(provider: String, outcome: AttemptOutcome) {
-        attempts(providerLabel(provider), outcome).increment()
+        let key = AttemptSeriesKey(provider: provider, outcome: outcome)
+        attemptSeries.withLock { cache in
+            if let c = cache[key] { return c }
+            let c = attempts(providerLabel(provider), outcome)
+            cache[key] = c
+            return c
+        }.increment()
     }
 
     func attempts(_ provider: String, _ outcome: AttemptOutcome) -> Counter {
@@ -190,15 +262,6 @@ public final class GatewayMetrics: TaskObserver, Sendable {
                 "continuations", "total", "Streams broken mid-way and handed to another call, by outcome."),
             labels: [("from", providerLabel(from)), ("to", providerLabel(to)), ("outcome", outcome.rawValue)]
         ).increment()
-    }
-
-    func tokens(provider: String, model: String?, prompt: Int, completion: Int) {
-        let p = providerLabel(provider)
-        let m = modelLabel(model)
-        let help = "Tokens reported by upstreams, by provider, configured model and type."
-        counter("tokens", help, [("provider", p), ("model", m), ("type", "prompt")]).increment(by: Int64(prompt))
-        counter("tokens", help, [("provider", p), ("model", m), ("type", "completion")]).increment(
-            by: Int64(completion))
     }
 
     func breakerState(target: String, provider: String, state: Int) {

@@ -22,24 +22,51 @@ enum RouteResolution: Sendable {
 }
 
 /// The configuration with secrets resolved: model name → ordered targets, client keys.
+///
+/// Its fields live in one immutable object, so a copy (every request takes one, and hands it down
+/// through several async calls) is one reference: held inline, the configuration's many strings
+/// and arrays were each retained and released per copy, and each copy widened the async frames
+/// that hold it.
 public struct RouteTable: Sendable {
-    public let config: SwitchyardConfig
-    let providers: [String: ResolvedProvider]
+    private final class Storage: Sendable {
+        let config: SwitchyardConfig
+        let providers: [String: ResolvedProvider]
+        let clientKeys: [(name: String, key: Secret)]
+        let warnings: [String]
+        let resolvedModels: [String: RouteResolution]
+        let redactor: Redactor
+
+        init(
+            config: SwitchyardConfig, providers: [String: ResolvedProvider], clientKeys: [(name: String, key: Secret)],
+            warnings: [String], resolvedModels: [String: RouteResolution], redactor: Redactor
+        ) {
+            self.config = config
+            self.providers = providers
+            self.clientKeys = clientKeys
+            self.warnings = warnings
+            self.resolvedModels = resolvedModels
+            self.redactor = redactor
+        }
+    }
+
+    private let storage: Storage
+
+    public var config: SwitchyardConfig { storage.config }
+    var providers: [String: ResolvedProvider] { storage.providers }
     /// Inbound client keys by name.
-    let clientKeys: [(name: String, key: Secret)]
+    var clientKeys: [(name: String, key: Secret)] { storage.clientKeys }
     /// Problems worth a warning at start (missing key variables).
-    public let warnings: [String]
+    public var warnings: [String] { storage.warnings }
     /// `resolve` of every configured model name, worked out once: it runs on every request.
-    private var resolvedModels: [String: RouteResolution] = [:]
+    private var resolvedModels: [String: RouteResolution] { storage.resolvedModels }
 
     /// Every configured secret (provider and client keys), removed from whatever upstreams send.
-    public let redactor: Redactor
+    public var redactor: Redactor { storage.redactor }
 
     /// Resolves every `*_env` from `environment` (read once, injected for tests).
     public init(config: SwitchyardConfig, environment: [String: String]) throws(ConfigErrors) {
         let check = Self.checkEnvironment(config, environment)
         if !check.errors.isEmpty { throw ConfigErrors(check.errors) }
-        self.config = config
         var providers: [String: ResolvedProvider] = [:]
         for p in config.providers {
             let kind = p.kind
@@ -56,16 +83,16 @@ public struct RouteTable: Sendable {
                 config: p, kind: kind, codec: codec, apiKey: key, missingKeyEnv: missing, headers: headers)
         }
         let keys = config.auth.keys.compactMap { k in environment[k.keyEnv].map { (k.name, Secret($0)) } }
-        self.providers = providers
-        self.clientKeys = keys
-        self.warnings = check.warnings
-        self.redactor = Redactor(
-            secrets: providers.values.compactMap(\.apiKey?.value) + keys.map(\.1.value))
+        var resolvedModels: [String: RouteResolution] = [:]
         for m in config.models where resolvedModels[m.name] == nil {
-            resolvedModels[m.name] = usable(
+            resolvedModels[m.name] = Self.usable(
                 m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) },
-                configuredModel: m.name)
+                configuredModel: m.name, providers: providers)
         }
+        storage = Storage(
+            config: config, providers: providers, clientKeys: keys, warnings: check.warnings,
+            resolvedModels: resolvedModels,
+            redactor: Redactor(secrets: providers.values.compactMap(\.apiKey?.value) + keys.map(\.1.value)))
     }
 
     /// What the environment lacks or holds wrongly for `config`, without building anything:
@@ -157,11 +184,11 @@ public struct RouteTable: Sendable {
             let provider = String(model[..<slash])
             let upstream = String(model[model.index(after: slash)...])
             if providers[provider] != nil, !upstream.isEmpty {
-                return usable([(provider, upstream, 1, 1, nil)], configuredModel: nil)
+                return Self.usable([(provider, upstream, 1, 1, nil)], configuredModel: nil, providers: providers)
             }
         }
         if let route = config.routes.first(where: { model.hasPrefix($0.prefix) }) {
-            return usable([(route.provider, model, 1, 1, nil)], configuredModel: nil)
+            return Self.usable([(route.provider, model, 1, 1, nil)], configuredModel: nil, providers: providers)
         }
         return .notFound
     }
@@ -171,8 +198,9 @@ public struct RouteTable: Sendable {
         config.models.first { $0.name == model }?.streamMode ?? .incremental
     }
 
-    private func usable(
-        _ specs: [(String, String, Int, Int, ContinuationMode?)], configuredModel: String?
+    private static func usable(
+        _ specs: [(String, String, Int, Int, ContinuationMode?)], configuredModel: String?,
+        providers: [String: ResolvedProvider]
     ) -> RouteResolution {
         var targets: [RouteTarget] = []
         var reasons: [String] = []
@@ -190,7 +218,7 @@ public struct RouteTable: Sendable {
         return .targets(targets, configuredModel: configuredModel)
     }
 
-    func makeTarget(
+    static func makeTarget(
         _ p: ResolvedProvider, model: String, priority: Int, weight: Int, continuation: ContinuationMode? = nil
     ) -> RouteTarget {
         let c = p.config

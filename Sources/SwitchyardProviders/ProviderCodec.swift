@@ -201,7 +201,13 @@ public protocol SSEStreamDecoder: StreamDecoder {
 extension SSEStreamDecoder {
     public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
         var out: [StreamEvent] = []
-        for message in sse.feed(bytes) { decode(message, into: &out) }
+        // Each message is decoded as the parser completes it (no list of messages). The parser
+        // is moved out while it runs, so `decode` may change `self`; a fresh one holds its place
+        // (no allocation), and the moved one's buffers stay uniquely owned.
+        var parser = sse
+        sse = SSEParser()
+        parser.feed(bytes) { decode($0, into: &out) }
+        sse = parser
         return out
     }
 

@@ -66,13 +66,23 @@ public struct SSEParser: Sendable {
     }
 
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> [SSEMessage] {
-        if let array = bytes as? [UInt8] { return array.withUnsafeBufferPointer { feed(buffer: $0) } }
-        return Array(bytes).withUnsafeBufferPointer { feed(buffer: $0) }
+        var out: [SSEMessage] = []
+        feed(bytes) { out.append($0) }
+        return out
     }
 
-    private mutating func feed(buffer b: UnsafeBufferPointer<UInt8>) -> [SSEMessage] {
-        var out: [SSEMessage] = []
-        if overflowed { return out }
+    /// `feed(_:)` handing each message to `body` as it completes instead of collecting them.
+    public mutating func feed(_ bytes: some Sequence<UInt8>, _ body: (SSEMessage) -> Void) {
+        if let array = bytes as? [UInt8] { return feed(array, body) }
+        Array(bytes).withUnsafeBufferPointer { feed(buffer: $0, body) }
+    }
+
+    public mutating func feed(_ bytes: [UInt8], _ body: (SSEMessage) -> Void) {
+        bytes.withUnsafeBufferPointer { feed(buffer: $0, body) }
+    }
+
+    private mutating func feed(buffer b: UnsafeBufferPointer<UInt8>, _ body: (SSEMessage) -> Void) {
+        if overflowed { return }
         var i = 0
         if lastWasCR, i < b.count {
             lastWasCR = false
@@ -89,7 +99,7 @@ public struct SSEParser: Sendable {
                 line.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<end]))
                 break
             }
-            if let m = endLine(UnsafeBufferPointer(rebasing: b[i..<end])) { out.append(m) }
+            if let m = endLine(UnsafeBufferPointer(rebasing: b[i..<end])) { body(m) }
             if overflowed { break }
             i = end + 1
             if b[end] == 0x0D {
@@ -100,7 +110,6 @@ public struct SSEParser: Sendable {
                 }
             }
         }
-        return out
     }
 
     /// End of body: a final event not followed by a blank line is dispatched too.

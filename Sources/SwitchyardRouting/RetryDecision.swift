@@ -148,8 +148,17 @@ extension RouteTarget {
     func upstreamRequest(
         _ encoded: EncodedRequest, left: Duration, streaming: Bool, streamLeft: Duration?
     ) -> UpstreamRequest {
+        // Written into one string: the concatenations made two or three.
+        var url = ""
+        url.reserveCapacity(baseURL.utf8.count + encoded.path.utf8.count + encoded.query.utf8.count + 1)
+        url += baseURL
+        url += encoded.path
+        if !encoded.query.isEmpty {
+            url += "?"
+            url += encoded.query
+        }
         var request = UpstreamRequest(
-            url: baseURL + encoded.path + (encoded.query.isEmpty ? "" : "?" + encoded.query),
+            url: url,
             headers: Self.merge(encoded.headers, over: headers), body: encoded.body,
             connectTimeout: min(timeouts.connect, left))
         if streaming {
@@ -166,9 +175,16 @@ extension RouteTarget {
     /// the request sets itself: a header the codec wrote for this request (a native client's
     /// `anthropic-version`) replaces the provider's default of the same name instead of going out
     /// twice.
+    /// One array is made (the set of lowercased names and the filtered copy were four
+    /// allocations per attempt); both lists hold a few fields, so a scan beats hashing.
     static func merge(_ own: [HeaderField], over target: [HeaderField]) -> [HeaderField] {
         guard !own.isEmpty else { return target }
-        let names = Set(own.map { $0.name.lowercased() })
-        return own + target.filter { !names.contains($0.name.lowercased()) }
+        var merged: [HeaderField] = []
+        merged.reserveCapacity(own.count + target.count)
+        merged.append(contentsOf: own)
+        for field in target where !own.contains(where: { HeaderField.namesEqual($0.name, field.name) }) {
+            merged.append(field)
+        }
+        return merged
     }
 }

@@ -188,7 +188,7 @@ struct Pump {
 
     /// Queues a step's events and records how it ended the stream, if it did.
     mutating func enqueue(_ step: StreamJudge.Step) {
-        pending += step.events
+        if pending.isEmpty { pending = step.events } else { pending += step.events }
         switch step.verdict {
         case nil: break
         case .completed?: ending = .completed

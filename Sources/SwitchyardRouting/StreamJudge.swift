@@ -41,6 +41,7 @@ public struct StreamJudge: Sendable {
 
     private mutating func judge(_ events: [StreamEvent], bodyEnded: Bool) -> Step {
         var out: [StreamEvent] = []
+        out.reserveCapacity(events.count + 1)
         var verdict: Verdict?
         loop: for e in events {
             switch e {

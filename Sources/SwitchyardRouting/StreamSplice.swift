@@ -8,21 +8,31 @@ public struct DeliveredText: Sendable, Equatable {
     /// Every delta so far was plain assistant text of choice 0: no tool call, refusal, finish
     /// reason, logprobs or other choice. Only such a stream can be continued by prefill.
     public private(set) var plainText = true
-    /// `id`, `object` and `created` of the first raw (OpenAI passthrough) chunk: spliced chunks
-    /// are re-encoded with it so the client sees one envelope.
-    public private(set) var envelope: JSONObject?
+    /// The first raw (forwarded) chunk: a continuation is written in its envelope. It is read only
+    /// then (`envelope`); every later raw chunk comes from the same upstream API (a
+    /// continuation's chunks are written in this envelope, or carry none).
+    private var firstRaw: RawChunk?
 
     public init() {}
 
+    /// `id`, `object` and `created` of the first raw (OpenAI passthrough) chunk: spliced chunks
+    /// are re-encoded with it so the client sees one envelope. Only a Chat Completions chunk has
+    /// an envelope to keep; a forwarded Responses event (it names its `type`) is continued by the
+    /// gateway's Responses encoder instead. Read from the chunk's text, not from a parsed tree.
+    public var envelope: JSONObject? {
+        guard let firstRaw else { return nil }
+        let v = firstRaw.values(["type", "id", "object", "created"])
+        guard v[0] == nil else { return nil }
+        var e = JSONObject()
+        for (key, value) in zip(["id", "object", "created"], v[1...]) {
+            if let value { e.appendUnique(key, value) }
+        }
+        return e
+    }
+
     public mutating func record(_ events: [StreamEvent]) {
         for case .choices(let deltas, let raw) in events {
-            // Only a Chat Completions chunk has an envelope to keep; a forwarded Responses event
-            // (it names its `type`) is continued by the gateway's Responses encoder instead.
-            if envelope == nil, let raw, raw["type"] == nil {
-                var e = JSONObject()
-                for key in ["id", "object", "created"] { if let v = raw[key] { e.appendUnique(key, v) } }
-                envelope = e
-            }
+            if firstRaw == nil, let raw { firstRaw = raw }
             for d in deltas {
                 let plain =
                     d.index == 0 && d.toolCalls.isEmpty && d.refusal == nil && d.finishReason == nil

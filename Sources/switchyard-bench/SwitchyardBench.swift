@@ -7,5 +7,8 @@ struct SwitchyardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard-bench",
         abstract: "Prints Switchyard benchmark figures (run by bench/run).",
-        subcommands: [StoreBench.self, PostgresStoreBench.self, CodecBench.self, BodiesBench.self, UpstreamBench.self])
+        subcommands: [
+            StoreBench.self, PostgresStoreBench.self, CodecBench.self, BodiesBench.self, GatewayBench.self,
+            UpstreamBench.self,
+        ])
 }

@@ -62,6 +62,18 @@ import Testing
             #"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"#,
             param: "messages[0].content[0].text", code: "invalid_type")
     }
+    /// A later message's path (built from its index only where an error names it).
+    @Test func pathNamesTheMessageIndex() {
+        let ok = #"{"role":"user","content":"x"},"#
+        expectError(
+            #"{"model":"m","messages":["# + String(repeating: ok, count: 12) + #"{"role":"user","content":5}]}"#,
+            param: "messages[12].content", code: "invalid_type")
+        expectError(
+            #"{"model":"m","messages":["# + String(repeating: ok, count: 3)
+                + #"{"role":"user","content":[{"type":"x"}]}]}"#,
+            param: "messages[3].content[0].type", code: "invalid_value")
+    }
+
     @Test func tooManyStops() {
         expectError(
             #"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}"#, param: "stop")

@@ -99,6 +99,12 @@ import Testing
         }
         #expect(
             (tree != nil) == (skim != nil), "\(String(decoding: bytes, as: UTF8.self))", sourceLocation: sourceLocation)
+        // The visiting form sees the same members and gives the same verdict, without the array.
+        var visited: [JSONMember] = []
+        let isObject = bytes.withUnsafeBufferPointer { b in
+            try? JSON.forEachMember(of: b) { visited.append($0) }
+        }
+        #expect(isObject.map { $0 ? visited : nil } == skim, sourceLocation: sourceLocation)
         guard case .object(let object)? = tree, case .some(let members?) = skim else {
             if case .object? = tree { Issue.record("an object without members", sourceLocation: sourceLocation) }
             return

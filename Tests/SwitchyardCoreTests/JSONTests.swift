@@ -13,6 +13,20 @@ import Testing
         #expect(v["f"]?.doubleValue == 1500)
     }
 
+    /// An array, a slice of one, a buffer and a collection without contiguous storage parse alike
+    /// (the first three in place, the last through a copy); a slice's indices need not start at 0.
+    @Test func everyKindOfByteCollectionParsesAlike() throws {
+        let text = Array(#"xx{"a":[1,"b"],"c":{"d":null}}yy"#.utf8)
+        let inner = text[2..<(text.count - 2)]
+        let expected = try JSON.parse(Array(inner))
+        #expect(try JSON.parse(inner) == expected)
+        #expect(
+            try text.withUnsafeBufferPointer { try JSON.parse(UnsafeBufferPointer(rebasing: $0[2..<($0.count - 2)])) }
+                == expected)
+        #expect(try JSON.parse(inner.lazy.map { $0 }) == expected)
+        #expect(throws: JSONParseError.self) { try JSON.parse(text[1..<(text.count - 2)]) }
+    }
+
     @Test func surrogatePairsDecode() throws {
         #expect(try JSON.parse(#""\ud83d\ude00""#).stringValue == "😀")
     }

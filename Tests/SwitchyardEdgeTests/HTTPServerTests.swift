@@ -144,6 +144,31 @@ struct HTTPServerTests {
         }
     }
 
+    /// A stream whose handler wrote and finished it before the head went out is sent as one
+    /// response framed by Content-Length (one send instead of three), on a connection kept open.
+    @Test func aStreamThatEndedBeforeItsHeadWentOutIsSentWhole() async throws {
+        try await withServer(handler: { request, responder in
+            let writer = responder.startStream(status: 200, headers: ["Content-Type": "text/event-stream"])
+            writer.write(text("data: 1\n\n"))
+            writer.write(text("data: \(request.path)\n\n"))
+            writer.finish()
+        }) { server in
+            let client = try RawHTTPClient(port: server.port)
+            for path in ["/a", "/bb"] {
+                let response = try await offload {
+                    try client.roundTrip("POST \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+                }
+                #expect(response.status == 200)
+                #expect(response.header("content-type") == "text/event-stream")
+                #expect(response.header("transfer-encoding") == nil)
+                #expect(response.header("content-length") == "\(17 + path.utf8.count)")
+                #expect(response.body == text("data: 1\n\ndata: \(path)\n\n"))
+            }
+            #expect(server.openStreams == 0)
+            try await waitUntil { server.inFlightRequests == 0 }
+        }
+    }
+
     @Test func clientDisconnectMidStreamCancelsHandlerAndFailsWrites() async throws {
         let started = Event<Bool>()
         let outcome = Event<(cancelled: Bool, writeAccepted: Bool, gone: Bool)>()

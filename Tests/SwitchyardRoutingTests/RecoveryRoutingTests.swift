@@ -79,6 +79,27 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         #expect(!d.plainText)
     }
 
+    /// The envelope is read from a forwarded chunk's text (last of a repeated key, escapes
+    /// decoded) as from its parsed object; a typed first chunk (a Responses event) keeps none.
+    @Test func theEnvelopeIsReadFromTheFirstForwardedChunk() throws {
+        let text = #"{"id":"x","\u0069d":"chatcmpl-9","object":"chat.completion.chunk","created":7,"choices":[]}"#
+        for raw in [RawChunk(bytes: Array(text.utf8)), RawChunk(try #require(try JSON.parse(text).objectValue))] {
+            var d = DeliveredText()
+            d.record([.choices([ChoiceDelta(role: true, content: "")], raw: raw)])
+            #expect(d.envelope == ["id": "chatcmpl-9", "object": "chat.completion.chunk", "created": 7])
+            d.record([.choices([ChoiceDelta(content: "a")], raw: ["id": "other", "created": 8])])
+            #expect(d.envelope?["id"] == "chatcmpl-9")
+        }
+        var typed = DeliveredText()
+        typed.record([.choices([ChoiceDelta(content: "a")], raw: RawChunk(bytes: Array(#"{"type":"t","id":1}"#.utf8)))])
+        typed.record([.choices([ChoiceDelta(content: "b")], raw: ["id": "chatcmpl-2"])])
+        #expect(typed.envelope == nil)
+        #expect(typed.text == "ab")
+        var missing = DeliveredText()
+        missing.record([.choices([ChoiceDelta(content: "a")], raw: RawChunk(bytes: Array(#"{"choices":[]}"#.utf8)))])
+        #expect(missing.envelope == [:])
+    }
+
     @Test func splicedChunksKeepTheOriginalEnvelopeAndDropTheSecondRole() {
         var d = DeliveredText()
         d.record([

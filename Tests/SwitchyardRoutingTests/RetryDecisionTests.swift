@@ -227,4 +227,29 @@ import Testing
         #expect(stream.connectTimeout == .seconds(10) && stream.firstByteTimeout == .seconds(10))
         #expect(stream.idleTimeout == .seconds(30) && stream.timeout == .seconds(90))
     }
+
+    /// The request's own headers go first and replace the target's of the same name in any
+    /// letter case; the target's others follow in order; no query, no `?`.
+    @Test func theRequestsHeadersReplaceTheTargetsOfTheSameName() {
+        let target = RouteTarget(
+            provider: "a", model: "m", codec: OpenAICodec(), baseURL: "http://x/v1",
+            headers: [
+                HeaderField("Authorization", "Bearer k"), HeaderField("anthropic-VERSION", "old"),
+                HeaderField("X-Extra", "1"), HeaderField("Anthropic-Version", "older"),
+            ])
+        let encoded = EncodedRequest(
+            path: "/messages", headers: [HeaderField("Anthropic-Version", "new"), HeaderField("Content-Type", "j")],
+            body: [])
+        let request = target.upstreamRequest(encoded, left: .seconds(4), streaming: false, streamLeft: nil)
+        #expect(request.url == "http://x/v1/messages")
+        #expect(
+            request.headers == [
+                HeaderField("Anthropic-Version", "new"), HeaderField("Content-Type", "j"),
+                HeaderField("Authorization", "Bearer k"), HeaderField("X-Extra", "1"),
+            ])
+        let bare = target.upstreamRequest(
+            EncodedRequest(path: "/models", headers: [], body: []), left: .seconds(4), streaming: false,
+            streamLeft: nil)
+        #expect(bare.headers == target.headers)
+    }
 }

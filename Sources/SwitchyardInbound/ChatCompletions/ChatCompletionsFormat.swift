@@ -52,6 +52,13 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
     public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
         chunks.model = model
         var out: [UInt8] = []
+        // A forwarded batch is written in one buffer of its exact size.
+        var size = SSE.done.count
+        for event in events {
+            if case .choices(_, let raw?) = event { size += raw.bytes.count + 8 }
+            if case .usage(_, let raw?) = event, includeUsage { size += raw.bytes.count + 8 }
+        }
+        out.reserveCapacity(size)
         for event in events {
             assembler?.feed(event)
             switch event {

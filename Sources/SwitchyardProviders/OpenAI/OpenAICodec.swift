@@ -10,6 +10,9 @@ public import SwitchyardCore
 public struct OpenAICodec: ProviderCodec {
     public init() {}
 
+    /// The headers of a JSON body, one array for every request rather than one each.
+    static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
+
     public var kind: ProviderKind { .openai }
     public var healthPath: String { "/models" }
 
@@ -25,7 +28,7 @@ public struct OpenAICodec: ProviderCodec {
             let body = Self.splicedPassthroughBody(bytes, model: target.upstreamModel, stream: request.stream)
         {
             return EncodedRequest(
-                path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")], body: body)
+                path: "/chat/completions", headers: Self.jsonHeaders, body: body)
         }
         var body = request.raw
         body["model"] = .string(target.upstreamModel)
@@ -36,7 +39,7 @@ public struct OpenAICodec: ProviderCodec {
         }
         if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
         return EncodedRequest(
-            path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
+            path: "/chat/completions", headers: Self.jsonHeaders,
             body: body.serialized())
     }
 
@@ -182,18 +185,30 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         // otherwise `choices` is parsed and read below.
         let skimmed: (error: JSON?, choices: JSON?, deltas: [ChoiceDelta]?, usage: JSON?)? =
             bytes.withUnsafeBufferPointer { b in
-                guard let members = try? JSON.members(of: b) else { return nil }
-                func value(_ name: StaticString) -> JSON? {
-                    members.last(named: name, in: b).flatMap {
-                        try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0.value]))
-                    }
+                // The last occurrence of each, as `JSON.parse` keeps it; no member list is built.
+                var error: Range<Int>?
+                var choices: Range<Int>?
+                var usage: Range<Int>?
+                let isObject =
+                    (try? JSON.forEachMember(of: b) { m in
+                        if m.named("choices", in: b) {
+                            choices = m.value
+                        } else if m.named("usage", in: b) {
+                            usage = m.value
+                        } else if m.named("error", in: b) {
+                            error = m.value
+                        }
+                    }) ?? false
+                guard isObject else { return nil }
+                func value(_ range: Range<Int>?) -> JSON? {
+                    range.flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0])) }
                 }
-                let error = value("error")
+                let errorValue = value(error)
                 var deltas: [ChoiceDelta]? = nil
-                if error == nil, let c = members.last(named: "choices", in: b) {
-                    deltas = Self.skimmedChoice(UnsafeBufferPointer(rebasing: b[c.value])).map { [$0] }
+                if errorValue == nil, let c = choices {
+                    deltas = Self.skimmedChoice(UnsafeBufferPointer(rebasing: b[c])).map { [$0] }
                 }
-                return (error, deltas == nil ? value("choices") : nil, deltas, value("usage"))
+                return (errorValue, deltas == nil ? value(choices) : nil, deltas, value(usage))
             }
         let raw: RawChunk
         let error: JSON?
@@ -263,22 +278,51 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         while upper > lower, isSpace(b[upper - 1]) { upper -= 1 }
         // One element only: a second one makes the text after the first trailing garbage.
         let element = UnsafeBufferPointer(rebasing: b[lower..<upper])
-        guard element.first == UInt8(ascii: "{"), let choice = try? JSON.members(of: element) ?? nil else { return nil }
-        func value(_ name: StaticString, in members: [JSONMember], _ text: UnsafeBufferPointer<UInt8>) -> Scalar {
-            Scalar(members.last(named: name, in: text).map { UnsafeBufferPointer(rebasing: text[$0.value]) })
+        guard element.first == UInt8(ascii: "{") else { return nil }
+        var index: Range<Int>?
+        var finishReason: Range<Int>?
+        var deltaValue: Range<Int>?
+        let choiceIsObject =
+            (try? JSON.forEachMember(of: element) { m in
+                if m.named("delta", in: element) {
+                    deltaValue = m.value
+                } else if m.named("index", in: element) {
+                    index = m.value
+                } else if m.named("finish_reason", in: element) {
+                    finishReason = m.value
+                }
+            }) ?? false
+        guard choiceIsObject else { return nil }
+        func value(_ range: Range<Int>?, _ text: UnsafeBufferPointer<UInt8>) -> Scalar {
+            Scalar(range.map { UnsafeBufferPointer(rebasing: text[$0]) })
         }
-        var delta = ChoiceDelta(index: value("index", in: choice, element).intValue ?? 0)
-        if let f = value("finish_reason", in: choice, element).stringValue {
+        var delta = ChoiceDelta(index: value(index, element).intValue ?? 0)
+        if let f = value(finishReason, element).stringValue {
             delta.finishReason = FinishReason(rawValue: f) ?? .stop
         }
-        guard let d = choice.last(named: "delta", in: element) else { return delta }
-        let deltaText = UnsafeBufferPointer(rebasing: element[d.value])
-        guard deltaText.first == UInt8(ascii: "{"), let members = try? JSON.members(of: deltaText) ?? nil,
-            members.last(named: "tool_calls", in: deltaText) == nil
-        else { return nil }
-        delta.role = members.last(named: "role", in: deltaText) != nil
-        delta.content = value("content", in: members, deltaText).stringValue
-        delta.refusal = value("refusal", in: members, deltaText).stringValue
+        guard let d = deltaValue else { return delta }
+        let deltaText = UnsafeBufferPointer(rebasing: element[d])
+        guard deltaText.first == UInt8(ascii: "{") else { return nil }
+        var role = false
+        var toolCalls = false
+        var content: Range<Int>?
+        var refusal: Range<Int>?
+        let deltaIsObject =
+            (try? JSON.forEachMember(of: deltaText) { m in
+                if m.named("content", in: deltaText) {
+                    content = m.value
+                } else if m.named("role", in: deltaText) {
+                    role = true
+                } else if m.named("refusal", in: deltaText) {
+                    refusal = m.value
+                } else if m.named("tool_calls", in: deltaText) {
+                    toolCalls = true
+                }
+            }) ?? false
+        guard deltaIsObject, !toolCalls else { return nil }
+        delta.role = role
+        delta.content = value(content, deltaText).stringValue
+        delta.refusal = value(refusal, deltaText).stringValue
         return delta
     }
 
