@@ -122,7 +122,7 @@ let package = Package(
             name: "switchyard-bench",
             dependencies: [
                 "SwitchyardStore", "SwitchyardTasks", "SwitchyardCore", "SwitchyardProviders", "SwitchyardInbound",
-                "SwitchyardGateway", "SwitchyardEdge",
+                "SwitchyardGateway", "SwitchyardEdge", "SwitchyardUpstream", "SwitchyardLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -35,7 +35,7 @@ final class MockConnection {
                 end = e
                 break
             }
-            if !keepAlive { break }
+            if !keepAlive || response.closeAfterwards { break }
         }
         server.connectionClosed(fd: fd, reset: end == .reset)
     }

@@ -10,14 +10,20 @@ public struct MockResponse: Sendable {
     /// `.reset` and `.close` end the connection without any response, and `.data` is written raw
     /// (e.g. an interim `HTTP/1.1 100 Continue\r\n\r\n`). Empty by default.
     public var beforeHead: [MockChunk]
+    /// The server closes the connection once this answer is written, without announcing it
+    /// (`Connection: close`): what an upstream does when a kept-alive connection's idle time runs
+    /// out. The client finds out when the connection is idle in its cache.
+    public var closeAfterwards: Bool
 
     public init(
-        status: Int = 200, headers: [HeaderField] = [], body: MockBody = .bytes([]), beforeHead: [MockChunk] = []
+        status: Int = 200, headers: [HeaderField] = [], body: MockBody = .bytes([]), beforeHead: [MockChunk] = [],
+        closeAfterwards: Bool = false
     ) {
         self.status = status
         self.headers = headers
         self.body = body
         self.beforeHead = beforeHead
+        self.closeAfterwards = closeAfterwards
     }
 }
 

@@ -8,6 +8,14 @@ let curlGlobalInitResult: Bool = sy_curl_global_init_default() == CURLE_OK
 
 /// Owns one `CURL *` easy handle and the error buffer it writes to.
 ///
+/// A handle keeps its options from one transfer to the next: the ones every transfer shares
+/// (callbacks, NOSIGNAL, TCP_NODELAY, the error buffer) are set once, and a transfer sets only what
+/// is its own (`Transfer.configure`). curl_easy_reset and setting some eighteen options again took
+/// 1.5% of a plain request's CPU; parsing the same URL again (curl_url_set, then curl_url_get
+/// rebuilding the text with curl's printf) another 2.7%. A transfer that did not succeed may
+/// leave state behind that only curl_easy_reset clears (the count of curl's own re-sends, which
+/// decides how the next dead connection fails), so its handle is reset (`reset()`) before reuse.
+///
 /// curl_easy_cleanup(3): "This might close all connections this handle has used ... Any use of the
 /// handle after this function has been called ... is illegal." It runs exactly once, in `deinit`;
 /// the owner (its loop thread) detaches the handle from the multi handle before letting it go.
@@ -15,25 +23,69 @@ final class EasyHandle {
     let raw: UnsafeMutableRawPointer
     /// CURLOPT_ERRORBUFFER: at least CURL_ERROR_SIZE bytes, alive as long as the option is set.
     let errorBuffer: UnsafeMutablePointer<CChar>
+    /// Sets the options every transfer shares; run on a new handle and after each reset.
+    private let applyFixedOptions: (EasyHandle) -> Void
+    /// The URL the handle is set to (CURLOPT_URL) and curl's parse of it, handed over as
+    /// CURLOPT_CURLU so curl copies the parts instead of parsing the text for each transfer.
+    /// curl reads the parse (never changes it) while the option is set: freed in `deinit` or
+    /// once another one replaced it.
+    private var url: String?
+    private var parsedURL: OpaquePointer?
+    private var connectTimeoutMilliseconds = -1
 
-    init?() {
+    init?(fixedOptions: @escaping (EasyHandle) -> Void) {
         guard let raw = curl_easy_init() else { return nil }
         self.raw = raw
         let size = Int(sy_curl_error_size())
         errorBuffer = .allocate(capacity: size)
         errorBuffer.initialize(repeating: 0, count: size)
+        applyFixedOptions = fixedOptions
+        _ = sy_curl_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
+        fixedOptions(self)
     }
 
     deinit {
         curl_easy_cleanup(raw)
+        if let parsedURL { curl_url_cleanup(parsedURL) }
         errorBuffer.deallocate()
     }
 
     /// curl_easy_reset(3) keeps live connections and caches (they belong to the multi handle here)
-    /// and drops every option, so the next transfer starts from defaults.
+    /// and drops every option and the state a transfer left; the shared options are set again.
     func reset() {
         curl_easy_reset(raw)
         errorBuffer[0] = 0
+        url = nil
+        if let parsedURL { curl_url_cleanup(parsedURL) }
+        parsedURL = nil
+        connectTimeoutMilliseconds = -1
+        _ = sy_curl_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
+        applyFixedOptions(self)
+    }
+
+    /// Points the handle at `text` unless it already is. A text curl's parser refuses is set
+    /// alone (no CURLOPT_CURLU), so the transfer fails exactly as curl reports such a URL.
+    func setURL(_ text: String) {
+        if text == url { return }
+        let parsed = curl_url()
+        let ok = parsed.map { sy_curl_url_parse($0, text) == CURLUE_OK } ?? false
+        _ = sy_curl_setopt_str(raw, CURLOPT_URL, text)
+        _ = sy_curl_setopt_ptr(raw, CURLOPT_CURLU, ok ? UnsafeMutableRawPointer(parsed) : nil)
+        if let old = parsedURL { curl_url_cleanup(old) }
+        if ok {
+            parsedURL = parsed
+        } else {
+            if let parsed { curl_url_cleanup(parsed) }
+            parsedURL = nil
+        }
+        url = text
+    }
+
+    /// CURLOPT_CONNECTTIMEOUT_MS, set only when it changes.
+    func setConnectTimeout(milliseconds: Int) {
+        guard milliseconds != connectTimeoutMilliseconds else { return }
+        _ = sy_curl_setopt_long(raw, CURLOPT_CONNECTTIMEOUT_MS, milliseconds)
+        connectTimeoutMilliseconds = milliseconds
     }
 
     /// The detailed message of the last failure, else curl's generic text for `code`.

@@ -54,6 +54,9 @@ final class Transfer: @unchecked Sendable {
     /// The final header block's lines as received (parsed only if someone reads them).
     var headerLines: [UInt8] = []
     var headComplete = false
+    /// The final block's first Content-Length, read as its line arrives (-1: none, or not a number);
+    /// a buffered answer's body is sized for it.
+    var contentLength = -1
     var firstByteSeen = false
     /// Times curl was about to send the request (CURLOPT_PREREQFUNCTION); see `willSendRequest`.
     var sends = 0
@@ -118,30 +121,45 @@ final class Transfer: @unchecked Sendable {
 
     // MARK: Set-up (loop thread)
 
-    /// Applies every option for this request to a fresh (or reset) easy handle.
-    func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
-        let h = easy.raw
-        self.easy = easy
-        _ = sy_curl_setopt_ptr(h, CURLOPT_ERRORBUFFER, easy.errorBuffer)
-        _ = sy_curl_setopt_str(h, CURLOPT_URL, request.url)
+    /// The options every transfer shares (`EasyHandle` keeps them between transfers). The
+    /// callbacks find their transfer through the per-transfer `*DATA` pointers `configure` sets.
+    static func applyFixedOptions(_ h: UnsafeMutableRawPointer) {
         _ = sy_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         _ = sy_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
         _ = sy_curl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
-        _ = sy_curl_setopt_ptr(h, CURLOPT_PRIVATE, context)
-        _ = sy_curl_setopt_long(
-            h, CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(request.connectTimeout.saturatingNanoseconds / 1_000_000)))
         _ = sy_curl_setopt_datacb(h, CURLOPT_WRITEFUNCTION, transferWriteCallback)
-        _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
         _ = sy_curl_setopt_datacb(h, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
-        _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
         _ = sy_curl_setopt_prereqcb(h, CURLOPT_PREREQFUNCTION, transferPrereqCallback)
+        // Used only when a POST has no CURLOPT_POSTFIELDS (a large body, see `configure`).
+        _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
+    }
+
+    /// Sets this request's own options on `easy`, a new handle or one a previous transfer left
+    /// as it was (`EasyHandle`): every option a transfer may set is set here each time, so
+    /// nothing of the previous request's method, body or headers carries over.
+    func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
+        let h = easy.raw
+        self.easy = easy
+        easy.errorBuffer[0] = 0
+        easy.setURL(request.url)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_PRIVATE, context)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
         _ = sy_curl_setopt_ptr(h, CURLOPT_PREREQDATA, context)
+        _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
+        easy.setConnectTimeout(milliseconds: max(1, Int(request.connectTimeout.saturatingNanoseconds / 1_000_000)))
 
         switch request.method {
-        case "GET" where request.body.isEmpty:
-            _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
-        case "HEAD":
-            _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+        case "GET" where request.body.isEmpty, "HEAD":
+            // POSTFIELDS first: setting it makes the method POST, which the next line undoes.
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+            if request.method == "HEAD" {
+                _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+            } else {
+                _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
+            }
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, nil)
         case _ where request.body.count <= Self.postFieldsLimit:
             _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
             _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
@@ -151,15 +169,15 @@ final class Transfer: @unchecked Sendable {
                 postFields = copy
             }
             _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, postFields?.baseAddress)
-            if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
         default:
-            // The body is read from `request.body` in place (no copy). No seek callback: curl only
-            // rewinds a body to send it again, and `willSendRequest` refuses every second send.
+            // The body is read from `request.body` in place (no copy) by the read callback, which
+            // curl uses when no POSTFIELDS are set. No seek callback: curl only rewinds a body to
+            // send it again, and `willSendRequest` refuses every second send.
             _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
             _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-            _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
-            _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
-            if request.method != "POST" { _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method) }
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
         }
 
         _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList?.raw)
@@ -209,13 +227,18 @@ final class Transfer: @unchecked Sendable {
             } else {
                 status = 0
                 headerLines.removeAll(keepingCapacity: true)
+                contentLength = -1
             }
             return
         }
         if end > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {  // "HTTP/"
             status = parseStatus(UnsafeBufferPointer(rebasing: line[0..<end]))
             headerLines.removeAll(keepingCapacity: true)
+            contentLength = -1
             return
+        }
+        if !streaming, contentLength < 0 {
+            contentLength = parseContentLength(UnsafeBufferPointer(rebasing: line[0..<end]))
         }
         // Kept as received (`UpstreamHead` parses them, folded lines included, if they are read).
         if headerLines.isEmpty { headerLines.reserveCapacity(512) }
@@ -262,8 +285,8 @@ final class Transfer: @unchecked Sendable {
                 head: head,
                 body: UpstreamBodyStream(stream, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
             headContinuation.resume(returning: .success(response))
-        } else if let length = head.value(for: "content-length").flatMap({ Int($0) }), length > 0 {
-            body.reserveCapacity(min(length, maxBodyBytes, 64 << 20))
+        } else if contentLength > 0 {
+            body.reserveCapacity(min(contentLength, maxBodyBytes, 64 << 20))
         }
     }
 
@@ -349,6 +372,28 @@ private func parseStatus(_ line: UnsafeBufferPointer<UInt8>) -> Int {
         i += 1
     }
     return status
+}
+
+/// The value of a `Content-Length` line (`line` without its line end) when it is one: digits
+/// between optional blanks. Else -1, also for other lines; reading it from the line saves parsing
+/// the head to size the body (a header line object and a string per buffered answer).
+func parseContentLength(_ line: UnsafeBufferPointer<UInt8>) -> Int {
+    let name: StaticString = "content-length:"
+    let n = name.utf8CodeUnitCount
+    guard line.count > n else { return -1 }
+    for i in 0..<n where line[i] | 0x20 != name.utf8Start[i] { return -1 }
+    var i = n
+    while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+    var value = 0
+    var digits = 0
+    while i < line.count, line[i] >= 0x30, line[i] <= 0x39 {
+        guard digits < 18 else { return -1 }
+        value = value * 10 + Int(line[i] - 0x30)
+        digits += 1
+        i += 1
+    }
+    while i < line.count, line[i] == 0x20 || line[i] == 0x09 { i += 1 }
+    return digits > 0 && i == line.count ? value : -1
 }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ lowercased: String) -> Bool {
