@@ -29,8 +29,6 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     let activeCount = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     private let configuration: Configuration
-    /// This object, unretained, for curl's callbacks (see `init`).
-    private var userp: UnsafeMutableRawPointer?
 
     // Loop thread
     private var raw: UnsafeMutableRawPointer?
@@ -41,8 +39,6 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     private var deadlineTimer: LoopTimer?
     /// Inside a curl call that may run our callbacks: curl forbids adding or removing handles then.
     private var inCurl = false
-    /// Our epoll registration of each socket curl uses, by descriptor.
-    private var sockets: [SocketWatch] = []
     /// Header lists of recent requests, most recent first: a target sends the same fields (content
     /// type, key, version) on every request, and building the list was eleven allocations a call.
     private var headerLists: [CurlHeaderList] = []
@@ -62,7 +58,6 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         // The callbacks' `userp` is this object, unretained: the multi handle is cleaned up in
         // `stopOnLoop()` before the owner (CurlUpstream) lets go of it.
         let me = Unmanaged.passUnretained(self).toOpaque()
-        userp = me
         _ = sy_curl_multi_setopt_socketcb(raw, curlSocketCallback)
         _ = sy_curl_multi_setopt_ptr(raw, CURLMOPT_SOCKETDATA, me)
         _ = sy_curl_multi_setopt_timercb(raw, curlTimerCallback)
@@ -129,108 +124,29 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         curlTimer = nil
         deadlineTimer = nil
         // curl_multi_cleanup(3): "all easy handles should be removed first" (done above). It
-        // closes the cached connections through the close-socket callback.
+        // closes the cached connections, reporting each socket's removal to the callback.
         if let raw {
             curl_multi_cleanup(raw)
             self.raw = nil
         }
-        for i in sockets.indices {
-            if let watch = sockets[i].watch { loop.unwatch(watch) }
-        }
-        sockets = []
     }
 
-    /// A handle with the options every transfer shares: the transfer's callbacks, and the socket
-    /// callbacks that tell this multi which descriptors are curl's connections.
-    private func newEasyHandle() -> EasyHandle? {
-        let me = userp
-        return EasyHandle { easy in
-            Transfer.applyFixedOptions(easy.raw)
-            _ = sy_curl_setopt_opensocketcb(easy.raw, curlOpenSocketCallback)
-            _ = sy_curl_setopt_ptr(easy.raw, CURLOPT_OPENSOCKETDATA, me)
-            _ = sy_curl_setopt_closesocketcb(easy.raw, curlCloseSocketCallback)
-            _ = sy_curl_setopt_ptr(easy.raw, CURLOPT_CLOSESOCKETDATA, me)
-        }
-    }
-
-    /// One socket's registration in the loop's epoll set.
-    ///
-    /// curl stops watching a connection's socket when its transfer ends (CURL_POLL_REMOVE) and
-    /// watches it again for the next transfer on it: deleting it from the epoll set and adding it
-    /// back cost two epoll_ctl calls per request on a kept-alive connection. Instead an idle
-    /// connection stays registered for reading ("parked"): the next transfer that waits for an
-    /// answer on it takes the registration as it is. Only sockets opened and closed through
-    /// curl's socket callbacks (`owned`: connections) are parked, so a closed descriptor is never
-    /// mistaken for a registered one; anything else curl watches (its resolver's wake-up pipe,
-    /// closed without the callback) is deleted as curl stops watching it. A parked socket that
-    /// becomes readable (the server closed the idle connection, or sent something unasked) is
-    /// deleted right away, as level-triggered epoll would report it on every wait; curl sees the
-    /// state by itself when it next checks the connection before reusing it.
-    struct SocketWatch {
-        var watch: EventLoop.Watch?
-        var events: IOEvents = []
-        var owned = false
-        var parked = false
-    }
-
-    /// curl asks to watch `fd` for `what` (CURL_POLL_*).
-    fileprivate func socket(_ fd: curl_socket_t, what: Int32) {
-        let i = Int(fd)
-        guard i >= 0 else { return }
-        if i >= sockets.count {
-            if what == CURL_POLL_REMOVE { return }
-            sockets.append(contentsOf: repeatElement(SocketWatch(), count: i + 1 - sockets.count))
-        }
+    /// curl asks to watch `fd` for `what` (CURL_POLL_*); `assigned` is our watch for it, if any.
+    fileprivate func socket(_ fd: curl_socket_t, what: Int32, assigned: UnsafeMutableRawPointer?) {
+        let watch = assigned.flatMap { EventLoop.Watch(rawValue: UInt(bitPattern: $0)) }
         if what == CURL_POLL_REMOVE {
-            guard let watch = sockets[i].watch else { return }
-            if sockets[i].owned, sockets[i].events == .readable {
-                sockets[i].parked = true
-            } else {
-                loop.unwatch(watch)
-                sockets[i].watch = nil
-                sockets[i].events = []
-                sockets[i].parked = false
-            }
+            if let watch { loop.unwatch(watch) }
+            if let raw { _ = curl_multi_assign(raw, fd, nil) }
             return
         }
         var events: IOEvents = []
         if what & CURL_POLL_IN != 0 { events.insert(.readable) }
         if what & CURL_POLL_OUT != 0 { events.insert(.writable) }
-        if let watch = sockets[i].watch {
-            if events != sockets[i].events { loop.modify(watch, events: events) }
-        } else {
-            guard let added = try? loop.watch(fd: fd, events: events, watcher: self, token: i) else { return }
-            sockets[i].watch = added
+        if let watch {
+            loop.modify(watch, events: events)
+        } else if let added = try? loop.watch(fd: fd, events: events, watcher: self, token: Int(fd)), let raw {
+            _ = curl_multi_assign(raw, fd, UnsafeMutableRawPointer(bitPattern: added.rawValue))
         }
-        sockets[i].events = events
-        sockets[i].parked = false
-    }
-
-    /// CURLOPT_OPENSOCKETFUNCTION: a connection's socket, made as curl makes it (socket(2) with
-    /// the address's family, type and protocol), known from now on as curl's own.
-    fileprivate func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
-        let fd = Glibc.socket(address.pointee.family, address.pointee.socktype, address.pointee.protocol)
-        guard fd >= 0 else { return -1 }  // CURL_SOCKET_BAD
-        let i = Int(fd)
-        if i >= sockets.count {
-            sockets.append(contentsOf: repeatElement(SocketWatch(), count: i + 1 - sockets.count))
-        }
-        // A registration left under this number belonged to a descriptor closed without our
-        // callback; the kernel dropped it from the epoll set with the descriptor.
-        if let stale = sockets[i].watch { loop.unwatch(stale) }
-        sockets[i] = SocketWatch(owned: true)
-        return fd
-    }
-
-    /// CURLOPT_CLOSESOCKETFUNCTION: leaves the epoll set while the descriptor is still open, then
-    /// closes it.
-    fileprivate func closeSocket(_ fd: curl_socket_t) -> Int32 {
-        let i = Int(fd)
-        if i >= 0, i < sockets.count {
-            if let watch = sockets[i].watch { loop.unwatch(watch) }
-            sockets[i] = SocketWatch()
-        }
-        return Glibc.close(fd)
     }
 
     /// curl's timer: call back after `ms` milliseconds (0: as soon as possible), or never (-1).
@@ -239,13 +155,6 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     }
 
     func ready(events: IOEvents, token: Int) {
-        if token < sockets.count, sockets[token].parked, let watch = sockets[token].watch {
-            loop.unwatch(watch)
-            sockets[token].watch = nil
-            sockets[token].events = []
-            sockets[token].parked = false
-            return
-        }
         var mask: Int32 = 0
         if events.contains(.readable) { mask |= CURL_CSELECT_IN }
         if events.contains(.writable) { mask |= CURL_CSELECT_OUT }
@@ -274,7 +183,8 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
             return
         }
         if t.cancelRequested.load(ordering: .acquiring) { return abandon(t) }
-        guard let easy = freeEasyHandles.popLast() ?? newEasyHandle() else {
+        guard let easy = freeEasyHandles.popLast() ?? EasyHandle(fixedOptions: { Transfer.applyFixedOptions($0.raw) })
+        else {
             activeCount.subtract(1, ordering: .relaxed)
             return t.complete(.failure(.transport("curl_easy_init failed")))
         }
@@ -412,20 +322,10 @@ extension Result where Success == Void {
 
 // MARK: - C callbacks: one line each, from `userp` back to the CurlMulti.
 
-private let curlSocketCallback: sy_curl_socket_cb = { _, fd, what, userp, _ in
+private let curlSocketCallback: sy_curl_socket_cb = { _, fd, what, userp, socketp in
     guard let userp else { return 0 }
-    Unmanaged<CurlMulti>.fromOpaque(userp).takeUnretainedValue().socket(fd, what: what)
+    Unmanaged<CurlMulti>.fromOpaque(userp).takeUnretainedValue().socket(fd, what: what, assigned: socketp)
     return 0
-}
-
-private let curlOpenSocketCallback: sy_curl_opensocket_cb = { clientp, _, address in
-    guard let clientp, let address else { return -1 }
-    return Unmanaged<CurlMulti>.fromOpaque(clientp).takeUnretainedValue().openSocket(address)
-}
-
-private let curlCloseSocketCallback: sy_curl_closesocket_cb = { clientp, fd in
-    guard let clientp else { return Glibc.close(fd) }
-    return Unmanaged<CurlMulti>.fromOpaque(clientp).takeUnretainedValue().closeSocket(fd)
 }
 
 private let curlTimerCallback: sy_curl_timer_cb = { _, ms, userp in
