@@ -130,27 +130,18 @@ private struct JSONSkimmer: JSONScanning {
     }
 
     mutating func skipObject(depth: Int, collecting: Bool) throws(JSONParseError) -> [JSONMember]? {
-        var members: [JSONMember]? = nil
-        if collecting {
-            members = []
-            members?.reserveCapacity(16)
+        guard collecting else {
+            try skipObject(depth: depth) { _ in }
+            return nil
         }
-        if try open(depth: depth, close: UInt8(ascii: "}")) { return members }
-        repeat {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected object key") }
-            let keyStart = index + 1
-            let escaped = try skipString()
-            let key = keyStart..<(index - 1)
-            try expectColon()
-            let valueStart = index
-            try skipValue(depth: depth)
-            members?.append(JSONMember(key: key, keyEscaped: escaped, value: valueStart..<index))
-        } while try another(close: UInt8(ascii: "}"))
+        var members: [JSONMember] = []
+        members.reserveCapacity(16)
+        try skipObject(depth: depth) { members.append($0) }
         return members
     }
 
-    /// `skipObject(depth:collecting:)` handing each member to `visit` instead of an array.
+    /// Checks one object and hands each member to `visit` (`skipObject(depth:collecting:)` collects them).
+    @inline(__always)
     mutating func skipObject(depth: Int, visiting visit: (JSONMember) -> Void) throws(JSONParseError) {
         if try open(depth: depth, close: UInt8(ascii: "}")) { return }
         repeat {
