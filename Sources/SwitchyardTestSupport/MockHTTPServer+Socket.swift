@@ -3,23 +3,17 @@ import Glibc
 /// Thin POSIX socket helpers for the mock server (IPv4 loopback only).
 enum MockSocket {
     /// A listening socket on 127.0.0.1:`port` (0 = any free port) and the port it got.
+    ///
+    /// A socket on a port the kernel picked also gets SO_REUSEPORT, so that `reserve(port:)`
+    /// can hold the port after the listener stops (see `MockServerCore.stopListening`). A port
+    /// asked for by number does not: a second server on it must fail, not share it.
     static func listen(port: UInt16, backlog: Int32 = 1024) -> (fd: Int32, port: Int)? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        setFlag(fd, SOL_SOCKET, SO_REUSEADDR)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, Glibc.listen(fd, backlog) == 0 else {
+        guard let fd = bound(port: port, reusePort: port == 0) else { return nil }
+        guard Glibc.listen(fd, backlog) == 0 else {
             close(fd)
             return nil
         }
+        var addr = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
@@ -29,6 +23,33 @@ enum MockSocket {
             return nil
         }
         return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
+    /// A socket bound to 127.0.0.1:`port` that never listens: it keeps the port from being
+    /// handed to anyone else, and a connection to it is refused (RST to the SYN). Without
+    /// SO_REUSEADDR: a non-listening socket that has it lets any other SO_REUSEADDR socket bind
+    /// the same port.
+    static func reserve(port: UInt16) -> Int32? { bound(port: port, reuseAddress: false, reusePort: true) }
+
+    private static func bound(port: UInt16, reuseAddress: Bool = true, reusePort: Bool) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        if reuseAddress { setFlag(fd, SOL_SOCKET, SO_REUSEADDR) }
+        if reusePort { setFlag(fd, SOL_SOCKET, SO_REUSEPORT) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
     }
 
     static func setFlag(_ fd: Int32, _ level: Int32, _ option: Int32) {

@@ -51,7 +51,8 @@ public final class MockHTTPServer: Sendable {
     ) throws(StartError) {
         guard let listener = MockSocket.listen(port: UInt16(port)) else { throw StartError(errno: errno) }
         self.port = listener.port
-        core = MockServerCore(listenFD: listener.fd, recordRequests: recordRequests, handler: handler)
+        core = MockServerCore(
+            listenFD: listener.fd, port: listener.port, recordRequests: recordRequests, handler: handler)
         guard core.startAccepting() else {
             core.stop()
             throw StartError(errno: errno)
@@ -128,6 +129,8 @@ final class MockServerCore: Sendable {
         var openFDs: Set<Int32> = []
         var listening = true
         var stopped = false
+        /// Holds the port once the listener has stopped (`stopListening`), until `stop()`.
+        var reservedFD: Int32?
     }
 
     let state: Mutex<State>
@@ -136,10 +139,12 @@ final class MockServerCore: Sendable {
     private let stopSignal = MockSignalPipe()
     var stopFD: Int32 { stopSignal.readFD }
     private let listenFD: Int32
+    private let port: Int
     private let threads = MockThreadGroup()
 
-    init(listenFD: Int32, recordRequests: Bool, handler: @escaping MockHTTPServer.Handler) {
+    init(listenFD: Int32, port: Int, recordRequests: Bool, handler: @escaping MockHTTPServer.Handler) {
         self.listenFD = listenFD
+        self.port = port
         self.recordRequests = recordRequests
         state = Mutex(State(handler: handler))
     }
@@ -186,10 +191,16 @@ final class MockServerCore: Sendable {
 
     /// Stops listening at once: shutdown(2) on a listening socket moves it out of LISTEN (so
     /// new SYNs are refused) and wakes the accept thread, which then closes it.
+    ///
+    /// The port stays taken until `stop()`: a socket bound to it first (SO_REUSEPORT, no listen)
+    /// keeps the kernel from giving it to a server another test starts meanwhile, whose requests
+    /// would otherwise reach a test that expects the port to refuse (seen in CI: a refused-port
+    /// test's request answered by another test's mock, failing both).
     func stopListening() {
         state.withLock { s in
             guard s.listening else { return }
             s.listening = false
+            s.reservedFD = MockSocket.reserve(port: UInt16(port))
             _ = shutdown(listenFD, Int32(SHUT_RDWR))
         }
     }
@@ -240,6 +251,8 @@ final class MockServerCore: Sendable {
                 _ = shutdown(listenFD, Int32(SHUT_RDWR))
             }
             for fd in s.openFDs { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+            if let fd = s.reservedFD { close(fd) }
+            s.reservedFD = nil
             let all = s.requestWaiters.map(\.1) + s.closeWaiters.map(\.1)
             s.requestWaiters = []
             s.closeWaiters = []

@@ -48,6 +48,9 @@ struct CurlUpstreamFailureTests {
     @Test func refusedPortIsConnect() async throws {
         try await withUpstream(handler: { _ in .text("never") }) { server, upstream in
             server.refuseConnections()
+            // The port stays taken while the test runs: a server another test starts meanwhile
+            // cannot get it and answer the requests meant to be refused.
+            #expect(throws: (any Error).self) { try MockHTTPServer(port: server.port) { _ in .text("other") } }
             let f = await failure { () async throws(UpstreamFailure) in try await upstream.perform(request(server)) }
             #expect(f?.kind == "connect")
             let g = await failure { () async throws(UpstreamFailure) in try await upstream.stream(request(server)) }
