@@ -45,8 +45,9 @@ struct GatewayBench: AsyncParsableCommand {
     /// `cpu-per-request --sse`'s canned stream: six chunks and `[DONE]`.
     static let events: [UInt8] = {
         func event(_ delta: String, _ finish: String) -> String {
-            #"data: {"id":"chatcmpl-bench0001","object":"chat.completion.chunk","created":1732550400,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench","choices":[{"index":0,"delta":\#(delta),"logprobs":null,"finish_reason":\#(finish)}]}"#
-                + "\n\n"
+            #"data: {"id":"chatcmpl-bench0001","object":"chat.completion.chunk","created":1732550400,"#
+                + #""model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench","choices":[{"index":0,"#
+                + #""delta":\#(delta),"logprobs":null,"finish_reason":\#(finish)}]}"# + "\n\n"
         }
         let text =
             event(#"{"role":"assistant","content":"","refusal":null}"#, "null") + event(#"{"content":"Hello!"}"#, "null")
@@ -129,8 +130,8 @@ private final class CannedUpstream: Upstream {
     let events: [UInt8]
     let head: [UInt8]
     let streamHead = Array(
-        "Server: nginx\r\nDate: Sun, 06 Dec 2026 16:00:00 GMT\r\nContent-Type: text/event-stream\r\nConnection: keep-alive\r\n"
-            .utf8)
+        ("Server: nginx\r\nDate: Sun, 06 Dec 2026 16:00:00 GMT\r\nContent-Type: text/event-stream\r\n"
+            + "Connection: keep-alive\r\n").utf8)
 
     init(body: [UInt8], events: [UInt8]) {
         self.body = body
@@ -143,6 +144,10 @@ private final class CannedUpstream: Upstream {
     func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse {
         UpstreamResponse(head: UpstreamHead(status: 200, rawLines: head), body: body)
     }
+
+    /// As `CurlUpstream` does (it answers at once): without it the router races every stream
+    /// against a timer task of its own, which no proxied stream pays.
+    var enforcesFirstEventTimeout: Bool { true }
 
     func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
         let (body, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
