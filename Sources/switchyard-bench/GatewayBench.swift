@@ -49,10 +49,11 @@ struct GatewayBench: AsyncParsableCommand {
                 + #""model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench","choices":[{"index":0,"#
                 + #""delta":\#(delta),"logprobs":null,"finish_reason":\#(finish)}]}"# + "\n\n"
         }
-        let text =
-            event(#"{"role":"assistant","content":"","refusal":null}"#, "null") + event(#"{"content":"Hello!"}"#, "null")
-            + event(#"{"content":" How can I"}"#, "null") + event(#"{"content":" help you"}"#, "null")
-            + event(#"{"content":" today?"}"#, "null") + event("{}", #""stop""#) + "data: [DONE]\n\n"
+        let deltas = [
+            #"{"role":"assistant","content":"","refusal":null}"#, #"{"content":"Hello!"}"#,
+            #"{"content":" How can I"}"#, #"{"content":" help you"}"#, #"{"content":" today?"}"#,
+        ]
+        let text = deltas.map { event($0, "null") }.joined() + event("{}", #""stop""#) + "data: [DONE]\n\n"
         return Array(text.utf8)
     }()
 
@@ -124,7 +125,7 @@ struct GatewayBench: AsyncParsableCommand {
 }
 
 /// Answers every call at once with a fixed 200 and the head nginx sends with it; a stream with its
-/// whole body in one chunk.
+/// whole body in one chunk, through the transport's body channel.
 private final class CannedUpstream: Upstream {
     let body: [UInt8]
     let events: [UInt8]
@@ -150,10 +151,12 @@ private final class CannedUpstream: Upstream {
     var enforcesFirstEventTimeout: Bool { true }
 
     func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
-        let (body, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        continuation.yield(events)
-        continuation.finish()
-        return UpstreamStreamingResponse(head: UpstreamHead(status: 200, rawLines: streamHead), body: UpstreamBodyStream(body))
+        // The body goes through the channel `CurlUpstream` feeds, as a proxied stream's does.
+        let channel = UpstreamBodyChannel()
+        _ = channel.yield(events)
+        channel.finish()
+        return UpstreamStreamingResponse(
+            head: UpstreamHead(status: 200, rawLines: streamHead), body: UpstreamBodyStream(channel: channel))
     }
 }
 
