@@ -252,22 +252,34 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
     public typealias Element = [UInt8]
     public typealias Failure = UpstreamFailure
 
-    let base: AsyncThrowingStream<[UInt8], any Error>
+    /// Where the chunks come from: a transport's channel (`CurlUpstream`), or any
+    /// `AsyncThrowingStream` (scripted upstreams in tests and the fuzz harness).
+    enum Source: Sendable {
+        case stream(AsyncThrowingStream<[UInt8], any Error>)
+        case channel(UpstreamBodyReceiver)
+    }
+
+    let source: Source
     let onEvent: (@Sendable () -> Void)?
     /// Set by `redacting(with:)`: chunks pass through it, so a secret split across two is found.
     let redaction: StreamRedaction?
 
     /// `onEvent` is the transport's side of `eventArrived()`.
     public init(_ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)? = nil) {
-        self.base = base
+        self.source = .stream(base)
         self.onEvent = onEvent
         self.redaction = nil
     }
 
-    init(
-        _ base: AsyncThrowingStream<[UInt8], any Error>, onEvent: (@Sendable () -> Void)?, redaction: StreamRedaction?
-    ) {
-        self.base = base
+    /// A body fed through `channel` by its transport.
+    package init(channel: UpstreamBodyChannel, onEvent: (@Sendable () -> Void)? = nil) {
+        self.source = .channel(UpstreamBodyReceiver(channel))
+        self.onEvent = onEvent
+        self.redaction = nil
+    }
+
+    init(_ source: Source, onEvent: (@Sendable () -> Void)?, redaction: StreamRedaction?) {
+        self.source = source
         self.onEvent = onEvent
         self.redaction = redaction
     }
@@ -278,11 +290,16 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
 
     /// The same body with `redactor`'s secrets removed (`StreamRedaction`).
     public func redacting(with redactor: Redactor) -> UpstreamBodyStream {
-        redactor.isEmpty ? self : UpstreamBodyStream(base, onEvent: onEvent, redaction: StreamRedaction(redactor))
+        redactor.isEmpty ? self : UpstreamBodyStream(source, onEvent: onEvent, redaction: StreamRedaction(redactor))
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
+        enum Base {
+            case stream(AsyncThrowingStream<[UInt8], any Error>.AsyncIterator)
+            case channel(UpstreamBodyReceiver)
+        }
+
+        var base: Base
         var redaction: StreamRedaction?
         var ended = false
 
@@ -309,18 +326,27 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
         }
 
         mutating func pull() async throws(UpstreamFailure) -> [UInt8]? {
-            do {
-                return try await base.next()
-            } catch let f as UpstreamFailure {
-                throw f
-            } catch {
-                throw .transport(String(describing: error))
+            switch base {
+            case .channel(let receiver):
+                return try await receiver.channel.next()
+            case .stream(var iterator):
+                defer { base = .stream(iterator) }
+                do {
+                    return try await iterator.next()
+                } catch let f as UpstreamFailure {
+                    throw f
+                } catch {
+                    throw .transport(String(describing: error))
+                }
             }
         }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), redaction: redaction)
+        switch source {
+        case .stream(let stream): AsyncIterator(base: .stream(stream.makeAsyncIterator()), redaction: redaction)
+        case .channel(let receiver): AsyncIterator(base: .channel(receiver), redaction: redaction)
+        }
     }
 
     /// Reads the rest of the body into one buffer.

@@ -141,7 +141,7 @@ extension Gateway {
         defer { metrics.openStreams.decrement() }
         let id =
             exchange.turn == nil && exchange.format.answerID(requestID: log.requestID) == nil
-            ? "chatcmpl-" + Self.streamIDPart(log.requestID) : answerID
+            ? Self.streamIDPart(log.requestID, prefix: "chatcmpl-") : answerID
         var encoder = exchange.format.makeStreamEncoder(
             context: AnswerContext(
                 request: chat, clientBody: clientBody, id: id, created: Int(WallClock.seconds()),
@@ -207,17 +207,28 @@ extension Gateway {
             started: started)
     }
 
-    /// The request id's letters and digits, for a stream's `chatcmpl-` id. An ASCII id (a
-    /// generated `req_` one, or most clients') is filtered byte by byte, where an ASCII character
+    /// `prefix` and the request id's letters and digits, for a stream's `chatcmpl-` id. An ASCII id
+    /// (a generated `req_` one, or most clients') is filtered byte by byte, where an ASCII character
     /// is a letter or a number exactly when it is A-Z, a-z or 0-9; the Unicode properties
-    /// `Character.isLetter` reads cost 0.6% of a streamed answer's CPU (perf, c=16).
-    static func streamIDPart(_ requestID: String) -> String {
+    /// `Character.isLetter` reads cost 0.6% of a streamed answer's CPU (perf, c=16). The id is
+    /// written into one string of its size (a filtered list, its string and the joined one were
+    /// three allocations per stream).
+    static func streamIDPart(_ requestID: String, prefix: String = "") -> String {
         let utf8 = requestID.utf8
-        guard utf8.allSatisfy({ $0 < 0x80 }) else { return requestID.filter { $0.isLetter || $0.isNumber } }
-        let kept = utf8.filter { byte in
-            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return prefix + requestID.filter { $0.isLetter || $0.isNumber } }
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + utf8.count) { out in
+            var n = 0
+            for byte in prefix.utf8 {
+                out[n] = byte
+                n += 1
+            }
+            for byte in utf8
+            where (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) {
+                out[n] = byte
+                n += 1
+            }
+            return n
         }
-        return String(decoding: kept, as: UTF8.self)
     }
 
     func addRoutingHeaders(_ headers: inout HTTPHeaders, target: RouteTarget, attempts: Int) {

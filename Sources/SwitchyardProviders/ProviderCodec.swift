@@ -201,6 +201,9 @@ public protocol SSEStreamDecoder: StreamDecoder {
 extension SSEStreamDecoder {
     public mutating func feed(_ bytes: [UInt8]) -> [StreamEvent] {
         var out: [StreamEvent] = []
+        // Room for the events a read of this size likely holds (an event is rarely under 128
+        // bytes): growing the list from empty took three or four allocations per read.
+        out.reserveCapacity(min(bytes.count / 128 + 1, 64))
         // Each message is decoded as the parser completes it (no list of messages). The parser
         // is moved out while it runs, so `decode` may change `self`; a fresh one holds its place
         // (no allocation), and the moved one's buffers stay uniquely owned.

@@ -175,7 +175,7 @@ struct Pump {
                 ending = .failed(.transport(error), told)
                 return nil
             }
-            // AsyncThrowingStream ends with nil when the consumer is cancelled: not a body end.
+            // The body ends with nil when the consumer is cancelled: not a body end.
             if chunk == nil && Task.isCancelled {
                 ending = .abandoned
                 return nil

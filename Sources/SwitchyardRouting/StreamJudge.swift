@@ -39,24 +39,22 @@ public struct StreamJudge: Sendable {
     /// The body ended.
     public mutating func end() -> Step { judge(decoder.finish(), bodyEnded: true) }
 
-    private mutating func judge(_ events: [StreamEvent], bodyEnded: Bool) -> Step {
-        var out: [StreamEvent] = []
-        out.reserveCapacity(events.count + 1)
+    private mutating func judge(_ events: consuming [StreamEvent], bodyEnded: Bool) -> Step {
+        // The decoder's list goes on as it is, cut at an error or the end marker: no second list
+        // per read.
+        var out = events
         var verdict: Verdict?
-        loop: for e in events {
-            switch e {
-            case .error(let error):
+        if let stop = out.firstIndex(where: \.endsStream) {
+            let marker = out[stop]
+            out.removeSubrange(stop...)
+            if case .error(let error) = marker {
                 verdict = .error(error)
-                break loop
-            case .done:
+            } else {
                 // The marker ends the stream: flush what the decoder still holds, then judge.
                 for f in decoder.finish() {
                     if case .choices = f { out.append(f) } else if case .usage = f { out.append(f) }
                 }
                 verdict = decoder.isComplete ? .completed : .truncated
-                break loop
-            case .choices, .usage:
-                out.append(e)
             }
         }
         if verdict == nil && bodyEnded { verdict = decoder.isComplete ? .completed : .truncated }
@@ -66,5 +64,15 @@ public struct StreamJudge: Sendable {
         let fresh = decoder.malformedEvents - counted
         counted = decoder.malformedEvents
         return Step(events: out, verdict: verdict, newMalformed: fresh)
+    }
+}
+
+extension StreamEvent {
+    /// An in-band error or the end marker: nothing after it belongs to the stream.
+    fileprivate var endsStream: Bool {
+        switch self {
+        case .error, .done: true
+        case .choices, .usage: false
+        }
     }
 }

@@ -87,27 +87,31 @@ struct StreamSession {
     }
 
     /// Splices, holds usage until the end, and records what the client gets.
-    mutating func process(_ events: [StreamEvent], _ owner: RoutedStream) -> [StreamEvent] {
-        let rewritten =
-            leg.splice.map { s -> [StreamEvent] in
-                var s = s
-                defer { leg.splice = s }
-                return s.rewrite(events)
-            } ?? events
-        var out: [StreamEvent] = []
-        out.reserveCapacity(rewritten.count + 1)
-        for e in rewritten {
-            switch e {
+    mutating func process(_ events: consuming [StreamEvent], _ owner: RoutedStream) -> [StreamEvent] {
+        var out = events
+        if var splice = leg.splice {
+            out = splice.rewrite(out)
+            leg.splice = splice
+        }
+        // The batch goes on as it came (no second list per batch) but for usage, which is held
+        // back and sent before `[DONE]`.
+        var i = 0
+        while i < out.count {
+            switch out[i] {
             case .usage(let u, _):
-                legUsage = e
+                legUsage = out.remove(at: i)
                 let total = priorUsage.map { $0 + u } ?? u
                 owner.update { $0.usage = total }
+                continue
             case .done:
-                if let u = finalUsage() { out.append(u) }
-                out.append(.done)
+                if let u = finalUsage() {
+                    out.insert(u, at: i)
+                    i += 1
+                }
             default:
-                out.append(e)
+                break
             }
+            i += 1
         }
         if mode == .incremental { delivered.record(out) }
         return out

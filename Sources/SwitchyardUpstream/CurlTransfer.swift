@@ -5,7 +5,6 @@ import Synchronization
 
 typealias BufferedContinuation = UnsafeContinuation<Result<UpstreamResponse, UpstreamFailure>, Never>
 typealias HeadContinuation = UnsafeContinuation<Result<UpstreamStreamingResponse, UpstreamFailure>, Never>
-typealias BodyContinuation = AsyncThrowingStream<[UInt8], any Error>.Continuation
 
 /// One HTTP exchange: the request, the response being assembled, its deadlines and the
 /// continuation(s) waiting for it. Handed to curl as the `void *` of every callback and of
@@ -26,10 +25,9 @@ final class Transfer: @unchecked Sendable {
     // Caller-set, before submit.
     var bufferedContinuation: BufferedContinuation?
     var headContinuation: HeadContinuation?
-    var bodyContinuation: BodyContinuation?
-    /// The body stream, held only until the head is handed out (then the consumer owns it, and
-    /// dropping it cancels the transfer).
-    var pendingBodyStream: AsyncThrowingStream<[UInt8], any Error>?
+    /// Where a stream's body goes; the consumer's side is made when the head is handed out
+    /// (dropping it cancels the transfer).
+    var bodyChannel: UpstreamBodyChannel?
 
     // Deadlines, monotonic nanoseconds (`noDeadline` when absent).
     let startedAt: Int64
@@ -261,8 +259,8 @@ final class Transfer: @unchecked Sendable {
         if idleNanos != noDeadline { lastActivity = monotonicNanos() }
         let bytes = UnsafeRawBufferPointer(start: p, count: count)
         if streaming {
-            guard let bodyContinuation else { return false }
-            if case .terminated = bodyContinuation.yield(Array(bytes)) {
+            guard let bodyChannel else { return false }
+            if !bodyChannel.yield(Array(bytes)) {
                 consumerGone = true
                 return false
             }
@@ -278,12 +276,12 @@ final class Transfer: @unchecked Sendable {
 
     private func headDidComplete() {
         if streaming {
-            guard let headContinuation, let stream = pendingBodyStream else { return }
+            guard let headContinuation, let bodyChannel else { return }
             self.headContinuation = nil
-            pendingBodyStream = nil
             let response = UpstreamStreamingResponse(
                 head: head,
-                body: UpstreamBodyStream(stream, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
+                body: UpstreamBodyStream(
+                    channel: bodyChannel, onEvent: { [self] in eventSeen.store(true, ordering: .relaxed) }))
             headContinuation.resume(returning: .success(response))
         } else if contentLength > 0 {
             body.reserveCapacity(min(contentLength, maxBodyBytes, 64 << 20))
@@ -307,7 +305,7 @@ final class Transfer: @unchecked Sendable {
                     returning: .success(
                         UpstreamResponse(head: head, body: body)))
             }
-            bodyContinuation?.finish()
+            bodyChannel?.finish()
         case .failure(let failure):
             if let c = bufferedContinuation {
                 bufferedContinuation = nil
@@ -315,12 +313,11 @@ final class Transfer: @unchecked Sendable {
             }
             if let c = headContinuation {
                 headContinuation = nil
-                pendingBodyStream = nil
                 c.resume(returning: .failure(failure))
             }
-            bodyContinuation?.finish(throwing: failure)
+            bodyChannel?.finish(throwing: failure)
         }
-        bodyContinuation = nil
+        bodyChannel = nil
         body = []
     }
 }

@@ -119,14 +119,9 @@ public final class CurlUpstream: Upstream {
     public func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
         let transfer = Transfer(request: request, streaming: true)
         let loop = self.multi
-        let (body, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
-        // Fires with `.cancelled` when the consumer's task is cancelled or every copy of the body
-        // stream is dropped; with `.finished` after our own finish, which needs nothing.
-        continuation.onTermination = { termination in
-            if case .cancelled = termination { loop.cancel(transfer) }
-        }
-        transfer.bodyContinuation = continuation
-        transfer.pendingBodyStream = body
+        // Terminated when the consumer's task is cancelled or every copy of the body stream is
+        // dropped before the end.
+        transfer.bodyChannel = UpstreamBodyChannel { loop.cancel(transfer) }
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { (head: HeadContinuation) in
                 transfer.headContinuation = head

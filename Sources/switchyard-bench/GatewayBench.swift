@@ -28,6 +28,9 @@ struct GatewayBench: AsyncParsableCommand {
     @Flag(help: "Write the access-log line of every request (to a discarding sink), as the default level does.")
     var accessLog = false
 
+    @Flag(help: "Streamed requests: the upstream answers with cpu-per-request's 6 events and [DONE] in one read.")
+    var sse = false
+
     static let configYAML = """
         auth: {keys: [{name: bench, key_env: BENCH_CLIENT_KEY}]}
         providers: [{name: openai, kind: openai, base_url: "http://openai.bench/v1", api_key_env: BENCH_OPENAI_KEY}]
@@ -38,6 +41,29 @@ struct GatewayBench: AsyncParsableCommand {
     static let answer = Array(
         #"{"id":"chatcmpl-bench0001","object":"chat.completion","created":1732550400,"model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":14,"completion_tokens":9,"total_tokens":23}}"#
             .utf8)
+
+    /// `cpu-per-request --sse`'s canned stream: six chunks and `[DONE]`.
+    static let events: [UInt8] = {
+        func event(_ delta: String, _ finish: String) -> String {
+            #"data: {"id":"chatcmpl-bench0001","object":"chat.completion.chunk","created":1732550400,"#
+                + #""model":"gpt-4o-mini-2024-07-18","system_fingerprint":"fp_bench","choices":[{"index":0,"#
+                + #""delta":\#(delta),"logprobs":null,"finish_reason":\#(finish)}]}"# + "\n\n"
+        }
+        let deltas = [
+            #"{"role":"assistant","content":"","refusal":null}"#, #"{"content":"Hello!"}"#,
+            #"{"content":" How can I"}"#, #"{"content":" help you"}"#, #"{"content":" today?"}"#,
+        ]
+        let text = deltas.map { event($0, "null") }.joined() + event("{}", #""stop""#) + "data: [DONE]\n\n"
+        return Array(text.utf8)
+    }()
+
+    static let streamRequest = HTTPRequest(
+        method: "POST", path: "/v1/chat/completions",
+        headers: HTTPHeaders([
+            ("host", "127.0.0.1:4000"), ("content-type", "application/json"), ("authorization", "Bearer sk-bench"),
+            ("content-length", "87"),
+        ]),
+        body: Array(#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello"}]}"#.utf8))
 
     static let request = HTTPRequest(
         method: "POST", path: "/v1/chat/completions",
@@ -59,11 +85,11 @@ struct GatewayBench: AsyncParsableCommand {
         logger.logLevel = accessLog ? .info : .error
         let gateway = try Gateway.inProcess(
             config: config, environment: ["BENCH_CLIENT_KEY": "sk-bench", "BENCH_OPENAI_KEY": "sk-upstream"],
-            upstream: CannedUpstream(body: Self.answer), logger: logger, sleep: { _ in })
+            upstream: CannedUpstream(body: Self.answer, events: Self.events), logger: logger, sleep: { _ in })
         let sink = CountingSink()
         var perRequest: [Duration] = []
         for round in 0...rounds {
-            let took = await Self.handle(iterations, gateway, sink)
+            let took = await Self.handle(iterations, sse ? Self.streamRequest : Self.request, gateway, sink)
             // Round 0 warms caches, the metric handles and the allocator up and is not counted.
             if round > 0 { perRequest.append(took / iterations) }
         }
@@ -72,7 +98,7 @@ struct GatewayBench: AsyncParsableCommand {
         }
         let sorted = perRequest.sorted()
         print(
-            "gateway: \(formatMicros(sorted.first!)) per request in the best round, "
+            "gateway\(sse ? " --sse" : ""): \(formatMicros(sorted.first!)) per request in the best round, "
                 + "\(formatMicros(sorted[sorted.count / 2])) median round (\(rounds) rounds of \(iterations)"
                 + (accessLog ? ", access log on)" : ")"))
     }
@@ -81,7 +107,9 @@ struct GatewayBench: AsyncParsableCommand {
     /// every call would then hop to the global executor and back.
     /// Returns the process's CPU time they took (on a busy machine wall time would count the
     /// time others ran).
-    nonisolated static func handle(_ count: Int, _ gateway: Gateway, _ sink: CountingSink) async -> Duration {
+    nonisolated static func handle(
+        _ count: Int, _ request: HTTPRequest, _ gateway: Gateway, _ sink: CountingSink
+    ) async -> Duration {
         let started = processCPUTime()
         for _ in 0..<count {
             await gateway.handle(request, responder: HTTPResponder(sink: sink))
@@ -96,13 +124,19 @@ struct GatewayBench: AsyncParsableCommand {
     }
 }
 
-/// Answers every call at once with a fixed 200 and the head nginx sends with it.
+/// Answers every call at once with a fixed 200 and the head nginx sends with it; a stream with its
+/// whole body in one chunk, through the transport's body channel.
 private final class CannedUpstream: Upstream {
     let body: [UInt8]
+    let events: [UInt8]
     let head: [UInt8]
+    let streamHead = Array(
+        ("Server: nginx\r\nDate: Sun, 06 Dec 2026 16:00:00 GMT\r\nContent-Type: text/event-stream\r\n"
+            + "Connection: keep-alive\r\n").utf8)
 
-    init(body: [UInt8]) {
+    init(body: [UInt8], events: [UInt8]) {
         self.body = body
+        self.events = events
         head = Array(
             "Server: nginx\r\nDate: Sun, 06 Dec 2026 16:00:00 GMT\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: keep-alive\r\n"
                 .utf8)
@@ -112,21 +146,40 @@ private final class CannedUpstream: Upstream {
         UpstreamResponse(head: UpstreamHead(status: 200, rawLines: head), body: body)
     }
 
+    /// As `CurlUpstream` does (it answers at once): without it the router races every stream
+    /// against a timer task of its own, which no proxied stream pays.
+    var enforcesFirstEventTimeout: Bool { true }
+
     func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
-        throw .transport("the gateway bench streams nothing")
+        // The body goes through the channel `CurlUpstream` feeds, as a proxied stream's does.
+        let channel = UpstreamBodyChannel()
+        _ = channel.yield(events)
+        channel.finish()
+        return UpstreamStreamingResponse(
+            head: UpstreamHead(status: 200, rawLines: streamHead), body: UpstreamBodyStream(channel: channel))
     }
 }
 
-/// Counts 200 answers and drops them.
+/// Counts 200 answers (a stream when it finishes) and drops them. One sink serves every request
+/// of a run, one after the other.
 final class CountingSink: HTTPResponseSink {
     let answered = Atomic(0)
+    let streaming = Atomic(false)
 
     func respond(status: Int, headers: HTTPHeaders, body: [UInt8]) {
         if status == 200 { answered.add(1, ordering: .relaxed) }
     }
 
-    func startStream(status: Int, headers: HTTPHeaders) -> Bool { false }
-    func write(_ bytes: [UInt8]) -> Bool { false }
-    func finish() {}
+    func startStream(status: Int, headers: HTTPHeaders) -> Bool {
+        streaming.store(status == 200, ordering: .relaxed)
+        return true
+    }
+
+    func write(_ bytes: [UInt8]) -> Bool { true }
+
+    func finish() {
+        if streaming.exchange(false, ordering: .relaxed) { answered.add(1, ordering: .relaxed) }
+    }
+
     var isClientGone: Bool { false }
 }

@@ -38,6 +38,14 @@ import Testing
         #expect(Gateway.streamIDPart(requestID) == requestID.filter { $0.isLetter || $0.isNumber })
     }
 
+    /// With a prefix the id is the prefix and the same letters and digits.
+    @Test(arguments: ["req_0a1b2c3d4e5f", "abc-DEF.123", "", "caf\u{E9}-\u{661}x", "日本-7"])
+    func streamIDsStartWithTheirPrefix(_ requestID: String) {
+        #expect(
+            Gateway.streamIDPart(requestID, prefix: "chatcmpl-")
+                == "chatcmpl-" + requestID.filter { $0.isLetter || $0.isNumber })
+    }
+
     /// A path built from each pattern (parameters filled in) leads to that endpoint and no
     /// earlier one, so no route shadows another.
     @Test func everyEndpointIsReachedByItsOwnPaths() {

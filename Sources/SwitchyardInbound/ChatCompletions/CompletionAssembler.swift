@@ -31,9 +31,11 @@ public struct CompletionAssembler: Sendable {
         case .choices(let deltas, let raw):
             if let raw, !sawRaw {
                 sawRaw = true
-                if let v = raw["id"]?.stringValue { id = v }
-                if let v = raw["created"]?.intValue { created = v }
-                if let v = raw["model"]?.stringValue { model = v }
+                // Read from the chunk's text: one skim for the three, no tree of the chunk.
+                let v = raw.values(["id", "created", "model"])
+                if let s = v[0]?.stringValue { id = s }
+                if let n = v[1]?.intValue { created = n }
+                if let s = v[2]?.stringValue { model = s }
             }
             for delta in deltas {
                 var choice = choices[delta.index] ?? Choice()
