@@ -21,7 +21,7 @@ extension Gateway {
     /// breakers, budget, failover, mid-stream recovery), answer as JSON or SSE in the API's shape,
     /// and count and log the request once, labelled with its API. `capture` receives the answer for
     /// an idempotency record (`Gateway+Idempotency.swift`).
-    func handleInbound(
+    nonisolated(nonsending) func handleInbound(
         _ request: HTTPRequest, format: any InboundFormat, responder: HTTPResponder, table: RouteTable,
         requestID: String, keyName: String, capture: IdempotencyCapture? = nil
     ) async {
