@@ -134,10 +134,17 @@ extension Router {
             log.debug(
                 "upstream attempt", metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
             // Each call decodes with a seed of its own, so ids a codec synthesises (Gemini tool calls
-            // without a native id) never repeat across requests or turns.
-            var called = target
-            called.context.idSeed = nextIDSeed()
-            let result = await attempt(called, req)
+            // without a native id) never repeat across requests or turns. Made only for such a
+            // codec: the seed's string and the target's copy cost every other call an allocation
+            // and a retain and release of each of the target's fields.
+            let result: AttemptResult<Value>
+            if target.codec.synthesizesIDs {
+                var called = target
+                called.context.idSeed = nextIDSeed()
+                result = await attempt(called, req)
+            } else {
+                result = await attempt(target, req)
+            }
             let took = now() - startedAt
 
             let failure: AttemptFailure
