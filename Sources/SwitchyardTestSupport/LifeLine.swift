@@ -16,15 +16,13 @@ public final class LifeLine: Sendable {
         public var description: String
     }
 
-    /// Starts `/bin/sleep seconds`.
+    /// Starts `/bin/sleep seconds` (holding none of the test process's descriptors but 0-2).
     public init(seconds: Int = 600) throws {
-        let arguments: [String] = ["/bin/sleep", String(seconds)]
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var child = pid_t()
-        let rc = posix_spawn(&child, "/bin/sleep", nil, nil, argv, environ)
-        guard rc == 0 else { throw SpawnError(description: "posix_spawn /bin/sleep: \(rc)") }
-        pid = child
+        do {
+            pid = try ChildProcess.spawn("/bin/sleep", arguments: [String(seconds)])
+        } catch {
+            throw SpawnError(description: error.description)
+        }
     }
 
     /// Kills the child with SIGKILL (it inherits the test process's blocked signals, SIGTERM among

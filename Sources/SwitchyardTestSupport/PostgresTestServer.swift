@@ -63,19 +63,34 @@ public enum PostgresTestServer {
         guard access(script, X_OK) == 0 else {
             return .failure(Unavailable(description: "\(script) not found; set SWITCHYARD_TEST_POSTGRES_URL"))
         }
-        // popen waits for the script, which returns once the server accepts connections; the
-        // server's watcher is detached and stops it when this process has exited.
-        guard let pipe = popen("'\(script)' start --watch \(pid) 2>&1", "r") else {
-            return .failure(Unavailable(description: "could not run \(script) (errno \(errno))"))
+        // The script returns once the server accepts connections; the server's watcher is detached
+        // and stops it when process `pid` has exited. Not popen: the server and its watcher live on
+        // and must not hold the test process's sockets (see `ChildProcess`).
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return .failure(Unavailable(description: "pipe: errno \(errno)")) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let child: pid_t
+        do {
+            child = try ChildProcess.spawn(
+                script, arguments: ["start", "--watch", String(pid)], stdout: .descriptor(fds[1]),
+                stderr: .descriptor(fds[1]))
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            return .failure(Unavailable(description: "could not run \(script): \(error)"))
         }
+        close(fds[1])
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            let n = fread(&buffer, 1, buffer.count, pipe)
+            let n = read(fds[0], &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             output += buffer[0..<n]
         }
-        let status = pclose(pipe)
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
         let text = String(decoding: output, as: UTF8.self)
         let lines = text.split(separator: "\n")
         guard status == 0, let url = lines.last(where: { $0.hasPrefix("postgres://") }) else {

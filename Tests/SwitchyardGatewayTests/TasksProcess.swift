@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Glibc
 import SwitchyardCore
+import SwitchyardTestSupport
 import Synchronization
 
 /// The real `switchyard` executable as a child process, with its stderr (JSON log lines) read on
@@ -48,34 +49,17 @@ final class SwitchyardProcess: Sendable {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SpawnError(description: "pipe: errno \(errno)") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        if captureStdout {
-            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        }
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        // The test process holds mock and client sockets (of parallel tests too) that are not
-        // close-on-exec; the child must not keep them open. glibc ≥ 2.34 has closefrom for spawn,
-        // but the Glibc module only declares it under _GNU_SOURCE, so look it up at run time.
-        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
-        var child = pid_t()
-        let rc = posix_spawn(&child, path, &actions, nil, argv, envp)
-        close(fds[1])
-        guard rc == 0 else {
+        // Only stdin, stdout and stderr reach the child (see ChildProcess).
+        do {
+            pid = try ChildProcess.spawn(
+                path, arguments: arguments, environment: environment, stdin: .null,
+                stdout: captureStdout ? .descriptor(fds[1]) : .null, stderr: .descriptor(fds[1]))
+        } catch {
             close(fds[0])
-            throw SpawnError(description: "posix_spawn \(path): \(rc)")
+            close(fds[1])
+            throw SpawnError(description: error.description)
         }
-        pid = child
+        close(fds[1])
         let readFD = fds[0]
         // A blocking read for the child's whole life: on its own serial queue, which overcommits (a
         // new thread if needed). On the global queue, whose width is the core count, two children
@@ -83,13 +67,6 @@ final class SwitchyardProcess: Sendable {
         // would not be read until one of them exited.
         DispatchQueue(label: "switchyard-test.child-stderr").async { [self] in readLoop(readFD) }
     }
-
-    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    private static let addCloseFrom: AddCloseFrom? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
-        else { return nil }
-        return unsafeBitCast(symbol, to: AddCloseFrom.self)
-    }()
 
     private func readLoop(_ fd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 8192)

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SwitchyardCore
 import SwitchyardTasks
+import SwitchyardTestSupport
 import Synchronization
 import Testing
 
@@ -146,11 +147,9 @@ struct Unwritable {
     }
 
     static func run(_ tool: String, _ arguments: String...) -> Bool {
-        guard access(tool, X_OK) == 0 else { return false }
-        let argv = ([tool] + arguments).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid = pid_t()
-        guard posix_spawn(&pid, tool, nil, nil, argv, environ) == 0 else { return false }
+        guard access(tool, X_OK) == 0, let pid = try? ChildProcess.spawn(tool, arguments: arguments) else {
+            return false
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status == 0

@@ -35,6 +35,29 @@ struct CurlUpstreamLifecycleTests {
         }
     }
 
+    /// A process a test spawns while a transfer is in flight (a helper, a PostgreSQL server) holds
+    /// none of its sockets, so cancelling the transfer still closes the connection for the server.
+    /// Children inherited them once (they are not close-on-exec), and with `--filter Stream` the
+    /// test above waited for ever for a close that the PostgreSQL server started meanwhile
+    /// prevented. `sleep` opens no socket of its own: any socket it has is inherited.
+    @Test func aChildSpawnedMidTransferHoldsNoneOfItsSockets() async throws {
+        let gate = MockGate()  // never opened: the transfer stays in flight
+        try await withUpstream(handler: { _ in MockResponse(beforeHead: [.waitFor(gate)]) }) { server, upstream in
+            let task = Task { () async throws(UpstreamFailure) -> Int in
+                try await upstream.stream(request(server)).head.status
+            }
+            await server.waitForRequests(1)
+            let child = try LifeLine()
+            let inherited = ChildProcess.openDescriptorKinds(of: child.pid)
+            child.kill()  // before waiting for the close, which an inherited socket would hold up
+            #expect(!inherited.contains("socket"), "the child holds \(inherited)")
+            task.cancel()
+            _ = await task.result
+            await server.waitForClosedConnections(1)
+            #expect(upstream.activeTransfers == 0)
+        }
+    }
+
     @Test func droppingTheBodyStreamAbortsTheTransfer() async throws {
         try await withUpstream(handler: { _ in .sse(events: ["data: 1"], then: [.stall]) }) { server, upstream in
             do {
