@@ -26,7 +26,9 @@ public final class RedactingUpstream: Upstream, Sendable {
     /// streamed answer (cpu-per-request --sse, c=16, old and new build side by side).
     public var enforcesFirstEventTimeout: Bool { base.enforcesFirstEventTimeout }
 
-    public func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse {
+    public nonisolated(nonsending) func perform(
+        _ request: UpstreamRequest
+    ) async throws(UpstreamFailure) -> UpstreamResponse {
         let redactor = self.redactor
         let response: UpstreamResponse
         do {
@@ -37,7 +39,9 @@ public final class RedactingUpstream: Upstream, Sendable {
         return UpstreamResponse(head: redactor.redact(response.head), body: redactor.redact(response.body))
     }
 
-    public func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
+    public nonisolated(nonsending) func stream(
+        _ request: UpstreamRequest
+    ) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
         let redactor = self.redactor
         let response: UpstreamStreamingResponse
         do {

@@ -376,10 +376,12 @@ public struct UpstreamStreamingResponse: Sendable {
 /// Cancelling the calling task aborts the transfer promptly and throws `.cancelled`.
 public protocol Upstream: Sendable {
     /// Sends the request and buffers the whole response.
-    func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse
+    nonisolated(nonsending) func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse
     /// Sends the request and returns when the response head has arrived; the body follows as
     /// it arrives. Dropping or cancelling the consumer aborts the transfer.
-    func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse
+    nonisolated(nonsending) func stream(
+        _ request: UpstreamRequest
+    ) async throws(UpstreamFailure) -> UpstreamStreamingResponse
     /// True when `stream` fails with `.timeout(.firstEvent)` once `UpstreamRequest.firstEventTimeout`
     /// passes before the consumer's `eventArrived()`. Otherwise (the default) the caller keeps
     /// its own timer.

@@ -26,5 +26,5 @@ public protocol HTTPHandler: Sendable {
     /// `responder.respond(...)` or `responder.startStream(...)` before returning; if it calls
     /// neither, the edge sends a 500 when it returns. A stream still open when it returns is
     /// finished then. The task is cancelled when the client goes away.
-    func handle(_ request: HTTPRequest, responder: HTTPResponder) async
+    nonisolated(nonsending) func handle(_ request: HTTPRequest, responder: HTTPResponder) async
 }

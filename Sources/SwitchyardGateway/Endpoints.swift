@@ -89,7 +89,7 @@ struct PathPattern: Sendable, CustomStringConvertible {
 /// as well as every error its handler writes). A class: every request's lookup hands one on, and a
 /// copy of the struct retained and released each of its strings, arrays and closures.
 final class Endpoint: Sendable {
-    typealias Handler = @Sendable (Gateway, EndpointCall) async -> Void
+    typealias Handler = nonisolated(nonsending) @Sendable (Gateway, EndpointCall) async -> Void
 
     /// A method and its handler. A struct rather than a tuple: a closure kept in an array of
     /// tuples is stored in the array's generic form, and reading it back made a thunk (a heap

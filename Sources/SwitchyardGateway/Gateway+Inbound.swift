@@ -21,7 +21,7 @@ extension Gateway {
     /// breakers, budget, failover, mid-stream recovery), answer as JSON or SSE in the API's shape,
     /// and count and log the request once, labelled with its API. `capture` receives the answer for
     /// an idempotency record (`Gateway+Idempotency.swift`).
-    func handleInbound(
+    nonisolated(nonsending) func handleInbound(
         _ request: HTTPRequest, format: any InboundFormat, responder: HTTPResponder, table: RouteTable,
         requestID: String, keyName: String, capture: IdempotencyCapture? = nil
     ) async {
@@ -292,12 +292,16 @@ struct RequestLog {
     func emit(to logger: Logger, status: Int, outcome: RequestOutcome, elapsed: Duration) {
         // Built only when it will be written: this runs once per request.
         guard logger.logLevel <= .info else { return }
-        var m: Logger.Metadata = [
-            "request_id": .string(requestID), "client_key": .string(keyName), "api": .string(api.label),
-            "status": .stringConvertible(status), "outcome": .string(outcome.rawValue),
-            "latency_ms": .string(ms(elapsed)),
-            "stream": .stringConvertible(stream),
-        ]
+        // Room for every field from the start: the literal's table of seven grew (a rehash of
+        // every entry) as the optional fields were added.
+        var m = Logger.Metadata(minimumCapacity: 18)
+        m["request_id"] = .string(requestID)
+        m["client_key"] = .string(keyName)
+        m["api"] = .string(api.label)
+        m["status"] = .stringConvertible(status)
+        m["outcome"] = .string(outcome.rawValue)
+        m["latency_ms"] = .string(ms(elapsed))
+        m["stream"] = .stringConvertible(stream)
         if let model { m["model"] = .string(String(model.prefix(128))) }
         if let provider { m["provider"] = .string(provider) }
         if let upstreamModel { m["upstream_model"] = .string(upstreamModel) }

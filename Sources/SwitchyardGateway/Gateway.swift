@@ -81,7 +81,7 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Looks the request up in `Endpoints` and answers what no endpoint should: 401 (every
     /// `/v1/` path needs a client key when keys are configured, served or not), 404 and 405, each
     /// in the shape of the API the path belongs to, counted and logged as rejections.
-    public func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
+    public nonisolated(nonsending) func handle(_ request: HTTPRequest, responder: HTTPResponder) async {
         let requestID = RequestID.from(request.headers["x-request-id"])
         let table = currentTable
         let match = Endpoints.match(request.path)
@@ -149,7 +149,7 @@ public final class Gateway: HTTPHandler, Sendable {
 
     /// `POST` of an inbound API (`/v1/chat/completions`, `/v1/responses`, `/v1/messages`): the shared request path,
     /// through the idempotency records when the client sent `Idempotency-Key`.
-    func inbound(_ c: EndpointCall) async {
+    nonisolated(nonsending) func inbound(_ c: EndpointCall) async {
         if let key = c.request.headers["idempotency-key"] {
             await handleIdempotent(
                 c.request, format: c.format, responder: c.responder, table: c.table, requestID: c.requestID,

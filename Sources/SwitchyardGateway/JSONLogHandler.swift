@@ -23,17 +23,26 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var o: [UInt8] = []
-        o.reserveCapacity(256)
+        o.reserveCapacity(512)
         o.append(contentsOf: #"{"ts":""#.utf8)
-        o.append(contentsOf: Self.timestamp().utf8)
+        Self.timestamp(into: &o)
         o.append(contentsOf: #"","level":""#.utf8)
         o.append(contentsOf: event.level.rawValue.utf8)
         o.append(contentsOf: #"","msg":"#.utf8)
         Self.string(event.message.description, into: &o)
         o.append(contentsOf: #","logger":"#.utf8)
         Self.string(label, into: &o)
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        // Without metadata of the handler's own (the usual case) the event's is written as it is:
+        // merging copied every entry of a request's access-log line into a new table (7% of
+        // `switchyard-bench gateway --access-log`).
+        let merged: Logger.Metadata
+        if metadata.isEmpty {
+            merged = event.metadata ?? [:]
+        } else if let extra = event.metadata, !extra.isEmpty {
+            merged = metadata.merging(extra) { $1 }
+        } else {
+            merged = metadata
+        }
         for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
             o.append(UInt8(ascii: ","))
             Self.string(k, into: &o)
@@ -48,7 +57,13 @@ public struct JSONLogHandler: LogHandler {
         switch v {
         case .string(let s): string(s, into: &o)
         case .stringConvertible(let c):
-            if let i = c as? any BinaryInteger {
+            // The access log's integers are `Int` and its flags `Bool`: cast to those first, a
+            // cast to a concrete type being cheaper than one to an existential.
+            if let i = c as? Int {
+                digits(i, width: 1, into: &o)
+            } else if let b = c as? Bool {
+                string(b ? "true" : "false", into: &o)
+            } else if let i = c as? any BinaryInteger {
                 o.append(contentsOf: "\(i)".utf8)
             } else {
                 string(c.description, into: &o)
@@ -76,17 +91,44 @@ public struct JSONLogHandler: LogHandler {
         JSON.writeString(s, to: &o)
     }
 
-    static func timestamp() -> String {
+    /// `2026-12-06T19:05:00.123Z` (UTC, milliseconds), written into `o` digit by digit: the
+    /// padded strings it was built from took seven allocations per line.
+    static func timestamp(into o: inout [UInt8]) {
         let now = WallClock.now()
         var t = time_t(now.seconds)
         var tm = Glibc.tm()
         gmtime_r(&t, &tm)
-        func pad(_ v: Int32, _ w: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, w - s.count)) + s
+        digits(Int(tm.tm_year) + 1900, width: 4, into: &o)
+        o.append(UInt8(ascii: "-"))
+        digits(Int(tm.tm_mon) + 1, width: 2, into: &o)
+        o.append(UInt8(ascii: "-"))
+        digits(Int(tm.tm_mday), width: 2, into: &o)
+        o.append(UInt8(ascii: "T"))
+        digits(Int(tm.tm_hour), width: 2, into: &o)
+        o.append(UInt8(ascii: ":"))
+        digits(Int(tm.tm_min), width: 2, into: &o)
+        o.append(UInt8(ascii: ":"))
+        digits(Int(tm.tm_sec), width: 2, into: &o)
+        o.append(UInt8(ascii: "."))
+        digits(now.nanoseconds / 1_000_000, width: 3, into: &o)
+        o.append(UInt8(ascii: "Z"))
+    }
+
+    /// `value` in decimal, zero-padded to at least `width` digits (after a minus sign).
+    static func digits(_ value: Int, width: Int, into o: inout [UInt8]) {
+        if value < 0 { o.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt = 1
+        var count = 1
+        while magnitude / divisor >= 10 {
+            divisor *= 10
+            count += 1
         }
-        return "\(pad(tm.tm_year + 1900, 4))-\(pad(tm.tm_mon + 1, 2))-\(pad(tm.tm_mday, 2))T"
-            + "\(pad(tm.tm_hour, 2)):\(pad(tm.tm_min, 2)):\(pad(tm.tm_sec, 2)).\(pad(Int32(now.nanoseconds / 1_000_000), 3))Z"
+        for _ in count..<max(width, count) { o.append(UInt8(ascii: "0")) }
+        while divisor > 0 {
+            o.append(UInt8(ascii: "0") + UInt8(magnitude / divisor % 10))
+            divisor /= 10
+        }
     }
 }
 

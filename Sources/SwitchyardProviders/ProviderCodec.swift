@@ -162,6 +162,14 @@ public protocol ProviderCodec: Sendable {
 
     /// Path and query of the provider's free model-listing endpoint (health checks).
     var healthPath: String { get }
+
+    /// Whether decoding makes up ids from `TargetContext.idSeed` (Gemini's tool calls, which
+    /// carry none): the router gives each call of such a codec a seed of its own. Default false.
+    var synthesizesIDs: Bool { get }
+}
+
+extension ProviderCodec {
+    public var synthesizesIDs: Bool { false }
 }
 
 /// Turns an upstream SSE body into unified stream events.

@@ -39,9 +39,9 @@ extension Router {
     /// `attempt` performs one upstream call. The decisions are pure steps (`RouterState.admit`,
     /// `RouterState.afterFailure`, `DriveRecord.exhausted`); this executor performs them: it
     /// encodes, calls, sleeps, logs and notifies the observer.
-    func drive<Value>(
+    nonisolated(nonsending) func drive<Value>(
         request: ChatRequest, targets: [RouteTarget], requestID: String, streaming: Bool,
-        attempt: (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
+        attempt: nonisolated(nonsending) (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> Result<Won<Value>, RouteFailure> {
         let log = RequestLogger(base: logger, requestID: requestID)
         let start = now()
@@ -118,10 +118,10 @@ extension Router {
 
     /// Calls one admitted target until it answers or `RouterState.afterFailure` says to stop
     /// retrying it; performs each decision (records, breaker reports, waits).
-    private func attempts<Value>(
+    private nonisolated(nonsending) func attempts<Value>(
         on target: RouteTarget, encoded: EncodedRequest, probe: Bool, policy: RoutingPolicy, limits: AttemptLimits,
         record: inout DriveRecord, requestID: String, log: RequestLogger,
-        attempt: (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
+        attempt: nonisolated(nonsending) (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> TargetEnding<Value> {
         let key = target.key
         var n = 1
@@ -134,10 +134,17 @@ extension Router {
             log.debug(
                 "upstream attempt", metadata: ["target": "\(key)", "attempt": "\(n)", "provider": "\(target.provider)"])
             // Each call decodes with a seed of its own, so ids a codec synthesises (Gemini tool calls
-            // without a native id) never repeat across requests or turns.
-            var called = target
-            called.context.idSeed = nextIDSeed()
-            let result = await attempt(called, req)
+            // without a native id) never repeat across requests or turns. Made only for such a
+            // codec: the seed's string and the target's copy cost every other call an allocation
+            // and a retain and release of each of the target's fields.
+            let result: AttemptResult<Value>
+            if target.codec.synthesizesIDs {
+                var called = target
+                called.context.idSeed = nextIDSeed()
+                result = await attempt(called, req)
+            } else {
+                result = await attempt(target, req)
+            }
             let took = now() - startedAt
 
             let failure: AttemptFailure

@@ -71,7 +71,7 @@ public final class Router: Sendable {
 
     /// Sends a non-streaming request. `requestID` names the response (`chatcmpl-<requestID>`)
     /// and goes into log metadata.
-    public func complete(
+    public nonisolated(nonsending) func complete(
         _ request: ChatRequest, targets: [RouteTarget], requestID: String
     ) async -> Result<RouteSuccess, RouteFailure> {
         let outcome = await drive(request: request, targets: targets, requestID: requestID, streaming: false) {
@@ -83,7 +83,7 @@ public final class Router: Sendable {
         }
     }
 
-    private func completeAttempt(
+    private nonisolated(nonsending) func completeAttempt(
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
     ) async -> AttemptResult<(DecodedResponse, UpstreamHead)> {
         let response: UpstreamResponse

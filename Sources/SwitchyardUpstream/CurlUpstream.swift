@@ -98,7 +98,9 @@ public final class CurlUpstream: Upstream {
         return multis[group.next().index]
     }
 
-    public func perform(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamResponse {
+    public nonisolated(nonsending) func perform(
+        _ request: UpstreamRequest
+    ) async throws(UpstreamFailure) -> UpstreamResponse {
         let transfer = Transfer(request: request, streaming: false)
         let loop = self.multi
         let result = await withTaskCancellationHandler {
@@ -116,7 +118,9 @@ public final class CurlUpstream: Upstream {
     /// stream's first-event limit costs no timer task of the caller's.
     public var enforcesFirstEventTimeout: Bool { true }
 
-    public func stream(_ request: UpstreamRequest) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
+    public nonisolated(nonsending) func stream(
+        _ request: UpstreamRequest
+    ) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
         let transfer = Transfer(request: request, streaming: true)
         let loop = self.multi
         // Terminated when the consumer's task is cancelled or every copy of the body stream is

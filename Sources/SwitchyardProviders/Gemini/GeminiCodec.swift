@@ -8,6 +8,7 @@ public struct GeminiCodec: ProviderCodec {
     public init() {}
 
     public var kind: ProviderKind { .gemini }
+    public var synthesizesIDs: Bool { true }
     public var healthPath: String { "/v1beta/models" }
 
     public func authHeaders(apiKey: String) -> [HeaderField] { [HeaderField("x-goog-api-key", apiKey)] }
