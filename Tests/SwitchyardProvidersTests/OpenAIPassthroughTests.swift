@@ -54,6 +54,18 @@ import Testing
         )
     }
 
+    /// Only `parse(body:)` keeps the bytes a passthrough splices: a request parsed from a JSON
+    /// value (a task's stored request) has none and is written from its tree.
+    @Test func aRequestParsedFromAValueIsSerialisedFromItsTree() throws {
+        let body = #"{ "model":"smart", "messages":[{"role":"user","content":"hi"}]}"#
+        let fromBytes = try ChatRequest.parse(body: Array(body.utf8))
+        let fromValue = try ChatRequest.parse(try JSON.parse(Array(body.utf8)))
+        #expect(fromBytes.rawBytes == Array(body.utf8))
+        #expect(fromValue.rawBytes == nil)
+        let sent = String(decoding: try OpenAICodec().encode(fromValue, for: Self.target).body, as: UTF8.self)
+        #expect(sent == #"{"model":"gpt-4o-mini-2024-07-18","messages":[{"role":"user","content":"hi"}]}"#)
+    }
+
     @Test func anAnswerIsCheckedAndItsUsageReadWithoutDecodingIt() throws {
         let answer =
             #"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#
