@@ -74,7 +74,7 @@ extension OpenAICodec {
             }
             guard isObject == true, let choices, b[choices.value.lowerBound] == UInt8(ascii: "[") else { return .none }
             guard let u = usage else { return .some(nil) }
-            return .some(Usage(openAI: try? JSON.parse(UnsafeBufferPointer(rebasing: b[u.value]))))
+            return .some(Usage(openAIBytes: UnsafeBufferPointer(rebasing: b[u.value])))
         }
         guard case .some(let usage) = usage else { return nil }
         let codec = OpenAICodec()
