@@ -294,11 +294,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         let me = asUnownedTaskExecutor()
         while ran < budget, !jobs.isEmpty || !closures.isEmpty {
             swap(&batchClosures, &closures)
-            for c in batchClosures { c() }
+            unrunInBatch = batchClosures.count
+            for c in batchClosures {
+                unrunInBatch -= 1
+                c()
+            }
             ran += batchClosures.count
             batchClosures.removeAll(keepingCapacity: true)
             swap(&batchJobs, &jobs)
-            for job in batchJobs { job.runSynchronously(on: me) }
+            unrunInBatch = batchJobs.count
+            for job in batchJobs {
+                unrunInBatch -= 1
+                job.runSynchronously(on: me)
+            }
             ran += batchJobs.count
             batchJobs.removeAll(keepingCapacity: true)
         }
@@ -308,6 +316,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// The batch being run (taken from `jobs` and `closures`, whose emptied buffers they become).
     private var batchJobs: [UnownedJob] = []
     private var batchClosures: [() -> Void] = []
+
+    /// Jobs or closures of the batch being run that have not started yet (`hasOtherWork`).
+    private var unrunInBatch = 0
+
+    /// Whether anything besides the job or closure running now waits to run on this loop: a
+    /// job or closure queued, or a job later in the current batch. Work that a later step batches
+    /// (MHD sends every answer of a batch in one run) may rather be done right away when nothing
+    /// else waits. Loop thread only.
+    public var hasOtherWork: Bool { unrunInBatch > 0 || !jobs.isEmpty || !closures.isEmpty }
 
     private func pollTimeout() -> Int32 {
         if !jobs.isEmpty || !closures.isEmpty { return 0 }
