@@ -156,6 +156,17 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return body()
     }
 
+    /// Returns once the loop has run a closure queued now, so whatever it was running or had
+    /// queued when called has ended or reached its next suspension point. The edge sends a full
+    /// answer from inside the job that hands it over (`MHDDaemon.answerReady`) and that job then
+    /// counts and logs the request without suspending, so after this every request whose answer
+    /// had gone out has been counted and logged. At once once the loop has stopped.
+    public func settle() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            if !execute({ done.resume() }) { done.resume() }
+        }
+    }
+
     private func wakeAfterRemoteWork() {
         remotePending.store(true, ordering: .sequentiallyConsistent)
         if sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -325,6 +336,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// (MHD sends every answer of a batch in one run) may rather be done right away when nothing
     /// else waits. Loop thread only.
     public var hasOtherWork: Bool { unrunInBatch > 0 || !jobs.isEmpty || !closures.isEmpty }
+
+    /// Whether another thread has queued work that the loop has not taken yet (tests: work that
+    /// waits until `settle`'s closure is queued behind it).
+    var hasRemoteWork: Bool { remote.withLock { !$0.jobs.isEmpty || !$0.closures.isEmpty } }
 
     private func pollTimeout() -> Int32 {
         if !jobs.isEmpty || !closures.isEmpty { return 0 }

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import Testing
 
@@ -76,4 +77,29 @@ private final class Seen: Sendable {
     func record(_ name: String, _ value: Bool) { state.withLock { $0[name] = value } }
 
     var values: [String: Bool] { state.withLock { $0 } }
+}
+
+/// `settle`: what a reader of state that a loop's work writes awaits first (the gateway before
+/// `/metrics`, tests before reading captured logs).
+@Suite("EventLoop settles")
+struct EventLoopSettleTests {
+    /// `settle` returns only after the work the loop had when it was called has ended. The
+    /// closure here ends only once something is queued behind it (at most 20 s), so `settle`
+    /// must have queued its own and waited for it: returning early, it would see `done` false.
+    @Test func settleWaitsForTheWorkUnderWay() async throws {
+        let group = try EventLoopGroup(count: 1)
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let done = Atomic<Bool>(false)
+        loop.execute {
+            for _ in 0..<20_000 where !loop.hasOtherWork && !loop.hasRemoteWork { usleep(1000) }
+            done.store(true, ordering: .releasing)
+        }
+        await loop.settle()
+        let doneBeforeSettled = done.load(ordering: .acquiring)
+        #expect(doneBeforeSettled)
+        // A stopped loop settles at once.
+        group.shutdown()
+        await loop.settle()
+    }
 }
