@@ -203,7 +203,7 @@ let package = Package(
             name: "SwitchyardGatewayTests",
             dependencies: [
                 "SwitchyardGateway", "SwitchyardCore", "SwitchyardTestSupport", "SwitchyardEdge",
-                "SwitchyardUpstream", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound",
+                "SwitchyardUpstream", "SwitchyardTasks", "SwitchyardStore", "SwitchyardInbound", "SwitchyardLoop",
             ],
             swiftSettings: strict
         ),

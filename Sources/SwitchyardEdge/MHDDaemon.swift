@@ -124,10 +124,26 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
         }
     }
 
+    /// A full answer was handed to a connection this loop resumed (`RequestContext.respond`, its
+    /// lock released): send it now, unless more work is queued on the loop, whose answers the
+    /// hook then sends in one run. With one request at a time the job that answered still has the
+    /// handler's tail to run (metrics, the access log, the task's end) and the client would wait
+    /// for it; under load the answers of a batch still share one MHD_run.
+    func answerReady() {
+        guard loop.inLoop, needsRun, !inRun, !loop.hasOtherWork else { return }
+        needsRun = false
+        run()
+    }
+
+    /// Inside MHD_run: a callback must not run the daemon again.
+    private var inRun = false
+
     /// MHD_run, then arm the timer for MHD's next deadline (0 when it has work pending).
     private func run() {
-        guard watch != nil, let daemon else { return }
+        guard watch != nil, let daemon, !inRun else { return }
+        inRun = true
         _ = MHD_run(daemon)
+        inRun = false
         var ms: UInt64 = 0
         if MHD_get_timeout(daemon, &ms) == .YES {
             timer?.deadline = loop.now() &+ Int64(clamping: min(ms, 86_400_000)) &* 1_000_000

@@ -214,6 +214,8 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
             state.pending = .full(status: status, headers: headers, body: body)
             wake(&state)
         }
+        // Outside the lock: MHD_run calls the access handler, which takes it.
+        daemon.answerReady()
     }
 
     /// Returns false when the request was already answered (the writer is then dead).

@@ -2,6 +2,7 @@ public import Logging
 public import SwitchyardCore
 public import SwitchyardEdge
 import SwitchyardInbound
+import SwitchyardLoop
 import SwitchyardProviders
 public import SwitchyardRouting
 import Synchronization
@@ -23,16 +24,21 @@ public final class Gateway: HTTPHandler, Sendable {
     let storage: GatewayStorage?
     /// When `switchyard_tasks` was last counted (`refreshTaskGauge`).
     let taskGaugeCountedAt = Mutex<ContinuousClock.Instant?>(nil)
+    /// The loops whose handlers this gateway runs, settled before `/metrics` is read (see there);
+    /// nil in process (`Gateway.inProcess`), where no edge sends answers.
+    let loops: EventLoopGroup?
 
     public convenience init(
         table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger
     ) {
-        self.init(table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, storage: nil)
+        self.init(
+            table: table, router: router, metrics: metrics, upstream: upstream, logger: logger, storage: nil, loops: nil
+        )
     }
 
     init(
         table: RouteTable, router: Router, metrics: GatewayMetrics, upstream: any Upstream, logger: Logger,
-        storage: GatewayStorage?
+        storage: GatewayStorage?, loops: EventLoopGroup?
     ) {
         self.table = Mutex(table)
         self.router = router
@@ -40,6 +46,7 @@ public final class Gateway: HTTPHandler, Sendable {
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
         self.storage = storage
+        self.loops = loops
         self.startedAt = Int(WallClock.seconds())
         exportSeries(table)
     }
@@ -139,8 +146,12 @@ public final class Gateway: HTTPHandler, Sendable {
         respondJSON(c.responder, status: ready ? 200 : 503, body, requestID: c.requestID)
     }
 
-    /// `GET /metrics`: Prometheus text.
+    /// `GET /metrics`: Prometheus text. The edge sends a full answer before its handler has
+    /// counted the request (the count follows at once, in the same job: see `EventLoop.settle`),
+    /// so the loops are settled first: a client that reads `/metrics` after its answer, on any
+    /// connection, finds its request counted.
     func metricsExposition(_ c: EndpointCall) async {
+        await loops?.settle()
         await refreshTaskGauge()
         c.responder.respond(
             status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],

@@ -28,6 +28,12 @@ public final class SwitchyardServer: Sendable {
     let configPath: String?
     let environment: [String: String]
 
+    /// Returns once every event loop has finished the work it was doing when called: every request
+    /// whose answer a client has already read has by then been counted and logged (the edge sends
+    /// a full answer just before its handler does both, in the same job; `EventLoop.settle`).
+    /// `/metrics` does this itself; a test that reads captured logs after a response awaits it.
+    public func settle() async { await loops.settle() }
+
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
     /// The store's file (`store.path`), or its PostgreSQL URL without the password.
@@ -87,7 +93,7 @@ public final class SwitchyardServer: Sendable {
             table: table, router: router, metrics: metrics, upstream: redacting, logger: logger,
             storage: GatewayStorage(
                 tasks: TaskService(runtime: runtime), runtime: runtime, steps: steps, idempotency: idempotency,
-                responses: responses, writeFailure: { stores.lastWriteFailure }))
+                responses: responses, writeFailure: { stores.lastWriteFailure }), loops: loops)
         var edge = HTTPServerConfiguration()
         edge.host = config.listen.host == "localhost" ? "127.0.0.1" : config.listen.host
         edge.port = UInt16(config.listen.port)

@@ -156,6 +156,17 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return body()
     }
 
+    /// Returns once the loop has run a closure queued now, so whatever it was running or had
+    /// queued when called has ended or reached its next suspension point. The edge sends a full
+    /// answer from inside the job that hands it over (`MHDDaemon.answerReady`) and that job then
+    /// counts and logs the request without suspending, so after this every request whose answer
+    /// had gone out has been counted and logged. At once once the loop has stopped.
+    public func settle() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            if !execute({ done.resume() }) { done.resume() }
+        }
+    }
+
     private func wakeAfterRemoteWork() {
         remotePending.store(true, ordering: .sequentiallyConsistent)
         if sleeping.exchange(false, ordering: .sequentiallyConsistent) {
@@ -294,11 +305,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         let me = asUnownedTaskExecutor()
         while ran < budget, !jobs.isEmpty || !closures.isEmpty {
             swap(&batchClosures, &closures)
-            for c in batchClosures { c() }
+            unrunInBatch = batchClosures.count
+            for c in batchClosures {
+                unrunInBatch -= 1
+                c()
+            }
             ran += batchClosures.count
             batchClosures.removeAll(keepingCapacity: true)
             swap(&batchJobs, &jobs)
-            for job in batchJobs { job.runSynchronously(on: me) }
+            unrunInBatch = batchJobs.count
+            for job in batchJobs {
+                unrunInBatch -= 1
+                job.runSynchronously(on: me)
+            }
             ran += batchJobs.count
             batchJobs.removeAll(keepingCapacity: true)
         }
@@ -308,6 +327,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// The batch being run (taken from `jobs` and `closures`, whose emptied buffers they become).
     private var batchJobs: [UnownedJob] = []
     private var batchClosures: [() -> Void] = []
+
+    /// Jobs or closures of the batch being run that have not started yet (`hasOtherWork`).
+    private var unrunInBatch = 0
+
+    /// Whether anything besides the job or closure running now waits to run on this loop: a
+    /// job or closure queued, or a job later in the current batch. Work that a later step batches
+    /// (MHD sends every answer of a batch in one run) may rather be done right away when nothing
+    /// else waits. Loop thread only.
+    public var hasOtherWork: Bool { unrunInBatch > 0 || !jobs.isEmpty || !closures.isEmpty }
+
+    /// Whether another thread has queued work that the loop has not taken yet (tests: work that
+    /// waits until `settle`'s closure is queued behind it).
+    var hasRemoteWork: Bool { remote.withLock { !$0.jobs.isEmpty || !$0.closures.isEmpty } }
 
     private func pollTimeout() -> Int32 {
         if !jobs.isEmpty || !closures.isEmpty { return 0 }

@@ -53,6 +53,11 @@ public final class EventLoopGroup: Sendable {
         return loop
     }
 
+    /// Returns once every loop has run a closure queued after the call (`EventLoop.settle`).
+    public func settle() async {
+        for loop in loops { await loop.settle() }
+    }
+
     /// Stops every loop and waits for their threads (a loop calling this stops without waiting
     /// for itself). Idempotent.
     public func shutdown() {

@@ -1,3 +1,4 @@
+import Dispatch
 import SwitchyardTestSupport
 import Synchronization
 import Testing
@@ -49,4 +50,37 @@ struct MHDDaemonTests {
             for release in releases { release.fire(true) }
         }
     }
+
+    /// A full answer goes out when the handler hands it over, not when the handler's job ends:
+    /// with one request at a time the client would otherwise also wait for the handler's tail
+    /// (metrics, the access log, the task's end). Here the tail blocks the loop until the
+    /// client has the answer (at most 20 s): the answer must arrive while it still blocks.
+    @Test func anAnswerGoesOutBeforeTheHandlersTail() async throws {
+        let clientHasAnswer = DispatchSemaphore(value: 0)
+        let tailDone = Atomic<Bool>(false)
+        try await withServer(handler: { request, responder in
+            responder.respond(status: 200, headers: [:], body: text(request.path))
+            _ = blockUntil(clientHasAnswer, seconds: 20)
+            tailDone.store(true, ordering: .relaxed)
+        }) { server in
+            let client = try RawHTTPClient(port: server.port, timeoutSeconds: 30)
+            try client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try await offload { try client.readResponse() }
+            let whileTailRan = !tailDone.load(ordering: .relaxed)
+            clientHasAnswer.signal()
+            #expect(answer.text == "/first")
+            #expect(whileTailRan)
+            // The connection serves the next request as before.
+            try client.send("GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+            clientHasAnswer.signal()
+            let second = try await offload { try client.readResponse() }
+            #expect(second.text == "/second")
+        }
+    }
+}
+
+/// Blocks the calling thread (a handler's, on purpose) until `semaphore` is signalled or
+/// `seconds` pass; true when signalled.
+private func blockUntil(_ semaphore: DispatchSemaphore, seconds: Int) -> Bool {
+    semaphore.wait(timeout: .now() + .seconds(seconds)) == .success
 }

@@ -76,7 +76,11 @@ struct GatewayHarness {
     /// A YAML without `store.path` gets a fresh task store (`temporaryStorePath`), so tests never
     /// share one; with `SWITCHYARD_TEST_STORE=postgres` that store, and any other test store path,
     /// is a scratch schema on the suite's PostgreSQL server (`TestStore`).
-    static func start(yaml: String, extraEnvironment: [String: String] = [:]) async throws -> GatewayHarness {
+    /// `wrapLog` may wrap the capturing log handler (a test that holds a log line back).
+    static func start(
+        yaml: String, extraEnvironment: [String: String] = [:],
+        wrapLog: @escaping @Sendable (any LogHandler) -> any LogHandler = { $0 }
+    ) async throws -> GatewayHarness {
         var config = try ConfigLoader.parse(yaml: yaml)
         if config.store.kind == .sqlite && config.store.path == "switchyard.db" {
             config.store.path = temporaryStorePath()
@@ -85,7 +89,7 @@ struct GatewayHarness {
             config.store.kind == .sqlite && config.store.path.hasPrefix(TestStore.prefix) ? config.store.path : nil
         let storeEnvironment = try await TestStore.apply(to: &config)
         let logs = LogSink(capture: true)
-        var logger = Logger(label: "test") { JSONLogHandler(label: $0, sink: logs) }
+        var logger = Logger(label: "test") { wrapLog(JSONLogHandler(label: $0, sink: logs)) }
         logger.logLevel = .debug
         let server = try await SwitchyardServer(
             config: config, configPath: nil,
@@ -107,9 +111,14 @@ struct GatewayHarness {
         var h = headers
         if let key { h.append(HeaderField("Authorization", "Bearer \(key)")) }
         if !body.isEmpty { h.append(HeaderField("Content-Type", "application/json")) }
-        return try await client.perform(
+        let response = try await client.perform(
             UpstreamRequest(method: method, url: base + path, headers: h, body: Array(body.utf8), timeout: .seconds(30))
         )
+        // The edge sends a full answer just before its handler counts and logs the request (in
+        // the same job on the loop): once the loops settle, both are done, so a test may read
+        // `logs` or the metrics right after this returns.
+        await server.settle()
+        return response
     }
 
     func chat(_ body: String, headers: [HeaderField] = []) async throws -> UpstreamResponse {
