@@ -113,7 +113,7 @@ extension Gateway {
         exchange.turn?.id ?? exchange.format.answerID(requestID: requestID) ?? "chatcmpl-" + requestID
     }
 
-    func streamInbound(
+    nonisolated(nonsending) func streamInbound(
         _ chat: ChatRequest, _ exchange: InboundExchange, clientBody: JSONObject, answerID: String,
         targets: [RouteTarget], mode: StreamMode, responder: HTTPResponder, log: inout RequestLog,
         started: ContinuousClock.Instant, capture: IdempotencyCapture?

@@ -79,7 +79,7 @@ public final class RoutedStream: Sendable {
 
     /// The next item; the first call returns the events already decoded before the hand-off.
     /// nil once the stream is over (after `.done`, after `.failed`, or on cancellation).
-    public func next() async -> RoutedStreamItem? {
+    public nonisolated(nonsending) func next() async -> RoutedStreamItem? {
         guard !busy.exchange(true, ordering: .acquiring) else { return nil }
         defer { busy.store(false, ordering: .releasing) }
         return await session.session.next(self)
@@ -151,7 +151,7 @@ struct Pump {
     }
 
     /// The next batch of events; nil once the stream ended (see `ending`).
-    mutating func next(malformed: (Int) -> Void) async -> [StreamEvent]? {
+    nonisolated(nonsending) mutating func next(malformed: (Int) -> Void) async -> [StreamEvent]? {
         while true {
             if !pending.isEmpty {
                 defer { pending = [] }
