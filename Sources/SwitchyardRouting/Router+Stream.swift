@@ -114,7 +114,7 @@ extension Router {
             }
             // Hand-off: the first events are in. A verdict in the same step is replayed after them.
             response.body.eventArrived()
-            var pump = Pump(iterator: iterator, judge: judge)
+            let pump = Pump(iterator: iterator, judge: judge)
             pump.enqueue(step)
             return .success(StreamStart(pump: pump), status: status)
         }
