@@ -31,6 +31,9 @@ struct GatewayBench: AsyncParsableCommand {
     @Flag(help: "Streamed requests: the upstream answers with cpu-per-request's 6 events and [DONE] in one read.")
     var sse = false
 
+    @Flag(help: "Each request on a task of its own, as the edge runs it (a new task mallocs its frames' slabs).")
+    var taskPerRequest = false
+
     static let configYAML = """
         auth: {keys: [{name: bench, key_env: BENCH_CLIENT_KEY}]}
         providers: [{name: openai, kind: openai, base_url: "http://openai.bench/v1", api_key_env: BENCH_OPENAI_KEY}]
@@ -89,7 +92,8 @@ struct GatewayBench: AsyncParsableCommand {
         let sink = CountingSink()
         var perRequest: [Duration] = []
         for round in 0...rounds {
-            let took = await Self.handle(iterations, sse ? Self.streamRequest : Self.request, gateway, sink)
+            let took = await Self.handle(
+                iterations, sse ? Self.streamRequest : Self.request, gateway, sink, taskPerRequest: taskPerRequest)
             // Round 0 warms caches, the metric handles and the allocator up and is not counted.
             if round > 0 { perRequest.append(took / iterations) }
         }
@@ -98,7 +102,8 @@ struct GatewayBench: AsyncParsableCommand {
         }
         let sorted = perRequest.sorted()
         print(
-            "gateway\(sse ? " --sse" : ""): \(formatMicros(sorted.first!)) per request in the best round, "
+            "gateway\(sse ? " --sse" : "")\(taskPerRequest ? " --task-per-request" : ""): "
+                + "\(formatMicros(sorted.first!)) per request in the best round, "
                 + "\(formatMicros(sorted[sorted.count / 2])) median round (\(rounds) rounds of \(iterations)"
                 + (accessLog ? ", access log on)" : ")"))
     }
@@ -108,11 +113,15 @@ struct GatewayBench: AsyncParsableCommand {
     /// Returns the process's CPU time they took (on a busy machine wall time would count the
     /// time others ran).
     nonisolated static func handle(
-        _ count: Int, _ request: HTTPRequest, _ gateway: Gateway, _ sink: CountingSink
+        _ count: Int, _ request: HTTPRequest, _ gateway: Gateway, _ sink: CountingSink, taskPerRequest: Bool
     ) async -> Duration {
         let started = processCPUTime()
         for _ in 0..<count {
-            await gateway.handle(request, responder: HTTPResponder(sink: sink))
+            if taskPerRequest {
+                await Task { await gateway.handle(request, responder: HTTPResponder(sink: sink)) }.value
+            } else {
+                await gateway.handle(request, responder: HTTPResponder(sink: sink))
+            }
         }
         return processCPUTime() - started
     }
