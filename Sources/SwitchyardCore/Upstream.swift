@@ -303,7 +303,7 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
         var redaction: StreamRedaction?
         var ended = false
 
-        public mutating func next() async throws(UpstreamFailure) -> [UInt8]? {
+        public nonisolated(nonsending) mutating func next() async throws(UpstreamFailure) -> [UInt8]? {
             guard let redactor = redaction?.redactor else { return try await pull() }
             while !ended {
                 let pulled: [UInt8]?
@@ -325,14 +325,14 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
             return nil
         }
 
-        mutating func pull() async throws(UpstreamFailure) -> [UInt8]? {
+        nonisolated(nonsending) mutating func pull() async throws(UpstreamFailure) -> [UInt8]? {
             switch base {
             case .channel(let receiver):
                 return try await receiver.channel.next()
             case .stream(var iterator):
                 defer { base = .stream(iterator) }
                 do {
-                    return try await iterator.next()
+                    return try await iterator.next(isolation: #isolation)
                 } catch let f as UpstreamFailure {
                     throw f
                 } catch {
@@ -350,7 +350,7 @@ public struct UpstreamBodyStream: AsyncSequence, Sendable {
     }
 
     /// Reads the rest of the body into one buffer.
-    public func collect(limit: Int = 64 << 20) async throws(UpstreamFailure) -> [UInt8] {
+    public nonisolated(nonsending) func collect(limit: Int = 64 << 20) async throws(UpstreamFailure) -> [UInt8] {
         var out: [UInt8] = []
         var it = makeAsyncIterator()
         while let chunk = try await it.next() {

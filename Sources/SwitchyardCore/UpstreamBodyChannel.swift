@@ -59,7 +59,7 @@ package final class UpstreamBodyChannel: Sendable {
     // MARK: Consumer
 
     /// The next chunk; nil at the end or once the consumer is gone. Throws the failure once.
-    func next() async throws(UpstreamFailure) -> [UInt8]? {
+    nonisolated(nonsending) func next() async throws(UpstreamFailure) -> [UInt8]? {
         while true {
             if Task.isCancelled {
                 consumerLeft()

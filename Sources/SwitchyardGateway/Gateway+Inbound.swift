@@ -113,7 +113,7 @@ extension Gateway {
         exchange.turn?.id ?? exchange.format.answerID(requestID: requestID) ?? "chatcmpl-" + requestID
     }
 
-    func streamInbound(
+    nonisolated(nonsending) func streamInbound(
         _ chat: ChatRequest, _ exchange: InboundExchange, clientBody: JSONObject, answerID: String,
         targets: [RouteTarget], mode: StreamMode, responder: HTTPResponder, log: inout RequestLog,
         started: ContinuousClock.Instant, capture: IdempotencyCapture?
@@ -155,7 +155,7 @@ extension Gateway {
             switch item {
             case .events(let events):
                 // After a mid-stream continuation the events name the target finishing the answer.
-                out = encoder.encode(events, model: routed.answeringTarget.model)
+                out = encoder.encode(events, model: routed.answeringModel)
                 if let e = encoder.failure {
                     ending = .streamError
                     status = e.status
@@ -199,8 +199,9 @@ extension Gateway {
         }
         log.attempts = routed.attempts
         log.continuations = routed.continuations
-        log.provider = routed.answeringTarget.provider
-        log.upstreamModel = routed.answeringTarget.model
+        let answering = routed.answeringTarget
+        log.provider = answering.provider
+        log.upstreamModel = answering.model
         if let usage = routed.usage ?? encoder.usage { log.usage = usage }
         finish(
             log: &log, status: status, outcome: ending == .ok ? outcome(routed.attempts) : ending,

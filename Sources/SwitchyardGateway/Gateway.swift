@@ -114,6 +114,8 @@ public final class Gateway: HTTPHandler, Sendable {
         guard let handler = endpoint.handler(for: request.method) else {
             return methodNotAllowed(request, responder, requestID, endpoint.allow, format: format)
         }
+        // One slab for the handler's async frames instead of one per call level (`TaskFrames`).
+        await TaskFrames.reserve()
         await handler(
             self,
             EndpointCall(

@@ -67,6 +67,9 @@ public final class RoutedStream: Sendable {
     /// The target whose events are flowing now: after a recovery, the one finishing the answer.
     public var answeringTarget: RouteTarget { info.withLock { $0.answering } }
 
+    /// `answeringTarget.model`, read without copying the target (asked once per batch of events).
+    public var answeringModel: String { info.withLock { $0.answering.model } }
+
     /// Mid-stream recoveries so far.
     public var continuations: [ContinuationRecord] { info.withLock { $0.continuations } }
 
@@ -79,7 +82,7 @@ public final class RoutedStream: Sendable {
 
     /// The next item; the first call returns the events already decoded before the hand-off.
     /// nil once the stream is over (after `.done`, after `.failed`, or on cancellation).
-    public func next() async -> RoutedStreamItem? {
+    public nonisolated(nonsending) func next() async -> RoutedStreamItem? {
         guard !busy.exchange(true, ordering: .acquiring) else { return nil }
         defer { busy.store(false, ordering: .releasing) }
         return await session.session.next(self)
@@ -137,7 +140,13 @@ enum PumpEnding {
 }
 
 /// One upstream body after the hand-off and what was decoded ahead of the consumer.
-struct Pump {
+///
+/// A class: the hand-off passes it from the attempt through the driver's result into the
+/// session, and as a struct each step copied it (its body iterator with the redactor, the decoder,
+/// the first events) and destroyed the copy, about 4% of a streamed answer's own CPU
+/// (`switchyard-bench gateway --sse`). It has one owner at a time, the attempt and then the
+/// session, which uses it from one `next()` at a time (`RoutedStream`).
+final class Pump {
     var iterator: UpstreamBodyStream.AsyncIterator
     var judge: StreamJudge
     var pending: [StreamEvent] = []
@@ -151,7 +160,7 @@ struct Pump {
     }
 
     /// The next batch of events; nil once the stream ended (see `ending`).
-    mutating func next(malformed: (Int) -> Void) async -> [StreamEvent]? {
+    nonisolated(nonsending) func next(malformed: (Int) -> Void) async -> [StreamEvent]? {
         while true {
             if !pending.isEmpty {
                 defer { pending = [] }
@@ -187,7 +196,7 @@ struct Pump {
     }
 
     /// Queues a step's events and records how it ended the stream, if it did.
-    mutating func enqueue(_ step: StreamJudge.Step) {
+    func enqueue(_ step: StreamJudge.Step) {
         if pending.isEmpty { pending = step.events } else { pending += step.events }
         switch step.verdict {
         case nil: break

@@ -27,7 +27,7 @@ extension Router {
     /// first after a backoff, then the rest by priority — through the ordinary driver (retries,
     /// breakers, budget). A target answering the continuation with a 400/422 is remembered as
     /// not continuation-capable for `continuationBanDuration`, and the next candidate is tried. An empty prefix needs no capability: the request is sent as it was.
-    func continueStream(
+    nonisolated(nonsending) func continueStream(
         _ request: ChatRequest, prefix: String, targets: [RouteTarget], failed: RouteTarget, requestID: String
     ) async -> RecoveryResult {
         let at = now()
@@ -81,7 +81,7 @@ extension Router {
     }
 
     /// Restarts a buffered stream (nothing reached the client) on any target, the broken one last.
-    func restartStream(
+    nonisolated(nonsending) func restartStream(
         _ request: ChatRequest, targets: [RouteTarget], failed: RouteTarget, requestID: String
     ) async -> RecoveryResult {
         let plan = targets.map { t in

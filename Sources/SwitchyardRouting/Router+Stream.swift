@@ -8,7 +8,7 @@ extension Router {
     /// possible until the first upstream event is decoded (the response head alone does not
     /// count); then the stream is handed over. A failure after that is recovered in place when
     /// `mode` and the delivered text allow it (see `StreamSession`), else ends the stream in-band.
-    public func stream(
+    public nonisolated(nonsending) func stream(
         _ request: ChatRequest, targets: [RouteTarget], requestID: String, mode: StreamMode = .incremental
     ) async -> Result<RoutedStream, RouteFailure> {
         let outcome = await drive(request: request, targets: targets, requestID: requestID, streaming: true) {
@@ -40,7 +40,7 @@ extension Router {
     /// other deadlines) is given the limit; otherwise a timer task races the attempt. The race
     /// costs two child tasks and a timer on the global executor per stream, about a fifth of the
     /// CPU of a short streamed answer (perf, c=16).
-    func streamAttempt(
+    nonisolated(nonsending) func streamAttempt(
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
     ) async -> AttemptResult<StreamStart> {
         guard let limit = upstreamRequest.firstByteTimeout else {
@@ -73,7 +73,7 @@ extension Router {
         return .failure(AttemptFailure(.transport(.timeout(.firstByte)), outcome: .firstEventTimeout))
     }
 
-    func streamUntilFirstEvent(
+    nonisolated(nonsending) func streamUntilFirstEvent(
         _ request: ChatRequest, target: RouteTarget, upstreamRequest: UpstreamRequest, requestID: String
     ) async -> AttemptResult<StreamStart> {
         let response: UpstreamStreamingResponse
@@ -114,7 +114,7 @@ extension Router {
             }
             // Hand-off: the first events are in. A verdict in the same step is replayed after them.
             response.body.eventArrived()
-            var pump = Pump(iterator: iterator, judge: judge)
+            let pump = Pump(iterator: iterator, judge: judge)
             pump.enqueue(step)
             return .success(StreamStart(pump: pump), status: status)
         }

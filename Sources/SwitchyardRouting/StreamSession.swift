@@ -48,7 +48,7 @@ struct StreamSession {
         self.mode = mode
     }
 
-    mutating func next(_ owner: RoutedStream) async -> RoutedStreamItem? {
+    nonisolated(nonsending) mutating func next(_ owner: RoutedStream) async -> RoutedStreamItem? {
         if !queue.isEmpty { return queue.removeFirst() }
         while !over {
             let key = leg.target.key
@@ -181,7 +181,7 @@ struct StreamSession {
     }
 
     /// Tries to carry on after the current leg failed; true when a new leg is streaming.
-    mutating func recover(after fault: AttemptFault, _ owner: RoutedStream) async -> Bool {
+    nonisolated(nonsending) mutating func recover(after fault: AttemptFault, _ owner: RoutedStream) async -> Bool {
         let router = owner.router
         let maxRecoveries = router.state.withLock { $0.policy.maxRecoveries }
         guard recoveries < maxRecoveries, Router.recoverable(fault), !Task.isCancelled else { return false }

@@ -4,7 +4,6 @@ import Logging
 import SwitchyardCore
 import SwitchyardEdge
 import SwitchyardGateway
-import SwitchyardLoop
 import Synchronization
 
 /// `switchyard-bench gateway`: the CPU cost of the gateway's own work for one non-streaming
@@ -32,10 +31,7 @@ struct GatewayBench: AsyncParsableCommand {
     @Flag(help: "Streamed requests: the upstream answers with cpu-per-request's 6 events and [DONE] in one read.")
     var sse = false
 
-    @Flag(
-        help:
-            "Each request in a task of its own on an event loop, as the edge starts a handler (task creation, scheduling and the task allocator's blocks counted)."
-    )
+    @Flag(help: "Each request on a task of its own, as the edge runs it (a new task mallocs its frames' slabs).")
     var taskPerRequest = false
 
     static let configYAML = """
@@ -95,18 +91,9 @@ struct GatewayBench: AsyncParsableCommand {
             upstream: CannedUpstream(body: Self.answer, events: Self.events), logger: logger, sleep: { _ in })
         let sink = CountingSink()
         var perRequest: [Duration] = []
-        let loops = taskPerRequest ? try EventLoopGroup(count: 1) : nil
-        defer { loops?.shutdown() }
         for round in 0...rounds {
-            let request = sse ? Self.streamRequest : Self.request
-            let took: Duration
-            if let loop = loops?.loops.first {
-                took = await Task(executorPreference: loop) {
-                    await Self.handleInTasks(iterations, request, gateway, sink, loop: loop)
-                }.value
-            } else {
-                took = await Self.handle(iterations, request, gateway, sink)
-            }
+            let took = await Self.handle(
+                iterations, sse ? Self.streamRequest : Self.request, gateway, sink, taskPerRequest: taskPerRequest)
             // Round 0 warms caches, the metric handles and the allocator up and is not counted.
             if round > 0 { perRequest.append(took / iterations) }
         }
@@ -115,10 +102,10 @@ struct GatewayBench: AsyncParsableCommand {
         }
         let sorted = perRequest.sorted()
         print(
-            "gateway\(sse ? " --sse" : ""): \(formatMicros(sorted.first!)) per request in the best round, "
+            "gateway\(sse ? " --sse" : "")\(taskPerRequest ? " --task-per-request" : ""): "
+                + "\(formatMicros(sorted.first!)) per request in the best round, "
                 + "\(formatMicros(sorted[sorted.count / 2])) median round (\(rounds) rounds of \(iterations)"
-                + (accessLog ? ", access log on" : "")
-                + (taskPerRequest ? ", a task per request)" : ")"))
+                + (accessLog ? ", access log on)" : ")"))
     }
 
     /// `count` requests one after the other on one task. Not on the main actor (where `run` is):
@@ -126,25 +113,15 @@ struct GatewayBench: AsyncParsableCommand {
     /// Returns the process's CPU time they took (on a busy machine wall time would count the
     /// time others ran).
     nonisolated static func handle(
-        _ count: Int, _ request: HTTPRequest, _ gateway: Gateway, _ sink: CountingSink
+        _ count: Int, _ request: HTTPRequest, _ gateway: Gateway, _ sink: CountingSink, taskPerRequest: Bool
     ) async -> Duration {
         let started = processCPUTime()
         for _ in 0..<count {
-            await gateway.handle(request, responder: HTTPResponder(sink: sink))
-        }
-        return processCPUTime() - started
-    }
-
-    /// `count` requests, each in a new task on `loop`, as `RequestContext` starts a handler,
-    /// awaited one after the other on the same loop (no thread is woken).
-    nonisolated static func handleInTasks(
-        _ count: Int, _ request: HTTPRequest, _ gateway: Gateway, _ sink: CountingSink, loop: EventLoop
-    ) async -> Duration {
-        let started = processCPUTime()
-        for _ in 0..<count {
-            await Task(executorPreference: loop) {
+            if taskPerRequest {
+                await Task { await gateway.handle(request, responder: HTTPResponder(sink: sink)) }.value
+            } else {
                 await gateway.handle(request, responder: HTTPResponder(sink: sink))
-            }.value
+            }
         }
         return processCPUTime() - started
     }
