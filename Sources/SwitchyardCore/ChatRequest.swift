@@ -99,12 +99,14 @@ extension ChatRequest {
     /// Rejections are 400 `invalid_request_error` whose `param` is the JSON path of the
     /// offending field (`messages[2].tool_calls[0].function.arguments`).
     public static func parse(body: [UInt8]) throws(APIError) -> ChatRequest {
-        var request = try parse(try JSON.requestBody(body))
-        request.rawBytes = body
-        return request
+        try parse(try JSON.requestBody(body), rawBytes: body)
     }
 
-    public static func parse(_ json: JSON) throws(APIError) -> ChatRequest {
+    /// The request is built in one place and its optional fields filled in by `readFields`
+    /// through `inout`: with them set here on a local and the local returned, the optimiser
+    /// copied the whole request into the result and destroyed the local (a retain and a release
+    /// of each of its fields), and `parse(body:)` did it once more to set `rawBytes`.
+    public static func parse(_ json: JSON, rawBytes: [UInt8]? = nil) throws(APIError) -> ChatRequest {
         guard case .object(let o) = json else {
             throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
         }
@@ -128,6 +130,15 @@ extension ChatRequest {
         }
 
         var req = ChatRequest(model: model, messages: messages, raw: o)
+        try readFields(&req, o, &r, rawBytes: rawBytes)
+        return req
+    }
+
+    /// Every field of a Chat Completions body but `model` and `messages`, and the body's bytes.
+    private static func readFields(
+        _ req: inout ChatRequest, _ o: JSONObject, _ r: inout RequestReader, rawBytes: [UInt8]?
+    ) throws(APIError) {
+        req.rawBytes = rawBytes
         req.stream = try r.bool("stream") ?? false
         if let so = try r.object("stream_options") {
             var sr = RequestReader(object: so, prefix: "stream_options.")
@@ -181,7 +192,6 @@ extension ChatRequest {
         if let format = o["response_format"], !format.isNull {
             req.responseFormat = try parseResponseFormat(format)
         }
-        return req
     }
 
     static func parseMessage(_ value: JSON, path: String) throws(APIError) -> ChatMessage {

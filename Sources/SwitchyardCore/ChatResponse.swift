@@ -65,6 +65,42 @@ public struct Usage: Sendable, Equatable {
             cacheWriteTokens: o["prompt_tokens_details"]?["cache_write_tokens"]?.intValue,
             reasoningTokens: o["completion_tokens_details"]?["reasoning_tokens"]?.intValue)
     }
+
+    /// `init(openAI:)` over the bytes of a `usage` value (already checked as JSON), parsing only the
+    /// values it reads: the object's member list and its longer keys were allocations of every
+    /// passthrough answer.
+    public init?(openAIBytes bytes: UnsafeBufferPointer<UInt8>) {
+        var prompt: JSONMember?
+        var completion: JSONMember?
+        var total: JSONMember?
+        var promptDetails: JSONMember?
+        var completionDetails: JSONMember?
+        let isObject = try? JSON.forEachMember(of: bytes) { member in
+            if member.named("prompt_tokens", in: bytes) {
+                prompt = member
+            } else if member.named("completion_tokens", in: bytes) {
+                completion = member
+            } else if member.named("total_tokens", in: bytes) {
+                total = member
+            } else if member.named("prompt_tokens_details", in: bytes) {
+                promptDetails = member
+            } else if member.named("completion_tokens_details", in: bytes) {
+                completionDetails = member
+            }
+        }
+        guard isObject == true else { return nil }
+        func value(_ member: JSONMember?) -> JSON? {
+            member.flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: bytes[$0.value])) }
+        }
+        let p = value(prompt)?.intValue ?? 0
+        let c = value(completion)?.intValue ?? 0
+        let details = value(promptDetails)
+        self.init(
+            promptTokens: p, completionTokens: c, totalTokens: value(total)?.intValue ?? p + c,
+            cachedTokens: details?["cached_tokens"]?.intValue,
+            cacheWriteTokens: details?["cache_write_tokens"]?.intValue,
+            reasoningTokens: value(completionDetails)?["reasoning_tokens"]?.intValue)
+    }
 }
 
 /// One choice of a non-streaming answer.

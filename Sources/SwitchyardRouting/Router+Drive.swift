@@ -36,12 +36,14 @@ struct Won<Value> {
 
 extension Router {
     /// Runs the plan: targets in order, attempts per target, waits, breakers, budget, deadline.
-    /// `attempt` performs one upstream call. The decisions are pure steps (`RouterState.admit`,
+    /// `attempt` performs one upstream call; it is handed `request` rather than capturing it:
+    /// a closure's capture copied the whole request (a retain and a release of each of its
+    /// fields) on every routed call. The decisions are pure steps (`RouterState.admit`,
     /// `RouterState.afterFailure`, `DriveRecord.exhausted`); this executor performs them: it
     /// encodes, calls, sleeps, logs and notifies the observer.
     nonisolated(nonsending) func drive<Value>(
         request: ChatRequest, targets: [RouteTarget], requestID: String, streaming: Bool,
-        attempt: nonisolated(nonsending) (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
+        attempt: nonisolated(nonsending) (ChatRequest, RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> Result<Won<Value>, RouteFailure> {
         let log = RequestLogger(base: logger, requestID: requestID)
         let start = now()
@@ -91,7 +93,7 @@ extension Router {
             }
             previous = key
             let ended = await attempts(
-                on: target, encoded: encoded, probe: probe, policy: policy, limits: limits, record: &record,
+                request, on: target, encoded: encoded, probe: probe, policy: policy, limits: limits, record: &record,
                 requestID: requestID, log: log, attempt: attempt)
             switch ended {
             case .won(let won): return .success(won)
@@ -119,9 +121,10 @@ extension Router {
     /// Calls one admitted target until it answers or `RouterState.afterFailure` says to stop
     /// retrying it; performs each decision (records, breaker reports, waits).
     private nonisolated(nonsending) func attempts<Value>(
-        on target: RouteTarget, encoded: EncodedRequest, probe: Bool, policy: RoutingPolicy, limits: AttemptLimits,
+        _ request: ChatRequest, on target: RouteTarget, encoded: EncodedRequest, probe: Bool, policy: RoutingPolicy,
+        limits: AttemptLimits,
         record: inout DriveRecord, requestID: String, log: RequestLogger,
-        attempt: nonisolated(nonsending) (RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
+        attempt: nonisolated(nonsending) (ChatRequest, RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> TargetEnding<Value> {
         let key = target.key
         var n = 1
@@ -141,9 +144,9 @@ extension Router {
             if target.codec.synthesizesIDs {
                 var called = target
                 called.context.idSeed = nextIDSeed()
-                result = await attempt(called, req)
+                result = await attempt(request, called, req)
             } else {
-                result = await attempt(target, req)
+                result = await attempt(request, target, req)
             }
             let took = now() - startedAt
 

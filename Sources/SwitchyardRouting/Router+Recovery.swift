@@ -52,7 +52,7 @@ extension Router {
         let continued = request.continuing(prefix)
         while !candidates.isEmpty, !Task.isCancelled {
             let outcome = await drive(request: continued, targets: candidates, requestID: requestID, streaming: true) {
-                target, upstreamRequest in
+                continued, target, upstreamRequest in
                 await self.streamAttempt(
                     continued, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
             }
@@ -90,7 +90,7 @@ extension Router {
             return t
         }
         let outcome = await drive(request: request, targets: plan, requestID: requestID, streaming: true) {
-            target, upstreamRequest in
+            request, target, upstreamRequest in
             await self.streamAttempt(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
         }
         switch outcome {

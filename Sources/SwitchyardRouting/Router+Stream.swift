@@ -12,7 +12,7 @@ extension Router {
         _ request: ChatRequest, targets: [RouteTarget], requestID: String, mode: StreamMode = .incremental
     ) async -> Result<RoutedStream, RouteFailure> {
         let outcome = await drive(request: request, targets: targets, requestID: requestID, streaming: true) {
-            target, upstreamRequest in
+            request, target, upstreamRequest in
             await self.streamAttempt(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
         }
         switch outcome {

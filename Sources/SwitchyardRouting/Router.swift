@@ -75,7 +75,7 @@ public final class Router: Sendable {
         _ request: ChatRequest, targets: [RouteTarget], requestID: String
     ) async -> Result<RouteSuccess, RouteFailure> {
         let outcome = await drive(request: request, targets: targets, requestID: requestID, streaming: false) {
-            target, upstreamRequest in
+            request, target, upstreamRequest in
             await self.completeAttempt(request, target: target, upstreamRequest: upstreamRequest, requestID: requestID)
         }
         return outcome.map { won in

@@ -39,3 +39,23 @@ import Testing
         #expect(try JSON.parse(direct) == response.json)
     }
 }
+
+/// A passthrough answer's `usage` is read from its bytes (no tree of the object) exactly as from
+/// its parsed value.
+@Suite struct UsageBytesTests {
+    @Test(arguments: [
+        #"{"prompt_tokens":14,"completion_tokens":9,"total_tokens":23}"#,
+        #"{"prompt_tokens":3,"completion_tokens":1}"#,
+        #"{"prompt_tokens":2.0,"completion_tokens":"x","total_tokens":null}"#,
+        #"{"prompt_tokens":1,"prompt_tokens":7,"completion_tokens":2}"#,
+        #"{"prompt_tokens":10,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":6,"cache_write_tokens":1},"completion_tokens_details":{"reasoning_tokens":3}}"#,
+        #"{"prompt\u005ftokens":8,"completion_tokens":1, "x":[1,{"y":2}] }"#,
+        #"{}"#, "[1]", "12", "null",
+    ])
+    func bytesReadAsTheParsedValue(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        let fromValue = Usage(openAI: try JSON.parse(bytes))
+        let fromBytes = bytes.withUnsafeBufferPointer { Usage(openAIBytes: $0) }
+        #expect(fromBytes == fromValue)
+    }
+}

@@ -54,6 +54,18 @@ import Testing
         )
     }
 
+    /// Only `parse(body:)` keeps the bytes a passthrough splices: a request parsed from a JSON
+    /// value (a task's stored request) has none and is written from its tree.
+    @Test func aRequestParsedFromAValueIsSerialisedFromItsTree() throws {
+        let body = #"{ "model":"smart", "messages":[{"role":"user","content":"hi"}]}"#
+        let fromBytes = try ChatRequest.parse(body: Array(body.utf8))
+        let fromValue = try ChatRequest.parse(try JSON.parse(Array(body.utf8)))
+        #expect(fromBytes.rawBytes == Array(body.utf8))
+        #expect(fromValue.rawBytes == nil)
+        let sent = String(decoding: try OpenAICodec().encode(fromValue, for: Self.target).body, as: UTF8.self)
+        #expect(sent == #"{"model":"gpt-4o-mini-2024-07-18","messages":[{"role":"user","content":"hi"}]}"#)
+    }
+
     @Test func anAnswerIsCheckedAndItsUsageReadWithoutDecodingIt() throws {
         let answer =
             #"{"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#
@@ -71,6 +83,28 @@ import Testing
                     Array(bad.utf8), request: request, target: Self.target, id: "i", created: 1)
             }
         }
+    }
+
+    /// A repeated member is read as the parser keeps it, the last one: the answer's `usage` and
+    /// `choices`, and a stream's `stream_options` (given twice, the body is written from its tree).
+    @Test func repeatedMembersAreReadAsTheParserKeepsThem() throws {
+        let request = try ChatRequest.parse(
+            body: Array(#"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        func decode(_ answer: String) throws -> DecodedResponse {
+            try OpenAICodec().decodeResponse(
+                Array(answer.utf8), request: request, target: Self.target, id: "chatcmpl-r", created: 7)
+        }
+        let twice =
+            #"{"usage":{"prompt_tokens":1,"completion_tokens":1},"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#
+        #expect(try decode(twice).usage?.promptTokens == 5)
+        #expect(throws: ProviderError.self) { try decode(#"{"choices":[],"choices":{}}"#) }
+        #expect(try decode(#"{"choices":{},"choices":[]}"#).usage == nil)
+
+        let options =
+            #"{"model":"smart","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true}}"#
+        let sent = try Self.encode(options)
+        #expect(sent != options.replacing(#""smart""#, with: #""gpt-4o-mini-2024-07-18""#))
+        #expect(try JSON.parse(Array(sent.utf8))["stream_options"] == ["include_usage": true])
     }
 
     /// A streamed chunk is read for what the router needs and forwarded as its own bytes: spacing,

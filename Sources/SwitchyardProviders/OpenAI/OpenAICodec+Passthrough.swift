@@ -11,17 +11,29 @@ extension OpenAICodec {
     /// routed on), or a stream whose `stream_options` must be changed.
     static func splicedPassthroughBody(_ body: [UInt8], model: String, stream: Bool) -> [UInt8]? {
         body.withUnsafeBufferPointer { b -> [UInt8]? in
-            guard let members = try? JSON.members(of: b),
-                members.count(named: "model", in: b) == 1, let m = members.last(named: "model", in: b)
-            else { return nil }
+            // The members are visited, not collected: a member list was an allocation per request.
+            var modelMember: JSONMember?
+            var models = 0
+            var streamOptions: JSONMember?
+            var streamOptionsCount = 0
+            let isObject = try? JSON.forEachMember(of: b) { member in
+                if member.named("model", in: b) {
+                    models += 1
+                    modelMember = member
+                } else if member.named("stream_options", in: b) {
+                    streamOptionsCount += 1
+                    streamOptions = member
+                }
+            }
+            guard isObject == true, models == 1, let m = modelMember else { return nil }
             var addUsageOption = false
             if stream {
-                switch members.count(named: "stream_options", in: b) {
+                switch streamOptionsCount {
                 case 0:
                     addUsageOption = true
                 case 1:
                     // Already asking for usage: forwarded as it is. Anything else goes through `raw`.
-                    guard let o = members.last(named: "stream_options", in: b),
+                    guard let o = streamOptions,
                         case .object(let options)? = try? JSON.parse(UnsafeBufferPointer(rebasing: b[o.value])),
                         options["include_usage"] == .bool(true)
                     else { return nil }
@@ -51,11 +63,18 @@ extension OpenAICodec {
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) -> DecodedResponse? {
         let usage: Usage?? = body.withUnsafeBufferPointer { b -> Usage?? in
-            guard let members = try? JSON.members(of: b),
-                let choices = members.last(named: "choices", in: b), b[choices.value.lowerBound] == UInt8(ascii: "[")
-            else { return .none }
-            guard let u = members.last(named: "usage", in: b) else { return .some(nil) }
-            return .some(Usage(openAI: try? JSON.parse(UnsafeBufferPointer(rebasing: b[u.value]))))
+            var choices: JSONMember?
+            var usage: JSONMember?
+            let isObject = try? JSON.forEachMember(of: b) { member in
+                if member.named("choices", in: b) {
+                    choices = member
+                } else if member.named("usage", in: b) {
+                    usage = member
+                }
+            }
+            guard isObject == true, let choices, b[choices.value.lowerBound] == UInt8(ascii: "[") else { return .none }
+            guard let u = usage else { return .some(nil) }
+            return .some(Usage(openAIBytes: UnsafeBufferPointer(rebasing: b[u.value])))
         }
         guard case .some(let usage) = usage else { return nil }
         let codec = OpenAICodec()

@@ -10,8 +10,11 @@ extension OpenAICodec {
         /// Anything else: a Chat Completions body written from the typed fields, answers decoded.
         case chatTranslated
 
-        init(_ request: ChatRequest, _ target: TargetContext) {
-            switch request.origin {
+        /// From the request's `origin` alone: an initializer takes its arguments owned, so one
+        /// taking the whole `ChatRequest` copied it (a retain and release of each of its fields)
+        /// on every encode and decode just to read this one.
+        init(_ origin: InboundAPI, _ target: TargetContext) {
+            switch origin {
             case .chatCompletions: self = .chatPassthrough
             case .responses where target.responsesMode == .native: self = .responsesPassthrough
             case .responses, .anthropicMessages: self = .chatTranslated
