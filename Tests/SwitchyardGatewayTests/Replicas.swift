@@ -23,8 +23,11 @@ final class Replicas: Sendable {
 
     /// Starts `count` processes (`arguments` after `serve --config FILE`), each read back listening.
     /// `store` is the YAML of the `store` map; `TEST_DATABASE_URL` holds the scratch schema's URL.
+    /// The lease (5 s, renewed every third of it) is long enough that a live replica starved for a
+    /// second or two on a loaded CI machine keeps its task: with 2 s, one full run at load 10 saw a
+    /// task taken from its live holder and a step run once more than the test expects.
     init(
-        count: Int, upstreamPort: Int, store: String = "{url_env: TEST_DATABASE_URL, lease_ms: 2000}",
+        count: Int, upstreamPort: Int, store: String = "{url_env: TEST_DATABASE_URL, lease_ms: 5000}",
         extraYAML: String = "", arguments: [String] = []
     ) async throws {
         let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
