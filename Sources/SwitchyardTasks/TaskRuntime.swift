@@ -94,6 +94,10 @@ public final class TaskRuntime: Sendable {
     let watchInterval: Duration
     private let state = Mutex(State())
     private let watcher = Mutex<Task<Void, Never>?>(nil)
+    /// The store's change version as `recover()` found it, before reading the tasks: the watcher's
+    /// starting point, so a change committed after that read is news to it, however late its task
+    /// first runs (see `startWatching`).
+    private let recoveredVersion = Mutex<Int64?>(nil)
 
     /// - Parameters:
     ///   - workers: steps run at once across all tasks (`tasks.workers`; at least 1).
@@ -114,7 +118,9 @@ public final class TaskRuntime: Sendable {
     /// Start-up recovery: requeues steps that were in flight when the last process stopped and
     /// schedules every task left in `planning` or `executing`. `paused` tasks stay paused.
     public func recover() async throws(StoreError) -> Int {
+        let version = try? await store.externalChangeVersion()
         let points = try await store.resumeAfterRestart()
+        recoveredVersion.withLock { $0 = version }
         for point in points {
             logger.info(
                 "task resumed after restart",
@@ -370,7 +376,12 @@ public final class TaskRuntime: Sendable {
     public func startWatching() {
         let interval = watchInterval
         let t = Task { [weak self] in
-            var seen = try? await self?.store.externalChangeVersion()
+            // Changes count from recover()'s read of the tasks, not from this task's first run:
+            // on a loaded machine that can come after another process's commit (a replica's
+            // release of its tasks at shutdown, announced once), which would otherwise be taken
+            // for the starting point and wait for the next sweep.
+            var seen = self?.recoveredVersion.withLock { $0 }
+            if seen == nil { seen = try? await self?.store.externalChangeVersion() }
             var lastSweep = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)

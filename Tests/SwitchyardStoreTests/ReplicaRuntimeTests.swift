@@ -59,9 +59,11 @@ struct ReplicaRuntimeTests {
 
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// A replica: a store of its own on `url` and a runtime on it, watching.
-    static func replica(_ url: StoreURL, _ runner: Runner, lease: Duration) async throws -> (PostgresStore, TaskRuntime)
-    {
+    /// A replica: a store of its own on `url` and a runtime on it, recovered and (unless told
+    /// otherwise) watching.
+    static func replica(
+        _ url: StoreURL, _ runner: Runner, lease: Duration, watching: Bool = true
+    ) async throws -> (PostgresStore, TaskRuntime) {
         let store = try await PostgresStore(
             url: url, configuration: PostgresStore.Configuration(poolSize: 2, leaseDuration: lease, listen: true))
         _ = await store.waitUntilListening()
@@ -69,7 +71,7 @@ struct ReplicaRuntimeTests {
             store: PostgresTaskStore(store), runner: runner, workers: 2, logger: quiet,
             watchInterval: .milliseconds(50))
         _ = try await runtime.recover()
-        runtime.startWatching()
+        if watching { runtime.startWatching() }
         return (store, runtime)
     }
 
@@ -84,12 +86,17 @@ struct ReplicaRuntimeTests {
         return try await service.create(owner: "alice", try TaskCreateRequest.parse(body: body) { _ in true }).task.id
     }
 
-    /// Polls the store (every 50 ms, returning as soon as it holds) until every task is terminal.
-    static func allTerminal(_ store: PostgresStore, _ ids: [String]) async throws -> [TaskSnapshot] {
+    /// Polls the store (every 50 ms, returning as soon as it holds) until every task is terminal,
+    /// or for at most `ceiling` (nil: until the suite's time limit).
+    static func allTerminal(
+        _ store: PostgresStore, _ ids: [String], within ceiling: Duration? = nil
+    ) async throws -> [TaskSnapshot] {
+        let deadline = ceiling.map { ContinuousClock.now + $0 }
         while true {
             var snapshots: [TaskSnapshot] = []
             for id in ids { if let s = try await store.task(id: id, owner: "alice") { snapshots.append(s) } }
             if snapshots.count == ids.count, snapshots.allSatisfy({ $0.task.state.isTerminal }) { return snapshots }
+            if let deadline, ContinuousClock.now > deadline { return snapshots }
             try await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -201,6 +208,40 @@ struct ReplicaRuntimeTests {
             #expect(storeA.claimedTasks.isEmpty)
             let done = try await Self.allTerminal(storeB, [id])[0]
             #expect(done.task.state == .completed)
+            #expect(runnerB.seen.withLock { $0 } == ["second", "third"])
+        }
+    }
+
+    /// The release is announced once. A replica that heard it after its start-up read of the tasks
+    /// but before its watcher's first look (the watcher is a task of its own, which a loaded
+    /// machine may run late) still takes the task over at once: the watcher counts changes from
+    /// the start-up read. Here the watcher starts only once B has heard the release.
+    @Test func aReleaseHeardBeforeTheWatcherFirstLooksStillHandsTheTaskOver() async throws {
+        try #require(PostgresTestServer.enabled, "\(PostgresTestServer.reason ?? "")")
+        try await withPostgresSchema { url in
+            let runnerA = Runner(hang: ["second"])
+            let runnerB = Runner()
+            let (storeA, a) = try await Self.replica(url, runnerA, lease: .seconds(600))
+            defer { storeA.close() }
+            let id = try await Self.create(TaskService(runtime: a), ["first", "second", "third"])
+            for await text in runnerA.started where text == "second" { break }
+            let (storeB, b) = try await Self.replica(url, runnerB, lease: .seconds(600), watching: false)
+            defer {
+                b.stop()
+                storeB.close()
+            }
+            // B's start-up tried the task and left it (A holds it); only the watcher can find it now.
+            while b.busyWorkers > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(storeB.claimedTasks.isEmpty)
+            let heard = storeB.externalChangeVersion()
+            a.stop()
+            while a.busyWorkers > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            await ConfiguredStores(postgres: storeA).releaseClaims()
+            while storeB.externalChangeVersion() == heard { try await Task.sleep(for: .milliseconds(20)) }
+            b.startWatching()
+            // Without the start-up baseline, B would wait for its sweep (a third of the lease: 200 s).
+            let done = try await Self.allTerminal(storeB, [id], within: .seconds(30))
+            #expect(done.first?.task.state == .completed)
             #expect(runnerB.seen.withLock { $0 } == ["second", "third"])
         }
     }
