@@ -124,13 +124,7 @@ final class Replicas: Sendable {
         unlink(config)
         // Dropped here, not by a task left behind: the test process may exit while that task's
         // connection is being opened, and libpq's libraries (Kerberos, OpenSSL) then abort in their
-        // exit-time clean-up (seen after "Test run ... passed": exit status 134 or 139). One short
-        // statement, waited for on this thread.
-        let pool = PostgresPool(url: server.value, location: server.location, size: 1)
-        defer { pool.close() }
-        let schema = schema
-        _ = try? pool.performBlocking { connection throws(StoreError) in
-            try connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE")
-        }
+        // exit-time clean-up (seen after "Test run ... passed": exit status 134 or 139).
+        try? PostgresStore.dropScratchSchemaNow(url: server, name: schema)
     }
 }

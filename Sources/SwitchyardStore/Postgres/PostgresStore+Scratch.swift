@@ -19,8 +19,20 @@ extension PostgresStore {
 
     /// Drops schema `name` and everything in it.
     package static func dropScratchSchema(url: StoreURL, name: String) async throws(StoreError) {
-        try await adminRun(url: url, "DROP SCHEMA IF EXISTS \(name) CASCADE")
+        try await adminRun(url: url, dropStatement(name))
     }
+
+    /// `dropScratchSchema` waited for on the calling thread, for a caller that must not return
+    /// before it is done (a test helper whose process may exit next: libpq's libraries abort in
+    /// their exit-time clean-up when a connection is still being opened).
+    package static func dropScratchSchemaNow(url: StoreURL, name: String) throws(StoreError) {
+        let pool = PostgresPool(url: url.value, location: url.location, size: 1)
+        defer { pool.close() }
+        let sql = dropStatement(name)
+        try pool.performBlocking { connection throws(StoreError) in try connection.execute(sql) }
+    }
+
+    private static func dropStatement(_ name: String) -> String { "DROP SCHEMA IF EXISTS \(name) CASCADE" }
 
     /// Runs one statement on a connection of its own, off the caller's thread.
     package static func adminRun(url: StoreURL, _ sql: String) async throws(StoreError) {
