@@ -4,21 +4,28 @@ import Glibc
 ///
 /// The data is kept as the bytes received: the OpenAI passthrough parses and forwards them
 /// without a `String` in between. `data` decodes them (invalid UTF-8 repaired) for the rest.
+/// An event that is one `data:` line within one read is a slice of that read's bytes, not a
+/// copy (a copy was an allocation per event).
 public struct SSEMessage: Sendable, Equatable {
     public var event: String?
-    public var bytes: [UInt8]
+    public var bytes: ArraySlice<UInt8>
 
     public var data: String {
         get { String(decoding: bytes, as: UTF8.self) }
-        set { bytes = Array(newValue.utf8) }
+        set { bytes = Array(newValue.utf8)[...] }
     }
 
     public init(event: String? = nil, data: String) {
         self.event = event
-        self.bytes = Array(data.utf8)
+        self.bytes = Array(data.utf8)[...]
     }
 
     public init(event: String? = nil, bytes: [UInt8]) {
+        self.event = event
+        self.bytes = bytes[...]
+    }
+
+    public init(event: String? = nil, bytes: ArraySlice<UInt8>) {
         self.event = event
         self.bytes = bytes
     }
@@ -52,6 +59,10 @@ public struct SSEParser: Sendable {
 
     private var line: [UInt8] = []
     private var data: [UInt8] = []
+    /// The data of an event that so far is one `data:` line of the read being parsed: where its
+    /// value is in that read, not yet copied to `data` (it is copied when a second line comes,
+    /// or when the read ends before the event does).
+    private var pending: Range<Int>?
     private var hasData = false
     private var event: String?
     private var lastWasCR = false
@@ -65,6 +76,7 @@ public struct SSEParser: Sendable {
         overflowed = true
         line = []
         data = []
+        pending = nil
         hasData = false
         event = nil
     }
@@ -78,14 +90,24 @@ public struct SSEParser: Sendable {
     /// `feed(_:)` handing each message to `body` as it completes instead of collecting them.
     public mutating func feed(_ bytes: some Sequence<UInt8>, _ body: (SSEMessage) -> Void) {
         if let array = bytes as? [UInt8] { return feed(array, body) }
-        Array(bytes).withUnsafeBufferPointer { feed(buffer: $0, body) }
+        feed(Array(bytes), body)
     }
 
     public mutating func feed(_ bytes: [UInt8], _ body: (SSEMessage) -> Void) {
-        bytes.withUnsafeBufferPointer { feed(buffer: $0, body) }
+        bytes.withUnsafeBufferPointer { feed(buffer: $0, source: bytes, body) }
+        // The read ends: an event it began is kept as a copy.
+        if let p = pending { keep(p, of: bytes) }
     }
 
-    private mutating func feed(buffer b: UnsafeBufferPointer<UInt8>, _ body: (SSEMessage) -> Void) {
+    /// Copies the pending line's value from `source` to `data`.
+    private mutating func keep(_ p: Range<Int>, of source: [UInt8]) {
+        pending = nil
+        data.append(contentsOf: source[p])
+    }
+
+    private mutating func feed(
+        buffer b: UnsafeBufferPointer<UInt8>, source: [UInt8], _ body: (SSEMessage) -> Void
+    ) {
         if overflowed { return }
         guard let base = b.baseAddress else { return }
         var i = 0
@@ -104,6 +126,7 @@ public struct SSEParser: Sendable {
                 end = b.count
             }
             if end == b.count {
+                if let p = pending { keep(p, of: source) }
                 guard end - i <= maxEventBytes - line.count - data.count else {
                     overflow()
                     break
@@ -111,7 +134,7 @@ public struct SSEParser: Sendable {
                 line.append(contentsOf: UnsafeBufferPointer(rebasing: b[i..<end]))
                 break
             }
-            if let m = endLine(UnsafeBufferPointer(rebasing: b[i..<end])) { body(m) }
+            if let m = endLine(UnsafeBufferPointer(rebasing: b[i..<end]), at: i, of: source) { body(m) }
             if overflowed { break }
             i = end + 1
             if b[end] == 0x0D {
@@ -129,17 +152,21 @@ public struct SSEParser: Sendable {
         var out: [SSEMessage] = []
         if overflowed { return out }
         let empty = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-        if !line.isEmpty, let m = endLine(empty) { out.append(m) }
-        if let m = endLine(empty) { out.append(m) }
+        if !line.isEmpty, let m = endLine(empty, at: 0, of: []) { out.append(m) }
+        if let m = endLine(empty, at: 0, of: []) { out.append(m) }
         return out
     }
 
-    /// A line ends: the pending partial `line` plus `tail` (bytes of the current chunk).
-    private mutating func endLine(_ tail: UnsafeBufferPointer<UInt8>) -> SSEMessage? {
-        if line.isEmpty { return endLine(complete: tail) }
+    /// A line ends: the pending partial `line` plus `tail` (bytes of the current read,
+    /// `source`, from `offset` on).
+    private mutating func endLine(
+        _ tail: UnsafeBufferPointer<UInt8>, at offset: Int, of source: [UInt8]
+    ) -> SSEMessage? {
+        if line.isEmpty { return endLine(complete: tail, at: offset, of: source) }
         line.append(contentsOf: tail)
         defer { line.removeAll(keepingCapacity: true) }
-        return line.withUnsafeBufferPointer { endLine(complete: $0) }
+        // A line that began in an earlier read has no place in `source`.
+        return line.withUnsafeBufferPointer { endLine(complete: $0, at: nil, of: source) }
     }
 
     /// Whether a line's field name is `name` (the generic `elementsEqual` was a tenth of the
@@ -151,16 +178,23 @@ public struct SSEParser: Sendable {
         return true
     }
 
-    private mutating func endLine(complete line: UnsafeBufferPointer<UInt8>) -> SSEMessage? {
+    /// A whole line, which is `source[offset...]` when `offset` is known.
+    private mutating func endLine(
+        complete line: UnsafeBufferPointer<UInt8>, at offset: Int?, of source: [UInt8]
+    ) -> SSEMessage? {
         if line.isEmpty {
             // Dispatch only when a `data:` line was seen (an `event:` alone is not an event);
             // a single empty `data:` line dispatches an event with empty data, as the spec says.
             defer {
-                data.removeAll(keepingCapacity: true)
                 hasData = false
                 event = nil
             }
             guard hasData else { return nil }
+            if let p = pending {
+                pending = nil
+                return SSEMessage(event: event, bytes: source[p])
+            }
+            defer { data.removeAll(keepingCapacity: true) }
             return SSEMessage(event: event, bytes: data)
         }
         if line[0] == UInt8(ascii: ":") { return nil }
@@ -170,10 +204,16 @@ public struct SSEParser: Sendable {
         if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
         let value = UnsafeBufferPointer(rebasing: line[valueStart...])
         if Self.field(field, is: "data") {
-            guard value.count < maxEventBytes - data.count else {
+            guard value.count < maxEventBytes - data.count - (pending?.count ?? 0) else {
                 overflow()
                 return nil
             }
+            if !hasData, let offset {
+                pending = (offset + valueStart)..<(offset + line.count)
+                hasData = true
+                return nil
+            }
+            if let p = pending { keep(p, of: source) }
             if hasData { data.append(0x0A) }
             data.append(contentsOf: value)
             hasData = true

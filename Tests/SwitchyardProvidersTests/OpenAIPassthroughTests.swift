@@ -124,7 +124,7 @@ import Testing
         #expect(deltas.first?.content == "café")
         #expect(SSE.data(raw) == Array("data: \(chunk)\n\n".utf8))
         #expect(raw["x_new"] == 1)
-        #expect(u.totalTokens == 5 && uraw.bytes == Array(usage.utf8))
+        #expect(u.totalTokens == 5 && Array(uraw.bytes) == Array(usage.utf8))
         #expect(events[2] == .done)
     }
 
@@ -177,8 +177,10 @@ import Testing
             var decoder = OpenAIStreamDecoder()
             return decoder.feed(Array("data: \(chunk)\n\n".utf8))
         }
-        let twice = #"{"choices":[{"index":0,"delta":{"content":"a"}}],"choices":[{"index":1,"delta":{"content":"b"}}]}"#
-        #expect(decode(twice) == [.choices([ChoiceDelta(index: 1, content: "b")], raw: RawChunk(bytes: Array(twice.utf8)))])
+        let twice =
+            #"{"choices":[{"index":0,"delta":{"content":"a"}}],"choices":[{"index":1,"delta":{"content":"b"}}]}"#
+        #expect(
+            decode(twice) == [.choices([ChoiceDelta(index: 1, content: "b")], raw: RawChunk(bytes: Array(twice.utf8)))])
         let withUsage =
             #"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#
         #expect(
@@ -186,7 +188,8 @@ import Testing
                 .choices([ChoiceDelta(content: "a")], raw: RawChunk(bytes: Array(withUsage.utf8))),
                 .usage(Usage(promptTokens: 1, completionTokens: 2, totalTokens: 3), raw: nil),
             ])
-        let failed = #"{"error":{"type":"rate_limit_error","message":"slow"},"choices":[{"index":0,"delta":{"content":"a"}}]}"#
+        let failed =
+            #"{"error":{"type":"rate_limit_error","message":"slow"},"choices":[{"index":0,"delta":{"content":"a"}}]}"#
         guard case .error(let error)? = decode(failed).first, decode(failed).count == 1 else {
             Issue.record("unexpected events \(decode(failed))")
             return
@@ -214,7 +217,7 @@ import Testing
                     continue
                 }
                 #expect(deltas == expected, "\(text)")
-                #expect(raw.bytes == Array(chunk.utf8))
+                #expect(Array(raw.bytes) == Array(chunk.utf8))
             }
             #expect(decoder.isComplete == expected.contains { $0.finishReason != nil }, "\(text)")
         }

@@ -231,7 +231,7 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         }
         if let e = error, case .object = e {
             let codec = OpenAICodec()
-            var err = codec.decodeError(status: 500, headers: [], body: bytes)
+            var err = codec.decodeError(status: 500, headers: [], body: Array(bytes))
             err.status = 200
             if e["type"]?.stringValue == "rate_limit_error" { err.kind = .rateLimited }
             out.append(.error(err))
