@@ -49,8 +49,10 @@ import Testing
             messages.append(msg)
         }
         let exposition = String(decoding: gateway.metrics.exposition(), as: UTF8.self)
+        let request =
+            #"switchyard_requests_total{api="chat",model="fast",provider="openai",outcome="ok",status_class="2xx"} 1"#
         let counted =
-            exposition.contains(#"switchyard_requests_total{api="chat",model="fast",provider="openai",outcome="ok",status_class="2xx"} 1"#)
+            exposition.contains(request)
             && exposition.contains(#"switchyard_upstream_attempts_total{provider="openai",outcome="ok"} 1"#)
         return (messages, counted)
     }
