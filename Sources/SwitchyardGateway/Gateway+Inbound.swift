@@ -266,7 +266,7 @@ extension Gateway {
         metrics.requestFinished(
             api: log.api, model: log.configuredModel, provider: log.provider, outcome: outcome, status: status,
             duration: elapsed, usage: log.usage)
-        log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed)
+        if logsRequests { log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed) }
     }
 }
 
