@@ -14,6 +14,10 @@ import Synchronization
 /// once, after the chunks queued before it; `next()` returns nil after that.
 package final class UpstreamBodyChannel: Sendable {
     private struct State {
+        /// The oldest queued chunk when it is the only one: a body that arrives in one read (a
+        /// short answer, the common case on a fast upstream) then queues without allocating a
+        /// list. Later chunks queue in `chunks` behind it.
+        var head: [UInt8]?
         var chunks: [[UInt8]] = []
         var taken = 0
         /// nil while open; `.success` at the end, `.failure` when the body failed.
@@ -36,7 +40,11 @@ package final class UpstreamBodyChannel: Sendable {
     package func yield(_ chunk: [UInt8]) -> Bool {
         let (accepted, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<Void, Never>?) in
             guard !s.consumerGone, s.ending == nil else { return (false, nil) }
-            s.chunks.append(chunk)
+            if s.head == nil, s.taken == s.chunks.count {
+                s.head = chunk
+            } else {
+                s.chunks.append(chunk)
+            }
             defer { s.waiter = nil }
             return (true, s.waiter)
         }
@@ -74,7 +82,9 @@ package final class UpstreamBodyChannel: Sendable {
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                     let ready = state.withLock { s in
-                        if s.consumerGone || s.ending != nil || s.taken < s.chunks.count { return true }
+                        if s.consumerGone || s.ending != nil || s.head != nil || s.taken < s.chunks.count {
+                            return true
+                        }
                         s.waiter = c
                         return false
                     }
@@ -95,6 +105,10 @@ package final class UpstreamBodyChannel: Sendable {
 
     private static func take(_ s: inout State) -> Taken {
         if s.consumerGone { return .end }
+        if let head = s.head {
+            s.head = nil
+            return .chunk(head)
+        }
         if s.taken < s.chunks.count {
             let chunk = s.chunks[s.taken]
             s.taken += 1
@@ -120,6 +134,7 @@ package final class UpstreamBodyChannel: Sendable {
         let (waiter, onTermination) = state.withLock { s in
             guard !s.consumerGone else { return (UnsafeContinuation<Void, Never>?.none, (@Sendable () -> Void)?.none) }
             s.consumerGone = true
+            s.head = nil
             s.chunks = []
             s.taken = 0
             defer {

@@ -40,8 +40,11 @@ let requestCompletedCallback: MHD_RequestCompletedCallback = { _, _, conCls, toe
 let accessHandlerCallback: MHD_AccessHandlerCallback = {
     _, connection, _, method, version, uploadData, uploadDataSize, conCls in
     guard let connection, let conCls, let raw = conCls.pointee, let uploadDataSize else { return .NO }
-    let context = Unmanaged<RequestContext>.fromOpaque(raw).takeUnretainedValue()
-    return context.access(connection, method: method, version: version, data: uploadData, size: uploadDataSize)
+    // Borrowed, not retained around the call: MHD holds the context's retain until the
+    // request-completed callback, which never runs inside this one.
+    return Unmanaged<RequestContext>.fromOpaque(raw)._withUnsafeGuaranteedRef {
+        $0.access(connection, method: method, version: version, data: uploadData, size: uploadDataSize)
+    }
 }
 
 /// MHD_OPTION_NOTIFY_CONNECTION: a connection starts (after accept) or ends (before MHD closes its
@@ -79,8 +82,8 @@ let acceptPolicyCallback: MHD_AcceptPolicyCallback = { cls, address, _ in
 /// MHD_ContentReaderCallback for streams; `cls` is the context, retained for the response.
 let streamReaderCallback: MHD_ContentReaderCallback = { cls, _, buffer, max in
     guard let cls, let buffer else { return sy_mhd_reader_end_with_error() }
-    let context = Unmanaged<RequestContext>.fromOpaque(cls).takeUnretainedValue()
-    return context.read(into: buffer, max: max)
+    // Borrowed: the response holds a retain of the context until streamFreeCallback.
+    return Unmanaged<RequestContext>.fromOpaque(cls)._withUnsafeGuaranteedRef { $0.read(into: buffer, max: max) }
 }
 
 /// MHD_ContentReaderFreeCallback: MHD is done with the stream response; drop its retain.
@@ -239,22 +242,28 @@ extension RequestContext {
         guard suspendForHandler() else {
             return queueError(503, "the server is shutting down")
         }
-        let responder = HTTPResponder(sink: self)
-        let handler = server.handler
         // The handler runs on this connection's loop: started from the loop thread, its first job
         // is queued there without a wake-up, and so is every job its continuations schedule. A
         // large body's parsing and translation would hold the loop, and with it every other
         // transfer it drives, so such a request goes to `largeBodyExecutor` instead.
-        let configuration = server.configuration
         let executor: any TaskExecutor =
-            request.body.count >= configuration.largeBodyBytes
-            ? configuration.largeBodyExecutor ?? daemon.loop : daemon.loop
+            request.body.count >= server.configuration.largeBodyBytes
+            ? server.configuration.largeBodyExecutor ?? daemon.loop : daemon.loop
+        // The task's closure captures this context alone, which then is its context: capturing
+        // the request, the handler and a responder as well boxed them (one allocation a request).
+        handedRequest = request
         let task = Task(executorPreference: executor) { [self] in
-            await handler.handle(request, responder: responder)
+            await server.handler.handle(takeHandedRequest(), responder: HTTPResponder(sink: self))
             handlerReturned()
         }
         attach(task: task)
         return .YES
+    }
+
+    /// The request `startHandler` handed to its task, taken once by that task.
+    private func takeHandedRequest() -> HTTPRequest {
+        defer { handedRequest = nil }
+        return handedRequest!
     }
 
     private func queueError(_ status: Int, _ message: String) -> MHD_Result {

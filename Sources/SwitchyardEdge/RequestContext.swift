@@ -30,9 +30,9 @@ import Synchronization
 ///   `connection` is valid.
 ///
 /// `@unchecked Sendable`: the `var`s outside `shared` are touched only by the MHD thread that owns
-/// the connection (its daemon's loop: every MHD callback runs inside MHD_run there); everything
-/// touched from other threads is inside the `Mutex`. `connection` is an opaque C pointer that is
-/// only passed to MHD under the rules above.
+/// the connection (its daemon's loop: every MHD callback runs inside MHD_run there), except
+/// `handedRequest` (see there); everything else touched from other threads is inside the `Mutex`.
+/// `connection` is an opaque C pointer that is only passed to MHD under the rules above.
 final class RequestContext: HTTPResponseSink, @unchecked Sendable {
     enum Pending {
         case none
@@ -87,6 +87,10 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
     /// without keep-alive) or the answer says so. A guess at MHD's own decision that only decides
     /// when the hang-up watcher lets go of the socket (`EdgeConnection.requestEnded`).
     var closesAfterAnswer = false
+    /// The request from `startHandler` until its task takes it (`takeHandedRequest`): written
+    /// before the task is created and read once by it, possibly on another thread (the large-body
+    /// executor); task creation orders the two, and nothing else touches it.
+    var handedRequest: HTTPRequest?
 
     /// A request counts in flight from its request line until MHD's request-completed callback
     /// (answer sent, or the connection ended), so drain also waits for uploads still arriving.

@@ -14,11 +14,13 @@ typealias HeadContinuation = UnsafeContinuation<Result<UpstreamStreamingResponse
 /// Why `@unchecked Sendable`: the caller sets the `var`s only before `CurlLoop.submit` (the
 /// submitting lock hand-off publishes them); from then on every `var` is read and written only on
 /// the loop thread, where curl also runs the callbacks (inside `curl_multi_perform`). Other threads
-/// touch only `cancelRequested` (an atomic) and `request` (immutable). The continuations are resumed
-/// exactly once, by `complete(_:)`, which clears them.
+/// touch only `cancelRequested` (an atomic), `request` and `multi` (immutable). The continuations
+/// are resumed exactly once, by `complete(_:)`, which clears them.
 final class Transfer: @unchecked Sendable {
     let request: UpstreamRequest
     let streaming: Bool
+    /// The multi handle (and loop) the transfer runs on.
+    let multi: CurlMulti
     /// Set by a cancelling task or a terminated body consumer, possibly before the loop starts us.
     let cancelRequested = Atomic<Bool>(false)
 
@@ -68,9 +70,10 @@ final class Transfer: @unchecked Sendable {
     var lastActivity: Int64 = 0
     var body: [UInt8] = []
 
-    init(request: UpstreamRequest, streaming: Bool) {
+    init(request: UpstreamRequest, streaming: Bool, multi: CurlMulti) {
         self.request = request
         self.streaming = streaming
+        self.multi = multi
         let now = monotonicNanos()
         startedAt = now
         totalDeadline = deadline(now, request.timeout)
@@ -215,9 +218,9 @@ final class Transfer: @unchecked Sendable {
     /// it. 1xx interim blocks are dropped; lines after the final block are trailers and ignored.
     func receiveHeaderLine(_ p: UnsafePointer<UInt8>, count: Int) {
         if headComplete { return }
-        let line = UnsafeBufferPointer(start: p, count: count)
         var end = count
-        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        while end > 0, p[end - 1] == 0x0A || p[end - 1] == 0x0D { end -= 1 }
+        let line = UnsafeBufferPointer(start: p, count: end)
         if end == 0 {
             if status >= 200 {
                 headComplete = true
@@ -230,17 +233,17 @@ final class Transfer: @unchecked Sendable {
             return
         }
         if end > 5, line[0] == 0x48, line[1] == 0x54, line[2] == 0x54, line[3] == 0x50, line[4] == 0x2F {  // "HTTP/"
-            status = parseStatus(UnsafeBufferPointer(rebasing: line[0..<end]))
+            status = parseStatus(line)
             headerLines.removeAll(keepingCapacity: true)
             contentLength = -1
             return
         }
         if !streaming, contentLength < 0 {
-            contentLength = parseContentLength(UnsafeBufferPointer(rebasing: line[0..<end]))
+            contentLength = parseContentLength(line)
         }
         // Kept as received (`UpstreamHead` parses them, folded lines included, if they are read).
         if headerLines.isEmpty { headerLines.reserveCapacity(512) }
-        headerLines.append(contentsOf: UnsafeBufferPointer(rebasing: line[0..<end]))
+        headerLines.append(contentsOf: line)
         headerLines.append(0x0A)
     }
 
@@ -323,13 +326,16 @@ final class Transfer: @unchecked Sendable {
 }
 
 // MARK: - C callbacks: one line each, from the `void *` back to the Transfer.
+// The body and header callbacks (one call per header line and per read) borrow the transfer
+// (`_withUnsafeGuaranteedRef`: curl holds it retained for as long as it can call them) instead of
+// retaining and releasing it around each call.
 
 private func transferWriteCallback(
     _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
     let n = size * count
     guard n > 0, let ptr, let context else { return n }
-    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receiveBody(ptr, count: n) ? n : 0
+    return Unmanaged<Transfer>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.receiveBody(ptr, count: n) } ? n : 0
 }
 
 private func transferHeaderCallback(
@@ -338,7 +344,7 @@ private func transferHeaderCallback(
     let n = size * count
     guard n > 0, let ptr, let context else { return n }
     let bytes = UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self)
-    Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receiveHeaderLine(bytes, count: n)
+    Unmanaged<Transfer>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.receiveHeaderLine(bytes, count: n) }
     return n
 }
 

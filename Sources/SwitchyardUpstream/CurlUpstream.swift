@@ -101,8 +101,8 @@ public final class CurlUpstream: Upstream {
     public nonisolated(nonsending) func perform(
         _ request: UpstreamRequest
     ) async throws(UpstreamFailure) -> UpstreamResponse {
-        let transfer = Transfer(request: request, streaming: false)
         let loop = self.multi
+        let transfer = Transfer(request: request, streaming: false, multi: loop)
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: BufferedContinuation) in
                 transfer.bufferedContinuation = continuation
@@ -121,11 +121,12 @@ public final class CurlUpstream: Upstream {
     public nonisolated(nonsending) func stream(
         _ request: UpstreamRequest
     ) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
-        let transfer = Transfer(request: request, streaming: true)
         let loop = self.multi
+        let transfer = Transfer(request: request, streaming: true, multi: loop)
         // Terminated when the consumer's task is cancelled or every copy of the body stream is
-        // dropped before the end.
-        transfer.bodyChannel = UpstreamBodyChannel { loop.cancel(transfer) }
+        // dropped before the end. The closure captures the transfer alone, which then serves as
+        // its context: capturing the multi handle too boxed both, one allocation per stream.
+        transfer.bodyChannel = UpstreamBodyChannel { [transfer] in transfer.multi.cancel(transfer) }
         let result = await withTaskCancellationHandler {
             await withUnsafeContinuation { (head: HeadContinuation) in
                 transfer.headContinuation = head

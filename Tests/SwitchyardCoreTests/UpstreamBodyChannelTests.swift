@@ -27,6 +27,38 @@ import Testing
         #expect(terminated.value == 0)
     }
 
+    /// A lone queued chunk waits in a slot of its own, later ones in a list behind it: chunks
+    /// yielded while others wait, or after some were taken, still come in arrival order.
+    @Test func chunksComeInArrivalOrderHoweverYieldsAndTakesInterleave() async throws {
+        let channel = UpstreamBodyChannel()
+        var it = UpstreamBodyStream(channel: channel).makeAsyncIterator()
+        #expect(channel.yield([1]))
+        #expect(channel.yield([2]))
+        #expect(try await it.next() == [1])
+        #expect(channel.yield([3]))
+        #expect(try await it.next() == [2])
+        #expect(channel.yield([4]))
+        #expect(try await it.next() == [3])
+        #expect(try await it.next() == [4])
+        #expect(channel.yield([5]))
+        #expect(channel.yield([6]))
+        #expect(try await it.next() == [5])
+        channel.finish()
+        #expect(try await it.next() == [6])
+        #expect(try await it.next() == nil)
+    }
+
+    @Test func aConsumerThatLeavesDropsALoneQueuedChunk() async throws {
+        let terminated = Counter()
+        let channel = UpstreamBodyChannel { terminated.bump() }
+        #expect(channel.yield([1]))
+        channel.consumerLeft()
+        #expect(terminated.value == 1)
+        var it = UpstreamBodyStream(channel: channel).makeAsyncIterator()
+        #expect(try await it.next() == nil)
+        #expect(!channel.yield([2]))
+    }
+
     @Test func aWaitingConsumerGetsTheChunkYieldedLater() async throws {
         let channel = UpstreamBodyChannel()
         let body = UpstreamBodyStream(channel: channel)

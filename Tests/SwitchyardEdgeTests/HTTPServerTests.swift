@@ -1,3 +1,4 @@
+import Dispatch
 import SwitchyardEdge
 import SwitchyardTestSupport
 import Synchronization
@@ -39,6 +40,50 @@ struct HTTPServerTests {
             #expect(lines[3] == "x-test=Hello")
             #expect(lines[4] == "names=host,x-test,content-length")
             #expect(lines[5] == "body=hello")
+        }
+    }
+
+    /// Runs jobs on a queue of its own and counts them: the large-body executor of the test below.
+    final class CountingExecutor: TaskExecutor {
+        let jobs = Atomic<Int>(0)
+        let queue = DispatchQueue(label: "large-body")
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            jobs.add(1, ordering: .relaxed)
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    /// A request whose body reaches `largeBodyBytes` runs its handler on `largeBodyExecutor`, off
+    /// the connection's loop, and gets the request as received; a smaller one stays on the loop.
+    @Test func aLargeBodyIsHandledOnTheLargeBodyExecutorWithTheWholeRequest() async throws {
+        let executor = CountingExecutor()
+        let large = String((0..<70_000).map { Character(UnicodeScalar(UInt8(0x61 + $0 % 26))) })
+        try await withServer(
+            {
+                $0.largeBodyBytes = 64 * 1024
+                $0.largeBodyExecutor = executor
+            }, handler: Self.echo
+        ) { server in
+            let port = server.port
+            let small = try await offload {
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /small?q=1 HTTP/1.1\r\nHost: x\r\nX-Test: s\r\nContent-Length: 5\r\n\r\nhello")
+            }
+            #expect(small.status == 200)
+            #expect(small.text.hasSuffix("x-test=s\nnames=host,x-test,content-length\nbody=hello"))
+            #expect(executor.jobs.load(ordering: .relaxed) == 0)
+            let response = try await offload {
+                try RawHTTPClient(port: port).roundTrip(
+                    "POST /big?q=2 HTTP/1.1\r\nHost: x\r\nX-Test: L\r\nContent-Length: \(large.utf8.count)\r\n\r\n"
+                        + large)
+            }
+            #expect(response.status == 200)
+            #expect(
+                response.text
+                    == "method=POST\npath=/big\nquery=q=2\nx-test=L\nnames=host,x-test,content-length\nbody=\(large)")
+            #expect(executor.jobs.load(ordering: .relaxed) >= 1)
         }
     }
 
