@@ -92,14 +92,39 @@ public struct Usage: Sendable, Equatable {
         func value(_ member: JSONMember?) -> JSON? {
             member.flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: bytes[$0.value])) }
         }
-        let p = value(prompt)?.intValue ?? 0
-        let c = value(completion)?.intValue ?? 0
+        // The counts are read from their digits in place; anything else (a fraction, an exponent,
+        // a string, more digits than the fast read takes) as `JSON.intValue` reads it. Parsing
+        // each count into a value and its text into an `Int` was 4% of a plain request's own CPU.
+        func int(_ member: JSONMember?) -> Int? {
+            guard let member else { return nil }
+            return Self.digits(UnsafeBufferPointer(rebasing: bytes[member.value])) ?? value(member)?.intValue
+        }
+        let p = int(prompt) ?? 0
+        let c = int(completion) ?? 0
         let details = value(promptDetails)
         self.init(
-            promptTokens: p, completionTokens: c, totalTokens: value(total)?.intValue ?? p + c,
+            promptTokens: p, completionTokens: c, totalTokens: int(total) ?? p + c,
             cachedTokens: details?["cached_tokens"]?.intValue,
             cacheWriteTokens: details?["cache_write_tokens"]?.intValue,
             reasoningTokens: value(completionDetails)?["reasoning_tokens"]?.intValue)
+    }
+
+    /// The integer `text` spells when it is an optional `-` and 1 to 18 decimal digits (no
+    /// overflow possible), else nil.
+    static func digits(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
+        var i = 0
+        let negative = text.first == UInt8(ascii: "-")
+        if negative { i = 1 }
+        let count = text.count - i
+        guard count >= 1, count <= 18 else { return nil }
+        var n = 0
+        while i < text.count {
+            let d = text[i] &- UInt8(ascii: "0")
+            guard d < 10 else { return nil }
+            n = n * 10 + Int(d)
+            i += 1
+        }
+        return negative ? -n : n
     }
 }
 

@@ -7,17 +7,24 @@ import Synchronization
 /// having to remember it.
 public final class RedactingUpstream: Upstream, Sendable {
     let base: any Upstream
-    private let current: Mutex<Redactor>
+    private let current: Mutex<Current>
+
+    /// The redactor in one object: a call takes it with one retain, where a copy of the redactor
+    /// retained and released each of its five arrays (twice per plain request).
+    private final class Current: Sendable {
+        let redactor: Redactor
+        init(_ redactor: Redactor) { self.redactor = redactor }
+    }
 
     public init(_ base: any Upstream, redactor: Redactor) {
         self.base = base
-        self.current = Mutex(redactor)
+        self.current = Mutex(Current(redactor))
     }
 
     /// The redactor of a reloaded configuration; calls in flight keep the one they started with.
-    public func update(_ redactor: Redactor) { current.withLock { $0 = redactor } }
+    public func update(_ redactor: Redactor) { current.withLock { $0 = Current(redactor) } }
 
-    public var redactor: Redactor { current.withLock { $0 } }
+    public var redactor: Redactor { current.withLock { $0.redactor } }
 
     /// The transport's own: redaction changes no deadline, and the body stream keeps the
     /// transport's `eventArrived()`. Without this the router raced every stream against a timer
@@ -29,20 +36,21 @@ public final class RedactingUpstream: Upstream, Sendable {
     public nonisolated(nonsending) func perform(
         _ request: UpstreamRequest
     ) async throws(UpstreamFailure) -> UpstreamResponse {
-        let redactor = self.redactor
+        let current = self.current.withLock { $0 }
         let response: UpstreamResponse
         do {
             response = try await base.perform(request)
         } catch {
-            throw redactor.redact(error)
+            throw current.redactor.redact(error)
         }
-        return UpstreamResponse(head: redactor.redact(response.head), body: redactor.redact(response.body))
+        return UpstreamResponse(
+            head: current.redactor.redact(response.head), body: current.redactor.redact(response.body))
     }
 
     public nonisolated(nonsending) func stream(
         _ request: UpstreamRequest
     ) async throws(UpstreamFailure) -> UpstreamStreamingResponse {
-        let redactor = self.redactor
+        let redactor = current.withLock { $0.redactor }
         let response: UpstreamStreamingResponse
         do {
             response = try await base.stream(request)

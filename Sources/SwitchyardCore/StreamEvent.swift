@@ -123,6 +123,14 @@ public struct RawChunk: Sendable, Equatable, ExpressibleByDictionaryLiteral {
         }
     }
 
+    /// `bytes.count`, read in place when the chunk is text (an encoder sizes its buffer with it).
+    public var count: Int {
+        switch form {
+        case .text(let bytes): bytes.count
+        case .object(let box): box.bytes.count
+        }
+    }
+
     /// The object (parsed from the text, if it was made from bytes; `{}` if they are not one).
     public var object: JSONObject {
         switch form {

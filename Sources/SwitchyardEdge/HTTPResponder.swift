@@ -39,8 +39,9 @@ public final class HTTPResponder: Sendable {
 }
 
 /// Writes the body of a streamed response. Each `write` becomes one chunk sent as soon as MHD's
-/// thread gets to it; nothing is held back for batching.
-public final class HTTPStreamWriter: Sendable {
+/// thread gets to it; nothing is held back for batching. A value (the sink is the shared state):
+/// an object of its own was one more allocation per stream.
+public struct HTTPStreamWriter: Sendable {
     let sink: any HTTPResponseSink
     let started: Bool
 

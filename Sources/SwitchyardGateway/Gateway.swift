@@ -16,6 +16,9 @@ public final class Gateway: HTTPHandler, Sendable {
     public let metrics: GatewayMetrics
     let health: ProviderHealth
     let logger: Logger
+    /// Whether `logger` writes the access-log line (`info`), read once: `Logger.logLevel` copies
+    /// the handler out of the logger on every read, and every request asks.
+    let logsRequests: Bool
     let draining = Atomic<Bool>(false)
     /// Unix seconds at start, the `created` of listed models.
     let startedAt: Int
@@ -45,6 +48,7 @@ public final class Gateway: HTTPHandler, Sendable {
         self.metrics = metrics
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
+        self.logsRequests = logger.logLevel <= .info
         self.storage = storage
         self.loops = loops
         self.startedAt = Int(WallClock.seconds())

@@ -4,14 +4,27 @@ import SwitchyardRouting
 
 /// Turns router events into metrics and structured log lines. Payload-free by construction:
 /// the router hands over target keys, attempt numbers and outcome labels only.
-struct MetricsRouterObserver: RouterObserver {
+///
+/// A class: the router calls it through an existential twice per attempt, and each call copied
+/// the struct (a retain and release of the metrics and of the logger's handler). The debug lines
+/// are decided by the level the logger had when the observer was made (a `Logger` is a value;
+/// reading its level copies its handler every time).
+final class MetricsRouterObserver: RouterObserver {
     let metrics: GatewayMetrics
     let logger: Logger
+    let logsDebug: Bool
+
+    init(metrics: GatewayMetrics, logger: Logger) {
+        self.metrics = metrics
+        self.logger = logger
+        self.logsDebug = logger.logLevel <= .debug
+    }
 
     func provider(of target: String) -> String { String(target.prefix { $0 != "/" }) }
 
     func attemptFinished(requestID: String, record: AttemptRecord) {
         metrics.attempt(provider: record.provider, outcome: record.outcome)
+        guard logsDebug else { return }
         logger.debug(
             "upstream attempt",
             metadata: [

@@ -3,9 +3,20 @@ import Logging
 /// The router's logger for one request: `request_id` joins the metadata only when a line is
 /// actually written. Attaching it up front cost an allocation (and a log handler's metadata copy)
 /// on every request, while at the default level the router writes nothing.
+///
+/// The level is read once, when the request starts: `Logger.logLevel` copies the handler out of
+/// the logger's box (a retain and release of each of its references), and the router asks on
+/// every attempt. A `Logger` is a value, so its level cannot change while the request runs.
 struct RequestLogger {
     let base: Logger
     let requestID: String
+    let level: Logger.Level
+
+    init(base: Logger, requestID: String) {
+        self.base = base
+        self.requestID = requestID
+        self.level = base.logLevel
+    }
 
     /// The logger with `request_id` set, for code that takes a `Logger`.
     var logger: Logger {
@@ -15,14 +26,14 @@ struct RequestLogger {
     }
 
     func debug(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata? = nil) {
-        if base.logLevel <= .debug { logger.debug(message(), metadata: metadata()) }
+        if level <= .debug { logger.debug(message(), metadata: metadata()) }
     }
 
     func info(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata? = nil) {
-        if base.logLevel <= .info { logger.info(message(), metadata: metadata()) }
+        if level <= .info { logger.info(message(), metadata: metadata()) }
     }
 
     func warning(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata? = nil) {
-        if base.logLevel <= .warning { logger.warning(message(), metadata: metadata()) }
+        if level <= .warning { logger.warning(message(), metadata: metadata()) }
     }
 }

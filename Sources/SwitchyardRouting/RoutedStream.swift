@@ -37,7 +37,14 @@ public final class RoutedStream: Sendable {
     public let target: RouteTarget
     let requestID: String
     let router: Router
-    private let session: SessionBox
+    /// The session, held in place: moving the struct (request, targets, pump) out of a mutex and
+    /// back on every `next()` copied it, several percent of a short streamed answer's CPU; a box
+    /// of its own was one more allocation per stream.
+    ///
+    /// `nonisolated(unsafe)` invariant: the session (holding a non-Sendable body iterator) is used
+    /// by one `next()` at a time (`busy`), by `markSettled()` before the stream is handed out, and
+    /// by `deinit` when nothing else can reach it; the atomic orders those uses.
+    private nonisolated(unsafe) var session: StreamSession
     /// A `next()` is running (the session is single-consumer).
     private let busy = Atomic<Bool>(false)
     private let info: Mutex<Info>
@@ -50,12 +57,15 @@ public final class RoutedStream: Sendable {
         var usage: Usage?
     }
 
-    init(session: consuming StreamSession, attempts: [AttemptRecord], requestID: String, router: Router) {
-        self.target = session.leg.target
+    init(
+        leg: consuming Leg, request: ChatRequest, targets: [RouteTarget], mode: StreamMode,
+        attempts: consuming [AttemptRecord], requestID: String, router: Router
+    ) {
+        self.target = leg.target
         self.requestID = requestID
         self.router = router
-        self.info = Mutex(Info(attempts: attempts, answering: session.leg.target))
-        self.session = SessionBox(session: session)
+        self.info = Mutex(Info(attempts: attempts, answering: leg.target))
+        self.session = StreamSession(leg: leg, request: request, targets: targets, mode: mode)
     }
 
     /// Every upstream call made for this stream, continuations included, in order.
@@ -69,6 +79,12 @@ public final class RoutedStream: Sendable {
 
     /// `answeringTarget.model`, read without copying the target (asked once per batch of events).
     public var answeringModel: String { info.withLock { $0.answering.model } }
+
+    /// `answeringTarget`'s provider and model, read without copying the target (a target's copy
+    /// and destroy is a retain and a release of each of its fields).
+    public var answeringNames: (provider: String, model: String) {
+        info.withLock { ($0.answering.provider, $0.answering.model) }
+    }
 
     /// Mid-stream recoveries so far.
     public var continuations: [ContinuationRecord] { info.withLock { $0.continuations } }
@@ -85,7 +101,7 @@ public final class RoutedStream: Sendable {
     public nonisolated(nonsending) func next() async -> RoutedStreamItem? {
         guard !busy.exchange(true, ordering: .acquiring) else { return nil }
         defer { busy.store(false, ordering: .releasing) }
-        return await session.session.next(self)
+        return await session.next(self)
     }
 
     func update(_ body: (inout Info) -> Void) { info.withLock { body(&$0) } }
@@ -98,13 +114,13 @@ public final class RoutedStream: Sendable {
 
     /// The first leg's verdict was reported at the hand-off.
     func markSettled() {
-        session.session.leg.settled = true
+        session.leg.settled = true
     }
 
     deinit {
         let router = self.router
         let requestID = self.requestID
-        session.session.abandon(router: router, requestID: requestID)
+        session.abandon(router: router, requestID: requestID)
         let pending = info.withLock { info -> [ContinuationRecord] in
             var out: [ContinuationRecord] = []
             for i in info.continuations.indices where info.continuations[i].outcome == .pending {
@@ -117,17 +133,6 @@ public final class RoutedStream: Sendable {
             router.observer?.continuation(requestID: requestID, from: r.from, to: r.to, outcome: r.outcome)
         }
     }
-}
-
-/// Holds the session in place: moving the struct (request, targets, pump) out of a mutex and
-/// back on every `next()` copied it, several percent of a short streamed answer's CPU.
-///
-/// `@unchecked Sendable` invariant: the session (holding a non-Sendable body iterator) is used by
-/// one `next()` at a time (`RoutedStream.busy`), by `markSettled()` before the stream is handed
-/// out, and by `deinit` when nothing else can reach it; the atomic orders those uses.
-final class SessionBox: @unchecked Sendable {
-    var session: StreamSession
-    init(session: consuming StreamSession) { self.session = session }
 }
 
 /// How a pumped stream ended: for its target's breaker and for recovery.
@@ -157,6 +162,12 @@ final class Pump {
     init(iterator: UpstreamBodyStream.AsyncIterator, judge: StreamJudge) {
         self.iterator = iterator
         self.judge = judge
+    }
+
+    /// The stream completed: the events now pending are its last.
+    var completed: Bool {
+        if case .completed? = ending { return true }
+        return false
     }
 
     /// The next batch of events; nil once the stream ended (see `ending`).

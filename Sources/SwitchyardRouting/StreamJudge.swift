@@ -46,7 +46,7 @@ public struct StreamJudge: Sendable {
         var verdict: Verdict?
         if let stop = out.firstIndex(where: \.endsStream) {
             let marker = out[stop]
-            out.removeSubrange(stop...)
+            out.removeLast(out.count - stop)
             if case .error(let error) = marker {
                 verdict = .error(error)
             } else {
@@ -57,10 +57,16 @@ public struct StreamJudge: Sendable {
                 verdict = decoder.isComplete ? .completed : .truncated
             }
         }
-        if verdict == nil && bodyEnded { verdict = decoder.isComplete ? .completed : .truncated }
-        // An event over the decoder's bound ends the stream where it began, as a cut would.
-        if verdict == nil && decoder.overflowed { verdict = .truncated }
-        if verdict == .completed { out.append(.done) }
+        // The verdict is matched, not compared: `==` on it copied both sides (an error's payload).
+        if verdict == nil {
+            if bodyEnded {
+                verdict = decoder.isComplete ? .completed : .truncated
+            } else if decoder.overflowed {
+                // An event over the decoder's bound ends the stream where it began, as a cut would.
+                verdict = .truncated
+            }
+        }
+        if case .completed? = verdict { out.append(.done) }
         let fresh = decoder.malformedEvents - counted
         counted = decoder.malformedEvents
         return Step(events: out, verdict: verdict, newMalformed: fresh)

@@ -113,7 +113,11 @@ struct StreamSession {
             }
             i += 1
         }
-        if mode == .incremental { delivered.record(out) }
+        // What the client has is read only to continue after a failure: not kept when the leg
+        // completed with this batch (its last), or when the request cannot be continued. A short
+        // answer read in one piece skips it (its text built delta by delta was 1.6% of
+        // `switchyard-bench gateway --sse`).
+        if mode == .incremental, !leg.pump.completed, request.allowsContinuation { delivered.record(out) }
         return out
     }
 

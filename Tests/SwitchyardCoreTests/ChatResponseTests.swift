@@ -51,6 +51,12 @@ import Testing
         #"{"prompt_tokens":10,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":6,"cache_write_tokens":1},"completion_tokens_details":{"reasoning_tokens":3}}"#,
         #"{"prompt\u005ftokens":8,"completion_tokens":1, "x":[1,{"y":2}] }"#,
         #"{}"#, "[1]", "12", "null",
+        // The counts' digits are read in place; every other number form as the parsed value reads it.
+        #"{"prompt_tokens":0,"completion_tokens":-0,"total_tokens":-12}"#,
+        #"{"prompt_tokens":123456789012345678,"completion_tokens":-123456789012345678,"total_tokens":1}"#,
+        #"{"prompt_tokens":1234567890123456789,"completion_tokens":9223372036854775807,"total_tokens":-9223372036854775808}"#,
+        #"{"prompt_tokens":99999999999999999999,"completion_tokens":1e3,"total_tokens":2E+1}"#,
+        #"{"prompt_tokens":7.5,"completion_tokens":-1.0e1,"total_tokens":[3]}"#,
     ])
     func bytesReadAsTheParsedValue(_ text: String) throws {
         let bytes = Array(text.utf8)

@@ -152,6 +152,25 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
         #expect(h.observer.events.contains("continuation a/m->a/m ok"))
     }
 
+    /// The session keeps what the client got only while the stream can still break: text that
+    /// arrives in the same read as the end that breaks it (here `[DONE]` before a finish reason)
+    /// is still part of the prefill.
+    @Test func textInTheReadThatBreaksTheStreamIsContinued() async throws {
+        let h = Harness([
+            "a": [
+                .stream(200, [], [chunk("Hel") + chunk("lo") + bytes("data: [DONE]\n\n")]),
+                .stream(200, [], [chunk(" world"), chunk(finish: "stop")]),
+            ]
+        ])
+        let stream = try #require(await h.stream([continuing("a")]).success)
+        let items = await drain(stream)
+        #expect(failure(items) == nil)
+        #expect(text(events(items)) == "Hello world")
+        let prefill = try #require(lastMessage(h.upstream.calls[1]))
+        #expect(prefill["role"] == "assistant")
+        #expect(prefill["content"] == "Hello")
+    }
+
     @Test func aRejectedPrefillMovesOnAndIsRemembered() async throws {
         let broken = Reply.stream(200, [], [chunk("Hi")], then: .transport("reset"))
         let h = Harness([

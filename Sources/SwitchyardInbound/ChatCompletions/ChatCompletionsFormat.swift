@@ -51,19 +51,28 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
 
     public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
         chunks.model = model
-        var out: [UInt8] = []
-        // A forwarded batch is written in one buffer of its exact size.
-        var size = SSE.done.count
-        for event in events {
-            if case .choices(_, let raw?) = event { size += raw.bytes.count + 8 }
-            if case .usage(_, let raw?) = event, includeUsage { size += raw.bytes.count + 8 }
+        if assembler != nil {
+            for event in events { assembler?.feed(event) }
         }
+        // A forwarded batch is written in one buffer of its exact size. The events are read in
+        // place and only the parts written are bound (a copy and a destroy of every event, twice,
+        // were a third of this encoder's CPU).
+        var size = SSE.done.count
+        for i in events.indices {
+            switch events[i] {
+            case .choices(_, let raw?): size += raw.count + 8
+            case .usage(_, let raw?) where includeUsage: size += raw.count + 8
+            default: break
+            }
+        }
+        var out: [UInt8] = []
         out.reserveCapacity(size)
-        for event in events {
-            assembler?.feed(event)
-            switch event {
-            case .choices(let deltas, let raw):
-                if let raw { SSE.append(raw, to: &out) } else { out += chunks.encode(deltas) }
+        for i in events.indices {
+            switch events[i] {
+            case .choices(_, let raw?):
+                SSE.append(raw, to: &out)
+            case .choices(let deltas, nil):
+                out += chunks.encode(deltas)
             case .usage(let u, let raw):
                 usage = u
                 if includeUsage {

@@ -10,13 +10,13 @@ extension OpenAICodec {
         /// Anything else: a Chat Completions body written from the typed fields, answers decoded.
         case chatTranslated
 
-        /// From the request's `origin` alone: an initializer takes its arguments owned, so one
-        /// taking the whole `ChatRequest` copied it (a retain and release of each of its fields)
-        /// on every encode and decode just to read this one.
-        init(_ origin: InboundAPI, _ target: TargetContext) {
+        /// From the request's `origin` and the target's `responsesMode` alone: an initializer takes
+        /// its arguments owned, so one taking the whole `ChatRequest` (or `TargetContext`) copied it
+        /// (a retain and release of each of its fields) on every encode and decode just to read one.
+        init(_ origin: InboundAPI, _ responsesMode: ResponsesMode) {
             switch origin {
             case .chatCompletions: self = .chatPassthrough
-            case .responses where target.responsesMode == .native: self = .responsesPassthrough
+            case .responses where responsesMode == .native: self = .responsesPassthrough
             case .responses, .anthropicMessages: self = .chatTranslated
             }
         }

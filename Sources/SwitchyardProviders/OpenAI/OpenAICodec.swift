@@ -19,7 +19,7 @@ public struct OpenAICodec: ProviderCodec {
     public func authHeaders(apiKey: String) -> [HeaderField] { [HeaderField("Authorization", "Bearer " + apiKey)] }
 
     public func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
-        switch Wire(request.origin, target) {
+        switch Wire(request.origin, target.responsesMode) {
         case .chatPassthrough: break
         case .responsesPassthrough: return encodeResponsesPassthrough(request, for: target)
         case .chatTranslated: return try encodeTranslated(request, for: target)
@@ -65,7 +65,7 @@ public struct OpenAICodec: ProviderCodec {
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
-        let wire = Wire(request.origin, target)
+        let wire = Wire(request.origin, target.responsesMode)
         if wire == .responsesPassthrough {
             return try decodeResponsesPassthrough(body, target: target, created: created)
         }
@@ -148,7 +148,7 @@ public struct OpenAICodec: ProviderCodec {
     }
 
     public func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
-        switch Wire(request.origin, target) {
+        switch Wire(request.origin, target.responsesMode) {
         case .chatPassthrough: OpenAIStreamDecoder()
         case .responsesPassthrough: OpenAIResponsesStreamDecoder()
         case .chatTranslated: OpenAIStreamDecoder(keepRaw: false)
