@@ -87,29 +87,143 @@ extension Array where Element == JSONMember {
 
 extension JSONMember {
     /// Whether the key's text is `name`.
+    @inlinable
+    public func named(_ name: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        JSONKey(text: key, escaped: keyEscaped).named(name, in: bytes)
+    }
+}
+
+/// An object member's key found by `JSONReader`: where its text is, nothing decoded.
+public struct JSONKey: Sendable, Equatable {
+    /// The key's bytes between the quotes, still escaped if `escaped`.
+    public var text: Range<Int>
+    public var escaped: Bool
+
+    @inlinable
+    public init(text: Range<Int>, escaped: Bool) {
+        self.text = text
+        self.escaped = escaped
+    }
+
+    /// Whether the key's text is `name`. Inlined where it is asked: a stream decoder asks it of
+    /// every member of every chunk, and most keys differ from `name` in length.
+    @inlinable
     public func named(_ name: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let length = name.utf8CodeUnitCount
-        if keyEscaped {
-            // Rare: decode the key as `parse` would and compare the text.
-            var quoted = [UInt8(ascii: "\"")]
-            quoted.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[key]))
-            quoted.append(UInt8(ascii: "\""))
-            guard case .string(let s)? = try? JSON.parse(quoted) else { return false }
-            return s.utf8.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: length))
-        }
-        guard key.count == length else { return false }
+        if escaped { return Self.escapedKey(text, in: bytes, is: name) }
+        guard text.count == length else { return false }
         let p = name.utf8Start
         var i = 0
         while i < length {
-            if bytes[key.lowerBound + i] != p[i] { return false }
+            if bytes[text.lowerBound + i] != p[i] { return false }
             i += 1
         }
         return true
     }
+
+    /// Rare: an escaped key is decoded as `parse` would and its text compared.
+    @usableFromInline
+    static func escapedKey(_ key: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>, is name: StaticString) -> Bool {
+        var quoted = [UInt8(ascii: "\"")]
+        quoted.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[key]))
+        quoted.append(UInt8(ascii: "\""))
+        guard case .string(let s)? = try? JSON.parse(quoted) else { return false }
+        return s.utf8.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+    }
+}
+
+/// Reads JSON text in one pass, checking it as strictly as `parse` does, and builds nothing:
+/// the caller steps through objects and arrays, notes where the values it wants are (`index`
+/// before and after one) and skips the rest. `forEachMember(of:)` sees only the top level; a
+/// stream decoder that wants a member of a member of a chunk read the inner text once more per
+/// level (a streamed chunk's `choices`, its choice, its `delta`: three passes over the same bytes).
+///
+/// Every value must be stepped through or skipped, and `finish()` called: only then has the
+/// whole text been checked. A thrown error means the text is not JSON.
+public struct JSONReader {
+    // Not private: cross-module optimisation can then inline the reader's steps into its callers.
+    var skimmer: JSONSkimmer
+
+    /// A reader at the text's first value.
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        skimmer = JSONSkimmer(bytes)
+        skimmer.skipWhitespace()
+    }
+
+    public var bytes: UnsafeBufferPointer<UInt8> { skimmer.bytes }
+    /// Where the reader is: the first byte of the next value, or past the last one read.
+    public var index: Int { skimmer.index }
+    /// The first byte of the value at the reader (nil at the end of the text).
+    public var next: UInt8? { skimmer.index < skimmer.bytes.count ? skimmer.bytes[skimmer.index] : nil }
+
+    /// An object or array being read.
+    public struct Container {
+        /// How deep it is: 1 for the top-level value (the depth `parse` limits).
+        public let depth: Int
+        let close: UInt8
+        var state: State
+
+        enum State { case fresh, open, closed }
+    }
+
+    /// Opens the object or array at the reader (`next` is `{` or `[`); `depth` is its container's
+    /// depth plus one (1 at the top level).
+    public mutating func open(depth: Int) throws(JSONParseError) -> Container {
+        let close = skimmer.bytes[skimmer.index] == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        let empty = try skimmer.open(depth: depth, close: close)
+        return Container(depth: depth, close: close, state: empty ? .closed : .fresh)
+    }
+
+    /// The next member's key of `object`, the reader then at its value (which must be read or
+    /// skipped before the next call); nil after the last member.
+    public mutating func nextKey(_ object: inout Container) throws(JSONParseError) -> JSONKey? {
+        guard try step(&object) else { return nil }
+        skimmer.skipWhitespace()
+        guard skimmer.index < skimmer.bytes.count, skimmer.bytes[skimmer.index] == UInt8(ascii: "\"") else {
+            throw skimmer.error("expected object key")
+        }
+        let start = skimmer.index + 1
+        let escaped = try skimmer.skipString()
+        let key = JSONKey(text: start..<(skimmer.index - 1), escaped: escaped)
+        try skimmer.expectColon()
+        return key
+    }
+
+    /// Whether `array` has another element, the reader then at it (to be read or skipped).
+    public mutating func nextElement(_ array: inout Container) throws(JSONParseError) -> Bool {
+        guard try step(&array) else { return false }
+        skimmer.skipWhitespace()
+        return true
+    }
+
+    mutating func step(_ c: inout Container) throws(JSONParseError) -> Bool {
+        switch c.state {
+        case .closed: return false
+        case .fresh: c.state = .open
+        case .open:
+            if !(try skimmer.another(close: c.close)) {
+                c.state = .closed
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Skips (checking it) the value at the reader, a member or element of a container `depth`
+    /// deep (0 for the top-level value).
+    public mutating func skipValue(depth: Int) throws(JSONParseError) {
+        try skimmer.skipValue(depth: depth)
+    }
+
+    /// After the top-level value: only whitespace may follow.
+    public mutating func finish() throws(JSONParseError) {
+        skimmer.skipWhitespace()
+        if skimmer.index != skimmer.bytes.count { throw skimmer.error("unexpected trailing characters") }
+    }
 }
 
 /// The grammar of `JSONParser` with every value skipped instead of built.
-private struct JSONSkimmer: JSONScanning {
+struct JSONSkimmer: JSONScanning {
     let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
 

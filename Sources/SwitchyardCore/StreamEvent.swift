@@ -99,26 +99,27 @@ public enum StreamEvent: Sendable, Equatable {
 ///
 /// Text is held as it is, without a box: a forwarded chunk costs no allocation of its own and
 /// no lock when its bytes are read (a box and its lock per event were 6 of a short streamed
-/// answer's 158 allocations). A chunk made from an object keeps it in a box that serialises it
-/// once, if ever asked for its bytes.
+/// answer's 158 allocations); it may be a slice of the upstream read it came in. A chunk made
+/// from an object keeps it in a box that serialises it once, if ever asked for its bytes.
 public struct RawChunk: Sendable, Equatable, ExpressibleByDictionaryLiteral {
     private enum Form: Sendable {
-        case text([UInt8])
+        case text(ArraySlice<UInt8>)
         case object(RawChunkBox)
     }
 
     private let form: Form
 
     /// An event's JSON text, trusted to be an object (the decoder checked it).
-    public init(bytes: [UInt8]) { form = .text(bytes) }
+    public init(bytes: [UInt8]) { form = .text(bytes[...]) }
+    public init(bytes: ArraySlice<UInt8>) { form = .text(bytes) }
     public init(_ object: JSONObject) { form = .object(RawChunkBox(object)) }
     public init(dictionaryLiteral elements: (String, JSON)...) { self.init(JSONObject(elements)) }
 
     /// The JSON text (serialised from the object once, if it was made from one).
-    public var bytes: [UInt8] {
+    public var bytes: ArraySlice<UInt8> {
         switch form {
         case .text(let bytes): bytes
-        case .object(let box): box.bytes
+        case .object(let box): box.bytes[...]
         }
     }
 
@@ -175,7 +176,7 @@ final class RawChunkBox: Sendable {
         }
     }
 
-    static func values(_ keys: [StaticString], in bytes: [UInt8]) -> [JSON?] {
+    static func values(_ keys: [StaticString], in bytes: ArraySlice<UInt8>) -> [JSON?] {
         bytes.withUnsafeBufferPointer { b in
             var found = [Range<Int>?](repeating: nil, count: keys.count)
             // Not an object, or not JSON: `object` would be `{}`, which has none of them.

@@ -9,6 +9,6 @@ struct SwitchyardBench: AsyncParsableCommand {
         abstract: "Prints Switchyard benchmark figures (run by bench/run).",
         subcommands: [
             StoreBench.self, PostgresStoreBench.self, CodecBench.self, BodiesBench.self, GatewayBench.self,
-            UpstreamBench.self,
+            UpstreamBench.self, StreamDecodeBench.self,
         ])
 }

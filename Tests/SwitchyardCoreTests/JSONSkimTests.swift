@@ -89,6 +89,35 @@ import Testing
         }
     }
 
+    /// The value at `reader` (in a container `depth` deep), its containers stepped through and
+    /// their scalars skipped, then parsed from the bytes the reader passed over.
+    static func read(_ reader: inout JSONReader, depth: Int) throws(JSONParseError) -> JSON {
+        let b = reader.bytes
+        switch reader.next {
+        case UInt8(ascii: "{"):
+            var object = try reader.open(depth: depth + 1)
+            var members = JSONObject()
+            while let key = try reader.nextKey(&object) {
+                var quoted: [UInt8] = [0x22]
+                quoted += b[key.text]
+                quoted.append(0x22)
+                let name = try JSON.parse(quoted).stringValue ?? ""
+                #expect(key.named("model", in: b) == (name == "model"))
+                members[name] = try read(&reader, depth: object.depth)
+            }
+            return .object(members)
+        case UInt8(ascii: "["):
+            var array = try reader.open(depth: depth + 1)
+            var elements: [JSON] = []
+            while try reader.nextElement(&array) { elements.append(try read(&reader, depth: array.depth)) }
+            return .array(elements)
+        default:
+            let start = reader.index
+            try reader.skipValue(depth: depth)
+            return try JSON.parse(UnsafeBufferPointer(rebasing: b[start..<reader.index]))
+        }
+    }
+
     static func expectSameVerdict(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
         let tree = try? JSON.parse(bytes)
         let skim: [JSONMember]??
@@ -105,6 +134,18 @@ import Testing
             try? JSON.forEachMember(of: b) { visited.append($0) }
         }
         #expect(isObject.map { $0 ? visited : nil } == skim, sourceLocation: sourceLocation)
+        // A reader stepping into every object and array gives the same verdict and the same tree.
+        let read: JSON? = bytes.withUnsafeBufferPointer { b in
+            var reader = JSONReader(b)
+            do throws(JSONParseError) {
+                let value = try Self.read(&reader, depth: 0)
+                try reader.finish()
+                return value
+            } catch {
+                return nil
+            }
+        }
+        #expect(read == tree, "\(String(decoding: bytes, as: UTF8.self))", sourceLocation: sourceLocation)
         guard case .object(let object)? = tree, case .some(let members?) = skim else {
             if case .object? = tree { Issue.record("an object without members", sourceLocation: sourceLocation) }
             return

@@ -124,7 +124,7 @@ import Testing
         #expect(deltas.first?.content == "café")
         #expect(SSE.data(raw) == Array("data: \(chunk)\n\n".utf8))
         #expect(raw["x_new"] == 1)
-        #expect(u.totalTokens == 5 && uraw.bytes == Array(usage.utf8))
+        #expect(u.totalTokens == 5 && Array(uraw.bytes) == Array(usage.utf8))
         #expect(events[2] == .done)
     }
 
@@ -152,6 +152,10 @@ import Testing
         (#"[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{"content":"b"}}]"#, false),
         (#"[{"index":0,"delta":null,"finish_reason":"stop"}]"#, false),
         (#"[{"index":0,"delta":"text"}]"#, false),
+        // The last `delta` counts, whatever an earlier one held.
+        (#"[{"index":0,"delta":{"tool_calls":[{"index":0}]},"delta":{"content":"x"}}]"#, true),
+        (#"[{"index":0,"delta":{"content":"x","role":"assistant"},"delta":{"refusal":"r"}}]"#, true),
+        (#"[{"index":0,"delta":{"content":"x"},"delta":null,"finish_reason":"stop"}]"#, false),
         (#"[1]"#, false), (#"[]"#, false), (#"[ ]"#, false), (#"{"index":0}"#, false), (#""x""#, false),
     ]
 
@@ -164,6 +168,39 @@ import Testing
             let tree = try JSON.parse(bytes).arrayValue?.map(OpenAIStreamDecoder.delta(of:))
             #expect([skim] == tree, "\(text)")
         }
+    }
+
+    /// A chunk's members around its choice: the last `choices` counts, `usage` beside a choice
+    /// is its own event, an `error` object wins, and a null `error` is no error.
+    @Test func chunkMembersAroundTheChoiceAreReadAsTheParserKeepsThem() {
+        func decode(_ chunk: String) -> [StreamEvent] {
+            var decoder = OpenAIStreamDecoder()
+            return decoder.feed(Array("data: \(chunk)\n\n".utf8))
+        }
+        let twice =
+            #"{"choices":[{"index":0,"delta":{"content":"a"}}],"choices":[{"index":1,"delta":{"content":"b"}}]}"#
+        #expect(
+            decode(twice) == [.choices([ChoiceDelta(index: 1, content: "b")], raw: RawChunk(bytes: Array(twice.utf8)))])
+        let withUsage =
+            #"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#
+        #expect(
+            decode(withUsage) == [
+                .choices([ChoiceDelta(content: "a")], raw: RawChunk(bytes: Array(withUsage.utf8))),
+                .usage(Usage(promptTokens: 1, completionTokens: 2, totalTokens: 3), raw: nil),
+            ])
+        let failed =
+            #"{"error":{"type":"rate_limit_error","message":"slow"},"choices":[{"index":0,"delta":{"content":"a"}}]}"#
+        guard case .error(let error)? = decode(failed).first, decode(failed).count == 1 else {
+            Issue.record("unexpected events \(decode(failed))")
+            return
+        }
+        #expect(error.kind == .rateLimited && error.message == "slow")
+        let nullError = #"{"error":null,"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}]}"#
+        #expect(
+            decode(nullError) == [
+                .choices(
+                    [ChoiceDelta(content: "a", finishReason: .stop)], raw: RawChunk(bytes: Array(nullError.utf8)))
+            ])
     }
 
     @Test func chunksDecodeAsTheirParsedChoicesSay() throws {
@@ -180,7 +217,7 @@ import Testing
                     continue
                 }
                 #expect(deltas == expected, "\(text)")
-                #expect(raw.bytes == Array(chunk.utf8))
+                #expect(Array(raw.bytes) == Array(chunk.utf8))
             }
             #expect(decoder.isComplete == expected.contains { $0.finishReason != nil }, "\(text)")
         }

@@ -44,6 +44,25 @@ import Testing
         #expect(pieces == c.expected)
     }
 
+    /// Reads with a CR take the byte loop, reads without one find line ends with `memchr`: a
+    /// stream whose line ends change kind, cut at every point (so a read may hold only LFs, end
+    /// on a CR, or start with the LF of a CRLF), gives the events of the whole stream.
+    @Test func readsWithAndWithoutCRAgreeAtEverySplit() {
+        let input = Array(
+            "data: {\"a\":1}\n\nevent: e\r\ndata: b\r\n\r\n: c\ndata: x\ndata: y\n\ndata: z\r\rdata: é\n\n".utf8)
+        let expected = [
+            SSEMessage(data: "{\"a\":1}"), SSEMessage(event: "e", data: "b"), SSEMessage(data: "x\ny"),
+            SSEMessage(data: "z"), SSEMessage(data: "é"),
+        ]
+        for cut in 0...input.count {
+            var parser = SSEParser()
+            var events = parser.feed(Array(input[..<cut]))
+            events += parser.feed(Array(input[cut...]))
+            events += parser.finish()
+            #expect(events == expected, "cut at \(cut)")
+        }
+    }
+
     @Test func finalEventWithoutBlankLineIsDispatchedAtEnd() {
         var p = SSEParser()
         #expect(p.feed(Array("data: last".utf8)).isEmpty)

@@ -80,7 +80,7 @@ import Testing
             return
         }
         #expect(usage.totalTokens == 5)
-        #expect(raw.bytes == Array(Self.usageChunk.dropFirst(6).dropLast(2)))
+        #expect(Array(raw.bytes) == Array(Self.usageChunk.dropFirst(6).dropLast(2)))
         #expect(stream.usage?.totalTokens == 5)
     }
 }

@@ -187,64 +187,51 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         if d.finishReason != nil { finishedBits |= 1 << d.index }
     }
 
-    /// One chunk. It is skimmed (checked, and `error`, `choices` and `usage` located) and only
-    /// those members are parsed, a single choice without tool calls not even into a tree
-    /// (`skimmedChoice`); a passthrough forwards the chunk's own bytes. Text that is not
-    /// valid UTF-8 takes the old way, through a repaired `String`, so such chunks are read as before.
+    /// One chunk. It is read in one pass (checked, `error`, `choices` and `usage` located, and a
+    /// single choice without tool calls read on the way, `readChoices`) and only the values
+    /// wanted are parsed; a passthrough forwards the chunk's own bytes. Text that is not valid
+    /// UTF-8 takes the old way, through a repaired `String`, so such chunks are read as before.
     public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
         if m.dataIs("[DONE]") {
             out.append(.done)
             return
         }
         let bytes = m.bytes
-        // `deltas` is set when the chunk's one choice was read from its bytes (`skimmedChoice`);
-        // otherwise `choices` is parsed and read below.
-        let skimmed: (error: JSON?, choices: JSON?, deltas: [ChoiceDelta]?, usage: JSON?)? =
-            bytes.withUnsafeBufferPointer { b in
-                // The last occurrence of each, as `JSON.parse` keeps it; no member list is built.
-                var error: Range<Int>?
-                var choices: Range<Int>?
-                var usage: Range<Int>?
-                let isObject =
-                    (try? JSON.forEachMember(of: b) { m in
-                        if m.named("choices", in: b) {
-                            choices = m.value
-                        } else if m.named("usage", in: b) {
-                            usage = m.value
-                        } else if m.named("error", in: b) {
-                            error = m.value
-                        }
-                    }) ?? false
-                guard isObject else { return nil }
-                func value(_ range: Range<Int>?) -> JSON? {
-                    range.flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0])) }
-                }
-                let errorValue = value(error)
-                var deltas: [ChoiceDelta]? = nil
-                if errorValue == nil, let c = choices {
-                    deltas = Self.skimmedChoice(UnsafeBufferPointer(rebasing: b[c])).map { [$0] }
-                }
-                return (errorValue, deltas == nil ? value(choices) : nil, deltas, value(usage))
-            }
+        var chunk = Skim()
+        let isObject = bytes.withUnsafeBufferPointer { b in (try? Self.skim(b, into: &chunk)) ?? false }
+        if isObject, chunk.error == nil, chunk.usage == nil, let choice = chunk.choice {
+            // Nearly every chunk: one choice, read, and nothing else to parse.
+            let delta = bytes.withUnsafeBufferPointer { choice.delta(in: $0) }
+            saw(delta)
+            out.append(.choices([delta], raw: keepRaw ? RawChunk(bytes: bytes) : nil))
+            return
+        }
         let raw: RawChunk
         let error: JSON?
         let choicesValue: JSON?
-        let skimmedDeltas: [ChoiceDelta]?
+        var skimmedDeltas: [ChoiceDelta]?
         let usageValue: JSON?
-        if let skimmed {
+        if isObject {
             raw = RawChunk(bytes: bytes)
-            (error, choicesValue, skimmedDeltas, usageValue) = skimmed
+            (error, choicesValue, usageValue) = bytes.withUnsafeBufferPointer { b in
+                func value(_ range: Range<Int>?) -> JSON? {
+                    range.flatMap { try? JSON.parse(UnsafeBufferPointer(rebasing: b[$0])) }
+                }
+                let error = value(chunk.error)
+                if error == nil, let choice = chunk.choice { skimmedDeltas = [choice.delta(in: b)] }
+                return (error, skimmedDeltas == nil ? value(chunk.choices) : nil, value(chunk.usage))
+            }
         } else {
             guard let json = try? JSON.parse(m.data), case .object(let o) = json else {
                 malformedEvents += 1
                 return
             }
             raw = RawChunk(o)
-            (error, choicesValue, skimmedDeltas, usageValue) = (o["error"], o["choices"], nil, o["usage"])
+            (error, choicesValue, usageValue) = (o["error"], o["choices"], o["usage"])
         }
         if let e = error, case .object = e {
             let codec = OpenAICodec()
-            var err = codec.decodeError(status: 500, headers: [], body: bytes)
+            var err = codec.decodeError(status: 500, headers: [], body: Array(bytes))
             err.status = 200
             if e["type"]?.stringValue == "rate_limit_error" { err.kind = .rateLimited }
             out.append(.error(err))
@@ -277,66 +264,152 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         return delta
     }
 
-    /// The delta of a `choices` array holding exactly one object whose `delta` is an object
-    /// without `tool_calls` (nearly every chunk), read from the checked bytes: only the values
-    /// the delta keeps are parsed, so no tree of the choice is built (it was the largest cost of
-    /// a forwarded stream). nil for any other shape, which `delta(of:)` reads from the parsed
-    /// array; both read a member's last occurrence, as `JSON.parse` does, so they agree.
-    static func skimmedChoice(_ b: UnsafeBufferPointer<UInt8>) -> ChoiceDelta? {
-        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
-        guard b.count > 2, b[0] == UInt8(ascii: "["), b[b.count - 1] == UInt8(ascii: "]") else { return nil }
-        var lower = 1
-        var upper = b.count - 1
-        while lower < upper, isSpace(b[lower]) { lower += 1 }
-        while upper > lower, isSpace(b[upper - 1]) { upper -= 1 }
-        // One element only: a second one makes the text after the first trailing garbage.
-        let element = UnsafeBufferPointer(rebasing: b[lower..<upper])
-        guard element.first == UInt8(ascii: "{") else { return nil }
+    /// Where a chunk's members are, as `JSON.parse` would keep them (the last occurrence of
+    /// each), and where the values of its one choice are when `readChoices` could read them on
+    /// the way. Positions only: nothing in it is counted or copied.
+    struct Skim {
+        var error: Range<Int>?
+        var choices: Range<Int>?
+        var usage: Range<Int>?
+        var choice: ChoiceSkim?
+    }
+
+    /// Where the values a `ChoiceDelta` keeps are in a choice object's text.
+    struct ChoiceSkim {
         var index: Range<Int>?
         var finishReason: Range<Int>?
-        var deltaValue: Range<Int>?
-        let choiceIsObject =
-            (try? JSON.forEachMember(of: element) { m in
-                if m.named("delta", in: element) {
-                    deltaValue = m.value
-                } else if m.named("index", in: element) {
-                    index = m.value
-                } else if m.named("finish_reason", in: element) {
-                    finishReason = m.value
-                }
-            }) ?? false
-        guard choiceIsObject else { return nil }
-        func value(_ range: Range<Int>?, _ text: UnsafeBufferPointer<UInt8>) -> Scalar {
-            Scalar(range.map { UnsafeBufferPointer(rebasing: text[$0]) })
-        }
-        var delta = ChoiceDelta(index: value(index, element).intValue ?? 0)
-        if let f = value(finishReason, element).stringValue {
-            delta.finishReason = FinishReason(rawValue: f) ?? .stop
-        }
-        guard let d = deltaValue else { return delta }
-        let deltaText = UnsafeBufferPointer(rebasing: element[d])
-        guard deltaText.first == UInt8(ascii: "{") else { return nil }
         var role = false
-        var toolCalls = false
         var content: Range<Int>?
         var refusal: Range<Int>?
-        let deltaIsObject =
-            (try? JSON.forEachMember(of: deltaText) { m in
-                if m.named("content", in: deltaText) {
-                    content = m.value
-                } else if m.named("role", in: deltaText) {
-                    role = true
-                } else if m.named("refusal", in: deltaText) {
-                    refusal = m.value
-                } else if m.named("tool_calls", in: deltaText) {
-                    toolCalls = true
+
+        /// The delta, its values read as `delta(of:)` reads them from the parsed choice.
+        func delta(in b: UnsafeBufferPointer<UInt8>) -> ChoiceDelta {
+            func value(_ range: Range<Int>?) -> Scalar { Scalar(range.map { UnsafeBufferPointer(rebasing: b[$0]) }) }
+            var delta = ChoiceDelta(
+                index: value(index).intValue ?? 0, role: role, content: value(content).stringValue)
+            delta.refusal = value(refusal).stringValue
+            if let f = value(finishReason).stringValue { delta.finishReason = FinishReason(rawValue: f) ?? .stop }
+            return delta
+        }
+    }
+
+    /// Reads a chunk's text in one pass into `chunk`; false when it is valid JSON but not an
+    /// object, and throws when it is not JSON.
+    static func skim(_ b: UnsafeBufferPointer<UInt8>, into chunk: inout Skim) throws(JSONParseError) -> Bool {
+        var reader = JSONReader(b)
+        guard reader.next == UInt8(ascii: "{") else {
+            try reader.skipValue(depth: 0)
+            try reader.finish()
+            return false
+        }
+        var object = try reader.open(depth: 1)
+        while let key = try reader.nextKey(&object) {
+            let start = reader.index
+            if key.named("choices", in: b) {
+                chunk.choice = try readChoices(&reader, depth: object.depth)
+                chunk.choices = start..<reader.index
+            } else {
+                try reader.skipValue(depth: object.depth)
+                if key.named("usage", in: b) {
+                    chunk.usage = start..<reader.index
+                } else if key.named("error", in: b) {
+                    chunk.error = start..<reader.index
                 }
-            }) ?? false
-        guard deltaIsObject, !toolCalls else { return nil }
-        delta.role = role
-        delta.content = value(content, deltaText).stringValue
-        delta.refusal = value(refusal, deltaText).stringValue
-        return delta
+            }
+        }
+        try reader.finish()
+        return true
+    }
+
+    /// The delta of a `choices` array holding exactly one object whose `delta` is an object
+    /// without `tool_calls` (nearly every chunk), read from the array's text: only the values the
+    /// delta keeps are parsed, so no tree of the choice is built (it was the largest cost of a
+    /// forwarded stream). nil for any other shape (or text that is not JSON), which `delta(of:)`
+    /// reads from the parsed array; both read a member's last occurrence, as `JSON.parse` does,
+    /// so they agree.
+    static func skimmedChoice(_ b: UnsafeBufferPointer<UInt8>) -> ChoiceDelta? {
+        var reader = JSONReader(b)
+        do throws(JSONParseError) {
+            let choice = try readChoices(&reader, depth: 0)
+            try reader.finish()
+            return choice?.delta(in: b)
+        } catch {
+            return nil
+        }
+    }
+
+    /// Where `skimmedChoice`'s values are in the value at `reader` (a member of a container
+    /// `depth` deep), which it passes over, checked, whatever its shape.
+    static func readChoices(_ reader: inout JSONReader, depth: Int) throws(JSONParseError) -> ChoiceSkim? {
+        guard reader.next == UInt8(ascii: "[") else {
+            try reader.skipValue(depth: depth)
+            return nil
+        }
+        var array = try reader.open(depth: depth + 1)
+        var choice: ChoiceSkim?
+        var count = 0
+        while try reader.nextElement(&array) {
+            count += 1
+            if count == 1, reader.next == UInt8(ascii: "{") {
+                choice = try readChoice(&reader, depth: array.depth)
+            } else {
+                try reader.skipValue(depth: array.depth)
+            }
+        }
+        return count == 1 ? choice : nil
+    }
+
+    /// One choice object (at `reader`); nil when its last `delta` is not an object or has
+    /// `tool_calls`.
+    private static func readChoice(_ reader: inout JSONReader, depth: Int) throws(JSONParseError) -> ChoiceSkim? {
+        let b = reader.bytes
+        var object = try reader.open(depth: depth + 1)
+        var choice = ChoiceSkim()
+        var readable = true
+        while let key = try reader.nextKey(&object) {
+            let start = reader.index
+            if key.named("delta", in: b) {
+                // The last `delta` counts: what an earlier one said is forgotten.
+                (choice.role, choice.content, choice.refusal) = (false, nil, nil)
+                readable = try readDelta(&reader, depth: object.depth, into: &choice)
+            } else {
+                try reader.skipValue(depth: object.depth)
+                if key.named("index", in: b) {
+                    choice.index = start..<reader.index
+                } else if key.named("finish_reason", in: b) {
+                    choice.finishReason = start..<reader.index
+                }
+            }
+        }
+        return readable ? choice : nil
+    }
+
+    /// A `delta` value (at `reader`): where its `content` and `refusal` are and whether it has a
+    /// `role`; false when it is not an object or has `tool_calls`.
+    private static func readDelta(
+        _ reader: inout JSONReader, depth: Int, into choice: inout ChoiceSkim
+    ) throws(JSONParseError) -> Bool {
+        guard reader.next == UInt8(ascii: "{") else {
+            try reader.skipValue(depth: depth)
+            return false
+        }
+        let b = reader.bytes
+        var object = try reader.open(depth: depth + 1)
+        var toolCalls = false
+        while let key = try reader.nextKey(&object) {
+            let start = reader.index
+            try reader.skipValue(depth: object.depth)
+            if key.named("content", in: b) {
+                choice.content = start..<reader.index
+            } else if key.named("role", in: b) {
+                choice.role = true
+            } else if key.named("refusal", in: b) {
+                choice.refusal = start..<reader.index
+            } else if key.named("tool_calls", in: b) {
+                toolCalls = true
+            }
+        }
+        return !toolCalls
     }
 
     /// A checked member value read as `JSON.parse(text)?.stringValue` / `.intValue` would read
