@@ -109,7 +109,13 @@ extension Gateway {
     /// The id of an answer written here (a passthrough forwards the upstream's own), made only
     /// when one is.
     static func answerID(_ exchange: InboundExchange, requestID: String) -> String {
-        exchange.turn?.id ?? exchange.format.answerID(requestID: requestID) ?? "chatcmpl-" + requestID
+        ownAnswerID(exchange, requestID: requestID) ?? "chatcmpl-" + requestID
+    }
+
+    /// The answer id the turn or the client's API gives, if either does (else each answer
+    /// writes a Chat Completions id of its own).
+    static func ownAnswerID(_ exchange: InboundExchange, requestID: String) -> String? {
+        exchange.turn?.id ?? exchange.format.answerID(requestID: requestID)
     }
 
     /// `chat` is consumed: it ends in the encoder's context, moved rather than copied (a copy and a
@@ -148,7 +154,7 @@ extension Gateway {
         // A Chat Completions stream's id is written here, from the request id's letters and digits;
         // the `chatcmpl-` + request id of a plain answer was built for it and dropped.
         let id =
-            exchange.turn?.id ?? exchange.format.answerID(requestID: log.requestID)
+            Self.ownAnswerID(exchange, requestID: log.requestID)
             ?? Self.streamIDPart(log.requestID, prefix: "chatcmpl-")
         var encoder = exchange.format.makeStreamEncoder(
             context: AnswerContext(
@@ -276,6 +282,11 @@ extension Gateway {
         metrics.requestFinished(
             api: log.api, model: log.configuredModel, provider: log.provider, outcome: outcome, status: status,
             duration: elapsed, usage: log.usage)
+        writeAccessLine(log, status: status, outcome: outcome, elapsed: elapsed)
+    }
+
+    /// The request's access-log line, when the level writes it (`logsRequests`, read once).
+    func writeAccessLine(_ log: RequestLog, status: Int, outcome: RequestOutcome, elapsed: Duration) {
         if logsRequests { log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed) }
     }
 }
@@ -300,9 +311,8 @@ struct RequestLog {
     var operation: String?
     var continuations: [ContinuationRecord] = []
 
+    /// Called through `Gateway.writeAccessLine`, only when the line will be written (`info`).
     func emit(to logger: Logger, status: Int, outcome: RequestOutcome, elapsed: Duration) {
-        // Built only when it will be written: this runs once per request.
-        guard logger.logLevel <= .info else { return }
         // Room for every field from the start: the literal's table of seven grew (a rehash of
         // every entry) as the optional fields were added.
         var m = Logger.Metadata(minimumCapacity: 18)

@@ -28,7 +28,7 @@ extension Gateway {
                 respondError(responder, error, requestID: requestID, format: format)
             }
             log.errorCode = error.code ?? error.type
-            log.emit(to: logger, status: format.errorStatus(error), outcome: .error, elapsed: .now - started)
+            writeAccessLine(log, status: format.errorStatus(error), outcome: .error, elapsed: .now - started)
         }
         var chat: ChatRequest
         do {
@@ -63,7 +63,7 @@ extension Gateway {
                 headers.add("x-switchyard-token-count", "exact")
                 let body = s.response.passthroughBody ?? JSON.object(["input_tokens": .int(0)]).serialized()
                 responder.respond(status: 200, headers: headers, body: body)
-                log.emit(to: logger, status: 200, outcome: outcome(s.attempts), elapsed: .now - started)
+                writeAccessLine(log, status: 200, outcome: outcome(s.attempts), elapsed: .now - started)
                 return
             case .failure(let f):
                 log.attempts = f.attempts
@@ -78,6 +78,6 @@ extension Gateway {
         headers.add("x-switchyard-token-count", "estimate")
         if !log.attempts.isEmpty { headers.add("x-switchyard-attempts", String(log.attempts.count)) }
         responder.respond(status: 200, headers: headers, body: JSON.object(["input_tokens": .int(n)]).serialized())
-        log.emit(to: logger, status: 200, outcome: .estimated, elapsed: .now - started)
+        writeAccessLine(log, status: 200, outcome: .estimated, elapsed: .now - started)
     }
 }

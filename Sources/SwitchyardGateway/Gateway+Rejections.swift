@@ -43,7 +43,7 @@ extension Gateway {
         detail: String? = nil
     ) {
         metrics.rejected(reason)
-        if logger.logLevel <= .info {
+        if logsRequests {
             var metadata: Logger.Metadata = [
                 "request_id": .string(requestID), "method": .string(String(request.method.prefix(16))),
                 "path": .string(Self.loggedPath(request.path)), "status": .stringConvertible(error.status),

@@ -16,7 +16,7 @@ public final class Gateway: HTTPHandler, Sendable {
     public let metrics: GatewayMetrics
     let health: ProviderHealth
     let logger: Logger
-    /// Whether `logger` writes the access-log line (`info`), read once: `Logger.logLevel` copies
+    /// Whether `logger` writes the access-log and rejection lines (`info`), read once: `Logger.logLevel` copies
     /// the handler out of the logger on every read, and every request asks.
     let logsRequests: Bool
     let draining = Atomic<Bool>(false)

@@ -26,7 +26,7 @@ extension Router {
             let stream = RoutedStream(
                 leg: Leg(pump: pump, target: won.target, probe: won.probe), request: request, targets: targets,
                 mode: mode, attempts: won.attempts, requestID: requestID, router: self)
-            if case .completed? = pump.ending {
+            if pump.completed {
                 // Over within the hand-off step: its target's verdict need not wait for the consumer.
                 settleStream(stream.target.key, .completed, probe: won.probe, logger)
                 stream.markSettled()
