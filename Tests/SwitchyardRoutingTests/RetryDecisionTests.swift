@@ -273,6 +273,12 @@ import Testing
                 HeaderField("Content-Type", "application/json"), HeaderField("Authorization", "Bearer k"),
             ])
         target.baseURL = "http://y"
+        request = sent(target, encoded)
+        #expect(request.url == "http://y/chat/completions")
+        #expect(
+            request.headers == [
+                HeaderField("Content-Type", "application/json"), HeaderField("Authorization", "Bearer k"),
+            ])
         target.headers = [HeaderField("X-Extra", "1")]
         request = sent(target, encoded)
         #expect(request.url == "http://y/chat/completions")
