@@ -36,6 +36,8 @@ extension JSONScanning {
         }
     }
 
+    /// Inlined, so each literal's bytes are constants where it is expected.
+    @inline(__always)
     mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw error("unexpected end of input") }

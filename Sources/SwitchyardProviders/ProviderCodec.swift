@@ -244,8 +244,16 @@ extension SSEStreamDecoder {
 extension SSEMessage {
     /// The data as a JSON object; nil for anything else (a malformed event).
     public var jsonObject: JSONObject? {
-        guard case .object(let o)? = try? JSON.parse(data) else { return nil }
+        guard case .object(let o)? = json else { return nil }
         return o
+    }
+
+    /// The data as JSON; nil when it is not. Parsed from the bytes in place (through `data`, a
+    /// `String` and a copy of its bytes, were two allocations per event); data that is not valid
+    /// UTF-8 is parsed as before, from the repaired `data`, so such an event reads as it did.
+    public var json: JSON? {
+        if let value = try? JSON.parse(bytes) { return value }
+        return try? JSON.parse(data)
     }
 
     /// OpenAI's end-of-stream marker, `data: [DONE]`.

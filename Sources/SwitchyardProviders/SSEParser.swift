@@ -218,7 +218,24 @@ public struct SSEParser: Sendable {
             data.append(contentsOf: value)
             hasData = true
         } else if Self.field(field, is: "event") {
-            event = String(decoding: value, as: UTF8.self)
+            event = Self.knownEvent(value) ?? String(decoding: value, as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// The event names Anthropic sends with every event, handed on as constants: most are over
+    /// 15 bytes, too long for a `String` without an allocation of its own.
+    private static func knownEvent(_ name: UnsafeBufferPointer<UInt8>) -> String? {
+        switch name.count {
+        case 19:
+            if field(name, is: "content_block_delta") { return "content_block_delta" }
+            if field(name, is: "content_block_start") { return "content_block_start" }
+        case 18: if field(name, is: "content_block_stop") { return "content_block_stop" }
+        case 13:
+            if field(name, is: "message_start") { return "message_start" }
+            if field(name, is: "message_delta") { return "message_delta" }
+        case 12: if field(name, is: "message_stop") { return "message_stop" }
+        default: break
         }
         return nil
     }

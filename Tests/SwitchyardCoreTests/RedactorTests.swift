@@ -91,6 +91,35 @@ import Testing
         }
     }
 
+    /// The scan reads blocks `stride` bytes apart, `stride` set by the shortest run a pattern
+    /// requires: that run, planted at every offset (the end of the text included), is found,
+    /// for the shortest secret, a mid-length one and a long key's 16-byte fragment.
+    @Test func theShortestRedactableRunIsFoundAtEveryOffset() {
+        let long = Array(Self.key.utf8)
+        let cases: [(secrets: [String], run: [UInt8])] = [
+            (["12345678", Self.key], Array("12345678".utf8)),
+            (["mid-key-42", Self.key], Array("mid-key-42".utf8)),
+            ([Self.key], Array(long[5..<21])),
+            ([Self.key], Array(long[(long.count - 16)...])),
+        ]
+        let filler = Array("data: {\"choices\":[{\"delta\":{\"content\":\"".utf8)
+        for (secrets, run) in cases {
+            let redactor = Redactor(secrets: secrets)
+            for offset in 0..<40 {
+                for tail in [[UInt8](), Array("\"}}]}\n\n".utf8)] {
+                    let text =
+                        Array(filler.prefix(offset))
+                        + Array(repeating: UInt8(ascii: "x"), count: max(0, offset - filler.count)) + run + tail
+                    let out = redactor.redact(text)
+                    if contains(out, run) || !contains(out, Redactor.marker) {
+                        Issue.record(
+                            "a \(run.count)-byte run at \(offset) survived: \(String(decoding: out, as: UTF8.self))")
+                    }
+                }
+            }
+        }
+    }
+
     /// Fed in any split, a stream gives what the whole body gives, and a chunk ending in a line
     /// break is passed on whole at once.
     @Test func streamsGiveTheSameResultInAnySplit() {

@@ -82,6 +82,26 @@ extension GeminiTests {
             #expect(decoder.finish().isEmpty)
         }
 
+        /// An event is parsed from its bytes, but one that is not valid UTF-8 still reads as its
+        /// repaired text (U+FFFD for the bad byte), as when every event went through a `String`.
+        @Test func invalidUTF8ReadsAsRepairedText() {
+            var decoder = GeminiStreamDecoder(idSeed: "s")
+            let event =
+                Array(#"data: {"candidates":[{"content":{"parts":[{"text":"a"#.utf8) + [0xFF]
+                + Array(#"b"}]}}]}"#.utf8) + [10, 10]
+            let events = decoder.feed(event)
+            #expect(decoder.malformedEvents == 0)
+            guard case .choices(let deltas, _)? = events.first else {
+                Issue.record("expected a delta, got \(events)")
+                return
+            }
+            #expect(deltas.map(\.content) == ["a\u{FFFD}b"])
+            let message = SSEMessage(bytes: Array(#"{"t":"x"#.utf8) + [0xC3] + Array(#""}"#.utf8))
+            #expect(message.jsonObject?["t"]?.stringValue == "x\u{FFFD}")
+            #expect(SSEMessage(data: #"{"t":"x"}"#).json == ["t": "x"])
+            #expect(SSEMessage(data: #"{"t":"x""#).json == nil)
+        }
+
         @Test func rateLimitErrorInStream() {
             var decoder = GeminiStreamDecoder(idSeed: "s")
             let payload =

@@ -284,4 +284,47 @@ import Testing
         #expect(events.isEmpty)
         #expect(decoder.malformedEvents == bad.count)
     }
+
+    /// A chunk beginning with the bytes an earlier chunk had before its first kept member is read
+    /// from that member on: it decodes as it does alone, whatever follows, and a text that
+    /// differs anywhere before that member (one byte, or made invalid there) is read in full and
+    /// judged on its own.
+    @Test func chunksBeginningAlikeDecodeAsTheyDoAlone() {
+        let prefix = #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","#
+        var texts = [prefix + #""choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#]
+        texts += Self.choices.map { prefix + #""choices":"# + $0.text + "}" }
+        texts += [
+            prefix + #""usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"choices":[]}"#,
+            prefix + #""error":{"type":"rate_limit_error","message":"slow"}}"#,
+            prefix + #""choices":[{"index":0,"delta":{"content":"a"}}],"x":1,"usage":null}"#,
+            prefix + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]} ",
+            prefix,
+            prefix + #""choices":[{"index":0,"delta":{"content":"a"}}]"#,
+            prefix + #""choices":[{"index":0,"delta":{"content":"a"}}],}"#,
+            prefix + #""choices":[{"index":0,"delta":{"content":"a"}}]}}"#,
+            prefix.replacing(#""created":1"#, with: #""created":x"#) + #""choices":[]}"#,
+            prefix.replacing(#""created":1"#, with: #""created":2"#) + #""choices":[{"index":0,"delta":{}}]}"#,
+            prefix.replacing(#""model":"m","#, with: #""model":"m" "#) + #""choices":[]}"#,
+            prefix.replacing(#""model":"m","#, with: #""model":"m","choices":7,"#) + #""choices":[]}"#,
+            prefix + #""choices":[{"index":0,"delta":{"content":"last"}}]}"#,
+        ]
+        var stream = OpenAIStreamDecoder()
+        var malformed = 0
+        for text in texts {
+            let event = Array("data: \(text)\n\n".utf8)
+            var alone = OpenAIStreamDecoder()
+            let expected = alone.feed(event)
+            malformed += alone.malformedEvents
+            let events = stream.feed(event)
+            #expect(events.count == expected.count, "\(text)")
+            for (e, x) in zip(events, expected) {
+                switch (e, x) {
+                case (.error(let a), .error(let b)): #expect(a.kind == b.kind && a.message == b.message, "\(text)")
+                default: #expect(e == x, "\(text)")
+                }
+            }
+        }
+        #expect(malformed == 6)
+        #expect(stream.malformedEvents == malformed)
+    }
 }

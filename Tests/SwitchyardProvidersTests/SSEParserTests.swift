@@ -93,6 +93,18 @@ import Testing
         #expect(events == [SSEMessage(data: data)])
         #expect(!parser.overflowed)
     }
+
+    /// A provider's usual event names are handed on as constants: each name comes through exactly,
+    /// a known one, one of the same length that differs in a byte, a prefix of one and others.
+    @Test func eventNamesComeThroughExactly() {
+        let names = [
+            "content_block_delta", "content_block_delte", "content_block_start", "message", "message_stop",
+            "message_stopx", "ping", "pong", "response.completed", "response.completes", "", "é",
+        ]
+        var parser = SSEParser()
+        let input = names.map { "event: \($0)\ndata: {}\n\n" }.joined()
+        #expect(parser.feed(Array(input.utf8)).map(\.event) == names)
+    }
 }
 
 extension Array {

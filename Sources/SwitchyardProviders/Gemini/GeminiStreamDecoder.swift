@@ -29,7 +29,7 @@ public struct GeminiStreamDecoder: SSEStreamDecoder {
     }
 
     public mutating func decode(_ m: SSEMessage, into out: inout [StreamEvent]) {
-        guard let json = try? JSON.parse(m.data) else {
+        guard let json = m.json else {
             malformedEvents += 1
             return
         }
