@@ -1,6 +1,21 @@
 /// A message author, as OpenAI Chat names it.
 public enum ChatRole: String, Sendable, CaseIterable {
     case system, developer, user, assistant, tool, function
+
+    /// The role named `rawValue`, most frequent first. Written out: the synthesised initialiser
+    /// looks the name up in a table of the case names through a runtime call (0.7% of a plain
+    /// request's CPU for one message, perf of `switchyard-bench gateway`).
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "user": self = .user
+        case "assistant": self = .assistant
+        case "system": self = .system
+        case "tool": self = .tool
+        case "developer": self = .developer
+        case "function": self = .function
+        default: return nil
+        }
+    }
 }
 
 /// One OpenAI content part (docs/chat-completions.md §3).

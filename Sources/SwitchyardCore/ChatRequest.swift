@@ -55,7 +55,10 @@ public struct ChatRequest: Sendable {
     /// The bytes `raw` was parsed from, while `raw` is unchanged (any change to `raw` clears
     /// them): a passthrough codec forwards them with `model` replaced in place instead of
     /// serialising `raw` again.
-    public var rawBytes: [UInt8]?
+    public var rawBytes: [UInt8]? { didSet { rawLayout = nil } }
+    /// Where `model` and `stream_options` lie in `rawBytes`, noted when they were parsed; nil
+    /// once `rawBytes` changes.
+    public private(set) var rawLayout: RequestBodyLayout?
     /// The final assistant message is a partial answer the upstream should continue (set by the
     /// router's mid-stream recovery, never parsed from a client body); codecs whose target
     /// continues through request flags write them.
@@ -99,7 +102,8 @@ extension ChatRequest {
     /// Rejections are 400 `invalid_request_error` whose `param` is the JSON path of the
     /// offending field (`messages[2].tool_calls[0].function.arguments`).
     public static func parse(body: [UInt8]) throws(APIError) -> ChatRequest {
-        try parse(try JSON.requestBody(body), rawBytes: body)
+        var layout: RequestBodyLayout? = RequestBodyLayout()
+        return try parse(try JSON.requestBody(body, layout: &layout), rawBytes: body, layout: layout)
     }
 
     /// The request is built in one place and its optional fields filled in by `readFields`
@@ -107,6 +111,13 @@ extension ChatRequest {
     /// copied the whole request into the result and destroyed the local (a retain and a release
     /// of each of its fields), and `parse(body:)` did it once more to set `rawBytes`.
     public static func parse(_ json: JSON, rawBytes: [UInt8]? = nil) throws(APIError) -> ChatRequest {
+        try parse(json, rawBytes: rawBytes, layout: nil)
+    }
+
+    /// `layout`: where `model` and `stream_options` lie in `rawBytes`, when they were parsed from it.
+    static func parse(
+        _ json: JSON, rawBytes: [UInt8]?, layout: RequestBodyLayout?
+    ) throws(APIError) -> ChatRequest {
         guard case .object(let o) = json else {
             throw .invalidRequest("The request body must be a JSON object.", code: "invalid_json")
         }
@@ -123,14 +134,12 @@ extension ChatRequest {
         var messages: [ChatMessage] = []
         messages.reserveCapacity(messageValues.count)
         for (i, m) in messageValues.enumerated() {
-            // Concatenated, not interpolated: an interpolation leaves its result in a heap buffer
-            // even when it is short, where these short pieces stay inline (no allocation for the
-            // path of every message, which only an error ever reads).
-            messages.append(try parseMessage(m, path: "messages[" + String(i) + "]"))
+            messages.append(try parseMessage(m, index: i))
         }
 
         var req = ChatRequest(model: model, messages: messages, raw: o)
         try readFields(&req, o, &r, rawBytes: rawBytes)
+        if rawBytes != nil { req.rawLayout = layout }
         return req
     }
 
@@ -194,9 +203,13 @@ extension ChatRequest {
         }
     }
 
-    static func parseMessage(_ value: JSON, path: String) throws(APIError) -> ChatMessage {
+    /// `messages[index]`. Its path (`messages[2]`) is written only for an error or a part that
+    /// needs it: building it for every message was 1% of a plain request's CPU (perf,
+    /// `switchyard-bench gateway`), and only errors read it.
+    static func parseMessage(_ value: JSON, index: Int) throws(APIError) -> ChatMessage {
+        var path: String { "messages[" + String(index) + "]" }
         guard case .object(let o) = value else { throw APIError.wrongType(path, expected: "object", got: value) }
-        var r = RequestReader(object: o, prefix: path + ".")
+        var r = RequestReader(object: o, list: "messages", index: index)
         guard let roleText = try r.string("role") else { throw APIError.missing(path + ".role") }
         guard let role = ChatRole(rawValue: roleText) else {
             throw .invalidRequest(
@@ -415,8 +428,14 @@ extension ResponseFormat {
 extension JSON {
     /// A client's request body as JSON; 400 `invalid_json` when it is not.
     public static func requestBody(_ body: [UInt8]) throws(APIError) -> JSON {
+        var layout: RequestBodyLayout? = nil
+        return try requestBody(body, layout: &layout)
+    }
+
+    /// The same, noting the body's layout when `layout` is not nil (`JSON.parse(_:layout:)`).
+    public static func requestBody(_ body: [UInt8], layout: inout RequestBodyLayout?) throws(APIError) -> JSON {
         do {
-            return try JSON.parse(body)
+            return try JSON.parse(body, layout: &layout)
         } catch {
             throw .invalidRequest(
                 "We could not parse the JSON body of your request (\(error)). Send valid JSON.", code: "invalid_json")
@@ -441,11 +460,27 @@ extension APIError {
 /// Typed field access with OpenAI-style errors naming the full parameter path.
 public struct RequestReader {
     public let object: JSONObject
-    public var prefix = ""
+    /// What error paths start with (`stream_options.`), or the list whose element `object` is.
+    private let head: String
+    /// The index of `object` in the list `head` names, when it is one's element: its prefix
+    /// (`messages[2].`) is written only when an error names a field.
+    private let index: Int?
+
+    /// What a field's name is prefixed with in errors (`messages[2].`, `stream_options.`).
+    public var prefix: String { index.map { head + "[" + String($0) + "]." } ?? head }
 
     public init(object: JSONObject, prefix: String = "") {
         self.object = object
-        self.prefix = prefix
+        self.head = prefix
+        self.index = nil
+    }
+
+    /// A reader of element `index` of the list `list`, whose keys are named `<list>[<index>].<key>`
+    /// in errors.
+    public init(object: JSONObject, list: String, index: Int) {
+        self.object = object
+        self.head = list
+        self.index = index
     }
 
     /// A reader of the object `value`, whose keys are named `<path>.<key>` in errors; 400 when

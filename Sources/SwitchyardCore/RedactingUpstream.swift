@@ -14,6 +14,15 @@ public final class RedactingUpstream: Upstream, Sendable {
     private final class Current: Sendable {
         let redactor: Redactor
         init(_ redactor: Redactor) { self.redactor = redactor }
+
+        /// Redacts in a method of the holder, where the redactor is read in place: called on
+        /// `current.redactor` from the async `perform`, it was copied out (a retain and release of
+        /// each of its arrays, 1.7% of a plain request's CPU, perf of `switchyard-bench gateway`).
+        func redact(_ response: UpstreamResponse) -> UpstreamResponse {
+            UpstreamResponse(head: redactor.redact(response.head), body: redactor.redact(response.body))
+        }
+
+        func redact(_ failure: UpstreamFailure) -> UpstreamFailure { redactor.redact(failure) }
     }
 
     public init(_ base: any Upstream, redactor: Redactor) {
@@ -41,10 +50,9 @@ public final class RedactingUpstream: Upstream, Sendable {
         do {
             response = try await base.perform(request)
         } catch {
-            throw current.redactor.redact(error)
+            throw current.redact(error)
         }
-        return UpstreamResponse(
-            head: current.redactor.redact(response.head), body: current.redactor.redact(response.body))
+        return current.redact(response)
     }
 
     public nonisolated(nonsending) func stream(

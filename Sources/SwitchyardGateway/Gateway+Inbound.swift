@@ -268,9 +268,18 @@ extension Gateway {
         writeAccessLine(log, status: status, outcome: outcome, elapsed: elapsed)
     }
 
-    /// The request's access-log line, when the level writes it (`logsRequests`, read once).
+    /// The request's access-log line, when the level writes it (`logsRequests`, read once):
+    /// composed in place into the line of the gateway's `JSONLogHandler` when there is one
+    /// (`accessLogHandler`), else through swift-log.
     func writeAccessLine(_ log: RequestLog, status: Int, outcome: RequestOutcome, elapsed: Duration) {
-        if logsRequests { log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed) }
+        guard logsRequests else { return }
+        if let handler = accessLogHandler {
+            handler.write(level: .info, message: "request") { o in
+                log.writeFields(into: &o, status: status, outcome: outcome, elapsed: elapsed)
+            }
+        } else {
+            log.emit(to: logger, status: status, outcome: outcome, elapsed: elapsed)
+        }
     }
 }
 
@@ -294,7 +303,8 @@ struct RequestLog {
     var operation: String?
     var continuations: [ContinuationRecord] = []
 
-    /// Called through `Gateway.writeAccessLine`, only when the line will be written (`info`).
+    /// Called through `Gateway.writeAccessLine`, only when the line will be written (`info`) and
+    /// the logger's handler is not one `writeFields` writes for.
     func emit(to logger: Logger, status: Int, outcome: RequestOutcome, elapsed: Duration) {
         // Room for every field from the start: the literal's table of seven grew (a rehash of
         // every entry) as the optional fields were added.

@@ -19,6 +19,11 @@ public final class Gateway: HTTPHandler, Sendable {
     /// Whether `logger` writes the access-log and rejection lines (`info`), read once: `Logger.logLevel` copies
     /// the handler out of the logger on every read, and every request asks.
     let logsRequests: Bool
+    /// The logger's handler when it is a `JSONLogHandler` without metadata of its own: the access
+    /// line is then written straight into its line (`RequestLog.writeFields`), bytes for bytes
+    /// what swift-log's path writes, at a tenth of the cost. Any other handler (text logs, a
+    /// test's capture, one with metadata to merge) gets the line through swift-log.
+    let accessLogHandler: JSONLogHandler?
     let draining = Atomic<Bool>(false)
     /// Unix seconds at start, the `created` of listed models.
     let startedAt: Int
@@ -49,6 +54,7 @@ public final class Gateway: HTTPHandler, Sendable {
         self.health = ProviderHealth(upstream: upstream, metrics: metrics, logger: logger)
         self.logger = logger
         self.logsRequests = logger.logLevel <= .info
+        self.accessLogHandler = (logger.handler as? JSONLogHandler).flatMap { $0.metadata.isEmpty ? $0 : nil }
         self.storage = storage
         self.loops = loops
         self.startedAt = Int(WallClock.seconds())

@@ -30,12 +30,44 @@ public final class GatewayMetrics: TaskObserver, Sendable {
     /// handle lookups per request, each a lock, a hash of every label value and an array of labels
     /// (1.6% of a plain request's CPU). Emptied when the label sets change (a reload), since an
     /// entry holds the labels of its time.
-    let requestSeries = Mutex<[RequestSeriesKey: RequestSeries]>([:])
+    let requestSeries = Mutex(SeriesCache<RequestSeriesKey, RequestSeries>())
     /// `switchyard_upstream_attempts_total` by provider name and outcome, for the same reason.
-    let attemptSeries = Mutex<[AttemptSeriesKey: Counter]>([:])
+    let attemptSeries = Mutex(SeriesCache<AttemptSeriesKey, Counter>())
     /// `switchyard_time_to_first_token_seconds` by provider name, for the same reason (a label
     /// list, a label check and a key of every label per stream were 0.9% of a streamed answer).
-    let firstTokenSeries = Mutex<[String: DurationHistogram]>([:])
+    let firstTokenSeries = Mutex(SeriesCache<String, DurationHistogram>())
+
+    /// A handle cache that keeps the entry it last found apart: requests mostly repeat the
+    /// previous one's labels, and comparing a key (short strings, equal in a word or two) is
+    /// cheaper than hashing every field of it for the table.
+    struct SeriesCache<Key: Hashable, Value> {
+        private var table: [Key: Value] = [:]
+        /// The entry last found, compared and read in place (a copy of a key and its handles
+        /// retained and released each of their references).
+        private var lastKey: Key?
+        private var lastValue: Value?
+
+        subscript(key: Key) -> Value? {
+            mutating get {
+                if lastKey == key { return lastValue }
+                guard let value = table[key] else { return nil }
+                lastKey = key
+                lastValue = value
+                return value
+            }
+            set {
+                table[key] = newValue
+                lastKey = newValue == nil ? nil : key
+                lastValue = newValue
+            }
+        }
+
+        mutating func removeAll() {
+            table = [:]
+            lastKey = nil
+            lastValue = nil
+        }
+    }
 
     struct RequestSeriesKey: Hashable {
         var api: InboundAPI
@@ -109,11 +141,11 @@ public final class GatewayMetrics: TaskObserver, Sendable {
                 firstTokenSeries.withLock { firstToken in
                     providerNames.withLock { $0 = Set(providers) }
                     modelNames.withLock { $0 = Set(models) }
-                    firstToken = [:]
+                    firstToken.removeAll()
                 }
-                attempts = [:]
+                attempts.removeAll()
             }
-            series = [:]
+            series.removeAll()
         }
     }
 

@@ -22,33 +22,42 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        write(level: event.level, message: event.message.description) { o in
+            // Without metadata of the handler's own (the usual case) the event's is written as it is:
+            // merging copied every entry of a request's access-log line into a new table (7% of
+            // `switchyard-bench gateway --access-log`).
+            let merged: Logger.Metadata
+            if metadata.isEmpty {
+                merged = event.metadata ?? [:]
+            } else if let extra = event.metadata, !extra.isEmpty {
+                merged = metadata.merging(extra) { $1 }
+            } else {
+                merged = metadata
+            }
+            for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
+                o.append(UInt8(ascii: ","))
+                Self.string(k, into: &o)
+                o.append(UInt8(ascii: ":"))
+                Self.value(v, into: &o)
+            }
+        }
+    }
+
+    /// One line: `ts`, `level`, `msg` and `logger`, then what `fields` appends (`,"key":value`
+    /// each, in key order), written to the sink at once. `log(event:)` and the access line's own
+    /// writer (`Gateway.writeAccessLine`) share it, so both begin their lines alike.
+    func write(level: Logger.Level, message: String, fields: (inout [UInt8]) -> Void) {
         var o: [UInt8] = []
         o.reserveCapacity(512)
         o.append(contentsOf: #"{"ts":""#.utf8)
         Self.timestamp(into: &o)
         o.append(contentsOf: #"","level":""#.utf8)
-        o.append(contentsOf: event.level.rawValue.utf8)
+        o.append(contentsOf: level.rawValue.utf8)
         o.append(contentsOf: #"","msg":"#.utf8)
-        Self.string(event.message.description, into: &o)
+        Self.string(message, into: &o)
         o.append(contentsOf: #","logger":"#.utf8)
         Self.string(label, into: &o)
-        // Without metadata of the handler's own (the usual case) the event's is written as it is:
-        // merging copied every entry of a request's access-log line into a new table (7% of
-        // `switchyard-bench gateway --access-log`).
-        let merged: Logger.Metadata
-        if metadata.isEmpty {
-            merged = event.metadata ?? [:]
-        } else if let extra = event.metadata, !extra.isEmpty {
-            merged = metadata.merging(extra) { $1 }
-        } else {
-            merged = metadata
-        }
-        for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
-            o.append(UInt8(ascii: ","))
-            Self.string(k, into: &o)
-            o.append(UInt8(ascii: ":"))
-            Self.value(v, into: &o)
-        }
+        fields(&o)
         o.append(contentsOf: "}\n".utf8)
         sink.write(o)
     }
@@ -132,16 +141,32 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Where log lines go: stderr, or a memory buffer for tests.
+/// Where log lines go: stderr, a memory buffer for tests, or nowhere (benchmarks).
 public final class LogSink: Sendable {
     let capture: Bool
+    let discard: Bool
     let buffer = Mutex<[UInt8]>([])
     public static let stderr = LogSink(capture: false)
 
-    public init(capture: Bool) { self.capture = capture }
+    public init(capture: Bool) {
+        self.capture = capture
+        self.discard = false
+    }
+
+    init(discarding: ()) {
+        self.capture = false
+        self.discard = true
+    }
+
+    /// Drops every line once it is made: a benchmark's line costs its making, without a buffer
+    /// growing by every line (its page faults were a tenth of `switchyard-bench gateway
+    /// --access-log`) or a write.
+    public static func discarding() -> LogSink { LogSink(discarding: ()) }
 
     func write(_ bytes: [UInt8]) {
-        if capture {
+        if discard {
+            return
+        } else if capture {
             buffer.withLock { $0.append(contentsOf: bytes) }
         } else {
             bytes.withUnsafeBytes { p in _ = Glibc.write(2, p.baseAddress, p.count) }

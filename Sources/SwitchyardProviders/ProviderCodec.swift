@@ -166,10 +166,17 @@ public protocol ProviderCodec: Sendable {
     /// Whether decoding makes up ids from `TargetContext.idSeed` (Gemini's tool calls, which
     /// carry none): the router gives each call of such a codec a seed of its own. Default false.
     var synthesizesIDs: Bool { get }
+
+    /// The path (no query) and headers of the requests this codec sends most (a chat request's),
+    /// when it has such: a target joins them with its base URL and its own headers once, and an
+    /// attempt whose `EncodedRequest` carries exactly these reuses both instead of building a URL
+    /// string and a header list of its own. Default nil (every attempt builds them).
+    var usualRequest: (path: String, headers: [HeaderField])? { get }
 }
 
 extension ProviderCodec {
     public var synthesizesIDs: Bool { false }
+    public var usualRequest: (path: String, headers: [HeaderField])? { nil }
 }
 
 /// Turns an upstream SSE body into unified stream events.

@@ -4,18 +4,19 @@ import Logging
 /// actually written. Attaching it up front cost an allocation (and a log handler's metadata copy)
 /// on every request, while at the default level the router writes nothing.
 ///
-/// The level is read once, when the request starts: `Logger.logLevel` copies the handler out of
-/// the logger's box (a retain and release of each of its references), and the router asks on
-/// every attempt. A `Logger` is a value, so its level cannot change while the request runs.
+/// The level is read once, when the router is made: `Logger.logLevel` copies the handler out of
+/// the logger's box (a retain and release of each of its references), and the router asked on
+/// every request. A `Logger` is a value, so the router's logger keeps its level.
 struct RequestLogger {
     let base: Logger
     let requestID: String
     let level: Logger.Level
 
-    init(base: Logger, requestID: String) {
+    /// `level` is `base.logLevel`, read once by the owner of `base` (the router, when it is made).
+    init(base: Logger, requestID: String, level: Logger.Level) {
         self.base = base
         self.requestID = requestID
-        self.level = base.logLevel
+        self.level = level
     }
 
     /// The logger with `request_id` set, for code that takes a `Logger`.

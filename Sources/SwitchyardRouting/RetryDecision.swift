@@ -148,19 +148,26 @@ extension RouteTarget {
     func upstreamRequest(
         _ encoded: EncodedRequest, left: Duration, streaming: Bool, streamLeft: Duration?
     ) -> UpstreamRequest {
-        // Written into one string: the concatenations made two or three.
-        var url = ""
-        url.reserveCapacity(baseURL.utf8.count + encoded.path.utf8.count + encoded.query.utf8.count + 1)
-        url += baseURL
-        url += encoded.path
-        if !encoded.query.isEmpty {
-            url += "?"
-            url += encoded.query
+        var request: UpstreamRequest
+        if let usual, encoded.query.isEmpty, encoded.path == usual.path, encoded.headers == usual.headers {
+            // The codec's usual request: the URL and header list made with the target.
+            request = UpstreamRequest(
+                url: usual.url, headers: usual.mergedHeaders, body: encoded.body,
+                connectTimeout: min(timeouts.connect, left))
+        } else {
+            // Written into one string: the concatenations made two or three.
+            var url = ""
+            url.reserveCapacity(baseURL.utf8.count + encoded.path.utf8.count + encoded.query.utf8.count + 1)
+            url += baseURL
+            url += encoded.path
+            if !encoded.query.isEmpty {
+                url += "?"
+                url += encoded.query
+            }
+            request = UpstreamRequest(
+                url: url, headers: Self.merge(encoded.headers, over: headers), body: encoded.body,
+                connectTimeout: min(timeouts.connect, left))
         }
-        var request = UpstreamRequest(
-            url: url,
-            headers: Self.merge(encoded.headers, over: headers), body: encoded.body,
-            connectTimeout: min(timeouts.connect, left))
         if streaming {
             request.firstByteTimeout = min(timeouts.firstEvent, left)
             request.idleTimeout = timeouts.idle

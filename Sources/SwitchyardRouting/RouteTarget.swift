@@ -34,11 +34,11 @@ public struct RouteTarget: Sendable {
     public var priority: Int
     /// Share within a pool of equal priority (≥ 0; 0 = only after every positive weight).
     public var weight: Int
-    public var codec: any ProviderCodec
+    public var codec: any ProviderCodec { didSet { usual = Self.usual(codec, baseURL, headers) } }
     /// Base URL the codec's path is appended to, without a trailing slash.
-    public var baseURL: String
+    public var baseURL: String { didSet { usual = Self.usual(codec, baseURL, headers) } }
     /// Auth and extra headers built by the gateway. Secret: never logged, never in records.
-    public var headers: [HeaderField]
+    public var headers: [HeaderField] { didSet { usual = Self.usual(codec, baseURL, headers) } }
     public var timeouts: TargetTimeouts
     public var context: TargetContext
     /// Whether and how this target may finish a stream broken off elsewhere by continuing the
@@ -65,6 +65,36 @@ public struct RouteTarget: Sendable {
         self.timeouts = timeouts
         self.context = context ?? TargetContext(providerName: provider, upstreamModel: model)
         self.context.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
+        self.usual = Self.usual(codec, baseURL, headers)
+    }
+
+    /// The codec's usual request (`ProviderCodec.usualRequest`) at this target: its path and
+    /// headers as the codec writes them, the URL and the merged header list an attempt sends.
+    /// Made with the target (once per configuration), not per attempt; a class, so a copy of the
+    /// target (several per request) retains one reference rather than four.
+    final class UsualRequest: Sendable {
+        let path: String
+        let headers: [HeaderField]
+        let url: String
+        let mergedHeaders: [HeaderField]
+
+        init(path: String, headers: [HeaderField], url: String, mergedHeaders: [HeaderField]) {
+            self.path = path
+            self.headers = headers
+            self.url = url
+            self.mergedHeaders = mergedHeaders
+        }
+    }
+
+    private(set) var usual: UsualRequest?
+
+    private static func usual(
+        _ codec: any ProviderCodec, _ baseURL: String, _ headers: [HeaderField]
+    )
+        -> UsualRequest?
+    {
+        guard let (path, own) = codec.usualRequest else { return nil }
+        return UsualRequest(path: path, headers: own, url: baseURL + path, mergedHeaders: merge(own, over: headers))
     }
 
     /// `provider/model`: the breaker, cooldown and metrics key. Kept with the target (targets are

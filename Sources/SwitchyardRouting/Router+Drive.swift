@@ -45,7 +45,7 @@ extension Router {
         request: ChatRequest, targets: [RouteTarget], requestID: String, streaming: Bool,
         attempt: nonisolated(nonsending) (ChatRequest, RouteTarget, UpstreamRequest) async -> AttemptResult<Value>
     ) async -> Result<Won<Value>, RouteFailure> {
-        let log = RequestLogger(base: logger, requestID: requestID)
+        let log = RequestLogger(base: logger, requestID: requestID, level: logLevel)
         let start = now()
         let policy = state.withLock {
             $0.budget.recordRequest(now: start, window: $0.policy.budgetWindow)

@@ -12,6 +12,8 @@ import Synchronization
 public final class Router: Sendable {
     let upstream: any Upstream
     let logger: Logger
+    /// `logger.logLevel`, read once (see `RequestLogger`).
+    let logLevel: Logger.Level
     let observer: (any RouterObserver)?
     let sleep: @Sendable (Duration) async throws -> Void
     let now: @Sendable () -> ContinuousClock.Instant
@@ -40,6 +42,7 @@ public final class Router: Sendable {
     ) {
         self.upstream = upstream
         self.logger = logger
+        self.logLevel = logger.logLevel
         self.observer = observer
         self.sleep = sleep
         self.now = now

@@ -1,7 +1,10 @@
 /// Hooks the gateway implements for logs and metrics. Every method has an empty default;
 /// routing never depends on them. Calls happen outside the router's lock, on the request's task.
 /// Arguments are payload-free: target keys, attempt numbers, outcome labels, durations.
-public protocol RouterObserver: Sendable {
+/// Class-bound: the router calls it through an optional existential several times per attempt,
+/// and a class reference is copied with a retain where an open existential went through its
+/// value witnesses.
+public protocol RouterObserver: AnyObject, Sendable {
     func attemptStarted(requestID: String, target: String, attempt: Int)
     func attemptFinished(requestID: String, record: AttemptRecord)
     /// A retry of the same target will be sent after `delay`.

@@ -84,7 +84,7 @@ struct GatewayBench: AsyncParsableCommand {
 
     func run() async throws {
         let config = try ConfigLoader.parse(yaml: Self.configYAML)
-        var logger = Logger(label: "bench") { JSONLogHandler(label: $0, sink: LogSink(capture: true)) }
+        var logger = Logger(label: "bench") { JSONLogHandler(label: $0, sink: .discarding()) }
         logger.logLevel = accessLog ? .info : .error
         let gateway = try Gateway.inProcess(
             config: config, environment: ["BENCH_CLIENT_KEY": "sk-bench", "BENCH_OPENAI_KEY": "sk-upstream"],

@@ -94,4 +94,31 @@ import Testing
         #expect(v["error"]?.objectValue?.keys == ["message", "type", "param", "code"])
         #expect(v["error"]?["code"] == "model_not_found")
     }
+
+    /// `ChatRole(rawValue:)` is written out (most frequent names first): every case's name and
+    /// only those, in their exact spelling.
+    @Test func everyRoleIsReadByItsNameAndNothingElse() {
+        for role in ChatRole.allCases { #expect(ChatRole(rawValue: role.rawValue) == role) }
+        for other in ["", "User", "users", "use", "robot", "assistant ", "functio"] {
+            #expect(ChatRole(rawValue: other) == nil, "\(other)")
+        }
+    }
+
+    /// A message's path is written only when an error names it: the error still names the
+    /// message, its field and the list index.
+    @Test func aMessagesErrorNamesItsPathInFull() {
+        let body = #"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","name":7,"content":"b"}]}"#
+        do {
+            _ = try parse(body)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.param == "messages[1].name")
+            #expect(error.message == "Invalid type for 'messages[1].name': expected string, but got number.")
+        }
+        expectError(#"{"model":"m","messages":["hi"]}"#, param: "messages[0]", code: "invalid_type")
+        expectError(#"{"model":"m","messages":[{"content":"x"}]}"#, param: "messages[0].role")
+        expectError(
+            #"{"model":"m","messages":[{"role":"assistant"}]}"#, param: "messages[0].content",
+            code: "missing_required_parameter")
+    }
 }

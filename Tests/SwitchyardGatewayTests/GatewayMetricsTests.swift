@@ -74,4 +74,29 @@ import Testing
         #expect(Self.value(text, #"switchyard_upstream_attempts_total{provider="openai",outcome="ok"}"#) == 1)
         #expect(Self.value(text, #"switchyard_upstream_attempts_total{provider="other",outcome="ok"}"#) == 1)
     }
+
+    /// The handle caches keep the last entry apart: requests whose labels alternate must each
+    /// be counted under their own.
+    @Test func alternatingLabelsAreEachCountedUnderTheirOwn() {
+        let metrics = GatewayMetrics(providers: ["openai", "anthropic"], models: ["fast", "slow"])
+        for (model, provider) in [("fast", "openai"), ("slow", "anthropic"), ("fast", "openai"), ("fast", "anthropic")]
+        {
+            metrics.requestFinished(
+                api: .chatCompletions, model: model, provider: provider, outcome: .ok, status: 200,
+                duration: .milliseconds(1), usage: nil)
+            metrics.attempt(provider: provider, outcome: .ok)
+        }
+        let text = Self.exposition(metrics)
+        func requests(_ model: String, _ provider: String) -> Double? {
+            Self.value(
+                text,
+                #"\#(Self.requests){api="chat",model="\#(model)",provider="\#(provider)",outcome="ok",status_class="2xx"}"#
+            )
+        }
+        #expect(requests("fast", "openai") == 2)
+        #expect(requests("slow", "anthropic") == 1)
+        #expect(requests("fast", "anthropic") == 1)
+        #expect(Self.value(text, #"switchyard_upstream_attempts_total{provider="openai",outcome="ok"}"#) == 2)
+        #expect(Self.value(text, #"switchyard_upstream_attempts_total{provider="anthropic",outcome="ok"}"#) == 2)
+    }
 }

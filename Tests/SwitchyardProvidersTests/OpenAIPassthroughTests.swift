@@ -54,6 +54,57 @@ import Testing
         )
     }
 
+    /// The parse notes where `model` and `stream_options` lie (`ChatRequest.rawLayout`) and the
+    /// splice reads them from there instead of scanning the body again: it must splice exactly as
+    /// the scan does, for every shape the scan refuses or rewrites too.
+    @Test func theParsedLayoutSplicesAsTheScanDoes() throws {
+        let bodies = [
+            #"{ "messages" : [{"role":"user","content":"hi"}], "model": "smart" ,"t":1.50 }"#,
+            #"{"model":"decoy","messages":[{"role":"user","content":"hi"}],"model":"smart"}"#,
+            #"{"mod\u0065l":"smart","messages":[{"role":"user","content":"hi"}]}"#,
+            #"{"model":"smart","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+            #"{"model":"smart","stream":true,"stream_options":{ "include_usage":true },"messages":[]}"#,
+            #"{"model":"smart","stream":true,"stream_options":{"include_usage":false},"messages":[]}"#,
+            #"{"model":"smart","stream_options":{"include_usage":true},"stream_options":{"include_usage":true}}"#,
+            #"{"model":"smart","nested":{"model":"inner","stream_options":{}},"messages":[]}"#,
+        ]
+        for body in bodies {
+            let bytes = Array(body.utf8)
+            var layout: RequestBodyLayout? = RequestBodyLayout()
+            _ = try JSON.parse(bytes, layout: &layout)
+            let scanned = bytes.withUnsafeBufferPointer { OpenAICodec.layout(of: $0) }
+            #expect(layout == scanned, "\(body)")
+            for stream in [false, true] {
+                let fromLayout = OpenAICodec.splicedPassthroughBody(bytes, layout: layout, model: "up", stream: stream)
+                let fromScan = OpenAICodec.splicedPassthroughBody(bytes, model: "up", stream: stream)
+                #expect(fromLayout == fromScan, "\(body)")
+            }
+        }
+        let nested = Array(#"{"model":"smart","nested":{"model":"inner"}}"#.utf8)
+        let spliced = OpenAICodec.splicedPassthroughBody(nested, layout: nil, model: "up", stream: false)
+        #expect(spliced.map { String(decoding: $0, as: UTF8.self) } == #"{"model":"up","nested":{"model":"inner"}}"#)
+    }
+
+    /// A layout belongs to the bytes it was noted in: new bytes (or an edited tree, which drops
+    /// the bytes) leave none for the splice to misread.
+    @Test func aLayoutIsDroppedWithItsBytes() throws {
+        var request = try ChatRequest.parse(
+            body: Array(#"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        #expect(request.rawLayout?.model == 9..<16 && request.rawLayout?.modelCount == 1)
+        request.rawBytes = Array(#"{"messages":[],"model":"other"}"#.utf8)
+        #expect(request.rawLayout == nil)
+        let sent = String(decoding: try OpenAICodec().encode(request, for: Self.target).body, as: UTF8.self)
+        #expect(sent == #"{"messages":[],"model":"gpt-4o-mini-2024-07-18"}"#)
+        var edited = try ChatRequest.parse(
+            body: Array(#"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        edited.raw["seed"] = 1
+        #expect(edited.rawBytes == nil && edited.rawLayout == nil)
+        // Only an object has members to note.
+        var layout: RequestBodyLayout? = RequestBodyLayout()
+        #expect(try JSON.parse(Array(#"[1,{"model":"x"}]"#.utf8), layout: &layout) == [1, ["model": "x"]])
+        #expect(layout == nil)
+    }
+
     /// Only `parse(body:)` keeps the bytes a passthrough splices: a request parsed from a JSON
     /// value (a task's stored request) has none and is written from its tree.
     @Test func aRequestParsedFromAValueIsSerialisedFromItsTree() throws {

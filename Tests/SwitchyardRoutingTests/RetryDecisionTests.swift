@@ -252,4 +252,49 @@ import Testing
             streamLeft: nil)
         #expect(bare.headers == target.headers)
     }
+
+    /// The codec's usual request (OpenAI's chat path and JSON header) gets the URL and header list
+    /// made with the target; they follow the target's base URL, headers and codec when those
+    /// change, and any other request (another path, a query, other headers) builds its own.
+    @Test func theUsualRequestUsesTheTargetsOwnURLAndHeadersAsTheyAre() throws {
+        var target = RouteTarget(
+            provider: "a", model: "m", codec: OpenAICodec(), baseURL: "http://x/v1",
+            headers: [HeaderField("Authorization", "Bearer k"), HeaderField("content-type", "old")])
+        let chat = try ChatRequest.parse(
+            body: Array(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+        func sent(_ target: RouteTarget, _ encoded: EncodedRequest) -> UpstreamRequest {
+            target.upstreamRequest(encoded, left: .seconds(4), streaming: false, streamLeft: nil)
+        }
+        let encoded = try target.codec.encode(chat, for: target.context)
+        var request = sent(target, encoded)
+        #expect(request.url == "http://x/v1/chat/completions")
+        #expect(
+            request.headers == [
+                HeaderField("Content-Type", "application/json"), HeaderField("Authorization", "Bearer k"),
+            ])
+        target.baseURL = "http://y"
+        request = sent(target, encoded)
+        #expect(request.url == "http://y/chat/completions")
+        #expect(
+            request.headers == [
+                HeaderField("Content-Type", "application/json"), HeaderField("Authorization", "Bearer k"),
+            ])
+        target.headers = [HeaderField("X-Extra", "1")]
+        request = sent(target, encoded)
+        #expect(request.url == "http://y/chat/completions")
+        #expect(request.headers == [HeaderField("Content-Type", "application/json"), HeaderField("X-Extra", "1")])
+        var other = encoded
+        other.query = "a=1"
+        #expect(sent(target, other).url == "http://y/chat/completions?a=1")
+        other = encoded
+        other.headers = [HeaderField("Content-Type", "text/plain")]
+        #expect(
+            sent(target, other).headers == [HeaderField("Content-Type", "text/plain"), HeaderField("X-Extra", "1")])
+        other = encoded
+        other.path = "/responses"
+        #expect(sent(target, other).url == "http://y/responses")
+        target.codec = AnthropicCodec()
+        #expect(sent(target, encoded).url == "http://y/chat/completions")
+        #expect(sent(target, EncodedRequest(path: "/messages", headers: [], body: [])).url == "http://y/messages")
+    }
 }

@@ -9,32 +9,25 @@ extension OpenAICodec {
     /// nil when the body is not that simple (then `raw` is serialised, as it always was): `model`
     /// or `stream_options` given twice (the upstream must not read a different value than we
     /// routed on), or a stream whose `stream_options` must be changed.
-    static func splicedPassthroughBody(_ body: [UInt8], model: String, stream: Bool) -> [UInt8]? {
+    ///
+    /// `layout` is where the parse of `body` found the members (`ChatRequest.rawLayout`); without
+    /// one the body is scanned for them.
+    static func splicedPassthroughBody(
+        _ body: [UInt8], layout: RequestBodyLayout? = nil, model: String, stream: Bool
+    ) -> [UInt8]? {
         body.withUnsafeBufferPointer { b -> [UInt8]? in
-            // The members are visited, not collected: a member list was an allocation per request.
-            var modelMember: JSONMember?
-            var models = 0
-            var streamOptions: JSONMember?
-            var streamOptionsCount = 0
-            let isObject = try? JSON.forEachMember(of: b) { member in
-                if member.named("model", in: b) {
-                    models += 1
-                    modelMember = member
-                } else if member.named("stream_options", in: b) {
-                    streamOptionsCount += 1
-                    streamOptions = member
-                }
+            guard let layout = layout ?? Self.layout(of: b), layout.modelCount == 1, let m = layout.model else {
+                return nil
             }
-            guard isObject == true, models == 1, let m = modelMember else { return nil }
             var addUsageOption = false
             if stream {
-                switch streamOptionsCount {
+                switch layout.streamOptionsCount {
                 case 0:
                     addUsageOption = true
                 case 1:
                     // Already asking for usage: forwarded as it is. Anything else goes through `raw`.
-                    guard let o = streamOptions,
-                        case .object(let options)? = try? JSON.parse(UnsafeBufferPointer(rebasing: b[o.value])),
+                    guard let o = layout.streamOptions,
+                        case .object(let options)? = try? JSON.parse(UnsafeBufferPointer(rebasing: b[o])),
                         options["include_usage"] == .bool(true)
                     else { return nil }
                 default:
@@ -43,9 +36,9 @@ extension OpenAICodec {
             }
             var out: [UInt8] = []
             out.reserveCapacity(b.count + model.utf8.count + (addUsageOption ? 48 : 8))
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[..<m.value.lowerBound]))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[..<m.lowerBound]))
             JSON.writeString(model, to: &out)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[m.value.upperBound...]))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[m.upperBound...]))
             if addUsageOption {
                 // Before the closing brace: the member comes last, where `raw` would put it.
                 var close = out.count - 1
@@ -54,6 +47,23 @@ extension OpenAICodec {
             }
             return out
         }
+    }
+
+    /// The members `splicedPassthroughBody` needs, found by a scan of `b` (a body whose parse
+    /// noted none); nil when `b` is not a JSON object. The members are visited, not collected: a
+    /// member list was an allocation per request.
+    static func layout(of b: UnsafeBufferPointer<UInt8>) -> RequestBodyLayout? {
+        var layout = RequestBodyLayout()
+        let isObject = try? JSON.forEachMember(of: b) { member in
+            if member.named("model", in: b) {
+                layout.modelCount += 1
+                layout.model = member.value
+            } else if member.named("stream_options", in: b) {
+                layout.streamOptionsCount += 1
+                layout.streamOptions = member.value
+            }
+        }
+        return isObject == true ? layout : nil
     }
 
     /// A Chat Completions answer forwarded as received: checked (valid JSON, an object with a

@@ -40,9 +40,7 @@ extension OpenAICodec {
         }
         var body = OpenAIChatEncoder.body(request, model: target.upstreamModel)
         if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
-        return EncodedRequest(
-            path: "/chat/completions", headers: [HeaderField("Content-Type", "application/json")],
-            body: body.serialized())
+        return EncodedRequest(path: Self.chatPath, headers: Self.jsonHeaders, body: body.serialized())
     }
 
     func decodeResponsesPassthrough(

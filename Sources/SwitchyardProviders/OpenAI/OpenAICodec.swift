@@ -12,6 +12,9 @@ public struct OpenAICodec: ProviderCodec {
 
     /// The headers of a JSON body, one array for every request rather than one each.
     static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
+    static let chatPath = "/chat/completions"
+
+    public var usualRequest: (path: String, headers: [HeaderField])? { (Self.chatPath, Self.jsonHeaders) }
 
     public var kind: ProviderKind { .openai }
     public var healthPath: String { "/models" }
@@ -25,10 +28,10 @@ public struct OpenAICodec: ProviderCodec {
         case .chatTranslated: return try encodeTranslated(request, for: target)
         }
         if !request.continuesFinalMessage, let bytes = request.rawBytes,
-            let body = Self.splicedPassthroughBody(bytes, model: target.upstreamModel, stream: request.stream)
+            let body = Self.splicedPassthroughBody(
+                bytes, layout: request.rawLayout, model: target.upstreamModel, stream: request.stream)
         {
-            return EncodedRequest(
-                path: "/chat/completions", headers: Self.jsonHeaders, body: body)
+            return EncodedRequest(path: Self.chatPath, headers: Self.jsonHeaders, body: body)
         }
         var body = request.raw
         body["model"] = .string(target.upstreamModel)
@@ -38,9 +41,7 @@ public struct OpenAICodec: ProviderCodec {
             body["stream_options"] = .object(options)
         }
         if request.continuesFinalMessage { Self.flagContinuation(&body, target.continuation) }
-        return EncodedRequest(
-            path: "/chat/completions", headers: Self.jsonHeaders,
-            body: body.serialized())
+        return EncodedRequest(path: Self.chatPath, headers: Self.jsonHeaders, body: body.serialized())
     }
 
     /// Writes how an OpenAI-compatible server is asked to continue the final assistant message
