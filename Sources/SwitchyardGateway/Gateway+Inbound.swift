@@ -136,8 +136,11 @@ extension Gateway {
         case .success(let s):
             routed = s
         }
-        log.provider = routed.target.provider
-        log.upstreamModel = routed.target.model
+        // The first target's names, read once without copying the target (each copy and destroy
+        // of one is a retain and a release of every field).
+        let (provider, model) = routed.targetNames
+        log.provider = provider
+        log.upstreamModel = model
         // One list with room for every field (a literal, its conversion and the routing headers'
         // growth were three allocations per stream).
         let own = exchange.format.responseHeaders(requestID: log.requestID)
@@ -147,19 +150,21 @@ extension Gateway {
         headers.add("Cache-Control", "no-cache")
         headers.add("x-request-id", log.requestID)
         for (k, v) in own { headers.add(k, v) }
-        addRoutingHeaders(&headers, target: routed.target, attempts: routed.upstreamCalls)
+        addRoutingHeaders(&headers, provider: provider, model: model, attempts: routed.upstreamCalls)
         let writer = responder.startStream(status: 200, headers: headers)
         metrics.openStreams.increment()
         defer { metrics.openStreams.decrement() }
-        // A Chat Completions stream's id is written here, from the request id's letters and digits;
-        // the `chatcmpl-` + request id of a plain answer was built for it and dropped.
-        let id =
-            Self.ownAnswerID(exchange, requestID: log.requestID)
-            ?? Self.streamIDPart(log.requestID, prefix: "chatcmpl-")
-        var encoder = exchange.format.makeStreamEncoder(
-            context: AnswerContext(
-                request: chat, clientBody: clientBody, id: id, created: Int(WallClock.seconds()),
-                model: routed.target.model, keepsFinalAnswer: capture != nil || exchange.turn != nil))
+        // A Chat Completions stream's id is made from the request id's letters and digits by its
+        // encoder, when a chunk written there needs it (`streamIDSource`); the `chatcmpl-` + request
+        // id of a plain answer was built for it and dropped.
+        let ownID = Self.ownAnswerID(exchange, requestID: log.requestID)
+        let deferred = ownID == nil && exchange.format.api == .chatCompletions
+        var context = AnswerContext(
+            request: chat, clientBody: clientBody,
+            id: ownID ?? (deferred ? "" : AnswerContext.streamIDPart(log.requestID, prefix: "chatcmpl-")),
+            created: Int(WallClock.seconds()), model: model, keepsFinalAnswer: capture != nil || exchange.turn != nil)
+        if deferred { context.streamIDSource = log.requestID }
+        var encoder = exchange.format.makeStreamEncoder(context: context)
         var firstSent = false
         var ending = RequestOutcome.ok
         var status = 200
@@ -191,7 +196,7 @@ extension Gateway {
                     firstSent = true
                     let ttft = ContinuousClock.now - started
                     log.ttft = ttft
-                    metrics.timeToFirstToken(provider: routed.target.provider, ttft)
+                    metrics.timeToFirstToken(provider: provider, ttft)
                 }
                 if !writer.write(out) {
                     ending = .clientDisconnected
@@ -222,35 +227,13 @@ extension Gateway {
             started: started)
     }
 
-    /// `prefix` and the request id's letters and digits, for a stream's `chatcmpl-` id. An ASCII id
-    /// (a generated `req_` one, or most clients') is filtered byte by byte, where an ASCII character
-    /// is a letter or a number exactly when it is A-Z, a-z or 0-9; the Unicode properties
-    /// `Character.isLetter` reads cost 0.6% of a streamed answer's CPU (perf, c=16). The id is
-    /// written into one string of its size (a filtered list, its string and the joined one were
-    /// three allocations per stream), from the two strings' UTF-8 buffers (iterating their UTF-8
-    /// views cost 2.5 times as much, perf of `switchyard-bench gateway --sse`).
-    static func streamIDPart(_ requestID: String, prefix: String = "") -> String {
-        var source = requestID
-        var head = prefix
-        return source.withUTF8 { id in
-            guard id.allSatisfy({ $0 < 0x80 }) else { return prefix + requestID.filter { $0.isLetter || $0.isNumber } }
-            return head.withUTF8 { head in
-                String(unsafeUninitializedCapacity: head.count + id.count) { out in
-                    var n = out.initialize(fromContentsOf: head)
-                    for byte in id
-                    where (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) {
-                        out[n] = byte
-                        n += 1
-                    }
-                    return n
-                }
-            }
-        }
+    func addRoutingHeaders(_ headers: inout HTTPHeaders, target: RouteTarget, attempts: Int) {
+        addRoutingHeaders(&headers, provider: target.provider, model: target.model, attempts: attempts)
     }
 
-    func addRoutingHeaders(_ headers: inout HTTPHeaders, target: RouteTarget, attempts: Int) {
-        headers.add("x-switchyard-provider", target.provider)
-        headers.add("x-switchyard-model", target.model)
+    func addRoutingHeaders(_ headers: inout HTTPHeaders, provider: String, model: String, attempts: Int) {
+        headers.add("x-switchyard-provider", provider)
+        headers.add("x-switchyard-model", model)
         headers.add("x-switchyard-attempts", String(attempts))
     }
 

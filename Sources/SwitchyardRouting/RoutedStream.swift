@@ -51,7 +51,10 @@ public final class RoutedStream: Sendable {
 
     struct Info {
         var attempts: [AttemptRecord]
-        var answering: RouteTarget
+        /// The target a recovery installed; nil while the first one (`target`) answers. Not a
+        /// third copy of the first target (a target's copy and destroy is a retain and a release
+        /// of each of its fields).
+        var answering: RouteTarget?
         var continuations: [ContinuationRecord] = []
         var malformed: Int = 0
         var usage: Usage?
@@ -64,7 +67,7 @@ public final class RoutedStream: Sendable {
         self.target = leg.target
         self.requestID = requestID
         self.router = router
-        self.info = Mutex(Info(attempts: attempts, answering: leg.target))
+        self.info = Mutex(Info(attempts: attempts))
         self.session = StreamSession(leg: leg, request: request, targets: targets, mode: mode)
     }
 
@@ -75,16 +78,19 @@ public final class RoutedStream: Sendable {
     public var upstreamCalls: Int { info.withLock { $0.attempts.count } }
 
     /// The target whose events are flowing now: after a recovery, the one finishing the answer.
-    public var answeringTarget: RouteTarget { info.withLock { $0.answering } }
+    public var answeringTarget: RouteTarget { info.withLock { $0.answering } ?? target }
 
     /// `answeringTarget.model`, read without copying the target (asked once per batch of events).
-    public var answeringModel: String { info.withLock { $0.answering.model } }
+    public var answeringModel: String { info.withLock { $0.answering?.model } ?? target.model }
 
     /// `answeringTarget`'s provider and model, read without copying the target (a target's copy
     /// and destroy is a retain and a release of each of its fields).
     public var answeringNames: (provider: String, model: String) {
-        info.withLock { ($0.answering.provider, $0.answering.model) }
+        info.withLock { info in info.answering.map { ($0.provider, $0.model) } } ?? (target.provider, target.model)
     }
+
+    /// `target`'s provider and model, read without copying the target.
+    public var targetNames: (provider: String, model: String) { (target.provider, target.model) }
 
     /// Mid-stream recoveries so far.
     public var continuations: [ContinuationRecord] { info.withLock { $0.continuations } }

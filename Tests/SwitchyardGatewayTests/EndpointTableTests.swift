@@ -35,14 +35,14 @@ import Testing
     /// as with `Character`'s Unicode properties.
     @Test(arguments: ["req_0a1b2c3d4e5f", "abc-DEF.123", "", "__", "a\r\nb", "caf\u{E9}-\u{661}x", "e\u{301}1", "日本-7"])
     func streamIDsKeepLettersAndDigits(_ requestID: String) {
-        #expect(Gateway.streamIDPart(requestID) == requestID.filter { $0.isLetter || $0.isNumber })
+        #expect(AnswerContext.streamIDPart(requestID) == requestID.filter { $0.isLetter || $0.isNumber })
     }
 
     /// With a prefix the id is the prefix and the same letters and digits.
     @Test(arguments: ["req_0a1b2c3d4e5f", "abc-DEF.123", "", "caf\u{E9}-\u{661}x", "日本-7"])
     func streamIDsStartWithTheirPrefix(_ requestID: String) {
         #expect(
-            Gateway.streamIDPart(requestID, prefix: "chatcmpl-")
+            AnswerContext.streamIDPart(requestID, prefix: "chatcmpl-")
                 == "chatcmpl-" + requestID.filter { $0.isLetter || $0.isNumber })
     }
 

@@ -200,11 +200,16 @@ func lastMessage(_ call: ScriptedUpstream.Call) -> JSON? {
             "b": [.stream(200, [], [chunk(" there"), chunk(finish: "stop")])],
         ])
         let stream = try #require(await h.stream([continuing("a"), continuing("b", priority: 1)]).success)
+        // The first target answers until a recovery installs another.
+        #expect(stream.answeringTarget.key == "a/m")
+        #expect(stream.answeringNames == ("a", "m"))
         let items = await drain(stream)
         #expect(failure(items) == nil)
         #expect(text(events(items)) == "Hi there")
         #expect(h.upstream.hosts == ["a", "a", "b"])
         #expect(stream.answeringTarget.key == "b/m")
+        #expect(stream.answeringNames == ("b", "m"))
+        #expect(stream.targetNames == ("a", "m"))
     }
 
     @Test func aToolCallInProgressIsNotContinued() async throws {

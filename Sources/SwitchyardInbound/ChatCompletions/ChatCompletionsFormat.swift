@@ -40,13 +40,32 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
     let includeUsage: Bool
     public private(set) var failure: APIError?
     public private(set) var usage: Usage?
+    /// The request id `chunks.id` is still to be made from (`AnswerContext.streamIDSource`), until
+    /// a chunk written here needs it: a forwarded chunk carries its upstream's own.
+    private var idSource: String?
 
-    public init(context: AnswerContext) {
-        chunks = ChunkEncoder(id: context.id, created: context.created, model: context.model)
+    public init(context: borrowing AnswerContext) {
+        var id = context.id
+        if id.isEmpty, let source = context.streamIDSource {
+            // Made now when the final answer needs it, else once a chunk written here does.
+            if context.keepsFinalAnswer {
+                id = AnswerContext.streamIDPart(source, prefix: "chatcmpl-")
+            } else {
+                idSource = source
+            }
+        }
+        chunks = ChunkEncoder(id: id, created: context.created, model: context.model)
         if context.keepsFinalAnswer {
-            assembler = CompletionAssembler(id: context.id, created: context.created, model: context.model)
+            assembler = CompletionAssembler(id: id, created: context.created, model: context.model)
         }
         includeUsage = context.request.includeUsage
+    }
+
+    /// Makes the chunk id before a chunk is written here, if it was left to be made.
+    private mutating func makeID() {
+        guard let source = idSource else { return }
+        chunks.id = AnswerContext.streamIDPart(source, prefix: "chatcmpl-")
+        idSource = nil
     }
 
     public mutating func encode(_ events: [StreamEvent], model: String) -> [UInt8] {
@@ -72,11 +91,17 @@ public struct ChatStreamEncoder: InboundStreamEncoder {
             case .choices(_, let raw?):
                 SSE.append(raw, to: &out)
             case .choices(let deltas, nil):
+                makeID()
                 out += chunks.encode(deltas)
             case .usage(let u, let raw):
                 usage = u
                 if includeUsage {
-                    if let raw { SSE.append(raw, to: &out) } else { out += chunks.encodeUsage(u) }
+                    if let raw {
+                        SSE.append(raw, to: &out)
+                    } else {
+                        makeID()
+                        out += chunks.encodeUsage(u)
+                    }
                 }
             case .done:
                 out += SSE.done
