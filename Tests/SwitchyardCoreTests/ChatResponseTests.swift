@@ -38,6 +38,23 @@ import Testing
         // And it parses back to the same tree.
         #expect(try JSON.parse(direct) == response.json)
     }
+
+    /// A translated answer's `usage` is written straight to bytes: the same bytes as its tree,
+    /// for every combination of the optional details.
+    @Test func usageWrittenDirectlyEqualsItsTree() {
+        for cached in [nil, 0, 4] as [Int?] {
+            for cacheWrite in [nil, 2] as [Int?] {
+                for reasoning in [nil, 0, 3] as [Int?] {
+                    let u = Usage(
+                        promptTokens: 10, completionTokens: -5, totalTokens: 1 << 40, cachedTokens: cached,
+                        cacheWriteTokens: cacheWrite, reasoningTokens: reasoning)
+                    var out: [UInt8] = []
+                    u.write(to: &out)
+                    #expect(out == u.json.serialized())
+                }
+            }
+        }
+    }
 }
 
 /// A passthrough answer's `usage` is read from its bytes (no tree of the object) exactly as from
