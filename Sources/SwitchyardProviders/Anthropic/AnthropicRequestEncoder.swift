@@ -112,50 +112,49 @@ struct AnthropicRequestEncoder {
         var out: [UInt8] = []
         out.reserveCapacity(
             160 + systemText.utf8.count + turns.reduce(0) { $0 + $1.texts.reduce(40) { $0 + $1.utf8.count + 32 } })
-        out.append(contentsOf: #"{"model":"#.utf8)
+        JSON.writeLiteral(#"{"model":"#, to: &out)
         JSON.writeString(target.upstreamModel, to: &out)
-        out.append(contentsOf: #","max_tokens":"#.utf8)
-        out.append(contentsOf: String(request.maxTokens ?? target.defaultMaxTokens).utf8)
+        JSON.writeLiteral(#","max_tokens":"#, to: &out)
+        JSON.writeInt(request.maxTokens ?? target.defaultMaxTokens, to: &out)
         if !systemText.isEmpty {
-            out.append(contentsOf: #","system":"#.utf8)
+            JSON.writeLiteral(#","system":"#, to: &out)
             JSON.writeString(systemText, to: &out)
         }
-        out.append(contentsOf: #","messages":["#.utf8)
-        if first.assistant { out.append(contentsOf: #"{"role":"user","content":"."},"#.utf8) }
+        JSON.writeLiteral(#","messages":["#, to: &out)
+        if first.assistant { JSON.writeLiteral(#"{"role":"user","content":"."},"#, to: &out) }
         for (i, turn) in turns.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(
-                contentsOf: (turn.assistant ? #"{"role":"assistant","content":["# : #"{"role":"user","content":["#).utf8
-            )
+            JSON.writeLiteral(
+                turn.assistant ? #"{"role":"assistant","content":["# : #"{"role":"user","content":["#, to: &out)
             for (j, text) in turn.texts.enumerated() {
-                out.append(contentsOf: (j > 0 ? #",{"type":"text","text":"# : #"{"type":"text","text":"#).utf8)
+                JSON.writeLiteral(j > 0 ? #",{"type":"text","text":"# : #"{"type":"text","text":"#, to: &out)
                 JSON.writeString(text, to: &out)
                 out.append(UInt8(ascii: "}"))
             }
-            out.append(contentsOf: "]}".utf8)
+            JSON.writeLiteral("]}", to: &out)
         }
         out.append(UInt8(ascii: "]"))
         if let temperature {
-            out.append(contentsOf: #","temperature":"#.utf8)
+            JSON.writeLiteral(#","temperature":"#, to: &out)
             temperature.write(to: &out)
         }
         if request.temperature == nil, let p = request.topP {
-            out.append(contentsOf: #","top_p":"#.utf8)
+            JSON.writeLiteral(#","top_p":"#, to: &out)
             (request.raw["top_p"] ?? .double(p)).write(to: &out)
         }
         var stops = 0
         for stop in request.stop where !stop.allSatisfy(\.isWhitespace) {
-            out.append(contentsOf: (stops == 0 ? #","stop_sequences":["# : ",").utf8)
+            JSON.writeLiteral(stops == 0 ? #","stop_sequences":["# : ",", to: &out)
             JSON.writeString(stop, to: &out)
             stops += 1
         }
         if stops > 0 { out.append(UInt8(ascii: "]")) }
         if let user = request.user, Self.isOpaque(user) {
-            out.append(contentsOf: #","metadata":{"user_id":"#.utf8)
+            JSON.writeLiteral(#","metadata":{"user_id":"#, to: &out)
             JSON.writeString(user, to: &out)
             out.append(UInt8(ascii: "}"))
         }
-        if request.stream { out.append(contentsOf: #","stream":true"#.utf8) }
+        if request.stream { JSON.writeLiteral(#","stream":true"#, to: &out) }
         out.append(UInt8(ascii: "}"))
         return out
     }

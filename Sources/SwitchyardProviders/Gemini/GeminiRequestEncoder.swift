@@ -71,21 +71,21 @@ struct GeminiRequestEncoder {
                 + turns.reduce(0) { $0 + $1.texts.reduce(32) { $0 + $1.utf8.count + 12 } })
         out.append(UInt8(ascii: "{"))
         if !system.isEmpty {
-            out.append(contentsOf: #""systemInstruction":{"parts":["#.utf8)
+            JSON.writeLiteral(#""systemInstruction":{"parts":["#, to: &out)
             Self.writeParts(system, to: &out)
-            out.append(contentsOf: "]},".utf8)
+            JSON.writeLiteral("]},", to: &out)
         }
-        out.append(contentsOf: #""contents":["#.utf8)
-        if first.model { out.append(contentsOf: #"{"role":"user","parts":[{"text":"."}]},"#.utf8) }
+        JSON.writeLiteral(#""contents":["#, to: &out)
+        if first.model { JSON.writeLiteral(#"{"role":"user","parts":[{"text":"."}]},"#, to: &out) }
         for (i, turn) in turns.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: (turn.model ? #"{"role":"model","parts":["# : #"{"role":"user","parts":["#).utf8)
+            JSON.writeLiteral(turn.model ? #"{"role":"model","parts":["# : #"{"role":"user","parts":["#, to: &out)
             Self.writeParts(turn.texts, to: &out)
-            out.append(contentsOf: "]}".utf8)
+            JSON.writeLiteral("]}", to: &out)
         }
         out.append(UInt8(ascii: "]"))
         if !config.isEmpty {
-            out.append(contentsOf: #","generationConfig":"#.utf8)
+            JSON.writeLiteral(#","generationConfig":"#, to: &out)
             config.write(to: &out)
         }
         out.append(UInt8(ascii: "}"))
@@ -95,7 +95,7 @@ struct GeminiRequestEncoder {
     /// `{"text":…}` parts, comma-separated.
     private static func writeParts(_ texts: [String], to out: inout [UInt8]) {
         for (i, text) in texts.enumerated() {
-            out.append(contentsOf: (i > 0 ? #",{"text":"# : #"{"text":"#).utf8)
+            JSON.writeLiteral(i > 0 ? #",{"text":"# : #"{"text":"#, to: &out)
             JSON.writeString(text, to: &out)
             out.append(UInt8(ascii: "}"))
         }
