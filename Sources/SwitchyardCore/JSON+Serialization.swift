@@ -30,6 +30,33 @@ extension JSON {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Appends a literal's UTF-8 bytes. `out.append(contentsOf: "…".utf8)` copied each literal
+    /// through the generic path of a string's UTF-8 view (`_copyUTF8`): with the numbers' strings,
+    /// half of writing a translated answer (perf of `switchyard-bench gateway --provider anthropic`).
+    @inlinable
+    public static func writeLiteral(_ literal: StaticString, to out: inout [UInt8]) {
+        literal.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// Appends `n` in decimal, the text `String(n)` spells, without making that string.
+    public static func writeInt(_ n: Int, to out: inout [UInt8]) {
+        if n >= 0, n < 10 {
+            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n))
+            return
+        }
+        var m = n.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var i = digits.count
+            repeat {
+                i -= 1
+                digits[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+            } while m > 0
+            if n < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
+        }
+    }
+
     /// Writes `s` as a JSON string literal: quotes, backslashes and control characters escaped,
     /// everything else (non-ASCII included) as raw UTF-8.
     public static func writeString(_ s: String, to out: inout [UInt8]) {

@@ -7,7 +7,7 @@ import SwitchyardGateway
 import Synchronization
 
 /// `switchyard-bench gateway`: the CPU cost of the gateway's own work for one non-streaming
-/// OpenAI request, in process: what `Gateway.handle` does between the edge handing it the
+/// OpenAI request (or, with `--provider`, one translated to Anthropic or Gemini), in process: what `Gateway.handle` does between the edge handing it the
 /// request and the answer (client key check, request id, parse, route, encode, the upstream's
 /// answer checked, metrics, the access-log line), with an upstream that answers at once with
 /// `cpu-per-request`'s canned bytes. No sockets, no libcurl, no libmicrohttpd, and the process's
@@ -33,6 +33,12 @@ struct GatewayBench: AsyncParsableCommand {
 
     @Flag(help: "Each request on a task of its own, as the edge runs it (a new task mallocs its frames' slabs).")
     var taskPerRequest = false
+
+    @Option(
+        help:
+            "The upstream's wire format: openai (the passthrough), or anthropic / gemini (the request and answer translated; non-streaming only), answering with `codec`'s canned bytes."
+    )
+    var provider: ProviderKind = .openai
 
     static let configYAML = """
         auth: {keys: [{name: bench, key_env: BENCH_CLIENT_KEY}]}
@@ -76,19 +82,36 @@ struct GatewayBench: AsyncParsableCommand {
         ]),
         body: Array(#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}"#.utf8))
 
+    /// The same model routed to a translated target: the `codec` bench's upstream model and answer.
+    static func translatedConfigYAML(_ kind: ProviderKind) -> String {
+        let baseURL = "http://\(kind.rawValue).bench"
+        return """
+            auth: {keys: [{name: bench, key_env: BENCH_CLIENT_KEY}]}
+            providers: [{name: \(kind.rawValue), kind: \(kind.rawValue), base_url: "\(baseURL)", api_key_env: BENCH_OPENAI_KEY}]
+            models: [{name: gpt-4o-mini, targets: [{provider: \(kind.rawValue), model: \(CodecBench.models[kind]!), priority: 1}]}]
+            health_check_ms: 0
+            """
+    }
+
     func validate() throws {
         guard iterations >= 1, rounds >= 1 else {
             throw ValidationError("--iterations and --rounds must be at least 1")
         }
+        guard provider == .openai || !sse else {
+            throw ValidationError("--sse measures the OpenAI passthrough stream only")
+        }
     }
 
     func run() async throws {
-        let config = try ConfigLoader.parse(yaml: Self.configYAML)
+        let translated = provider != .openai
+        let config = try ConfigLoader.parse(yaml: translated ? Self.translatedConfigYAML(provider) : Self.configYAML)
         var logger = Logger(label: "bench") { JSONLogHandler(label: $0, sink: .discarding()) }
         logger.logLevel = accessLog ? .info : .error
         let gateway = try Gateway.inProcess(
             config: config, environment: ["BENCH_CLIENT_KEY": "sk-bench", "BENCH_OPENAI_KEY": "sk-upstream"],
-            upstream: CannedUpstream(body: Self.answer, events: Self.events), logger: logger, sleep: { _ in })
+            upstream: CannedUpstream(
+                body: translated ? Array(CodecBench.answers[provider]!.utf8) : Self.answer, events: Self.events),
+            logger: logger, sleep: { _ in })
         let sink = CountingSink()
         var perRequest: [Duration] = []
         for round in 0...rounds {
@@ -102,7 +125,8 @@ struct GatewayBench: AsyncParsableCommand {
         }
         let sorted = perRequest.sorted()
         print(
-            "gateway\(sse ? " --sse" : "")\(taskPerRequest ? " --task-per-request" : ""): "
+            "gateway\(sse ? " --sse" : "")\(translated ? " --provider \(provider.rawValue)" : "")"
+                + "\(taskPerRequest ? " --task-per-request" : ""): "
                 + "\(formatMicros(sorted.first!)) per request in the best round, "
                 + "\(formatMicros(sorted[sorted.count / 2])) median round (\(rounds) rounds of \(iterations)"
                 + (accessLog ? ", access log on)" : ")"))

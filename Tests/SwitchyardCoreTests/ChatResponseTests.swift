@@ -38,6 +38,42 @@ import Testing
         // And it parses back to the same tree.
         #expect(try JSON.parse(direct) == response.json)
     }
+
+    /// Numbers are written as digits straight into the answer: the text `String(n)` spells.
+    @Test func writtenIntegersSpellWhatStringDoes() {
+        var values = Array(-1000...1000) + [Int.min, Int.min + 1, Int.max, Int.max - 1]
+        var power = 1
+        while power <= Int.max / 10 {
+            power *= 10
+            values += [power - 1, power, power + 1, -power + 1, -power, -power - 1]
+        }
+        for n in values {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            JSON.writeInt(n, to: &out)
+            #expect(out == [UInt8(ascii: "x")] + Array(String(n).utf8), "\(n)")
+        }
+        var out: [UInt8] = []
+        JSON.writeLiteral(#"{"a":"é"}"#, to: &out)
+        JSON.writeLiteral("x", to: &out)
+        #expect(out == Array(#"{"a":"é"}x"#.utf8))
+    }
+
+    /// A translated answer's `usage` is written straight to bytes: the same bytes as its tree,
+    /// for every combination of the optional details.
+    @Test func usageWrittenDirectlyEqualsItsTree() {
+        for cached in [nil, 0, 4] as [Int?] {
+            for cacheWrite in [nil, 2] as [Int?] {
+                for reasoning in [nil, 0, 3] as [Int?] {
+                    let u = Usage(
+                        promptTokens: 10, completionTokens: -5, totalTokens: 1 << 40, cachedTokens: cached,
+                        cacheWriteTokens: cacheWrite, reasoningTokens: reasoning)
+                    var out: [UInt8] = []
+                    u.write(to: &out)
+                    #expect(out == u.json.serialized())
+                }
+            }
+        }
+    }
 }
 
 /// A passthrough answer's `usage` is read from its bytes (no tree of the object) exactly as from

@@ -13,6 +13,15 @@ public struct AnthropicCodec: ProviderCodec {
 
     public init() {}
 
+    /// A translated request's path and headers, one array for every request rather than one each;
+    /// as the codec's usual request, a target joins them with its URL and own headers once
+    /// (`ProviderCodec.usualRequest`): building the URL string and the merged header list per
+    /// attempt was 0.2 us of a translated request, `switchyard-bench gateway --provider anthropic`.
+    static let messagesPath = "/v1/messages"
+    static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
+
+    public var usualRequest: (path: String, headers: [HeaderField])? { (Self.messagesPath, Self.jsonHeaders) }
+
     public var kind: ProviderKind { .anthropic }
     public var healthPath: String { "/v1/models" }
 
@@ -28,9 +37,10 @@ public struct AnthropicCodec: ProviderCodec {
                 detail: "Token counting is only forwarded for Anthropic Messages requests.")
         }
         if let e = request.untranslatableError(provider: target.providerName) { throw e }
-        let body = try AnthropicRequestEncoder(request: request, target: target).body()
-        return EncodedRequest(
-            path: "/v1/messages", headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())
+        let encoder = AnthropicRequestEncoder(request: request, target: target)
+        let body: [UInt8]
+        if let plain = try encoder.plainBody() { body = plain } else { body = try encoder.body().serialized() }
+        return EncodedRequest(path: Self.messagesPath, headers: Self.jsonHeaders, body: body)
     }
 
     public func decodeResponse(

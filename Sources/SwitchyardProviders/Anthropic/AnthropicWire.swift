@@ -28,6 +28,38 @@ enum AnthropicWire {
             cachedTokens: cacheRead, cacheWriteTokens: cacheWrite)
     }
 
+    /// `usage(_:)` over the bytes of a checked value (nil when absent), reading only its counts:
+    /// the parsed object was a dozen allocations of every translated answer.
+    static func usage(bytes: UnsafeBufferPointer<UInt8>?) -> Usage {
+        var input: Range<Int>?
+        var cacheWrite: Range<Int>?
+        var cacheRead: Range<Int>?
+        var output: Range<Int>?
+        if let bytes {
+            // Not an object: no member is visited and every count reads as absent, as the tree's.
+            _ = try? JSON.forEachMember(of: bytes) { m in
+                if m.named("input_tokens", in: bytes) {
+                    input = m.value
+                } else if m.named("cache_creation_input_tokens", in: bytes) {
+                    cacheWrite = m.value
+                } else if m.named("cache_read_input_tokens", in: bytes) {
+                    cacheRead = m.value
+                } else if m.named("output_tokens", in: bytes) {
+                    output = m.value
+                }
+            }
+        }
+        func int(_ r: Range<Int>?) -> Int? {
+            guard let bytes, let r else { return nil }
+            return OpenAIStreamDecoder.Scalar(UnsafeBufferPointer(rebasing: bytes[r])).intValue
+        }
+        let write = int(cacheWrite)
+        let read = int(cacheRead)
+        return Usage(
+            promptTokens: (int(input) ?? 0) + (write ?? 0) + (read ?? 0), completionTokens: int(output) ?? 0,
+            cachedTokens: read, cacheWriteTokens: write)
+    }
+
     /// docs/translation.md §5: Anthropic restricts tool-use ids to `[a-zA-Z0-9_-]`; anything else becomes
     /// `_`, applied identically to `tool_use.id` and `tool_result.tool_use_id`.
     static func toolID(_ id: String) -> String {

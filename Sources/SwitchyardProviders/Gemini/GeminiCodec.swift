@@ -7,6 +7,9 @@ public import SwitchyardCore
 public struct GeminiCodec: ProviderCodec {
     public init() {}
 
+    /// The headers of a JSON body, one array for every request rather than one each.
+    static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
+
     public var kind: ProviderKind { .gemini }
     public var synthesizesIDs: Bool { true }
     public var healthPath: String { "/v1beta/models" }
@@ -21,18 +24,30 @@ public struct GeminiCodec: ProviderCodec {
                 "count_tokens", provider: target.providerName,
                 detail: "Token counting is only forwarded to Anthropic targets.")
         }
-        let body = try GeminiRequestEncoder(request: request, model: target.upstreamModel).body()
+        let encoder = GeminiRequestEncoder(request: request, model: target.upstreamModel)
+        let body: [UInt8]
+        if let plain = try encoder.plainBody() { body = plain } else { body = try encoder.body().serialized() }
         var model = target.upstreamModel
         if model.hasPrefix("models/") { model.removeFirst("models/".count) }
         let method = request.stream ? "streamGenerateContent" : "generateContent"
         return EncodedRequest(
             path: "/v1beta/models/\(model):\(method)", query: request.stream ? "alt=sse" : "",
-            headers: [HeaderField("Content-Type", "application/json")], body: body.serialized())
+            headers: Self.jsonHeaders, body: body)
     }
 
     public func decodeResponse(
         _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
     ) throws(ProviderError) -> DecodedResponse {
+        if let response = GeminiResponseDecoder.skimmed(body, target: target, id: id, created: created) {
+            return DecodedResponse(response: response)
+        }
+        return DecodedResponse(response: try decodeTree(body, target: target, id: id, created: created))
+    }
+
+    /// The whole answer parsed into a tree and read from it: every shape.
+    func decodeTree(
+        _ body: [UInt8], target: TargetContext, id: String, created: Int
+    ) throws(ProviderError) -> ChatResponse {
         guard let json = try? JSON.parse(body) else {
             throw ProviderError(kind: .malformedResponse, status: 200, message: "The upstream answer was not JSON.")
         }
@@ -44,10 +59,9 @@ public struct GeminiCodec: ProviderCodec {
                 kind: .malformedResponse, status: 200,
                 message: "The upstream answer had neither candidates nor a block reason.")
         }
-        let response = ChatResponse(
+        return ChatResponse(
             id: id, created: created, model: o["modelVersion"]?.stringValue ?? target.upstreamModel, choices: choices,
             usage: GeminiResponseDecoder.usage(o["usageMetadata"]))
-        return DecodedResponse(response: response)
     }
 
     public func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
