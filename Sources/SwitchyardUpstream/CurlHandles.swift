@@ -33,37 +33,6 @@ final class EasyHandle {
     private var parsedURL: OpaquePointer?
     private var connectTimeoutMilliseconds = -1
 
-    /// The transfer the handle runs, from `Transfer.configure` until `CurlMulti.detach`: the
-    /// callbacks' `void *` is the handle (set once, `Transfer.applyFixedOptions`), and this names
-    /// the transfer. Unowned: curl's retain of the transfer (`Transfer.retainedByCurl`) keeps it
-    /// alive while curl can call back, and the callbacks borrow it (no retain and release each).
-    var transfer: Unmanaged<Transfer>?
-
-    /// The method and body options the handle holds (`Transfer.configure`), nil after a reset.
-    var shape: RequestShape?
-    /// The CURLOPT_HTTPHEADER list the handle holds; curl reads the list through this pointer.
-    var headerList: UnsafeMutablePointer<curl_slist>?
-
-    /// What decides a request's method and body options: the method, and how the body is given.
-    enum RequestShape: Equatable {
-        case get
-        case head
-        /// A body of `size` bytes handed over as CURLOPT_POSTFIELDS.
-        case postFields(size: Int, method: String)
-        /// A larger body read through the read callback.
-        case readBody(size: Int, method: String)
-    }
-
-    /// Runs `body` with the transfer of the handle a callback's `void *` names, borrowed; nil
-    /// when there is none.
-    @inline(__always) @discardableResult
-    static func withTransfer<R>(_ context: UnsafeMutableRawPointer?, _ body: (Transfer) -> R) -> R? {
-        guard let context,
-            let transfer = Unmanaged<EasyHandle>.fromOpaque(context)._withUnsafeGuaranteedRef({ $0.transfer })
-        else { return nil }
-        return transfer._withUnsafeGuaranteedRef(body)
-    }
-
     init?(fixedOptions: @escaping (EasyHandle) -> Void) {
         guard let raw = curl_easy_init() else { return nil }
         self.raw = raw
@@ -90,8 +59,6 @@ final class EasyHandle {
         if let parsedURL { curl_url_cleanup(parsedURL) }
         parsedURL = nil
         connectTimeoutMilliseconds = -1
-        shape = nil
-        headerList = nil
         _ = sy_curl_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
         applyFixedOptions(self)
     }

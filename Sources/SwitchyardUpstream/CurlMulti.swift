@@ -183,7 +183,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
             return
         }
         if t.cancelRequested.load(ordering: .acquiring) { return abandon(t) }
-        guard let easy = freeEasyHandles.popLast() ?? EasyHandle(fixedOptions: { Transfer.applyFixedOptions($0) })
+        guard let easy = freeEasyHandles.popLast() ?? EasyHandle(fixedOptions: { Transfer.applyFixedOptions($0.raw) })
         else {
             activeCount.subtract(1, ordering: .relaxed)
             return t.complete(.failure(.transport("curl_easy_init failed")))
@@ -193,12 +193,11 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         t.lastActivity = t.startedAt
         t.headerList = headerList(for: t.request.headers)
         t.maxBodyBytes = configuration.maxResponseBytes
-        t.configure(easy)
+        t.configure(easy, context: retained.toOpaque())
         let rc = curl_multi_add_handle(raw, easy.raw)
         guard rc == CURLM_OK else {
             t.retainedByCurl = nil
             t.easy = nil
-            easy.transfer = nil
             recycle(easy, succeeded: false)
             retained.release()
             activeCount.subtract(1, ordering: .relaxed)
@@ -243,9 +242,8 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
 
     private func finished(easy raw: UnsafeMutableRawPointer, code: CURLcode) {
         var context: UnsafeMutableRawPointer?
-        guard sy_curl_getinfo_ptr(raw, CURLINFO_PRIVATE, &context) == CURLE_OK,
-            let t = EasyHandle.withTransfer(context, { $0 })
-        else { return }
+        guard sy_curl_getinfo_ptr(raw, CURLINFO_PRIVATE, &context) == CURLE_OK, let context else { return }
+        let t = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
         if code == CURLE_OK {
             if t.status == 0 {
                 var status = 0
@@ -274,7 +272,6 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         if let easy = t.easy {
             if let raw { _ = curl_multi_remove_handle(raw, easy.raw) }
             t.easy = nil
-            easy.transfer = nil
             recycle(easy, succeeded: outcome.succeeded)
         }
         let i = t.indexInRunning

@@ -7,9 +7,9 @@ typealias BufferedContinuation = UnsafeContinuation<Result<UpstreamResponse, Ups
 typealias HeadContinuation = UnsafeContinuation<Result<UpstreamStreamingResponse, UpstreamFailure>, Never>
 
 /// One HTTP exchange: the request, the response being assembled, its deadlines and the
-/// continuation(s) waiting for it. Its easy handle names it (`EasyHandle.transfer`) to curl's
-/// callbacks and CURLOPT_PRIVATE, and curl's side holds it retained (`Unmanaged.passRetained`)
-/// from `curl_multi_add_handle` until just after `curl_multi_remove_handle`.
+/// continuation(s) waiting for it. Handed to curl as the `void *` of every callback and of
+/// CURLOPT_PRIVATE, retained (`Unmanaged.passRetained`) from `curl_multi_add_handle` until just
+/// after `curl_multi_remove_handle`.
 ///
 /// Why `@unchecked Sendable`: the caller sets the `var`s only before `CurlLoop.submit` (the
 /// submitting lock hand-off publishes them); from then on every `var` is read and written only on
@@ -123,11 +123,8 @@ final class Transfer: @unchecked Sendable {
     // MARK: Set-up (loop thread)
 
     /// The options every transfer shares (`EasyHandle` keeps them between transfers). The
-    /// callbacks' `*DATA` pointers and CURLOPT_PRIVATE are the handle itself, set once here: the
-    /// handle names its current transfer (`EasyHandle.transfer`), so a transfer sets none of them.
-    static func applyFixedOptions(_ easy: EasyHandle) {
-        let h = easy.raw
-        let context = Unmanaged.passUnretained(easy).toOpaque()
+    /// callbacks find their transfer through the per-transfer `*DATA` pointers `configure` sets.
+    static func applyFixedOptions(_ h: UnsafeMutableRawPointer) {
         _ = sy_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
         _ = sy_curl_setopt_long(h, CURLOPT_TCP_NODELAY, 1)
         _ = sy_curl_setopt_long(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
@@ -136,80 +133,55 @@ final class Transfer: @unchecked Sendable {
         _ = sy_curl_setopt_prereqcb(h, CURLOPT_PREREQFUNCTION, transferPrereqCallback)
         // Used only when a POST has no CURLOPT_POSTFIELDS (a large body, see `configure`).
         _ = sy_curl_setopt_datacb(h, CURLOPT_READFUNCTION, transferReadCallback)
+    }
+
+    /// Sets this request's own options on `easy`, a new handle or one a previous transfer left
+    /// as it was (`EasyHandle`): every option a transfer may set is set here each time, so
+    /// nothing of the previous request's method, body or headers carries over.
+    func configure(_ easy: EasyHandle, context: UnsafeMutableRawPointer) {
+        let h = easy.raw
+        self.easy = easy
+        easy.errorBuffer[0] = 0
+        easy.setURL(request.url)
         _ = sy_curl_setopt_ptr(h, CURLOPT_PRIVATE, context)
         _ = sy_curl_setopt_ptr(h, CURLOPT_WRITEDATA, context)
         _ = sy_curl_setopt_ptr(h, CURLOPT_HEADERDATA, context)
         _ = sy_curl_setopt_ptr(h, CURLOPT_PREREQDATA, context)
         _ = sy_curl_setopt_ptr(h, CURLOPT_READDATA, context)
-    }
-
-    /// What of a request decides its method and body options (`configure`).
-    var shape: EasyHandle.RequestShape {
-        switch request.method {
-        case "GET" where request.body.isEmpty: return .get
-        case "HEAD": return .head
-        case let method where request.body.count <= Self.postFieldsLimit:
-            return .postFields(size: request.body.count, method: method)
-        case let method: return .readBody(size: request.body.count, method: method)
-        }
-    }
-
-    /// Sets this request's own options on `easy`, a new handle or one a previous transfer left
-    /// as it was (`EasyHandle`). An option is set unless the handle already holds this value for
-    /// it (`EasyHandle.shape`, `headerList`; the previous transfer's values, forgotten on a
-    /// reset), so nothing of the previous request's method, body or headers carries over, and
-    /// a target's usual request (the same method, body size and header list) sets only its body.
-    /// Setting all eleven options each time was 0.3 us of a plain request's CPU.
-    func configure(_ easy: EasyHandle) {
-        let h = easy.raw
-        self.easy = easy
-        easy.transfer = Unmanaged.passUnretained(self)
-        easy.errorBuffer[0] = 0
-        easy.setURL(request.url)
         easy.setConnectTimeout(milliseconds: max(1, Int(request.connectTimeout.saturatingNanoseconds / 1_000_000)))
 
-        let shape = self.shape
-        if case .postFields = shape, postFields == nil {
-            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, request.body.count), alignment: 1)
-            request.body.withUnsafeBytes { copy.copyMemory(from: $0) }
-            postFields = copy
-        }
-        if shape != easy.shape {
-            easy.shape = shape
-            switch shape {
-            case .get, .head:
-                // POSTFIELDS first: setting it makes the method POST, which the next line undoes.
-                _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
-                _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, -1)
-                if shape == .head {
-                    _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
-                } else {
-                    _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
-                }
-                _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, nil)
-            case .postFields(let size, let method):
-                _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
-                _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(size))
-                _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, method == "POST" ? nil : method)
-            case .readBody(let size, let method):
-                // The body is read from `request.body` in place (no copy) by the read callback, which
-                // curl uses when no POSTFIELDS are set. No seek callback: curl only rewinds a body to
-                // send it again, and `willSendRequest` refuses every second send.
-                _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
-                _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(size))
-                _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
-                _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, method == "POST" ? nil : method)
+        switch request.method {
+        case "GET" where request.body.isEmpty, "HEAD":
+            // POSTFIELDS first: setting it makes the method POST, which the next line undoes.
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, -1)
+            if request.method == "HEAD" {
+                _ = sy_curl_setopt_long(h, CURLOPT_NOBODY, 1)
+            } else {
+                _ = sy_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
             }
-        }
-        // This transfer's own copy of its body (curl reads it in place, it does not keep it).
-        if case .postFields = shape {
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, nil)
+        case _ where request.body.count <= Self.postFieldsLimit:
+            _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            if postFields == nil {
+                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, request.body.count), alignment: 1)
+                request.body.withUnsafeBytes { copy.copyMemory(from: $0) }
+                postFields = copy
+            }
             _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, postFields?.baseAddress)
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
+        default:
+            // The body is read from `request.body` in place (no copy) by the read callback, which
+            // curl uses when no POSTFIELDS are set. No seek callback: curl only rewinds a body to
+            // send it again, and `willSendRequest` refuses every second send.
+            _ = sy_curl_setopt_long(h, CURLOPT_POST, 1)
+            _ = sy_curl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            _ = sy_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
+            _ = sy_curl_setopt_str(h, CURLOPT_CUSTOMREQUEST, request.method == "POST" ? nil : request.method)
         }
-        let headers = headerList?.raw
-        if headers != easy.headerList {
-            easy.headerList = headers
-            _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headers)
-        }
+
+        _ = sy_curl_setopt_slist(h, CURLOPT_HTTPHEADER, headerList?.raw)
     }
 
     // MARK: Callbacks (loop thread, inside curl_multi_perform)
@@ -353,40 +325,42 @@ final class Transfer: @unchecked Sendable {
     }
 }
 
-// MARK: - C callbacks: one line each, from the `void *` (the easy handle) to its Transfer.
+// MARK: - C callbacks: one line each, from the `void *` back to the Transfer.
+// The body and header callbacks (one call per header line and per read) borrow the transfer
+// (`_withUnsafeGuaranteedRef`: curl holds it retained for as long as it can call them) instead of
+// retaining and releasing it around each call.
 
 private func transferWriteCallback(
     _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
     let n = size * count
-    guard n > 0, let ptr else { return n }
-    let accepted = EasyHandle.withTransfer(context) { $0.receiveBody(ptr, count: n) } ?? true
-    return accepted ? n : 0
+    guard n > 0, let ptr, let context else { return n }
+    return Unmanaged<Transfer>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.receiveBody(ptr, count: n) } ? n : 0
 }
 
 private func transferHeaderCallback(
     _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
     let n = size * count
-    guard n > 0, let ptr else { return n }
+    guard n > 0, let ptr, let context else { return n }
     let bytes = UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self)
-    EasyHandle.withTransfer(context) { $0.receiveHeaderLine(bytes, count: n) }
+    Unmanaged<Transfer>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.receiveHeaderLine(bytes, count: n) }
     return n
 }
 
 private func transferReadCallback(
     _ ptr: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?
 ) -> Int {
-    guard let ptr else { return sy_curl_readfunc_abort() }
-    return EasyHandle.withTransfer(context) { $0.readBody(into: ptr, capacity: size * count) }
-        ?? sy_curl_readfunc_abort()
+    guard let ptr, let context else { return sy_curl_readfunc_abort() }
+    return Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().readBody(into: ptr, capacity: size * count)
 }
 
 private func transferPrereqCallback(
     _ context: UnsafeMutableRawPointer?, _ primaryIP: UnsafeMutablePointer<CChar>?,
     _ localIP: UnsafeMutablePointer<CChar>?, _ primaryPort: Int32, _ localPort: Int32
 ) -> Int32 {
-    let send = EasyHandle.withTransfer(context) { $0.willSendRequest() } ?? false
+    guard let context else { return sy_curl_prereqfunc_abort() }
+    let send = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().willSendRequest()
     return send ? sy_curl_prereqfunc_ok() : sy_curl_prereqfunc_abort()
 }
 

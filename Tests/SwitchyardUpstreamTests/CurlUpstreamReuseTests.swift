@@ -44,41 +44,6 @@ struct CurlUpstreamReuseTests {
         }
     }
 
-    /// A handle skips the method, body-size and header options it already holds from the
-    /// previous transfer (`Transfer.configure`): requests of one shape in a row still each send
-    /// their own body, and a new header list or body size replaces the one the handle held.
-    @Test func requestsOfOneShapeEachSendTheirOwnBodyAndHeaders() async throws {
-        let config = CurlUpstream.Configuration(maxIdleEasyHandles: 1)
-        try await withUpstream(handler: { r in .text(r.bodyText) }, configuration: config) { server, upstream in
-            let a = [HeaderField("x-a", "1")]
-            let b = [HeaderField("x-b", "2"), HeaderField("Content-Type", "application/json")]
-            let steps: [(body: String, headers: [HeaderField])] = [
-                ("aaaa", a), ("bbbb", a), ("cccc", b), ("dddd", b), ("eeeeee", b), ("ffff", a), ("gggg", []),
-            ]
-            for (i, step) in steps.enumerated() {
-                let r = try await upstream.perform(request(server, body: step.body, headers: step.headers))
-                #expect(r.body.text == step.body, "step \(i)")
-                let seen = server.requests[i]
-                #expect(seen.method == "POST", "step \(i)")
-                #expect(seen.bodyText == step.body, "step \(i)")
-                for field in step.headers {
-                    #expect(
-                        seen.headers.contains {
-                            $0.name.lowercased() == field.name.lowercased() && $0.value == field.value
-                        })
-                }
-                let names = Set(seen.headers.map { $0.name.lowercased() })
-                for other in (a + b).map({ $0.name.lowercased() })
-                where !step.headers.contains(where: {
-                    $0.name.lowercased() == other
-                }) {
-                    #expect(!names.contains(other), "step \(i): \(other) left over")
-                }
-            }
-            #expect(server.acceptedConnections == 1)
-        }
-    }
-
     /// A HEAD request's handle answers the next GET with its body.
     @Test func aHeadRequestLeavesNothingBehind() async throws {
         let config = CurlUpstream.Configuration(maxIdleEasyHandles: 1)
