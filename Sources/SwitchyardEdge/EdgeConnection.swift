@@ -126,11 +126,6 @@ final class EdgeConnection: Sendable {
 
     // MARK: any thread
 
-    /// The request being served (`State.current`), if the connection is still open.
-    var currentRequest: RequestContext? {
-        state.withLock { $0.closed ? nil : $0.current }
-    }
-
     /// The peer closed or reset the connection (the watcher saw EPOLLRDHUP/EPOLLHUP). A request
     /// being answered learns at once: its handler is cancelled and a suspended connection is
     /// resumed so MHD closes it. MHD itself notices the end of a connection it is reading from.

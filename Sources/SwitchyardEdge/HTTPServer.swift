@@ -101,9 +101,6 @@ public final class HTTPServer: Sendable {
     /// queued is not yet delivered, and an upload under way still expects one.
     public var inFlightRequests: Int { core.inFlight.load(ordering: .relaxed) }
 
-    /// Requests held in the server-wide table rather than by their connection (tests).
-    package var unlinkedRequests: Int { core.unlinkedContextCount }
-
     /// Stops accepting new connections (MHD_quiesce_daemon); open connections are still served.
     public func quiesce() {
         core.beginDraining()

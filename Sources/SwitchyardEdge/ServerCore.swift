@@ -11,12 +11,8 @@ final class ServerCore: Sendable {
     let streams = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
-    /// Request contexts without a connection record (`RequestContext.link` nil, which MHD's
-    /// connection notification makes rare), between MHD's URI-log and request-completed
-    /// callbacks. Every other context is its connection's `current` for that time, and stop and
-    /// heartbeat reach it there: a server-wide table written twice per request took a lock both
-    /// loops contend for and a dictionary insert and remove on every request.
-    private let unlinked = Mutex<[ObjectIdentifier: RequestContext]>([:])
+    /// Every request context between MHD's URI-log and request-completed callbacks.
+    private let live = Mutex<[ObjectIdentifier: RequestContext]>([:])
     /// Every open connection, between MHD's "started" and "closed" notifications.
     let connections: ConnectionTable
     /// Hang-ups and deadlines; its thread runs while the daemon does (`MHDDaemon`).
@@ -73,42 +69,24 @@ final class ServerCore: Sendable {
 
     func beginDraining() { draining.store(true, ordering: .relaxed) }
 
-    /// Tracks a context that has no connection record (see `unlinked`); others need nothing.
     func register(_ context: RequestContext) {
-        guard context.link == nil else { return }
-        unlinked.withLock { $0[ObjectIdentifier(context)] = context }
+        live.withLock { $0[ObjectIdentifier(context)] = context }
     }
 
     func unregister(_ context: RequestContext) {
-        guard context.link == nil else { return }
-        _ = unlinked.withLock { $0.removeValue(forKey: ObjectIdentifier(context)) }
-    }
-
-    /// Contexts in the server-wide table (for tests: a request on a connection is not there).
-    package var unlinkedContextCount: Int { unlinked.withLock { $0.count } }
-
-    /// Every request context between MHD's URI-log and request-completed callbacks: each open
-    /// connection's current request, and the unlinked ones.
-    private func liveContexts() -> [RequestContext] {
-        var contexts = unlinked.withLock { Array($0.values) }
-        for connection in connections.snapshot() {
-            if let current = connection.currentRequest { contexts.append(current) }
-        }
-        return contexts
+        _ = live.withLock { $0.removeValue(forKey: ObjectIdentifier(context)) }
     }
 
     /// Marks the server stopping, then resumes every suspended connection so that
     /// `MHD_stop_daemon` finds none (it panics otherwise).
     ///
-    /// Why this cannot miss one: a context becomes its connection's `current` (under the
-    /// connection's lock; an unlinked one enters `unlinked` under that lock) before its first
-    /// suspend, and suspends only after reading `isStopping == false` under its own lock. If the
-    /// walk below misses a context, it became visible after the walk read its place (the table
-    /// snapshot, or the connection's `current`, both under a lock), hence after the store of
-    /// `stopping`, so it reads true and never suspends. A context found is woken under its lock.
+    /// Why this cannot miss one: a context is registered before its first suspend, and suspends
+    /// only after reading `isStopping == false` under its lock. If the snapshot below misses a
+    /// context, its registration came after the snapshot, hence after the store of `stopping`,
+    /// so it reads true and never suspends. A context in the snapshot is woken under its lock.
     func beginStopping() {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        let contexts = liveContexts()
+        let contexts = live.withLock { Array($0.values) }
         for context in contexts {
             context.wakeForStop()
         }
@@ -116,7 +94,7 @@ final class ServerCore: Sendable {
 
     /// One heartbeat pass over open streams.
     func heartbeat(interval: Duration, bytes: [UInt8]) {
-        let contexts = liveContexts()
+        let contexts = live.withLock { Array($0.values) }
         let now = ContinuousClock.now
         for context in contexts {
             context.heartbeat(now: now, interval: interval, bytes: bytes)
