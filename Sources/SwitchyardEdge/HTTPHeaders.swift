@@ -69,19 +69,20 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
         fields.makeIterator()
     }
 
-    static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+    /// ASCII case-insensitive equality. The UTF-8 bytes are compared in place: walking both
+    /// strings' `utf8` views with iterators cost about 0.2 us per request over the edge's and the
+    /// gateway's lookups (`perf`, `cpu-per-request` c=16).
+    package static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
         // Most fields a lookup passes differ in length: that answer is one comparison.
         guard lhs.utf8.count == rhs.utf8.count else { return false }
-        var left = lhs.utf8.makeIterator()
-        var right = rhs.utf8.makeIterator()
-        while true {
-            switch (left.next(), right.next()) {
-            case (nil, nil):
+        var lhs = lhs
+        var rhs = rhs
+        return lhs.withUTF8 { left in
+            rhs.withUTF8 { right in
+                for i in 0..<left.count where left[i] != right[i] && lowercased(left[i]) != lowercased(right[i]) {
+                    return false
+                }
                 return true
-            case (let a?, let b?):
-                if a != b && lowercased(a) != lowercased(b) { return false }
-            default:
-                return false
             }
         }
     }

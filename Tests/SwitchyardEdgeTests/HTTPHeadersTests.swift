@@ -13,6 +13,30 @@ import Testing
         #expect(headers.count == 3)
     }
 
+    /// The byte comparison agrees with lowercasing ASCII letters and comparing, for names that
+    /// differ in case, in one byte, in length, or in non-ASCII bytes (which never fold).
+    @Test func caseInsensitiveEqualityMatchesLowercasingASCII() {
+        func reference(_ a: String, _ b: String) -> Bool {
+            func fold(_ s: String) -> [UInt8] { s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 } }
+            return fold(a) == fold(b)
+        }
+        let names = [
+            "", "a", "A", "content-length", "Content-Length", "CONTENT-LENGTH", "content-lengtH", "content-lengti",
+            "content-type", "x-request-id", "X-Request-Id", "authorization", "Authorization", "héllo", "HÉLLO",
+            "hÉllo", "@[`{", "`{@[", "a-very-long-header-name-past-the-small-string-limit",
+            "A-VERY-LONG-HEADER-NAME-PAST-THE-SMALL-STRING-LIMIT",
+            "a-very-long-header-name-past-the-small-string-limiT",
+        ]
+        for a in names {
+            for b in names {
+                #expect(HTTPHeaders.equalsIgnoringCase(a, b) == reference(a, b), "\(a) / \(b)")
+            }
+        }
+        var headers = HTTPHeaders()
+        headers.add("A-Very-Long-Header-Name-Past-The-Small-String-Limit", "1")
+        #expect(headers["a-very-long-header-name-past-the-small-string-limit"] == "1")
+    }
+
     @Test func replaceOrAddKeepsPositionAndDropsDuplicates() {
         var headers = HTTPHeaders([("A", "1"), ("B", "2"), ("a", "3")])
         headers.replaceOrAdd("a", "9")
