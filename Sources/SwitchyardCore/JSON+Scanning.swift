@@ -135,6 +135,19 @@ extension JSONScanning {
             // (that loop was a fifth of a streamed chunk's decoding).
             let text = bytes
             var i = index
+            // Eight bytes at a time to the first special one (`SWAR.stringStops`), where the
+            // bytewise loop below stops at once; it finishes a tail shorter than a word.
+            if let base = text.baseAddress {
+                while i &+ 8 <= text.count {
+                    let word = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+                    let stops = SWAR.stringStops(word)
+                    if stops != 0 {
+                        i &+= stops.trailingZeroBitCount &>> 3
+                        break
+                    }
+                    i &+= 8
+                }
+            }
             while i < text.count {
                 let c = text[i]
                 guard c >= 0x20, c < 0x80, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\") else { break }
@@ -245,5 +258,32 @@ extension JSONScanning {
         guard b1 >= low, b1 <= high else { throw error("invalid UTF-8 in string") }
         for i in 2..<max(2, count) where bytes[index + i] & 0xC0 != 0x80 { throw error("invalid UTF-8 in string") }
         index += count
+    }
+}
+
+/// Word-at-a-time byte tests (eight bytes in a `UInt64`, no SIMD types, no lookup tables).
+enum SWAR {
+    /// The high bit of each byte that is zero, and possibly of bytes above a zero one (borrows):
+    /// non-zero exactly when `word` has a zero byte.
+    @inline(__always)
+    static func zeroBytes(_ word: UInt64) -> UInt64 {
+        (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
+    }
+
+    /// The high bit of the first byte of `word` (in memory order, little-endian) that ends a
+    /// string's plain run, set exactly, and perhaps of later bytes: a control character, a byte
+    /// outside ASCII, `"` or `\` (the bytes the bytewise scan stops at); zero when there is none.
+    /// The string scan passes over words without one eight bytes at a time: its bytewise loop was
+    /// 4.3% of a plain request's CPU in process (perf of `switchyard-bench gateway`,
+    /// `JSONSkimmer.skipString`). Each term below is exact up to its own first hit (a borrow only
+    /// runs upwards from a hit), so the lowest bit of their union is the first stop.
+    @inline(__always)
+    static func stringStops(_ word: UInt64) -> UInt64 {
+        // A byte below 0x20: `(x - 0x2020..) & ~x` has its high bit set where one is (as
+        // `zeroBytes`); a byte from 0x80 up has its own high bit set.
+        let control = (word &- 0x2020_2020_2020_2020) & ~word
+        let quote = zeroBytes(word ^ 0x2222_2222_2222_2222)
+        let backslash = zeroBytes(word ^ 0x5C5C_5C5C_5C5C_5C5C)
+        return (control | word | quote | backslash) & 0x8080_8080_8080_8080
     }
 }

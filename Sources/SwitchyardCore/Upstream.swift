@@ -154,10 +154,40 @@ final class UpstreamHeaderLines: Sendable {
             if case .raw(let bytes) = state { return bytes }
             return nil
         }
-        guard let raw, !Self.isFolded(raw), raw.withUnsafeBufferPointer({ $0.allSatisfy { $0 < 0x80 } }) else {
-            return nil
-        }
+        guard let raw, raw.withUnsafeBufferPointer({ Self.isPlain($0) }) else { return nil }
         return raw
+    }
+
+    /// Whether `b` is all ASCII and no line starts with a space or tab (not `isFolded`), in one
+    /// pass, eight bytes at a time: the two bytewise passes this replaces were 2.1% of a plain
+    /// request's CPU in process (perf of `switchyard-bench gateway`).
+    static func isPlain(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let p = b.baseAddress, b.count > 0 else { return true }
+        let n = b.count
+        @inline(__always) func blank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        if blank(p[0]) { return false }
+        var i = 0
+        while i &+ 8 <= n {
+            let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self))
+            if word & 0x8080_8080_8080_8080 != 0 { return false }
+            // All bytes below 0x80 here, so adding 0x7F to each byte carries into no other: the
+            // high bit of `~(x + 0x7F.. | x)` is set exactly at the bytes where x is 0 (a line feed).
+            let x = word ^ 0x0A0A_0A0A_0A0A_0A0A
+            var feeds = ~((x &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080
+            while feeds != 0 {
+                let next = i &+ feeds.trailingZeroBitCount &>> 3 &+ 1
+                if next < n, blank(p[next]) { return false }
+                feeds &= feeds &- 1
+            }
+            i &+= 8
+        }
+        while i < n {
+            let byte = p[i]
+            if byte >= 0x80 { return false }
+            if byte == 0x0A, i &+ 1 < n, blank(p[i &+ 1]) { return false }
+            i &+= 1
+        }
+        return true
     }
 
     /// Whether a line starts with a space or tab (obsolete folding). A loop over the buffer: the

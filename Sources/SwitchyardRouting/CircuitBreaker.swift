@@ -104,6 +104,12 @@ public struct CircuitBreaker: Sendable, Equatable {
         if case .halfOpen = phase { phase = .halfOpen(probing: false) }
     }
 
+    /// Closed with no failure counted: a success changes nothing (see `BreakersCalm`).
+    var isCalm: Bool {
+        if case .closed(let failures) = phase { return failures == 0 }
+        return false
+    }
+
     /// True while the breaker is open or half-open (a failure there re-opens it).
     public var isTripped: Bool {
         if case .closed = phase { return false }

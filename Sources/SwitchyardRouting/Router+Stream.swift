@@ -126,14 +126,17 @@ extension Router {
 
     /// Reports how a handed-off stream ended to its target's breaker: completion is a success,
     /// a failure that is the target's fault counts, anything else releases a probe.
-    func settleStream(_ key: String, _ settlement: StreamSettlement, probe: Bool, _ log: Logger) {
+    /// `log` is made only for a breaker change (a logger with metadata is an allocation).
+    func settleStream(
+        _ key: String, _ settlement: StreamSettlement, probe: Bool, _ log: @autoclosure () -> Logger
+    ) {
         switch settlement {
         case .completed:
-            if let t = state.withLock({ $0.recordSuccess(key) }) { breakerChanged(key, t, log) }
+            if let t = recordSuccess(key) { breakerChanged(key, t, log()) }
         case .failed(let fault) where countsAgainstBreaker(fault):
             let at = now()
             let r = state.withLock { $0.recordFailure(key, now: at) }
-            if let t = r.transition { breakerChanged(key, t, log) }
+            if let t = r.transition { breakerChanged(key, t, log()) }
         case .failed, .abandoned:
             if probe { state.withLock { $0.releaseProbe(key) } }
         }

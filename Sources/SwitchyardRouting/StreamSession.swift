@@ -135,8 +135,9 @@ struct StreamSession {
         guard !leg.settled, let ending = leg.pump.ending else { return }
         leg.settled = true
         let router = owner.router
-        var log = router.logger
-        log[metadataKey: "request_id"] = "\(owner.requestID)"
+        // `request_id` joins a logger only when a line is written (it was an allocation and a
+        // metadata copy per stream that ended over several reads).
+        let log = RequestLogger(base: router.logger, requestID: owner.requestID, level: router.logLevel)
         let settlement: StreamSettlement
         let outcome: ContinuationOutcome
         switch ending {
@@ -153,7 +154,7 @@ struct StreamSession {
             settlement = .abandoned
             outcome = .abandoned
         }
-        router.settleStream(leg.target.key, settlement, probe: leg.probe, log)
+        router.settleStream(leg.target.key, settlement, probe: leg.probe, log.logger)
         if let i = leg.record { finishRecord(i, outcome, owner) }
     }
 
@@ -262,8 +263,7 @@ struct StreamSession {
         case .failed(let fault, _)?: settlement = .failed(fault)
         case .abandoned?, nil: settlement = .abandoned
         }
-        var log = router.logger
-        log[metadataKey: "request_id"] = "\(requestID)"
-        router.settleStream(leg.target.key, settlement, probe: leg.probe, log)
+        let log = RequestLogger(base: router.logger, requestID: requestID, level: router.logLevel)
+        router.settleStream(leg.target.key, settlement, probe: leg.probe, log.logger)
     }
 }
