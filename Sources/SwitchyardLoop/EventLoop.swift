@@ -55,6 +55,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var freeSlots: [Int] = []
     private var timers: [LoopTimer] = []
     private var hooks: [() -> Void] = []
+    /// `epoll_wait` calls so far (loop thread): the loop's turns. Tests count them to pin that
+    /// work done in a turn (a 0 ms timer it arms, a job it resumes) needs no further turn: at one
+    /// request at a time each extra turn is an extra system call on the request's path.
+    private(set) var polls = 0
 
     /// Jobs and closures run per iteration before I/O is polled again (fairness).
     static let maxRunPerIteration = 4096
@@ -232,6 +236,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 if remotePending.load(ordering: .sequentiallyConsistent) { timeout = 0 }
             }
+            polls &+= 1
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
