@@ -155,10 +155,12 @@ let package = Package(
         ),
         .executableTarget(name: "switchyard-fuzz", dependencies: ["SwitchyardFuzz"], swiftSettings: strict),
 
-        .testTarget(name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        .testTarget(
+            name: "SwitchyardCoreTests", dependencies: ["SwitchyardCore", "SwitchyardTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SwitchyardProvidersTests",
-            dependencies: ["SwitchyardProviders", "SwitchyardCore"],
+            dependencies: ["SwitchyardProviders", "SwitchyardCore", "SwitchyardTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),

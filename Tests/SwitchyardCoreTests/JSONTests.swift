@@ -1,3 +1,4 @@
+import SwitchyardTestSupport
 import Testing
 
 @testable import SwitchyardCore
@@ -121,18 +122,5 @@ import Testing
         #expect(b["k3"] == 3)
         #expect(b["new"] == nil)
         #expect(a["k3"] == "changed")
-    }
-}
-
-/// A small deterministic generator for the edit sequence above.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import SwitchyardCore
+import SwitchyardTestSupport
 import Testing
 
 @testable import SwitchyardProviders
@@ -8,19 +9,6 @@ import Testing
 /// tree gives, byte for byte once written, and it leaves every other shape (and every error) to
 /// the tree.
 @Suite struct TranslatedAnswerSkimTests {
-    /// splitmix64: the same answers on every run.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-        mutating func chance(_ percent: UInt64) -> Bool { next() % 100 < percent }
-    }
 
     static let strings = [
         #""benchmark reply""#, #""""#, #"" ""#, #""line\nbreak \"quoted\" \\ \/""#, #""caf\u00e9 \ud83d\ude00""#,
@@ -28,7 +16,7 @@ import Testing
     ]
     static let counts = ["0", "7", "-3", "2.0", "1e2", #""5""#, "null", "123456789012345678901", "[1]", "-0"]
 
-    static func members(_ r: inout Random, _ pool: [(String, [String])], extra: Bool = true) -> String {
+    static func members(_ r: inout SplitMix, _ pool: [(String, [String])], extra: Bool = true) -> String {
         var out: [String] = []
         for (key, values) in pool where r.chance(80) {
             out.append(#""\#(key)":\#(r.pick(values))"#)
@@ -42,7 +30,7 @@ import Testing
 
     // MARK: Anthropic
 
-    static func anthropicBlock(_ r: inout Random) -> String {
+    static func anthropicBlock(_ r: inout SplitMix) -> String {
         switch r.next() % 10 {
         case 0: return #"{"type":"thinking","thinking":"hmm","signature":"s"}"#
         case 1: return r.pick(["1", #""text""#, "null", "[]"])
@@ -54,7 +42,7 @@ import Testing
         }
     }
 
-    static func anthropicAnswer(_ r: inout Random) -> String {
+    static func anthropicAnswer(_ r: inout SplitMix) -> String {
         let blocks = (0..<Int(r.next() % 4)).map { _ in anthropicBlock(&r) }
         let usage = members(
             &r,
@@ -80,7 +68,7 @@ import Testing
     }
 
     @Test func anthropicSkimEqualsTheTree() {
-        var r = Random(state: 17)
+        var r = SplitMix(seed: 17)
         var skimmed = 0
         for _ in 0..<4000 {
             let body = Array(Self.anthropicAnswer(&r).utf8)
@@ -133,7 +121,7 @@ import Testing
 
     // MARK: Gemini
 
-    static func geminiPart(_ r: inout Random) -> String {
+    static func geminiPart(_ r: inout SplitMix) -> String {
         switch r.next() % 9 {
         case 0: return #"{"text":"thinking...","thought":\#(r.pick(["true", "false", "null", "1"]))}"#
         case 1: return #"{"text":\#(r.pick(strings)),"thoughtSignature":"c2ln"}"#
@@ -143,7 +131,7 @@ import Testing
         }
     }
 
-    static func geminiCandidate(_ r: inout Random) -> String {
+    static func geminiCandidate(_ r: inout SplitMix) -> String {
         let parts = (0..<Int(r.next() % 4)).map { _ in geminiPart(&r) }
         return members(
             &r,
@@ -165,7 +153,7 @@ import Testing
             ])
     }
 
-    static func geminiAnswer(_ r: inout Random) -> String {
+    static func geminiAnswer(_ r: inout SplitMix) -> String {
         let candidates = (0..<(1 + Int(r.next() % 2))).map { _ in geminiCandidate(&r) }
         let usage = members(
             &r,
@@ -191,7 +179,7 @@ import Testing
     }
 
     @Test func geminiSkimEqualsTheTree() {
-        var r = Random(state: 29)
+        var r = SplitMix(seed: 29)
         var skimmed = 0
         for _ in 0..<4000 {
             let body = Array(Self.geminiAnswer(&r).utf8)

@@ -1,4 +1,5 @@
 import SwitchyardCore
+import SwitchyardTestSupport
 import Testing
 
 @testable import SwitchyardProviders
@@ -8,7 +9,6 @@ import Testing
 /// writer encodes is byte for byte the tree's serialisation, it rejects what the tree rejects with
 /// the same error, and it leaves every other request to the tree.
 @Suite struct TranslatedRequestDirectTests {
-    typealias Random = TranslatedAnswerSkimTests.Random
 
     static let texts = [
         #""Say something short about benchmarks.""#, #""""#, #""   ""#, #""\n\t ""#, #""trailing  \n""#,
@@ -16,7 +16,7 @@ import Testing
         #""a\r\n""#, #""é""#,
     ]
 
-    static func message(_ r: inout Random) -> String {
+    static func message(_ r: inout SplitMix) -> String {
         let content = r.chance(10) ? #"[{"type":"text","text":"part"}]"# : r.pick(texts)
         switch r.next() % 12 {
         case 0, 1: return #"{"role":"system","content":\#(content)}"#
@@ -32,7 +32,7 @@ import Testing
         }
     }
 
-    static func request(_ r: inout Random) -> String {
+    static func request(_ r: inout SplitMix) -> String {
         let messages = (0..<(1 + Int(r.next() % 5))).map { _ in message(&r) }
         var members = [#""model":"bench""#, #""messages":[\#(messages.joined(separator: ","))]"#]
         let options: [[String]] = [
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func anthropicDirectBodyEqualsTheTree() throws {
-        var r = Random(state: 41)
+        var r = SplitMix(seed: 41)
         var direct = 0
         var parsed = 0
         for _ in 0..<6000 {
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func geminiDirectBodyEqualsTheTree() throws {
-        var r = Random(state: 43)
+        var r = SplitMix(seed: 43)
         var direct = 0
         var parsed = 0
         for _ in 0..<6000 {
