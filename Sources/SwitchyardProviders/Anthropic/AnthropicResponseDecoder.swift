@@ -56,9 +56,9 @@ struct AnthropicResponseDecoder {
             guard let text else { return nil }
             let choice = ChatChoice(
                 index: 0, content: text, toolCalls: [],
-                finishReason: AnthropicWire.finishReason(scalar(b, stopReason).stringValue, forcedJSON: false))
+                finishReason: AnthropicWire.finishReason(b.scalar(at: stopReason).stringValue, forcedJSON: false))
             return ChatResponse(
-                id: id, created: created, model: scalar(b, model).stringValue ?? target.upstreamModel,
+                id: id, created: created, model: b.scalar(at: model).stringValue ?? target.upstreamModel,
                 choices: [choice], usage: AnthropicWire.usage(bytes: usage.map { UnsafeBufferPointer(rebasing: b[$0]) })
             )
         }
@@ -88,17 +88,13 @@ struct AnthropicResponseDecoder {
                     blockText = start..<reader.index
                 }
             }
-            switch scalar(b, type).stringValue {
-            case "text": text += scalar(b, blockText).stringValue ?? ""
+            switch b.scalar(at: type).stringValue {
+            case "text": text += b.scalar(at: blockText).stringValue ?? ""
             case "tool_use": return nil
             default: continue
             }
         }
         return text
-    }
-
-    private static func scalar(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>?) -> OpenAIStreamDecoder.Scalar {
-        OpenAIStreamDecoder.Scalar(range.map { UnsafeBufferPointer(rebasing: b[$0]) })
     }
 
     /// The whole message parsed into a tree and read from it: every shape.

@@ -49,10 +49,7 @@ enum AnthropicWire {
                 }
             }
         }
-        func int(_ r: Range<Int>?) -> Int? {
-            guard let bytes, let r else { return nil }
-            return OpenAIStreamDecoder.Scalar(UnsafeBufferPointer(rebasing: bytes[r])).intValue
-        }
+        func int(_ r: Range<Int>?) -> Int? { bytes?.scalar(at: r).intValue }
         let write = int(cacheWrite)
         let read = int(cacheRead)
         return Usage(

@@ -114,7 +114,8 @@ enum GeminiResponseDecoder {
             }
             guard let choices else { return nil }
             return ChatResponse(
-                id: id, created: created, model: scalar(b, model).stringValue ?? target.upstreamModel, choices: choices,
+                id: id, created: created, model: b.scalar(at: model).stringValue ?? target.upstreamModel,
+                choices: choices,
                 usage: Self.usage(bytes: usage.map { UnsafeBufferPointer(rebasing: b[$0]) }))
         }
     }
@@ -157,10 +158,10 @@ enum GeminiResponseDecoder {
                     }
                 }
             }
-            let reason = finishReason(scalar(b, finish).stringValue, sawCall: false)
+            let reason = finishReason(b.scalar(at: finish).stringValue, sawCall: false)
             choices.append(
                 ChatChoice(
-                    index: scalar(b, index).intValue ?? choices.count,
+                    index: b.scalar(at: index).intValue ?? choices.count,
                     content: text ?? (reason != .contentFilter ? "" : nil), toolCalls: [], finishReason: reason))
         }
         return choices
@@ -189,7 +190,7 @@ enum GeminiResponseDecoder {
                 }
             }
             let isThought = thought.map { b[$0.lowerBound] == UInt8(ascii: "t") } ?? false
-            if !isThought, let t = scalar(b, partText).stringValue, !t.isEmpty { text = (text ?? "") + t }
+            if !isThought, let t = b.scalar(at: partText).stringValue, !t.isEmpty { text = (text ?? "") + t }
         }
         return .some(text)
     }
@@ -219,17 +220,13 @@ enum GeminiResponseDecoder {
             }
         }
         guard isObject == true else { return nil }
-        func int(_ r: Range<Int>?) -> Int? { scalar(bytes, r).intValue }
+        func int(_ r: Range<Int>?) -> Int? { bytes.scalar(at: r).intValue }
         let p = (int(prompt) ?? 0) + (int(toolUse) ?? 0)
         let t = int(thoughts)
         let c = (int(candidates) ?? 0) + (t ?? 0)
         return Usage(
             promptTokens: p, completionTokens: c, totalTokens: int(total) ?? p + c, cachedTokens: int(cached),
             reasoningTokens: t)
-    }
-
-    private static func scalar(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>?) -> OpenAIStreamDecoder.Scalar {
-        OpenAIStreamDecoder.Scalar(range.map { UnsafeBufferPointer(rebasing: b[$0]) })
     }
 
     /// `logprobsResult` → OpenAI `{"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}`.

@@ -295,7 +295,7 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         /// Built by one initialiser call: setting fields of a built delta copied it (a retain and a
         /// release of each field, 2% of `switchyard-bench stream-decode`).
         func delta(in b: UnsafeBufferPointer<UInt8>) -> ChoiceDelta {
-            func value(_ range: Range<Int>?) -> Scalar { Scalar(range.map { UnsafeBufferPointer(rebasing: b[$0]) }) }
+            func value(_ range: Range<Int>?) -> Scalar { b.scalar(at: range) }
             let finish = value(finishReason).stringValue.map { FinishReason(rawValue: $0) ?? .stop }
             return ChoiceDelta(
                 index: value(index).intValue ?? 0, role: role, content: value(content).stringValue,
@@ -471,5 +471,13 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
             }
             return (try? JSON.parse(text))?.intValue
         }
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// The checked value at `range` of these bytes (absent for nil), as the skims of translated
+    /// answers and the skimmed stream delta read their members.
+    func scalar(at range: Range<Int>?) -> OpenAIStreamDecoder.Scalar {
+        OpenAIStreamDecoder.Scalar(range.map { UnsafeBufferPointer(rebasing: self[$0]) })
     }
 }
