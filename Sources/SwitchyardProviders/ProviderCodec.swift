@@ -259,3 +259,17 @@ extension SSEMessage {
     /// OpenAI's end-of-stream marker, `data: [DONE]`.
     public var isDone: Bool { data == "[DONE]" }
 }
+
+extension ChatMessage {
+    /// The text of a message that the direct encoders write (`plainBody()` of the Anthropic and
+    /// Gemini request encoders): no tool calls, and a string content or none ("" then). nil for any
+    /// other message, which only the tree encodes.
+    var plainText: String? {
+        guard toolCalls.isEmpty else { return nil }
+        switch content {
+        case nil: return ""
+        case .text(let s)?: return s
+        case .parts?: return nil
+        }
+    }
+}

@@ -61,13 +61,7 @@ struct AnthropicRequestEncoder {
         var systemText = ""
         var turns: [(assistant: Bool, texts: [String])] = []
         for m in request.messages {
-            guard m.toolCalls.isEmpty else { return nil }
-            let text: String
-            switch m.content {
-            case nil: text = ""
-            case .text(let s)?: text = s
-            case .parts?: return nil
-            }
+            guard let text = m.plainText else { return nil }
             var texts: [String]
             switch m.role {
             case .system, .developer:

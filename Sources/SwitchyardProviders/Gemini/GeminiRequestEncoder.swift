@@ -39,13 +39,7 @@ struct GeminiRequestEncoder {
         var system: [String] = []
         var turns: [(model: Bool, texts: [String])] = []
         for m in request.messages {
-            guard m.toolCalls.isEmpty else { return nil }
-            let text: String
-            switch m.content {
-            case nil: text = ""
-            case .text(let s)?: text = s
-            case .parts?: return nil
-            }
+            guard let text = m.plainText else { return nil }
             switch m.role {
             case .system, .developer:
                 if !text.isEmpty { system.append(text) }
