@@ -26,6 +26,12 @@ typedef int (*sy_curl_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
 static inline CURLMcode sy_curl_multi_setopt_socketcb(CURLM *m, sy_curl_socket_cb f) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, f); }
 static inline CURLMcode sy_curl_multi_setopt_timercb(CURLM *m, sy_curl_timer_cb f) { return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, f); }
 static inline curl_socket_t sy_curl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
+/* Connection sockets: curl opens and closes them through these (CURLOPT_OPENSOCKETFUNCTION,
+   CURLOPT_CLOSESOCKETFUNCTION), so the loop knows each descriptor's lifetime. */
+typedef curl_socket_t (*sy_curl_opensocket_cb)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+typedef int (*sy_curl_closesocket_cb)(void *clientp, curl_socket_t item);
+static inline CURLcode sy_curl_setopt_opensocketcb(CURL *h, sy_curl_opensocket_cb f) { return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, f); }
+static inline CURLcode sy_curl_setopt_closesocketcb(CURL *h, sy_curl_closesocket_cb f) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, f); }
 
 /* A URL parsed with the flags curl uses for CURLOPT_URL (lib/url.c, parseurlandfillconn), so a
    handle given it as CURLOPT_CURLU behaves as if curl had parsed the same text itself. */

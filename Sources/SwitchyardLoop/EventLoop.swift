@@ -59,6 +59,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// work done in a turn (a 0 ms timer it arms, a job it resumes) needs no further turn: at one
     /// request at a time each extra turn is an extra system call on the request's path.
     private(set) var polls = 0
+    /// Descriptors added to the epoll set so far (loop thread). Tests count them to pin that a
+    /// kept-alive upstream connection is added once, not once per request.
+    private(set) var registrations = 0
 
     /// Jobs and closures run per iteration before I/O is polled again (fairness).
     static let maxRunPerIteration = 4096
@@ -448,6 +451,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             release(index)
             throw EventLoopError("epoll_ctl(ADD, \(fd)) failed: \(text)")
         }
+        registrations &+= 1
         return watch
     }
 

@@ -4,6 +4,8 @@ import SwitchyardUpstream
 import Synchronization
 import Testing
 
+@testable import SwitchyardLoop
+
 /// An easy handle keeps its options from one transfer to the next (only a failed transfer's
 /// handle is reset): what one request set must never reach the next. And kept-alive connections:
 /// one the server closed while idle must be replaced, slow answers share one.
@@ -119,6 +121,43 @@ struct CurlUpstreamReuseTests {
             #expect(text == "ok")
             #expect(server.acceptedConnections == 6)
         }
+    }
+
+    /// A kept-alive connection joins the loop's epoll set once: between requests it stays there
+    /// (curl's cache holds it), where adding and removing it again cost two system calls a request.
+    /// When the server then closes it while idle, the next request still gets its answer.
+    @Test func aKeptAliveConnectionIsWatchedOnceAcrossRequests() async throws {
+        let closeNext = Atomic<Bool>(false)
+        let handler: MockHTTPServer.Handler = { r in
+            MockResponse(
+                headers: [HeaderField("Content-Type", "text/plain")], body: .bytes(r.body),
+                closeAfterwards: closeNext.load(ordering: .relaxed))
+        }
+        let group = try EventLoopGroup(count: 1)
+        let loop = group.loops[0]
+        let server = try MockHTTPServer(handler: handler)
+        let upstream = try CurlUpstream(loops: group)
+        defer {
+            upstream.shutdown()
+            server.stop()
+            group.shutdown()
+        }
+        let before = loop.executeAndWait { loop.registrations }
+        for i in 0..<10 {
+            let r = try await upstream.perform(request(server, body: "n\(i)"))
+            #expect(r.body.text == "n\(i)")
+        }
+        let after = loop.executeAndWait { loop.registrations }
+        #expect(server.acceptedConnections == 1)
+        #expect(after - before == 1, "registrations for 10 requests on one connection")
+
+        closeNext.store(true, ordering: .relaxed)
+        _ = try await upstream.perform(request(server, body: "last on it"))
+        await server.waitForClosedConnections(1)
+        closeNext.store(false, ordering: .relaxed)
+        let replaced = try await upstream.perform(request(server, body: "next"))
+        #expect(replaced.body.text == "next")
+        #expect(server.acceptedConnections == 2)
     }
 
     /// Answers that keep the client waiting, one after the other on one kept-alive connection.
