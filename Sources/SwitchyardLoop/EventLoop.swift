@@ -62,6 +62,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// Descriptors added to the epoll set so far (loop thread). Tests count them to pin that a
     /// kept-alive upstream connection is added once, not once per request.
     private(set) var registrations = 0
+    /// Descriptors in the epoll set now (loop thread).
+    var watchCount: Int { slots.count - freeSlots.count }
 
     /// Jobs and closures run per iteration before I/O is polled again (fairness).
     static let maxRunPerIteration = 4096

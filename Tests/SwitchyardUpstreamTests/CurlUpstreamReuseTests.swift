@@ -151,9 +151,19 @@ struct CurlUpstreamReuseTests {
         #expect(server.acceptedConnections == 1)
         #expect(after - before == 1, "registrations for 10 requests on one connection")
 
+        #expect(loop.executeAndWait { loop.watchCount } == 1, "the idle connection stays watched")
+
         closeNext.store(true, ordering: .relaxed)
         _ = try await upstream.perform(request(server, body: "last on it"))
         await server.waitForClosedConnections(1)
+        // The idle socket the server closed reads as ready: it must leave the set, not keep the
+        // loop spinning on it (level-triggered) until the next request.
+        var watched = 1
+        for _ in 0..<2000 where watched != 0 {
+            watched = loop.executeAndWait { loop.watchCount }
+            if watched != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(watched == 0, "the closed idle connection left the epoll set")
         closeNext.store(false, ordering: .relaxed)
         let replaced = try await upstream.perform(request(server, body: "next"))
         #expect(replaced.body.text == "next")
