@@ -15,8 +15,8 @@ import Synchronization
 ///
 /// Why `@unchecked Sendable`: every `var` is read and written only on the loop thread; other
 /// threads touch `activeCount` and `stopped` (atomics) and call `EventLoop.execute`. curl's
-/// callbacks run inside `curl_multi_socket_action`/`_add_handle`/`_remove_handle`, i.e. on the
-/// loop thread too.
+/// callbacks (socket, timer, open and close socket) run inside `curl_multi_socket_action`,
+/// `_add_handle`, `_remove_handle` or `_cleanup`, i.e. on the loop thread too.
 final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     struct Configuration {
         var maxIdleEasyHandles: Int
@@ -143,7 +143,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     /// socket curl opened through us (`opened`), last watched for reading only, stays in the set
     /// while idle ("parked"): its next request costs no system call. Idle, it is silent; if the
     /// server closes it or sends anything, `ready` takes it out then (curl's reuse check finds it
-    /// dead). Its close comes through `closed` (CURLOPT_CLOSESOCKETFUNCTION), and a new socket
+    /// dead). Its close comes through `closing` (CURLOPT_CLOSESOCKETFUNCTION), and a new socket
     /// under the same number through `opened`, so an entry never outlives its descriptor.
     fileprivate func socket(_ fd: curl_socket_t, what: Int32) {
         guard fd >= 0 else { return }
