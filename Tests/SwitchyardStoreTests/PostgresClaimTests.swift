@@ -1,6 +1,9 @@
+import Dispatch
+import Foundation
 import SwitchyardCore
 import SwitchyardTasks
 import SwitchyardTestSupport
+import Synchronization
 import Testing
 
 @testable import SwitchyardStore
@@ -173,4 +176,97 @@ struct PostgresClaimTests {
             #expect(held.steps[0].state == .running, "another live process's step in flight is left alone")
         }
     }
+}
+
+extension PostgresClaimTests {
+    /// A holder whose Swift tasks cannot run (every thread of the cooperative pool blocked) keeps
+    /// its claims. One test at a time: two of them blocking the pool at once would wait for each
+    /// other's threads.
+    @Suite(.serialized) struct BusyHolder {
+        /// A live holder keeps its task while its process is too busy to run Swift tasks: with every
+        /// thread of the cooperative pool blocked, A's keeper still renews the lease, so B cannot take
+        /// the task over (and run its step again) however long A's lease has been due.
+        @Test func aBusyHolderKeepsItsClaimWhileTheCooperativePoolIsBlocked() async throws {
+            let clock = ManualClock()
+            let rounds = RenewalRounds(clock: clock, task: "t1")
+            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
+            configuration.onRenewal = rounds.record
+            try await withPostgresSchema { url in
+                let a = try await PostgresStore(url: url, configuration: configuration)
+                let b = try await PostgresStore(
+                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
+                defer {
+                    a.close()
+                    b.close()
+                }
+                try await PostgresClaimTests().plannedTask(a)
+                #expect(try await a.claim(taskID: "t1"))
+                let mark = clock.current + 60_000
+                let renewed = await withCooperativePoolBlocked {
+                    clock.advance(milliseconds: 60_000)
+                    return rounds.wait(count: 2, from: mark)
+                }
+                #expect(renewed, "A's keeper renewed the lease without the cooperative pool")
+                #expect(try await !b.claim(taskID: "t1"), "a minute past the claim, but renewed")
+            }
+        }
+    }
+}
+
+/// The renewal rounds that found `task` held, by the manual clock's time after each: a round that
+/// ends after the clock passed `mark` may have read it before; the next one read it after.
+private final class RenewalRounds: Sendable {
+    let clock: ManualClock
+    let task: String
+    private let times = Mutex<[Int64]>([])
+    private let ended = DispatchSemaphore(value: 0)
+
+    init(clock: ManualClock, task: String) {
+        self.clock = clock
+        self.task = task
+    }
+
+    /// `Configuration.onRenewal`.
+    @Sendable func record(_ held: Set<String>) {
+        guard held.contains(task) else { return }
+        times.withLock { $0.append(clock.current) }
+        ended.signal()
+    }
+
+    /// Blocks the calling thread until `count` rounds ended at or after `mark`; false when none
+    /// came for 10 s (the keeper is not running).
+    func wait(count: Int, from mark: Int64) -> Bool {
+        while times.withLock({ $0.filter { $0 >= mark }.count }) < count {
+            if ended.wait(timeout: .now() + .seconds(10)) == .timedOut { return false }
+        }
+        return true
+    }
+}
+
+private func waitOnThisThread(_ semaphore: DispatchSemaphore) { semaphore.wait() }
+
+/// Runs `body` with every thread of the cooperative pool (one per CPU) blocked: one runs `body`,
+/// the others wait until it returns. What a process whose Swift tasks are all busy (or blocked)
+/// looks like to the work it schedules as tasks.
+private func withCooperativePoolBlocked<T: Sendable>(_ body: @Sendable () -> T) async -> T {
+    let others = max(0, ProcessInfo.processInfo.activeProcessorCount - 1)
+    let release = DispatchSemaphore(value: 0)
+    let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
+    for _ in 0..<others {
+        Task.detached {
+            arrived.yield()
+            waitOnThisThread(release)
+        }
+    }
+    if others > 0 {
+        var count = 0
+        for await _ in arrivals {
+            count += 1
+            if count == others { break }
+        }
+    }
+    // Every other thread is blocked now: this one, resumed on the last, runs `body` and blocks too.
+    let value = body()
+    for _ in 0..<others { release.signal() }
+    return value
 }
