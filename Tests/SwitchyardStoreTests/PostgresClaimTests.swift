@@ -210,6 +210,46 @@ extension PostgresClaimTests {
                 #expect(try await !b.claim(taskID: "t1"), "a minute past the claim, but renewed")
             }
         }
+
+        /// A claim counts from its commit, so the keeper renews it from then, not from when the
+        /// claimer resumes: here the claim commits while every thread of the cooperative pool is
+        /// blocked (its caller cannot resume), and the lease is still renewed.
+        @Test func aClaimIsRenewedFromItsCommitEvenBeforeItsCallerResumes() async throws {
+            let clock = ManualClock()
+            let rounds = RenewalRounds(clock: clock, task: "t1")
+            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
+            configuration.poolSize = 1
+            configuration.onRenewal = rounds.record
+            try await withPostgresSchema { url in
+                let a = try await PostgresStore(url: url, configuration: configuration)
+                let b = try await PostgresStore(
+                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
+                defer {
+                    a.close()
+                    b.close()
+                }
+                try await PostgresClaimTests().plannedTask(a)
+                // A's only connection is held until the pool is blocked, with the claim queued behind it.
+                let plug = DispatchSemaphore(value: 0)
+                let plugged = DispatchSemaphore(value: 0)
+                a.pool.submit { _ in
+                    plugged.signal()
+                    plug.wait()
+                }
+                waitOnThisThread(plugged)
+                let claiming = Task { try await a.claim(taskID: "t1") }
+                while a.pool.waitingJobs == 0 { await Task.yield() }
+                let mark = clock.current + 60_000
+                let renewed = await withCooperativePoolBlocked {
+                    clock.advance(milliseconds: 60_000)
+                    plug.signal()
+                    return rounds.wait(count: 2, from: mark)
+                }
+                #expect(try await claiming.value)
+                #expect(renewed, "the keeper renewed the claim its caller had not seen yet")
+                #expect(try await !b.claim(taskID: "t1"))
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ extension PostgresStore {
         let me = configuration.instanceID
         let expires = now + leaseMilliseconds
         let claimed = try await write { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) -> Bool in
+            let claimed = try connection.transaction { () throws(StoreError) -> Bool in
                 let row = try connection.queryOne(
                     "SELECT state, lease_owner, lease_expires_at FROM tasks WHERE id = $1 FOR UPDATE SKIP LOCKED",
                     [.text(taskID)]
@@ -33,8 +33,11 @@ extension PostgresStore {
                 try Self.requeueRunningSteps(connection, taskID: taskID, reason: reason, now: now)
                 return true
             }
+            // Renewed from the commit on, not from when the caller resumes: a busy cooperative
+            // pool can delay that past the lease, and another process would take the task over.
+            if claimed { self.claims.withLock { _ = $0.tasks.insert(taskID) } }
+            return claimed
         }
-        if claimed { claims.withLock { _ = $0.tasks.insert(taskID) } }
         return claimed
     }
 
@@ -46,8 +49,8 @@ extension PostgresStore {
         let now = configuration.clock()
         let me = configuration.instanceID
         let expires = now + leaseMilliseconds
-        let claimed = try await write { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) -> [TaskRecord] in
+        return try await write { connection throws(StoreError) in
+            let claimed = try connection.transaction { () throws(StoreError) -> [TaskRecord] in
                 let path = connection.location
                 let rows = try connection.query(
                     """
@@ -67,9 +70,10 @@ extension PostgresStore {
                 }
                 return rows.map(\.0).sorted { $0.createdAt < $1.createdAt }
             }
+            // Renewed from the commit on (see `claim`).
+            self.claims.withLock { c in for task in claimed { c.tasks.insert(task.id) } }
+            return claimed
         }
-        claims.withLock { c in for task in claimed { c.tasks.insert(task.id) } }
-        return claimed
     }
 
     /// Gives up this process's claim on a task (after its last unit of work here) and returns the
