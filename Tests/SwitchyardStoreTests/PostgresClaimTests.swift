@@ -285,28 +285,35 @@ private final class RenewalRounds: Sendable {
 
 private func waitOnThisThread(_ semaphore: DispatchSemaphore) { semaphore.wait() }
 
-/// Runs `body` with every thread of the cooperative pool (one per CPU) blocked: one runs `body`,
-/// the others wait until it returns. What a process whose Swift tasks are all busy (or blocked)
-/// looks like to the work it schedules as tasks.
+/// Runs `body` with every thread of the cooperative pool (one per CPU) blocked: this one runs
+/// `body`, the others wait until it returns. What a process whose Swift tasks are all busy (or
+/// blocked) looks like to the work it schedules as tasks.
+///
+/// The other threads are taken by tasks that block; when they do not all get one within 100 ms
+/// (the rest of the suite keeps them busy), every one is let go and the whole is tried again
+/// later, so the suite's other tests are never held up for longer than that.
 private func withCooperativePoolBlocked<T: Sendable>(_ body: @Sendable () -> T) async -> T {
     let others = max(0, ProcessInfo.processInfo.activeProcessorCount - 1)
-    let release = DispatchSemaphore(value: 0)
-    let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
-    for _ in 0..<others {
-        Task.detached {
-            arrived.yield()
-            waitOnThisThread(release)
+    while true {
+        let arrived = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        for _ in 0..<others {
+            Task.detached {
+                arrived.signal()
+                waitOnThisThread(release)
+            }
         }
+        let all = waitForSignals(arrived, others, until: .now() + .milliseconds(100))
+        // All came: every other thread is blocked now, and this one runs `body` and blocks too.
+        let value = all ? body() : nil
+        // A blocker that comes after this finds its signal and goes at once.
+        for _ in 0..<others { release.signal() }
+        if let value { return value }
+        await Task.yield()
     }
-    if others > 0 {
-        var count = 0
-        for await _ in arrivals {
-            count += 1
-            if count == others { break }
-        }
-    }
-    // Every other thread is blocked now: this one, resumed on the last, runs `body` and blocks too.
-    let value = body()
-    for _ in 0..<others { release.signal() }
-    return value
+}
+
+private func waitForSignals(_ semaphore: DispatchSemaphore, _ count: Int, until deadline: DispatchTime) -> Bool {
+    for _ in 0..<count where semaphore.wait(timeout: deadline) == .timedOut { return false }
+    return true
 }
