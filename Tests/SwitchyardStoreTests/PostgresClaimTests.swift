@@ -1,6 +1,9 @@
+import Dispatch
+import Foundation
 import SwitchyardCore
 import SwitchyardTasks
 import SwitchyardTestSupport
+import Synchronization
 import Testing
 
 @testable import SwitchyardStore
@@ -173,4 +176,144 @@ struct PostgresClaimTests {
             #expect(held.steps[0].state == .running, "another live process's step in flight is left alone")
         }
     }
+}
+
+extension PostgresClaimTests {
+    /// A holder whose Swift tasks cannot run (every thread of the cooperative pool blocked) keeps
+    /// its claims. One test at a time: two of them blocking the pool at once would wait for each
+    /// other's threads.
+    @Suite(.serialized) struct BusyHolder {
+        /// A live holder keeps its task while its process is too busy to run Swift tasks: with every
+        /// thread of the cooperative pool blocked, A's keeper still renews the lease, so B cannot take
+        /// the task over (and run its step again) however long A's lease has been due.
+        @Test func aBusyHolderKeepsItsClaimWhileTheCooperativePoolIsBlocked() async throws {
+            let clock = ManualClock()
+            let rounds = RenewalRounds(clock: clock, task: "t1")
+            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
+            configuration.onRenewal = rounds.record
+            try await withPostgresSchema { url in
+                let a = try await PostgresStore(url: url, configuration: configuration)
+                let b = try await PostgresStore(
+                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
+                defer {
+                    a.close()
+                    b.close()
+                }
+                try await PostgresClaimTests().plannedTask(a)
+                #expect(try await a.claim(taskID: "t1"))
+                let mark = clock.current + 60_000
+                let renewed = await withCooperativePoolBlocked {
+                    clock.advance(milliseconds: 60_000)
+                    return rounds.wait(count: 2, from: mark)
+                }
+                #expect(renewed, "A's keeper renewed the lease without the cooperative pool")
+                #expect(try await !b.claim(taskID: "t1"), "a minute past the claim, but renewed")
+            }
+        }
+
+        /// A claim counts from its commit, so the keeper renews it from then, not from when the
+        /// claimer resumes: here the claim commits while every thread of the cooperative pool is
+        /// blocked (its caller cannot resume), and the lease is still renewed.
+        @Test func aClaimIsRenewedFromItsCommitEvenBeforeItsCallerResumes() async throws {
+            let clock = ManualClock()
+            let rounds = RenewalRounds(clock: clock, task: "t1")
+            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
+            configuration.poolSize = 1
+            configuration.onRenewal = rounds.record
+            try await withPostgresSchema { url in
+                let a = try await PostgresStore(url: url, configuration: configuration)
+                let b = try await PostgresStore(
+                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
+                defer {
+                    a.close()
+                    b.close()
+                }
+                try await PostgresClaimTests().plannedTask(a)
+                // A's only connection is held until the pool is blocked, with the claim queued behind it.
+                let plug = DispatchSemaphore(value: 0)
+                let plugged = DispatchSemaphore(value: 0)
+                a.pool.submit { _ in
+                    plugged.signal()
+                    plug.wait()
+                }
+                waitOnThisThread(plugged)
+                let claiming = Task { try await a.claim(taskID: "t1") }
+                while a.pool.waitingJobs == 0 { await Task.yield() }
+                let mark = clock.current + 60_000
+                let renewed = await withCooperativePoolBlocked {
+                    clock.advance(milliseconds: 60_000)
+                    plug.signal()
+                    return rounds.wait(count: 2, from: mark)
+                }
+                #expect(try await claiming.value)
+                #expect(renewed, "the keeper renewed the claim its caller had not seen yet")
+                #expect(try await !b.claim(taskID: "t1"))
+            }
+        }
+    }
+}
+
+/// The renewal rounds that found `task` held, by the manual clock's time after each: a round that
+/// ends after the clock passed `mark` may have read it before; the next one read it after.
+private final class RenewalRounds: Sendable {
+    let clock: ManualClock
+    let task: String
+    private let times = Mutex<[Int64]>([])
+    private let ended = DispatchSemaphore(value: 0)
+
+    init(clock: ManualClock, task: String) {
+        self.clock = clock
+        self.task = task
+    }
+
+    /// `Configuration.onRenewal`.
+    @Sendable func record(_ held: Set<String>) {
+        guard held.contains(task) else { return }
+        times.withLock { $0.append(clock.current) }
+        ended.signal()
+    }
+
+    /// Blocks the calling thread until `count` rounds ended at or after `mark`; false when none
+    /// came for 10 s (the keeper is not running).
+    func wait(count: Int, from mark: Int64) -> Bool {
+        while times.withLock({ $0.filter { $0 >= mark }.count }) < count {
+            if ended.wait(timeout: .now() + .seconds(10)) == .timedOut { return false }
+        }
+        return true
+    }
+}
+
+private func waitOnThisThread(_ semaphore: DispatchSemaphore) { semaphore.wait() }
+
+/// Runs `body` with every thread of the cooperative pool (one per CPU) blocked: this one runs
+/// `body`, the others wait until it returns. What a process whose Swift tasks are all busy (or
+/// blocked) looks like to the work it schedules as tasks.
+///
+/// The other threads are taken by tasks that block; when they do not all get one within 100 ms
+/// (the rest of the suite keeps them busy), every one is let go and the whole is tried again
+/// later, so the suite's other tests are never held up for longer than that.
+private func withCooperativePoolBlocked<T: Sendable>(_ body: @Sendable () -> T) async -> T {
+    let others = max(0, ProcessInfo.processInfo.activeProcessorCount - 1)
+    while true {
+        let arrived = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        for _ in 0..<others {
+            Task.detached {
+                arrived.signal()
+                waitOnThisThread(release)
+            }
+        }
+        let all = waitForSignals(arrived, others, until: .now() + .milliseconds(100))
+        // All came: every other thread is blocked now, and this one runs `body` and blocks too.
+        let value = all ? body() : nil
+        // A blocker that comes after this finds its signal and goes at once.
+        for _ in 0..<others { release.signal() }
+        if let value { return value }
+        await Task.yield()
+    }
+}
+
+private func waitForSignals(_ semaphore: DispatchSemaphore, _ count: Int, until deadline: DispatchTime) -> Bool {
+    for _ in 0..<count where semaphore.wait(timeout: deadline) == .timedOut { return false }
+    return true
 }

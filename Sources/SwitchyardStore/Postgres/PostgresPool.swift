@@ -89,6 +89,13 @@ final class PostgresPool: @unchecked Sendable {
         return try outcome.withLock { $0! }.get()
     }
 
+    /// Jobs queued and not yet taken by a thread (tests).
+    var waitingJobs: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return queue.count - head
+    }
+
     /// Queues `job`; starts a thread when every running one is busy and the pool is not full.
     func submit(_ job: @escaping Job) {
         pthread_mutex_lock(mutex)

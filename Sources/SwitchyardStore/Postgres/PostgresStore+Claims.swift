@@ -17,7 +17,7 @@ extension PostgresStore {
         let me = configuration.instanceID
         let expires = now + leaseMilliseconds
         let claimed = try await write { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) -> Bool in
+            let claimed = try connection.transaction { () throws(StoreError) -> Bool in
                 let row = try connection.queryOne(
                     "SELECT state, lease_owner, lease_expires_at FROM tasks WHERE id = $1 FOR UPDATE SKIP LOCKED",
                     [.text(taskID)]
@@ -33,8 +33,11 @@ extension PostgresStore {
                 try Self.requeueRunningSteps(connection, taskID: taskID, reason: reason, now: now)
                 return true
             }
+            // Renewed from the commit on, not from when the caller resumes: a busy cooperative
+            // pool can delay that past the lease, and another process would take the task over.
+            if claimed { self.claims.withLock { _ = $0.tasks.insert(taskID) } }
+            return claimed
         }
-        if claimed { claims.withLock { _ = $0.tasks.insert(taskID) } }
         return claimed
     }
 
@@ -46,8 +49,8 @@ extension PostgresStore {
         let now = configuration.clock()
         let me = configuration.instanceID
         let expires = now + leaseMilliseconds
-        let claimed = try await write { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) -> [TaskRecord] in
+        return try await write { connection throws(StoreError) in
+            let claimed = try connection.transaction { () throws(StoreError) -> [TaskRecord] in
                 let path = connection.location
                 let rows = try connection.query(
                     """
@@ -67,9 +70,10 @@ extension PostgresStore {
                 }
                 return rows.map(\.0).sorted { $0.createdAt < $1.createdAt }
             }
+            // Renewed from the commit on (see `claim`).
+            self.claims.withLock { c in for task in claimed { c.tasks.insert(task.id) } }
+            return claimed
         }
-        claims.withLock { c in for task in claimed { c.tasks.insert(task.id) } }
-        return claimed
     }
 
     /// Gives up this process's claim on a task (after its last unit of work here) and returns the
@@ -139,31 +143,41 @@ extension PostgresStore {
     /// is open: a task's lease while its step runs (or waits for a worker here), an idempotency
     /// key's while its request runs. A claim another process took meanwhile (this one stalled past
     /// its lease) is dropped from the set; its checkpoints are refused anyway.
+    ///
+    /// On a thread (`PostgresKeeper`) and a connection (`keeperPool`) of its own: a live process
+    /// whose cooperative pool or connection pool is busy still renews on time, so its tasks are
+    /// not taken over and their steps in flight not sent again by another process.
     func startKeeper() {
-        let interval = configuration.leaseDuration / 3
-        let keeper = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard let self, !Task.isCancelled else { return }
-                _ = try? await self.renewClaims()
+        let keeper = PostgresKeeper(interval: configuration.leaseDuration / 3) { [weak self] in
+            guard let self else { return }
+            _ = try? self.keeperPool.performBlocking { connection throws(StoreError) in
+                try self.renewClaims(on: connection)
             }
         }
-        let closed = claims.withLock { c -> Bool in
-            if !c.closed { c.keeper = keeper }
-            return c.closed
-        }
-        if closed { keeper.cancel() }
+        let closed = claims.withLock { $0.closed }
+        guard !closed else { return }
+        self.keeper.withLock { $0 = keeper }
+        keeper.start()
     }
 
-    /// One renewal round (the keeper's); returns the tasks still held.
+    /// One renewal round on the keeper's connection, as the keeper runs it; returns the tasks still held.
     @discardableResult
     func renewClaims() async throws(StoreError) -> Set<String> {
+        try await keeperPool.perform { connection throws(StoreError) in try self.renewClaims(on: connection) }
+    }
+
+    /// One renewal round (on a keeper connection's thread): the leases run from now, not from when
+    /// the round was queued.
+    private func renewClaims(on connection: PostgresConnection) throws(StoreError) -> Set<String> {
         let (tasks, slots) = claims.withLock { ($0.tasks, $0.idempotency) }
-        guard !tasks.isEmpty || !slots.isEmpty else { return [] }
+        guard !tasks.isEmpty || !slots.isEmpty else {
+            configuration.onRenewal?([])
+            return []
+        }
         let me = configuration.instanceID
         let expires = configuration.clock() + leaseMilliseconds
-        let held = try await write { connection throws(StoreError) -> Set<String> in
-            var held: Set<String> = []
+        var held: Set<String> = []
+        do {
             if !tasks.isEmpty {
                 held = Set(
                     try connection.query(
@@ -182,10 +196,14 @@ extension PostgresStore {
                     """,
                     [.integer(expires), .text(me), .textArray(slots.map(\.owner)), .textArray(slots.map(\.key))])
             }
-            return held
+            noteWrite(nil)
+        } catch {
+            noteWrite(error.isStoreFailure ? error : nil)
+            throw error
         }
         let lost = tasks.subtracting(held)
         if !lost.isEmpty { claims.withLock { c in c.tasks.subtract(lost) } }
+        configuration.onRenewal?(held)
         return held
     }
 }

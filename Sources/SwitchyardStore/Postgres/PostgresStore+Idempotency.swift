@@ -16,9 +16,9 @@ extension PostgresStore {
         let expiresAt = now + Self.milliseconds(ttl)
         let claimExpires = now + leaseMilliseconds
         let me = configuration.instanceID
-        let begin = try await write { connection throws(StoreError) -> IdempotencyBegin in
+        return try await write { connection throws(StoreError) -> IdempotencyBegin in
             let path = connection.location
-            return try connection.transaction { () throws(StoreError) -> IdempotencyBegin in
+            let begin = try connection.transaction { () throws(StoreError) -> IdempotencyBegin in
                 let inserted = try connection.queryOne(
                     """
                     INSERT INTO idempotency
@@ -73,9 +73,12 @@ extension PostgresStore {
                     ])
                 return .new
             }
+            // Renewed from the commit on, not from when the caller resumes (see `claim`).
+            if case .new = begin {
+                self.claims.withLock { _ = $0.idempotency.insert(IdempotencySlot(owner: owner, key: key)) }
+            }
+            return begin
         }
-        if case .new = begin { claims.withLock { _ = $0.idempotency.insert(IdempotencySlot(owner: owner, key: key)) } }
-        return begin
     }
 
     /// Stores the answer of this process's in-flight claim; it is replayed until the record expires.

@@ -17,9 +17,10 @@ import Glibc
 ///
 /// **Claims.** A task is run by one process at a time: `claim` takes its lease with a row lock
 /// (`FOR UPDATE SKIP LOCKED`, so processes racing for the same task never wait on each other), a
-/// keeper renews the leases this process holds every third of `leaseDuration` while it lives, and
-/// a checkpoint from a process that lost its lease is refused. When a process dies its leases
-/// expire and another claims the task: the step it had in flight goes back to `pending` (it runs
+/// keeper renews the leases this process holds every third of `leaseDuration` while it lives (on a
+/// thread and a connection of its own, so a busy process does not starve it), and a checkpoint
+/// from a process that lost its lease is refused. When a process dies its leases expire and
+/// another claims the task: the step it had in flight goes back to `pending` (it runs
 /// again: at-least-once, as after a restart) and every checkpointed step stays done. In-flight
 /// idempotency claims are held and renewed the same way.
 ///
@@ -47,6 +48,9 @@ public final class PostgresStore: Sendable {
         /// (also when it refused the request on its merits), else its own failure (unreachable,
         /// disk full, read-only standby…). Runs on a pool thread; must not call the store.
         public var onWrite: (@Sendable (StoreError?) -> Void)?
+        /// Called after every renewal round with the tasks still held, on the keeper's connection
+        /// thread; must not call the store. For tests.
+        var onRenewal: (@Sendable (Set<String>) -> Void)?
 
         public init(
             poolSize: Int = 4, leaseDuration: Duration = .seconds(15),
@@ -70,6 +74,9 @@ public final class PostgresStore: Sendable {
     public let location: String
     public let configuration: Configuration
     let pool: PostgresPool
+    /// The keeper's own connection: a renewal never waits behind the pool's queue.
+    let keeperPool: PostgresPool
+    let keeper = Mutex<PostgresKeeper?>(nil)
     let claims = Mutex(Claims())
     private let lastWrite = Mutex<StoreError?>(nil)
     private let listener: Mutex<PostgresListener?> = Mutex(nil)
@@ -81,7 +88,6 @@ public final class PostgresStore: Sendable {
     struct Claims {
         var tasks: Set<String> = []
         var idempotency: Set<IdempotencySlot> = []
-        var keeper: Task<Void, Never>?
         var closed = false
     }
 
@@ -104,6 +110,7 @@ public final class PostgresStore: Sendable {
         self.location = url.location
         self.configuration = configuration
         pool = PostgresPool(url: url.value, location: url.location, size: configuration.poolSize)
+        keeperPool = PostgresPool(url: url.value, location: url.location, size: 1)
         try await pool.perform { connection throws(StoreError) in try Self.prepare(connection) }
         startBackground(url)
     }
@@ -114,6 +121,7 @@ public final class PostgresStore: Sendable {
         self.location = url.location
         self.configuration = configuration
         pool = PostgresPool(url: url.value, location: url.location, size: configuration.poolSize)
+        keeperPool = PostgresPool(url: url.value, location: url.location, size: 1)
         try pool.performBlocking { connection throws(StoreError) in try Self.prepare(connection) }
         startBackground(url)
     }
@@ -136,17 +144,14 @@ public final class PostgresStore: Sendable {
     /// claims this process holds are not released here: call `releaseAllClaims()` first on a
     /// clean shutdown, so other processes take over at once instead of after the lease.
     public func close() {
-        let keeper = claims.withLock { c -> Task<Void, Never>? in
-            c.closed = true
-            defer { c.keeper = nil }
-            return c.keeper
-        }
-        keeper?.cancel()
+        claims.withLock { $0.closed = true }
+        keeper.withLock { $0.take() }?.stop()
         // Stopped outside the lock: `stop` joins the listener's thread, which may be delivering a
         // notification that reads `listener` (a deadlock when the lock is held here).
         let listener = listener.withLock { $0.take() }
         listener?.stop()
         pool.close()
+        keeperPool.close()
     }
 
     /// Runs `body` with a pooled connection, off the caller's thread.
@@ -170,7 +175,7 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    private func noteWrite(_ failure: StoreError?) {
+    func noteWrite(_ failure: StoreError?) {
         lastWrite.withLock { $0 = failure }
         configuration.onWrite?(failure)
     }
