@@ -187,19 +187,7 @@ extension PostgresClaimTests {
         /// thread of the cooperative pool blocked, A's keeper still renews the lease, so B cannot take
         /// the task over (and run its step again) however long A's lease has been due.
         @Test func aBusyHolderKeepsItsClaimWhileTheCooperativePoolIsBlocked() async throws {
-            let clock = ManualClock()
-            let rounds = RenewalRounds(clock: clock, task: "t1")
-            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
-            configuration.onRenewal = rounds.record
-            try await withPostgresSchema { url in
-                let a = try await PostgresStore(url: url, configuration: configuration)
-                let b = try await PostgresStore(
-                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
-                defer {
-                    a.close()
-                    b.close()
-                }
-                try await PostgresClaimTests().plannedTask(a)
+            try await withHolderAndRival { a, b, clock, rounds async throws in
                 #expect(try await a.claim(taskID: "t1"))
                 let mark = clock.current + 60_000
                 let renewed = await withCooperativePoolBlocked {
@@ -215,20 +203,7 @@ extension PostgresClaimTests {
         /// claimer resumes: here the claim commits while every thread of the cooperative pool is
         /// blocked (its caller cannot resume), and the lease is still renewed.
         @Test func aClaimIsRenewedFromItsCommitEvenBeforeItsCallerResumes() async throws {
-            let clock = ManualClock()
-            let rounds = RenewalRounds(clock: clock, task: "t1")
-            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
-            configuration.poolSize = 1
-            configuration.onRenewal = rounds.record
-            try await withPostgresSchema { url in
-                let a = try await PostgresStore(url: url, configuration: configuration)
-                let b = try await PostgresStore(
-                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
-                defer {
-                    a.close()
-                    b.close()
-                }
-                try await PostgresClaimTests().plannedTask(a)
+            try await withHolderAndRival(holderPoolSize: 1) { a, b, clock, rounds async throws in
                 // A's only connection is held until the pool is blocked, with the claim queued behind it.
                 let plug = DispatchSemaphore(value: 0)
                 let plugged = DispatchSemaphore(value: 0)
@@ -248,6 +223,30 @@ extension PostgresClaimTests {
                 #expect(try await claiming.value)
                 #expect(renewed, "the keeper renewed the claim its caller had not seen yet")
                 #expect(try await !b.claim(taskID: "t1"))
+            }
+        }
+
+        /// A (lease 300 ms, its renewal rounds recorded, `holderPoolSize` connections) and B (lease
+        /// 1 s) on one schema, on one manual clock, with task t1 planned and not yet claimed.
+        private func withHolderAndRival(
+            holderPoolSize: Int? = nil,
+            _ body: (PostgresStore, PostgresStore, ManualClock, RenewalRounds) async throws -> Void
+        ) async throws {
+            let clock = ManualClock()
+            let rounds = RenewalRounds(clock: clock, task: "t1")
+            var configuration = clock.postgres(instance: "A", lease: .milliseconds(300))
+            if let holderPoolSize { configuration.poolSize = holderPoolSize }
+            configuration.onRenewal = rounds.record
+            try await withPostgresSchema { url in
+                let a = try await PostgresStore(url: url, configuration: configuration)
+                let b = try await PostgresStore(
+                    url: url, configuration: clock.postgres(instance: "B", lease: .seconds(1)))
+                defer {
+                    a.close()
+                    b.close()
+                }
+                try await PostgresClaimTests().plannedTask(a)
+                try await body(a, b, clock, rounds)
             }
         }
     }
