@@ -182,6 +182,37 @@ extension PostgresClaimTests {
     /// A holder whose Swift tasks cannot run (every thread of the cooperative pool blocked) keeps
     /// its claims. One test at a time: two of them blocking the pool at once would wait for each
     /// other's threads.
+    /// A renewal round that finds a task no longer held drops it from the renewed set only when no
+    /// newer claim took it meanwhile: here the task is released after the round took its set and
+    /// claimed again before the round drops what it lost, and the new claim stays renewed (else
+    /// its lease would run out while the step runs, and another process would run it again).
+    @Test func aClaimMadeWhileARenewalRoundRunsStaysRenewed() async throws {
+        let clock = ManualClock()
+        let round = RoundInterleaving()
+        var configuration = clock.postgres(instance: "A", lease: .seconds(600))
+        configuration.onRenewalStep = round.step
+        try await withPostgresSchema { url in
+            let a = try await PostgresStore(url: url, configuration: configuration)
+            defer {
+                round.disarm()
+                a.close()
+            }
+            try await plannedTask(a)
+            #expect(try await a.claim(taskID: "t1"))
+            round.arm()
+            let renewal = Task { try await a.renewClaims() }
+            try #require(round.reached(.tookClaims))
+            _ = try await a.releaseClaim(taskID: "t1")
+            round.proceed()
+            try #require(round.reached(.updated))
+            #expect(try await a.claim(taskID: "t1"))
+            round.proceed()
+            let held = try await renewal.value
+            #expect(!held.contains("t1"), "the round ran while t1 was released")
+            #expect(a.claimedTasks.contains("t1"), "the claim made during the round is still renewed")
+        }
+    }
+
     @Suite(.serialized) struct BusyHolder {
         /// A live holder keeps its task while its process is too busy to run Swift tasks: with every
         /// thread of the cooperative pool blocked, A's keeper still renews the lease, so B cannot take
@@ -250,6 +281,36 @@ extension PostgresClaimTests {
             }
         }
     }
+}
+
+/// Holds one renewal round at its steps (`Configuration.onRenewalStep`) while the test claims
+/// and releases: armed, the round waits at each step until `proceed()` (10 s at most, so a failed
+/// test cannot hang the keeper).
+private final class RoundInterleaving: Sendable {
+    private let armed = Mutex(false)
+    private let tookClaims = DispatchSemaphore(value: 0)
+    private let updated = DispatchSemaphore(value: 0)
+    private let go = DispatchSemaphore(value: 0)
+
+    func arm() { armed.withLock { $0 = true } }
+    func disarm() {
+        armed.withLock { $0 = false }
+        go.signal()
+    }
+
+    @Sendable func step(_ step: PostgresStore.RenewalStep) {
+        guard armed.withLock({ $0 }) else { return }
+        (step == .tookClaims ? tookClaims : updated).signal()
+        _ = go.wait(timeout: .now() + .seconds(10))
+        if step == .updated { armed.withLock { $0 = false } }
+    }
+
+    /// Blocks the calling thread until the round reached `step`; false after 10 s.
+    func reached(_ step: PostgresStore.RenewalStep) -> Bool {
+        (step == .tookClaims ? tookClaims : updated).wait(timeout: .now() + .seconds(10)) == .success
+    }
+
+    func proceed() { go.signal() }
 }
 
 /// The renewal rounds that found `task` held, by the manual clock's time after each: a round that

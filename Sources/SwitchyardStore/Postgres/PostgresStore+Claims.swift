@@ -35,7 +35,7 @@ extension PostgresStore {
             }
             // Renewed from the commit on, not from when the caller resumes: a busy cooperative
             // pool can delay that past the lease, and another process would take the task over.
-            if claimed { self.claims.withLock { _ = $0.tasks.insert(taskID) } }
+            if claimed { self.claims.withLock { $0.hold(taskID) } }
             return claimed
         }
         return claimed
@@ -71,7 +71,7 @@ extension PostgresStore {
                 return rows.map(\.0).sorted { $0.createdAt < $1.createdAt }
             }
             // Renewed from the commit on (see `claim`).
-            self.claims.withLock { c in for task in claimed { c.tasks.insert(task.id) } }
+            self.claims.withLock { c in for task in claimed { c.hold(task.id) } }
             return claimed
         }
     }
@@ -82,7 +82,7 @@ extension PostgresStore {
     /// again (claiming it anew).
     @discardableResult
     public func releaseClaim(taskID: String) async throws(StoreError) -> TaskState? {
-        claims.withLock { _ = $0.tasks.remove(taskID) }
+        claims.withLock { $0.tasks[taskID] = nil }
         let me = configuration.instanceID
         return try await write { connection throws(StoreError) in
             let path = connection.location
@@ -107,7 +107,7 @@ extension PostgresStore {
     /// processes' watchers claim it now rather than at their next sweep.
     public func releaseAllClaims() async throws(StoreError) {
         claims.withLock { c in
-            c.tasks = []
+            c.tasks = [:]
             c.idempotency = []
         }
         let me = configuration.instanceID
@@ -135,7 +135,7 @@ extension PostgresStore {
         + " WHERE state IN ('planning', 'executing')"
 
     /// The tasks this process holds a claim on now.
-    public var claimedTasks: Set<String> { claims.withLock { $0.tasks } }
+    public var claimedTasks: Set<String> { claims.withLock { Set($0.tasks.keys) } }
 
     // MARK: The keeper
 
@@ -174,6 +174,7 @@ extension PostgresStore {
             configuration.onRenewal?([])
             return []
         }
+        configuration.onRenewalStep?(.tookClaims)
         let me = configuration.instanceID
         let expires = configuration.clock() + leaseMilliseconds
         var held: Set<String> = []
@@ -185,7 +186,7 @@ extension PostgresStore {
                         UPDATE tasks SET lease_expires_at = $1 WHERE lease_owner = $2 AND id = ANY($3::text[])
                         RETURNING id
                         """,
-                        [.integer(expires), .text(me), .textArray(Array(tasks))]
+                        [.integer(expires), .text(me), .textArray(Array(tasks.keys))]
                     ) { $0.text(0) })
             }
             if !slots.isEmpty {
@@ -201,8 +202,13 @@ extension PostgresStore {
             noteWrite(error.isStoreFailure ? error : nil)
             throw error
         }
-        let lost = tasks.subtracting(held)
-        if !lost.isEmpty { claims.withLock { c in c.tasks.subtract(lost) } }
+        configuration.onRenewalStep?(.updated)
+        let lost = tasks.filter { !held.contains($0.key) }
+        if !lost.isEmpty {
+            claims.withLock { c in
+                for (task, claim) in lost where c.tasks[task] == claim { c.tasks[task] = nil }
+            }
+        }
         configuration.onRenewal?(held)
         return held
     }

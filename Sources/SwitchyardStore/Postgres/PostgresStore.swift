@@ -51,6 +51,10 @@ public final class PostgresStore: Sendable {
         /// Called after every renewal round with the tasks still held, on the keeper's connection
         /// thread; must not call the store. For tests.
         var onRenewal: (@Sendable (Set<String>) -> Void)?
+        /// Called inside a renewal round, on the keeper's connection thread: after it took the set
+        /// of claims to renew, and after its updates, before it drops what it found lost. For tests
+        /// that interleave claims with a round.
+        var onRenewalStep: (@Sendable (RenewalStep) -> Void)?
 
         public init(
             poolSize: Int = 4, leaseDuration: Duration = .seconds(15),
@@ -86,9 +90,23 @@ public final class PostgresStore: Sendable {
 
     /// What this process holds under a lease, renewed by the keeper.
     struct Claims {
-        var tasks: Set<String> = []
+        /// Each held task with the number of the claim that took it: a renewal round that found a
+        /// task no longer held drops it only if it is still that round's claim, not a newer one
+        /// made while the round ran (released and claimed again).
+        var tasks: [String: UInt64] = [:]
         var idempotency: Set<IdempotencySlot> = []
         var closed = false
+        private var claimsMade: UInt64 = 0
+
+        mutating func hold(_ taskID: String) {
+            claimsMade &+= 1
+            tasks[taskID] = claimsMade
+        }
+    }
+
+    /// Where a renewal round is (`Configuration.onRenewalStep`).
+    enum RenewalStep: Sendable {
+        case tookClaims, updated
     }
 
     struct IdempotencySlot: Hashable {
