@@ -29,8 +29,10 @@ import Testing
 
     @Test func breakerOpensSkipsProbesOnceAndCloses() async throws {
         // open_ms leaves room for a loaded machine between "opened" and "skipped while open" (2 s
-        // was once too short for three requests at a load average of 10).
-        let options = FaultRig.Options(attempts: 1, failureThreshold: 2, openMs: 6000)
+        // was once too short for three requests at a load average of 10; 6 s too short in about
+        // one PostgreSQL-backed run of the whole suite in eight, whose first 20 s keep hundreds of
+        // tests waiting 10-19 s for the two cores).
+        let options = FaultRig.Options(attempts: 1, failureThreshold: 2, openMs: 15_000)
         try await FaultRig.run(options, primary: { _ in Self.serverError }) { rig in
             // Two failing requests open the breaker.
             for i in 1...2 {

@@ -201,10 +201,10 @@ extension PostgresClaimTests {
             #expect(try await a.claim(taskID: "t1"))
             round.arm()
             let renewal = Task { try await a.renewClaims() }
-            try #require(round.reached(.tookClaims))
+            try #require(await round.reached(.tookClaims))
             _ = try await a.releaseClaim(taskID: "t1")
             round.proceed()
-            try #require(round.reached(.updated))
+            try #require(await round.reached(.updated))
             #expect(try await a.claim(taskID: "t1"))
             round.proceed()
             let held = try await renewal.value
@@ -305,9 +305,14 @@ private final class RoundInterleaving: Sendable {
         if step == .updated { armed.withLock { $0 = false } }
     }
 
-    /// Blocks the calling thread until the round reached `step`; false after 10 s.
-    func reached(_ step: PostgresStore.RenewalStep) -> Bool {
-        (step == .tookClaims ? tookClaims : updated).wait(timeout: .now() + .seconds(10)) == .success
+    /// Returns once the round reached `step`; false after 10 s. The wait blocks a thread of its
+    /// own: blocking one of the cooperative pool's (two on this machine) would keep the round's
+    /// own task, and the rest of the suite, from running.
+    func reached(_ step: PostgresStore.RenewalStep) async -> Bool {
+        let signal = step == .tookClaims ? tookClaims : updated
+        return await withCheckedContinuation { done in
+            Thread { done.resume(returning: signal.wait(timeout: .now() + .seconds(10)) == .success) }.start()
+        }
     }
 
     func proceed() { go.signal() }
