@@ -28,19 +28,7 @@ final class PostgresKeeper: @unchecked Sendable {
     }
 
     func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let rc = pthread_create(
-            &handle, nil,
-            { raw in
-                Unmanaged<PostgresKeeper>.fromOpaque(raw!).takeRetainedValue().run()
-                return nil
-            }, context)
-        if rc == 0 {
-            thread = handle
-        } else {
-            Unmanaged<PostgresKeeper>.fromOpaque(context).release()
-        }
+        thread = PostgresThread.start { [self] in run() }
     }
 
     /// Wakes the thread, lets a round in progress finish and waits for the thread. Idempotent;
@@ -48,8 +36,7 @@ final class PostgresKeeper: @unchecked Sendable {
     func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake.signal()
-        guard let thread else { return }
-        if pthread_equal(thread, pthread_self()) == 0 { pthread_join(thread, nil) }
+        if let thread { PostgresThread.join(thread) }
     }
 
     private func run() {

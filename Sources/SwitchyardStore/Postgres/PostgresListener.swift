@@ -45,25 +45,13 @@ final class PostgresListener: @unchecked Sendable {
     }
 
     func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let rc = pthread_create(
-            &handle, nil,
-            { raw in
-                Unmanaged<PostgresListener>.fromOpaque(raw!).takeRetainedValue().run()
-                return nil
-            }, context)
-        if rc == 0 {
-            thread = handle
-        } else {
-            Unmanaged<PostgresListener>.fromOpaque(context).release()
-        }
+        thread = PostgresThread.start { [self] in run() }
     }
 
     /// Ends the thread within one poll interval and waits for it. Idempotent.
     func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing), let thread else { return }
-        if pthread_equal(thread, pthread_self()) == 0 { pthread_join(thread, nil) }
+        PostgresThread.join(thread)
     }
 
     private func run() {

@@ -121,26 +121,18 @@ final class PostgresPool: @unchecked Sendable {
         let toJoin = joinable
         joinable = []
         pthread_mutex_unlock(mutex)
-        for thread in toJoin where pthread_equal(thread, pthread_self()) == 0 { pthread_join(thread, nil) }
+        for thread in toJoin { PostgresThread.join(thread) }
     }
 
     private func startThread() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, nil,
-            { raw in
-                Unmanaged<PostgresPool>.fromOpaque(raw!).takeRetainedValue().run()
-                return nil
-            }, context)
+        let thread = PostgresThread.start { [self] in run() }
         pthread_mutex_lock(mutex)
-        if rc == 0 {
+        if let thread {
             joinable.append(thread)
         } else {
             threads -= 1
         }
         pthread_mutex_unlock(mutex)
-        if rc != 0 { Unmanaged<PostgresPool>.fromOpaque(context).release() }
     }
 
     private func next() -> Job? {
