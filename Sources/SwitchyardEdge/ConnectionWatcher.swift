@@ -23,6 +23,9 @@ final class ConnectionWatcher: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private var thread = pthread_t()
     private var started = false
+    /// `epoll_wait` calls and deadline sweeps so far (tests: the thread sleeps between sweeps).
+    let waits = Atomic<Int>(0)
+    let sweeps = Atomic<Int>(0)
 
     /// The id the wake-up pipe carries in epoll (connection ids start at 1).
     private static let wakeID: UInt64 = 0
@@ -97,7 +100,10 @@ final class ConnectionWatcher: @unchecked Sendable {
         let tickMs = Int32(clamping: tick.milliseconds)
         var nextSweep = ContinuousClock.now + tick
         while !stopped.load(ordering: .acquiring) {
-            let wait = max(0, min(tickMs, Int32(clamping: (nextSweep - .now).milliseconds)))
+            // Rounded up: rounded down, the last sub-millisecond before each sweep was a 0 ms
+            // wait, so the thread spun there (about 170 `epoll_wait` calls per second, idle).
+            let wait = max(0, min(tickMs, Int32(clamping: (nextSweep - .now).millisecondsRoundedUp)))
+            waits.add(1, ordering: .relaxed)
             let n = ids.withUnsafeMutableBufferPointer { sy_epoll_wait_ids(epollFD, $0.baseAddress, 64, wait) }
             if n < 0 && errno != EINTR { return }
             for id in ids.prefix(max(0, Int(n))) where id != Self.wakeID {
@@ -106,6 +112,7 @@ final class ConnectionWatcher: @unchecked Sendable {
             let now = ContinuousClock.now
             if now >= nextSweep {
                 core.sweep(now: now, tick: tick)
+                sweeps.add(1, ordering: .relaxed)
                 nextSweep = now + tick
             }
         }
@@ -126,5 +133,12 @@ extension Duration {
     /// Whole milliseconds, rounded down.
     fileprivate var milliseconds: Int64 {
         components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Whole milliseconds, rounded up: a wait this long never ends before the duration has passed.
+    fileprivate var millisecondsRoundedUp: Int64 {
+        let (seconds, attoseconds) = components
+        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        return attoseconds % 1_000_000_000_000_000 > 0 ? ms + 1 : ms
     }
 }

@@ -89,4 +89,22 @@ struct ConnectionWatcherTests {
         try await waitUntil { peerGone(connection) }
         core.connectionClosed(connection)
     }
+
+    /// With nothing to watch the thread sleeps from one deadline sweep to the next: one wait per
+    /// sweep. A wait rounded down to whole milliseconds ended just before each sweep was due and
+    /// the thread then spun through the remaining fraction of a millisecond (hundreds of
+    /// `epoll_wait` calls per sweep).
+    @Test func anIdleWatcherWaitsOncePerSweep() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.headerTimeout = .milliseconds(200)  // a sweep every 50 ms
+        let core = ServerCore(configuration: configuration, handler: ClosureHandler { _, _ in })
+        let watcher = try #require(core.watcher)
+        #expect(watcher.start(core: core))
+        defer { watcher.stop() }
+        try await waitUntil { watcher.sweeps.load(ordering: .relaxed) >= 6 }
+        let sweeps = watcher.sweeps.load(ordering: .relaxed)
+        let waits = watcher.waits.load(ordering: .relaxed)
+        // One wait per sweep, plus one in progress and a spare for a wake-up a little early.
+        #expect(waits <= 2 * sweeps + 2, "\(waits) waits for \(sweeps) sweeps")
+    }
 }
