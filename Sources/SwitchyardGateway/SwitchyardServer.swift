@@ -43,8 +43,11 @@ public final class SwitchyardServer: Sendable {
     /// the tasks a previous process left in `planning` or `executing`.
     /// Throws `ConfigErrors` for a bad configuration and `StoreError` (naming the file) for a
     /// store that cannot be opened, checked or migrated.
+    /// `clock` is the router's monotonic time (breakers, deadlines, cooldowns, the retry budget's
+    /// window); tests move it forward instead of waiting out an open breaker.
     public init(
-        config: SwitchyardConfig, configPath: String?, environment: [String: String], logger: Logger
+        config: SwitchyardConfig, configPath: String?, environment: [String: String], logger: Logger,
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) async throws {
         let table = try RouteTable(config: config, environment: environment)
         for w in table.warnings { logger.warning("\(w)") }
@@ -67,7 +70,7 @@ public final class SwitchyardServer: Sendable {
         metrics.configLoaded(success: true, reload: false, unixSeconds: WallClock.seconds())
         let router = Router(
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
-            observer: MetricsRouterObserver(metrics: metrics, logger: logger))
+            observer: MetricsRouterObserver(metrics: metrics, logger: logger), now: clock)
         let storeMonitor = StoreMonitor(metrics: metrics, logger: logger)
         // An unset or malformed `store.url_env` is the configuration's problem (exit 2), as
         // `check-config` reports it, not a database failure.

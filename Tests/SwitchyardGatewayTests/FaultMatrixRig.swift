@@ -15,6 +15,8 @@ struct FaultRig {
     let primary: MockHTTPServer
     let fallback: MockHTTPServer
     let h: GatewayHarness
+    /// The gateway router's clock (breakers, deadlines, the retry budget's window).
+    let clock: TestClock
 
     static let primaryReply = "primary says hello"
     static let fallbackReply = "fallback says hello"
@@ -79,8 +81,10 @@ struct FaultRig {
         let closed = o.primaryRefused ? try ClosedPort() : nil
         defer { closed?.close() }
         let primaryPort = closed?.port ?? p.port
-        let h = try await GatewayHarness.start(yaml: yaml(o, primaryPort: primaryPort, fallbackPort: f.port))
-        let rig = FaultRig(primary: p, fallback: f, h: h)
+        let clock = TestClock()
+        let h = try await GatewayHarness.start(
+            yaml: yaml(o, primaryPort: primaryPort, fallbackPort: f.port), clock: clock)
+        let rig = FaultRig(primary: p, fallback: f, h: h, clock: clock)
         defer {
             h.stop()
             p.stop()

@@ -77,9 +77,11 @@ struct GatewayHarness {
     /// share one; with `SWITCHYARD_TEST_STORE=postgres` that store, and any other test store path,
     /// is a scratch schema on the suite's PostgreSQL server (`TestStore`).
     /// `wrapLog` may wrap the capturing log handler (a test that holds a log line back).
+    /// `clock` is the router's time (`TestClock`: a test moves it past an open breaker).
     static func start(
         yaml: String, extraEnvironment: [String: String] = [:],
-        wrapLog: @escaping @Sendable (any LogHandler) -> any LogHandler = { $0 }
+        wrapLog: @escaping @Sendable (any LogHandler) -> any LogHandler = { $0 },
+        clock: TestClock? = nil
     ) async throws -> GatewayHarness {
         var config = try ConfigLoader.parse(yaml: yaml)
         if config.store.kind == .sqlite && config.store.path == "switchyard.db" {
@@ -94,7 +96,7 @@ struct GatewayHarness {
         let server = try await SwitchyardServer(
             config: config, configPath: nil,
             environment: environment.merging(extraEnvironment) { a, _ in a }.merging(storeEnvironment) { a, _ in a },
-            logger: logger)
+            logger: logger, clock: { clock?.now() ?? .now })
         return GatewayHarness(server: server, client: try CurlUpstream(), logs: logs, storeKey: storeKey)
     }
 
@@ -124,6 +126,15 @@ struct GatewayHarness {
     func chat(_ body: String, headers: [HeaderField] = []) async throws -> UpstreamResponse {
         try await request("POST", "/v1/chat/completions", body: body, headers: headers)
     }
+}
+
+/// Monotonic time that a test can move forward: the real clock plus an offset.
+final class TestClock: Sendable {
+    private let offset = Mutex(Duration.zero)
+
+    func now() -> ContinuousClock.Instant { .now + offset.withLock { $0 } }
+
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
 }
 
 extension UpstreamResponse {
