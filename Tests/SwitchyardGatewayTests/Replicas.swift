@@ -54,7 +54,8 @@ final class Replicas: Sendable {
             let process = try SwitchyardProcess(
                 path: binary, arguments: ["serve", "--config", config] + arguments, environment: environment)
             started.append((process, ""))
-            started[started.count - 1].base = "http://127.0.0.1:\(try await process.port())"
+            let port = try await within(60, "replica \(started.count - 1) to listen") { try await process.port() }
+            started[started.count - 1].base = "http://127.0.0.1:\(port)"
         }
         processes = started
     }
