@@ -71,10 +71,13 @@ let package = Package(
             dependencies: ["SwitchyardCore", "SwitchyardProviders", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Plain system threads (OSThread): one way to start one on a Swift closure and join it, for
+        // every module that runs a blocking loop off the cooperative pool. No dependencies.
+        .target(name: "SwitchyardThreads", swiftSettings: strict),
         // Event loops: one thread per core running epoll, timers and the Swift jobs of its requests.
-        .target(name: "SwitchyardLoop", dependencies: ["CEventLoop"], swiftSettings: strict),
+        .target(name: "SwitchyardLoop", dependencies: ["CEventLoop", "SwitchyardThreads"], swiftSettings: strict),
         // A fixed pool of threads for work whose cost grows with the request (a TaskExecutor).
-        .target(name: "SwitchyardWorkers", swiftSettings: strict),
+        .target(name: "SwitchyardWorkers", dependencies: ["SwitchyardThreads"], swiftSettings: strict),
         // The only importer of CCurl.
         .target(
             name: "SwitchyardUpstream", dependencies: ["CCurl", "SwitchyardCore", "SwitchyardLoop"],
@@ -91,15 +94,19 @@ let package = Package(
         // response store protocols.
         .target(
             name: "SwitchyardStore",
-            dependencies: ["CSQLite", "CPostgres", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound"],
+            dependencies: [
+                "CSQLite", "CPostgres", "SwitchyardCore", "SwitchyardTasks", "SwitchyardInbound", "SwitchyardThreads",
+            ],
             swiftSettings: strict
         ),
         // The edge's own C: libmicrohttpd hooks it has no option for, epoll wrappers.
         .target(name: "CSwitchyardEdge", dependencies: ["CMicroHTTPD"]),
         // The only importer of CMicroHTTPD.
         .target(
-            name: "SwitchyardEdge", dependencies: ["CMicroHTTPD", "CSwitchyardEdge", "SwitchyardLoop"],
-            swiftSettings: strict),
+            name: "SwitchyardEdge",
+            dependencies: ["CMicroHTTPD", "CSwitchyardEdge", "SwitchyardLoop", "SwitchyardThreads"],
+            swiftSettings: strict
+        ),
         .target(
             name: "SwitchyardGateway",
             dependencies: [
@@ -122,7 +129,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // Mock upstreams speaking each provider's wire format, with scripted faults.
-        .target(name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore"], swiftSettings: strict),
+        .target(
+            name: "SwitchyardTestSupport", dependencies: ["SwitchyardCore", "SwitchyardThreads"], swiftSettings: strict),
         .executableTarget(
             name: "switchyard-mock",
             dependencies: [
@@ -182,6 +190,7 @@ let package = Package(
         ),
         .testTarget(name: "SwitchyardTasksTests", dependencies: ["SwitchyardTasks"], swiftSettings: strict),
         .testTarget(name: "SwitchyardWorkersTests", dependencies: ["SwitchyardWorkers"], swiftSettings: strict),
+        .testTarget(name: "SwitchyardThreadsTests", dependencies: ["SwitchyardThreads"], swiftSettings: strict),
         .testTarget(
             name: "SwitchyardStoreTests",
             dependencies: [

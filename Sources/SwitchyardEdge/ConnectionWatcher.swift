@@ -1,5 +1,6 @@
 import CSwitchyardEdge
 import Glibc
+import SwitchyardThreads
 import Synchronization
 
 /// The edge's watcher thread: notices clients that hang up while their request is being answered,
@@ -15,14 +16,13 @@ import Synchronization
 /// do: its timeout is per byte, so a client trickling one byte at a time never hits it.
 ///
 /// `@unchecked Sendable`: `epollFD` and `wakePipe` are immutable after init; `thread` is written in
-/// `start()` before the thread runs and read in `stop()`, which `stopped` makes happen once.
+/// `start()` and read in `stop()`, which `stopped` makes happen once.
 final class ConnectionWatcher: @unchecked Sendable {
     private let epollFD: Int32
     private let wakePipe: (read: Int32, write: Int32)
     private let tick: Duration
     private let stopped = Atomic<Bool>(false)
-    private var thread = pthread_t()
-    private var started = false
+    private var thread: OSThread?
     /// `epoll_wait` calls and deadline sweeps so far (tests: the thread sleeps between sweeps).
     let waits = Atomic<Int>(0)
     let sweeps = Atomic<Int>(0)
@@ -71,28 +71,16 @@ final class ConnectionWatcher: @unchecked Sendable {
 
     /// Starts the thread, which holds `core` until `stop()`.
     func start(core: ServerCore) -> Bool {
-        let context = Unmanaged.passRetained(WatcherContext(watcher: self, core: core)).toOpaque()
-        let rc = pthread_create(
-            &thread, nil,
-            { raw in
-                let context = Unmanaged<WatcherContext>.fromOpaque(raw!).takeRetainedValue()
-                context.watcher.run(core: context.core)
-                return nil
-            }, context)
-        guard rc == 0 else {
-            Unmanaged<WatcherContext>.fromOpaque(context).release()
-            return false
-        }
-        started = true
-        return true
+        thread = try? OSThread.start { [self] in run(core: core) }
+        return thread != nil
     }
 
     /// Stops the thread and waits for it. Idempotent.
     func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing), started else { return }
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing), let thread else { return }
         var byte: UInt8 = 1
         _ = write(wakePipe.write, &byte, 1)
-        pthread_join(thread, nil)
+        thread.join()
     }
 
     private func run(core: ServerCore) {
@@ -116,16 +104,6 @@ final class ConnectionWatcher: @unchecked Sendable {
                 nextSweep = now + tick
             }
         }
-    }
-}
-
-private final class WatcherContext {
-    let watcher: ConnectionWatcher
-    let core: ServerCore
-
-    init(watcher: ConnectionWatcher, core: ServerCore) {
-        self.watcher = watcher
-        self.core = core
     }
 }
 

@@ -1,5 +1,6 @@
 import CEventLoop
 import Dispatch
+import SwitchyardThreads
 import Synchronization
 
 #if canImport(Glibc)
@@ -46,7 +47,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// The loop is (about to be) blocked in epoll_wait; a producer that clears it writes `wakeFD`.
     private let sleeping = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
-    private var thread = pthread_t()
+    private var thread: OSThread?
 
     // Loop thread
     private var jobs: [UnownedJob] = []
@@ -187,18 +188,11 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     // MARK: Lifecycle
 
     func start() throws(EventLoopError) {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(
-            &thread, nil,
-            { raw in
-                let loop = Unmanaged<EventLoop>.fromOpaque(raw!).takeRetainedValue()
-                loop.run()
-                return nil
-            }, context)
-        guard rc == 0 else {
-            Unmanaged<EventLoop>.fromOpaque(context).release()
+        do {
+            thread = try OSThread.start { [self] in run() }
+        } catch {
             finished.store(true, ordering: .releasing)
-            throw EventLoopError("pthread_create failed: \(errnoText(rc))")
+            throw EventLoopError("pthread_create failed: \(errnoText(error.code))")
         }
     }
 
@@ -222,7 +216,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         if joining.exchange(true, ordering: .acquiringAndReleasing) {
             while !finished.load(ordering: .acquiring) { sched_yield() }
         } else {
-            pthread_join(thread, nil)
+            thread?.join()
         }
     }
 

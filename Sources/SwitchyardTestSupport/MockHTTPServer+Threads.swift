@@ -1,4 +1,5 @@
 import Glibc
+import SwitchyardThreads
 
 /// Counts live server threads so `stop()` can wait for all of them (a condition variable; Mutex
 /// has none).
@@ -27,30 +28,19 @@ final class MockThreadGroup: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         count += 1
         pthread_mutex_unlock(mutex)
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        defer { pthread_attr_destroy(&attr) }
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attr, 512 << 10)
-        let context = Unmanaged.passRetained(MockThreadBox(body, self)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(
-            &thread, &attr,
-            { context in
-                let box = Unmanaged<MockThreadBox>.fromOpaque(context!).takeRetainedValue()
-                box.body()
-                box.group.leave()
-                return nil
-            }, context)
-        if rc != 0 {
-            Unmanaged<MockThreadBox>.fromOpaque(context).release()
+        do {
+            try OSThread.start(stackSize: 512 << 10, detached: true) { [self] in
+                body()
+                leave()
+            }
+            return true
+        } catch {
             leave()
             return false
         }
-        return true
     }
 
-    fileprivate func leave() {
+    private func leave() {
         pthread_mutex_lock(mutex)
         count -= 1
         if count == 0 { pthread_cond_broadcast(cond) }
@@ -62,14 +52,5 @@ final class MockThreadGroup: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         while count > 0 { pthread_cond_wait(cond, mutex) }
         pthread_mutex_unlock(mutex)
-    }
-}
-
-private final class MockThreadBox {
-    let body: @Sendable () -> Void
-    let group: MockThreadGroup
-    init(_ body: @escaping @Sendable () -> Void, _ group: MockThreadGroup) {
-        self.body = body
-        self.group = group
     }
 }

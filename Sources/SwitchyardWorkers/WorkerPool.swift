@@ -1,4 +1,5 @@
 import Glibc
+import SwitchyardThreads
 
 /// A fixed set of threads that run Swift jobs: the place for work whose cost grows with its input
 /// (parsing and translating a large request) so it never runs on a thread that drives other
@@ -20,7 +21,7 @@ public final class WorkerPool: TaskExecutor, @unchecked Sendable {
     private var head = 0
     private var stopping = false
     private var joined = false
-    private var threads: [pthread_t] = []
+    private var threads: [OSThread] = []
 
     /// Threads in the pool.
     public let size: Int
@@ -34,19 +35,7 @@ public final class WorkerPool: TaskExecutor, @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         for _ in 0..<self.size {
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var thread = pthread_t()
-            let rc = pthread_create(
-                &thread, nil,
-                { raw in
-                    Unmanaged<WorkerPool>.fromOpaque(raw!).takeRetainedValue().run()
-                    return nil
-                }, context)
-            if rc == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<WorkerPool>.fromOpaque(context).release()
-            }
+            if let thread = try? OSThread.start({ [self] in run() }) { threads.append(thread) }
         }
     }
 
@@ -89,9 +78,7 @@ public final class WorkerPool: TaskExecutor, @unchecked Sendable {
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
         guard first else { return }
-        for thread in threads where pthread_equal(thread, pthread_self()) == 0 {
-            pthread_join(thread, nil)
-        }
+        for thread in threads { thread.join() }
     }
 
     private func run() {

@@ -90,7 +90,10 @@ struct ReplicaProcessTests {
         try await within(60, "the other replica to claim the task") {
             while try await replicas.holder(of: id) != successor { try await Task.sleep(for: .milliseconds(50)) }
         }
-        #expect(await replicas[drained].process.exitCode() == 0)
+        let exitCode = try await within(60, "the drained replica to exit") {
+            await replicas[drained].process.exitCode()
+        }
+        #expect(exitCode == 0)
         llm.ungate("Expand:")
         draftGate.open()
         let done = try await replicas.poll(successor, task: id, "the successor to finish the task") {

@@ -146,20 +146,43 @@ struct Timeout: Error, CustomStringConvertible {
     var description: String { "timed out waiting for \(what)" }
 }
 
-/// Runs `body`, failing with `Timeout` if it has not returned after `seconds`.
+/// Runs `body`, failing with `Timeout` if it has not returned after `seconds`, even when `body`
+/// ignores cancellation (a mock's `waitForRequests`, a child's stderr): it is cancelled and left
+/// to end on its own. A task group would wait for it, so such a wait ran into the suite's time
+/// limit, which names no wait, instead of failing here with its name.
 func within<T: Sendable>(
     _ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
+    let race = WithinRace<T>()
+    defer { race.cancel() }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.first.withLock { $0 = continuation }
+            let work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                race.end(result)
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+                race.end(.failure(Timeout(what: what)))
+            }
+            race.tasks.withLock { $0 = [work, timer] }
+            if Task.isCancelled { work.cancel() }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else { throw Timeout(what: what) }
-        return value
+    } onCancel: {
+        race.cancel()
     }
+}
+
+/// The waiter of one `within` and its two tasks; the first of them to end resumes it.
+private final class WithinRace<T: Sendable>: Sendable {
+    let first = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    let tasks = Mutex<[Task<Void, Never>]>([])
+
+    func end(_ result: Result<T, any Error>) { first.withLock { $0.take() }?.resume(with: result) }
+
+    func cancel() { for task in tasks.withLock({ $0 }) { task.cancel() } }
 }
 
 extension GatewayHarness {

@@ -140,9 +140,9 @@ struct ReplicaRuntimeTests {
         try await withPostgresSchema { url in
             let hangOnce = HangOnce(["second"])
             let runners = [Runner(hangOnce: hangOnce), Runner(hangOnce: hangOnce)]
-            // Renewed every third of it: 4 s keeps a live holder's claim through a second or two of
-            // starvation on a loaded machine (1.5 s did not always: a step then ran once more).
-            let lease = Duration.milliseconds(4000)
+            // What the survivor waits for once the holder died. The holder renews every 500 ms on its
+            // keeper's own thread and connection, which a busy cooperative pool does not delay.
+            let lease = Duration.milliseconds(1500)
             let (storeA, a) = try await Self.replica(url, runners[0], lease: lease)
             let (storeB, b) = try await Self.replica(url, runners[1], lease: lease)
             let stores = [storeA, storeB]

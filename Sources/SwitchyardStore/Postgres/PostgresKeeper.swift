@@ -1,9 +1,6 @@
 import Dispatch
+import SwitchyardThreads
 import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Runs `round` every `interval` on a thread of its own until stopped: the store's lease renewal
 /// (`PostgresStore.startKeeper`).
@@ -20,7 +17,7 @@ final class PostgresKeeper: @unchecked Sendable {
     private let round: @Sendable () -> Void
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
-    private var thread: pthread_t?
+    private var thread: OSThread?
 
     init(interval: Duration, round: @escaping @Sendable () -> Void) {
         self.interval = interval
@@ -28,7 +25,7 @@ final class PostgresKeeper: @unchecked Sendable {
     }
 
     func start() {
-        thread = PostgresThread.start { [self] in run() }
+        thread = try? OSThread.start { [self] in run() }
     }
 
     /// Wakes the thread, lets a round in progress finish and waits for the thread. Idempotent;
@@ -36,7 +33,7 @@ final class PostgresKeeper: @unchecked Sendable {
     func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         wake.signal()
-        if let thread { PostgresThread.join(thread) }
+        thread?.join()
     }
 
     private func run() {

@@ -1,4 +1,5 @@
 import SwitchyardTasks
+import SwitchyardThreads
 import Synchronization
 
 #if canImport(Glibc)
@@ -33,7 +34,7 @@ final class PostgresListener: @unchecked Sendable {
     /// works: the database is unreachable from here. False while the first attempt runs.
     let unreachable = Atomic<Bool>(false)
     private let schemaName = Mutex<String?>(nil)
-    private var thread: pthread_t?
+    private var thread: OSThread?
 
     /// The schema whose notifications count (`current_schema()` of the listening connection).
     var schema: String? { schemaName.withLock { $0 } }
@@ -45,13 +46,13 @@ final class PostgresListener: @unchecked Sendable {
     }
 
     func start() {
-        thread = PostgresThread.start { [self] in run() }
+        thread = try? OSThread.start { [self] in run() }
     }
 
     /// Ends the thread within one poll interval and waits for it. Idempotent.
     func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing), let thread else { return }
-        PostgresThread.join(thread)
+        thread.join()
     }
 
     private func run() {

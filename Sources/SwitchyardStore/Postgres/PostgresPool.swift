@@ -1,5 +1,6 @@
 import Dispatch
 import SwitchyardTasks
+import SwitchyardThreads
 import Synchronization
 
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ final class PostgresPool: @unchecked Sendable {
     private var idle = 0
     private var threads = 0
     private var stopping = false
-    private var joinable: [pthread_t] = []
+    private var joinable: [OSThread] = []
     private let setUp: @Sendable (PostgresConnection) throws(StoreError) -> Void
     /// The server processes behind this pool's connections (`pg_backend_pid()`).
     let backendPIDs = Mutex<Set<Int32>>([])
@@ -121,11 +122,11 @@ final class PostgresPool: @unchecked Sendable {
         let toJoin = joinable
         joinable = []
         pthread_mutex_unlock(mutex)
-        for thread in toJoin { PostgresThread.join(thread) }
+        for thread in toJoin { thread.join() }
     }
 
     private func startThread() {
-        let thread = PostgresThread.start { [self] in run() }
+        let thread = try? OSThread.start { [self] in run() }
         pthread_mutex_lock(mutex)
         if let thread {
             joinable.append(thread)
