@@ -34,6 +34,11 @@ public final class SwitchyardServer: Sendable {
     /// `/metrics` does this itself; a test that reads captured logs after a response awaits it.
     public func settle() async { await loops.settle() }
 
+    /// Threads of the pool that parses and translates large requests (`WorkerPool`).
+    static var workerThreads: Int { max(2, EventLoopGroup.availableCores) }
+    /// The threads this server's pool started with.
+    var workerPoolSize: Int { workers.size }
+
     /// The bound port (useful with `listen: 127.0.0.1:0`).
     public var port: Int { server.port }
     /// The store's file (`store.path`), or its PostgreSQL URL without the password.
@@ -55,7 +60,7 @@ public final class SwitchyardServer: Sendable {
         self.configPath = configPath
         self.environment = environment
         // One event loop per core (or `event_loops`): each serves its own connections and drives
-        // their upstream transfers, so a request never changes threads (README "Threads").
+        // their upstream transfers, so a request never changes threads (README "Architecture", its "Threads" paragraph).
         loops = try EventLoopGroup(
             count: config.eventLoops > 0 ? config.eventLoops : EventLoopGroup.availableCores)
         // curl's default cache holds 4 idle connections per transfer in flight at the moment one
@@ -115,7 +120,10 @@ public final class SwitchyardServer: Sendable {
         // per KiB here (64 KiB: +3 ms, 256 KiB: +9 ms, 1 MiB: +140-230 ms), so above this a
         // request would hold the loop for a millisecond or more, far above the pool's two extra
         // thread hand-offs (tens of microseconds).
-        workers = WorkerPool()
+        // One thread per core the process may use (the loops' CPU budget: affinity and cgroup
+        // quota), at least 2: the online CPU count gave a container limited to one CPU on a
+        // 16-core host 16 threads parsing large bodies at once.
+        workers = WorkerPool(size: Self.workerThreads)
         edge.largeBodyExecutor = workers
         edge.largeBodyBytes = 32 * 1024
         edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }

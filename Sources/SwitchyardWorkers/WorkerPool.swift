@@ -26,7 +26,7 @@ public final class WorkerPool: TaskExecutor, @unchecked Sendable {
     /// Threads in the pool.
     public let size: Int
 
-    /// One per online core, at least 2.
+    /// One per online core, at least 2 (the server passes its CPU budget instead).
     public static var defaultSize: Int { max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     /// Starts `size` threads (nil: `defaultSize`).

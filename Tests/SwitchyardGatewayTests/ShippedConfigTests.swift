@@ -66,13 +66,15 @@ import Testing
         #expect(unknown.json?["error"]?["code"] == "model_not_found")
     }
 
-    /// Every route the README lists as not supported answers 404 `not_found`, counted as an
-    /// unknown path; the README names the license the repository ships.
+    /// Every OpenAI route the README lists as not supported (the section's first item) answers 404
+    /// `not_found`, counted as an unknown path; the README names the license the repository ships.
     @Test func theReadmesNotSupportedRoutesAnswer404AndTheLicenseIsShipped() async throws {
         let readme = try String(contentsOfFile: Self.root + "/README.md", encoding: .utf8)
         let section = try #require(readme.components(separatedBy: "## Not supported yet").dropFirst().first)
             .components(separatedBy: "\n## ")[0]
-        let paths = section.components(separatedBy: "`").filter { $0.hasPrefix("/v1/") }
+        let openAIItem = try #require(section.components(separatedBy: "\n- ").dropFirst().first)
+        #expect(openAIItem.hasPrefix("**OpenAI routes"))
+        let paths = openAIItem.components(separatedBy: "`").filter { $0.hasPrefix("/v1/") }
         #expect(paths.count >= 10, "\(paths)")
         let license = try String(contentsOfFile: Self.root + "/LICENSE", encoding: .utf8)
         #expect(license.contains("Apache License") && license.contains("Version 2.0, January 2004"))

@@ -5,7 +5,7 @@ import SwitchyardCore
 ///
 /// Key order: `model`, `max_tokens`, `system`, `messages`, `tools`, `tool_choice`,
 /// `temperature`, `top_p`, `stop_sequences`, `metadata`, `output_config`, `stream`.
-/// Dropped silently (the gateway logs and counts drops): `seed`, `presence_penalty`,
+/// Dropped silently (neither logged nor counted; docs/translation.md): `seed`, `presence_penalty`,
 /// `frequency_penalty`, `reasoning_effort`, `metadata`, `store`, `service_tier`,
 /// `stream_options`, `image_url.detail`, message `name`.
 struct AnthropicRequestEncoder {
