@@ -245,7 +245,7 @@ struct ConfigDecoder {
                     allowed: [
                         "name", "kind", "base_url", "api_key_env", "timeout_ms", "connect_timeout_ms",
                         "first_event_timeout_ms", "idle_timeout_ms", "organization", "project", "headers",
-                        "default_max_tokens", "responses_mode",
+                        "default_max_tokens", "responses_mode", "clamp_temperature",
                     ])
             else {
                 c.providers.append(ProviderConfig(name: "", kind: .openai, baseURL: "", apiKeyEnv: nil))
@@ -271,6 +271,7 @@ struct ConfigDecoder {
             pc.organization = string(po, "organization", p)
             pc.project = string(po, "project", p)
             pc.responsesMode = oneOf(po, "responses_mode", p, ResponsesMode.self) ?? pc.responsesMode
+            pc.clampTemperature = bool(po, "clamp_temperature", p) ?? pc.clampTemperature
             if let h = po["headers"], !h.isNull {
                 if case .object(let ho) = h {
                     for e in ho {
@@ -296,7 +297,10 @@ struct ConfigDecoder {
             var targets: [TargetConfig] = []
             for (j, tv) in array(mo, "targets", p).enumerated() {
                 let tp = "\(p).targets[\(j)]"
-                guard let to = object(tv, tp, allowed: ["provider", "model", "priority", "weight", "continuation"])
+                guard
+                    let to = object(
+                        tv, tp,
+                        allowed: ["provider", "model", "priority", "weight", "continuation", "structured_outputs"])
                 else {
                     targets.append(TargetConfig(provider: "", model: ""))
                     continue
@@ -306,7 +310,8 @@ struct ConfigDecoder {
                         provider: string(to, "provider", tp, required: true) ?? "",
                         model: string(to, "model", tp, required: true) ?? "", priority: int(to, "priority", tp) ?? 1,
                         weight: int(to, "weight", tp) ?? 1,
-                        continuation: oneOf(to, "continuation", tp, ContinuationMode.self)))
+                        continuation: oneOf(to, "continuation", tp, ContinuationMode.self),
+                        structuredOutputs: bool(to, "structured_outputs", tp) ?? false))
             }
             c.models.append(
                 ModelConfig(

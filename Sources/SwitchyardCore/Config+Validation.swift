@@ -161,6 +161,9 @@ private struct Validator {
             if p.responsesMode != .native, p.kind != .openai {
                 fail(at + ".responses_mode", "only applies to providers of kind openai")
             }
+            if p.clampTemperature, p.kind != .anthropic {
+                fail(at + ".clamp_temperature", "only applies to providers of kind anthropic")
+            }
             baseURL(at + ".base_url", p.baseURL)
             if let env = p.apiKeyEnv { envName(at + ".api_key_env", env) }
             range(at + ".timeout_ms", p.timeoutMs, Limits.timeoutMs)
@@ -196,6 +199,12 @@ private struct Validator {
                 text(tp + ".model", t.model, allowSpaces: false)
                 range(tp + ".priority", t.priority, Limits.priority)
                 range(tp + ".weight", t.weight, Limits.weight)
+                if t.structuredOutputs, let k = providerNames[t.provider], c.providers[k].kind != .anthropic {
+                    fail(
+                        tp + ".structured_outputs",
+                        "only applies to targets of anthropic providers (OpenAI and Gemini take a JSON schema natively)"
+                    )
+                }
                 if let mode = t.continuation, let k = providerNames[t.provider],
                     let problem = SwitchyardConfig.continuationProblem(mode, provider: c.providers[k])
                 {

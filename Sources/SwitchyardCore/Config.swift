@@ -69,6 +69,9 @@ public struct ProviderConfig: Sendable, Equatable {
     public var defaultMaxTokens = 4096
     /// `responses_mode` (openai kind): how `/v1/responses` requests reach this provider.
     public var responsesMode = ResponsesMode.native
+    /// `clamp_temperature` (anthropic kind): a `temperature` above 1 is sent as 1 instead of
+    /// rejected. Off by default (**policy**: a client asking for 1.5 should hear that it cannot).
+    public var clampTemperature = false
 
     public init(name: String, kind: ProviderKind, baseURL: String, apiKeyEnv: String?) {
         self.name = name
@@ -87,6 +90,21 @@ public struct TargetConfig: Sendable, Equatable {
     /// continuing the delivered text. `nil` = the provider kind's default (`prefill` for
     /// anthropic, `none` for openai and gemini).
     public var continuation: ContinuationMode? = nil
+    /// `structured_outputs` (anthropic targets): the model takes `output_config` structured
+    /// outputs, so `json_schema` uses them (and may come with `tools`) and tools keep `strict`.
+    public var structuredOutputs = false
+
+    public init(
+        provider: String, model: String, priority: Int = 1, weight: Int = 1,
+        continuation: ContinuationMode? = nil, structuredOutputs: Bool = false
+    ) {
+        self.provider = provider
+        self.model = model
+        self.priority = priority
+        self.weight = weight
+        self.continuation = continuation
+        self.structuredOutputs = structuredOutputs
+    }
 }
 
 public struct ModelConfig: Sendable, Equatable {

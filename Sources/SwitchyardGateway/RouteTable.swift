@@ -85,9 +85,7 @@ public struct RouteTable: Sendable {
         let keys = config.auth.keys.compactMap { k in environment[k.keyEnv].map { (k.name, Secret($0)) } }
         var resolvedModels: [String: RouteResolution] = [:]
         for m in config.models where resolvedModels[m.name] == nil {
-            resolvedModels[m.name] = Self.usable(
-                m.targets.map { ($0.provider, $0.model, $0.priority, $0.weight, $0.continuation) },
-                configuredModel: m.name, providers: providers)
+            resolvedModels[m.name] = Self.usable(m.targets, configuredModel: m.name, providers: providers)
         }
         storage = Storage(
             config: config, providers: providers, clientKeys: keys, warnings: check.warnings,
@@ -184,11 +182,13 @@ public struct RouteTable: Sendable {
             let provider = String(model[..<slash])
             let upstream = String(model[model.index(after: slash)...])
             if providers[provider] != nil, !upstream.isEmpty {
-                return Self.usable([(provider, upstream, 1, 1, nil)], configuredModel: nil, providers: providers)
+                return Self.usable(
+                    [TargetConfig(provider: provider, model: upstream)], configuredModel: nil, providers: providers)
             }
         }
         if let route = config.routes.first(where: { model.hasPrefix($0.prefix) }) {
-            return Self.usable([(route.provider, model, 1, 1, nil)], configuredModel: nil, providers: providers)
+            return Self.usable(
+                [TargetConfig(provider: route.provider, model: model)], configuredModel: nil, providers: providers)
         }
         return .notFound
     }
@@ -199,18 +199,17 @@ public struct RouteTable: Sendable {
     }
 
     private static func usable(
-        _ specs: [(String, String, Int, Int, ContinuationMode?)], configuredModel: String?,
-        providers: [String: ResolvedProvider]
+        _ specs: [TargetConfig], configuredModel: String?, providers: [String: ResolvedProvider]
     ) -> RouteResolution {
         var targets: [RouteTarget] = []
         var reasons: [String] = []
-        for (providerName, model, priority, weight, continuation) in specs {
-            guard let p = providers[providerName] else { continue }
+        for spec in specs {
+            guard let p = providers[spec.provider] else { continue }
             if let env = p.missingKeyEnv {
-                reasons.append("provider \"\(providerName)\" has no API key (\(env) is not set)")
+                reasons.append("provider \"\(spec.provider)\" has no API key (\(env) is not set)")
                 continue
             }
-            targets.append(makeTarget(p, model: model, priority: priority, weight: weight, continuation: continuation))
+            targets.append(makeTarget(p, spec))
         }
         if targets.isEmpty {
             return .unavailable(reasons.isEmpty ? "no usable target" : reasons.joined(separator: "; "))
@@ -218,22 +217,23 @@ public struct RouteTable: Sendable {
         return .targets(targets, configuredModel: configuredModel)
     }
 
-    static func makeTarget(
-        _ p: ResolvedProvider, model: String, priority: Int, weight: Int, continuation: ContinuationMode? = nil
-    ) -> RouteTarget {
+    static func makeTarget(_ p: ResolvedProvider, _ spec: TargetConfig) -> RouteTarget {
         let c = p.config
+        let model = spec.model
         var context = TargetContext(
             providerName: c.name, upstreamModel: model, defaultMaxTokens: c.defaultMaxTokens,
+            clampTemperature: c.clampTemperature, structuredOutputs: spec.structuredOutputs,
             responsesMode: c.responsesMode)
         context.configuredHeaders = c.headers
         return RouteTarget(
-            provider: c.name, model: model, priority: priority, weight: weight, codec: p.codec, baseURL: c.baseURL,
+            provider: c.name, model: model, priority: spec.priority, weight: spec.weight, codec: p.codec,
+            baseURL: c.baseURL,
             headers: p.headers,
             timeouts: TargetTimeouts(
                 connect: .milliseconds(c.connectTimeoutMs), total: .milliseconds(c.timeoutMs),
                 firstEvent: .milliseconds(c.firstEventTimeoutMs), idle: .milliseconds(c.idleTimeoutMs)),
             context: context,
-            continuation: continuation)
+            continuation: spec.continuation)
     }
 
     /// Every model id `/v1/models` lists: configured names, then each `provider/model` target.

@@ -119,6 +119,40 @@ import Testing
         #expect(invalid.contains("store.responses_ttl_s: must be within 1...31536000, got 0"))
     }
 
+    /// `structured_outputs` (a target) and `clamp_temperature` (a provider) switch on what an
+    /// Anthropic model can take; both are off by default and refused where they mean nothing.
+    @Test func structuredOutputsAndTemperatureClampAreAnthropicSwitches() throws {
+        var j = Self.base
+        var p = j["providers"]!.arrayValue!
+        p[1]["clamp_temperature"] = true
+        j["providers"] = .array(p)
+        var m = j["models"]!.arrayValue!
+        var t = m[0]["targets"]!.arrayValue!
+        t[1]["structured_outputs"] = true
+        m[0]["targets"] = .array(t)
+        j["models"] = .array(m)
+        let c = try SwitchyardConfig.decode(j)
+        #expect(c.providers[1].clampTemperature && !c.providers[0].clampTemperature)
+        #expect(c.models[0].targets[1].structuredOutputs && !c.models[0].targets[0].structuredOutputs)
+        let invalid = errors { j in
+            var p = j["providers"]!.arrayValue!
+            p[0]["clamp_temperature"] = true
+            j["providers"] = .array(p)
+            var m = j["models"]!.arrayValue!
+            var t = m[0]["targets"]!.arrayValue!
+            t[0]["structured_outputs"] = true
+            t[1]["structured_outputs"] = "yes"
+            m[0]["targets"] = .array(t)
+            j["models"] = .array(m)
+        }
+        #expect(invalid.contains("providers[0].clamp_temperature: only applies to providers of kind anthropic"))
+        #expect(
+            invalid.contains(
+                "models[0].targets[0].structured_outputs: only applies to targets of anthropic providers (OpenAI and Gemini take a JSON schema natively)"
+            ))
+        #expect(invalid.contains { $0.hasPrefix("models[0].targets[1].structured_outputs: ") }, "\(invalid)")
+    }
+
     @Test func aPostgresStoreIsNamedByAnEnvironmentVariableAndItsURLIsNeverShown() throws {
         var j = Self.base
         j["store"] = ["url_env": "SWITCHYARD_DATABASE_URL"]
