@@ -136,15 +136,56 @@ import Testing
                         .utf8))
     }
 
-    /// The codec's usual request is what a translated Anthropic request carries, so a target
-    /// reuses its URL and merged headers (`RouteTarget.usual`).
+    /// The codec's usual request is what a translated Anthropic request carries, plain or
+    /// streamed, so a target reuses its URL and merged headers (`RouteTarget.usual`).
     @Test func anthropicTranslatedRequestIsTheUsualOne() throws {
-        let request = try ChatRequest.parse(
-            body: Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"}]}"#.utf8))
-        let encoded = try AnthropicCodec().encode(request, for: AnthropicFixtures.target())
-        let usual = try #require(AnthropicCodec().usualRequest)
-        #expect(encoded.path == usual.path)
-        #expect(encoded.headers == usual.headers)
-        #expect(encoded.query.isEmpty)
+        for stream in [false, true] {
+            let request = try ChatRequest.parse(
+                body: Array(#"{"model":"m","stream":\#(stream),"messages":[{"role":"user","content":"Hi"}]}"#.utf8))
+            let encoded = try AnthropicCodec().encode(request, for: AnthropicFixtures.target())
+            let usual = try #require(AnthropicCodec().usualRequest(model: "claude-x", stream: stream))
+            #expect(encoded.path == usual.path)
+            #expect(encoded.headers == usual.headers)
+            #expect(encoded.query.isEmpty && usual.query.isEmpty)
+        }
+    }
+
+    /// Gemini's model is in its path, so its usual request depends on the model and the stream
+    /// flag: for every model spelling (a `models/` prefix, a tuned model's slash, characters a
+    /// URL would escape, which Gemini's path has always carried as they are), plain and streamed,
+    /// a chat request (direct writer or tree) carries exactly the usual path, query and headers.
+    @Test func geminiChatRequestIsTheUsualOneForItsModelAndStreamFlag() throws {
+        let models = [
+            "gemini-2.0-flash", "models/gemini-2.5-pro", "tunedModels/my-model-7", "gemini exp+1?x=ü", "models/",
+            "",
+        ]
+        let bodies = [
+            #"{"model":"m","messages":[{"role":"user","content":"Hi"}]}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}"#,
+        ]
+        for model in models {
+            for stream in [false, true] {
+                let usual = try #require(GeminiCodec().usualRequest(model: model, stream: stream))
+                for body in bodies {
+                    var request = try ChatRequest.parse(body: Array(body.utf8))
+                    request.stream = stream
+                    let encoded = try GeminiCodec().encode(
+                        request, for: TargetContext(providerName: "gemini", upstreamModel: model))
+                    #expect(encoded.path == usual.path, "\(model) \(stream)")
+                    #expect(encoded.query == usual.query, "\(model) \(stream)")
+                    #expect(encoded.headers == usual.headers, "\(model) \(stream)")
+                }
+            }
+        }
+        #expect(
+            GeminiCodec().usualRequest(model: "models/gemini-2.5-pro", stream: false)
+                == UsualRequest(
+                    path: "/v1beta/models/gemini-2.5-pro:generateContent",
+                    headers: [HeaderField("Content-Type", "application/json")]))
+        #expect(
+            GeminiCodec().usualRequest(model: "gemini-2.0-flash", stream: true)
+                == UsualRequest(
+                    path: "/v1beta/models/gemini-2.0-flash:streamGenerateContent", query: "alt=sse",
+                    headers: [HeaderField("Content-Type", "application/json")]))
     }
 }
