@@ -114,6 +114,30 @@ import Testing
         #expect(direct > 1500)
     }
 
+    /// The Anthropic encoder's whitespace check reads ASCII bytes and hands anything else to
+    /// `Character.isWhitespace`: over ASCII and Unicode whitespace (NBSP, NEL, line and paragraph
+    /// separators, ideographic space), characters that are not (zero-width space, BOM), combining
+    /// marks on a space or a letter, CR LF, and prepended marks, alone and joined, it answers as
+    /// `allSatisfy(\.isWhitespace)` does.
+    @Test func anthropicWhitespaceCheckIsCharacterSemantics() {
+        let pieces = [
+            "", " ", "\t", "\n", "\r", "\r\n", "\u{B}", "\u{C}", "\u{1F}", "\u{7F}", "a", "Z", "0", ".", "\u{0}",
+            "\u{85}", "\u{A0}", "\u{1680}", "\u{2003}", "\u{2028}", "\u{2029}", "\u{202F}", "\u{3000}", "\u{200B}",
+            "\u{FEFF}", "\u{180E}", "\u{301}", " \u{301}", "a\u{301}", "\u{600}", "\u{600} ", "\u{600}a", "é", "😀",
+            "\u{1F1E6}", "\u{200D}",
+        ]
+        var cases = pieces
+        var r = SplitMix(seed: 29)
+        for _ in 0..<4000 {
+            cases.append((0..<(r.next() % 6)).map { _ in r.pick(pieces) }.joined())
+        }
+        for s in cases {
+            #expect(
+                AnthropicRequestEncoder.isAllWhitespace(s) == s.allSatisfy(\.isWhitespace),
+                "\(s.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
     /// bench/run's request takes the direct writers.
     @Test func benchRequestIsWrittenDirectly() throws {
         let request = try ChatRequest.parse(
