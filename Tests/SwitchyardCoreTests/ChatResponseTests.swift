@@ -41,7 +41,7 @@ import Testing
     }
 
     /// Strings for generated answers: escapes at every offset of an 8-byte word, non-ASCII text,
-    /// and long ones (over `BoundedWriter.bound`'s 256 bytes, whose escapes are counted) made of
+    /// and long ones (over `BoundedWriter.bound`'s 64 bytes, whose escapes are counted) made of
     /// nothing but six-byte escapes.
     static let strings: [String] = {
         var out = [
@@ -87,14 +87,16 @@ import Testing
             systemFingerprint: r.chance(50) ? string() : nil)
     }
 
-    /// The answer is written into a scratch buffer of `writtenBound` bytes (`BoundedWriter`):
-    /// over generated answers (tool calls, refusals, logprobs, every finish reason and usage
+    /// The answer is written by a `BoundedWriter` (into 1 KiB on the stack, or an array of
+    /// `writtenBound` bytes for a longer one): over generated answers (tool calls, refusals, logprobs, every finish reason and usage
     /// detail, escapes, non-ASCII and long strings, extreme numbers) the bytes are the tree's,
     /// within the bound.
     @Test func boundedWriterEqualsTheTreeOverGeneratedAnswers() {
         var r = SplitMix(seed: 17)
+        var short = 0
         for _ in 0..<3000 {
             let response = Self.generated(&r)
+            if response.writtenBound <= 1024 { short += 1 }
             let direct = response.serialized()
             #expect(direct == response.json.serialized())
             #expect(direct.count <= response.writtenBound)
@@ -102,10 +104,12 @@ import Testing
             response.write(into: &grown)
             #expect(grown == direct)
         }
+        #expect(short > 300 && short < 2700)
     }
 
     /// `JSON.writeString` writes what a byte-by-byte escaper writes, into an array or a bounded
-    /// writer (escapes near every offset of a word, runs of every length).
+    /// writer (escapes near every offset of a word, runs of every length), within
+    /// `BoundedWriter.bound`, which reads the string eight bytes at a time.
     @Test func writtenStringsEscapeAsByteByByte() {
         func reference(_ s: String) -> [UInt8] {
             var out: [UInt8] = [0x22]
@@ -130,13 +134,22 @@ import Testing
         var r = SplitMix(seed: 5)
         let bytes: [UInt8] = [0, 1, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x41, 0x0A]
         for _ in 0..<2000 {
-            let n = Int(r.next() % 40)
-            strings.append(String(decoding: (0..<n).map { _ in r.pick(bytes) }, as: UTF8.self))
+            let n = Int(r.next() % 100)
+            let escapes = r.chance(50)
+            strings.append(
+                String(
+                    decoding: (0..<n).map { _ in escapes ? r.pick(bytes) : r.pick([0x20, 0x41, 0x7E, 0xC3, 0xA9]) },
+                    as: UTF8.self))
         }
         for s in strings {
             var out: [UInt8] = []
             JSON.writeString(s, to: &out)
             #expect(out == reference(s), "\(Array(s.utf8))")
+            // The bound holds, and is the exact length for a string with nothing to escape (8
+            // bytes or more) or a long one.
+            let bound = BoundedWriter.bound(s)
+            #expect(bound >= out.count)
+            if s.utf8.count >= 8, out.count == s.utf8.count + 2 || s.utf8.count > 64 { #expect(bound == out.count) }
             let bounded = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: BoundedWriter.bound(s)) { buffer in
                 var w = BoundedWriter(buffer)
                 JSON.writeString(s, into: &w)
