@@ -201,6 +201,19 @@ import Testing
                 }
             }
         }
+        // The path is written straight into a string: what the interpolation wrote.
+        let names = [
+            "", "models", "models/", "Models/x", "models/gemini-2.5-pro", "models/\u{301}x", "models/ü", "ü/models/",
+            "e\u{301}", "tunedModels/t-1", String(repeating: "gemini-long-", count: 20), "models/models/x",
+        ]
+        for name in names {
+            for stream in [false, true] {
+                let model = name.hasPrefix("models/") ? name.dropFirst("models/".count) : Substring(name)
+                let interpolated = "/v1beta/models/\(model):\(stream ? "streamGenerateContent" : "generateContent")"
+                #expect(GeminiCodec.chatPath(model: name, stream: stream) == interpolated)
+                #expect(Array(GeminiCodec.chatPath(model: name, stream: stream).utf8) == Array(interpolated.utf8))
+            }
+        }
         #expect(
             GeminiCodec().usualRequest(model: "models/gemini-2.5-pro", stream: false)
                 == UsualRequest(
