@@ -57,55 +57,47 @@ struct AnthropicRequestEncoder {
             request.responseFormat == nil || request.responseFormat == .text
         else { return nil }
         try rejectUnsupported()
-        // The builder's turns, each block a text.
+        // The builder's turns, each block a text: one list of blocks, a turn being a run of one
+        // role (a list of texts per message and per turn were two allocations of every request).
         var systemText = ""
-        var turns: [(assistant: Bool, texts: [String])] = []
+        var blocks: [(assistant: Bool, text: String)] = []
         for m in request.messages {
             guard let text = m.plainText else { return nil }
-            var texts: [String]
             switch m.role {
             case .system, .developer:
                 if !text.isEmpty {
                     if !systemText.isEmpty { systemText += "\n\n" }
                     systemText += text
                 }
-                continue
             case .user:
-                texts = text.isEmpty ? [] : [text]
+                // `AnthropicMessageBuilder.append`: whitespace-only (or no) text is dropped, a
+                // repeated role merged.
+                if !Self.isAllWhitespace(text) { blocks.append((false, text)) }
             case .assistant:
-                texts = text.isEmpty ? [] : [text]
-                if let r = m.refusal, !r.isEmpty { texts.append(r) }
+                let refusal = m.refusal ?? ""
+                guard !Self.isAllWhitespace(text) || !Self.isAllWhitespace(refusal) else { continue }
+                if !text.isEmpty { blocks.append((true, text)) }
+                if !refusal.isEmpty { blocks.append((true, refusal)) }
             case .tool, .function:
                 return nil
             }
-            // `AnthropicMessageBuilder.append`: whitespace-only (or no) text is dropped, a repeated
-            // role merged.
-            guard !texts.allSatisfy(Self.isAllWhitespace) else { continue }
-            let assistant = m.role == .assistant
-            if let last = turns.indices.last, turns[last].assistant == assistant {
-                turns[last].texts.append(contentsOf: texts)
-            } else {
-                turns.append((assistant, texts))
-            }
         }
         // `stripTrailingAssistantWhitespace`.
-        while let last = turns.indices.last, turns[last].assistant, let b = turns[last].texts.indices.last {
-            let text = turns[last].texts[b]
+        while let last = blocks.indices.last, blocks[last].assistant {
+            let text = blocks[last].text
             let trimmed = AnthropicMessageBuilder.trimmingTrailingWhitespace(text)
             if trimmed.count == text.count { break }
             if !trimmed.isEmpty {
-                turns[last].texts[b] = trimmed
+                blocks[last].text = trimmed
                 break
             }
-            turns[last].texts.removeLast()
-            if turns[last].texts.isEmpty { turns.removeLast() }
+            blocks.removeLast()
         }
-        guard let first = turns.first else { return nil }  // `finish()` rejects it
+        guard let first = blocks.first else { return nil }  // `finish()` rejects it
         let temperature = try temperature()
 
         var out: [UInt8] = []
-        out.reserveCapacity(
-            160 + systemText.utf8.count + turns.reduce(0) { $0 + $1.texts.reduce(40) { $0 + $1.utf8.count + 32 } })
+        out.reserveCapacity(160 + systemText.utf8.count + blocks.reduce(0) { $0 + $1.text.utf8.count + 72 })
         JSON.writeLiteral(#"{"model":"#, to: &out)
         JSON.writeString(target.upstreamModel, to: &out)
         JSON.writeLiteral(#","max_tokens":"#, to: &out)
@@ -116,18 +108,19 @@ struct AnthropicRequestEncoder {
         }
         JSON.writeLiteral(#","messages":["#, to: &out)
         if first.assistant { JSON.writeLiteral(#"{"role":"user","content":"."},"#, to: &out) }
-        for (i, turn) in turns.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSON.writeLiteral(
-                turn.assistant ? #"{"role":"assistant","content":["# : #"{"role":"user","content":["#, to: &out)
-            for (j, text) in turn.texts.enumerated() {
-                JSON.writeLiteral(j > 0 ? #",{"type":"text","text":"# : #"{"type":"text","text":"#, to: &out)
-                JSON.writeString(text, to: &out)
-                out.append(UInt8(ascii: "}"))
+        for (i, block) in blocks.enumerated() {
+            if i == 0 || block.assistant != blocks[i - 1].assistant {
+                if i > 0 { JSON.writeLiteral("]},", to: &out) }
+                JSON.writeLiteral(
+                    block.assistant ? #"{"role":"assistant","content":["# : #"{"role":"user","content":["#, to: &out)
+                JSON.writeLiteral(#"{"type":"text","text":"#, to: &out)
+            } else {
+                JSON.writeLiteral(#",{"type":"text","text":"#, to: &out)
             }
-            JSON.writeLiteral("]}", to: &out)
+            JSON.writeString(block.text, to: &out)
+            out.append(UInt8(ascii: "}"))
         }
-        out.append(UInt8(ascii: "]"))
+        JSON.writeLiteral("]}]", to: &out)
         if let temperature {
             JSON.writeLiteral(#","temperature":"#, to: &out)
             temperature.write(to: &out)
