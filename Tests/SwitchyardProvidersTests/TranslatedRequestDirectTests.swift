@@ -138,6 +138,34 @@ import Testing
         }
     }
 
+    /// Whether an Anthropic answer arrives through the forced JSON tool is read without making
+    /// the mode when the request has no JSON response format: the same answer as the mode's for
+    /// every response format, with and without tools and structured outputs.
+    @Test func anthropicForcedToolShortcutAgreesWithTheMode() throws {
+        let formats = [
+            "", #","response_format":{"type":"text"}"#, #","response_format":{"type":"json_object"}"#,
+            #","response_format":{"type":"json_schema","json_schema":{"name":"o","schema":{"type":"object"}}}"#,
+            #","response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"array"}}}"#,
+        ]
+        let tools = #","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]"#
+        var forced = 0
+        for format in formats {
+            for withTools in [false, true] {
+                let request = try ChatRequest.parse(
+                    body: Array(
+                        #"{"model":"m","messages":[{"role":"user","content":"Hi"}]\#(format)\#(withTools ? tools : "")}"#
+                            .utf8))
+                for structured in [false, true] {
+                    let target = AnthropicFixtures.target(structuredOutputs: structured)
+                    let mode = (try? AnthropicJSONMode(request: request, target: target))?.isForcedTool ?? false
+                    #expect(AnthropicJSONMode.usesForcedTool(request: request, target: target) == mode)
+                    if mode { forced += 1 }
+                }
+            }
+        }
+        #expect(forced == 3)
+    }
+
     /// bench/run's request takes the direct writers.
     @Test func benchRequestIsWrittenDirectly() throws {
         let request = try ChatRequest.parse(
