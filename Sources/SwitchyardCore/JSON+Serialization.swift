@@ -39,9 +39,11 @@ extension JSON {
     }
 
     /// Appends `n` in decimal, the text `String(n)` spells, without making that string.
-    public static func writeInt(_ n: Int, to out: inout [UInt8]) {
+    public static func writeInt(_ n: Int, to out: inout [UInt8]) { writeInt(n, into: &out) }
+
+    static func writeInt<Sink: JSONSink>(_ n: Int, into out: inout Sink) {
         if n >= 0, n < 10 {
-            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n))
+            out.write(byte: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n))
             return
         }
         var m = n.magnitude
@@ -52,40 +54,43 @@ extension JSON {
                 digits[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: m % 10)
                 m /= 10
             } while m > 0
-            if n < 0 { out.append(UInt8(ascii: "-")) }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
+            if n < 0 { out.write(byte: UInt8(ascii: "-")) }
+            out.write(UnsafeBufferPointer(rebasing: digits[i...]))
         }
     }
 
     /// Writes `s` as a JSON string literal: quotes, backslashes and control characters escaped,
     /// everything else (non-ASCII included) as raw UTF-8.
-    public static func writeString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
+    public static func writeString(_ s: String, to out: inout [UInt8]) { writeString(s, into: &out) }
+
+    static func writeString<Sink: JSONSink>(_ s: String, into out: inout Sink) {
+        out.write(byte: UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { buf in
             var runStart = 0
             for i in 0..<buf.count {
                 let b = buf[i]
                 guard b < 0x20 || b == 0x22 || b == 0x5C else { continue }
-                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
+                if runStart < i { out.write(UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
                 runStart = i + 1
+                out.write(byte: 0x5C)
                 switch b {
-                case 0x22: out.append(contentsOf: [0x5C, 0x22])
-                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-                case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-                case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+                case 0x22: out.write(byte: 0x22)
+                case 0x5C: out.write(byte: 0x5C)
+                case 0x0A: out.write(byte: UInt8(ascii: "n"))
+                case 0x0D: out.write(byte: UInt8(ascii: "r"))
+                case 0x09: out.write(byte: UInt8(ascii: "t"))
+                case 0x08: out.write(byte: UInt8(ascii: "b"))
+                case 0x0C: out.write(byte: UInt8(ascii: "f"))
                 default:
-                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                    out.append(hexDigits[Int(b >> 4)])
-                    out.append(hexDigits[Int(b & 0xF)])
+                    out.write("u00")
+                    out.write(byte: hexDigits[Int(b >> 4)])
+                    out.write(byte: hexDigits[Int(b & 0xF)])
                 }
             }
-            if runStart < buf.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart...])) }
+            if runStart < buf.count { out.write(UnsafeBufferPointer(rebasing: buf[runStart...])) }
         }
-        out.append(UInt8(ascii: "\""))
+        out.write(byte: UInt8(ascii: "\""))
     }
 }
 

@@ -92,6 +92,10 @@ extension Gateway {
             var body: [UInt8]
             if let passthrough = s.response.passthroughBody {
                 body = passthrough
+            } else if let own = format.encodeResponse(s.response.response) {
+                // Chat Completions needs no context: building one (the id string, a clock read,
+                // a copy of the request) was 0.1 us of a translated request.
+                body = own
             } else {
                 let context = AnswerContext(
                     request: chat, clientBody: clientBody, id: Self.answerID(exchange, requestID: requestID),

@@ -27,6 +27,12 @@ public protocol InboundFormat: Sendable {
     /// The body of a non-streaming answer.
     func encodeResponse(_ response: ChatResponse, passthrough: [UInt8]?, context: AnswerContext) -> [UInt8]
 
+    /// The body of a translated non-streaming answer when this API writes it from the unified
+    /// response alone (Chat Completions), the same bytes as `encodeResponse` with any context:
+    /// the gateway then builds no `AnswerContext` (an id string, a clock read, a copy of the
+    /// request). Default nil (the gateway calls `encodeResponse`).
+    func encodeResponse(_ response: ChatResponse) -> [UInt8]?
+
     /// A fresh encoder for one streamed answer.
     func makeStreamEncoder(context: AnswerContext) -> any InboundStreamEncoder
 
@@ -59,6 +65,7 @@ public protocol InboundFormat: Sendable {
 
 extension InboundFormat {
     public func encodeError(_ error: APIError, requestID: String) -> [UInt8] { encodeError(error) }
+    public func encodeResponse(_ response: ChatResponse) -> [UInt8]? { nil }
     public func answerID(requestID: String) -> String? { nil }
     public func responseHeaders(requestID: String) -> [(String, String)] { [] }
     public func errorStatus(_ error: APIError) -> Int { error.status }

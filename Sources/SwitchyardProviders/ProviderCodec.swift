@@ -167,16 +167,32 @@ public protocol ProviderCodec: Sendable {
     /// carry none): the router gives each call of such a codec a seed of its own. Default false.
     var synthesizesIDs: Bool { get }
 
-    /// The path (no query) and headers of the requests this codec sends most (a chat request's),
-    /// when it has such: a target joins them with its base URL and its own headers once, and an
-    /// attempt whose `EncodedRequest` carries exactly these reuses both instead of building a URL
-    /// string and a header list of its own. Default nil (every attempt builds them).
-    var usualRequest: (path: String, headers: [HeaderField])? { get }
+    /// The path, query and headers of the requests this codec sends most (a chat request's) to a
+    /// target whose upstream model is `model`, streamed or not, when it has such: a target joins
+    /// them with its base URL and its own headers once, and an attempt whose `EncodedRequest`
+    /// carries exactly these reuses both instead of building a URL string and a header list of
+    /// its own. Default nil (every attempt builds them).
+    func usualRequest(model: String, stream: Bool) -> UsualRequest?
+}
+
+/// A codec's usual request (`ProviderCodec.usualRequest(model:stream:)`): what `encode` puts in
+/// an `EncodedRequest`'s `path`, `query` and `headers` for most requests.
+public struct UsualRequest: Sendable, Equatable {
+    public var path: String
+    /// Without `?`, or empty.
+    public var query: String
+    public var headers: [HeaderField]
+
+    public init(path: String, query: String = "", headers: [HeaderField]) {
+        self.path = path
+        self.query = query
+        self.headers = headers
+    }
 }
 
 extension ProviderCodec {
     public var synthesizesIDs: Bool { false }
-    public var usualRequest: (path: String, headers: [HeaderField])? { nil }
+    public func usualRequest(model: String, stream: Bool) -> UsualRequest? { nil }
 }
 
 /// Turns an upstream SSE body into unified stream events.

@@ -149,7 +149,9 @@ extension RouteTarget {
         _ encoded: EncodedRequest, left: Duration, streaming: Bool, streamLeft: Duration?
     ) -> UpstreamRequest {
         var request: UpstreamRequest
-        if let usual, encoded.query.isEmpty, encoded.path == usual.path, encoded.headers == usual.headers {
+        if let usual = streaming ? usual?.stream : usual?.plain, encoded.path == usual.usual.path,
+            encoded.query == usual.usual.query, encoded.headers == usual.usual.headers
+        {
             // The codec's usual request: the URL and header list made with the target.
             request = UpstreamRequest(
                 url: usual.url, headers: usual.mergedHeaders, body: encoded.body,

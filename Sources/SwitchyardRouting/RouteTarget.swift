@@ -34,11 +34,11 @@ public struct RouteTarget: Sendable {
     public var priority: Int
     /// Share within a pool of equal priority (≥ 0; 0 = only after every positive weight).
     public var weight: Int
-    public var codec: any ProviderCodec { didSet { usual = Self.usual(codec, baseURL, headers) } }
+    public var codec: any ProviderCodec { didSet { usual = makeUsual() } }
     /// Base URL the codec's path is appended to, without a trailing slash.
-    public var baseURL: String { didSet { usual = Self.usual(codec, baseURL, headers) } }
+    public var baseURL: String { didSet { usual = makeUsual() } }
     /// Auth and extra headers built by the gateway. Secret: never logged, never in records.
-    public var headers: [HeaderField] { didSet { usual = Self.usual(codec, baseURL, headers) } }
+    public var headers: [HeaderField] { didSet { usual = makeUsual() } }
     public var timeouts: TargetTimeouts
     public var context: TargetContext
     /// Whether and how this target may finish a stream broken off elsewhere by continuing the
@@ -65,36 +65,54 @@ public struct RouteTarget: Sendable {
         self.timeouts = timeouts
         self.context = context ?? TargetContext(providerName: provider, upstreamModel: model)
         self.context.continuation = continuation ?? (codec.kind == .anthropic ? .prefill : .unsupported)
-        self.usual = Self.usual(codec, baseURL, headers)
+        self.usual = makeUsual()
     }
 
-    /// The codec's usual request (`ProviderCodec.usualRequest`) at this target: its path and
+    /// The codec's usual requests (`ProviderCodec.usualRequest(model:stream:)`) at this target, for
+    /// its upstream model (`context.upstreamModel`) plain and streamed: their path, query and
     /// headers as the codec writes them, the URL and the merged header list an attempt sends.
     /// Made with the target (once per configuration), not per attempt; a class, so a copy of the
-    /// target (several per request) retains one reference rather than four.
-    final class UsualRequest: Sendable {
-        let path: String
-        let headers: [HeaderField]
-        let url: String
-        let mergedHeaders: [HeaderField]
+    /// target (several per request) retains one reference rather than several. An attempt uses them
+    /// only when its `EncodedRequest` carries exactly that path, query and headers, so a context
+    /// whose model changed afterwards (it has no observer: the router sets a Gemini call's seed
+    /// on a copy) builds its own instead.
+    final class UsualRequests: Sendable {
+        /// A class too: read out of `UsualRequests` as a struct, it was copied field by field (five
+        /// retains and releases) on every attempt.
+        final class Request: Sendable {
+            let usual: UsualRequest
+            let url: String
+            let mergedHeaders: [HeaderField]
 
-        init(path: String, headers: [HeaderField], url: String, mergedHeaders: [HeaderField]) {
-            self.path = path
-            self.headers = headers
-            self.url = url
-            self.mergedHeaders = mergedHeaders
+            init(usual: UsualRequest, url: String, mergedHeaders: [HeaderField]) {
+                self.usual = usual
+                self.url = url
+                self.mergedHeaders = mergedHeaders
+            }
+        }
+
+        let plain: Request?
+        let stream: Request?
+
+        init(plain: Request?, stream: Request?) {
+            self.plain = plain
+            self.stream = stream
         }
     }
 
-    private(set) var usual: UsualRequest?
+    private(set) var usual: UsualRequests?
 
-    private static func usual(
-        _ codec: any ProviderCodec, _ baseURL: String, _ headers: [HeaderField]
-    )
-        -> UsualRequest?
-    {
-        guard let (path, own) = codec.usualRequest else { return nil }
-        return UsualRequest(path: path, headers: own, url: baseURL + path, mergedHeaders: merge(own, over: headers))
+    private func makeUsual() -> UsualRequests? {
+        func made(_ stream: Bool) -> UsualRequests.Request? {
+            guard let usual = codec.usualRequest(model: context.upstreamModel, stream: stream) else { return nil }
+            var url = baseURL + usual.path
+            if !usual.query.isEmpty { url += "?" + usual.query }
+            return UsualRequests.Request(
+                usual: usual, url: url, mergedHeaders: Self.merge(usual.headers, over: headers))
+        }
+        let plain = made(false)
+        let stream = made(true)
+        return plain == nil && stream == nil ? nil : UsualRequests(plain: plain, stream: stream)
     }
 
     /// `provider/model`: the breaker, cooldown and metrics key. Kept with the target (targets are

@@ -1,3 +1,4 @@
+import SwitchyardTestSupport
 import Testing
 
 @testable import SwitchyardCore
@@ -37,6 +38,125 @@ import Testing
         #expect(direct == response.json.serialized())
         // And it parses back to the same tree.
         #expect(try JSON.parse(direct) == response.json)
+    }
+
+    /// Strings for generated answers: escapes at every offset of an 8-byte word, non-ASCII text,
+    /// and long ones (over `BoundedWriter.bound`'s 64 bytes, whose escapes are counted) made of
+    /// nothing but six-byte escapes.
+    static let strings: [String] = {
+        var out = [
+            "", "a", "Hello! How can I help you today?", "benchmark reply", "chatcmpl-bench0001", "gpt-4o-mini",
+            "Zürich 😀 e\u{301} \u{2028}\u{2029} \u{7F}", #"{"city":"Zürich","note":"a\"b\\c"}"#,
+            "tab\there\nnew\rline\u{8}\u{C}", "\u{0}\u{1}\u{1F}\u{20}", String(repeating: "\u{1}", count: 300),
+            String(repeating: "é\"", count: 200), String(repeating: "plain text ", count: 100),
+        ]
+        for escape in ["\"", "\\", "\n", "\u{1}", "\u{1F}", "é"] {
+            for offset in 0..<18 { out.append(String(repeating: "x", count: offset) + escape + "yz") }
+        }
+        return out
+    }()
+
+    static func generated(_ r: inout SplitMix) -> ChatResponse {
+        func string() -> String { r.pick(strings) }
+        func optional() -> String? { r.chance(30) ? nil : string() }
+        func int() -> Int {
+            r.pick([0, 7, -1, 42, 1_732_550_400, Int.max, Int.min, Int(truncatingIfNeeded: r.next())])
+        }
+        let reasons: [FinishReason?] = [nil, .stop, .length, .toolCalls, .contentFilter, .functionCall]
+        var choices: [ChatChoice] = []
+        for _ in 0..<(r.next() % 3) {
+            var calls: [ToolCall] = []
+            for _ in 0..<(r.chance(30) ? r.next() % 3 + 1 : 0) {
+                calls.append(ToolCall(id: string(), name: string(), arguments: string()))
+            }
+            choices.append(
+                ChatChoice(
+                    index: int(), content: optional(), toolCalls: calls, refusal: r.chance(20) ? string() : nil,
+                    finishReason: r.pick(reasons),
+                    logprobs: r.chance(10) ? ["content": [["token": .string(string()), "logprob": -0.5]]] : nil))
+        }
+        let usage: Usage? =
+            r.chance(20)
+            ? nil
+            : Usage(
+                promptTokens: int(), completionTokens: int(), totalTokens: int(),
+                cachedTokens: r.chance(50) ? int() : nil, cacheWriteTokens: r.chance(50) ? int() : nil,
+                reasoningTokens: r.chance(50) ? int() : nil)
+        return ChatResponse(
+            id: string(), created: int(), model: string(), choices: choices, usage: usage,
+            systemFingerprint: r.chance(50) ? string() : nil)
+    }
+
+    /// The answer is written by a `BoundedWriter` (into 1 KiB on the stack, or an array of
+    /// `writtenBound` bytes for a longer one): over generated answers (tool calls, refusals, logprobs, every finish reason and usage
+    /// detail, escapes, non-ASCII and long strings, extreme numbers) the bytes are the tree's,
+    /// within the bound.
+    @Test func boundedWriterEqualsTheTreeOverGeneratedAnswers() {
+        var r = SplitMix(seed: 17)
+        var short = 0
+        for _ in 0..<3000 {
+            let response = Self.generated(&r)
+            if response.writtenBound <= 1024 { short += 1 }
+            let direct = response.serialized()
+            #expect(direct == response.json.serialized())
+            #expect(direct.count <= response.writtenBound)
+            var grown: [UInt8] = []
+            response.write(into: &grown)
+            #expect(grown == direct)
+        }
+        #expect(short > 300 && short < 2700)
+    }
+
+    /// `JSON.writeString` writes what a byte-by-byte escaper writes, into an array or a bounded
+    /// writer (escapes near every offset of a word, runs of every length), within
+    /// `BoundedWriter.bound`, which reads the string eight bytes at a time.
+    @Test func writtenStringsEscapeAsByteByByte() {
+        func reference(_ s: String) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for b in s.utf8 {
+                switch b {
+                case 0x22: out += Array(#"\""#.utf8)
+                case 0x5C: out += Array(#"\\"#.utf8)
+                case 0x0A: out += Array(#"\n"#.utf8)
+                case 0x0D: out += Array(#"\r"#.utf8)
+                case 0x09: out += Array(#"\t"#.utf8)
+                case 0x08: out += Array(#"\b"#.utf8)
+                case 0x0C: out += Array(#"\f"#.utf8)
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out += Array(#"\u00"#.utf8) + [hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+                default: out.append(b)
+                }
+            }
+            return out + [0x22]
+        }
+        var strings = Self.strings
+        var r = SplitMix(seed: 5)
+        let bytes: [UInt8] = [0, 1, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x41, 0x0A]
+        for _ in 0..<2000 {
+            let n = Int(r.next() % 100)
+            let escapes = r.chance(50)
+            strings.append(
+                String(
+                    decoding: (0..<n).map { _ in escapes ? r.pick(bytes) : r.pick([0x20, 0x41, 0x7E, 0xC3, 0xA9]) },
+                    as: UTF8.self))
+        }
+        for s in strings {
+            var out: [UInt8] = []
+            JSON.writeString(s, to: &out)
+            #expect(out == reference(s), "\(Array(s.utf8))")
+            // The bound holds, and is the exact length for a string with nothing to escape (8
+            // bytes or more) or a long one.
+            let bound = BoundedWriter.bound(s)
+            #expect(bound >= out.count)
+            if s.utf8.count >= 8, out.count == s.utf8.count + 2 || s.utf8.count > 64 { #expect(bound == out.count) }
+            let bounded = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: BoundedWriter.bound(s)) { buffer in
+                var w = BoundedWriter(buffer)
+                JSON.writeString(s, into: &w)
+                return Array(UnsafeBufferPointer(rebasing: buffer[..<w.count]))
+            }
+            #expect(bounded == out)
+        }
     }
 
     /// Numbers are written as digits straight into the answer: the text `String(n)` spells.

@@ -114,6 +114,58 @@ import Testing
         #expect(direct > 1500)
     }
 
+    /// The Anthropic encoder's whitespace check reads ASCII bytes and hands anything else to
+    /// `Character.isWhitespace`: over ASCII and Unicode whitespace (NBSP, NEL, line and paragraph
+    /// separators, ideographic space), characters that are not (zero-width space, BOM), combining
+    /// marks on a space or a letter, CR LF, and prepended marks, alone and joined, it answers as
+    /// `allSatisfy(\.isWhitespace)` does.
+    @Test func anthropicWhitespaceCheckIsCharacterSemantics() {
+        let pieces = [
+            "", " ", "\t", "\n", "\r", "\r\n", "\u{B}", "\u{C}", "\u{1F}", "\u{7F}", "a", "Z", "0", ".", "\u{0}",
+            "\u{85}", "\u{A0}", "\u{1680}", "\u{2003}", "\u{2028}", "\u{2029}", "\u{202F}", "\u{3000}", "\u{200B}",
+            "\u{FEFF}", "\u{180E}", "\u{301}", " \u{301}", "a\u{301}", "\u{600}", "\u{600} ", "\u{600}a", "é", "😀",
+            "\u{1F1E6}", "\u{200D}",
+        ]
+        var cases = pieces
+        var r = SplitMix(seed: 29)
+        for _ in 0..<4000 {
+            cases.append((0..<(r.next() % 6)).map { _ in r.pick(pieces) }.joined())
+        }
+        for s in cases {
+            #expect(
+                AnthropicRequestEncoder.isAllWhitespace(s) == s.allSatisfy(\.isWhitespace),
+                "\(s.unicodeScalars.map { String($0.value, radix: 16) })")
+        }
+    }
+
+    /// Whether an Anthropic answer arrives through the forced JSON tool is read without making
+    /// the mode when the request has no JSON response format: the same answer as the mode's for
+    /// every response format, with and without tools and structured outputs.
+    @Test func anthropicForcedToolShortcutAgreesWithTheMode() throws {
+        let formats = [
+            "", #","response_format":{"type":"text"}"#, #","response_format":{"type":"json_object"}"#,
+            #","response_format":{"type":"json_schema","json_schema":{"name":"o","schema":{"type":"object"}}}"#,
+            #","response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"array"}}}"#,
+        ]
+        let tools = #","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]"#
+        var forced = 0
+        for format in formats {
+            for withTools in [false, true] {
+                let request = try ChatRequest.parse(
+                    body: Array(
+                        #"{"model":"m","messages":[{"role":"user","content":"Hi"}]\#(format)\#(withTools ? tools : "")}"#
+                            .utf8))
+                for structured in [false, true] {
+                    let target = AnthropicFixtures.target(structuredOutputs: structured)
+                    let mode = (try? AnthropicJSONMode(request: request, target: target))?.isForcedTool ?? false
+                    #expect(AnthropicJSONMode.usesForcedTool(request: request, target: target) == mode)
+                    if mode { forced += 1 }
+                }
+            }
+        }
+        #expect(forced == 3)
+    }
+
     /// bench/run's request takes the direct writers.
     @Test func benchRequestIsWrittenDirectly() throws {
         let request = try ChatRequest.parse(
@@ -136,15 +188,69 @@ import Testing
                         .utf8))
     }
 
-    /// The codec's usual request is what a translated Anthropic request carries, so a target
-    /// reuses its URL and merged headers (`RouteTarget.usual`).
+    /// The codec's usual request is what a translated Anthropic request carries, plain or
+    /// streamed, so a target reuses its URL and merged headers (`RouteTarget.usual`).
     @Test func anthropicTranslatedRequestIsTheUsualOne() throws {
-        let request = try ChatRequest.parse(
-            body: Array(#"{"model":"m","messages":[{"role":"user","content":"Hi"}]}"#.utf8))
-        let encoded = try AnthropicCodec().encode(request, for: AnthropicFixtures.target())
-        let usual = try #require(AnthropicCodec().usualRequest)
-        #expect(encoded.path == usual.path)
-        #expect(encoded.headers == usual.headers)
-        #expect(encoded.query.isEmpty)
+        for stream in [false, true] {
+            let request = try ChatRequest.parse(
+                body: Array(#"{"model":"m","stream":\#(stream),"messages":[{"role":"user","content":"Hi"}]}"#.utf8))
+            let encoded = try AnthropicCodec().encode(request, for: AnthropicFixtures.target())
+            let usual = try #require(AnthropicCodec().usualRequest(model: "claude-x", stream: stream))
+            #expect(encoded.path == usual.path)
+            #expect(encoded.headers == usual.headers)
+            #expect(encoded.query.isEmpty && usual.query.isEmpty)
+        }
+    }
+
+    /// Gemini's model is in its path, so its usual request depends on the model and the stream
+    /// flag: for every model spelling (a `models/` prefix, a tuned model's slash, characters a
+    /// URL would escape, which Gemini's path has always carried as they are), plain and streamed,
+    /// a chat request (direct writer or tree) carries exactly the usual path, query and headers.
+    @Test func geminiChatRequestIsTheUsualOneForItsModelAndStreamFlag() throws {
+        let models = [
+            "gemini-2.0-flash", "models/gemini-2.5-pro", "tunedModels/my-model-7", "gemini exp+1?x=ü", "models/",
+            "",
+        ]
+        let bodies = [
+            #"{"model":"m","messages":[{"role":"user","content":"Hi"}]}"#,
+            #"{"model":"m","messages":[{"role":"user","content":"Hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}"#,
+        ]
+        for model in models {
+            for stream in [false, true] {
+                let usual = try #require(GeminiCodec().usualRequest(model: model, stream: stream))
+                for body in bodies {
+                    var request = try ChatRequest.parse(body: Array(body.utf8))
+                    request.stream = stream
+                    let encoded = try GeminiCodec().encode(
+                        request, for: TargetContext(providerName: "gemini", upstreamModel: model))
+                    #expect(encoded.path == usual.path, "\(model) \(stream)")
+                    #expect(encoded.query == usual.query, "\(model) \(stream)")
+                    #expect(encoded.headers == usual.headers, "\(model) \(stream)")
+                }
+            }
+        }
+        // The path is written straight into a string: what the interpolation wrote.
+        let names = [
+            "", "models", "models/", "Models/x", "models/gemini-2.5-pro", "models/\u{301}x", "models/ü", "ü/models/",
+            "e\u{301}", "tunedModels/t-1", String(repeating: "gemini-long-", count: 20), "models/models/x",
+        ]
+        for name in names {
+            for stream in [false, true] {
+                let model = name.hasPrefix("models/") ? name.dropFirst("models/".count) : Substring(name)
+                let interpolated = "/v1beta/models/\(model):\(stream ? "streamGenerateContent" : "generateContent")"
+                #expect(GeminiCodec.chatPath(model: name, stream: stream) == interpolated)
+                #expect(Array(GeminiCodec.chatPath(model: name, stream: stream).utf8) == Array(interpolated.utf8))
+            }
+        }
+        #expect(
+            GeminiCodec().usualRequest(model: "models/gemini-2.5-pro", stream: false)
+                == UsualRequest(
+                    path: "/v1beta/models/gemini-2.5-pro:generateContent",
+                    headers: [HeaderField("Content-Type", "application/json")]))
+        #expect(
+            GeminiCodec().usualRequest(model: "gemini-2.0-flash", stream: true)
+                == UsualRequest(
+                    path: "/v1beta/models/gemini-2.0-flash:streamGenerateContent", query: "alt=sse",
+                    headers: [HeaderField("Content-Type", "application/json")]))
     }
 }

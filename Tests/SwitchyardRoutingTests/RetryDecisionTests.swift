@@ -297,4 +297,66 @@ import Testing
         #expect(sent(target, encoded).url == "http://y/chat/completions")
         #expect(sent(target, EncodedRequest(path: "/messages", headers: [], body: [])).url == "http://y/messages")
     }
+
+    /// A Gemini target keeps the URL and merged headers of its model's usual request, plain and
+    /// streamed, and sends what a target without them builds per attempt (the codec without its
+    /// usual request); a context whose model changed after the target was made builds its own.
+    @Test func aGeminiTargetSendsItsUsualURLAndHeadersPlainAndStreamed() throws {
+        /// Gemini's codec without a usual request: every attempt builds its URL and headers.
+        struct Uncached: ProviderCodec {
+            let inner = GeminiCodec()
+            var kind: ProviderKind { inner.kind }
+            var healthPath: String { inner.healthPath }
+            func authHeaders(apiKey: String) -> [HeaderField] { inner.authHeaders(apiKey: apiKey) }
+            func encode(_ request: ChatRequest, for target: TargetContext) throws(APIError) -> EncodedRequest {
+                try inner.encode(request, for: target)
+            }
+            func decodeResponse(
+                _ body: [UInt8], request: ChatRequest, target: TargetContext, id: String, created: Int
+            ) throws(ProviderError) -> DecodedResponse {
+                try inner.decodeResponse(body, request: request, target: target, id: id, created: created)
+            }
+            func decodeError(status: Int, headers: [HeaderField], body: [UInt8]) -> ProviderError {
+                inner.decodeError(status: status, headers: headers, body: body)
+            }
+            func makeStreamDecoder(request: ChatRequest, target: TargetContext) -> any StreamDecoder {
+                inner.makeStreamDecoder(request: request, target: target)
+            }
+        }
+        let headers = [HeaderField("x-goog-api-key", "k"), HeaderField("content-type", "old"), HeaderField("X-A", "1")]
+        for model in ["gemini-2.0-flash", "models/gemini-2.5-pro", "tunedModels/t-1", "gemini exp+1?x=ü"] {
+            var target = RouteTarget(
+                provider: "g", model: model, codec: GeminiCodec(), baseURL: "http://g/", headers: headers)
+            let uncached = RouteTarget(
+                provider: "g", model: model, codec: Uncached(), baseURL: "http://g/", headers: headers)
+            #expect(uncached.usual == nil)
+            for stream in [false, true] {
+                var request = try ChatRequest.parse(
+                    body: Array(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+                request.stream = stream
+                func sent(_ target: RouteTarget) throws -> UpstreamRequest {
+                    target.upstreamRequest(
+                        try target.codec.encode(request, for: target.context), left: .seconds(4), streaming: stream,
+                        streamLeft: nil)
+                }
+                let usual = try #require(stream ? target.usual?.stream : target.usual?.plain)
+                let built = try sent(uncached)
+                #expect(usual.url == built.url)
+                #expect(usual.mergedHeaders == built.headers)
+                let cached = try sent(target)
+                #expect(cached.url == built.url)
+                #expect(cached.headers == built.headers)
+                #expect(built.url.hasSuffix(stream ? ":streamGenerateContent?alt=sse" : ":generateContent"))
+                #expect(built.headers.first == HeaderField("Content-Type", "application/json"))
+                #expect(built.headers.count == 3)
+            }
+            target.context.upstreamModel = "other"
+            let request = try ChatRequest.parse(
+                body: Array(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#.utf8))
+            let moved = target.upstreamRequest(
+                try target.codec.encode(request, for: target.context), left: .seconds(4), streaming: false,
+                streamLeft: nil)
+            #expect(moved.url == "http://g//v1beta/models/other:generateContent")
+        }
+    }
 }

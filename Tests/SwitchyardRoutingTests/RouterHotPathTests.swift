@@ -73,4 +73,20 @@ import Testing
         _ = try #require(await router.complete(chatRequest(), targets: [target("a")], requestID: "r1").success)
         #expect(readings.load(ordering: .relaxed) == 2)
     }
+
+    /// A Gemini call's id seed is written into one string: what the nonce, a dot and the
+    /// counter in base 36 concatenated were, for every digit count.
+    @Test func theIDSeedSpellsTheNonceAndTheCounterInBase36() {
+        var counters: [UInt64] = [0, 1, 9, 10, 35, 36, 37, 1295, 1296, UInt64.max, UInt64.max - 1, 1 << 63]
+        var power: UInt64 = 1
+        while power <= UInt64.max / 36 {
+            power *= 36
+            counters += [power - 1, power, power + 1]
+        }
+        for nonce in ["", "k3x9z", String(UInt64.max, radix: 36)] {
+            for counter in counters {
+                #expect(Router.idSeed(nonce: nonce, counter: counter) == nonce + "." + String(counter, radix: 36))
+            }
+        }
+    }
 }

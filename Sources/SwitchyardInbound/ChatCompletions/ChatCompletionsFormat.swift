@@ -16,6 +16,9 @@ public struct ChatCompletionsFormat: InboundFormat {
         passthrough ?? response.serialized()
     }
 
+    /// The answer is the unified response as it is (its id is the router's `chatcmpl-…`).
+    public func encodeResponse(_ response: ChatResponse) -> [UInt8]? { response.serialized() }
+
     public func makeStreamEncoder(context: AnswerContext) -> any InboundStreamEncoder {
         ChatStreamEncoder(context: context)
     }

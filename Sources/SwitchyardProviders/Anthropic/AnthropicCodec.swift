@@ -15,12 +15,14 @@ public struct AnthropicCodec: ProviderCodec {
 
     /// A translated request's path and headers, one array for every request rather than one each;
     /// as the codec's usual request, a target joins them with its URL and own headers once
-    /// (`ProviderCodec.usualRequest`): building the URL string and the merged header list per
+    /// (`ProviderCodec.usualRequest(model:stream:)`): building the URL string and the merged header list per
     /// attempt was 0.2 us of a translated request, `switchyard-bench gateway --provider anthropic`.
     static let messagesPath = "/v1/messages"
     static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
 
-    public var usualRequest: (path: String, headers: [HeaderField])? { (Self.messagesPath, Self.jsonHeaders) }
+    public func usualRequest(model: String, stream: Bool) -> UsualRequest? {
+        UsualRequest(path: Self.messagesPath, headers: Self.jsonHeaders)
+    }
 
     public var kind: ProviderKind { .anthropic }
     public var healthPath: String { "/v1/models" }

@@ -59,6 +59,11 @@ enum AnthropicJSONMode: Equatable {
     /// Whether answers to this request arrive through the forced tool (for the decoders, which
     /// only run after `encode` accepted the same request).
     static func usesForcedTool(request: ChatRequest, target: TargetContext) -> Bool {
-        (try? AnthropicJSONMode(request: request, target: target))?.isForcedTool ?? false
+        // Without a JSON response format the mode is `off`, known without making it (making it
+        // copied the whole request, 0.03 us of every translated answer).
+        switch request.responseFormat {
+        case nil, .text?: return false
+        default: return (try? AnthropicJSONMode(request: request, target: target))?.isForcedTool ?? false
+        }
     }
 }

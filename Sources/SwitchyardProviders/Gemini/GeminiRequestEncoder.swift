@@ -35,34 +35,27 @@ struct GeminiRequestEncoder {
         }
         try rejectUnsupported()
         // `GeminiContents`: system texts hoisted, one text part per non-empty text, a repeated
-        // role merged.
+        // role merged: one list of parts, a turn being a run of one role (a list of texts per
+        // turn was an allocation of every request).
         var system: [String] = []
-        var turns: [(model: Bool, texts: [String])] = []
+        var parts: [(model: Bool, text: String)] = []
         for m in request.messages {
             guard let text = m.plainText else { return nil }
             switch m.role {
             case .system, .developer:
                 if !text.isEmpty { system.append(text) }
-                continue
             case .user, .assistant:
-                guard !text.isEmpty else { continue }
-                let model = m.role == .assistant
-                if let last = turns.indices.last, turns[last].model == model {
-                    turns[last].texts.append(text)
-                } else {
-                    turns.append((model, [text]))
-                }
+                if !text.isEmpty { parts.append((m.role == .assistant, text)) }
             case .tool, .function:
                 return nil
             }
         }
-        guard let first = turns.first else { return nil }  // `GeminiContents` rejects it
+        guard let first = parts.first else { return nil }  // `GeminiContents` rejects it
         let config = generationConfig()
 
         var out: [UInt8] = []
         out.reserveCapacity(
-            96 + system.reduce(0) { $0 + $1.utf8.count + 12 }
-                + turns.reduce(0) { $0 + $1.texts.reduce(32) { $0 + $1.utf8.count + 12 } })
+            96 + system.reduce(0) { $0 + $1.utf8.count + 12 } + parts.reduce(0) { $0 + $1.text.utf8.count + 44 })
         out.append(UInt8(ascii: "{"))
         if !system.isEmpty {
             JSON.writeLiteral(#""systemInstruction":{"parts":["#, to: &out)
@@ -71,13 +64,18 @@ struct GeminiRequestEncoder {
         }
         JSON.writeLiteral(#""contents":["#, to: &out)
         if first.model { JSON.writeLiteral(#"{"role":"user","parts":[{"text":"."}]},"#, to: &out) }
-        for (i, turn) in turns.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSON.writeLiteral(turn.model ? #"{"role":"model","parts":["# : #"{"role":"user","parts":["#, to: &out)
-            Self.writeParts(turn.texts, to: &out)
-            JSON.writeLiteral("]}", to: &out)
+        for (i, part) in parts.enumerated() {
+            if i == 0 || part.model != parts[i - 1].model {
+                if i > 0 { JSON.writeLiteral("]},", to: &out) }
+                JSON.writeLiteral(part.model ? #"{"role":"model","parts":["# : #"{"role":"user","parts":["#, to: &out)
+                JSON.writeLiteral(#"{"text":"#, to: &out)
+            } else {
+                JSON.writeLiteral(#",{"text":"#, to: &out)
+            }
+            JSON.writeString(part.text, to: &out)
+            out.append(UInt8(ascii: "}"))
         }
-        out.append(UInt8(ascii: "]"))
+        JSON.writeLiteral("]}]", to: &out)
         if !config.isEmpty {
             JSON.writeLiteral(#","generationConfig":"#, to: &out)
             config.write(to: &out)

@@ -15,7 +15,9 @@ public struct OpenAICodec: ProviderCodec {
     static let jsonHeaders = [HeaderField("Content-Type", "application/json")]
     static let chatPath = "/chat/completions"
 
-    public var usualRequest: (path: String, headers: [HeaderField])? { (Self.chatPath, Self.jsonHeaders) }
+    public func usualRequest(model: String, stream: Bool) -> UsualRequest? {
+        UsualRequest(path: Self.chatPath, headers: Self.jsonHeaders)
+    }
 
     public var kind: ProviderKind { .openai }
     public var healthPath: String { "/models" }
