@@ -213,7 +213,7 @@ extension ChatRequest {
         guard let roleText = try r.string("role") else { throw APIError.missing(path + ".role") }
         guard let role = ChatRole(rawValue: roleText) else {
             throw .invalidRequest(
-                "Invalid value '\(roleText)' for \(path).role: expected one of system, developer, user, assistant, tool.",
+                "Invalid value '\(roleText)' for \(path).role: expected one of system, developer, user, assistant, tool, function.",
                 param: path + ".role", code: "invalid_value")
         }
         var message = ChatMessage(role: role, content: nil)

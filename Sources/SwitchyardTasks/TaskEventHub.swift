@@ -41,6 +41,14 @@ final class TaskEventHub: Sendable {
         for c in continuations { c.yield() }
     }
 
+    /// Wakes every stream: another process committed, and which tasks it touched is not known
+    /// (SQLite's change counter says only that something changed). Each stream reads its task's
+    /// history again and finds what is new, or nothing.
+    func notifyAll() {
+        let continuations = state.withLock { s in s.subscribers.values.flatMap(\.values) }
+        for c in continuations { c.yield() }
+    }
+
     /// Ends every stream (drain, stop); later subscriptions end at once.
     func closeAll() {
         let all = state.withLock { s -> [AsyncStream<Void>.Continuation] in

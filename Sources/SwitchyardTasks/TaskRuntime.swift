@@ -406,9 +406,11 @@ public final class TaskRuntime: Sendable {
     public func changedElsewhere(taskID: String) { hub.notify(taskID) }
 
     /// After another process committed: schedule every task that should be running (a CLI resume;
-    /// `schedule` ignores tasks already queued or running here) and abort the in-flight call of a
-    /// task that is now over (a CLI cancel).
+    /// `schedule` ignores tasks already queued or running here), abort the in-flight call of a
+    /// task that is now over (a CLI cancel), and wake every open event stream, which would
+    /// otherwise wait for this process's next commit of its task (after a CLI cancel, none comes).
     func reconcile() async {
+        hub.notifyAll()
         let inFlight = state.withLock { Array($0.inFlight.keys) }
         do {
             let resumable = try await store.resumableTasks()

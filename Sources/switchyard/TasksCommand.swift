@@ -9,12 +9,14 @@ import SwitchyardTasks
 /// `switchyard tasks list|show|pause|resume|cancel`: the task store of a configuration, opened
 /// directly (no server needed).
 ///
-/// Safe while the server runs: the store is in WAL mode, so reads never block the server, and a
-/// write waits up to the busy timeout (5 s) for the server's transaction. The semantics are the
-/// API's, because both commit the same transition to the same store: a pause stops the task at its
-/// next step boundary (a step in flight finishes and its result is kept); a running server notices
-/// a resume or a cancel made here within about half a second (it watches the file for other
-/// processes' commits), schedules the resumed task and aborts a cancelled task's upstream call.
+/// Safe while the server runs. On SQLite the store is in WAL mode, so reads never block the server,
+/// and a write waits up to the busy timeout (5 s) for the server's transaction; on PostgreSQL
+/// (`store.url_env`) both are clients of the same database. The semantics are the API's, because
+/// both commit the same transition to the same store: a pause stops the task at its next step
+/// boundary (a step in flight finishes and its result is kept); a running server notices a resume or
+/// a cancel made here (SQLite: within about half a second, it polls the file for other processes'
+/// commits; PostgreSQL: at once, by LISTEN/NOTIFY), schedules the resumed task and aborts a
+/// cancelled task's upstream call.
 ///
 /// Why the store and not the server's HTTP API: the CLI then needs no client key, no reachable
 /// listener (a container's port may not be reachable from where an operator runs it) and no second
@@ -23,10 +25,11 @@ struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks", abstract: "List, show, pause, resume or cancel durable tasks in the store.",
         discussion: """
-            Opens store.path of the configuration directly; safe while the server runs, with the same \
-            semantics as the API: pause stops the task at its next step boundary (a step in flight \
-            finishes and its result is kept); a running server picks up a resume or a cancel within \
-            about half a second.
+            Opens the configuration's store directly (store.path, or the PostgreSQL database named by \
+            store.url_env); safe while the server runs, with the same semantics as the API: pause stops \
+            the task at its next step boundary (a step in flight finishes and its result is kept); a \
+            running server picks up a resume or a cancel within about half a second (at once on \
+            PostgreSQL).
             """,
         subcommands: [List.self, Show.self, Pause.self, Resume.self, Cancel.self])
 

@@ -50,6 +50,12 @@ import Testing
     @Test func emptyMessages() { expectError(#"{"model":"m","messages":[]}"#, param: "messages") }
     @Test func badRole() {
         expectError(#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, param: "messages[0].role")
+        // The message names every role the parser accepts.
+        do {
+            _ = try parse(#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#)
+        } catch {
+            for role in ChatRole.allCases { #expect(error.message.contains(role.rawValue), "\(role)") }
+        }
     }
     @Test func toolWithoutID() {
         expectError(#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, param: "messages[0].tool_call_id")

@@ -149,6 +149,31 @@ import Testing
         #expect(rig.llm.server.requestCount == 1)
     }
 
+    /// A client following the task's events on the server sees a CLI cancel and its stream ends:
+    /// the server's watch of the store wakes every open stream, which reads the new history.
+    @Test func cliCancelEndsTheServersOpenEventStream() async throws {
+        let rig = try await Rig()
+        defer { rig.stop() }
+        let gate = rig.llm.gate("never answered")
+        defer { gate.open() }
+        let id = try await rig.create([stepJSON("slow", "never answered")])
+        await rig.llm.server.waitForRequests(1)
+        let response = try await rig.client.stream(
+            UpstreamRequest(
+                method: "GET", url: rig.base + "/v1/tasks/\(id)/events",
+                headers: [HeaderField("Authorization", "Bearer \(TestSecrets.client)")], body: [], timeout: .seconds(60)
+            ))
+        let stream = SSEReader(response)
+        _ = try await within(30, "the history so far") { try await stream.collect(until: "step_attempt") }
+
+        let (code, output) = try await rig.cli("cancel", id)
+        #expect(code == 0, "\(output)")
+        let rest = try await within(30, "the cancellation on the open stream, then its end") {
+            try await stream.drain()
+        }
+        #expect(rest.map(\.event).contains("cancelled"), "\(rest.map(\.event))")
+    }
+
     /// A fresh install (a new container volume): no server has created the store yet. The CLI lists
     /// nothing, finds no task, and does not create a store itself.
     @Test func cliOnAStoreNoServerHasCreatedYet() async throws {

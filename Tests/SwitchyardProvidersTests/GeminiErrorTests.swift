@@ -94,7 +94,8 @@ extension GeminiTests {
 
         /// Without a parseable body the HTTP status decides.
         @Test(arguments: [
-            (400, ProviderError.Kind.badRequest), (401, .authentication), (403, .permissionDenied), (404, .notFound),
+            (400, ProviderError.Kind.badRequest), (401, .authentication), (402, .billing), (403, .permissionDenied),
+            (404, .notFound),
             (408, .requestTimeout), (409, .conflict), (413, .requestTooLarge), (429, .rateLimited), (500, .serverError),
             (502, .serverError), (503, .overloaded), (504, .gatewayTimeout), (418, .badRequest), (302, .other),
         ])

@@ -76,6 +76,8 @@ enum GeminiErrorDecoder {
         switch status {
         case 400: .badRequest
         case 401: .authentication
+        // Payment required: billing, as OpenAI's and Anthropic's 402 (next target, not final).
+        case 402: .billing
         case 403: .permissionDenied
         case 404: .notFound
         case 408: .requestTimeout
