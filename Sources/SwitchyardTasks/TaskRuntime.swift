@@ -390,10 +390,11 @@ public final class TaskRuntime: Sendable {
                 // A shared store: no commit announces a dead process, so look for tasks whose
                 // holder's lease expired every sweep interval too.
                 let sweep = self.claims.map { ContinuousClock.now - lastSweep >= $0.sweepInterval } ?? false
-                guard sweep || (version != nil && version != seen) else { continue }
+                let changed = version != nil && version != seen
+                guard sweep || changed else { continue }
                 seen = version ?? seen
                 if sweep { lastSweep = ContinuousClock.now }
-                await self.reconcile()
+                await self.reconcile(wakeStreams: changed)
             }
         }
         watcher.withLock { $0 = t }
@@ -405,12 +406,15 @@ public final class TaskRuntime: Sendable {
     /// event streams here, as this process's own commits do.
     public func changedElsewhere(taskID: String) { hub.notify(taskID) }
 
-    /// After another process committed: schedule every task that should be running (a CLI resume;
-    /// `schedule` ignores tasks already queued or running here), abort the in-flight call of a
-    /// task that is now over (a CLI cancel), and wake every open event stream, which would
-    /// otherwise wait for this process's next commit of its task (after a CLI cancel, none comes).
-    func reconcile() async {
-        hub.notifyAll()
+    /// After another process committed, or a shared store's sweep: schedule every task that should
+    /// be running (a CLI resume; `schedule` ignores tasks already queued or running here) and abort
+    /// the in-flight call of a task that is now over (a CLI cancel). `wakeStreams` (the store's
+    /// change counter moved: SQLite, which cannot say which task changed) also wakes every open
+    /// event stream, which would otherwise wait for this process's next commit of its task (after
+    /// a CLI cancel, none comes). A shared store names each changed task (`changedElsewhere`), so
+    /// its sweeps wake no stream.
+    func reconcile(wakeStreams: Bool) async {
+        if wakeStreams { hub.notifyAll() }
         let inFlight = state.withLock { Array($0.inFlight.keys) }
         do {
             let resumable = try await store.resumableTasks()
