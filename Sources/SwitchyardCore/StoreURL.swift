@@ -67,7 +67,7 @@ public struct StoreURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
                 if parts.count == 2, ["password", "sslpassword"].contains(parts[0]) { found.append(String(parts[1])) }
             }
         }
-        return found + found.map(percentDecoded).filter { !found.contains($0) }
+        return found + found.map { percentDecoded($0) }.filter { !found.contains($0) }
     }
 
     private static func redactLocation(_ text: String, scheme: String) -> String {
@@ -86,22 +86,6 @@ public struct StoreURL: Sendable, Equatable, CustomStringConvertible, CustomDebu
             tail = String(tail[..<query]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
         }
         return scheme + authority + tail
-    }
-
-    private static func percentDecoded(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-                let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -28,31 +28,3 @@ extension Gateway {
         ["id": .string(id), "object": "model", "created": .int(startedAt), "owned_by": .string(ownedBy)]
     }
 }
-
-/// Decodes `%XX` escapes (two hex digits); invalid escapes are kept as written.
-func percentDecoded(_ s: String) -> String {
-    guard s.contains("%") else { return s }
-    var out: [UInt8] = []
-    let b = Array(s.utf8)
-    var i = 0
-    while i < b.count {
-        // Digit by digit: `UInt8(_:radix:)` also takes a sign, so "%+5" decoded to 0x05.
-        if b[i] == UInt8(ascii: "%"), i + 2 < b.count, let high = hexValue(b[i + 1]), let low = hexValue(b[i + 2]) {
-            out.append(high << 4 | low)
-            i += 3
-        } else {
-            out.append(b[i])
-            i += 1
-        }
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-    default: nil
-    }
-}

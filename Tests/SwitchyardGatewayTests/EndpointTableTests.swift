@@ -113,18 +113,4 @@ import Testing
         #expect(rejected("method_not_allowed") == Double(cases.count))
         #expect(rejected("unknown_path") == 4)
     }
-
-    /// A model id in the path is percent-decoded: `%XX` with two hex digits is a byte, anything
-    /// else is kept as written (a sign is not a digit: "%+5" and "%-0" stay as they are).
-    @Test func modelIDsArePercentDecodedByTwoHexDigits() {
-        #expect(percentDecoded("openai%2Fgpt-4o") == "openai/gpt-4o")
-        #expect(percentDecoded("a%3a%3Ab") == "a::b")
-        #expect(percentDecoded("caf%C3%A9") == "café")
-        #expect(percentDecoded("x%+5y") == "x%+5y")
-        #expect(percentDecoded("x%-0y") == "x%-0y")
-        #expect(percentDecoded("x% 5") == "x% 5")
-        #expect(percentDecoded("100%") == "100%")
-        #expect(percentDecoded("%4") == "%4")
-        #expect(percentDecoded("%zz%41") == "%zzA")
-    }
 }

@@ -333,14 +333,7 @@ struct PostgresRow: StoreRow {
         guard text.count >= 2, text[0] == UInt8(ascii: "\\"), text[1] == UInt8(ascii: "x") else {
             return Array(text)  // escape output would need decoding; the schema never asks for it
         }
-        func nibble(_ c: UInt8) -> UInt8 {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            case 0x41...0x46: c - 0x41 + 10
-            default: 0
-            }
-        }
+        func nibble(_ c: UInt8) -> UInt8 { Hex.value(of: c) ?? 0 }
         var bytes: [UInt8] = []
         bytes.reserveCapacity((text.count - 2) / 2)
         var i = 2
