@@ -71,7 +71,7 @@ final class ConnectionWatcher: @unchecked Sendable {
 
     /// Starts the thread, which holds `core` until `stop()`.
     func start(core: ServerCore) -> Bool {
-        thread = try? OSThread.start { [self] in run(core: core) }
+        thread = try? OSThread.start(name: "sy-edge-watch") { [self] in run(core: core) }
         return thread != nil
     }
 

@@ -189,7 +189,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     func start() throws(EventLoopError) {
         do {
-            thread = try OSThread.start { [self] in run() }
+            thread = try OSThread.start(name: "sy-loop-\(index)") { [self] in run() }
         } catch {
             finished.store(true, ordering: .releasing)
             throw EventLoopError("pthread_create failed: \(errnoText(error.code))")

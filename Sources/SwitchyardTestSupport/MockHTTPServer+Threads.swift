@@ -29,7 +29,7 @@ final class MockThreadGroup: @unchecked Sendable {
         count += 1
         pthread_mutex_unlock(mutex)
         do {
-            try OSThread.start(stackSize: 512 << 10, detached: true) { [self] in
+            try OSThread.start(name: "mock-conn", stackSize: 512 << 10, detached: true) { [self] in
                 body()
                 leave()
             }

@@ -34,8 +34,8 @@ public final class WorkerPool: TaskExecutor, @unchecked Sendable {
         self.size = max(1, size ?? Self.defaultSize)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
-        for _ in 0..<self.size {
-            if let thread = try? OSThread.start({ [self] in run() }) { threads.append(thread) }
+        for i in 0..<self.size {
+            if let thread = try? OSThread.start(name: "sy-worker-\(i)", { [self] in run() }) { threads.append(thread) }
         }
     }
 

@@ -246,4 +246,36 @@ import Testing
         #expect(await child.exitCode() == 0, "\(child.stderr)")
         #expect(child.stderr.contains("shutting down"))
     }
+
+    /// `top -H`, `ps -L` and `perf` show each of the server's own threads under a name that says
+    /// what it is, not the name of the dispatch queue that happened to start it.
+    @Test func theServersOwnThreadsAreNamedForOperators() async throws {
+        let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
+        let config = NSTemporaryDirectory() + "switchyard-\(UUID().uuidString)-names.yaml"
+        let store = temporaryStorePath("names")
+        defer {
+            unlink(config)
+            removeStore(store)
+        }
+        try """
+        listen: 127.0.0.1:0
+        event_loops: 2
+        health_check_ms: 0
+        providers: [{name: openai, kind: openai, api_key_env: SWITCHYARD_TEST_UNSET_KEY}]
+        store: \(TestStore.yaml(store))
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let child = try SwitchyardProcess(
+            path: binary, arguments: ["serve", "--config", config],
+            environment: try await TestStore.environment(for: store))
+        _ = try await child.port()
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/task")
+        let names = Set(
+            tasks.compactMap { try? String(contentsOfFile: "/proc/\(child.pid)/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .newlines) })
+        child.signal(SIGTERM)
+        #expect(await child.exitCode() == 0, "\(child.stderr)")
+        for name in ["sy-loop-0", "sy-loop-1", "sy-edge-watch", "sy-worker-0"] {
+            #expect(names.contains(name), "\(name) not among \(names.sorted())")
+        }
+    }
 }

@@ -65,6 +65,37 @@ struct OSThreadTests {
         while !seen.ran.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(5)) }
     }
 
+    /// The calling thread's name, as `top -H` and `/proc/PID/task/TID/comm` show it.
+    private static func currentName() -> String {
+        let fd = open("/proc/thread-self/comm", O_RDONLY)
+        guard fd >= 0 else { return "error \(errno)" }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        var bytes = buffer.prefix(max(0, n))
+        if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The name a thread started with `name` runs under.
+    private static func nameSeen(starting name: String?) throws -> String {
+        let seen = Mutex<String>("")
+        let thread = try OSThread.start(name: name) { seen.withLock { $0 = currentName() } }
+        thread.join()
+        return seen.withLock { $0 }
+    }
+
+    @Test func aNamedThreadRunsUnderItsNameCutWhereLinuxCutsItAtACharacterBoundary() throws {
+        #expect(try Self.nameSeen(starting: "sy-loop-0") == "sy-loop-0")
+        #expect(try Self.nameSeen(starting: "sy-fifteen-byte") == "sy-fifteen-byte")
+        // Linux keeps 15 bytes.
+        #expect(try Self.nameSeen(starting: "sy-a-name-longer-than-that") == "sy-a-name-longe")
+        // 15 bytes would end inside the second "ö" (2 bytes in UTF-8): the name stops before it.
+        #expect(try Self.nameSeen(starting: "sy-wörker-xööö") == "sy-wörker-xö")
+        // Without a name the thread keeps its creator's.
+        #expect(try Self.nameSeen(starting: nil) == Self.currentName())
+    }
+
     @Test func aThreadTheSystemRefusesIsReportedAndItsBodyReleasedUnrun() {
         let seen = Seen()
         let before = Capture.alive.load(ordering: .relaxed)

@@ -25,7 +25,7 @@ final class PostgresKeeper: @unchecked Sendable {
     }
 
     func start() {
-        thread = try? OSThread.start { [self] in run() }
+        thread = try? OSThread.start(name: "sy-pg-lease") { [self] in run() }
     }
 
     /// Wakes the thread, lets a round in progress finish and waits for the thread. Idempotent;

@@ -46,7 +46,7 @@ final class PostgresListener: @unchecked Sendable {
     }
 
     func start() {
-        thread = try? OSThread.start { [self] in run() }
+        thread = try? OSThread.start(name: "sy-pg-listen") { [self] in run() }
     }
 
     /// Ends the thread within one poll interval and waits for it. Idempotent.

@@ -126,7 +126,7 @@ final class PostgresPool: @unchecked Sendable {
     }
 
     private func startThread() {
-        let thread = try? OSThread.start { [self] in run() }
+        let thread = try? OSThread.start(name: "sy-pg-conn") { [self] in run() }
         pthread_mutex_lock(mutex)
         if let thread {
             joinable.append(thread)
