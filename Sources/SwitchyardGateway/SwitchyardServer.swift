@@ -24,6 +24,9 @@ public final class SwitchyardServer: Sendable {
     let runtime: TaskRuntime
     /// The configured store (tasks, idempotency records, stored responses).
     let stores: ConfiguredStores
+    /// Tells the task runtime when another process may have written the SQLite file (nil on
+    /// PostgreSQL, which announces commits itself, or where inotify is refused: then it polls).
+    let fileWatch: SQLiteFileWatch?
     let logger: Logger
     let configPath: String?
     let environment: [String: String]
@@ -33,6 +36,10 @@ public final class SwitchyardServer: Sendable {
     /// a full answer just before its handler does both, in the same job; `EventLoop.settle`).
     /// `/metrics` does this itself; a test that reads captured logs after a response awaits it.
     public func settle() async { await loops.settle() }
+
+    /// How often the task runtime asks the SQLite store for other processes' commits when the
+    /// file is watched (`SQLiteFileWatch`): a backstop only.
+    static let storeWatchBackstop: Duration = .seconds(5)
 
     /// Threads of the pool that parses and translates large requests (`WorkerPool`).
     static var workerThreads: Int { max(2, EventLoopGroup.availableCores) }
@@ -93,6 +100,15 @@ public final class SwitchyardServer: Sendable {
         // A replica's task event streams also follow the commits of the replica running the task.
         _ = stores.postgres?.subscribe { change in
             if change.external { runtime.changedElsewhere(taskID: change.taskID) }
+        }
+        // A CLI command or another server on the same SQLite file is noticed when the file is
+        // written, with no poll while nothing happens (idle, the poll was most of the server's
+        // wake-ups); the watcher still asks every `storeWatchBackstop` in case inotify missed one.
+        fileWatch = stores.sqlite.flatMap { sqlite in
+            SQLiteFileWatch(path: sqlite.path) { runtime.externalChangeHint() }
+        }
+        if stores.sqlite != nil && fileWatch == nil {
+            logger.warning("cannot watch the store file (inotify); polling it every 500 ms")
         }
         let idempotency = IdempotentRequests(
             store: stores.idempotency, ttl: .seconds(config.store.idempotencyTTLSeconds))
@@ -159,6 +175,7 @@ public final class SwitchyardServer: Sendable {
             try server.start()
         } catch {
             workers.shutdown()
+            fileWatch?.stop()
             throw error
         }
         if config.healthCheckMs > 0 {
@@ -184,7 +201,7 @@ public final class SwitchyardServer: Sendable {
         do {
             let resumed = try await runtime.recover()
             if resumed > 0 { logger.info("tasks resumed", metadata: ["count": .stringConvertible(resumed)]) }
-            runtime.startWatching()
+            runtime.startWatching(interval: fileWatch == nil ? nil : Self.storeWatchBackstop)
         } catch {
             stop()
             throw error
@@ -264,6 +281,7 @@ public final class SwitchyardServer: Sendable {
     /// connections close (its claims, unless `drain` released them, expire after the lease).
     public func stop() {
         gateway.health.stop()
+        fileWatch?.stop()
         runtime.stop()
         server.stop()
         upstream.shutdown()

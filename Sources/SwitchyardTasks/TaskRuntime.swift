@@ -31,10 +31,13 @@ import Synchronization
 /// cancels the in-flight step's Swift task, which aborts the upstream transfer; a late result is
 /// dropped, as the caller asked.
 ///
-/// **Other processes.** `switchyard tasks` commits to the same file. The watcher polls SQLite's
-/// `data_version` (which changes only for other connections' commits) every `watchInterval`, and on
-/// a change schedules every `planning`/`executing` task (a CLI resume) and interrupts the in-flight
-/// step of a task that another process cancelled: the same semantics as the API, a moment later.
+/// **Other processes.** `switchyard tasks` commits to the same file. The watcher asks SQLite's
+/// `data_version` (which changes only for other connections' commits) whether another process
+/// committed, and on a change schedules every `planning`/`executing` task (a CLI resume) and
+/// interrupts the in-flight step of a task that another process cancelled: the same semantics as
+/// the API, a moment later. It asks when told that the file was written (`externalChangeHint`,
+/// from the server's `SQLiteFileWatch`) and otherwise every `watchInterval` (the server's
+/// backstop when the file is watched; without a watch, a poll).
 ///
 /// **Replicas** (a store that implements `TaskClaims`, PostgreSQL's). Every unit of work starts
 /// with a claim: a task another live process holds is left to it (`notHere`), so no step runs in
@@ -94,6 +97,8 @@ public final class TaskRuntime: Sendable {
     let watchInterval: Duration
     private let state = Mutex(State())
     private let watcher = Mutex<Task<Void, Never>?>(nil)
+    /// Rung by `externalChangeHint`: the watcher asks the store at once.
+    private let doorbell = Doorbell()
     /// The store's change version as `recover()` found it, before reading the tasks: the watcher's
     /// starting point, so a change committed after that read is news to it, however late its task
     /// first runs (see `startWatching`).
@@ -372,9 +377,15 @@ public final class TaskRuntime: Sendable {
 
     // MARK: Other processes and the tasks gauge
 
-    /// Starts the store watcher (see the type's doc); call after `recover()`.
-    public func startWatching() {
-        let interval = watchInterval
+    /// Some process may have committed to the store (its file was written): the watcher asks the
+    /// store now rather than at its next interval. Any thread; cheap; a burst counts as one.
+    public func externalChangeHint() { doorbell.ring() }
+
+    /// Starts the store watcher (see the type's doc); call after `recover()`. `interval` replaces
+    /// `watchInterval` (a server whose store file is watched asks less often).
+    public func startWatching(interval: Duration? = nil) {
+        let interval = interval ?? watchInterval
+        let doorbell = self.doorbell
         let t = Task { [weak self] in
             // Changes count from recover()'s read of the tasks, not from this task's first run:
             // on a loaded machine that can come after another process's commit (a replica's
@@ -384,7 +395,7 @@ public final class TaskRuntime: Sendable {
             if seen == nil { seen = try? await self?.store.externalChangeVersion() }
             var lastSweep = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+                _ = await doorbell.wait(upTo: interval)
                 guard let self, !Task.isCancelled else { return }
                 let version = try? await self.store.externalChangeVersion()
                 // A shared store: no commit announces a dead process, so look for tasks whose

@@ -14,9 +14,9 @@ import SwitchyardTasks
 /// (`store.url_env`) both are clients of the same database. The semantics are the API's, because
 /// both commit the same transition to the same store: a pause stops the task at its next step
 /// boundary (a step in flight finishes and its result is kept); a running server notices a resume or
-/// a cancel made here (SQLite: within about half a second, it polls the file for other processes'
-/// commits; PostgreSQL: at once, by LISTEN/NOTIFY), schedules the resumed task and aborts a
-/// cancelled task's upstream call.
+/// a cancel made here at once (SQLite: it watches the file for writes, `SQLiteFileWatch`;
+/// PostgreSQL: by LISTEN/NOTIFY), schedules the resumed task and aborts a cancelled task's
+/// upstream call.
 ///
 /// Why the store and not the server's HTTP API: the CLI then needs no client key, no reachable
 /// listener (a container's port may not be reachable from where an operator runs it) and no second
@@ -28,8 +28,7 @@ struct TasksCommand: AsyncParsableCommand {
             Opens the configuration's store directly (store.path, or the PostgreSQL database named by \
             store.url_env); safe while the server runs, with the same semantics as the API: pause stops \
             the task at its next step boundary (a step in flight finishes and its result is kept); a \
-            running server picks up a resume or a cancel within about half a second (at once on \
-            PostgreSQL).
+            running server picks up a resume or a cancel at once.
             """,
         subcommands: [List.self, Show.self, Pause.self, Resume.self, Cancel.self])
 
