@@ -13,7 +13,10 @@ import Synchronization
 /// once per connection in MHD's "started" notification and removed in "closed". MHD itself closes a
 /// connection on the first read that returns 0, so treating a FIN as a hang-up matches it. The same
 /// thread wakes every `tick` to drop connections past their head or body deadline, which MHD cannot
-/// do: its timeout is per byte, so a client trickling one byte at a time never hits it.
+/// do: its timeout is per byte, so a client trickling one byte at a time never hits it. With no
+/// connection open there is nothing to sweep: the thread then waits without a timeout until the
+/// next connection opens (`connectionOpened`), so an idle server's watcher never wakes (it swept
+/// once a second before).
 ///
 /// `@unchecked Sendable`: `epollFD` and `wakePipe` are immutable after init; `thread` is written in
 /// `start()` and read in `stop()`, which `stopped` makes happen once.
@@ -23,9 +26,13 @@ final class ConnectionWatcher: @unchecked Sendable {
     private let tick: Duration
     private let stopped = Atomic<Bool>(false)
     private var thread: OSThread?
-    /// `epoll_wait` calls and deadline sweeps so far (tests: the thread sleeps between sweeps).
+    /// True while the thread waits without a timeout because no connection is open.
+    private let parked = Atomic<Bool>(false)
+    /// `epoll_wait` calls, deadline sweeps and waits without a timeout so far (tests: the thread
+    /// sleeps between sweeps, and until a connection opens when none is).
     let waits = Atomic<Int>(0)
     let sweeps = Atomic<Int>(0)
+    let parks = Atomic<Int>(0)
 
     /// The id the wake-up pipe carries in epoll (connection ids start at 1).
     private static let wakeID: UInt64 = 0
@@ -64,6 +71,15 @@ final class ConnectionWatcher: @unchecked Sendable {
         _ = sy_epoll_watch_hangup(epollFD, connection.fd, connection.id)
     }
 
+    /// A connection was opened and counted (MHD thread): a thread waiting without a timeout wakes,
+    /// so the new connection's deadlines are swept. One atomic exchange when it is not waiting.
+    func connectionOpened() {
+        if parked.exchange(false, ordering: .sequentiallyConsistent) {
+            var byte: UInt8 = 1
+            _ = write(wakePipe.write, &byte, 1)
+        }
+    }
+
     /// Removes it again ("closed" notification, before MHD closes the socket).
     func unwatch(_ connection: EdgeConnection) {
         _ = sy_epoll_unwatch(epollFD, connection.fd)
@@ -90,12 +106,18 @@ final class ConnectionWatcher: @unchecked Sendable {
         while !stopped.load(ordering: .acquiring) {
             // Rounded up: rounded down, the last sub-millisecond before each sweep was a 0 ms
             // wait, so the thread spun there (about 170 `epoll_wait` calls per second, idle).
-            let wait = max(0, min(tickMs, Int32(clamping: (nextSweep - .now).millisecondsRoundedUp)))
+            var wait = max(0, min(tickMs, Int32(clamping: (nextSweep - .now).millisecondsRoundedUp)))
+            if park(core) { wait = -1 }
             waits.add(1, ordering: .relaxed)
             let n = ids.withUnsafeMutableBufferPointer { sy_epoll_wait_ids(epollFD, $0.baseAddress, 64, wait) }
             if n < 0 && errno != EINTR { return }
-            for id in ids.prefix(max(0, Int(n))) where id != Self.wakeID {
-                core.connections.connection(id: id)?.peerHungUp()
+            parked.store(false, ordering: .sequentiallyConsistent)
+            for id in ids.prefix(max(0, Int(n))) {
+                if id == Self.wakeID {
+                    drainWakePipe()
+                } else {
+                    core.connections.connection(id: id)?.peerHungUp()
+                }
             }
             let now = ContinuousClock.now
             if now >= nextSweep {
@@ -104,6 +126,30 @@ final class ConnectionWatcher: @unchecked Sendable {
                 nextSweep = now + tick
             }
         }
+    }
+}
+
+extension ConnectionWatcher {
+    /// True when no connection is open, after announcing the wait to `connectionOpened`. The
+    /// count is read after `parked` is set and a connection is counted before `connectionOpened`
+    /// reads it, so a connection opening meanwhile either is counted here or finds `parked` set and
+    /// wakes the thread.
+    private func park(_ core: ServerCore) -> Bool {
+        guard core.connections.count == 0 else { return false }
+        parked.store(true, ordering: .sequentiallyConsistent)
+        guard core.connections.count == 0 else {
+            parked.store(false, ordering: .sequentiallyConsistent)
+            return false
+        }
+        parks.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Reads what `connectionOpened` and `stop` wrote (the pipe would otherwise stay readable
+    /// and every wait would return at once).
+    private func drainWakePipe() {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        while bytes.withUnsafeMutableBytes({ read(wakePipe.read, $0.baseAddress, $0.count) }) > 0 {}
     }
 }
 

@@ -39,6 +39,7 @@ final class ServerCore: Sendable {
     func connectionOpened(fd: Int32, peer: PeerAddress?) -> EdgeConnection {
         let (connection, displaced) = connections.open(fd: fd, peer: peer, server: self)
         connection.opened()
+        watcher?.connectionOpened()
         if displaced != nil { configuration.onConnectionDropped?(.displaced) }
         return connection
     }

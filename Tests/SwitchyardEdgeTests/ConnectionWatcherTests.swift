@@ -90,21 +90,58 @@ struct ConnectionWatcherTests {
         core.connectionClosed(connection)
     }
 
-    /// With nothing to watch the thread sleeps from one deadline sweep to the next: one wait per
-    /// sweep. A wait rounded down to whole milliseconds ended just before each sweep was due and
-    /// the thread then spun through the remaining fraction of a millisecond (hundreds of
+    /// With one quiet connection open the thread sleeps from one deadline sweep to the next: one
+    /// wait per sweep. A wait rounded down to whole milliseconds ended just before each sweep was
+    /// due and the thread then spun through the remaining fraction of a millisecond (hundreds of
     /// `epoll_wait` calls per sweep).
-    @Test func anIdleWatcherWaitsOncePerSweep() async throws {
+    @Test func aWatcherWithAQuietConnectionWaitsOncePerSweep() async throws {
         var configuration = HTTPServerConfiguration()
         configuration.headerTimeout = .milliseconds(200)  // a sweep every 50 ms
         let core = ServerCore(configuration: configuration, handler: ClosureHandler { _, _ in })
         let watcher = try #require(core.watcher)
         #expect(watcher.start(core: core))
         defer { watcher.stop() }
-        try await waitUntil { watcher.sweeps.load(ordering: .relaxed) >= 6 }
+        let pair = try SocketPair()
+        defer {
+            close(pair.server)
+            close(pair.client)
+        }
+        let connection = core.connectionOpened(fd: pair.server, peer: nil)
+        defer { core.connectionClosed(connection) }
+        let start = watcher.sweeps.load(ordering: .relaxed)
+        try await waitUntil { watcher.sweeps.load(ordering: .relaxed) >= start + 6 }
         let sweeps = watcher.sweeps.load(ordering: .relaxed)
         let waits = watcher.waits.load(ordering: .relaxed)
         // One wait per sweep, plus one in progress and a spare for a wake-up a little early.
         #expect(waits <= 2 * sweeps + 2, "\(waits) waits for \(sweeps) sweeps")
+    }
+
+    /// With no connection open there is nothing to sweep, so the thread waits without a timeout
+    /// (an idle server's watcher swept once a second); the next connection wakes it, and its head
+    /// deadline is enforced as before. Once it closes, the thread parks again.
+    @Test func aWatcherWithNoConnectionSleepsUntilOneOpensAndStillEnforcesItsDeadline() async throws {
+        final class Drops: Sendable { let headerTimeouts = Atomic<Int>(0) }
+        let drops = Drops()
+        var configuration = HTTPServerConfiguration()
+        configuration.headerTimeout = .milliseconds(200)
+        configuration.onConnectionDropped = { reason in
+            if reason == .headerTimeout { drops.headerTimeouts.add(1, ordering: .relaxed) }
+        }
+        let core = ServerCore(configuration: configuration, handler: ClosureHandler { _, _ in })
+        let watcher = try #require(core.watcher)
+        #expect(watcher.start(core: core))
+        defer { watcher.stop() }
+        try await waitUntil { watcher.parks.load(ordering: .relaxed) == 1 }
+
+        let pair = try SocketPair()
+        defer {
+            close(pair.server)
+            close(pair.client)
+        }
+        let connection = core.connectionOpened(fd: pair.server, peer: nil)
+        connection.requestStarted(nil)  // a head begun and never finished
+        try await waitUntil { drops.headerTimeouts.load(ordering: .relaxed) == 1 }
+        core.connectionClosed(connection)
+        try await waitUntil { watcher.parks.load(ordering: .relaxed) == 2 }
     }
 }
