@@ -32,10 +32,9 @@ public final class SQLiteFileWatch: Sendable {
     /// and start or stop no watch in it. Nil when the system refuses (no inotify, a limit on
     /// inotify instances or watches reached, the directory unreadable); the caller then polls.
     public init?(path: String, onChange: @escaping @Sendable () -> Void) {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let base = path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
         guard !base.isEmpty, let hub = FileWatchHub.shared else { return nil }
+        let directory = StoreFile.directory(of: path)
         let counter = Counter()
         let signal: @Sendable () -> Void = {
             counter.signals.add(1, ordering: .relaxed)

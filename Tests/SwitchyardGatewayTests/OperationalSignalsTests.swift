@@ -222,12 +222,16 @@ import Testing
         #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
     }
 
-    /// A SIGTERM that arrives while the server starts (a rollout right after the pod came up) is a
-    /// drain with exit 0, not a kill by signal: the signals are trapped before the listener opens.
-    @Test func sigtermRightAfterTheListenerOpensIsAGracefulStop() async throws {
+    /// Runs the real `switchyard serve` on a fresh store, with `extra` YAML lines, until it listens;
+    /// runs `body` with it, then sends SIGTERM and expects a clean exit. Returns the process (its
+    /// stderr) for what a test checks after.
+    @discardableResult
+    private static func serveProcess(
+        _ label: String, extra: String = "", _ body: (SwitchyardProcess) async throws -> Void = { _ in }
+    ) async throws -> SwitchyardProcess {
         let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
-        let config = NSTemporaryDirectory() + "switchyard-\(UUID().uuidString)-early.yaml"
-        let store = temporaryStorePath("early")
+        let config = NSTemporaryDirectory() + "switchyard-\(UUID().uuidString)-\(label).yaml"
+        let store = temporaryStorePath(label)
         defer {
             unlink(config)
             removeStore(store)
@@ -237,44 +241,39 @@ import Testing
         health_check_ms: 0
         providers: [{name: openai, kind: openai, api_key_env: SWITCHYARD_TEST_UNSET_KEY}]
         store: \(TestStore.yaml(store))
+        \(extra)
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let child = try SwitchyardProcess(
             path: binary, arguments: ["serve", "--config", config],
             environment: try await TestStore.environment(for: store))
         _ = try await child.port()
+        try await body(child)
         child.signal(SIGTERM)
         #expect(await child.exitCode() == 0, "\(child.stderr)")
+        return child
+    }
+
+    /// A SIGTERM that arrives while the server starts (a rollout right after the pod came up) is a
+    /// drain with exit 0, not a kill by signal: the signals are trapped before the listener opens.
+    @Test func sigtermRightAfterTheListenerOpensIsAGracefulStop() async throws {
+        let child = try await Self.serveProcess("early")
         #expect(child.stderr.contains("shutting down"))
     }
 
     /// `top -H`, `ps -L` and `perf` show each of the server's own threads under a name that says
     /// what it is, not the name of the dispatch queue that happened to start it.
     @Test func theServersOwnThreadsAreNamedForOperators() async throws {
-        let binary = try #require(SwitchyardProcess.binaryPath(), "build the switchyard executable first")
-        let config = NSTemporaryDirectory() + "switchyard-\(UUID().uuidString)-names.yaml"
-        let store = temporaryStorePath("names")
-        defer {
-            unlink(config)
-            removeStore(store)
+        var names: Set<String> = []
+        try await Self.serveProcess("names", extra: "event_loops: 2") { child in
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/task")
+            names = Set(
+                tasks.compactMap { try? String(contentsOfFile: "/proc/\(child.pid)/task/\($0)/comm", encoding: .utf8) }
+                    .map { $0.trimmingCharacters(in: .newlines) })
         }
-        try """
-        listen: 127.0.0.1:0
-        event_loops: 2
-        health_check_ms: 0
-        providers: [{name: openai, kind: openai, api_key_env: SWITCHYARD_TEST_UNSET_KEY}]
-        store: \(TestStore.yaml(store))
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let child = try SwitchyardProcess(
-            path: binary, arguments: ["serve", "--config", config],
-            environment: try await TestStore.environment(for: store))
-        _ = try await child.port()
-        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(child.pid)/task")
-        let names = Set(
-            tasks.compactMap { try? String(contentsOfFile: "/proc/\(child.pid)/task/\($0)/comm", encoding: .utf8) }
-                .map { $0.trimmingCharacters(in: .newlines) })
-        child.signal(SIGTERM)
-        #expect(await child.exitCode() == 0, "\(child.stderr)")
-        for name in ["sy-loop-0", "sy-loop-1", "sy-edge-watch", "sy-worker-0"] {
+        var expected = ["sy-loop-0", "sy-loop-1", "sy-edge-watch", "sy-worker-0"]
+        // An SQLite store's file is watched for other processes' commits; PostgreSQL announces them.
+        expected.append(TestStoreBackend.selected == .postgres ? "sy-pg-listen" : "sy-store-watch")
+        for name in expected {
             #expect(names.contains(name), "\(name) not among \(names.sorted())")
         }
     }
