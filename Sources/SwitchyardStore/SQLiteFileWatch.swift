@@ -10,11 +10,11 @@ import Synchronization
 /// which inotify does not see). One thread per process (`sy-store-watch`, `FileWatchHub`) sleeps in
 /// `read` on the inotify descriptor until such a write and then calls `onChange`, so an idle server
 /// wakes for nothing; before this, the server polled `data_version` every 500 ms (about 10 context
-/// switches a second, idle). The signal is a hint: this process's own commits raise it too, so the receiver still
-/// asks `data_version` whether the write was another process's. After signalling, the thread waits
-/// `FileWatchHub.coalesce` (50 ms) before it reads again, so a busy writer (this server's own
-/// commits: task checkpoints, idempotency records, stored responses) raises at most 20 signals a
-/// second, each a `data_version` read.
+/// switches a second, idle). The signal is a hint: this process's own commits raise it too, so the
+/// receiver still asks `data_version` whether the write was another process's. After signalling,
+/// the thread waits `FileWatchHub.coalesce` (50 ms) before it reads again, so a busy writer (this
+/// server's own commits: task checkpoints, idempotency records, stored responses) raises at most 20
+/// signals a second, each a `data_version` read.
 public final class SQLiteFileWatch: Sendable {
     private let id: UInt64
     private let hub: FileWatchHub
@@ -77,8 +77,8 @@ final class FileWatchHub: Sendable {
 
     private struct State {
         var nextID: UInt64 = 1
-        /// By id, in the order registered.
-        var registrations: [UInt64: Registration] = [:]
+        /// In the order registered (ids ascending).
+        var registrations: [(id: UInt64, registration: Registration)] = []
         /// inotify gives a directory watched twice the same watch descriptor: how many
         /// registrations use each, so the last one out removes it.
         var users: [Int32: Int] = [:]
@@ -105,7 +105,7 @@ final class FileWatchHub: Sendable {
             guard watch >= 0 else { return nil }
             let id = s.nextID
             s.nextID += 1
-            s.registrations[id] = Registration(watch: watch, names: names, onChange: onChange)
+            s.registrations.append((id, Registration(watch: watch, names: names, onChange: onChange)))
             s.users[watch, default: 0] += 1
             return id
         }
@@ -113,7 +113,8 @@ final class FileWatchHub: Sendable {
 
     func unregister(_ id: UInt64) {
         state.withLock { s in
-            guard let registration = s.registrations.removeValue(forKey: id) else { return }
+            guard let index = s.registrations.firstIndex(where: { $0.id == id }) else { return }
+            let registration = s.registrations.remove(at: index).registration
             s.users[registration.watch, default: 1] -= 1
             if s.users[registration.watch] == 0 {
                 s.users[registration.watch] = nil
@@ -144,12 +145,9 @@ final class FileWatchHub: Sendable {
     private func deliver(_ events: UnsafeRawBufferPointer) -> Bool {
         state.withLock { s in
             var called = false
-            for id in s.registrations.keys.sorted() {
-                let r = s.registrations[id]!
-                if Self.concern(events, watch: r.watch, names: r.names) {
-                    r.onChange()
-                    called = true
-                }
+            for (_, r) in s.registrations where Self.concern(events, watch: r.watch, names: r.names) {
+                r.onChange()
+                called = true
             }
             return called
         }
