@@ -72,7 +72,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // Plain system threads (OSThread): one way to start one on a Swift closure and join it, for
-        // every module that runs a blocking loop off the cooperative pool. No dependencies.
+        // every module that runs a blocking loop off the cooperative pool; and the Doorbell a
+        // sleeping task is woken with. No dependencies.
         .target(name: "SwitchyardThreads", swiftSettings: strict),
         // Event loops: one thread per core running epoll, timers and the Swift jobs of its requests.
         .target(name: "SwitchyardLoop", dependencies: ["CEventLoop", "SwitchyardThreads"], swiftSettings: strict),
@@ -86,7 +87,8 @@ let package = Package(
         // their rendering, the runtime and the service behind the API and the CLI. Reaches storage
         // only through the TaskStore protocol and models only through the StepRunner protocol.
         .target(
-            name: "SwitchyardTasks", dependencies: ["SwitchyardCore", .product(name: "Logging", package: "swift-log")],
+            name: "SwitchyardTasks",
+            dependencies: ["SwitchyardCore", "SwitchyardThreads", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The only importer of CSQLite and CPostgres: the SQLite store and the PostgreSQL store

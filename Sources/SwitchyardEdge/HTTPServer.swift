@@ -1,4 +1,5 @@
 public import SwitchyardLoop
+import SwitchyardThreads
 import Synchronization
 
 #if canImport(Glibc)
@@ -18,7 +19,7 @@ public final class HTTPServer: Sendable {
         case stopped
     }
 
-    private let core: ServerCore
+    let core: ServerCore
     private let group: EventLoopGroup
     private let ownsGroup: Bool
     private let lifecycle = Mutex(Lifecycle.idle)
@@ -143,13 +144,21 @@ public final class HTTPServer: Sendable {
         stop()
     }
 
-    /// One timer for all streams: every half interval, idle streams get `heartbeatBytes`.
+    /// One timer for all streams: every half interval, idle streams get `heartbeatBytes`. With no
+    /// stream open it sleeps until one opens (`ServerCore.streamOpened`) instead of ticking, so a
+    /// server with no stream wakes for none of them.
     private func startHeartbeat() -> Task<Void, Never>? {
         guard let interval = core.configuration.heartbeatInterval else { return nil }
         let bytes = core.configuration.heartbeatBytes
         let tick = max(interval / 2, .milliseconds(5))
         return Task.detached { [core] in
             while !Task.isCancelled {
+                if core.streams.load(ordering: .relaxed) == 0 {
+                    // A stream that opened after the load rang already: the ring is kept.
+                    core.heartbeatParks.add(1, ordering: .relaxed)
+                    _ = await core.streamOpened.wait(upTo: .seconds(3600))
+                    continue
+                }
                 do {
                     try await Task.sleep(for: tick)
                 } catch {

@@ -1,6 +1,7 @@
 import CMicroHTTPD
 import Glibc
 import SwitchyardLoop
+import SwitchyardThreads
 import Synchronization
 
 /// Everything the edge knows about one request on one connection, shared between the loop thread
@@ -229,18 +230,21 @@ final class RequestContext: HTTPResponseSink, @unchecked Sendable {
 
     /// Returns false when the request was already answered (the writer is then dead).
     func startStream(status: Int, headers: HTTPHeaders) -> Bool {
-        shared.withLock { state in
-            guard !state.answered else { return false }
+        // (started, the first open stream): the first rings the heartbeat timer, outside the lock.
+        let (started, first) = shared.withLock { state in
+            guard !state.answered else { return (false, false) }
             state.answered = true
-            guard !state.completed else { return false }
+            guard !state.completed else { return (false, false) }
             state.streaming = true
             state.countedStream = true
-            server.streams.add(1, ordering: .relaxed)
+            let first = server.streams.add(1, ordering: .relaxed).oldValue == 0
             state.lastWrite = .now
             state.pending = .stream(status: status, headers: headers)
             wake(&state)
-            return true
+            return (true, first)
         }
+        if first { server.streamOpened.ring() }
+        return started
     }
 
     func write(_ bytes: [UInt8]) -> Bool {

@@ -1,3 +1,4 @@
+import SwitchyardThreads
 import Synchronization
 
 /// State shared by one server's MHD callbacks, handler tasks and heartbeat timer.
@@ -8,7 +9,14 @@ final class ServerCore: Sendable {
     let configuration: HTTPServerConfiguration
     let handler: any HTTPHandler
     let inFlight = Atomic<Int>(0)
+    /// Open streams (`RequestContext.startStream` ... `finish` or the request's end).
     let streams = Atomic<Int>(0)
+    /// Rung when `streams` goes from 0 to 1: the heartbeat timer sleeps while no stream is open.
+    let streamOpened = Doorbell()
+    /// Heartbeat passes made (`heartbeat(interval:bytes:)`) and times the timer went to sleep
+    /// for want of a stream, for tests.
+    let heartbeatPasses = Atomic<Int>(0)
+    let heartbeatParks = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
     /// Every request context between MHD's URI-log and request-completed callbacks.
@@ -95,6 +103,7 @@ final class ServerCore: Sendable {
 
     /// One heartbeat pass over open streams.
     func heartbeat(interval: Duration, bytes: [UInt8]) {
+        heartbeatPasses.add(1, ordering: .relaxed)
         let contexts = live.withLock { Array($0.values) }
         let now = ContinuousClock.now
         for context in contexts {

@@ -1,5 +1,6 @@
 public import Logging
 import SwitchyardCore
+import SwitchyardThreads
 import Synchronization
 
 /// Runs durable tasks: each step through a `StepRunner` (the gateway's router: fallback per step)

@@ -1,8 +1,8 @@
 import Testing
 
-@testable import SwitchyardTasks
+@testable import SwitchyardThreads
 
-/// The store watcher's wake-up: a ring ends the wait at once (or the next one, when nobody waits),
+/// The wake-up of the store watcher and the stream heartbeat: a ring ends the wait at once (or the next one, when nobody waits),
 /// several rings count as one, a timeout or a cancellation ends it without one.
 @Suite(.timeLimit(.minutes(1)))
 struct DoorbellTests {

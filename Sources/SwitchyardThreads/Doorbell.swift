@@ -4,7 +4,9 @@ import Synchronization
 /// last wait), when `timeout` passes, or when the waiting task is cancelled. A ring with nobody
 /// waiting is kept for the next wait; several rings before it count as one. A ring in the same
 /// instant as the timeout may be reported as the timeout: a waiter acts the same on both.
-final class Doorbell: Sendable {
+/// Used by the task runtime's store watcher and the edge's stream heartbeat, each of which
+/// sleeps until there is something to do.
+public final class Doorbell: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -12,7 +14,9 @@ final class Doorbell: Sendable {
 
     private let state = Mutex(State())
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
             guard let waiter = s.waiter else {
                 s.rung = true
@@ -25,7 +29,7 @@ final class Doorbell: Sendable {
     }
 
     /// True when it was rung; false after the timeout or a cancellation.
-    func wait(upTo timeout: Duration) async -> Bool {
+    public func wait(upTo timeout: Duration) async -> Bool {
         if state.withLock({ s in
             defer { s.rung = false }
             return s.rung
