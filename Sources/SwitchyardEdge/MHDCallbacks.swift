@@ -58,10 +58,12 @@ let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, 
         let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
         let opened = server.connectionOpened(fd: sy_mhd_connection_fd(connection), peer: peer)
         socketContext.pointee = Unmanaged.passRetained(opened).toOpaque()
+        daemon.loop.connectionOpened()
     case .CONNECTION_NOTIFY_CLOSED:
         guard let raw = socketContext.pointee else { return }
         socketContext.pointee = nil
         server.connectionClosed(Unmanaged<EdgeConnection>.fromOpaque(raw).takeRetainedValue())
+        daemon.loop.connectionClosed()
         // A slot is free: at its limit MHD had taken the listening socket out of its epoll set,
         // and puts it back only at the start of its next run, which nothing else may announce.
         daemon.needsRun = true

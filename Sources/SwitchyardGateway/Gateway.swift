@@ -165,6 +165,10 @@ public final class Gateway: HTTPHandler, Sendable {
     func metricsExposition(_ c: EndpointCall) async {
         await loops?.settle()
         await refreshTaskGauge()
+        for loop in loops?.loops ?? [] {
+            metrics.eventLoop(
+                loop.index, connections: loop.connectionCount, cpuTime: loop.cpuTime)
+        }
         c.responder.respond(
             status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
             body: metrics.exposition())

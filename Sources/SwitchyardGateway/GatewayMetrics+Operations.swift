@@ -87,4 +87,26 @@ extension GatewayMetrics {
             "rejected_requests", "Requests refused before reaching an endpoint, by reason (401, 404, 405, 413, ...).",
             [("reason", reason.rawValue)])
     }
+
+    /// One event loop, when `/metrics` is read: `switchyard_event_loop_connections{loop}`, the
+    /// client connections it serves, and `switchyard_event_loop_cpu_seconds_total{loop}`, its
+    /// thread's CPU time (busy exactly when not waiting for I/O). Together they show how the
+    /// listening socket spread the connections and how near a loop is to a full core (1 CPU second
+    /// per second), which is what `event_loops` is chosen by.
+    func eventLoop(_ index: Int, connections: Int, cpuTime: Duration?) {
+        let label = [("loop", String(index))]
+        gauge("event_loop_connections", "", "Client connections each event loop serves now.", label)
+            .set(Double(connections))
+        guard let cpuTime else { return }
+        let (whole, fraction) = cpuTime.components
+        let seconds = Double(whole) + Double(fraction) * 1e-18
+        let delta = loopCPUExported.withLock { exported -> Double in
+            let before = exported[index] ?? 0
+            guard seconds > before else { return 0 }
+            exported[index] = seconds
+            return seconds - before
+        }
+        let help = "CPU time of each event loop's thread (it is busy exactly when it is not waiting for I/O)."
+        counter("event_loop_cpu_seconds", help, label).increment(by: delta)
+    }
 }

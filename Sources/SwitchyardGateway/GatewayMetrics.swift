@@ -36,6 +36,8 @@ public final class GatewayMetrics: TaskObserver, Sendable {
     /// `switchyard_time_to_first_token_seconds` by provider name, for the same reason (a label
     /// list, a label check and a key of every label per stream were 0.9% of a streamed answer).
     let firstTokenSeries = Mutex(SeriesCache<String, DurationHistogram>())
+    /// Each event loop's thread CPU seconds as last exported (`eventLoop(_:connections:cpuTime:)`).
+    let loopCPUExported = Mutex<[Int: Double]>([:])
 
     /// A handle cache that keeps the entry it last found apart: requests mostly repeat the
     /// previous one's labels, and comparing a key (short strings, equal in a word or two) is

@@ -76,6 +76,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var busySinceRelease = false
     private var lastBusy: Int64 = 0
     private let releases = Atomic<Int>(0)
+    /// The loop thread's CPU-time clock (`pthread_getcpuclockid`; glibc's ids of such clocks are
+    /// negative), set as it starts; `noClock` before and after.
+    private let cpuClock = Atomic<Int64>(EventLoop.noClock)
+    private static let noClock = Int64.max
+
+    /// Client connections this loop serves now (`connectionOpened` ... `connectionClosed`).
+    private let connections = Atomic<Int>(0)
 
     init(index: Int, idleReleaseDelay: Int64 = 2_000_000_000) throws(EventLoopError) {
         self.index = index
@@ -114,6 +121,24 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// How often this loop has given free heap memory back after a busy spell.
     public var memoryReleases: Int { releases.load(ordering: .relaxed) }
+
+    /// Client connections this loop serves now, as their owner (the edge) counts them between
+    /// `connectionOpened()` and `connectionClosed()`: for `/metrics`, how the listening socket
+    /// spread them.
+    public var connectionCount: Int { connections.load(ordering: .relaxed) }
+    public func connectionOpened() { connections.add(1, ordering: .relaxed) }
+    public func connectionClosed() { connections.subtract(1, ordering: .relaxed) }
+
+    /// CPU time the loop's thread has used so far (its own CPU-time clock, read from any thread;
+    /// the thread is busy exactly when it is not waiting in `epoll_wait`), nil before the loop
+    /// started or after its thread ended. Reading it costs the loop nothing.
+    public var cpuTime: Duration? {
+        let clock = cpuClock.load(ordering: .acquiring)
+        guard clock != Self.noClock else { return nil }
+        var ts = timespec()
+        guard clock_gettime(clockid_t(truncatingIfNeeded: clock), &ts) == 0 else { return nil }
+        return .seconds(ts.tv_sec) + .nanoseconds(ts.tv_nsec)
+    }
 
     /// True on this loop's own thread.
     public var inLoop: Bool {
@@ -228,6 +253,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func run() {
         pthread_setspecific(currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
+        var clock = clockid_t()
+        if pthread_getcpuclockid(pthread_self(), &clock) == 0 { cpuClock.store(Int64(clock), ordering: .releasing) }
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
             var timeout = pollTimeout()
@@ -255,6 +282,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                 releases.add(1, ordering: .relaxed)
             }
         }
+        // Before `shutDown` marks the loop finished: a stopped loop reports no CPU time.
+        cpuClock.store(Self.noClock, ordering: .releasing)
         shutDown()
     }
 

@@ -222,6 +222,46 @@ import Testing
         #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
     }
 
+    /// Each event loop's connections and CPU time are exported, so an operator sees how the
+    /// listening socket spread the clients and how busy each loop is (`event_loops` is chosen by
+    /// them).
+    @Test func eachEventLoopsConnectionsAndCPUTimeAreExported() async throws {
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { llm.respond($0) }
+        let h = try await GatewayHarness.start(
+            yaml: yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
+                + "\nevent_loops: 2")
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        @Sendable func perLoop(_ text: String, _ name: String) -> [Double?] {
+            (0..<2).map { Self.value(text, "\(name){loop=\"\($0)\"}") }
+        }
+        @Sendable func connections() async throws -> Double {
+            let text = try await h.request("GET", "/metrics", key: nil).text
+            return perLoop(text, "switchyard_event_loop_connections").reduce(0) { $0 + ($1 ?? .nan) }
+        }
+        let before = try await connections()
+        // Three clients that keep their connections open after a request each.
+        let clients = try (0..<3).map { _ in try RawHTTPClient(port: h.server.port) }
+        for client in clients {
+            let answer = try await offload { try client.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(answer.status == 200)
+        }
+        #expect(try await connections() == before + 3)
+        for client in clients { client.close() }
+        // The server sees a close when it next reads the connection.
+        try await HostileEdgeProcessTests.eventually(20, "the three connections closed") {
+            try await connections() == before
+        }
+
+        let text = try await h.request("GET", "/metrics", key: nil).text
+        let cpu = perLoop(text, "switchyard_event_loop_cpu_seconds_total")
+        #expect(cpu.allSatisfy { ($0 ?? 0) > 0 }, "\(text)")
+        #expect(text.contains("# TYPE switchyard_event_loop_cpu_seconds_total counter"))
+    }
+
     /// Runs the real `switchyard serve` on a fresh store, with `extra` YAML lines, until it listens;
     /// runs `body` with it, then sends SIGTERM and expects a clean exit. Returns the process (its
     /// stderr) for what a test checks after.
