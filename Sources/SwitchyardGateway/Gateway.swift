@@ -167,7 +167,8 @@ public final class Gateway: HTTPHandler, Sendable {
         await refreshTaskGauge()
         for loop in loops?.loops ?? [] {
             metrics.eventLoop(
-                loop.index, connections: loop.connectionCount, cpuTime: loop.cpuTime)
+                loop.index, connections: loop.connectionCount, upstreamConnections: loop.upstreamConnectionCount,
+                cpuTime: loop.cpuTime)
         }
         c.responder.respond(
             status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],

@@ -89,14 +89,18 @@ extension GatewayMetrics {
     }
 
     /// One event loop, when `/metrics` is read: `switchyard_event_loop_connections{loop}`, the
-    /// client connections it serves, and `switchyard_event_loop_cpu_seconds_total{loop}`, its
-    /// thread's CPU time (busy exactly when not waiting for I/O). Together they show how the
-    /// listening socket spread the connections and how near a loop is to a full core (1 CPU second
-    /// per second), which is what `event_loops` is chosen by.
-    func eventLoop(_ index: Int, connections: Int, cpuTime: Duration?) {
+    /// client connections it serves; `switchyard_event_loop_upstream_connections{loop}`, the
+    /// upstream connections its transfers hold open (idle keep-alive ones included: each loop
+    /// keeps its own); and `switchyard_event_loop_cpu_seconds_total{loop}`, its thread's CPU time
+    /// (busy exactly when not waiting for I/O). Together they show how the listening socket spread
+    /// the connections, what each loop costs in upstream connections, and how near a loop is to a
+    /// full core (1 CPU second per second), which is what `event_loops` is chosen by.
+    func eventLoop(_ index: Int, connections: Int, upstreamConnections: Int, cpuTime: Duration?) {
         let label = [("loop", String(index))]
         gauge("event_loop_connections", "", "Client connections each event loop serves now.", label)
             .set(Double(connections))
+        let upstreamHelp = "Upstream connections each event loop holds open now, idle keep-alive ones included."
+        gauge("event_loop_upstream_connections", "", upstreamHelp, label).set(Double(upstreamConnections))
         guard let cpuTime else { return }
         let (whole, fraction) = cpuTime.components
         let seconds = Double(whole) + Double(fraction) * 1e-18

@@ -83,6 +83,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Client connections this loop serves now (`connectionOpened` ... `connectionClosed`).
     private let connections = Atomic<Int>(0)
+    /// Upstream connections this loop's transfers hold open now, idle ones included.
+    private let upstreamConnections = Atomic<Int>(0)
 
     init(index: Int, idleReleaseDelay: Int64 = 2_000_000_000) throws(EventLoopError) {
         self.index = index
@@ -128,6 +130,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     public var connectionCount: Int { connections.load(ordering: .relaxed) }
     public func connectionOpened() { connections.add(1, ordering: .relaxed) }
     public func connectionClosed() { connections.subtract(1, ordering: .relaxed) }
+
+    /// Upstream connections open on this loop now, idle keep-alive ones included, as their owner
+    /// (the loop's curl multi handle) counts them between `upstreamConnectionOpened()` and
+    /// `upstreamConnectionClosed()`: each loop keeps its own, so more loops hold more of them.
+    public var upstreamConnectionCount: Int { upstreamConnections.load(ordering: .relaxed) }
+    public func upstreamConnectionOpened() { upstreamConnections.add(1, ordering: .relaxed) }
+    public func upstreamConnectionClosed() { upstreamConnections.subtract(1, ordering: .relaxed) }
 
     /// CPU time the loop's thread has used so far (its own CPU-time clock, read from any thread;
     /// the thread is busy exactly when it is not waiting in `epoll_wait`), nil before the loop

@@ -131,7 +131,11 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
             curl_multi_cleanup(raw)
             self.raw = nil
         }
-        for entry in sockets { if let watch = entry.watch { loop.unwatch(watch) } }
+        for entry in sockets {
+            if let watch = entry.watch { loop.unwatch(watch) }
+            // A connection curl did not report closing: no longer this loop's either way.
+            if entry.opened { loop.upstreamConnectionClosed() }
+        }
         sockets = []
     }
 
@@ -176,7 +180,9 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     fileprivate func opened(_ fd: curl_socket_t) {
         growSockets(to: fd)
         if let stale = sockets[Int(fd)].watch { loop.unwatch(stale) }
+        if sockets[Int(fd)].opened { loop.upstreamConnectionClosed() }
         sockets[Int(fd)] = CurlSocket(opened: true)
+        loop.upstreamConnectionOpened()
     }
 
     /// curl is about to close `fd` (CURLOPT_CLOSESOCKETFUNCTION): out of the epoll set first,
@@ -184,6 +190,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
     fileprivate func closing(_ fd: curl_socket_t) {
         guard fd >= 0, Int(fd) < sockets.count else { return }
         if let watch = sockets[Int(fd)].watch { loop.unwatch(watch) }
+        if sockets[Int(fd)].opened { loop.upstreamConnectionClosed() }
         sockets[Int(fd)] = CurlSocket()
     }
 

@@ -222,9 +222,9 @@ import Testing
         #expect(Self.value(text, #"switchyard_tasks{state="executing"}"#) == 0)
     }
 
-    /// Each event loop's connections and CPU time are exported, so an operator sees how the
-    /// listening socket spread the clients and how busy each loop is (`event_loops` is chosen by
-    /// them).
+    /// Each event loop's client and upstream connections and CPU time are exported, so an operator
+    /// sees how the listening socket spread the clients, what each loop holds upstream and how
+    /// busy each loop is (`event_loops` is chosen by them).
     @Test func eachEventLoopsConnectionsAndCPUTimeAreExported() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
@@ -255,6 +255,16 @@ import Testing
         try await HostileEdgeProcessTests.eventually(20, "the three connections closed") {
             try await connections() == before
         }
+
+        // No model request yet (and no health checks): no upstream connection. One chat
+        // completion leaves one, kept alive on the loop that served it.
+        @Sendable func upstream() async throws -> [Double?] {
+            perLoop(try await h.request("GET", "/metrics", key: nil).text, "switchyard_event_loop_upstream_connections")
+        }
+        #expect(try await upstream() == [0, 0])
+        let answer = try await h.chat(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+        #expect(answer.head.status == 200)
+        #expect(try await upstream().reduce(0) { $0 + ($1 ?? .nan) } == 1)
 
         let text = try await h.request("GET", "/metrics", key: nil).text
         let cpu = perLoop(text, "switchyard_event_loop_cpu_seconds_total")
