@@ -1,5 +1,6 @@
 import CSwitchyardEdge
 import Glibc
+import SwitchyardLoop
 import SwitchyardThreads
 import Synchronization
 
@@ -85,9 +86,10 @@ final class ConnectionWatcher: @unchecked Sendable {
         _ = sy_epoll_unwatch(epollFD, connection.fd)
     }
 
-    /// Starts the thread, which holds `core` until `stop()`.
-    func start(core: ServerCore) -> Bool {
-        thread = try? OSThread.start(name: "sy-edge-watch") { [self] in run(core: core) }
+    /// Starts the thread, which holds `core` until `stop()`; its sweeps also look for a stuck
+    /// loop among `loops` when `onLoopStall` is set.
+    func start(core: ServerCore, loops: [EventLoop] = []) -> Bool {
+        thread = try? OSThread.start(name: "sy-edge-watch") { [self] in run(core: core, loops: loops) }
         return thread != nil
     }
 
@@ -99,8 +101,10 @@ final class ConnectionWatcher: @unchecked Sendable {
         thread.join()
     }
 
-    private func run(core: ServerCore) {
+    private func run(core: ServerCore, loops: [EventLoop]) {
         var ids = [UInt64](repeating: 0, count: 64)
+        let onLoopStall = core.configuration.onLoopStall
+        var stalls = LoopStallWatch(loops: loops, threshold: core.configuration.loopStallThreshold)
         let tickMs = Int32(clamping: tick.milliseconds)
         var nextSweep = ContinuousClock.now + tick
         while !stopped.load(ordering: .acquiring) {
@@ -122,6 +126,9 @@ final class ConnectionWatcher: @unchecked Sendable {
             let now = ContinuousClock.now
             if now >= nextSweep {
                 core.sweep(now: now, tick: tick)
+                if let onLoopStall {
+                    for stall in stalls.check(now: now) { onLoopStall(stall.loop, stall.stuck) }
+                }
                 sweeps.add(1, ordering: .relaxed)
                 nextSweep = now + tick
             }

@@ -66,7 +66,7 @@ public final class HTTPServer: Sendable {
             // Each daemon adopts its own duplicate; ours is closed once they all have one.
             defer { close(socket.fd) }
             // One watcher thread for all daemons: hang-ups of suspended connections and deadlines.
-            guard let watcher = core.watcher, watcher.start(core: core) else {
+            guard let watcher = core.watcher, watcher.start(core: core, loops: group.loops) else {
                 throw HTTPServerError(
                     .startFailed, "cannot start the connection watcher thread: \(ListenSocket.errnoText())")
             }

@@ -41,6 +41,13 @@ public struct HTTPServerConfiguration: Sendable {
     public var largeBodyExecutor: (any TaskExecutor)? = nil
     /// See `largeBodyExecutor`.
     public var largeBodyBytes: Int = 32 * 1024
+    /// Told when an event loop has been stuck in one piece of work for `loopStallThreshold` (not
+    /// waiting for I/O, no new turn), with the loop's index and how long at least; once per stall,
+    /// on the watcher's thread, so it must be quick. Checked on the watcher's sweeps (every
+    /// quarter of the shorter deadline, 50 ms ... 1 s) while connections are open.
+    public var onLoopStall: (@Sendable (_ loop: Int, _ stuck: Duration) -> Void)? = nil
+    /// See `onLoopStall`.
+    public var loopStallThreshold: Duration = .seconds(1)
     /// Told each time the edge closes a connection on its own (deadline, displacement, peer cap);
     /// called on an event loop's or the watcher's thread, so it must be quick and must not block.
     public var onConnectionDropped: (@Sendable (ConnectionDrop) -> Void)? = nil

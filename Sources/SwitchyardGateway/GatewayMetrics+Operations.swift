@@ -1,4 +1,5 @@
 import Prometheus
+import SwitchyardCore
 import SwitchyardRouting
 import Synchronization
 
@@ -102,8 +103,7 @@ extension GatewayMetrics {
         let upstreamHelp = "Upstream connections each event loop holds open now, idle keep-alive ones included."
         gauge("event_loop_upstream_connections", "", upstreamHelp, label).set(Double(upstreamConnections))
         guard let cpuTime else { return }
-        let (whole, fraction) = cpuTime.components
-        let seconds = Double(whole) + Double(fraction) * 1e-18
+        let seconds = cpuTime.inSeconds
         let delta = loopCPUExported.withLock { exported -> Double in
             let before = exported[index] ?? 0
             guard seconds > before else { return 0 }
@@ -112,5 +112,14 @@ extension GatewayMetrics {
         }
         let help = "CPU time of each event loop's thread (it is busy exactly when it is not waiting for I/O)."
         counter("event_loop_cpu_seconds", help, label).increment(by: delta)
+    }
+
+    /// `switchyard_event_loop_stalls_total{loop}`: times a loop was found stuck in one job for a
+    /// second or more (the edge's watcher, `HTTPServerConfiguration.onLoopStall`).
+    func loopStalled(_ index: Int) {
+        counter(
+            "event_loop_stalls", "Times an event loop was found stuck in one job for a second or more.",
+            [("loop", String(index))]
+        ).increment()
     }
 }

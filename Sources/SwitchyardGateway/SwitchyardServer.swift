@@ -143,6 +143,14 @@ public final class SwitchyardServer: Sendable {
         edge.largeBodyExecutor = workers
         edge.largeBodyBytes = 32 * 1024
         edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }
+        // Nothing on a loop may block: a loop stuck in one job for a second holds every
+        // connection and transfer it owns. Counted and logged, once per stall.
+        edge.onLoopStall = { [metrics, logger] loop, stuck in
+            metrics.loopStalled(loop)
+            logger.warning(
+                "event loop stalled: one job has held it without a pause, delaying every connection on it",
+                metadata: ["loop": "\(loop)", "stalled_ms": "\(stuck.wholeMilliseconds)"])
+        }
         let maxBody = config.limits.maxBodyBytes
         // Answers the edge gives itself (413, a malformed request, 503 while stopping) are
         // rejections too: counted and logged like the gateway's own.

@@ -81,6 +81,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private let cpuClock = Atomic<Int64>(EventLoop.noClock)
     private static let noClock = Int64.max
 
+    /// `polls` as other threads see it (the edge's stall watch).
+    private let publishedTurns = Atomic<Int>(0)
     /// Client connections this loop serves now (`connectionOpened` ... `connectionClosed`).
     private let connections = Atomic<Int>(0)
     /// Upstream connections this loop's transfers hold open now, idle ones included.
@@ -123,6 +125,12 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// How often this loop has given free heap memory back after a busy spell.
     public var memoryReleases: Int { releases.load(ordering: .relaxed) }
+
+    /// Turns begun so far (one per `epoll_wait`), and whether the loop waits in `epoll_wait` for
+    /// I/O or a timer now: a loop that does not wait and begins no turn for a long time is stuck
+    /// in one piece of work, and every connection and transfer on it waits meanwhile.
+    public var turns: Int { publishedTurns.load(ordering: .relaxed) }
+    public var isWaiting: Bool { sleeping.load(ordering: .relaxed) }
 
     /// Client connections this loop serves now, as their owner (the edge) counts them between
     /// `connectionOpened()` and `connectionClosed()`: for `/metrics`, how the listening socket
@@ -272,6 +280,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                 if remotePending.load(ordering: .sequentiallyConsistent) { timeout = 0 }
             }
             polls &+= 1
+            publishedTurns.store(polls, ordering: .relaxed)
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }

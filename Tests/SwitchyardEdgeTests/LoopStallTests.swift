@@ -1,0 +1,56 @@
+import Glibc
+import SwitchyardLoop
+import SwitchyardTestSupport
+import Synchronization
+import Testing
+
+@testable import SwitchyardEdge
+
+/// A loop stuck in one job is reported, once per stall, with its index; a loop that serves
+/// requests or waits for them is not.
+@Suite(.timeLimit(.minutes(1)))
+struct LoopStallTests {
+    final class Stalls: Sendable {
+        let reports = Mutex<[(loop: Int, stuck: Duration)]>([])
+    }
+
+    @Test func aLoopHeldByOneJobIsReportedOnceAndABusyOrIdleOneIsNot() async throws {
+        let group = try EventLoopGroup(count: 2)
+        defer { group.shutdown() }
+        let stalls = Stalls()
+        var configuration = HTTPServerConfiguration()
+        // Sweeps every 50 ms (a quarter of the shorter deadline, at least 50 ms).
+        configuration.headerTimeout = .milliseconds(200)
+        configuration.loopStallThreshold = .milliseconds(300)
+        configuration.onLoopStall = { loop, stuck in stalls.reports.withLock { $0.append((loop, stuck)) } }
+        let server = try HTTPServer(
+            configuration: configuration,
+            handler: ClosureHandler { _, responder in responder.respond(status: 200, headers: [:], body: []) },
+            loops: group)
+        try server.start()
+        defer { server.stop() }
+
+        // A connection is open (the watcher sweeps only then); requests for ten sweeps, then an
+        // idle spell as long: no report.
+        let client = try RawHTTPClient(port: server.port)
+        let start = ContinuousClock.now
+        repeat {
+            let answer = try await offload { try client.roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(answer.status == 200)
+        } while ContinuousClock.now - start < .milliseconds(500)
+        let watcher = try #require(server.core.watcher)
+        let sweeps = watcher.sweeps.load(ordering: .relaxed)
+        try await waitUntil { watcher.sweeps.load(ordering: .relaxed) >= sweeps + 10 }
+        #expect(stalls.reports.withLock { $0.isEmpty })
+
+        // One job holds loop 1 for 1.2 s: reported once, with at least the threshold.
+        #expect(group.loops[1].execute { usleep(1_200_000) })
+        try await waitUntil { stalls.reports.withLock { !$0.isEmpty } }
+        // The job ends, and the loop turns again (`executeAndWait` runs on it): still one report.
+        #expect(group.loops[1].executeAndWait { true })
+        let reports = stalls.reports.withLock { $0 }
+        #expect(reports.count == 1)
+        #expect(reports.first?.loop == 1)
+        #expect((reports.first?.stuck ?? .zero) >= .milliseconds(300))
+    }
+}
