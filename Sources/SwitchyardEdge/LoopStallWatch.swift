@@ -30,7 +30,7 @@ struct LoopStallWatch {
         var stuck: [(loop: Int, stuck: Duration)] = []
         for (i, loop) in loops.enumerated() {
             let turn = loop.turns
-            if loop.isWaiting || turn != seen[i].turn {
+            if loop.isWaiting || turn != seen[i].turn || loop.hasStopped {
                 seen[i] = Seen(turn: turn)
                 continue
             }

@@ -131,6 +131,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// in one piece of work, and every connection and transfer on it waits meanwhile.
     public var turns: Int { publishedTurns.load(ordering: .relaxed) }
     public var isWaiting: Bool { sleeping.load(ordering: .relaxed) }
+    /// True once the loop's thread has ended (`EventLoopGroup.shutdown`).
+    public var hasStopped: Bool { finished.load(ordering: .acquiring) }
 
     /// Client connections this loop serves now, as their owner (the edge) counts them between
     /// `connectionOpened()` and `connectionClosed()`: for `/metrics`, how the listening socket

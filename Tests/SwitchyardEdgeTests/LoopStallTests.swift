@@ -53,4 +53,14 @@ struct LoopStallTests {
         #expect(reports.first?.loop == 1)
         #expect((reports.first?.stuck ?? .zero) >= .milliseconds(300))
     }
+
+    /// A loop whose thread has ended neither waits nor turns: that is not a stall.
+    @Test func aStoppedLoopIsNotStuck() throws {
+        let group = try EventLoopGroup(count: 1)
+        #expect(group.loops[0].executeAndWait { true })
+        var watch = LoopStallWatch(loops: group.loops, threshold: .milliseconds(10))
+        group.shutdown()
+        let now = ContinuousClock.now
+        for seconds in 0..<4 { #expect(watch.check(now: now + .seconds(seconds)).isEmpty) }
+    }
 }
