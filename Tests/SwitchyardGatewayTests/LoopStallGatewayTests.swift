@@ -1,0 +1,41 @@
+import Foundation
+import Glibc
+import SwitchyardLoop
+import SwitchyardTestSupport
+import Testing
+
+@testable import SwitchyardGateway
+
+/// A loop stuck in one job is counted in `/metrics` and logged as a warning, once per stall.
+@Suite(.timeLimit(.minutes(1)))
+struct LoopStallGatewayTests {
+    @Test func aLoopStuckForTwoSecondsIsCountedAndLoggedOnce() async throws {
+        let llm = MockLLM()
+        let mock = try MockHTTPServer { llm.respond($0) }
+        // `header_timeout_s: 1`: the watcher sweeps every 250 ms; a stall is reported after 1 s.
+        let limits = "stream_heartbeat_ms: 100}"
+        let config = yaml(mock: mock, models: "  - {name: m, targets: [{provider: openai, model: gpt-4o-mini}]}")
+            .replacingOccurrences(of: limits, with: "stream_heartbeat_ms: 100, header_timeout_s: 1}")
+        let h = try await GatewayHarness.start(yaml: config + "\nevent_loops: 2")
+        defer {
+            h.stop()
+            mock.stop()
+        }
+        // An open connection keeps the watcher sweeping.
+        let client = try RawHTTPClient(port: h.server.port)
+        let answer = try await offload { try client.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(answer.status == 200)
+
+        #expect(h.server.loops.loops[1].execute { usleep(2_000_000) })
+        try await HostileEdgeProcessTests.eventually(20, "the stall's warning") {
+            h.logs.captured.contains("event loop stalled")
+        }
+        // `/metrics` waits for every loop to finish its work, this one's job included.
+        let text = try await h.request("GET", "/metrics", key: nil).text
+        #expect(OperationalSignalsTests.value(text, #"switchyard_event_loop_stalls_total{loop="1"}"#) == 1, "\(text)")
+        #expect(OperationalSignalsTests.value(text, #"switchyard_event_loop_stalls_total{loop="0"}"#) == nil)
+        let warnings = h.logs.captured.split(separator: "\n").filter { $0.contains("event loop stalled") }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains(#""loop":"1""#) == true, "\(warnings)")
+    }
+}
