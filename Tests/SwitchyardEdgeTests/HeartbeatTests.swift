@@ -21,12 +21,7 @@ struct HeartbeatTests {
             try await waitUntil { core.heartbeatParks.load(ordering: .relaxed) >= 1 }
             // Plain requests for ten of the timer's 10 ms ticks: no stream, so no pass. (Ticking
             // whatever was open, the timer made one pass per tick.)
-            let client = try RawHTTPClient(port: server.port)
-            let start = ContinuousClock.now
-            repeat {
-                let response = try await offload { try client.roundTrip("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n") }
-                #expect(response.status == 200)
-            } while ContinuousClock.now - start < .milliseconds(100)
+            try await requestRepeatedly(port: server.port, path: "/plain", for: .milliseconds(100))
             #expect(core.heartbeatPasses.load(ordering: .relaxed) == 0)
             #expect(server.openStreams == 0)
 

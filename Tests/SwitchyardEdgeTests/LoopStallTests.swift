@@ -32,12 +32,8 @@ struct LoopStallTests {
 
         // A connection is open (the watcher sweeps only then); requests for ten sweeps, then an
         // idle spell as long: no report.
-        let client = try RawHTTPClient(port: server.port)
-        let start = ContinuousClock.now
-        repeat {
-            let answer = try await offload { try client.roundTrip("GET / HTTP/1.1\r\nHost: x\r\n\r\n") }
-            #expect(answer.status == 200)
-        } while ContinuousClock.now - start < .milliseconds(500)
+        let client = try await requestRepeatedly(port: server.port, for: .milliseconds(500))
+        defer { client.close() }
         let watcher = try #require(server.core.watcher)
         let sweeps = watcher.sweeps.load(ordering: .relaxed)
         try await waitUntil { watcher.sweeps.load(ordering: .relaxed) >= sweeps + 10 }

@@ -1,5 +1,7 @@
 import SwitchyardEdge
+import SwitchyardTestSupport
 import Synchronization
+import Testing
 
 /// An `HTTPHandler` made of a closure.
 struct ClosureHandler: HTTPHandler {
@@ -66,3 +68,16 @@ func withServer(
 }
 
 func text(_ string: String) -> [UInt8] { Array(string.utf8) }
+
+/// Plain requests (`GET path`) one after another on one kept-alive connection for `duration`,
+/// each expected to get 200; returns the connection, still open.
+@discardableResult
+func requestRepeatedly(port: Int, path: String = "/", for duration: Duration) async throws -> RawHTTPClient {
+    let client = try RawHTTPClient(port: port)
+    let start = ContinuousClock.now
+    repeat {
+        let response = try await offload { try client.roundTrip("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(response.status == 200)
+    } while ContinuousClock.now - start < duration
+    return client
+}
