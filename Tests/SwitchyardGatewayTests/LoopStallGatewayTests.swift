@@ -6,10 +6,10 @@ import Testing
 
 @testable import SwitchyardGateway
 
-/// A loop stuck in one job is counted in `/metrics` and logged as a warning, once per stall.
+/// A loop stuck in one job is counted in `/metrics` and logged as a warning.
 @Suite(.timeLimit(.minutes(1)))
 struct LoopStallGatewayTests {
-    @Test func aLoopStuckForTwoSecondsIsCountedAndLoggedOnce() async throws {
+    @Test func aLoopStuckForTwoSecondsIsCountedAndLogged() async throws {
         let llm = MockLLM()
         let mock = try MockHTTPServer { llm.respond($0) }
         // `header_timeout_s: 1`: the watcher sweeps every 250 ms; a stall is reported after 1 s.
@@ -30,12 +30,16 @@ struct LoopStallGatewayTests {
         try await HostileEdgeProcessTests.eventually(20, "the stall's warning") {
             h.logs.captured.contains("event loop stalled")
         }
-        // `/metrics` waits for every loop to finish its work, this one's job included.
+        // `/metrics` waits for every loop to finish its work, this one's job included. (A loaded
+        // machine may starve a loop for a second as well, which is reported too: CI's PostgreSQL
+        // pass once saw a second warning. The edge's own tests pin "once per stall".)
         let text = try await h.request("GET", "/metrics", key: nil).text
-        #expect(OperationalSignalsTests.value(text, #"switchyard_event_loop_stalls_total{loop="1"}"#) == 1, "\(text)")
-        #expect(OperationalSignalsTests.value(text, #"switchyard_event_loop_stalls_total{loop="0"}"#) == nil)
+        let counted = try #require(
+            OperationalSignalsTests.value(text, #"switchyard_event_loop_stalls_total{loop="1"}"#), "\(text)")
+        #expect(counted >= 1)
         let warnings = h.logs.captured.split(separator: "\n").filter { $0.contains("event loop stalled") }
-        #expect(warnings.count == 1)
-        #expect(warnings.first?.contains(#""loop":"1""#) == true, "\(warnings)")
+        let loop1 = warnings.filter { $0.contains(#""loop":"1""#) }
+        #expect(Double(loop1.count) == counted, "\(warnings)")
+        #expect(loop1.allSatisfy { $0.contains(#""stalled_ms":"#) && $0.contains(#""level":"warning""#) }, "\(loop1)")
     }
 }
