@@ -127,7 +127,7 @@ final class ConnectionWatcher: @unchecked Sendable {
             if now >= nextSweep {
                 core.sweep(now: now, tick: tick)
                 if let onLoopStall {
-                    for stall in stalls.check(now: now) { onLoopStall(stall.loop, stall.stuck) }
+                    for stall in stalls.check(now: now) { onLoopStall(stall) }
                 }
                 sweeps.add(1, ordering: .relaxed)
                 nextSweep = now + tick

@@ -41,11 +41,12 @@ public struct HTTPServerConfiguration: Sendable {
     public var largeBodyExecutor: (any TaskExecutor)? = nil
     /// See `largeBodyExecutor`.
     public var largeBodyBytes: Int = 32 * 1024
-    /// Told when an event loop has been stuck in one piece of work for `loopStallThreshold` (not
-    /// waiting for I/O, no new turn), with the loop's index and how long at least; once per stall,
-    /// on the watcher's thread, so it must be quick. Checked on the watcher's sweeps (every
-    /// quarter of the shorter deadline, 50 ms ... 1 s) while connections are open.
-    public var onLoopStall: (@Sendable (_ loop: Int, _ stuck: Duration) -> Void)? = nil
+    /// Told when an event loop has been stuck for `loopStallThreshold` (not waiting for I/O, no
+    /// new turn): a job holding it, or a thread starved of CPU (`LoopStall.cpu` tells them
+    /// apart); once per stuck turn, on the watcher's thread, so it must be quick. Checked on the
+    /// watcher's sweeps (every quarter of the shorter deadline, 50 ms ... 1 s) while connections
+    /// are open.
+    public var onLoopStall: (@Sendable (LoopStall) -> Void)? = nil
     /// See `onLoopStall`.
     public var loopStallThreshold: Duration = .seconds(1)
     /// Told each time the edge closes a connection on its own (deadline, displacement, peer cap);

@@ -1,5 +1,15 @@
 import SwitchyardLoop
 
+/// An event loop found stuck: its index, how long at least, and the CPU time its thread used
+/// meanwhile (nil where the thread's clock cannot be read). CPU close to `stuck` means a job
+/// computing on the loop; close to zero, a job blocked in a system call, or a thread that was
+/// ready but got no CPU (an overloaded machine).
+public struct LoopStall: Sendable {
+    public var loop: Int
+    public var stuck: Duration
+    public var cpu: Duration?
+}
+
 /// Notices an event loop stuck in one piece of work: not waiting in `epoll_wait`, and no new turn
 /// begun for `threshold`. Nothing on a loop may block (SQLite, large bodies and slow work go
 /// elsewhere), so such a loop is a bug or a starved thread, and every connection and transfer on it
@@ -10,8 +20,9 @@ import SwitchyardLoop
 struct LoopStallWatch {
     private struct Seen {
         var turn: Int
-        /// The first sweep that found the loop busy in `turn`.
+        /// The first sweep that found the loop busy in `turn`, and the loop's CPU time then.
         var busySince: ContinuousClock.Instant?
+        var cpuThen: Duration?
         var reported = false
     }
 
@@ -25,9 +36,9 @@ struct LoopStallWatch {
         seen = loops.map { Seen(turn: $0.turns) }
     }
 
-    /// The loops found stuck for `threshold` since the last report of each: (index, how long).
-    mutating func check(now: ContinuousClock.Instant) -> [(loop: Int, stuck: Duration)] {
-        var stuck: [(loop: Int, stuck: Duration)] = []
+    /// The loops found stuck for `threshold`, each reported once per stuck turn.
+    mutating func check(now: ContinuousClock.Instant) -> [LoopStall] {
+        var stuck: [LoopStall] = []
         for (i, loop) in loops.enumerated() {
             let turn = loop.turns
             if loop.isWaiting || turn != seen[i].turn || loop.hasStopped {
@@ -36,11 +47,13 @@ struct LoopStallWatch {
             }
             guard let since = seen[i].busySince else {
                 seen[i].busySince = now
+                seen[i].cpuThen = loop.cpuTime
                 continue
             }
             if !seen[i].reported, now - since >= threshold {
                 seen[i].reported = true
-                stuck.append((loop.index, now - since))
+                let cpu = loop.cpuTime.flatMap { now in seen[i].cpuThen.map { now - $0 } }
+                stuck.append(LoopStall(loop: loop.index, stuck: now - since, cpu: cpu))
             }
         }
         return stuck

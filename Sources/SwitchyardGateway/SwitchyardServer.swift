@@ -143,13 +143,17 @@ public final class SwitchyardServer: Sendable {
         edge.largeBodyExecutor = workers
         edge.largeBodyBytes = 32 * 1024
         edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }
-        // Nothing on a loop may block: a loop stuck in one job for a second holds every
-        // connection and transfer it owns. Counted and logged, once per stall.
-        edge.onLoopStall = { [metrics, logger] loop, stuck in
-            metrics.loopStalled(loop)
-            logger.warning(
-                "event loop stalled: one job has held it without a pause, delaying every connection on it",
-                metadata: ["loop": "\(loop)", "stalled_ms": "\(stuck.wholeMilliseconds)"])
+        // Nothing on a loop may block: a loop that has not turned for a second holds every
+        // connection and transfer it owns. Counted and logged, once per stuck turn; `cpu_ms` tells
+        // a job computing on the loop (about `stalled_ms`) from a job blocked in a system call or
+        // a machine that gave the loop no CPU (near 0).
+        edge.onLoopStall = { [metrics, logger] stall in
+            metrics.loopStalled(stall.loop)
+            var metadata: Logger.Metadata = [
+                "loop": "\(stall.loop)", "stalled_ms": "\(stall.stuck.wholeMilliseconds)",
+            ]
+            if let cpu = stall.cpu { metadata["cpu_ms"] = "\(cpu.wholeMilliseconds)" }
+            logger.warning("event loop stalled: it has not turned, delaying every connection on it", metadata: metadata)
         }
         let maxBody = config.limits.maxBodyBytes
         // Answers the edge gives itself (413, a malformed request, 503 while stopping) are

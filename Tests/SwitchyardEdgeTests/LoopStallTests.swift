@@ -11,7 +11,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct LoopStallTests {
     final class Stalls: Sendable {
-        let reports = Mutex<[(loop: Int, stuck: Duration)]>([])
+        let reports = Mutex<[LoopStall]>([])
     }
 
     @Test func aLoopHeldByOneJobIsReportedOnceAndABusyOrIdleOneIsNot() async throws {
@@ -22,7 +22,7 @@ struct LoopStallTests {
         // Sweeps every 50 ms (a quarter of the shorter deadline, at least 50 ms).
         configuration.headerTimeout = .milliseconds(200)
         configuration.loopStallThreshold = .milliseconds(300)
-        configuration.onLoopStall = { loop, stuck in stalls.reports.withLock { $0.append((loop, stuck)) } }
+        configuration.onLoopStall = { stall in stalls.reports.withLock { $0.append(stall) } }
         let server = try HTTPServer(
             configuration: configuration,
             handler: ClosureHandler { _, responder in responder.respond(status: 200, headers: [:], body: []) },
@@ -47,6 +47,8 @@ struct LoopStallTests {
         let reports = stalls.reports.withLock { $0.filter { $0.loop == 1 } }
         #expect(reports.count == 1)
         #expect((reports.first?.stuck ?? .zero) >= .milliseconds(300))
+        // The job slept: the loop's thread used next to no CPU while it was stuck.
+        #expect((reports.first?.cpu ?? .seconds(99)) < .milliseconds(100))
     }
 
     /// A loop whose thread has ended neither waits nor turns: that is not a stall.

@@ -31,15 +31,18 @@ struct LoopStallGatewayTests {
             h.logs.captured.contains("event loop stalled")
         }
         // `/metrics` waits for every loop to finish its work, this one's job included. (A loaded
-        // machine may starve a loop for a second as well, which is reported too: CI's PostgreSQL
-        // pass once saw a second warning. The edge's own tests pin "once per stall".)
+        // machine may also starve a loop for a second, which is reported too: CI's PostgreSQL pass
+        // saw a second report. The edge's own tests pin "once per stuck turn".)
         let text = try await h.request("GET", "/metrics", key: nil).text
         let counted = try #require(
             OperationalSignalsTests.value(text, #"switchyard_event_loop_stalls_total{loop="1"}"#), "\(text)")
         #expect(counted >= 1)
         let warnings = h.logs.captured.split(separator: "\n").filter { $0.contains("event loop stalled") }
         let loop1 = warnings.filter { $0.contains(#""loop":"1""#) }
-        #expect(Double(loop1.count) == counted, "\(warnings)")
-        #expect(loop1.allSatisfy { $0.contains(#""stalled_ms":"#) && $0.contains(#""level":"warning""#) }, "\(loop1)")
+        #expect(!loop1.isEmpty, "\(warnings)")
+        for line in loop1 {
+            #expect(line.contains(#""level":"warning""#) && line.contains(#""stalled_ms":"#), "\(line)")
+            #expect(line.contains(#""cpu_ms":"#), "\(line)")
+        }
     }
 }
