@@ -52,7 +52,7 @@ struct LoopStallWatch {
             }
             if !seen[i].reported, now - since >= threshold {
                 seen[i].reported = true
-                let cpu = loop.cpuTime.flatMap { now in seen[i].cpuThen.map { now - $0 } }
+                let cpu = loop.cpuTime.flatMap { cpuNow in seen[i].cpuThen.map { cpuNow - $0 } }
                 stuck.append(LoopStall(loop: loop.index, stuck: now - since, cpu: cpu))
             }
         }

@@ -114,12 +114,10 @@ extension GatewayMetrics {
         counter("event_loop_cpu_seconds", help, label).increment(by: delta)
     }
 
-    /// `switchyard_event_loop_stalls_total{loop}`: times a loop was found stuck in one job for a
-    /// second or more (the edge's watcher, `HTTPServerConfiguration.onLoopStall`).
+    /// `switchyard_event_loop_stalls_total{loop}`: times a loop was found not turning for a second
+    /// or more (the edge's watcher, `HTTPServerConfiguration.onLoopStall`).
     func loopStalled(_ index: Int) {
-        counter(
-            "event_loop_stalls", "Times an event loop was found stuck in one job for a second or more.",
-            [("loop", String(index))]
-        ).increment()
+        let help = "Times an event loop was found not turning (busy in one job, or given no CPU) for a second or more."
+        counter("event_loop_stalls", help, [("loop", String(index))]).increment()
     }
 }
