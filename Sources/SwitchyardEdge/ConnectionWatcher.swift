@@ -75,10 +75,7 @@ final class ConnectionWatcher: @unchecked Sendable {
     /// A connection was opened and counted (MHD thread): a thread waiting without a timeout wakes,
     /// so the new connection's deadlines are swept. One atomic exchange when it is not waiting.
     func connectionOpened() {
-        if parked.exchange(false, ordering: .sequentiallyConsistent) {
-            var byte: UInt8 = 1
-            _ = write(wakePipe.write, &byte, 1)
-        }
+        if parked.exchange(false, ordering: .sequentiallyConsistent) { wakeThread() }
     }
 
     /// Removes it again ("closed" notification, before MHD closes the socket).
@@ -96,8 +93,7 @@ final class ConnectionWatcher: @unchecked Sendable {
     /// Stops the thread and waits for it. Idempotent.
     func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing), let thread else { return }
-        var byte: UInt8 = 1
-        _ = write(wakePipe.write, &byte, 1)
+        wakeThread()
         thread.join()
     }
 
@@ -150,6 +146,12 @@ extension ConnectionWatcher {
         }
         parks.add(1, ordering: .relaxed)
         return true
+    }
+
+    /// Ends the thread's current wait (`drainWakePipe` reads the byte).
+    private func wakeThread() {
+        var byte: UInt8 = 1
+        _ = write(wakePipe.write, &byte, 1)
     }
 
     /// Reads what `connectionOpened` and `stop` wrote (the pipe would otherwise stay readable

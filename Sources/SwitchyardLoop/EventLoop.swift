@@ -56,10 +56,6 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var freeSlots: [Int] = []
     private var timers: [LoopTimer] = []
     private var hooks: [() -> Void] = []
-    /// `epoll_wait` calls so far (loop thread): the loop's turns. Tests count them to pin that
-    /// work done in a turn (a 0 ms timer it arms, a job it resumes) needs no further turn: at one
-    /// request at a time each extra turn is an extra system call on the request's path.
-    private(set) var polls = 0
     /// Descriptors added to the epoll set so far (loop thread). Tests count them to pin that a
     /// kept-alive upstream connection is added once, not once per request.
     private(set) var registrations = 0
@@ -81,7 +77,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private let cpuClock = Atomic<Int64>(EventLoop.noClock)
     private static let noClock = Int64.max
 
-    /// `polls` as other threads see it (the edge's stall watch).
+    /// `turns`: written by the loop thread only, read by any (the edge's stall watch, tests).
     private let publishedTurns = Atomic<Int>(0)
     /// Client connections this loop serves now (`connectionOpened` ... `connectionClosed`).
     private let connections = Atomic<Int>(0)
@@ -128,7 +124,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Turns begun so far (one per `epoll_wait`), and whether the loop waits in `epoll_wait` for
     /// I/O or a timer now: a loop that does not wait and begins no turn for a long time is stuck
-    /// in one piece of work, and every connection and transfer on it waits meanwhile.
+    /// in one piece of work, and every connection and transfer on it waits meanwhile. Tests also
+    /// count turns to pin that work done in a turn (a 0 ms timer it arms, a job it resumes) needs
+    /// no further turn: at one request at a time each extra turn is an extra system call on the
+    /// request's path.
     public var turns: Int { publishedTurns.load(ordering: .relaxed) }
     public var isWaiting: Bool { sleeping.load(ordering: .relaxed) }
     /// True once the loop's thread has ended (`EventLoopGroup.shutdown`).
@@ -275,14 +274,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         var clock = clockid_t()
         if pthread_getcpuclockid(pthread_self(), &clock) == 0 { cpuClock.store(Int64(clock), ordering: .releasing) }
         var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var turn = 0
         while true {
             var timeout = pollTimeout()
             if timeout != 0 {
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 if remotePending.load(ordering: .sequentiallyConsistent) { timeout = 0 }
             }
-            polls &+= 1
-            publishedTurns.store(polls, ordering: .relaxed)
+            turn &+= 1
+            publishedTurns.store(turn, ordering: .relaxed)
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }

@@ -19,17 +19,17 @@ struct EventLoopTurnTests {
         let loop = group.loops[0]
         let seen = Mutex<[String: Int]>([:])
         loop.executeAndWait {
-            let byWork = LoopTimer { seen.withLock { $0["fired by work"] = loop.polls } }
+            let byWork = LoopTimer { seen.withLock { $0["fired by work"] = loop.turns } }
             loop.add(byWork)
-            seen.withLock { $0["armed by work"] = loop.polls }
+            seen.withLock { $0["armed by work"] = loop.turns }
             byWork.deadline = loop.now()
-            let byHook = LoopTimer { seen.withLock { $0["fired by hook"] = loop.polls } }
+            let byHook = LoopTimer { seen.withLock { $0["fired by hook"] = loop.turns } }
             loop.add(byHook)
             var armed = false
             _ = loop.addHook {
                 guard !armed else { return }
                 armed = true
-                seen.withLock { $0["armed by hook"] = loop.polls }
+                seen.withLock { $0["armed by hook"] = loop.turns }
                 byHook.deadline = loop.now()
             }
         }
@@ -49,12 +49,12 @@ struct EventLoopTurnTests {
         let parked = Mutex<UnsafeContinuation<Int, Never>?>(nil)
         let task = Task(executorPreference: loop) { () -> (resumedAt: Int, ranAt: Int) in
             let resumedAt = await withUnsafeContinuation { c in parked.withLock { $0 = c } }
-            return (resumedAt, loop.polls)
+            return (resumedAt, loop.turns)
         }
         for _ in 0..<10_000 where parked.withLock({ $0 == nil }) { loop.executeAndWait {} }
         loop.execute {
             let waiter = parked.withLock { $0.take() }
-            waiter?.resume(returning: loop.polls)
+            waiter?.resume(returning: loop.turns)
         }
         let turns = await task.value
         #expect(turns.ranAt == turns.resumedAt)
@@ -66,9 +66,9 @@ struct EventLoopTurnTests {
         let group = try EventLoopGroup(count: 1, idleMemoryRelease: .seconds(3600))
         defer { group.shutdown() }
         let loop = group.loops[0]
-        let before = loop.executeAndWait { loop.polls }
+        let before = loop.executeAndWait { loop.turns }
         usleep(100_000)
-        let after = loop.executeAndWait { loop.polls }
+        let after = loop.executeAndWait { loop.turns }
         // The wake-up for the second closure and its turn; a spinning loop would count thousands.
         #expect(after - before <= 3)
     }
