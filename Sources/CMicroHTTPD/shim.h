@@ -10,13 +10,13 @@
 typedef void *(*sy_mhd_uri_log_callback)(void *cls, const char *uri, struct MHD_Connection *connection);
 
 /// Typed wrapper for the variadic MHD_start_daemon: builds an MHD_OPTION_ARRAY.
-/// `listen_fd` is a bound, listening socket that MHD adopts (MHD_OPTION_LISTEN_SOCKET);
-/// MHD closes it in MHD_stop_daemon unless MHD_quiesce_daemon handed it back first.
-/// `thread_pool_size` <= 1 means a single internal polling thread. `accept_policy` runs before a
-/// new connection is set up (MHD_NO closes it); `notify_connection` runs when one starts and ends
-/// (MHD_OPTION_NOTIFY_CONNECTION), before MHD closes its socket.
+/// The daemon has no listening socket of its own (MHD_USE_NO_LISTEN_SOCKET is added to `flags`):
+/// its connections come from MHD_add_connection. `thread_pool_size` <= 1 means a single internal
+/// polling thread. `accept_policy` runs before a new connection is set up (MHD_NO closes it);
+/// `notify_connection` runs when one starts and ends (MHD_OPTION_NOTIFY_CONNECTION), before MHD
+/// closes its socket.
 static inline struct MHD_Daemon *sy_mhd_start_daemon(
-    unsigned int flags, int listen_fd, unsigned int connection_limit, unsigned int timeout_seconds,
+    unsigned int flags, unsigned int connection_limit, unsigned int timeout_seconds,
     size_t memory_limit, unsigned int thread_pool_size,
     MHD_AcceptPolicyCallback accept_policy, void *accept_policy_cls,
     MHD_AccessHandlerCallback access_handler, void *access_cls,
@@ -25,7 +25,6 @@ static inline struct MHD_Daemon *sy_mhd_start_daemon(
     MHD_NotifyConnectionCallback notify_connection, void *notify_connection_cls)
 {
     struct MHD_OptionItem ops[] = {
-        { MHD_OPTION_LISTEN_SOCKET, (intptr_t)listen_fd, NULL },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)connection_limit, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_seconds, NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)memory_limit, NULL },
@@ -35,7 +34,7 @@ static inline struct MHD_Daemon *sy_mhd_start_daemon(
         { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t)thread_pool_size, NULL },
         { MHD_OPTION_END, 0, NULL },
     };
-    return MHD_start_daemon(flags, 0, accept_policy, accept_policy_cls, access_handler, access_cls,
+    return MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, accept_policy, accept_policy_cls, access_handler, access_cls,
                             MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 }
 

@@ -1,3 +1,5 @@
+import CMicroHTTPD
+import CSwitchyardEdge
 import Glibc
 import Synchronization
 

@@ -8,8 +8,9 @@ import Glibc
 
 /// The gateway's inbound HTTP/1.1 server: libmicrohttpd underneath, Swift handlers on top.
 ///
-/// One MHD daemon per event loop, all accepting on the same listening socket; each request runs
-/// its handler on a Swift Task on the loop that accepted it while its connection is suspended, and
+/// One MHD daemon per event loop; the `Acceptor` accepts on the listening socket and gives each
+/// connection to one loop's daemon. Each request runs its handler on a Swift Task on the loop that
+/// serves its connection while the connection is suspended, and
 /// streams suspend between writes (see `MHDDaemon` for the threading choice and `RequestContext`
 /// for the suspend/resume protocol).
 public final class HTTPServer: Sendable {
@@ -63,25 +64,28 @@ public final class HTTPServer: Sendable {
             let socket = try ListenSocket.bind(
                 host: configuration.host, port: configuration.port,
                 backlog: Int32(clamping: max(128, configuration.maxConnections)))
-            // Each daemon adopts its own duplicate; ours is closed once they all have one.
-            defer { close(socket.fd) }
             // One watcher thread for all daemons: hang-ups of suspended connections and deadlines.
             guard let watcher = core.watcher, watcher.start(core: core, loops: group.loops) else {
+                close(socket.fd)
                 throw HTTPServerError(
                     .startFailed, "cannot start the connection watcher thread: \(ListenSocket.errnoText())")
             }
+            // The acceptor owns the socket from here (its `close()` closes it).
+            core.acceptor.take(socket: socket.fd)
             var daemons: [MHDDaemon] = []
-            for loop in group.loops {
-                let daemon = MHDDaemon(core: core, loop: loop)
-                do throws(HTTPServerError) {
-                    try daemon.start(listenFD: socket.fd, port: socket.port)
-                } catch {
-                    core.beginStopping()
-                    for started in daemons { started.stop() }
-                    watcher.stop()
-                    throw error
+            do throws(HTTPServerError) {
+                for loop in group.loops {
+                    let daemon = MHDDaemon(core: core, loop: loop)
+                    try daemon.start(port: socket.port)
+                    daemons.append(daemon)
                 }
-                daemons.append(daemon)
+                try core.acceptor.start(daemons: daemons)
+            } catch {
+                core.acceptor.close()
+                core.beginStopping()
+                for started in daemons { started.stop() }
+                watcher.stop()
+                throw error
             }
             boundPort.store(socket.port, ordering: .releasing)
             state = .running(daemons, heartbeat: startHeartbeat())
@@ -102,23 +106,14 @@ public final class HTTPServer: Sendable {
     /// queued is not yet delivered, and an upload under way still expects one.
     public var inFlightRequests: Int { core.inFlight.load(ordering: .relaxed) }
 
-    /// Stops accepting new connections (MHD_quiesce_daemon); open connections are still served.
+    /// Stops accepting new connections (the kernel refuses them); open connections are still served.
     public func quiesce() {
         core.beginDraining()
         let daemons: [MHDDaemon] = lifecycle.withLock { state in
             if case .running(let daemons, _) = state { return daemons }
             return []
         }
-        var sockets: [Int32] = []
-        for daemon in daemons {
-            let socket = daemon.quiesce()
-            if socket >= 0 { sockets.append(socket) }
-        }
-        // MHD merely stops accepting; the kernel would keep queueing (and hanging) new clients in
-        // the backlog. On Linux, shutdown() on a listening socket stops listening, so they are
-        // refused instead. The daemons share one socket, so one shutdown covers them all; each
-        // descriptor stays open until after its MHD_stop_daemon.
-        if let socket = sockets.first { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        if !daemons.isEmpty { core.acceptor.stopAccepting() }
     }
 
     /// Closes every connection and the listen socket, cancels handler tasks of unfinished requests
@@ -132,6 +127,7 @@ public final class HTTPServer: Sendable {
         }
         if let (daemons, heartbeat) = running {
             heartbeat?.cancel()
+            core.acceptor.close()
             // Resume every suspended connection first: MHD_stop_daemon panics on one.
             core.beginStopping()
             for daemon in daemons { daemon.stop() }

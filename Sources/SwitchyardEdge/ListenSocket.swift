@@ -1,6 +1,8 @@
+import CMicroHTTPD
+import CSwitchyardEdge
 import Glibc
 
-/// A bound, listening TCP socket handed to MHD (MHD_OPTION_LISTEN_SOCKET).
+/// A bound, listening TCP socket; the `Acceptor` accepts on it.
 ///
 /// We bind ourselves rather than letting MHD do it so that a failure carries errno and a clear
 /// message ("address already in use: 127.0.0.1:4000"); MHD_start_daemon only returns NULL.
@@ -74,7 +76,7 @@ struct ListenSocket: Sendable {
             close(fd)
             throw HTTPServerError(.bindFailed, "cannot listen on \(display): \(errnoText(code))")
         }
-        // MHD's internal threads expect a non-blocking listen socket.
+        // Non-blocking: the acceptor accepts until EAGAIN.
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
 

@@ -1,6 +1,7 @@
 import CMicroHTTPD
 import CSwitchyardEdge
 import SwitchyardLoop
+import Synchronization
 
 // The C callbacks MHD calls inside MHD_run, on its daemon's event loop. Each is a thin trampoline:
 // recover the Swift object from its `cls`/`con_cls` pointer and call a method. Nothing here blocks
@@ -58,15 +59,16 @@ let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, 
         let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
         let opened = server.connectionOpened(fd: sy_mhd_connection_fd(connection), peer: peer)
         socketContext.pointee = Unmanaged.passRetained(opened).toOpaque()
+        daemon.openConnections.add(1, ordering: .relaxed)
         daemon.loop.connectionOpened()
     case .CONNECTION_NOTIFY_CLOSED:
         guard let raw = socketContext.pointee else { return }
         socketContext.pointee = nil
         server.connectionClosed(Unmanaged<EdgeConnection>.fromOpaque(raw).takeRetainedValue())
+        daemon.openConnections.subtract(1, ordering: .sequentiallyConsistent)
         daemon.loop.connectionClosed()
-        // A slot is free: at its limit MHD had taken the listening socket out of its epoll set,
-        // and puts it back only at the start of its next run, which nothing else may announce.
-        daemon.needsRun = true
+        // A slot is free: an acceptor that paused at the limit listens again.
+        server.acceptor.slotFreed()
     default:
         break
     }

@@ -10,27 +10,30 @@ import Synchronization
 /// MHD_ALLOW_SUSPEND_RESUME). The loop watches MHD's epoll descriptor and calls `MHD_run` when it
 /// is readable or when MHD's own timeout (MHD_get_timeout: idle connections) passes. Every
 /// callback therefore runs on the loop thread, and each handler task this daemon starts prefers
-/// the same loop as its executor, so a request never changes threads. Each loop has its own
-/// daemon on a duplicate of the one listening socket: whichever loop is free accepts first.
+/// the same loop as its executor, so a request never changes threads. The daemon has no
+/// listening socket: the server's `Acceptor` hands it each connection it is to serve (`adopt`).
 /// Connections waiting on a handler or on stream bytes are suspended; after a resume the daemon
 /// runs again once the loop's current batch of jobs is done (MHD has no inter-thread channel
 /// without a thread of its own, so a resume from another thread wakes the loop through
 /// `EventLoop.execute`).
 ///
-/// `@unchecked Sendable`: `core` and `loop` are immutable; `daemon` is written once in `start`,
-/// before the loop or any other thread can use it; `needsRun`, `watch`, `timer` and `hook` are
-/// touched only on the loop thread; `state` serialises quiesce and stop so each happens at most once.
+/// `@unchecked Sendable`: `core`, `loop` and `connectionLimit` are immutable; `daemon` is written
+/// once in `start`, before the loop or any other thread can use it; `needsRun`, `watch`, `timer`
+/// and `hook` are touched only on the loop thread; `stopped` makes stop happen at most once.
 final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
-    private struct State {
-        var stopped = false
-        /// The listen socket MHD_quiesce_daemon handed back, or -1.
-        var quiescedSocket: Int32 = -1
-    }
-
     private var daemon: OpaquePointer?
     let core: ServerCore
     let loop: EventLoop
-    private let state = Mutex(State())
+    private let stopped = Atomic<Bool>(false)
+    /// Connections this daemon serves now (MHD's started ... closed notifications), and those
+    /// another loop's acceptor handed it that it has not taken over yet. MHD refuses (closes) one
+    /// beyond `connectionLimit`; the acceptor offers it none then.
+    let openConnections = Atomic<Int>(0)
+    let handedOver = Atomic<Int>(0)
+    var connectionsAndHandedOver: Int {
+        openConnections.load(ordering: .sequentiallyConsistent) &+ handedOver.load(ordering: .sequentiallyConsistent)
+    }
+    let connectionLimit: Int
     /// The retain MHD's callbacks hold (`cls`), released after MHD_stop_daemon.
     private var retainedForMHD: Unmanaged<MHDDaemon>?
 
@@ -46,28 +49,20 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     init(core: ServerCore, loop: EventLoop) {
         self.core = core
         self.loop = loop
+        connectionLimit = ConnectionTable.hardLimit(max(1, core.configuration.maxConnections))
     }
 
-    /// Starts MHD on a duplicate of `listenFD` (which stays the caller's) and attaches it to the loop.
-    ///
-    /// MHD 0.9.75 closes an adopted listen socket on most, but not all, of its failure paths, so
-    /// it gets its own `dup`: at worst the duplicate leaks when MHD fails before adopting it (a
-    /// fatal startup error).
-    func start(listenFD: Int32, port: Int) throws(HTTPServerError) {
+    /// Starts MHD (without a listening socket) and attaches it to the loop.
+    func start(port: Int) throws(HTTPServerError) {
         let configuration = core.configuration
         guard MHD_is_feature_supported(.FEATURE_EPOLL) == .YES else {
             throw HTTPServerError(.startFailed, "this libmicrohttpd was built without epoll support")
-        }
-        let adopted = fcntl(listenFD, F_DUPFD_CLOEXEC, 0)
-        guard adopted >= 0 else {
-            throw HTTPServerError(.startFailed, "cannot duplicate the listen socket: \(ListenSocket.errnoText())")
         }
         MHDErrorPages.install()
         let retained = Unmanaged.passRetained(self)
         let started = sy_mhd_start_daemon(
             MHD_USE_EPOLL.rawValue | MHD_ALLOW_SUSPEND_RESUME.rawValue,
-            adopted,
-            UInt32(clamping: ConnectionTable.hardLimit(max(1, configuration.maxConnections))),
+            UInt32(clamping: connectionLimit),
             UInt32(clamping: max(0, configuration.connectionTimeoutSeconds)),
             max(4096, configuration.maxHeaderBytes),
             0,
@@ -115,6 +110,30 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
 
     func ready(events: IOEvents, token: Int) { run() }
 
+    /// Takes over a connection the acceptor accepted (MHD_add_connection: the accept policy, the
+    /// limit, the started notification); the loop's MHD run at the end of the current turn serves
+    /// it. After `stop` the connection is closed instead.
+    func adopt(_ accepted: AcceptedConnection, handedOver: Bool = false) {
+        // The started notification inside MHD_add_connection counts it in `openConnections` first.
+        defer {
+            if handedOver {
+                self.handedOver.subtract(1, ordering: .sequentiallyConsistent)
+                // Refused by MHD (its accept policy), it frees the slot it held.
+                core.acceptor.slotFreed()
+            }
+        }
+        guard let daemon, watch != nil else {
+            close(accepted.fd)
+            return
+        }
+        withUnsafePointer(to: accepted.address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = MHD_add_connection(daemon, accepted.fd, $0, accepted.length)
+            }
+        }
+        needsRun = true
+    }
+
     /// After MHD_resume_connection (any thread): MHD_run once the loop's current jobs are done.
     func runSoon() {
         if loop.inLoop {
@@ -154,28 +173,11 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
 
     // MARK: Any thread
 
-    /// MHD_quiesce_daemon on the loop: stop accepting. Returns the listen socket MHD hands back
-    /// (closed after MHD_stop_daemon, MHD's doc: not before), or -1.
-    func quiesce() -> Int32 {
-        loop.executeAndWait { [self] in
-            state.withLock { state in
-                guard !state.stopped, state.quiescedSocket < 0, let daemon else { return -1 }
-                let socket = MHD_quiesce_daemon(daemon)
-                state.quiescedSocket = socket
-                return socket
-            }
-        }
-    }
-
     /// Stops MHD on its loop (closes every connection, which runs the request-completed callback
     /// for each) and detaches from the loop. The caller resumed suspended connections first
     /// (`ServerCore.beginStopping`): MHD panics otherwise. Idempotent.
     func stop() {
-        let first = state.withLock { state in
-            defer { state.stopped = true }
-            return !state.stopped
-        }
-        guard first else { return }
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         loop.executeAndWait { [self] in
             if let watch { loop.unwatch(watch) }
             if let timer { loop.remove(timer) }
@@ -184,8 +186,6 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
             timer = nil
             hook = nil
             if let daemon { MHD_stop_daemon(daemon) }
-            let socket = state.withLock { $0.quiescedSocket }
-            if socket >= 0 { close(socket) }
         }
         retainedForMHD?.release()
         retainedForMHD = nil

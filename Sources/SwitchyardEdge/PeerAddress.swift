@@ -1,4 +1,5 @@
-import CMicroHTTPD  // sockaddr as libmicrohttpd's header declares it (which module owns it depends on build order)
+import CMicroHTTPD  // sockaddr as the C headers declare it (which module owns it depends on build order)
+import CSwitchyardEdge
 import Glibc
 
 /// A client's IP address, the key of the per-peer connection count.

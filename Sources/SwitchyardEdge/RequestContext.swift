@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import CSwitchyardEdge
 import Glibc
 import SwitchyardLoop
 import SwitchyardThreads

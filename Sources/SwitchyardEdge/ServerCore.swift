@@ -25,6 +25,8 @@ final class ServerCore: Sendable {
     let connections: ConnectionTable
     /// Hang-ups and deadlines; its thread runs while the daemon does (`MHDDaemon`).
     let watcher: ConnectionWatcher?
+    /// Accepts new connections and picks the loop that serves each (`HTTPServer.start`).
+    let acceptor = Acceptor()
 
     init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration

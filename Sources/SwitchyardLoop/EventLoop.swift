@@ -79,6 +79,14 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// `turns`: written by the loop thread only, read by any (the edge's stall watch, tests).
     private let publishedTurns = Atomic<Int>(0)
+    /// `load` (in `loadScale` units) and `turnBegan`: written by the loop thread once or twice a
+    /// turn, read by any (the edge, choosing a loop for a new connection).
+    private let publishedLoad = Atomic<Int>(0)
+    private let publishedTurnBegan = Atomic<Int64>(0)
+    private static let loadScale = 1 << 20
+    /// Loop thread: the load itself, and when the turn under way began.
+    private var busyShare = BusyShare(window: EventLoop.loadWindow)
+    private var lastWake: Int64 = 0
     /// Client connections this loop serves now (`connectionOpened` ... `connectionClosed`).
     private let connections = Atomic<Int>(0)
     /// Upstream connections this loop's transfers hold open now, idle ones included.
@@ -130,6 +138,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// request's path.
     public var turns: Int { publishedTurns.load(ordering: .relaxed) }
     public var isWaiting: Bool { sleeping.load(ordering: .relaxed) }
+
+    /// How busy the loop has been lately: the share of about the last `loadWindow` it spent
+    /// outside `epoll_wait` (running work, or ready to and waiting for a CPU), 0...1, as of its
+    /// last turn's start or end. A loop that waits in `epoll_wait` now has not updated it since
+    /// it began waiting.
+    public var load: Double { Double(publishedLoad.load(ordering: .relaxed)) / Double(Self.loadScale) }
+    /// The span `load` averages over (the weight of older time halves every `loadWindow`).
+    public static let loadWindow: Int64 = 100_000_000
+    /// When the turn under way began (`now()` after `epoll_wait` returned), or `betweenTurns`
+    /// while the loop waits or is being woken. A loop whose turn began long ago is inside one long
+    /// piece of work, and `load` has not seen it yet.
+    public var turnBegan: Int64 { publishedTurnBegan.load(ordering: .relaxed) }
+    public static let betweenTurns = Int64.max
     /// True once the loop's thread has ended (`EventLoopGroup.shutdown`).
     public var hasStopped: Bool { finished.load(ordering: .acquiring) }
 
@@ -275,18 +296,30 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         if pthread_getcpuclockid(pthread_self(), &clock) == 0 { cpuClock.store(Int64(clock), ordering: .releasing) }
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         var turn = 0
+        lastWake = now()
+        publishedTurnBegan.store(lastWake, ordering: .relaxed)
         while true {
             var timeout = pollTimeout()
             if timeout != 0 {
+                // Between turns: a producer that clears `sleeping` to wake the loop leaves this,
+                // so the loop does not look stuck in a turn that began before it slept.
+                publishedTurnBegan.store(Self.betweenTurns, ordering: .relaxed)
                 sleeping.store(true, ordering: .sequentiallyConsistent)
                 if remotePending.load(ordering: .sequentiallyConsistent) { timeout = 0 }
             }
             turn &+= 1
             publishedTurns.store(turn, ordering: .relaxed)
+            let beforeWait = now()
+            busyShare.add(beforeWait &- lastWake, busy: true)
+            publishedLoad.store(busyShare.scaled(Self.loadScale), ordering: .relaxed)
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, Int32(buffer.count), timeout)
             }
             sleeping.store(false, ordering: .relaxed)
+            lastWake = now()
+            busyShare.add(lastWake &- beforeWait, busy: false)
+            publishedLoad.store(busyShare.scaled(Self.loadScale), ordering: .relaxed)
+            publishedTurnBegan.store(lastWake, ordering: .relaxed)
             if count > 0 {
                 for i in 0..<Int(count) { dispatch(events[i]) }
             }
@@ -576,6 +609,10 @@ public struct IOEvents: OptionSet, Sendable {
     public static let peerClosed = IOEvents(rawValue: EPOLLRDHUP.rawValue)
     /// EPOLLET: report changes only (the default is level-triggered).
     public static let edgeTriggered = IOEvents(rawValue: EPOLLET.rawValue)
+    /// EPOLLEXCLUSIVE: of the epoll sets watching one descriptor with it, an event wakes one that
+    /// has a thread waiting (the first such, in the order they were added), not every one. Only
+    /// for `watch` (the kernel refuses it in `modify`).
+    public static let exclusive = IOEvents(rawValue: EPOLLEXCLUSIVE.rawValue)
 }
 
 /// A one-shot deadline on a loop: `fire` runs on the loop thread once `deadline` (monotonic

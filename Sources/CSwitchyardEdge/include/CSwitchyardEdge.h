@@ -37,6 +37,10 @@ int sy_mhd_head_hides_bytes(struct MHD_Connection *connection, const char *metho
 
 /// Watches `fd` for the peer closing or resetting the connection (EPOLLRDHUP, and the implied
 /// EPOLLHUP/EPOLLERR), edge-triggered, without EPOLLIN: data arriving does not wake the watcher.
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC (accept4 needs _GNU_SOURCE, which Swift's Glibc
+/// module is not built with; accept.c is).
+int sy_accept(int fd, struct sockaddr *address, socklen_t *length);
+
 static inline int sy_epoll_watch_hangup(int epfd, int fd, uint64_t id)
 {
     struct epoll_event event = { .events = EPOLLRDHUP | EPOLLET, .data = { .u64 = id } };

@@ -1,0 +1,263 @@
+import CMicroHTTPD
+import CSwitchyardEdge
+import Glibc
+import SwitchyardLoop
+import Synchronization
+
+/// A connection `accept4` returned, on its way to the daemon that serves it.
+///
+/// `@unchecked Sendable`: `sockaddr_storage` is a plain C value.
+struct AcceptedConnection: @unchecked Sendable {
+    let fd: Int32
+    let address: sockaddr_storage
+    let length: socklen_t
+}
+
+/// Accepts on the server's listening socket and chooses the loop that serves each connection.
+///
+/// Every loop watches the socket with `EPOLLEXCLUSIVE`, so a new connection wakes one loop that
+/// waits in `epoll_wait` rather than all of them, and accepts what is pending. The loop that
+/// serves a connection is the first, in loop order, that is not busy (`LoopChoice`): connections
+/// fill loop 0 until its load passes half of its time, then go to loop 1, and so on; the accepting
+/// loop hands a connection to another loop's daemon with one queued closure (`EventLoop.execute`).
+/// Why fill rather than spread: with few requests in flight, every loop that has work sleeps and
+/// wakes once per request, and a wake-up across CPUs costs far more than the request's own work
+/// on a small VM; one loop with several connections serves a batch per wake-up (measured in the
+/// README, "Loops and cores"). A loop stuck in one long turn gets none.
+///
+/// At the connection limit (every daemon full) the loops stop watching the socket, so new
+/// clients wait in the kernel's backlog, and watch it again when a connection closes. After an
+/// error such as running out of descriptors, a loop stops watching for `retryDelay`, where a
+/// level-triggered watch would spin.
+///
+/// `@unchecked Sendable`: `socket` and `listeners` are written in `take` and `start`, before any
+/// loop watches the socket (and `socket` again in `close`, after every loop stopped watching); each `Listener`'s own state is touched only on its loop's thread.
+final class Acceptor: @unchecked Sendable {
+    static let acceptsPerTurn = 32
+    static let retryDelay: Int64 = 100_000_000
+
+    private var socket: Int32 = -1
+    private var listeners: [Listener] = []
+    private let closed = Atomic<Bool>(false)
+    /// Listeners that stopped watching at the connection limit.
+    private let paused = Atomic<Int>(0)
+    /// Connections accepted on one loop and handed to another, for tests and benchmarks.
+    let handedOver = Atomic<Int>(0)
+
+    /// Takes the listening socket, which `close()` closes.
+    func take(socket: Int32) { self.socket = socket }
+
+    /// Starts watching the socket on every daemon's loop.
+    func start(daemons: [MHDDaemon]) throws(HTTPServerError) {
+        listeners = daemons.map { Listener(acceptor: self, daemon: $0) }
+        for listener in listeners {
+            let watching = listener.daemon.loop.executeAndWait { [listener] in listener.listen() }
+            guard watching else {
+                close()
+                throw HTTPServerError(.startFailed, "cannot watch the listening socket on an event loop")
+            }
+        }
+    }
+
+    /// Stops accepting (every loop stops watching) and stops listening: the kernel refuses new
+    /// clients instead of queueing them. The socket stays open until `close()`.
+    func stopAccepting() {
+        guard !closed.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        for listener in listeners {
+            listener.daemon.loop.executeAndWait { [listener] in listener.stopListening() }
+        }
+        // On Linux, shutdown() on a listening socket stops listening: queued and new clients are
+        // refused rather than left hanging in the backlog.
+        if socket >= 0 { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+    }
+
+    /// `stopAccepting()`, then closes the socket. Idempotent.
+    func close() {
+        stopAccepting()
+        let fd = socket
+        socket = -1
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// A connection closed (on its loop): listeners paused at the limit watch again.
+    func slotFreed() {
+        guard paused.load(ordering: .sequentiallyConsistent) > 0 else { return }
+        for listener in listeners {
+            listener.daemon.loop.execute { [listener] in listener.resume() }
+        }
+    }
+
+    // MARK: Loop thread
+
+    /// Accepts pending connections, at most `acceptsPerTurn` (the watch is level-triggered: more
+    /// wait for the next turn), each for the loop `choose()` picks.
+    fileprivate func acceptPending(on listener: Listener) {
+        guard !closed.load(ordering: .relaxed) else {
+            listener.stopListening()
+            return
+        }
+        for _ in 0..<Self.acceptsPerTurn {
+            guard let target = choose() else {
+                pause(listener)
+                return
+            }
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sy_accept(socket, $0, &length)
+                }
+            }
+            guard fd >= 0 else {
+                switch errno {
+                case EAGAIN, EWOULDBLOCK:
+                    return
+                // The client gave up before we took it, or a network error Linux passes on.
+                case EINTR, ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
+                    EOPNOTSUPP, ENETUNREACH:
+                    continue
+                default:
+                    // Out of descriptors or memory: the pending client stays queued; try again soon.
+                    listener.backOff()
+                    return
+                }
+            }
+            let accepted = AcceptedConnection(fd: fd, address: address, length: length)
+            if target === listener {
+                listener.daemon.adopt(accepted)
+            } else {
+                handedOver.add(1, ordering: .relaxed)
+                let daemon = target.daemon
+                daemon.handedOver.add(1, ordering: .sequentiallyConsistent)
+                if !daemon.loop.execute({ daemon.adopt(accepted, handedOver: true) }) {
+                    daemon.handedOver.subtract(1, ordering: .sequentiallyConsistent)
+                    Glibc.close(fd)
+                }
+            }
+        }
+    }
+
+    /// The listener whose loop is to serve the next connection, or nil when every daemon is full.
+    private func choose() -> Listener? {
+        let now = monotonicNanoseconds()
+        let index = LoopChoice.pick(count: listeners.count) { i in
+            let daemon = listeners[i].daemon
+            let loop = daemon.loop
+            return LoopChoice.Candidate(
+                full: daemon.connectionsAndHandedOver >= daemon.connectionLimit,
+                stopped: loop.hasStopped, waiting: loop.isWaiting, load: loop.load,
+                turnAge: max(0, now &- loop.turnBegan))
+        }
+        return index.map { listeners[$0] }
+    }
+
+    /// Every daemon is full: stop watching until a connection closes.
+    private func pause(_ listener: Listener) {
+        listener.stopListening()
+        listener.isPaused = true
+        paused.add(1, ordering: .sequentiallyConsistent)
+        // A connection that closed after `choose()` looked and before the count above found no
+        // paused listener to wake: look again.
+        if choose() != nil { listener.resume() }
+    }
+
+    fileprivate func resumed() { paused.subtract(1, ordering: .sequentiallyConsistent) }
+
+    fileprivate var isClosed: Bool { closed.load(ordering: .relaxed) }
+    fileprivate var listeningSocket: Int32 { socket }
+
+    /// One loop's watch on the listening socket.
+    ///
+    /// `@unchecked Sendable`: `acceptor` and `daemon` are immutable; the rest is touched only on
+    /// the daemon's loop thread.
+    fileprivate final class Listener: EventLoopWatcher, @unchecked Sendable {
+        unowned let acceptor: Acceptor
+        let daemon: MHDDaemon
+        private var watch: EventLoop.Watch?
+        private var retry: LoopTimer?
+        var isPaused = false
+
+        init(acceptor: Acceptor, daemon: MHDDaemon) {
+            self.acceptor = acceptor
+            self.daemon = daemon
+        }
+
+        func ready(events: IOEvents, token: Int) { acceptor.acceptPending(on: self) }
+
+        /// Watches the socket unless the acceptor closed; true when watching.
+        @discardableResult
+        func listen() -> Bool {
+            guard !acceptor.isClosed else { return false }
+            if watch == nil {
+                watch = try? daemon.loop.watch(
+                    fd: acceptor.listeningSocket, events: [.readable, .exclusive], watcher: self)
+            }
+            return watch != nil
+        }
+
+        func stopListening() {
+            if let watch { daemon.loop.unwatch(watch) }
+            watch = nil
+            if let retry {
+                daemon.loop.remove(retry)
+                self.retry = nil
+            }
+        }
+
+        func resume() {
+            guard isPaused else { return }
+            isPaused = false
+            acceptor.resumed()
+            listen()
+        }
+
+        func backOff() {
+            stopListening()
+            let timer = LoopTimer { [unowned self] in
+                if let retry { daemon.loop.remove(retry) }
+                retry = nil
+                listen()
+            }
+            daemon.loop.add(timer)
+            timer.deadline = daemon.loop.now() &+ Acceptor.retryDelay
+            retry = timer
+        }
+    }
+}
+
+/// Which loop serves a new connection: the first, in loop order, that has room and is not busy.
+///
+/// Busy is a load (`EventLoop.load`) at or above `spillAbove` while not waiting, or a turn under
+/// way for longer than `longTurn` (a loop inside one long piece of work, which its load has not
+/// seen yet; a loop between turns, waiting or being woken, has a turn age of 0). When every loop with room is busy, the least busy of them, a long turn counting as
+/// busier than any load; nil when none has room.
+enum LoopChoice {
+    static let spillAbove = 0.5
+    static let longTurn: Int64 = 20_000_000
+
+    struct Candidate {
+        var full: Bool
+        var stopped: Bool
+        var waiting: Bool
+        var load: Double
+        /// Nanoseconds since the loop's current turn began.
+        var turnAge: Int64
+    }
+
+    static func pick(count: Int, _ candidate: (Int) -> Candidate) -> Int? {
+        var fallback: Int?
+        var fallbackBusiness = Double.infinity
+        for i in 0..<count {
+            let c = candidate(i)
+            guard !c.full, !c.stopped else { continue }
+            let inLongTurn = !c.waiting && c.turnAge > longTurn
+            if !inLongTurn, c.waiting || c.load < spillAbove { return i }
+            let business = inLongTurn ? 2 : c.load
+            if business < fallbackBusiness {
+                fallback = i
+                fallbackBusiness = business
+            }
+        }
+        return fallback
+    }
+}

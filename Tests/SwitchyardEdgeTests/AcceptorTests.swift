@@ -1,0 +1,136 @@
+import Dispatch
+import SwitchyardLoop
+import SwitchyardTestSupport
+import Testing
+
+@testable import SwitchyardEdge
+
+/// Which loop serves a new connection: the first that is not busy. Connections fill loop 0 while
+/// it has time to spare, so a few clients cost one loop's wake-ups instead of every loop's; a busy
+/// loop, or one stuck in a long turn, gets none.
+@Suite(.timeLimit(.minutes(1)))
+struct AcceptorTests {
+    typealias Candidate = LoopChoice.Candidate
+
+    static func idle(load: Double = 0) -> Candidate {
+        Candidate(full: false, stopped: false, waiting: true, load: load, turnAge: 0)
+    }
+
+    static func running(load: Double, turnAge: Int64 = 1_000_000) -> Candidate {
+        Candidate(full: false, stopped: false, waiting: false, load: load, turnAge: turnAge)
+    }
+
+    static func pick(_ candidates: [Candidate]) -> Int? {
+        LoopChoice.pick(count: candidates.count) { candidates[$0] }
+    }
+
+    @Test func theFirstLoopThatIsNotBusyServes() {
+        // Idle loops: the first.
+        #expect(Self.pick([Self.idle(), Self.idle()]) == 0)
+        // Loop 0 working, with time to spare: still loop 0, though loop 1 sleeps.
+        #expect(Self.pick([Self.running(load: 0.3), Self.idle()]) == 0)
+        // Loop 0 busy more than half its time: the next loop.
+        #expect(Self.pick([Self.running(load: 0.6), Self.idle()]) == 1)
+        #expect(Self.pick([Self.running(load: 0.6), Self.running(load: 0.2), Self.idle()]) == 1)
+        // A loop waiting in epoll_wait has time now, whatever its load was.
+        #expect(Self.pick([Self.idle(load: 0.9), Self.idle()]) == 0)
+    }
+
+    @Test func aLoopInALongTurnOrFullOrStoppedGetsNone() {
+        // A turn under way for longer than `longTurn`: one job holds the loop; its load has not
+        // seen it yet.
+        let held = Self.running(load: 0, turnAge: LoopChoice.longTurn + 1)
+        #expect(Self.pick([held, Self.running(load: 0.4)]) == 1)
+        #expect(Self.pick([Self.running(load: 0, turnAge: LoopChoice.longTurn), Self.idle()]) == 0)
+        var full = Self.idle()
+        full.full = true
+        #expect(Self.pick([full, Self.idle()]) == 1)
+        var stopped = Self.idle()
+        stopped.stopped = true
+        #expect(Self.pick([stopped, Self.idle()]) == 1)
+    }
+
+    @Test func whenEveryLoopIsBusyTheLeastBusyServesAndWhenEveryOneIsFullNone() {
+        #expect(Self.pick([Self.running(load: 0.9), Self.running(load: 0.7)]) == 1)
+        // A long turn counts as busier than any load.
+        let held = Self.running(load: 0, turnAge: LoopChoice.longTurn * 10)
+        #expect(Self.pick([Self.running(load: 0.95), held]) == 0)
+        #expect(Self.pick([held, held]) == 0)
+        var full = Self.idle()
+        full.full = true
+        #expect(Self.pick([full, full]) == nil)
+        #expect(Self.pick([]) == nil)
+    }
+
+    /// Eight clients, one after another, each kept alive after its first answer, on a server with
+    /// two idle loops: all eight are served by loop 0. (When every loop accepted for itself,
+    /// whichever woke first took each one.)
+    @Test func connectionsFillTheFirstLoopWhileItHasTimeToSpare() async throws {
+        let group = try EventLoopGroup(count: 2)
+        defer { group.shutdown() }
+        let server = try HTTPServer(
+            configuration: HTTPServerConfiguration(),
+            handler: ClosureHandler { request, responder in
+                responder.respond(status: 200, headers: [:], body: text(request.path))
+            },
+            loops: group)
+        try server.start()
+        defer { server.stop() }
+        var clients: [RawHTTPClient] = []
+        defer { for client in clients { client.close() } }
+        for i in 0..<8 {
+            let client = try RawHTTPClient(port: server.port)
+            let response = try await offload { try client.roundTrip("GET /\(i) HTTP/1.1\r\nHost: x\r\n\r\n") }
+            #expect(response.text == "/\(i)")
+            clients.append(client)
+        }
+        #expect(group.loops[0].connectionCount == 8)
+        #expect(group.loops[1].connectionCount == 0)
+    }
+
+    /// While one job holds loop 0, a new client is served by loop 1 at once; once loop 0 is free
+    /// again and its load has come down, the next new client is loop 0's.
+    @Test func aLoopHeldByOneJobGetsNoNewConnection() async throws {
+        let group = try EventLoopGroup(count: 2)
+        defer { group.shutdown() }
+        let server = try HTTPServer(
+            configuration: HTTPServerConfiguration(),
+            handler: ClosureHandler { request, responder in
+                responder.respond(status: 200, headers: [:], body: text(request.path))
+            },
+            loops: group)
+        try server.start()
+        defer { server.stop() }
+        let loop0 = group.loops[0]
+
+        let started = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        #expect(
+            loop0.execute {
+                started.signal()
+                _ = release.wait(timeout: .now() + 30)
+            })
+        started.wait()
+        // Held for longer than a long turn: no answer may depend on loop 0 from here.
+        try await waitUntil { monotonicNanoseconds() - loop0.turnBegan > LoopChoice.longTurn }
+        let client = try RawHTTPClient(port: server.port)
+        defer { client.close() }
+        let response = try await offload { try client.roundTrip("GET /while-held HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(response.text == "/while-held")
+        #expect(group.loops[1].connectionCount == 1)
+        release.signal()
+
+        // Loop 0's load counts the hold until enough idle time has followed it; the load moves
+        // when the loop wakes, so wake it while waiting for that.
+        try await waitUntil {
+            loop0.execute {}
+            return loop0.load < LoopChoice.spillAbove
+        }
+        try await waitUntil { loop0.isWaiting }
+        let later = try RawHTTPClient(port: server.port)
+        defer { later.close() }
+        let answer = try await offload { try later.roundTrip("GET /later HTTP/1.1\r\nHost: x\r\n\r\n") }
+        #expect(answer.text == "/later")
+        #expect(loop0.connectionCount == 1)
+    }
+}
