@@ -28,7 +28,7 @@ struct AcceptedConnection: @unchecked Sendable {
 /// At the connection limit (every daemon full) the loops stop watching the socket, so new
 /// clients wait in the kernel's backlog, and watch it again when a connection closes. After an
 /// error such as running out of descriptors, a loop stops watching for `retryDelay`, where a
-/// level-triggered watch would spin.
+/// level-triggered watch would spin, and reports the spell once (`onAcceptError`).
 ///
 /// `@unchecked Sendable`: `socket` and `listeners` are written in `take` and `start`, before any
 /// loop watches the socket (and `socket` again in `close`, after every loop stopped watching); each `Listener`'s own state is touched only on its loop's thread.
@@ -41,6 +41,8 @@ final class Acceptor: @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
     /// Listeners that stopped watching at the connection limit.
     private let paused = Atomic<Int>(0)
+    /// Accepting failed for want of a resource and has not succeeded since (reported once).
+    private let failing = Atomic<Bool>(false)
     /// Connections accepted on one loop and handed to another, for tests and benchmarks.
     let handedOver = Atomic<Int>(0)
 
@@ -118,10 +120,15 @@ final class Acceptor: @unchecked Sendable {
                     continue
                 default:
                     // Out of descriptors or memory: the pending client stays queued; try again soon.
+                    let code = errno
+                    if !failing.exchange(true, ordering: .relaxed) {
+                        listener.daemon.core.configuration.onAcceptError?(AcceptError(code: code))
+                    }
                     listener.backOff()
                     return
                 }
             }
+            if failing.load(ordering: .relaxed) { failing.store(false, ordering: .relaxed) }
             let accepted = AcceptedConnection(fd: fd, address: address, length: length)
             if target === listener {
                 listener.daemon.adopt(accepted)
@@ -223,6 +230,25 @@ final class Acceptor: @unchecked Sendable {
             retry = timer
         }
     }
+}
+
+/// Why accepting failed (`HTTPServerConfiguration.onAcceptError`).
+public struct AcceptError: Sendable, Equatable {
+    public let code: Int32
+
+    /// The errno's name (`EMFILE`: this process is out of descriptors; `ENFILE`: the system is;
+    /// `ENOBUFS`, `ENOMEM`: out of memory), else `errno N`.
+    public var name: String {
+        switch code {
+        case EMFILE: "EMFILE"
+        case ENFILE: "ENFILE"
+        case ENOBUFS: "ENOBUFS"
+        case ENOMEM: "ENOMEM"
+        default: "errno \(code)"
+        }
+    }
+
+    public var description: String { ListenSocket.errnoText(code) }
 }
 
 /// Which loop serves a new connection: the first, in loop order, that has room and is not busy.

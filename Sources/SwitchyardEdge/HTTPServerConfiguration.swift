@@ -49,6 +49,11 @@ public struct HTTPServerConfiguration: Sendable {
     public var onLoopStall: (@Sendable (LoopStall) -> Void)? = nil
     /// See `onLoopStall`.
     public var loopStallThreshold: Duration = .seconds(1)
+    /// Told when accepting a new connection fails for want of a resource (`errno`: EMFILE, ENFILE,
+    /// ENOBUFS, ENOMEM), once per spell of failures (until a connection is accepted again).
+    /// Meanwhile each loop that failed tries again every 100 ms, and waiting clients stay queued
+    /// in the kernel's backlog. Called on an event loop.
+    public var onAcceptError: (@Sendable (AcceptError) -> Void)? = nil
     /// Told each time the edge closes a connection on its own (deadline, displacement, peer cap);
     /// called on an event loop's or the watcher's thread, so it must be quick and must not block.
     public var onConnectionDropped: (@Sendable (ConnectionDrop) -> Void)? = nil

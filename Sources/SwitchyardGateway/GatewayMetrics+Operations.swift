@@ -114,6 +114,13 @@ extension GatewayMetrics {
         counter("event_loop_cpu_seconds", help, label).increment(by: delta)
     }
 
+    /// `switchyard_accept_errors_total{error}`: spells of failing to accept new connections for
+    /// want of a resource (`HTTPServerConfiguration.onAcceptError`).
+    func acceptFailed(_ error: String) {
+        let help = "Spells of failing to accept new client connections for want of a resource (descriptors, memory)."
+        counter("accept_errors", help, [("error", error)]).increment()
+    }
+
     /// `switchyard_event_loop_stalls_total{loop}`: times a loop was found not turning for a second
     /// or more (the edge's watcher, `HTTPServerConfiguration.onLoopStall`).
     func loopStalled(_ index: Int) {

@@ -143,6 +143,14 @@ public final class SwitchyardServer: Sendable {
         edge.largeBodyExecutor = workers
         edge.largeBodyBytes = 32 * 1024
         edge.onConnectionDropped = { [metrics] reason in metrics.connectionDropped(reason.rawValue) }
+        // Out of descriptors (or memory) to accept with: new clients wait in the backlog while
+        // the loop retries every 100 ms. Counted and logged once per spell.
+        edge.onAcceptError = { [metrics, logger] error in
+            metrics.acceptFailed(error.name)
+            logger.warning(
+                "cannot accept new connections; retrying every 100 ms",
+                metadata: ["error": "\(error.name)", "detail": "\(error.description)"])
+        }
         // Nothing on a loop may block: a loop that has not turned for a second holds every
         // connection and transfer it owns. Counted and logged, once per stuck turn; `cpu_ms` tells
         // a job computing on the loop (about `stalled_ms`) from a job blocked in a system call or

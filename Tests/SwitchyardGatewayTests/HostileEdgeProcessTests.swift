@@ -17,7 +17,8 @@ struct HostileEdgeProcessTests {
         let config: String
         let store: String
 
-        init(mock: MockHTTPServer, limits: String = "{}") async throws {
+        /// `descriptorLimit`: the process runs under `prlimit --nofile` (which execs it: same pid).
+        init(mock: MockHTTPServer, limits: String = "{}", descriptorLimit: Int? = nil) async throws {
             config = NSTemporaryDirectory() + "switchyard-hostile-\(UUID().uuidString).yaml"
             store = temporaryStorePath("hostile")
             try """
@@ -31,8 +32,11 @@ struct HostileEdgeProcessTests {
             store: \(TestStore.yaml(store))
             limits: \(limits)
             """.write(toFile: config, atomically: true, encoding: .utf8)
+            let binary = try #require(SwitchyardProcess.binaryPath())
+            let command = ["serve", "--config", config]
             process = try SwitchyardProcess(
-                path: try #require(SwitchyardProcess.binaryPath()), arguments: ["serve", "--config", config],
+                path: descriptorLimit == nil ? binary : "/usr/bin/prlimit",
+                arguments: descriptorLimit.map { ["--nofile=\($0)", binary] + command } ?? command,
                 environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
                     .merging(try await TestStore.environment(for: store)) { a, _ in a })
             port = try await process.port()
@@ -146,6 +150,51 @@ struct HostileEdgeProcessTests {
         }
         #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="displaced"}"#) > 0)
         withExtendedLifetime(slow) {}
+    }
+
+    /// Out of descriptors, the server cannot accept: it must not spin on the listening socket
+    /// (level-triggered, it stays readable), must say so once per spell, and must serve the
+    /// clients waiting in the backlog as soon as descriptors free up.
+    @Test func runningOutOfDescriptorsIsReportedOnceWithoutSpinningAndTheBacklogIsServedAfter() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock, descriptorLimit: 96)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        // Idle clients until the process has no descriptor left; the kernel queues the rest.
+        var idle: [RawHTTPClient] = []
+        for _ in 0..<120 { if let client = try? gateway.client() { idle.append(client) } }
+        try await Self.eventually(20, "the accept warning") {
+            gateway.process.stderr.contains("cannot accept new connections")
+        }
+        // A client waiting in the backlog with its request sent.
+        let waiting = try gateway.client()
+        try waiting.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        // Three retries' worth of time: no report per retry, and next to no CPU (a spinning loop
+        // would take about all of a core).
+        let pid = gateway.process.pid
+        let before = try Self.cpuTicks(pid)
+        try await Task.sleep(for: .milliseconds(350))
+        let used = try Self.cpuTicks(pid) - before
+        #expect(used < 10, "\(used) ticks of CPU in 350 ms while unable to accept")
+        for client in idle { client.close() }
+        let answer = try await offload { try waiting.readResponse() }
+        #expect(answer.status == 200)
+        let warnings = gateway.process.stderr.split(separator: "\n").filter {
+            $0.contains("cannot accept new connections")
+        }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains(#""error":"EMFILE""#) == true, "\(warnings)")
+        #expect(try await gateway.metric(#"switchyard_accept_errors_total{error="EMFILE"}"#) == 1)
+    }
+
+    /// User and system CPU time of `pid` so far, in clock ticks (`/proc/PID/stat` fields 14, 15).
+    static func cpuTicks(_ pid: Int32) throws -> Int {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...].split(separator: " ")
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
 
     @Test func aHeadTrickledByteByByteIsCutOffAtTheHeaderDeadline() async throws {
