@@ -31,7 +31,8 @@ struct AcceptedConnection: @unchecked Sendable {
 /// level-triggered watch would spin, and reports the spell once (`onAcceptError`).
 ///
 /// `@unchecked Sendable`: `socket` and `listeners` are written in `take` and `start`, before any
-/// loop watches the socket (and `socket` again in `close`, after every loop stopped watching); each `Listener`'s own state is touched only on its loop's thread.
+/// loop watches the socket (and `socket` again in `close`, after every loop stopped watching);
+/// each `Listener`'s own state is touched only on its loop's thread.
 final class Acceptor: @unchecked Sendable {
     static let acceptsPerTurn = 32
     static let retryDelay: Int64 = 100_000_000
@@ -43,8 +44,6 @@ final class Acceptor: @unchecked Sendable {
     private let paused = Atomic<Int>(0)
     /// Accepting failed for want of a resource and has not succeeded since (reported once).
     private let failing = Atomic<Bool>(false)
-    /// Connections accepted on one loop and handed to another, for tests and benchmarks.
-    let handedOver = Atomic<Int>(0)
 
     /// Takes the listening socket, which `close()` closes.
     func take(socket: Int32) { self.socket = socket }
@@ -111,7 +110,8 @@ final class Acceptor: @unchecked Sendable {
                 }
             }
             guard fd >= 0 else {
-                switch errno {
+                let code = errno
+                switch code {
                 case EAGAIN, EWOULDBLOCK:
                     return
                 // The client gave up before we took it, or a network error Linux passes on.
@@ -120,7 +120,6 @@ final class Acceptor: @unchecked Sendable {
                     continue
                 default:
                     // Out of descriptors or memory: the pending client stays queued; try again soon.
-                    let code = errno
                     if !failing.exchange(true, ordering: .relaxed) {
                         listener.daemon.core.configuration.onAcceptError?(AcceptError(code: code))
                     }
@@ -133,7 +132,6 @@ final class Acceptor: @unchecked Sendable {
             if target === listener {
                 listener.daemon.adopt(accepted)
             } else {
-                handedOver.add(1, ordering: .relaxed)
                 let daemon = target.daemon
                 daemon.handedOver.add(1, ordering: .sequentiallyConsistent)
                 if !daemon.loop.execute({ daemon.adopt(accepted, handedOver: true) }) {
