@@ -20,6 +20,24 @@ struct AcceptorTests {
         Candidate(full: false, stopped: false, waiting: false, load: load, turnAge: turnAge)
     }
 
+    /// A started server answering every request with its path, on a group of two loops.
+    static func echoServerOnTwoLoops() throws -> (EventLoopGroup, HTTPServer) {
+        let group = try EventLoopGroup(count: 2)
+        let server = try HTTPServer(
+            configuration: HTTPServerConfiguration(),
+            handler: ClosureHandler { request, responder in
+                responder.respond(status: 200, headers: [:], body: text(request.path))
+            },
+            loops: group)
+        do {
+            try server.start()
+        } catch {
+            group.shutdown()
+            throw error
+        }
+        return (group, server)
+    }
+
     static func pick(_ candidates: [Candidate]) -> Int? {
         LoopChoice.pick(count: candidates.count) { candidates[$0] }
     }
@@ -66,16 +84,11 @@ struct AcceptorTests {
     /// two idle loops: all eight are served by loop 0. (When every loop accepted for itself,
     /// whichever woke first took each one.)
     @Test func connectionsFillTheFirstLoopWhileItHasTimeToSpare() async throws {
-        let group = try EventLoopGroup(count: 2)
-        defer { group.shutdown() }
-        let server = try HTTPServer(
-            configuration: HTTPServerConfiguration(),
-            handler: ClosureHandler { request, responder in
-                responder.respond(status: 200, headers: [:], body: text(request.path))
-            },
-            loops: group)
-        try server.start()
-        defer { server.stop() }
+        let (group, server) = try Self.echoServerOnTwoLoops()
+        defer {
+            server.stop()
+            group.shutdown()
+        }
         var clients: [RawHTTPClient] = []
         defer { for client in clients { client.close() } }
         for i in 0..<8 {
@@ -91,16 +104,11 @@ struct AcceptorTests {
     /// While one job holds loop 0, a new client is served by loop 1 at once; once loop 0 is free
     /// again and its load has come down, the next new client is loop 0's.
     @Test func aLoopHeldByOneJobGetsNoNewConnection() async throws {
-        let group = try EventLoopGroup(count: 2)
-        defer { group.shutdown() }
-        let server = try HTTPServer(
-            configuration: HTTPServerConfiguration(),
-            handler: ClosureHandler { request, responder in
-                responder.respond(status: 200, headers: [:], body: text(request.path))
-            },
-            loops: group)
-        try server.start()
-        defer { server.stop() }
+        let (group, server) = try Self.echoServerOnTwoLoops()
+        defer {
+            server.stop()
+            group.shutdown()
+        }
         let loop0 = group.loops[0]
 
         let started = DispatchSemaphore(value: 0)
