@@ -12,12 +12,13 @@ import Testing
 struct AcceptorTests {
     typealias Candidate = LoopChoice.Candidate
 
-    static func idle(load: Double = 0) -> Candidate {
-        Candidate(full: false, stopped: false, waiting: true, load: load, turnAge: 0)
+    static func idle(load: Double = 0, connections: Int = 0) -> Candidate {
+        Candidate(connections: connections, full: false, stopped: false, waiting: true, load: load, turnAge: 0)
     }
 
-    static func running(load: Double, turnAge: Int64 = 1_000_000) -> Candidate {
-        Candidate(full: false, stopped: false, waiting: false, load: load, turnAge: turnAge)
+    static func running(load: Double, turnAge: Int64 = 1_000_000, connections: Int = 0) -> Candidate {
+        Candidate(
+            connections: connections, full: false, stopped: false, waiting: false, load: load, turnAge: turnAge)
     }
 
     /// A started server answering every request with its path, on a group of two loops.
@@ -68,11 +69,24 @@ struct AcceptorTests {
         #expect(Self.pick([stopped, Self.idle()]) == 1)
     }
 
-    @Test func whenEveryLoopIsBusyTheLeastBusyServesAndWhenEveryOneIsFullNone() {
-        #expect(Self.pick([Self.running(load: 0.9), Self.running(load: 0.7)]) == 1)
-        // A long turn counts as busier than any load.
+    /// A burst lands before any load shows: past `fillLimit` connections a loop counts as busy.
+    @Test func aLoopHoldingTheFillLimitCountsAsBusy() {
+        let limit = LoopChoice.fillLimit
+        #expect(Self.pick([Self.idle(connections: limit - 1), Self.idle()]) == 0)
+        #expect(Self.pick([Self.idle(connections: limit), Self.idle()]) == 1)
+        #expect(Self.pick([Self.running(load: 0.1, connections: limit), Self.idle(connections: 3)]) == 1)
+    }
+
+    @Test func whenEveryLoopIsBusyTheOneWithFewestConnectionsServesAndWhenEveryOneIsFullNone() {
+        #expect(Self.pick([Self.running(load: 0.7, connections: 9), Self.running(load: 0.9, connections: 8)]) == 1)
+        #expect(Self.pick([Self.running(load: 0.9, connections: 8), Self.running(load: 0.7, connections: 9)]) == 0)
+        // A tie goes to the first.
+        #expect(Self.pick([Self.running(load: 0.9, connections: 8), Self.running(load: 0.7, connections: 8)]) == 0)
+        let limit = LoopChoice.fillLimit
+        #expect(Self.pick([Self.idle(connections: limit + 5), Self.idle(connections: limit)]) == 1)
+        // A loop in a long turn only when nothing else has room, however few its connections.
         let held = Self.running(load: 0, turnAge: LoopChoice.longTurn * 10)
-        #expect(Self.pick([Self.running(load: 0.95), held]) == 0)
+        #expect(Self.pick([held, Self.running(load: 0.95, connections: 500)]) == 1)
         #expect(Self.pick([held, held]) == 0)
         var full = Self.idle()
         full.full = true
@@ -99,6 +113,23 @@ struct AcceptorTests {
         }
         #expect(group.loops[0].connectionCount == 8)
         #expect(group.loops[1].connectionCount == 0)
+    }
+
+    /// A burst of connections lands before any load shows: loop 0 takes `fillLimit` of them and
+    /// the rest go to loop 1, counting the ones on their way to a loop.
+    @Test func aBurstBeyondTheFillLimitIsSpread() async throws {
+        let (group, server) = try Self.echoServerOnTwoLoops()
+        defer {
+            server.stop()
+            group.shutdown()
+        }
+        let count = LoopChoice.fillLimit + 36
+        var clients: [RawHTTPClient] = []
+        defer { for client in clients { client.close() } }
+        for _ in 0..<count { clients.append(try RawHTTPClient(port: server.port)) }
+        try await waitUntil { server.openConnections == count }
+        #expect(group.loops[0].connectionCount == LoopChoice.fillLimit)
+        #expect(group.loops[1].connectionCount == 36)
     }
 
     /// While one job holds loop 0, a new client is served by loop 1 at once; once loop 0 is free
