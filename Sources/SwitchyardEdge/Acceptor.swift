@@ -196,8 +196,12 @@ final class Acceptor: @unchecked Sendable {
         func listen() -> Bool {
             guard !acceptor.isClosed else { return false }
             if watch == nil {
-                watch = try? daemon.loop.watch(
-                    fd: acceptor.listeningSocket, events: [.readable, .exclusive], watcher: self)
+                let socket = acceptor.listeningSocket
+                // A kernel (or sandbox) without EPOLLEXCLUSIVE refuses it: then every waiting loop
+                // wakes for a new connection, and all but one find nothing to accept.
+                watch =
+                    (try? daemon.loop.watch(fd: socket, events: [.readable, .exclusive], watcher: self))
+                    ?? (try? daemon.loop.watch(fd: socket, events: .readable, watcher: self))
             }
             return watch != nil
         }
