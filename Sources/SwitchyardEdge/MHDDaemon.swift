@@ -114,21 +114,22 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     /// limit, the started notification); the loop's MHD run at the end of the current turn serves
     /// it. After `stop` the connection is closed instead.
     func adopt(_ accepted: AcceptedConnection, handedOver: Bool = false) {
+        var added = false
         // The started notification inside MHD_add_connection counts it in `openConnections` first.
         defer {
             if handedOver {
                 self.handedOver.subtract(1, ordering: .sequentiallyConsistent)
-                // Refused by MHD (its accept policy), it frees the slot it held.
-                core.acceptor.slotFreed()
+                // Refused (by MHD's accept policy, or a stopped daemon), it frees the slot it held.
+                if !added { core.acceptor.slotFreed() }
             }
         }
         guard let daemon, watch != nil else {
             close(accepted.fd)
             return
         }
-        withUnsafePointer(to: accepted.address) {
+        added = withUnsafePointer(to: accepted.address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                _ = MHD_add_connection(daemon, accepted.fd, $0, accepted.length)
+                MHD_add_connection(daemon, accepted.fd, $0, accepted.length) == .YES
             }
         }
         needsRun = true
