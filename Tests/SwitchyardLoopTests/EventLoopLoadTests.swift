@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import Synchronization
 import Testing
 
 @testable import SwitchyardLoop
@@ -37,8 +38,8 @@ struct EventLoopLoadTests {
         #expect(abs(whole.value - parts.value) < 0.02)
     }
 
-    /// A job that keeps the loop busy for longer than the window shows as a load near 1 once its
-    /// turn ends; the turn's start is published while the job runs (so a job that holds the loop
+    /// A job that keeps the loop busy for longer than the window shows as a load near 1 in the
+    /// next turn; the turn's start is published while the job runs (so a job that holds the loop
     /// shows before the load can), and an idle loop, between turns, publishes none.
     @Test func aBusyTurnRaisesTheLoadAndItsStartIsPublishedWhileItRuns() async throws {
         let group = try EventLoopGroup(count: 1)
@@ -49,21 +50,29 @@ struct EventLoopLoadTests {
 
         let started = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
+        let readerQueued = Atomic<Bool>(false)
         let before = monotonicNanoseconds()
         #expect(
             loop.execute {
                 started.signal()
                 release.wait()
-                // Busy, not blocked: the load counts time outside epoll_wait either way.
+                // Busy, not blocked: the load counts time outside epoll_wait either way. The job
+                // ends only once the reader below is queued, so the loop goes straight on to the
+                // next turn (no sleep that would weigh the load down) and reads it there.
                 let spinUntil = monotonicNanoseconds() + 3 * EventLoop.loadWindow
-                while monotonicNanoseconds() < spinUntil {}
+                while monotonicNanoseconds() < spinUntil || !readerQueued.load(ordering: .acquiring) {}
             })
         started.wait()
         let began = loop.turnBegan
         #expect(began >= before && began <= monotonicNanoseconds())
         #expect(!loop.isWaiting)
         release.signal()
-        try await Self.waitUntil { loop.load > 0.7 }
+        let seen = Mutex<Double?>(nil)
+        #expect(loop.execute { seen.withLock { $0 = loop.load } })
+        readerQueued.store(true, ordering: .releasing)
+        try await Self.waitUntil { seen.withLock { $0 } != nil }
+        let load = try #require(seen.withLock { $0 })
+        #expect(load > 0.7, "load \(load) after a turn three windows long")
         try await Self.waitUntil { loop.isWaiting && loop.turnBegan == EventLoop.betweenTurns }
     }
 
