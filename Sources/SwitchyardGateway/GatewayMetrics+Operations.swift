@@ -116,15 +116,27 @@ extension GatewayMetrics {
 
     /// `switchyard_accept_errors_total{error}`: spells of failing to accept new connections for
     /// want of a resource (`HTTPServerConfiguration.onAcceptError`).
-    func acceptFailed(_ error: String) {
+    func acceptErrors(_ error: String) -> Counter {
         let help = "Spells of failing to accept new client connections for want of a resource (descriptors, memory)."
-        counter("accept_errors", help, [("error", error)]).increment()
+        return counter("accept_errors", help, [("error", error)])
     }
 
     /// `switchyard_event_loop_stalls_total{loop}`: times a loop was found not turning for a second
     /// or more (the edge's watcher, `HTTPServerConfiguration.onLoopStall`).
-    func loopStalled(_ index: Int) {
+    func loopStalls(_ index: Int) -> Counter {
         let help = "Times an event loop was found not turning (busy in one job, or given no CPU) for a second or more."
-        counter("event_loop_stalls", help, [("loop", String(index))]).increment()
+        return counter("event_loop_stalls", help, [("loop", String(index))])
+    }
+
+    func acceptFailed(_ error: String) { acceptErrors(error).increment() }
+
+    func loopStalled(_ index: Int) { loopStalls(index).increment() }
+
+    /// Shows the rare-event counters at 0 from the start, for every loop and every resource an
+    /// accept can run out of: an alert on `increase(...) > 0` then sees the first event, and the
+    /// set of series does not grow when the first stall or accept error happens.
+    func registerRareEvents(loops: Int, acceptErrors names: [String]) {
+        for index in 0..<loops { _ = loopStalls(index) }
+        for name in names { _ = acceptErrors(name) }
     }
 }

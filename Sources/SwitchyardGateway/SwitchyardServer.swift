@@ -80,6 +80,7 @@ public final class SwitchyardServer: Sendable {
         let metrics = GatewayMetrics(providers: table.providerNames, models: Array(table.configuredModelNames))
         metrics.buildInfo(version: SwitchyardBuild.version, storeSchema: ConfiguredStores.schemaVersion)
         metrics.configLoaded(success: true, reload: false, unixSeconds: WallClock.seconds())
+        metrics.registerRareEvents(loops: loops.loops.count, acceptErrors: AcceptError.resourceNames)
         let router = Router(
             upstream: redacting, policy: RoutingPolicy(config), logger: logger,
             observer: MetricsRouterObserver(metrics: metrics, logger: logger), now: clock)

@@ -14,8 +14,14 @@ import Testing
         return 0
     }
 
-    static func seriesCount(_ text: String) -> Int {
-        text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.count
+    static func seriesCount(_ text: String) -> Int { series(text).count }
+
+    /// Every series' name and labels (the text before its value).
+    static func series(_ text: String) -> Set<String> {
+        Set(
+            text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.isEmpty }.map {
+                String($0[..<($0.lastIndex(of: " ") ?? $0.endIndex)])
+            })
     }
 
     @Test func metricsMoveByTheRightAmountsAfterMixedTraffic() async throws {
@@ -81,7 +87,7 @@ import Testing
         try await GatewayHarness.withMockLLM(model: "ok") { h, _ in
             // Warm every label set an unknown model can produce.
             _ = try await h.chat(#"{"model":"warm-up","messages":[{"role":"user","content":"a"}]}"#)
-            let before = Self.seriesCount(try await h.request("GET", "/metrics", key: nil).text)
+            let before = Self.series(try await h.request("GET", "/metrics", key: nil).text)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<8 {
                     group.addTask {
@@ -96,7 +102,9 @@ import Testing
                 try await group.waitForAll()
             }
             let after = try await h.request("GET", "/metrics", key: nil).text
-            #expect(Self.seriesCount(after) == before)
+            // No new series, named in the failure if one appears.
+            #expect(Self.series(after).subtracting(before) == [])
+            #expect(Self.seriesCount(after) == before.count)
             #expect(
                 Self.value(
                     after,
