@@ -18,7 +18,7 @@ struct AcceptedConnection: @unchecked Sendable {
 /// Every loop watches the socket with `EPOLLEXCLUSIVE`, so a new connection wakes one loop that
 /// waits in `epoll_wait` rather than all of them, and accepts what is pending. The loop that
 /// serves a connection is the first, in loop order, that is not busy (`LoopChoice`): connections
-/// fill loop 0 until its load passes half of its time or it holds `LoopChoice.fillLimit` of them,
+/// fill loop 0 until its load passes half of its time or it holds `LoopChoice().fillLimit` of them,
 /// then go to loop 1, and so on; the accepting
 /// loop hands a connection to another loop's daemon with one queued closure (`EventLoop.execute`).
 /// Why fill rather than spread: with few requests in flight, every loop that has work sleeps and
@@ -31,7 +31,7 @@ struct AcceptedConnection: @unchecked Sendable {
 /// error such as running out of descriptors, a loop stops watching for `retryDelay`, where a
 /// level-triggered watch would spin, and reports the spell once (`onAcceptError`).
 ///
-/// `@unchecked Sendable`: `socket` and `listeners` are written in `take` and `start`, before any
+/// `@unchecked Sendable`: `choice` is set before `start`; `socket` and `listeners` are written in `take` and `start`, before any
 /// loop watches the socket (and `socket` again in `close`, after every loop stopped watching);
 /// each `Listener`'s own state is touched only on its loop's thread.
 final class Acceptor: @unchecked Sendable {
@@ -39,6 +39,8 @@ final class Acceptor: @unchecked Sendable {
     static let retryDelay: Int64 = 100_000_000
 
     private var socket: Int32 = -1
+    /// Which loop serves a connection (set before `start`).
+    var choice = LoopChoice()
     private var listeners: [Listener] = []
     private let closed = Atomic<Bool>(false)
     /// Listeners that stopped watching at the connection limit.
@@ -92,14 +94,16 @@ final class Acceptor: @unchecked Sendable {
     // MARK: Loop thread
 
     /// Accepts pending connections, at most `acceptsPerTurn` (the watch is level-triggered: more
-    /// wait for the next turn), each for the loop `choose()` picks.
+    /// wait for the next turn), each for the loop `claim()` picks once it is accepted. (Claiming
+    /// first would hold a slot while another loop's accept takes the same client, and a third look
+    /// meanwhile would see the slot taken.)
     fileprivate func acceptPending(on listener: Listener) {
         guard !closed.load(ordering: .relaxed) else {
             listener.stopListening()
             return
         }
         for _ in 0..<Self.acceptsPerTurn {
-            guard let target = choose() else {
+            guard choose() != nil else {
                 pause(listener)
                 return
             }
@@ -130,32 +134,51 @@ final class Acceptor: @unchecked Sendable {
             }
             if failing.load(ordering: .relaxed) { failing.store(false, ordering: .relaxed) }
             let accepted = AcceptedConnection(fd: fd, address: address, length: length)
+            guard let target = claim() else {
+                // Other loops filled every daemon between the look and the accept: at the limit,
+                // refused as MHD would refuse it.
+                Glibc.close(fd)
+                pause(listener)
+                return
+            }
             if target === listener {
                 listener.daemon.adopt(accepted)
             } else {
                 let daemon = target.daemon
-                daemon.handedOver.add(1, ordering: .sequentiallyConsistent)
-                if !daemon.loop.execute({ daemon.adopt(accepted, handedOver: true) }) {
-                    daemon.handedOver.subtract(1, ordering: .sequentiallyConsistent)
+                if !daemon.loop.execute({ daemon.adopt(accepted) }) {
                     Glibc.close(fd)
+                    daemon.releaseSlot()
                 }
             }
         }
     }
 
-    /// The listener whose loop is to serve the next connection, or nil when every daemon is full.
-    private func choose() -> Listener? {
+    /// The listener whose loop is to serve the next connection, with a slot claimed on its daemon
+    /// (`MHDDaemon.claimSlot`), or nil when every daemon is full. Another loop accepting at the
+    /// same moment may take the last slot under the bound between the look and the claim: then
+    /// look again.
+    private func claim() -> Listener? {
+        for _ in 0..<(4 * listeners.count) {
+            guard let pick = choose() else { return nil }
+            let daemon = listeners[pick.index].daemon
+            let bound = pick.filling ? min(choice.fillLimit, daemon.connectionLimit) : daemon.connectionLimit
+            if daemon.claimSlot(below: bound) { return listeners[pick.index] }
+        }
+        return nil
+    }
+
+    /// Where the next connection would go now, without claiming (`LoopChoice.pick`).
+    private func choose() -> LoopChoice.Pick? {
         let now = monotonicNanoseconds()
-        let index = LoopChoice.pick(count: listeners.count) { i in
+        return choice.pick(count: listeners.count) { i in
             let daemon = listeners[i].daemon
             let loop = daemon.loop
-            let connections = daemon.connectionsAndHandedOver
+            let connections = daemon.slots.load(ordering: .sequentiallyConsistent)
             return LoopChoice.Candidate(
                 connections: connections, full: connections >= daemon.connectionLimit,
                 stopped: loop.hasStopped, waiting: loop.isWaiting, load: loop.load,
                 turnAge: max(0, now &- loop.turnBegan))
         }
-        return index.map { listeners[$0] }
     }
 
     /// Every daemon is full: stop watching until a connection closes.
@@ -253,6 +276,9 @@ public struct AcceptError: Sendable, Equatable {
     }
 
     public var description: String { ListenSocket.errnoText(code) }
+
+    /// The names of the resources an accept can run out of (`name` for each).
+    public static let resourceNames = [EMFILE, ENFILE, ENOBUFS, ENOMEM].map { AcceptError(code: $0).name }
 }
 
 /// Which loop serves a new connection: the first, in loop order, that has room and is not busy.
@@ -267,13 +293,24 @@ public struct AcceptError: Sendable, Equatable {
 /// flight (one loop on the 2-core test VM, closed-loop load: 20,700 a second at 64 connections,
 /// 15,600 at 128, 8,400 at 1,000, with the allocator's free lists a third of the profile), so a
 /// burst larger than that, which lands before any load shows, is spread.
-enum LoopChoice {
-    static let spillAbove = 0.5
-    static let longTurn: Int64 = 20_000_000
-    static let fillLimit = 64
+///
+/// The thresholds are judgement, not tuned against a benchmark; tests that count where a burst of
+/// connections lands set `spillAbove` and `longTurn` out of reach, as a loaded machine would
+/// otherwise decide for them.
+struct LoopChoice: Sendable {
+    var spillAbove = 0.5
+    var longTurn: Int64 = 20_000_000
+    var fillLimit = 64
+
+    /// The loop to serve the next connection: `filling` when it is the first that is not busy
+    /// (then it takes up to `fillLimit` connections), not when it is the fallback.
+    struct Pick: Equatable {
+        var index: Int
+        var filling: Bool
+    }
 
     struct Candidate {
-        /// Its connections, those handed to it and not yet taken over included.
+        /// Its connections, those being accepted for it included (its claimed slots).
         var connections: Int
         var full: Bool
         var stopped: Bool
@@ -283,17 +320,19 @@ enum LoopChoice {
         var turnAge: Int64
     }
 
-    static func pick(count: Int, _ candidate: (Int) -> Candidate) -> Int? {
+    func pick(count: Int, _ candidate: (Int) -> Candidate) -> Pick? {
         var fallback: (index: Int, rank: (Int, Int))?
         for i in 0..<count {
             let c = candidate(i)
             guard !c.full, !c.stopped else { continue }
             let inLongTurn = !c.waiting && c.turnAge > longTurn
-            if !inLongTurn, c.connections < fillLimit, c.waiting || c.load < spillAbove { return i }
+            if !inLongTurn, c.connections < fillLimit, c.waiting || c.load < spillAbove {
+                return Pick(index: i, filling: true)
+            }
             let rank = (inLongTurn ? 1 : 0, c.connections)
             if let f = fallback, f.rank <= rank { continue }
             fallback = (i, rank)
         }
-        return fallback?.index
+        return fallback.map { Pick(index: $0.index, filling: false) }
     }
 }

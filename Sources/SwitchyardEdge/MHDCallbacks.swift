@@ -59,16 +59,16 @@ let connectionNotifyCallback: MHD_NotifyConnectionCallback = { cls, connection, 
         let peer = sy_mhd_connection_peer(connection).flatMap { PeerAddress($0) }
         let opened = server.connectionOpened(fd: sy_mhd_connection_fd(connection), peer: peer)
         socketContext.pointee = Unmanaged.passRetained(opened).toOpaque()
-        daemon.openConnections.add(1, ordering: .relaxed)
+        // The slot the acceptor claimed for it is now this connection's.
+        daemon.adoptedConnectionStarted = true
         daemon.loop.connectionOpened()
     case .CONNECTION_NOTIFY_CLOSED:
         guard let raw = socketContext.pointee else { return }
         socketContext.pointee = nil
         server.connectionClosed(Unmanaged<EdgeConnection>.fromOpaque(raw).takeRetainedValue())
-        daemon.openConnections.subtract(1, ordering: .sequentiallyConsistent)
         daemon.loop.connectionClosed()
         // A slot is free: an acceptor that paused at the limit listens again.
-        server.acceptor.slotFreed()
+        daemon.releaseSlot()
     default:
         break
     }

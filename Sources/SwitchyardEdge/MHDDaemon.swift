@@ -18,21 +18,22 @@ import Synchronization
 /// `EventLoop.execute`).
 ///
 /// `@unchecked Sendable`: `core`, `loop` and `connectionLimit` are immutable; `daemon` is written
-/// once in `start`, before the loop or any other thread can use it; `needsRun`, `watch`, `timer`
-/// and `hook` are touched only on the loop thread; `stopped` makes stop happen at most once.
+/// once in `start`, before the loop or any other thread can use it; `needsRun`,
+/// `adoptedConnectionStarted`, `watch`, `timer` and `hook` are touched only on the loop thread;
+/// `stopped` makes stop happen at most once; `slots` is atomic.
 final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     private var daemon: OpaquePointer?
     let core: ServerCore
     let loop: EventLoop
     private let stopped = Atomic<Bool>(false)
-    /// Connections this daemon serves now (MHD's started ... closed notifications), and those
-    /// another loop's acceptor handed it that it has not taken over yet. MHD refuses (closes) one
-    /// beyond `connectionLimit`; the acceptor offers it none then.
-    let openConnections = Atomic<Int>(0)
-    let handedOver = Atomic<Int>(0)
-    var connectionsAndHandedOver: Int {
-        openConnections.load(ordering: .sequentiallyConsistent) &+ handedOver.load(ordering: .sequentiallyConsistent)
-    }
+    /// The connections this daemon serves, and those it is about to: the acceptor claims a slot
+    /// (`claimSlot`) before it accepts a connection for this daemon, from whichever loop; the slot
+    /// becomes the connection when MHD takes it over (its started notification) and is given back
+    /// when the connection closes, or when the connection never starts (refused by the accept
+    /// policy, no connection to accept, a stopped loop). Claiming against a bound in one atomic
+    /// step keeps loops that accept at the same moment from overfilling a daemon: MHD refuses
+    /// (resets) a connection beyond `connectionLimit`.
+    let slots = Atomic<Int>(0)
     let connectionLimit: Int
     /// The retain MHD's callbacks hold (`cls`), released after MHD_stop_daemon.
     private var retainedForMHD: Unmanaged<MHDDaemon>?
@@ -110,28 +111,46 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
 
     func ready(events: IOEvents, token: Int) { run() }
 
-    /// Takes over a connection the acceptor accepted (MHD_add_connection: the accept policy, the
-    /// limit, the started notification); the loop's MHD run at the end of the current turn serves
-    /// it. After `stop` the connection is closed instead.
-    func adopt(_ accepted: AcceptedConnection, handedOver: Bool = false) {
-        var added = false
-        // The started notification inside MHD_add_connection counts it in `openConnections` first.
-        defer {
-            if handedOver {
-                self.handedOver.subtract(1, ordering: .sequentiallyConsistent)
-                // Refused (by MHD's accept policy, or a stopped daemon), it frees the slot it held.
-                if !added { core.acceptor.slotFreed() }
-            }
+    /// Claims a slot for a connection about to be accepted if fewer than `bound` are taken (any
+    /// thread); the caller gives it back with `releaseSlot()` unless `adopt` is handed the connection.
+    func claimSlot(below bound: Int) -> Bool {
+        var current = slots.load(ordering: .relaxed)
+        while current < bound {
+            let (exchanged, original) = slots.compareExchange(
+                expected: current, desired: current &+ 1, ordering: .sequentiallyConsistent)
+            if exchanged { return true }
+            current = original
         }
+        return false
+    }
+
+    /// Gives a slot back (any thread): an acceptor paused at the limit looks again.
+    func releaseSlot() {
+        slots.subtract(1, ordering: .sequentiallyConsistent)
+        core.acceptor.slotFreed()
+    }
+
+    /// MHD's started notification ran inside the current `adopt` (loop thread).
+    var adoptedConnectionStarted = false
+
+    /// Takes over a connection the acceptor accepted for a slot it claimed (MHD_add_connection:
+    /// the accept policy, the limit, the started notification); the loop's MHD run at the end of
+    /// the current turn serves it. After `stop` the connection is closed instead. A connection
+    /// that does not start gives its slot back; one that does keeps it until it closes.
+    func adopt(_ accepted: AcceptedConnection) {
         guard let daemon, watch != nil else {
             close(accepted.fd)
+            releaseSlot()
             return
         }
-        added = withUnsafePointer(to: accepted.address) {
+        adoptedConnectionStarted = false
+        _ = withUnsafePointer(to: accepted.address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                MHD_add_connection(daemon, accepted.fd, $0, accepted.length) == .YES
+                MHD_add_connection(daemon, accepted.fd, $0, accepted.length)
             }
         }
+        if !adoptedConnectionStarted { releaseSlot() }
+        adoptedConnectionStarted = false
         needsRun = true
     }
 
