@@ -98,6 +98,16 @@ public final class HTTPServer: Sendable {
     /// Connections open now (accepted, not yet closed).
     public var openConnections: Int { core.connections.count }
 
+    /// The places the acceptor holds on every daemon (`MHDDaemon.slots`): the open connections and
+    /// those being accepted. Back to 0 once every connection closed.
+    var slotsTaken: Int {
+        let daemons: [MHDDaemon] = lifecycle.withLock { state in
+            if case .running(let daemons, _) = state { return daemons }
+            return []
+        }
+        return daemons.reduce(0) { $0 + $1.slots.load(ordering: .sequentiallyConsistent) }
+    }
+
     /// Streams started and not yet finished.
     public var openStreams: Int { core.streams.load(ordering: .relaxed) }
 

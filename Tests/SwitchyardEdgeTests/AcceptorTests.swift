@@ -162,6 +162,44 @@ struct AcceptorTests {
         }
     }
 
+    /// A place is held from the accept until the connection closes: connections the accept
+    /// policy refuses (the loopback peer's cap here) give theirs back at once, closed ones when
+    /// they close, so a refused or departed client never counts against a loop's limit.
+    @Test func refusedAndClosedConnectionsGiveTheirPlacesBack() async throws {
+        let group = try EventLoopGroup(count: 2)
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnectionsPerLoopbackPeer = 3
+        let server = try HTTPServer(
+            configuration: configuration,
+            handler: ClosureHandler { request, responder in
+                responder.respond(status: 200, headers: [:], body: text(request.path))
+            },
+            loops: group)
+        try server.start()
+        defer {
+            server.stop()
+            group.shutdown()
+        }
+        let port = server.port
+        let clients = try (0..<6).map { _ in try RawHTTPClient(port: port) }
+        defer { for client in clients { client.close() } }
+        // Three are served; the other three are closed on accept.
+        var refused = 0
+        for (i, client) in clients.enumerated() {
+            if let answer = try? await offload({ try client.roundTrip("GET /\(i) HTTP/1.1\r\nHost: x\r\n\r\n") }) {
+                #expect(answer.text == "/\(i)")
+            } else {
+                refused += 1
+            }
+        }
+        #expect(refused == 3)
+        #expect(server.openConnections == 3)
+        #expect(server.slotsTaken == 3)
+        for client in clients { client.close() }
+        try await waitUntil { server.openConnections == 0 }
+        try await waitUntil { server.slotsTaken == 0 }
+    }
+
     /// While one job holds loop 0, a new client is served by loop 1 at once; once loop 0 is free
     /// again and its load has come down, the next new client is loop 0's.
     @Test func aLoopHeldByOneJobGetsNoNewConnection() async throws {
