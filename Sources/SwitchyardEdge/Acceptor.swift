@@ -18,8 +18,8 @@ struct AcceptedConnection: @unchecked Sendable {
 /// Every loop watches the socket with `EPOLLEXCLUSIVE`, so a new connection wakes one loop that
 /// waits in `epoll_wait` rather than all of them, and accepts what is pending. The loop that
 /// serves a connection is the first, in loop order, that is not busy (`LoopChoice`): connections
-/// fill loop 0 until its load passes half of its time or it holds `LoopChoice().fillLimit` of them,
-/// then go to loop 1, and so on; the accepting
+/// fill loop 0 until its load passes half of its time or it holds `fillLimit` (32) of them, then
+/// go to loop 1, and so on; the accepting
 /// loop hands a connection to another loop's daemon with one queued closure (`EventLoop.execute`).
 /// Why fill rather than spread: with few requests in flight, every loop that has work sleeps and
 /// wakes once per request, and a wake-up across CPUs costs far more than the request's own work
@@ -31,9 +31,9 @@ struct AcceptedConnection: @unchecked Sendable {
 /// error such as running out of descriptors, a loop stops watching for `retryDelay`, where a
 /// level-triggered watch would spin, and reports the spell once (`onAcceptError`).
 ///
-/// `@unchecked Sendable`: `choice` is set before `start`; `socket` and `listeners` are written in `take` and `start`, before any
-/// loop watches the socket (and `socket` again in `close`, after every loop stopped watching);
-/// each `Listener`'s own state is touched only on its loop's thread.
+/// `@unchecked Sendable`: `choice` is set before `start`; `socket` and `listeners` are written in
+/// `take` and `start`, before any loop watches the socket (and `socket` again in `close`, after
+/// every loop stopped watching); each `Listener`'s own state is touched only on its loop's thread.
 final class Acceptor: @unchecked Sendable {
     static let acceptsPerTurn = 32
     static let retryDelay: Int64 = 100_000_000
@@ -289,10 +289,13 @@ public struct AcceptError: Sendable, Equatable {
 /// connections already. When every loop with room is busy, the one with the fewest connections,
 /// loops in a long turn only if nothing else has room; nil when none has room.
 ///
-/// `fillLimit`: a loop's requests a second fall as it holds more connections with requests in
-/// flight (one loop on the 2-core test VM, closed-loop load: 20,700 a second at 64 connections,
-/// 15,600 at 128, 8,400 at 1,000, with the allocator's free lists a third of the profile), so a
-/// burst larger than that, which lands before any load shows, is spread.
+/// `fillLimit`: a burst of connections lands before any load shows, so the count alone decides
+/// where it goes. One loop gains little from more connections past a few dozen (closed-loop load
+/// on the 2-core test VM: 19,200 requests a second at 16 connections, 20,700 at 64, 15,600 at 128,
+/// 8,400 at 1,000, with the allocator's free lists a third of the profile there), while a pool that
+/// large opened at once is a client able to keep two loops busy: at 64 connections the split
+/// served 21,000-28,500 requests a second where one loop served 14,300-21,900 (four interleaved
+/// rounds). 32 still keeps a 16-connection pool on one loop, where fewer wake-ups pay most.
 ///
 /// The thresholds are judgement, not tuned against a benchmark; tests that count where a burst of
 /// connections lands set `spillAbove` and `longTurn` out of reach, as a loaded machine would
@@ -300,7 +303,7 @@ public struct AcceptError: Sendable, Equatable {
 struct LoopChoice: Sendable {
     var spillAbove = 0.5
     var longTurn: Int64 = 20_000_000
-    var fillLimit = 64
+    var fillLimit = 32
 
     /// The loop to serve the next connection: `filling` when it is the first that is not busy
     /// (then it takes up to `fillLimit` connections), not when it is the fallback.
