@@ -24,10 +24,14 @@ struct AcceptorTests {
     /// A started server answering every request with its path, on a group of two loops. `byCount`:
     /// its loops never count as busy by load or by a long turn, only at the fill limit (where
     /// bursts land depends on nothing else, however loaded the machine running the tests).
-    static func echoServerOnTwoLoops(byCount: Bool = false) throws -> (EventLoopGroup, HTTPServer) {
+    static func echoServerOnTwoLoops(
+        byCount: Bool = false, _ configure: (inout HTTPServerConfiguration) -> Void = { _ in }
+    ) throws -> (EventLoopGroup, HTTPServer) {
         let group = try EventLoopGroup(count: 2)
+        var configuration = HTTPServerConfiguration()
+        configure(&configuration)
         let server = try HTTPServer(
-            configuration: HTTPServerConfiguration(),
+            configuration: configuration,
             handler: ClosureHandler { request, responder in
                 responder.respond(status: 200, headers: [:], body: text(request.path))
             },
@@ -167,16 +171,7 @@ struct AcceptorTests {
     /// policy refuses (the loopback peer's cap here) give theirs back at once, closed ones when
     /// they close, so a refused or departed client never counts against a loop's limit.
     @Test func refusedAndClosedConnectionsGiveTheirPlacesBack() async throws {
-        let group = try EventLoopGroup(count: 2)
-        var configuration = HTTPServerConfiguration()
-        configuration.maxConnectionsPerLoopbackPeer = 3
-        let server = try HTTPServer(
-            configuration: configuration,
-            handler: ClosureHandler { request, responder in
-                responder.respond(status: 200, headers: [:], body: text(request.path))
-            },
-            loops: group)
-        try server.start()
+        let (group, server) = try Self.echoServerOnTwoLoops { $0.maxConnectionsPerLoopbackPeer = 3 }
         defer {
             server.stop()
             group.shutdown()
