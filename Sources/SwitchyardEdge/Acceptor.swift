@@ -45,8 +45,8 @@ final class Acceptor: @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
     /// Listeners that stopped watching at the connection limit.
     private let paused = Atomic<Int>(0)
-    /// Accepting failed for want of a resource and has not succeeded since (reported once).
-    private let failing = Atomic<Bool>(false)
+    /// When accepting last failed for want of a resource (monotonic ns; 0: never).
+    private let lastFailure = Atomic<Int64>(0)
 
     /// Takes the listening socket, which `close()` closes.
     func take(socket: Int32) { self.socket = socket }
@@ -125,14 +125,15 @@ final class Acceptor: @unchecked Sendable {
                     continue
                 default:
                     // Out of descriptors or memory: the pending client stays queued; try again soon.
-                    if !failing.exchange(true, ordering: .relaxed) {
+                    let now = monotonicNanoseconds()
+                    let last = lastFailure.exchange(now, ordering: .relaxed)
+                    if AcceptError.startsSpell(lastFailure: last, now: now) {
                         listener.daemon.core.configuration.onAcceptError?(AcceptError(code: code))
                     }
                     listener.backOff()
                     return
                 }
             }
-            if failing.load(ordering: .relaxed) { failing.store(false, ordering: .relaxed) }
             let accepted = AcceptedConnection(fd: fd, address: address, length: length)
             guard let target = claim() else {
                 // Other loops filled every daemon between the look and the accept: at the limit,
@@ -276,6 +277,17 @@ public struct AcceptError: Sendable, Equatable {
     }
 
     public var description: String { ListenSocket.errnoText(code) }
+
+    /// Failures closer together than this are one spell, reported once: while descriptors run
+    /// short, accepts fail and succeed by turns as connections close (a client served from the
+    /// backlog, the next refused again), so one success does not end the spell.
+    static let spellGap: Int64 = 5_000_000_000
+
+    /// Whether a failure at `now` starts a new spell, the last one having been at `lastFailure`
+    /// (0: none yet).
+    static func startsSpell(lastFailure: Int64, now: Int64) -> Bool {
+        lastFailure == 0 || now &- lastFailure > spellGap
+    }
 
     /// The names of the resources an accept can run out of (`name` for each).
     public static let resourceNames = [EMFILE, ENFILE, ENOBUFS, ENOMEM].map { AcceptError(code: $0).name }

@@ -50,7 +50,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// See `onLoopStall`.
     public var loopStallThreshold: Duration = .seconds(1)
     /// Told when accepting a new connection fails for want of a resource (`errno`: EMFILE, ENFILE,
-    /// ENOBUFS, ENOMEM), once per spell of failures (until a connection is accepted again).
+    /// ENOBUFS, ENOMEM), once per spell of failures (failures less than 5 s apart, whatever was
+    /// accepted between them: while descriptors run short, accepts fail and succeed by turns).
     /// Meanwhile each loop that failed tries again every 100 ms, and waiting clients stay queued
     /// in the kernel's backlog. Called on an event loop.
     public var onAcceptError: (@Sendable (AcceptError) -> Void)? = nil

@@ -101,6 +101,19 @@ struct AcceptorTests {
         #expect(Self.pick([]) == nil)
     }
 
+    /// An accept-error spell is failures less than `spellGap` apart: while descriptors free up one
+    /// by one, accepts fail and succeed by turns, and a success between two failures 100 ms apart
+    /// does not start a second spell (it did when one success ended the spell).
+    @Test func acceptFailuresCloseTogetherAreOneSpell() {
+        let second: Int64 = 1_000_000_000
+        let start: Int64 = 7 * second
+        #expect(AcceptError.startsSpell(lastFailure: 0, now: start))
+        #expect(!AcceptError.startsSpell(lastFailure: start, now: start + 100_000_000))
+        #expect(!AcceptError.startsSpell(lastFailure: start, now: start + AcceptError.spellGap))
+        #expect(AcceptError.startsSpell(lastFailure: start, now: start + AcceptError.spellGap + 1))
+        #expect(AcceptError.startsSpell(lastFailure: start, now: start + 60 * second))
+    }
+
     /// Eight clients, one after another, each kept alive after its first answer, on a server with
     /// two idle loops: all eight are served by loop 0. (When every loop accepted for itself,
     /// whichever woke first took each one.)
