@@ -31,7 +31,7 @@ struct AcceptedConnection: @unchecked Sendable {
 /// error such as running out of descriptors, a loop stops watching for `retryDelay`, where a
 /// level-triggered watch would spin, and reports the spell once (`onAcceptError`).
 ///
-/// `@unchecked Sendable`: `choice` is set before `start`; `socket` and `listeners` are written in
+/// `@unchecked Sendable`: `choice` and `afterAccept` are set before `start`; `socket` and `listeners` are written in
 /// `take` and `start`, before any loop watches the socket (and `socket` again in `close`, after
 /// every loop stopped watching); each `Listener`'s own state is touched only on its loop's thread.
 final class Acceptor: @unchecked Sendable {
@@ -41,12 +41,21 @@ final class Acceptor: @unchecked Sendable {
     private var socket: Int32 = -1
     /// Which loop serves a connection (set before `start`).
     var choice = LoopChoice()
+    /// Called between an accept and its claim (set before `start`): lets a test play the other
+    /// loops that take the last places in between.
+    var afterAccept: (@Sendable () -> Void)?
     private var listeners: [Listener] = []
     private let closed = Atomic<Bool>(false)
     /// Listeners that stopped watching at the connection limit.
     private let paused = Atomic<Int>(0)
     /// When accepting last failed for want of a resource (monotonic ns; 0: never).
     private let lastFailure = Atomic<Int64>(0)
+    /// Connections accepted when, between the look and the claim, other loops took every place
+    /// left. Each waits here for the next place that frees up, as it would in the backlog, instead
+    /// of being closed. The loop that holds one stops watching, so there are at most as many as
+    /// loops. `heldCount` mirrors the list's length for a lock-free look.
+    private let held = Mutex<[AcceptedConnection]>([])
+    private let heldCount = Atomic<Int>(0)
 
     /// Takes the listening socket, which `close()` closes.
     func take(socket: Int32) { self.socket = socket }
@@ -71,8 +80,14 @@ final class Acceptor: @unchecked Sendable {
             listener.daemon.loop.executeAndWait { [listener] in listener.stopListening() }
         }
         // On Linux, shutdown() on a listening socket stops listening: queued and new clients are
-        // refused rather than left hanging in the backlog.
+        // refused rather than left hanging in the backlog; so are the ones held for a place.
         if socket >= 0 { _ = shutdown(socket, Int32(SHUT_RDWR)) }
+        let waiting = held.withLock { held in
+            defer { held.removeAll() }
+            return held
+        }
+        heldCount.store(0, ordering: .sequentiallyConsistent)
+        for connection in waiting { Glibc.close(connection.fd) }
     }
 
     /// `stopAccepting()`, then closes the socket. Idempotent.
@@ -83,8 +98,10 @@ final class Acceptor: @unchecked Sendable {
         if fd >= 0 { Glibc.close(fd) }
     }
 
-    /// A connection closed (on its loop): listeners paused at the limit watch again.
+    /// A connection closed (on its loop): a connection held for a place gets it, and listeners
+    /// paused at the limit watch again.
     func slotFreed() {
+        placeHeld()
         guard paused.load(ordering: .sequentiallyConsistent) > 0 else { return }
         for listener in listeners {
             listener.daemon.loop.execute { [listener] in listener.resume() }
@@ -96,7 +113,8 @@ final class Acceptor: @unchecked Sendable {
     /// Accepts pending connections, at most `acceptsPerTurn` (the watch is level-triggered: more
     /// wait for the next turn), each for the loop `claim()` picks once it is accepted. (Claiming
     /// first would hold a slot while another loop's accept takes the same client, and a third look
-    /// meanwhile would see the slot taken.)
+    /// meanwhile would see the slot taken.) A connection that finds no place left is held, not
+    /// closed (`held`).
     fileprivate func acceptPending(on listener: Listener) {
         guard !closed.load(ordering: .relaxed) else {
             listener.stopListening()
@@ -135,22 +153,43 @@ final class Acceptor: @unchecked Sendable {
                 }
             }
             let accepted = AcceptedConnection(fd: fd, address: address, length: length)
+            afterAccept?()
             guard let target = claim() else {
-                // Other loops filled every daemon between the look and the accept: at the limit,
-                // refused as MHD would refuse it.
-                Glibc.close(fd)
+                // Other loops filled every daemon between the look and the accept: the connection
+                // waits for the next free place (`placeHeld`), and this loop stops accepting.
+                held.withLock { $0.append(accepted) }
+                heldCount.add(1, ordering: .sequentiallyConsistent)
                 pause(listener)
                 return
             }
             if target === listener {
                 listener.daemon.adopt(accepted)
             } else {
-                let daemon = target.daemon
-                if !daemon.loop.execute({ daemon.adopt(accepted) }) {
-                    Glibc.close(fd)
-                    daemon.releaseSlot()
-                }
+                handOver(accepted, to: target.daemon)
             }
+        }
+    }
+
+    /// Gives an accepted connection, with its slot claimed, to another loop's daemon.
+    private func handOver(_ accepted: AcceptedConnection, to daemon: MHDDaemon) {
+        if !daemon.loop.execute({ daemon.adopt(accepted) }) {
+            Glibc.close(accepted.fd)
+            daemon.releaseSlot()
+        }
+    }
+
+    /// Gives connections held for a place (`held`) the places free now, oldest first (any thread).
+    private func placeHeld() {
+        while heldCount.load(ordering: .sequentiallyConsistent) > 0 {
+            guard let target = claim() else { return }
+            let next = held.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            guard let next else {
+                // Another thread placed it first: give the place back (it was free before).
+                target.daemon.slots.subtract(1, ordering: .sequentiallyConsistent)
+                return
+            }
+            heldCount.subtract(1, ordering: .sequentiallyConsistent)
+            handOver(next, to: target.daemon)
         }
     }
 
@@ -187,9 +226,10 @@ final class Acceptor: @unchecked Sendable {
         listener.stopListening()
         listener.isPaused = true
         paused.add(1, ordering: .sequentiallyConsistent)
-        // A connection that closed after `choose()` looked and before the count above found no
-        // paused listener to wake: look again.
-        if choose() != nil { listener.resume() }
+        // A connection that closed after `choose()` looked and before the counts above found no
+        // paused listener to wake and no held connection to place: look again.
+        placeHeld()
+        if heldCount.load(ordering: .sequentiallyConsistent) == 0, choose() != nil { listener.resume() }
     }
 
     fileprivate func resumed() { paused.subtract(1, ordering: .sequentiallyConsistent) }

@@ -100,12 +100,14 @@ public final class HTTPServer: Sendable {
 
     /// The places the acceptor holds on every daemon (`MHDDaemon.slots`): the open connections and
     /// those being accepted. Back to 0 once every connection closed.
-    var slotsTaken: Int {
-        let daemons: [MHDDaemon] = lifecycle.withLock { state in
+    var slotsTaken: Int { runningDaemons.reduce(0) { $0 + $1.slots.load(ordering: .sequentiallyConsistent) } }
+
+    /// The daemons while the server runs, one per loop.
+    var runningDaemons: [MHDDaemon] {
+        lifecycle.withLock { state in
             if case .running(let daemons, _) = state { return daemons }
             return []
         }
-        return daemons.reduce(0) { $0 + $1.slots.load(ordering: .sequentiallyConsistent) }
     }
 
     /// Streams started and not yet finished.
