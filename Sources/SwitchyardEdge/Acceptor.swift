@@ -86,7 +86,7 @@ final class Acceptor: @unchecked Sendable {
             defer { held.removeAll() }
             return held
         }
-        heldCount.store(0, ordering: .sequentiallyConsistent)
+        heldCount.subtract(waiting.count, ordering: .sequentiallyConsistent)
         for connection in waiting { Glibc.close(connection.fd) }
     }
 
