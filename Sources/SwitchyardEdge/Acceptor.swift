@@ -31,9 +31,10 @@ struct AcceptedConnection: @unchecked Sendable {
 /// error such as running out of descriptors, a loop stops watching for `retryDelay`, where a
 /// level-triggered watch would spin, and reports the spell once (`onAcceptError`).
 ///
-/// `@unchecked Sendable`: `choice` and `afterAccept` are set before `start`; `socket` and `listeners` are written in
-/// `take` and `start`, before any loop watches the socket (and `socket` again in `close`, after
-/// every loop stopped watching); each `Listener`'s own state is touched only on its loop's thread.
+/// `@unchecked Sendable`: `choice` and `afterAccept` are set before `start`; `socket` and
+/// `listeners` are written in `take` and `start`, before any loop watches the socket (and `socket`
+/// again in `close`, after every loop stopped watching); each `Listener`'s own state is touched
+/// only on its loop's thread; `held` is behind a lock and the counters are atomic.
 final class Acceptor: @unchecked Sendable {
     static let acceptsPerTurn = 32
     static let retryDelay: Int64 = 100_000_000

@@ -27,10 +27,10 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
     let loop: EventLoop
     private let stopped = Atomic<Bool>(false)
     /// The connections this daemon serves, and those it is about to: the acceptor claims a slot
-    /// (`claimSlot`) before it accepts a connection for this daemon, from whichever loop; the slot
+    /// (`claimSlot`) for a connection it accepted for this daemon, from whichever loop; the slot
     /// becomes the connection when MHD takes it over (its started notification) and is given back
     /// when the connection closes, or when the connection never starts (refused by the accept
-    /// policy, no connection to accept, a stopped loop). Claiming against a bound in one atomic
+    /// policy, a stopped loop). Claiming against a bound in one atomic
     /// step keeps loops that accept at the same moment from overfilling a daemon: MHD refuses
     /// (resets) a connection beyond `connectionLimit`.
     let slots = Atomic<Int>(0)
@@ -111,8 +111,8 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
 
     func ready(events: IOEvents, token: Int) { run() }
 
-    /// Claims a slot for a connection about to be accepted if fewer than `bound` are taken (any
-    /// thread); the caller gives it back with `releaseSlot()` unless `adopt` is handed the connection.
+    /// Claims a slot for an accepted connection if fewer than `bound` are taken (any thread); the
+    /// caller gives it back with `releaseSlot()` unless `adopt` is handed the connection.
     func claimSlot(below bound: Int) -> Bool {
         var current = slots.load(ordering: .relaxed)
         while current < bound {
@@ -150,7 +150,6 @@ final class MHDDaemon: EventLoopWatcher, @unchecked Sendable {
             }
         }
         if !adoptedConnectionStarted { releaseSlot() }
-        adoptedConnectionStarted = false
         needsRun = true
     }
 
