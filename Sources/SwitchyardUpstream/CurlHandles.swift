@@ -32,16 +32,28 @@ final class EasyHandle {
     private var url: String?
     private var parsedURL: OpaquePointer?
     private var connectTimeoutMilliseconds = -1
+    /// The environment's proxy settings, set with each new URL (`setURL`), so that curl does not
+    /// read the environment for every transfer.
+    private let proxies: ProxyEnvironment
+    /// CURLOPT_PROXY as set (nil: not set since the handle was made or reset).
+    private var proxy: String?
 
-    init?(fixedOptions: @escaping (EasyHandle) -> Void) {
+    init?(proxies: ProxyEnvironment, fixedOptions: @escaping (EasyHandle) -> Void) {
         guard let raw = curl_easy_init() else { return nil }
         self.raw = raw
+        self.proxies = proxies
         let size = Int(sy_curl_error_size())
         errorBuffer = .allocate(capacity: size)
         errorBuffer.initialize(repeating: 0, count: size)
         applyFixedOptions = fixedOptions
         _ = sy_curl_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
-        fixedOptions(self)
+        setFixedOptions()
+    }
+
+    /// The options every transfer shares, the environment's `no_proxy` among them.
+    private func setFixedOptions() {
+        _ = sy_curl_setopt_str(raw, CURLOPT_NOPROXY, proxies.noProxy)
+        applyFixedOptions(self)
     }
 
     deinit {
@@ -59,14 +71,22 @@ final class EasyHandle {
         if let parsedURL { curl_url_cleanup(parsedURL) }
         parsedURL = nil
         connectTimeoutMilliseconds = -1
+        proxy = nil
         _ = sy_curl_setopt_ptr(raw, CURLOPT_ERRORBUFFER, errorBuffer)
-        applyFixedOptions(self)
+        setFixedOptions()
     }
 
-    /// Points the handle at `text` unless it already is. A text curl's parser refuses is set
-    /// alone (no CURLOPT_CURLU), so the transfer fails exactly as curl reports such a URL.
+    /// Points the handle at `text` unless it already is, through the environment's proxy for its
+    /// scheme ("" sets none: curl then skips its own look at the environment). A text curl's parser
+    /// refuses is set alone (no CURLOPT_CURLU), so the transfer fails exactly as curl reports such
+    /// a URL.
     func setURL(_ text: String) {
         if text == url { return }
+        let proxyForURL = proxies.proxy(scheme: ProxyEnvironment.scheme(of: text))
+        if proxyForURL != proxy {
+            _ = sy_curl_setopt_str(raw, CURLOPT_PROXY, proxyForURL)
+            proxy = proxyForURL
+        }
         let parsed = curl_url()
         let ok = parsed.map { sy_curl_url_parse($0, text) == CURLUE_OK } ?? false
         _ = sy_curl_setopt_str(raw, CURLOPT_URL, text)

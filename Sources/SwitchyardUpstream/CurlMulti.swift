@@ -23,6 +23,7 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         var maxCachedConnections: Int?
         var maxConnectionsPerHost: Int?
         var maxResponseBytes: Int
+        var proxies: ProxyEnvironment
     }
 
     let loop: EventLoop
@@ -251,10 +252,12 @@ final class CurlMulti: EventLoopWatcher, @unchecked Sendable {
         if t.cancelRequested.load(ordering: .acquiring) { return abandon(t) }
         guard
             let easy = freeEasyHandles.popLast()
-                ?? EasyHandle(fixedOptions: { [unowned self] in
-                    Transfer.applyFixedOptions($0.raw)
-                    applySocketOptions($0.raw)
-                })
+                ?? EasyHandle(
+                    proxies: configuration.proxies,
+                    fixedOptions: { [unowned self] in
+                        Transfer.applyFixedOptions($0.raw)
+                        applySocketOptions($0.raw)
+                    })
         else {
             activeCount.subtract(1, ordering: .relaxed)
             return t.complete(.failure(.transport("curl_easy_init failed")))

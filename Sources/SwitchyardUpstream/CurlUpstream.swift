@@ -29,15 +29,20 @@ public final class CurlUpstream: Upstream {
         /// MB; past the limit the transfer stops and fails as `.transport`, so a broken or hostile
         /// upstream cannot grow the gateway's memory, and the router tries the next target.
         public var maxResponseBytes: Int
+        /// The proxy settings upstream requests follow (`http_proxy`, `https_proxy`, `all_proxy`,
+        /// `no_proxy` and their upper-case forms, as curl reads them). Default: the process
+        /// environment as it is when the configuration is made.
+        public var proxies: ProxyEnvironment
 
         public init(
             maxIdleEasyHandles: Int = 64, maxCachedConnections: Int? = 64, maxConnectionsPerHost: Int? = nil,
-            maxResponseBytes: Int = 64 << 20
+            maxResponseBytes: Int = 64 << 20, proxies: ProxyEnvironment = .current()
         ) {
             self.maxIdleEasyHandles = maxIdleEasyHandles
             self.maxCachedConnections = maxCachedConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.maxResponseBytes = maxResponseBytes
+            self.proxies = proxies
         }
     }
 
@@ -59,7 +64,7 @@ public final class CurlUpstream: Upstream {
             maxIdleEasyHandles: configuration.maxIdleEasyHandles,
             maxCachedConnections: configuration.maxCachedConnections,
             maxConnectionsPerHost: configuration.maxConnectionsPerHost,
-            maxResponseBytes: configuration.maxResponseBytes)
+            maxResponseBytes: configuration.maxResponseBytes, proxies: configuration.proxies)
         let group: EventLoopGroup
         do {
             group = try .shared(loops)
