@@ -170,6 +170,7 @@ public final class Gateway: HTTPHandler, Sendable {
                 loop.index, connections: loop.connectionCount, upstreamConnections: loop.upstreamConnectionCount,
                 cpuTime: loop.cpuTime)
         }
+        metrics.logLinesDropped(total: LogSink.stderr.droppedLines)
         c.responder.respond(
             status: 200, headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"],
             body: metrics.exposition())

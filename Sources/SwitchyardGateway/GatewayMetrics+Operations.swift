@@ -128,15 +128,32 @@ extension GatewayMetrics {
         return counter("event_loop_stalls", help, [("loop", String(index))])
     }
 
+    /// `switchyard_log_lines_dropped_total`: log lines dropped because the reader of stderr fell
+    /// behind (`LogSink.droppedLines`, brought up to date when `/metrics` is read).
+    func logDrops() -> Counter {
+        let help = "Log lines dropped because the reader of the log (stderr) fell behind; logging never waits for it."
+        return counter("log_lines_dropped", help, [])
+    }
+
+    func logLinesDropped(total: Int) {
+        let delta = logDropsExported.withLock { exported -> Int in
+            guard total > exported else { return 0 }
+            defer { exported = total }
+            return total - exported
+        }
+        if delta > 0 { logDrops().increment(by: Int64(delta)) }
+    }
+
     func acceptFailed(_ error: String) { acceptErrors(error).increment() }
 
     func loopStalled(_ index: Int) { loopStalls(index).increment() }
 
-    /// Shows the rare-event counters at 0 from the start, for every loop and every resource an
-    /// accept can run out of: an alert on `increase(...) > 0` then sees the first event, and the
+    /// Shows the rare-event counters at 0 from the start, for every loop, every resource an accept
+    /// can run out of, and dropped log lines: an alert on `increase(...) > 0` then sees the first event, and the
     /// set of series does not grow when the first stall or accept error happens.
     func registerRareEvents(loops: Int, acceptErrors names: [String]) {
         for index in 0..<loops { _ = loopStalls(index) }
         for name in names { _ = acceptErrors(name) }
+        _ = logDrops()
     }
 }

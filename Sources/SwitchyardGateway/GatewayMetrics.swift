@@ -38,6 +38,8 @@ public final class GatewayMetrics: TaskObserver, Sendable {
     let firstTokenSeries = Mutex(SeriesCache<String, DurationHistogram>())
     /// Each event loop's thread CPU seconds as last exported (`eventLoop(_:connections:cpuTime:)`).
     let loopCPUExported = Mutex<[Int: Double]>([:])
+    /// The count of dropped log lines as last exported (`logLinesDropped(total:)`).
+    let logDropsExported = Mutex<Int>(0)
 
     /// A handle cache that keeps the entry it last found apart: requests mostly repeat the
     /// previous one's labels, and comparing a key (short strings, equal in a word or two) is

@@ -47,6 +47,13 @@ public struct JSONLogHandler: LogHandler {
     /// each, in key order), written to the sink at once. `log(event:)` and the access line's own
     /// writer (`Gateway.writeAccessLine`) share it, so both begin their lines alike.
     func write(level: Logger.Level, message: String, fields: (inout [UInt8]) -> Void) {
+        sink.write(Self.line(level: level, message: message, label: label, fields: fields))
+    }
+
+    /// The bytes of one line as `write(level:message:fields:)` makes it.
+    static func line(
+        level: Logger.Level, message: String, label: String, fields: (inout [UInt8]) -> Void
+    ) -> [UInt8] {
         var o: [UInt8] = []
         o.reserveCapacity(512)
         o.append(contentsOf: #"{"ts":""#.utf8)
@@ -59,7 +66,7 @@ public struct JSONLogHandler: LogHandler {
         Self.string(label, into: &o)
         fields(&o)
         o.append(contentsOf: "}\n".utf8)
-        sink.write(o)
+        return o
     }
 
     static func value(_ v: Logger.Metadata.Value, into o: inout [UInt8]) {
@@ -141,22 +148,53 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-/// Where log lines go: stderr, a memory buffer for tests, or nowhere (benchmarks).
+/// Where log lines go: stderr (through a `LogWriter`, so that logging never waits for the reader),
+/// a memory buffer for tests, or nowhere (benchmarks).
 public final class LogSink: Sendable {
     let capture: Bool
     let discard: Bool
     let buffer = Mutex<[UInt8]>([])
-    public static let stderr = LogSink(capture: false)
+    let writer: LogWriter?
+    public static let stderr = LogSink(descriptor: 2)
 
-    public init(capture: Bool) {
-        self.capture = capture
-        self.discard = false
+    /// `capture`: lines are kept in memory (`captured`); else they go to stderr.
+    public convenience init(capture: Bool) {
+        if capture {
+            self.init(capture: true, discard: false, writer: nil)
+        } else {
+            self.init(descriptor: 2)
+        }
     }
 
-    init(discarding: ()) {
+    /// Lines go to `descriptor` from a writer thread, up to `capacity` bytes waiting.
+    init(descriptor: Int32, capacity: Int = 4 << 20) {
         self.capture = false
-        self.discard = true
+        self.discard = false
+        self.writer = LogWriter(fd: descriptor, capacity: capacity) { Self.dropNote($0, capacity: capacity) }
     }
+
+    private init(capture: Bool, discard: Bool, writer: LogWriter?) {
+        self.capture = capture
+        self.discard = discard
+        self.writer = writer
+    }
+
+    convenience init(discarding: ()) {
+        self.init(capture: false, discard: true, writer: nil)
+    }
+
+    /// The line that stands where `count` lines were dropped, `capacity` bytes waiting already.
+    static func dropNote(_ count: Int, capacity: Int) -> [UInt8] {
+        JSONLogHandler.line(level: .warning, message: "log lines dropped", label: "switchyard") { o in
+            o.append(contentsOf: #","count":\#(count),"waiting_bytes_limit":\#(capacity)"#.utf8)
+        }
+    }
+
+    /// Lines dropped so far because the log's reader fell behind (`switchyard_log_lines_dropped_total`).
+    public var droppedLines: Int { writer?.droppedLines ?? 0 }
+
+    /// Waits (up to `timeout`) until the lines logged so far are written; at exit.
+    public func flush(timeout: Duration = .seconds(2)) { writer?.flush(timeout: timeout) }
 
     /// Drops every line once it is made: a benchmark's line costs its making, without a buffer
     /// growing by every line (its page faults were a tenth of `switchyard-bench gateway
@@ -169,7 +207,7 @@ public final class LogSink: Sendable {
         } else if capture {
             buffer.withLock { $0.append(contentsOf: bytes) }
         } else {
-            bytes.withUnsafeBytes { p in _ = Glibc.write(2, p.baseAddress, p.count) }
+            writer?.write(bytes)
         }
     }
 

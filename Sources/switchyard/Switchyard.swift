@@ -86,6 +86,9 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // Log lines wait in memory for the writer thread (`LogSink`): at exit, the last ones
+        // ("stopped", or why it could not start) are written before the process ends.
+        atexit { LogSink.stderr.flush() }
         let logger = Logger(label: "switchyard")
         // Before the listener opens, so a SIGTERM during start-up drains instead of killing.
         let signals = await SwitchyardServer.trapSignals()

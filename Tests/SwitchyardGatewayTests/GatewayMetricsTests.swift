@@ -22,6 +22,19 @@ import Testing
     static let prompt = #"switchyard_tokens_total{provider="openai",model="fast",type="prompt"}"#
     static let completion = #"switchyard_tokens_total{provider="openai",model="fast",type="completion"}"#
 
+    /// `/metrics` brings the count of dropped log lines up to date from the sink's running total:
+    /// the counter follows the total, whatever the number of reads in between.
+    @Test func droppedLogLinesFollowTheSinksTotal() {
+        let metrics = GatewayMetrics(providers: ["openai"], models: ["fast"])
+        let series = "switchyard_log_lines_dropped_total"
+        metrics.registerRareEvents(loops: 1, acceptErrors: [])
+        #expect(Self.value(Self.exposition(metrics), series) == 0)
+        for (total, shown) in [(0, 0.0), (3, 3), (3, 3), (10, 10)] {
+            metrics.logLinesDropped(total: total)
+            #expect(Self.value(Self.exposition(metrics), series) == shown)
+        }
+    }
+
     @Test func eachRequestCountsInItsSeriesAndTokensAppearWithTheFirstUsage() {
         let metrics = GatewayMetrics(providers: ["openai"], models: ["fast"])
         func finish(_ model: String?, _ provider: String?, _ status: Int, usage: Usage?) {

@@ -7,7 +7,8 @@ import Testing
 
 /// Hostile clients against the real `switchyard` binary with a mock upstream: hang-ups before the
 /// first upstream byte, slow clients, request smuggling, malformed heads, hidden bytes in
-/// Authorization, a missing Host, and a large body sent next to a small request.
+/// Authorization, a missing Host, a large body sent next to a small request, and a log reader that
+/// stops reading or exits.
 @Suite(.timeLimit(.minutes(3)))
 struct HostileEdgeProcessTests {
     /// The binary on a fresh config in front of `mock`; `limits` is a YAML flow mapping.
@@ -18,7 +19,11 @@ struct HostileEdgeProcessTests {
         let store: String
 
         /// `descriptorLimit`: the process runs under `prlimit --nofile` (which execs it: same pid).
-        init(mock: MockHTTPServer, limits: String = "{}", descriptorLimit: Int? = nil) async throws {
+        /// `logReaderQuitsAfter`: its stderr goes through `dd bs=1 count=N`, which passes the first N
+        /// bytes on and exits, so later writes find no reader (bash execs it: same pid).
+        init(
+            mock: MockHTTPServer, limits: String = "{}", descriptorLimit: Int? = nil, logReaderQuitsAfter: Int? = nil
+        ) async throws {
             config = NSTemporaryDirectory() + "switchyard-hostile-\(UUID().uuidString).yaml"
             store = temporaryStorePath("hostile")
             try """
@@ -34,12 +39,25 @@ struct HostileEdgeProcessTests {
             """.write(toFile: config, atomically: true, encoding: .utf8)
             let binary = try #require(SwitchyardProcess.binaryPath())
             let command = ["serve", "--config", config]
+            let (path, arguments): (String, [String]) =
+                if let descriptorLimit {
+                    ("/usr/bin/prlimit", ["--nofile=\(descriptorLimit)", binary] + command)
+                } else if let bytes = logReaderQuitsAfter {
+                    ("/bin/bash", ["-c", Self.logThrough(bytes), binary] + command)
+                } else {
+                    (binary, command)
+                }
             process = try SwitchyardProcess(
-                path: descriptorLimit == nil ? binary : "/usr/bin/prlimit",
-                arguments: descriptorLimit.map { ["--nofile=\($0)", binary] + command } ?? command,
+                path: path, arguments: arguments,
                 environment: ["TEST_CLIENT_KEY": TestSecrets.client, "TEST_PROVIDER_KEY": TestSecrets.provider]
                     .merging(try await TestStore.environment(for: store)) { a, _ in a })
             port = try await process.port()
+        }
+
+        /// A bash script that execs its arguments with stderr through `dd`, which passes `bytes`
+        /// on byte by byte (no buffer holds the start-up lines back) and exits.
+        static func logThrough(_ bytes: Int) -> String {
+            #"exec "$0" "$@" 2> >(/usr/bin/dd bs=1 count=\#(bytes) status=none >&2)"#
         }
 
         func stop() {
@@ -150,6 +168,69 @@ struct HostileEdgeProcessTests {
         }
         #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="displaced"}"#) > 0)
         withExtendedLifetime(slow) {}
+    }
+
+    struct UnexpectedStatus: Error {
+        let request: Int
+        let status: Int
+    }
+
+    /// A sidecar's stderr is a pipe to the container runtime or a log shipper. A reader that stops
+    /// reading must not stall the server: with every line written straight from the event loop,
+    /// the loop blocked once the pipe was full (about 150 access lines) and `/healthz` timed out.
+    @Test func aLogReaderThatStopsReadingDoesNotStallRequests() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let gateway = try await Gateway(mock: mock)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        gateway.process.pauseReading()
+        let port = gateway.port
+        let requests = 600  // about four pipe buffers of access lines
+        try await offload {
+            let client = try RawHTTPClient(port: port, timeoutSeconds: 5)
+            defer { client.close() }
+            for i in 0..<requests {
+                try client.send(Self.chat(stream: false))
+                let response = try client.readResponse()
+                guard response.status == 200 else { throw UnexpectedStatus(request: i, status: response.status) }
+            }
+        }
+        let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(health.status == 200)
+        gateway.process.resumeReading()
+        // Nothing was lost: the lines waited in memory, far below the 4 MiB that may wait.
+        try await Self.eventually(20, "\(requests) access lines") {
+            gateway.process.stderr.split(separator: "\n").count { $0.contains(#""msg":"request""#) } == requests
+        }
+        #expect(!gateway.process.stderr.contains("log lines dropped"))
+    }
+
+    /// A log reader that exits (EPIPE) must not end the server: written from the event loop, the
+    /// first line after it raised SIGPIPE, and the process died with status 141.
+    @Test func aLogReaderThatExitsDoesNotEndTheServer() async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        // Enough for the start-up lines, `listening` among them; the access lines go past it.
+        let gateway = try await Gateway(mock: mock, logReaderQuitsAfter: 6000)
+        defer {
+            gateway.stop()
+            mock.stop()
+        }
+        let port = gateway.port
+        try await offload {
+            let client = try RawHTTPClient(port: port, timeoutSeconds: 5)
+            defer { client.close() }
+            for i in 0..<100 {
+                try client.send(Self.chat(stream: false))
+                let response = try client.readResponse()
+                guard response.status == 200 else { throw UnexpectedStatus(request: i, status: response.status) }
+            }
+        }
+        #expect(await gateway.process.line(containing: "\u{0}never") == nil, "the reader has exited")
+        let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(health.status == 200)
+        #expect(Glibc.kill(gateway.process.pid, 0) == 0)
     }
 
     /// Out of descriptors, the server cannot accept: it must not spin on the listening socket

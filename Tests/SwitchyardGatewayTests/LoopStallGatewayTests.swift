@@ -25,12 +25,13 @@ struct LoopStallGatewayTests {
         let client = try RawHTTPClient(port: h.server.port)
         let answer = try await offload { try client.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") }
         #expect(answer.status == 200)
-        // Every loop's stall counter and every accept error's are shown from the start (0 unless a
+        // Every loop's stall counter, every accept error's and the dropped log lines' are shown from the start (0 unless a
         // loaded machine already starved a loop), so the set of series does not grow later.
         let first = try await h.request("GET", "/metrics", key: nil).text
         for series in [
             #"switchyard_event_loop_stalls_total{loop="0"}"#, #"switchyard_event_loop_stalls_total{loop="1"}"#,
             #"switchyard_accept_errors_total{error="EMFILE"}"#, #"switchyard_accept_errors_total{error="ENOMEM"}"#,
+            "switchyard_log_lines_dropped_total",
         ] {
             #expect(OperationalSignalsTests.value(first, series) != nil, "\(series)")
         }

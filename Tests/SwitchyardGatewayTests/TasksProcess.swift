@@ -21,6 +21,9 @@ final class SwitchyardProcess: Sendable {
 
     let pid: pid_t
     private let output = Mutex(Output())
+    /// While set, the reader stops reading the child's stderr (after at most one more read) until
+    /// it is signalled: `pauseReading()`.
+    private let readGate = Mutex<DispatchSemaphore?>(nil)
     private let exited = Mutex<Int32?>(nil)
 
     /// `$SWITCHYARD_TEST_BINARY` if set (to run the suites against another build), else the
@@ -71,6 +74,10 @@ final class SwitchyardProcess: Sendable {
     private func readLoop(_ fd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
+            if let gate = readGate.withLock({ $0 }) {
+                gate.wait()
+                gate.signal()
+            }
             let n = read(fd, &buffer, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
@@ -119,6 +126,18 @@ final class SwitchyardProcess: Sendable {
         _ = await line(containing: "\u{0}never")  // returns once the output closes
         let status = kill(0)
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Stops reading the child's stderr, as a log reader that fell behind would: once the pipe is
+    /// full, the child's writes to it block (or fail with EAGAIN) until `resumeReading()`.
+    func pauseReading() { readGate.withLock { $0 = $0 ?? DispatchSemaphore(value: 0) } }
+
+    func resumeReading() {
+        let gate = readGate.withLock { g in
+            defer { g = nil }
+            return g
+        }
+        gate?.signal()
     }
 
     /// Everything the process wrote to stderr so far.
