@@ -9,9 +9,13 @@ import Synchronization
 /// reader that fell one pipe buffer behind (64 KiB, about 150 access lines) blocked the loop in
 /// write(2): every request on it, `/healthz` included, waited for the reader. Here lines wait in
 /// memory, up to `capacity` bytes; past that a line is dropped and counted (`droppedLines`), and
-/// once the writer gets through, one line says how many were lost where they were lost. The writer
-/// wakes when a line arrives and writes everything waiting in one write(2); lines that come
-/// meanwhile go in the next, so under load it makes fewer system calls than there are lines.
+/// once the writer gets through, one line says how many were lost where they were lost.
+///
+/// The writer sleeps while nothing waits. The first line wakes it; it then gathers what follows for
+/// up to `linger` (or until `batchBytes` wait) and writes it all in one write(2). Woken for every
+/// line instead, it cost 4-7 us of CPU per request at 15-18k requests a second (a wake-up and a
+/// small write each); gathered, a few wake-ups a millisecond serve any rate, and a line reaches the
+/// log at most `linger` late.
 ///
 /// A reader that has gone (EPIPE) or a descriptor that fails otherwise loses the lines, never the
 /// process: SIGPIPE is blocked on the writer's thread, where a write to a closed pipe raises it.
@@ -21,6 +25,10 @@ final class LogWriter: @unchecked Sendable {
     private let fd: Int32
     /// Bytes of lines that may wait for the writer.
     let capacity: Int
+    /// How long the writer gathers lines after the first one before writing them.
+    let linger: Duration
+    /// Waiting bytes that end the gathering early.
+    let batchBytes: Int
     /// The line reporting `count` lines dropped before it.
     private let dropNote: @Sendable (Int) -> [UInt8]
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -31,16 +39,26 @@ final class LogWriter: @unchecked Sendable {
     private var pending: [UInt8] = []
     private var droppedSinceNote = 0
     private var writerIdle = false
+    /// The writer gathers lines until `batchBytes` wait (or `linger` passed): a line that brings
+    /// the waiting bytes there wakes it.
+    private var lingering = false
     private var writing = false
     private var stopping = false
+    /// Callers of `flush` waiting: the writer stops gathering and writes at once.
+    private var flushing = 0
     /// nil until the first line starts the writer; false when its thread could not start (lines
     /// are then written by the thread that logs, as before).
     private var writerRunning: Bool?
     private let dropped = Atomic<Int>(0)
 
-    init(fd: Int32, capacity: Int = 4 << 20, dropNote: @escaping @Sendable (Int) -> [UInt8]) {
+    init(
+        fd: Int32, capacity: Int = 4 << 20, linger: Duration = .milliseconds(2), batchBytes: Int = 64 << 10,
+        dropNote: @escaping @Sendable (Int) -> [UInt8]
+    ) {
         self.fd = fd
         self.capacity = capacity
+        self.linger = linger
+        self.batchBytes = batchBytes
         self.dropNote = dropNote
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
@@ -55,7 +73,8 @@ final class LogWriter: @unchecked Sendable {
     var droppedLines: Int { dropped.load(ordering: .relaxed) }
 
     /// Queues `line` (a whole line, newline included) and returns at once; drops it when `capacity`
-    /// bytes already wait.
+    /// bytes already wait, and every line after it until the writer has taken what waits (so the
+    /// note of the drop stands exactly where the lines are missing).
     func write(_ line: [UInt8]) {
         pthread_mutex_lock(mutex)
         if writerRunning == nil { writerRunning = startWriter() }
@@ -63,14 +82,15 @@ final class LogWriter: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
             return Self.writeAll(line, to: fd)
         }
-        guard pending.count + line.count <= capacity else {
+        guard droppedSinceNote == 0, pending.count + line.count <= capacity else {
             droppedSinceNote += 1
             pthread_mutex_unlock(mutex)
             dropped.add(1, ordering: .relaxed)
             return
         }
+        let before = pending.count
         pending.append(contentsOf: line)
-        let wake = writerIdle
+        let wake = writerIdle || (lingering && before < batchBytes && pending.count >= batchBytes)
         writerIdle = false
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(arrived) }
@@ -80,18 +100,29 @@ final class LogWriter: @unchecked Sendable {
     /// never reads must not keep the process from exiting). True when everything was written.
     @discardableResult
     func flush(timeout: Duration = .seconds(2)) -> Bool {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = Int(deadline.tv_nsec) + Int(attoseconds / 1_000_000_000)
-        deadline.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000
-        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        var deadline = Self.deadline(after: timeout)
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        flushing += 1
+        if lingering { pthread_cond_signal(arrived) }
+        defer {
+            flushing -= 1
+            pthread_mutex_unlock(mutex)
+        }
         while writerRunning == true, !pending.isEmpty || writing || droppedSinceNote > 0 {
             if pthread_cond_timedwait(drained, mutex, &deadline) == ETIMEDOUT { return false }
         }
         return true
+    }
+
+    /// `clock_gettime(CLOCK_MONOTONIC)` plus `duration`, for `pthread_cond_timedwait`.
+    private static func deadline(after duration: Duration) -> timespec {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = Int(t.tv_nsec) + Int(attoseconds / 1_000_000_000)
+        t.tv_sec += Int(seconds) + nanoseconds / 1_000_000_000
+        t.tv_nsec = nanoseconds % 1_000_000_000
+        return t
     }
 
     /// Called with `mutex` held.
@@ -117,6 +148,13 @@ final class LogWriter: @unchecked Sendable {
                 pthread_cond_wait(arrived, mutex)
             }
             if pending.isEmpty && droppedSinceNote == 0 { break }
+            // Gather what follows the first line, unless enough waits already or someone waits.
+            var until = Self.deadline(after: linger)
+            lingering = true
+            while pending.count < batchBytes && droppedSinceNote == 0 && !stopping && flushing == 0 {
+                if pthread_cond_timedwait(arrived, mutex, &until) == ETIMEDOUT { break }
+            }
+            lingering = false
             writerIdle = false
             swap(&batch, &pending)
             let lost = droppedSinceNote
@@ -142,7 +180,7 @@ final class LogWriter: @unchecked Sendable {
     func stop() {
         pthread_mutex_lock(mutex)
         stopping = true
-        let wake = writerIdle
+        let wake = writerIdle || lingering
         writerIdle = false
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(arrived) }

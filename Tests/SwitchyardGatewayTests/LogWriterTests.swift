@@ -107,6 +107,33 @@ struct LogWriterTests {
         #expect(pipe.drain() == Self.line(total))
     }
 
+    /// The writer gathers lines for `linger` after the first; a caller of `flush` (the process at
+    /// exit) does not wait that out, and neither do lines past `batchBytes`.
+    @Test func gatheringGivesWayToFlushAndToAFullBatch() async throws {
+        let pipe = try Pipe()
+        let writer = LogWriter(fd: pipe.writeFD, capacity: 1 << 20, linger: .seconds(30), batchBytes: 4096) { _ in [] }
+        defer { writer.stop() }
+        writer.write(Self.line(0))
+        #expect(writer.flush(timeout: .seconds(10)), "flush waited for the 30 s of gathering")
+        #expect(pipe.drain() == Self.line(0))
+
+        var expected: [UInt8] = []
+        for i in 1...50 {  // 4.5 KB: past the batch
+            writer.write(Self.line(i))
+            expected += Self.line(i)
+        }
+        var written: [UInt8] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        while written.count < 4096 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+            written += pipe.drain()
+        }
+        #expect(written.count >= 4096, "a full batch waited for the 30 s of gathering")
+        #expect(writer.flush())
+        written += pipe.drain()
+        #expect(written == expected, "the lines differ in content or order")
+    }
+
     @Test func aReaderThatHasGoneLosesTheLinesNotTheProcess() throws {
         let pipe = try Pipe()
         pipe.closeReadEnd()
