@@ -74,6 +74,21 @@ struct HostileEdgeProcessTests {
             return try await offload { try RawHTTPClient(port: port).roundTrip(request) }
         }
 
+        /// `count` chat requests one after another on one kept-alive connection, each answered 200
+        /// within 5 s.
+        func chatRequests(_ count: Int) async throws {
+            let port = port
+            try await offload {
+                let client = try RawHTTPClient(port: port, timeoutSeconds: 5)
+                defer { client.close() }
+                for i in 0..<count {
+                    try client.send(HostileEdgeProcessTests.chat(stream: false))
+                    let response = try client.readResponse()
+                    guard response.status == 200 else { throw UnexpectedStatus(request: i, status: response.status) }
+                }
+            }
+        }
+
         func metrics() async throws -> String {
             try await roundTrip("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").text
         }
@@ -186,17 +201,8 @@ struct HostileEdgeProcessTests {
             mock.stop()
         }
         gateway.process.pauseReading()
-        let port = gateway.port
         let requests = 600  // about four pipe buffers of access lines
-        try await offload {
-            let client = try RawHTTPClient(port: port, timeoutSeconds: 5)
-            defer { client.close() }
-            for i in 0..<requests {
-                try client.send(Self.chat(stream: false))
-                let response = try client.readResponse()
-                guard response.status == 200 else { throw UnexpectedStatus(request: i, status: response.status) }
-            }
-        }
+        try await gateway.chatRequests(requests)
         let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(health.status == 200)
         gateway.process.resumeReading()
@@ -217,16 +223,7 @@ struct HostileEdgeProcessTests {
             gateway.stop()
             mock.stop()
         }
-        let port = gateway.port
-        try await offload {
-            let client = try RawHTTPClient(port: port, timeoutSeconds: 5)
-            defer { client.close() }
-            for i in 0..<100 {
-                try client.send(Self.chat(stream: false))
-                let response = try client.readResponse()
-                guard response.status == 200 else { throw UnexpectedStatus(request: i, status: response.status) }
-            }
-        }
+        try await gateway.chatRequests(100)
         #expect(await gateway.process.line(containing: "\u{0}never") == nil, "the reader has exited")
         let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(health.status == 200)
