@@ -207,9 +207,18 @@ public struct OpenAIStreamDecoder: SSEStreamDecoder {
         }
         let bytes = m.bytes
         var chunk = Skim()
-        let isObject = bytes.withUnsafeBufferPointer { b in
-            (try? Self.skim(b, into: &chunk, knownPrefix: &knownPrefix)) ?? false
+        // An event of several `data:` lines holds the line feeds that joined them: forwarded as
+        // they are, they would end the client's `data:` line early and it would drop the chunk.
+        // Such a chunk takes the tree's way and is forwarded serialised, on one line.
+        let oneLine = bytes.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return true }
+            return memchr(base, 0x0A, b.count) == nil
         }
+        let isObject =
+            oneLine
+            && bytes.withUnsafeBufferPointer { b in
+                (try? Self.skim(b, into: &chunk, knownPrefix: &knownPrefix)) ?? false
+            }
         if isObject, chunk.error == nil, chunk.usage == nil, let choice = chunk.choice {
             // Nearly every chunk: one choice, read, and nothing else to parse.
             let delta = bytes.withUnsafeBufferPointer { choice.delta(in: $0) }
