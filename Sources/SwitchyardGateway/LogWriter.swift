@@ -69,6 +69,16 @@ final class LogWriter: @unchecked Sendable {
         pthread_condattr_destroy(&attributes)
     }
 
+    /// Runs once the writer's thread has ended (it holds the writer while it runs).
+    deinit {
+        pthread_cond_destroy(drained)
+        pthread_cond_destroy(arrived)
+        pthread_mutex_destroy(mutex)
+        drained.deallocate()
+        arrived.deallocate()
+        mutex.deallocate()
+    }
+
     /// Lines dropped so far because the reader fell `capacity` bytes behind.
     var droppedLines: Int { dropped.load(ordering: .relaxed) }
 

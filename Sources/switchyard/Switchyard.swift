@@ -185,6 +185,8 @@ func printErrors(_ errors: ConfigErrors) {
 /// Writes `text` to standard error, unbuffered. (Not `FileHandle`: it is in Foundation, which the
 /// binary no longer links; README "Hot path", idle RSS.)
 func writeStandardError(_ text: String) {
+    // After the log lines still waiting for the log's writer thread, not before them.
+    LogSink.stderr.flush()
     var text = text
     text.withUTF8 { bytes in
         var rest = UnsafeRawBufferPointer(bytes)
