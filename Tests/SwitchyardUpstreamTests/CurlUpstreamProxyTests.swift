@@ -31,42 +31,45 @@ struct CurlUpstreamProxyTests {
         #expect(ProxyEnvironment(["PATH": "/bin"]).noProxy == "")
     }
 
-    @Test func requestsGoThroughTheHTTPProxyOfTheEnvironment() async throws {
+    /// A target and a proxy server, each answering who it is, stopped after `body`.
+    static func withTargetAndProxy(_ body: (MockHTTPServer, MockHTTPServer) async throws -> Void) async throws {
         let target = try MockHTTPServer(handler: { _ in .text("from the target") })
         let proxy = try MockHTTPServer(handler: { _ in .text("from the proxy") })
         defer {
             target.stop()
             proxy.stop()
         }
-        let environment = ProxyEnvironment(["http_proxy": proxy.url(""), "no_proxy": "example.invalid"])
-        let upstream = try CurlUpstream(configuration: .init(proxies: environment))
-        defer { upstream.shutdown() }
-        // Two requests to different paths: a handle that changes its URL keeps the proxy.
-        for path in ["/v1/a", "/v1/b"] {
-            let response = try await upstream.perform(request(target, path, body: "{}"))
-            #expect(response.body.text == "from the proxy")
+        try await body(target, proxy)
+    }
+
+    @Test func requestsGoThroughTheHTTPProxyOfTheEnvironment() async throws {
+        try await Self.withTargetAndProxy { target, proxy in
+            let environment = ProxyEnvironment(["http_proxy": proxy.url(""), "no_proxy": "example.invalid"])
+            let upstream = try CurlUpstream(configuration: .init(proxies: environment))
+            defer { upstream.shutdown() }
+            // Two requests to different paths: a handle that changes its URL keeps the proxy.
+            for path in ["/v1/a", "/v1/b"] {
+                let response = try await upstream.perform(request(target, path, body: "{}"))
+                #expect(response.body.text == "from the proxy")
+            }
+            #expect(proxy.requests.map(\.path) == [target.url("/v1/a"), target.url("/v1/b")])
+            #expect(target.requests.isEmpty)
         }
-        #expect(proxy.requests.map(\.path) == [target.url("/v1/a"), target.url("/v1/b")])
-        #expect(target.requests.isEmpty)
     }
 
     @Test func hostsInNoProxyAndHTTPProxyInUpperCaseAreReachedDirectly() async throws {
-        let target = try MockHTTPServer(handler: { _ in .text("from the target") })
-        let proxy = try MockHTTPServer(handler: { _ in .text("from the proxy") })
-        defer {
-            target.stop()
-            proxy.stop()
+        try await Self.withTargetAndProxy { target, proxy in
+            for environment in [
+                ["http_proxy": proxy.url(""), "no_proxy": "example.invalid,127.0.0.1"],
+                ["HTTP_PROXY": proxy.url("")],
+            ] {
+                let upstream = try CurlUpstream(configuration: .init(proxies: ProxyEnvironment(environment)))
+                defer { upstream.shutdown() }
+                let response = try await upstream.perform(request(target, "/v1/direct", body: "{}"))
+                #expect(response.body.text == "from the target", "\(environment)")
+            }
+            #expect(proxy.requests.isEmpty)
+            #expect(target.requests.map(\.path) == ["/v1/direct", "/v1/direct"])
         }
-        for environment in [
-            ["http_proxy": proxy.url(""), "no_proxy": "example.invalid,127.0.0.1"],
-            ["HTTP_PROXY": proxy.url("")],
-        ] {
-            let upstream = try CurlUpstream(configuration: .init(proxies: ProxyEnvironment(environment)))
-            defer { upstream.shutdown() }
-            let response = try await upstream.perform(request(target, "/v1/direct", body: "{}"))
-            #expect(response.body.text == "from the target", "\(environment)")
-        }
-        #expect(proxy.requests.isEmpty)
-        #expect(target.requests.map(\.path) == ["/v1/direct", "/v1/direct"])
     }
 }
