@@ -149,8 +149,8 @@ extension GatewayMetrics {
     func loopStalled(_ index: Int) { loopStalls(index).increment() }
 
     /// Shows the rare-event counters at 0 from the start, for every loop, every resource an accept
-    /// can run out of, and dropped log lines: an alert on `increase(...) > 0` then sees the first event, and the
-    /// set of series does not grow when the first stall or accept error happens.
+    /// can run out of, and dropped log lines: an alert on `increase(...) > 0` then sees the first
+    /// event, and the set of series does not grow when the first one happens.
     func registerRareEvents(loops: Int, acceptErrors names: [String]) {
         for index in 0..<loops { _ = loopStalls(index) }
         for name in names { _ = acceptErrors(name) }

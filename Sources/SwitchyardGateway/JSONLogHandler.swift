@@ -151,36 +151,36 @@ public struct JSONLogHandler: LogHandler {
 /// Where log lines go: stderr (through a `LogWriter`, so that logging never waits for the reader),
 /// a memory buffer for tests, or nowhere (benchmarks).
 public final class LogSink: Sendable {
-    let capture: Bool
-    let discard: Bool
+    private enum Destination {
+        case writer(LogWriter)
+        case capture
+        case discard
+    }
+
+    private let destination: Destination
     let buffer = Mutex<[UInt8]>([])
-    let writer: LogWriter?
     public static let stderr = LogSink(descriptor: 2)
 
     /// `capture`: lines are kept in memory (`captured`); else they go to stderr.
     public convenience init(capture: Bool) {
         if capture {
-            self.init(capture: true, discard: false, writer: nil)
+            self.init(.capture)
         } else {
             self.init(descriptor: 2)
         }
     }
 
     /// Lines go to `descriptor` from a writer thread, up to `capacity` bytes waiting.
-    init(descriptor: Int32, capacity: Int = 4 << 20) {
-        self.capture = false
-        self.discard = false
-        self.writer = LogWriter(fd: descriptor, capacity: capacity) { Self.dropNote($0, capacity: capacity) }
+    convenience init(descriptor: Int32, capacity: Int = 4 << 20) {
+        self.init(.writer(LogWriter(fd: descriptor, capacity: capacity) { Self.dropNote($0, capacity: capacity) }))
     }
 
-    private init(capture: Bool, discard: Bool, writer: LogWriter?) {
-        self.capture = capture
-        self.discard = discard
-        self.writer = writer
-    }
+    private init(_ destination: Destination) { self.destination = destination }
 
-    convenience init(discarding: ()) {
-        self.init(capture: false, discard: true, writer: nil)
+    convenience init(discarding: ()) { self.init(.discard) }
+
+    private var writer: LogWriter? {
+        if case .writer(let w) = destination { w } else { nil }
     }
 
     /// The line that stands where `count` lines were dropped, `capacity` bytes waiting already.
@@ -202,12 +202,10 @@ public final class LogSink: Sendable {
     public static func discarding() -> LogSink { LogSink(discarding: ()) }
 
     func write(_ bytes: [UInt8]) {
-        if discard {
-            return
-        } else if capture {
-            buffer.withLock { $0.append(contentsOf: bytes) }
-        } else {
-            writer?.write(bytes)
+        switch destination {
+        case .writer(let writer): writer.write(bytes)
+        case .capture: buffer.withLock { $0.append(contentsOf: bytes) }
+        case .discard: break
         }
     }
 
