@@ -114,6 +114,20 @@ struct HostileEdgeProcessTests {
         return error["message"]?.stringValue != nil && error["type"]?.stringValue != nil
     }
 
+    /// A mock upstream answering as `MockLLM`, the binary in front of it (`Gateway`'s options), and
+    /// `body` run against both; the binary stops, then the mock, however `body` ends.
+    static func withGateway(
+        limits: String = "{}", descriptorLimit: Int? = nil, logReaderQuitsAfter: Int? = nil,
+        _ body: (Gateway, MockHTTPServer) async throws -> Void
+    ) async throws {
+        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        defer { mock.stop() }
+        let gateway = try await Gateway(
+            mock: mock, limits: limits, descriptorLimit: descriptorLimit, logReaderQuitsAfter: logReaderQuitsAfter)
+        defer { gateway.stop() }
+        try await body(gateway, mock)
+    }
+
     /// Polls `condition` every 20 ms; fails the test after `seconds` (generous: CI is loaded).
     static func eventually(
         _ seconds: Int, _ what: String, _ condition: @Sendable () async throws -> Bool
@@ -164,25 +178,21 @@ struct HostileEdgeProcessTests {
     }
 
     @Test func slowClientsFillingEveryConnectionCannotLockOutHealthProbes() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock, limits: "{max_connections: 32}")
-        defer {
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway(limits: "{max_connections: 32}") { gateway, _ in
+            // 100 clients, three times the limit, each stuck halfway through its head.
+            var slow: [RawHTTPClient] = []
+            for _ in 0..<100 {
+                guard let client = try? gateway.client() else { continue }
+                try? client.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                slow.append(client)
+            }
+            for round in 0..<5 {
+                let response = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(response.status == 200, "probe \(round)")
+            }
+            #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="displaced"}"#) > 0)
+            withExtendedLifetime(slow) {}
         }
-        // 100 clients, three times the limit, each stuck halfway through its head.
-        var slow: [RawHTTPClient] = []
-        for _ in 0..<100 {
-            guard let client = try? gateway.client() else { continue }
-            try? client.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            slow.append(client)
-        }
-        for round in 0..<5 {
-            let response = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(response.status == 200, "probe \(round)")
-        }
-        #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="displaced"}"#) > 0)
-        withExtendedLifetime(slow) {}
     }
 
     struct UnexpectedStatus: Error {
@@ -194,77 +204,65 @@ struct HostileEdgeProcessTests {
     /// reading must not stall the server: with every line written straight from the event loop,
     /// the loop blocked once the pipe was full (about 150 access lines) and `/healthz` timed out.
     @Test func aLogReaderThatStopsReadingDoesNotStallRequests() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock)
-        defer {
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway { gateway, _ in
+            gateway.process.pauseReading()
+            let requests = 600  // about four pipe buffers of access lines
+            try await gateway.chatRequests(requests)
+            let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(health.status == 200)
+            gateway.process.resumeReading()
+            // Nothing was lost: the lines waited in memory, far below the 4 MiB that may wait.
+            try await Self.eventually(20, "\(requests) access lines") {
+                gateway.process.stderr.split(separator: "\n").count { $0.contains(#""msg":"request""#) } == requests
+            }
+            #expect(!gateway.process.stderr.contains("log lines dropped"))
         }
-        gateway.process.pauseReading()
-        let requests = 600  // about four pipe buffers of access lines
-        try await gateway.chatRequests(requests)
-        let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(health.status == 200)
-        gateway.process.resumeReading()
-        // Nothing was lost: the lines waited in memory, far below the 4 MiB that may wait.
-        try await Self.eventually(20, "\(requests) access lines") {
-            gateway.process.stderr.split(separator: "\n").count { $0.contains(#""msg":"request""#) } == requests
-        }
-        #expect(!gateway.process.stderr.contains("log lines dropped"))
     }
 
     /// A log reader that exits (EPIPE) must not end the server: written from the event loop, the
     /// first line after it raised SIGPIPE, and the process died with status 141.
     @Test func aLogReaderThatExitsDoesNotEndTheServer() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
         // Enough for the start-up lines, `listening` among them; the access lines go past it.
-        let gateway = try await Gateway(mock: mock, logReaderQuitsAfter: 6000)
-        defer {
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway(logReaderQuitsAfter: 6000) { gateway, _ in
+            try await gateway.chatRequests(100)
+            #expect(await gateway.process.line(containing: "\u{0}never") == nil, "the reader has exited")
+            let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(health.status == 200)
+            #expect(Glibc.kill(gateway.process.pid, 0) == 0)
         }
-        try await gateway.chatRequests(100)
-        #expect(await gateway.process.line(containing: "\u{0}never") == nil, "the reader has exited")
-        let health = try await gateway.roundTrip("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(health.status == 200)
-        #expect(Glibc.kill(gateway.process.pid, 0) == 0)
     }
 
     /// Out of descriptors, the server cannot accept: it must not spin on the listening socket
     /// (level-triggered, it stays readable), must say so once per spell, and must serve the
     /// clients waiting in the backlog as soon as descriptors free up.
     @Test func runningOutOfDescriptorsIsReportedOnceWithoutSpinningAndTheBacklogIsServedAfter() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock, descriptorLimit: 96)
-        defer {
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway(descriptorLimit: 96) { gateway, _ in
+            // Idle clients until the process has no descriptor left; the kernel queues the rest.
+            var idle: [RawHTTPClient] = []
+            for _ in 0..<120 { if let client = try? gateway.client() { idle.append(client) } }
+            try await Self.eventually(20, "the accept warning") {
+                gateway.process.stderr.contains("cannot accept new connections")
+            }
+            // A client waiting in the backlog with its request sent.
+            let waiting = try gateway.client()
+            try waiting.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            // Three retries' worth of time: no report per retry, and next to no CPU (a spinning loop
+            // would take about all of a core).
+            let pid = gateway.process.pid
+            let before = try Self.cpuTicks(pid)
+            try await Task.sleep(for: .milliseconds(350))
+            let used = try Self.cpuTicks(pid) - before
+            #expect(used < 10, "\(used) ticks of CPU in 350 ms while unable to accept")
+            for client in idle { client.close() }
+            let answer = try await offload { try waiting.readResponse() }
+            #expect(answer.status == 200)
+            let warnings = gateway.process.stderr.split(separator: "\n").filter {
+                $0.contains("cannot accept new connections")
+            }
+            #expect(warnings.count == 1)
+            #expect(warnings.first?.contains(#""error":"EMFILE""#) == true, "\(warnings)")
+            #expect(try await gateway.metric(#"switchyard_accept_errors_total{error="EMFILE"}"#) == 1)
         }
-        // Idle clients until the process has no descriptor left; the kernel queues the rest.
-        var idle: [RawHTTPClient] = []
-        for _ in 0..<120 { if let client = try? gateway.client() { idle.append(client) } }
-        try await Self.eventually(20, "the accept warning") {
-            gateway.process.stderr.contains("cannot accept new connections")
-        }
-        // A client waiting in the backlog with its request sent.
-        let waiting = try gateway.client()
-        try waiting.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        // Three retries' worth of time: no report per retry, and next to no CPU (a spinning loop
-        // would take about all of a core).
-        let pid = gateway.process.pid
-        let before = try Self.cpuTicks(pid)
-        try await Task.sleep(for: .milliseconds(350))
-        let used = try Self.cpuTicks(pid) - before
-        #expect(used < 10, "\(used) ticks of CPU in 350 ms while unable to accept")
-        for client in idle { client.close() }
-        let answer = try await offload { try waiting.readResponse() }
-        #expect(answer.status == 200)
-        let warnings = gateway.process.stderr.split(separator: "\n").filter {
-            $0.contains("cannot accept new connections")
-        }
-        #expect(warnings.count == 1)
-        #expect(warnings.first?.contains(#""error":"EMFILE""#) == true, "\(warnings)")
-        #expect(try await gateway.metric(#"switchyard_accept_errors_total{error="EMFILE"}"#) == 1)
     }
 
     /// User and system CPU time of `pid` so far, in clock ticks (`/proc/PID/stat` fields 14, 15).
@@ -276,49 +274,42 @@ struct HostileEdgeProcessTests {
     }
 
     @Test func aHeadTrickledByteByByteIsCutOffAtTheHeaderDeadline() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock, limits: "{header_timeout_s: 1}")
-        defer {
-            gateway.stop()
-            mock.stop()
-        }
-        let client = try gateway.client()
-        // A byte every 100 ms: the per-byte idle timeout (client_timeout_s, 60 s) never fires.
-        let head =
-            Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 300)
-        let cutOff = try await offload { () -> Bool in
-            for byte in head {
-                do { try client.send([byte]) } catch { return true }
-                if !client.readable() {
-                    usleep(100_000)
-                    continue
+        try await Self.withGateway(limits: "{header_timeout_s: 1}") { gateway, _ in
+            let client = try gateway.client()
+            // A byte every 100 ms: the per-byte idle timeout (client_timeout_s, 60 s) never fires.
+            let head =
+                Array("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8)
+                + Array(repeating: UInt8(ascii: "a"), count: 300)
+            let cutOff = try await offload { () -> Bool in
+                for byte in head {
+                    do { try client.send([byte]) } catch { return true }
+                    if !client.readable() {
+                        usleep(100_000)
+                        continue
+                    }
+                    return try client.closedByServer()
                 }
-                return try client.closedByServer()
+                return false
             }
-            return false
+            #expect(cutOff)
+            #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="header_timeout"}"#) == 1)
         }
-        #expect(cutOff)
-        #expect(try await gateway.metric(#"switchyard_connections_dropped_total{reason="header_timeout"}"#) == 1)
     }
 
     @Test func contentLengthWithTransferEncodingIsRefusedAndNothingIsSmuggled() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock)
-        defer {
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway { gateway, mock in
+            let client = try gateway.client()
+            try client.send(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n"
+                    + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                    + "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n\r\n")
+            let (response, closed) = try await offload { (try client.readResponse(), try client.closedByServer()) }
+            #expect(response.status == 400)
+            #expect(Self.isOpenAIError(response), "\(response.text)")
+            #expect(response.text.contains("Transfer-Encoding"))
+            #expect(closed, "a second response was served from the bytes after the chunked body")
+            #expect(mock.requestCount == 0)
         }
-        let client = try gateway.client()
-        try client.send(
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n"
-                + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-                + "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(TestSecrets.client)\r\n\r\n")
-        let (response, closed) = try await offload { (try client.readResponse(), try client.closedByServer()) }
-        #expect(response.status == 400)
-        #expect(Self.isOpenAIError(response), "\(response.text)")
-        #expect(response.text.contains("Transfer-Encoding"))
-        #expect(closed, "a second response was served from the bytes after the chunked body")
-        #expect(mock.requestCount == 0)
     }
 
     /// Pages libmicrohttpd writes by itself, through the gateway's error envelope.
@@ -332,63 +323,52 @@ struct HostileEdgeProcessTests {
     ]
 
     @Test func malformedRequestsGetTheOpenAIErrorEnvelope() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock)
-        defer {
-            gateway.stop()
-            mock.stop()
-        }
-        for (request, status) in Self.edgeErrors {
-            let response = try await gateway.roundTrip(request)
-            #expect(response.status == status, "\(request.prefix(60))")
-            #expect(Self.isOpenAIError(response), "\(request.prefix(60)): \(response.text.prefix(200))")
+        try await Self.withGateway { gateway, _ in
+            for (request, status) in Self.edgeErrors {
+                let response = try await gateway.roundTrip(request)
+                #expect(response.status == status, "\(request.prefix(60))")
+                #expect(Self.isOpenAIError(response), "\(request.prefix(60)): \(response.text.prefix(200))")
+            }
         }
     }
 
     @Test func anAuthorizationValueWithHiddenOrControlBytesIsRefused() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock)
-        defer {
-            gateway.stop()
-            mock.stop()
-        }
-        func models(_ authorization: String) async throws -> RawResponse {
-            try await gateway.roundTrip("GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: \(authorization)\r\n\r\n")
-        }
-        #expect(try await models("Bearer \(TestSecrets.client)").status == 200)
-        for tail in ["\u{0}", "\u{0}junk", "\u{1}", "\u{7F}"] {
-            let response = try await models("Bearer \(TestSecrets.client)\(tail)")
-            #expect(response.status == 400, "tail \(Array(tail.utf8))")
-            #expect(Self.isOpenAIError(response))
+        try await Self.withGateway { gateway, _ in
+            func models(_ authorization: String) async throws -> RawResponse {
+                try await gateway.roundTrip(
+                    "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: \(authorization)\r\n\r\n")
+            }
+            #expect(try await models("Bearer \(TestSecrets.client)").status == 200)
+            for tail in ["\u{0}", "\u{0}junk", "\u{1}", "\u{7F}"] {
+                let response = try await models("Bearer \(TestSecrets.client)\(tail)")
+                #expect(response.status == 400, "tail \(Array(tail.utf8))")
+                #expect(Self.isOpenAIError(response))
+            }
         }
     }
 
     @Test func aLargeBodyDoesNotStallASmallRequestSentMeanwhile() async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
-        let gateway = try await Gateway(mock: mock)
-        defer {
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway { gateway, mock in
+            // 1.8 MB, 160,000 keys: parsing it took 49 s before the JSON fix (a quadratic object
+            // insert), all of it on the thread that drives every upstream transfer.
+            var keys = ""
+            for i in 0..<160_000 {
+                if i > 0 { keys += "," }
+                keys += #""k\#(i)":\#(i)"#
+            }
+            let big = #"{"model":"m","messages":[{"role":"user","content":"big"}],"metadata":{\#(keys)}}"#
+            let bigClient = try gateway.client()
+            try await offload { try bigClient.send(Self.chat(stream: false, body: big)) }
+            // Wait until the big request's handler runs (the in-flight gauge counts it before parsing),
+            // or it has already been answered.
+            try await Self.eventually(30, "the large request's handler to start") {
+                if bigClient.readable() { return true }
+                guard let value = try? await gateway.metric("switchyard_inflight_requests") else { return false }
+                return value >= 1
+            }
+            let small = try await gateway.roundTrip(Self.chat(stream: false))
+            #expect(small.status == 200)
+            #expect(small.text.contains("Hello from the mock"))
         }
-        // 1.8 MB, 160,000 keys: parsing it took 49 s before the JSON fix (a quadratic object
-        // insert), all of it on the thread that drives every upstream transfer.
-        var keys = ""
-        for i in 0..<160_000 {
-            if i > 0 { keys += "," }
-            keys += #""k\#(i)":\#(i)"#
-        }
-        let big = #"{"model":"m","messages":[{"role":"user","content":"big"}],"metadata":{\#(keys)}}"#
-        let bigClient = try gateway.client()
-        try await offload { try bigClient.send(Self.chat(stream: false, body: big)) }
-        // Wait until the big request's handler runs (the in-flight gauge counts it before parsing),
-        // or it has already been answered.
-        try await Self.eventually(30, "the large request's handler to start") {
-            if bigClient.readable() { return true }
-            guard let value = try? await gateway.metric("switchyard_inflight_requests") else { return false }
-            return value >= 1
-        }
-        let small = try await gateway.roundTrip(Self.chat(stream: false))
-        #expect(small.status == 200)
-        #expect(small.text.contains("Hello from the mock"))
     }
 }
