@@ -114,13 +114,14 @@ struct HostileEdgeProcessTests {
         return error["message"]?.stringValue != nil && error["type"]?.stringValue != nil
     }
 
-    /// A mock upstream answering as `MockLLM`, the binary in front of it (`Gateway`'s options), and
+    /// A mock upstream (answering as `MockLLM` unless `upstream` says otherwise), the binary in front of it (`Gateway`'s options), and
     /// `body` run against both; the binary stops, then the mock, however `body` ends.
     static func withGateway(
         limits: String = "{}", descriptorLimit: Int? = nil, logReaderQuitsAfter: Int? = nil,
+        upstream: @escaping MockHTTPServer.Handler = { MockLLM().respond($0) },
         _ body: (Gateway, MockHTTPServer) async throws -> Void
     ) async throws {
-        let mock = try MockHTTPServer { MockLLM().respond($0) }
+        let mock = try MockHTTPServer(handler: upstream)
         defer { mock.stop() }
         let gateway = try await Gateway(
             mock: mock, limits: limits, descriptorLimit: descriptorLimit, logReaderQuitsAfter: logReaderQuitsAfter)
@@ -146,35 +147,33 @@ struct HostileEdgeProcessTests {
     func aClientThatHangsUpBeforeTheFirstUpstreamByteAbortsTheUpstreamCall(stream: Bool) async throws {
         let gate = MockGate()
         let llm = MockLLM()
-        let mock = try MockHTTPServer { request in
+        let upstream: MockHTTPServer.Handler = { request in
             var response = llm.respond(request)
             response.beforeHead = [.waitFor(gate)]
             return response
         }
-        let gateway = try await Gateway(mock: mock)
-        defer {
-            gate.open()
-            gateway.stop()
-            mock.stop()
+        try await Self.withGateway(upstream: upstream) { gateway, mock in
+            // Before the binary and the mock stop: the held answer must not keep the mock waiting.
+            defer { gate.open() }
+            let client = try gateway.client()
+            try client.send(Self.chat(stream: stream))
+            try await Self.eventually(20, "the upstream call") { mock.requestCount == 1 }
+            client.close()
+            // No byte goes to the client while the upstream holds its answer: only a watch on the
+            // client's socket can notice, and then the upstream transfer is aborted (curl closes it).
+            try await Self.eventually(10, "the upstream connection to close") { mock.closedConnections >= 1 }
+            #expect(gate.isOpen == false)
+            try await Self.eventually(10, "the request log line") {
+                gateway.process.stderr.contains(#""outcome":"client_disconnected""#)
+            }
+            let line = try #require(
+                gateway.process.stderr.split(separator: "\n").first { $0.contains(#""msg":"request""#) })
+            #expect(line.contains(#""status":"499""#) || line.contains(#""status":499"#), "\(line)")
+            let disconnected = try await gateway.metric(
+                #"switchyard_requests_total{api="chat",model="m",provider="none",outcome="client_disconnected","#
+                    + #"status_class="4xx"}"#)
+            #expect(disconnected == 1)
         }
-        let client = try gateway.client()
-        try client.send(Self.chat(stream: stream))
-        try await Self.eventually(20, "the upstream call") { mock.requestCount == 1 }
-        client.close()
-        // No byte goes to the client while the upstream holds its answer: only a watch on the
-        // client's socket can notice, and then the upstream transfer is aborted (curl closes it).
-        try await Self.eventually(10, "the upstream connection to close") { mock.closedConnections >= 1 }
-        #expect(gate.isOpen == false)
-        try await Self.eventually(10, "the request log line") {
-            gateway.process.stderr.contains(#""outcome":"client_disconnected""#)
-        }
-        let line = try #require(
-            gateway.process.stderr.split(separator: "\n").first { $0.contains(#""msg":"request""#) })
-        #expect(line.contains(#""status":"499""#) || line.contains(#""status":499"#), "\(line)")
-        let disconnected = try await gateway.metric(
-            #"switchyard_requests_total{api="chat",model="m",provider="none",outcome="client_disconnected","#
-                + #"status_class="4xx"}"#)
-        #expect(disconnected == 1)
     }
 
     @Test func slowClientsFillingEveryConnectionCannotLockOutHealthProbes() async throws {
