@@ -130,11 +130,21 @@ final class EdgeConnection: Sendable {
 
     /// The peer closed or reset the connection (the watcher saw EPOLLRDHUP/EPOLLHUP). A request
     /// being answered learns at once: its handler is cancelled and a suspended connection is
-    /// resumed so MHD closes it. MHD itself notices the end of a connection it is reading from.
+    /// resumed so MHD closes it. A connection MHD is reading from (waiting for a request, or in
+    /// its head or body) is shut down: MHD watches its sockets edge-triggered, so a FIN that came
+    /// in the segment carrying the last bytes (part of a request, then the client's close) raised
+    /// no event after MHD read those bytes, and MHD waited for the rest until a deadline; the
+    /// shutdown is an event, and its next read sees the end. (A whole request whose client then
+    /// closes its sending side ends as before: a FIN is a hang-up, see `ConnectionWatcher`.)
     func peerHungUp() {
-        let current = state.withLock { state in
+        let current = state.withLock { state -> RequestContext? in
             state.peerGone = true
-            return state.closed ? nil : state.current
+            guard !state.closed else { return nil }
+            switch state.phase {
+            case .idle, .head, .body: if !state.dropped { shutDown(&state) }
+            case .busy: break
+            }
+            return state.current
         }
         current?.peerHungUp()
     }

@@ -55,6 +55,15 @@ public final class RawHTTPClient: @unchecked Sendable {
 
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
+    /// Sends `text` and ends the sending side (FIN) in one TCP segment: corked, the bytes wait in
+    /// the socket and the FIN rides on them, so the server sees both in one readiness event.
+    public func sendAndFinish(_ text: String) throws {
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
+        try send(text)
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
     public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {

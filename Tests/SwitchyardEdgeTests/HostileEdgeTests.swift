@@ -187,6 +187,32 @@ struct HostileEdgeTests {
         }
     }
 
+    /// Part of a request, then the client closes: the FIN comes in the segment that carries the
+    /// last bytes. MHD reads its sockets edge-triggered, so it reads the bytes and is never told
+    /// of the end; the watcher is, and the connection closes then, not at a deadline (a minute
+    /// here; 10 s for a head by default, during which it held a descriptor and its memory).
+    static let cutOffRequests = [
+        "POST / HTT",  // before the request line is whole
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Le",  // in the head
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\"",  // in the body
+    ]
+
+    @Test(arguments: 0..<cutOffRequests.count)
+    func aRequestCutOffByTheClientsCloseEndsItsConnectionAtOnce(_ index: Int) async throws {
+        try await withServer(
+            {
+                $0.headerTimeout = .seconds(60)
+                $0.bodyTimeout = .seconds(60)
+            }, handler: Self.ok
+        ) { server in
+            let client = try RawHTTPClient(port: server.port, timeoutSeconds: 5)
+            try client.sendAndFinish(Self.cutOffRequests[index])
+            #expect(try await offload { try client.closedByServer() })
+            let server = server
+            try await waitUntil(seconds: 5) { server.openConnections == 0 }
+        }
+    }
+
     @Test func anIdleKeepAliveConnectionIsNotMistakenForASlowHead() async throws {
         try await withServer({ $0.headerTimeout = .milliseconds(200) }, handler: Self.ok) { server in
             let client = try RawHTTPClient(port: server.port)
