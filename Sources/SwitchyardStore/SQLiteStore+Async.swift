@@ -4,7 +4,8 @@ public import SwitchyardInbound
 public import SwitchyardTasks
 
 // The storage protocols over one SQLite file. Each call runs the blocking `SQLiteStore` method on
-// the store's own dispatch queue (`perform`), so no cooperative thread waits on disk or a lock.
+// one of the store's two serial queues (`perform` for writes, `performRead` for calls that only
+// use the reader connection), so no cooperative thread or event loop waits on disk or a lock.
 
 /// `TaskStore` over the SQLite store.
 public struct SQLiteTaskStore: TaskStore {
@@ -31,17 +32,17 @@ public struct SQLiteTaskStore: TaskStore {
     }
 
     public func task(id: String, owner: String) async throws(StoreError) -> TaskSnapshot? {
-        try await store.perform { s throws(StoreError) in try s.task(id: id, owner: owner) }
+        try await store.performRead { s throws(StoreError) in try s.task(id: id, owner: owner) }
     }
 
     public func listTasks(_ query: TaskQuery) async throws(StoreError) -> TaskListing {
-        try await store.perform { s throws(StoreError) in try s.listTaskSnapshots(query) }
+        try await store.performRead { s throws(StoreError) in try s.listTaskSnapshots(query) }
     }
 
     public func events(
         taskID: String, owner: String?, after: Int64, limit: Int
     ) async throws(StoreError) -> [HistoryEvent] {
-        try await store.perform { s throws(StoreError) in
+        try await store.performRead { s throws(StoreError) in
             try s.events(taskID: taskID, owner: owner, after: after, limit: limit)
         }
     }
@@ -51,15 +52,15 @@ public struct SQLiteTaskStore: TaskStore {
     }
 
     public func resumableTasks() async throws(StoreError) -> [TaskRecord] {
-        try await store.perform { s throws(StoreError) in try s.resumableTasks() }
+        try await store.performRead { s throws(StoreError) in try s.resumableTasks() }
     }
 
     public func taskStates(ids: [String]) async throws(StoreError) -> [String: TaskState] {
-        try await store.perform { s throws(StoreError) in try s.taskStates(ids: ids) }
+        try await store.performRead { s throws(StoreError) in try s.taskStates(ids: ids) }
     }
 
     public func taskCounts() async throws(StoreError) -> [TaskState: Int] {
-        try await store.perform { s throws(StoreError) in try s.taskCounts() }
+        try await store.performRead { s throws(StoreError) in try s.taskCounts() }
     }
 
     public func externalChangeVersion() async throws(StoreError) -> Int64 {
@@ -111,11 +112,11 @@ public struct SQLiteResponseStore: ResponseStore {
     }
 
     public func response(id: String, owner: String) async throws -> ResponseRecord? {
-        try await store.perform { s throws(StoreError) in try s.response(id: id, owner: owner) }
+        try await store.performRead { s throws(StoreError) in try s.response(id: id, owner: owner) }
     }
 
     public func conversation(endingAt id: String, owner: String) async throws -> [ResponseRecord]? {
-        try await store.perform { s throws(StoreError) in try s.conversation(endingAt: id, owner: owner) }
+        try await store.performRead { s throws(StoreError) in try s.conversation(endingAt: id, owner: owner) }
     }
 
     public func deleteResponse(id: String, owner: String) async throws -> Bool {

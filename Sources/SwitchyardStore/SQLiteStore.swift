@@ -79,7 +79,13 @@ public final class SQLiteStore: Sendable {
     let writer: Mutex<SQLiteConnection>
     let reader: Mutex<SQLiteConnection>
     private let lastWrite = Mutex<StoreError?>(nil)
-    private let queue = DispatchQueue(label: "switchyard.store", attributes: .concurrent)
+    /// Where the asynchronous calls run: one serial queue per connection. Each connection serves
+    /// one call at a time anyway (its lock), and a call waiting for it on a concurrent queue held a
+    /// libdispatch thread blocked on that lock, for which libdispatch added threads: a soak with
+    /// stored Responses API requests went from 13 threads to 18 in five minutes, each with its
+    /// stack and its malloc arena. Serial, the store's work holds at most two threads.
+    private let writes = DispatchQueue(label: "switchyard.store.writes")
+    private let reads = DispatchQueue(label: "switchyard.store.reads")
 
     /// Opens or creates the database at `path`, checks it and runs pending migrations.
     /// Blocking; throws `StoreError` with kind `cannotOpen`, `readOnly`, `corrupt`, `busy`,
@@ -104,10 +110,25 @@ public final class SQLiteStore: Sendable {
         self.reader = Mutex(reader)
     }
 
-    /// Runs `body` on the store's dispatch queue and resumes the caller with its result, keeping
-    /// blocking SQLite work off the cooperative pool: `try await store.perform { try $0.transition(...) }`.
+    /// Runs `body` on the store's queue for writes and resumes the caller with its result, keeping
+    /// blocking SQLite work off the cooperative pool and the event loops:
+    /// `try await store.perform { try $0.transition(...) }`. Calls run one at a time, in order.
     public func perform<T: Sendable>(
         _ body: @escaping @Sendable (SQLiteStore) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        try await run(on: writes, body)
+    }
+
+    /// `perform` for a call that only reads (the reader connection): it runs on the queue for
+    /// reads, so it never waits behind a write's commit.
+    public func performRead<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteStore) throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        try await run(on: reads, body)
+    }
+
+    private func run<T: Sendable>(
+        on queue: DispatchQueue, _ body: @escaping @Sendable (SQLiteStore) throws(StoreError) -> T
     ) async throws(StoreError) -> T {
         let result: Result<T, StoreError> = await withCheckedContinuation { continuation in
             queue.async {

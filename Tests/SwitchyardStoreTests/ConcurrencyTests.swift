@@ -67,4 +67,35 @@ import Testing
             #expect(error.rejection?.reason == "cannot resume a task that is planning")
         }
     }
+
+    /// However many calls wait for the store, its work holds one thread for writes: on a
+    /// concurrent queue each waiting call held a libdispatch thread blocked on the writer
+    /// connection's lock (or in its fsync), and libdispatch added threads for the blocked ones
+    /// (`bench/soak.py` with stored Responses API requests: 13 threads, then 18 five minutes later).
+    @Test func storeWritesRunOneAtATime() async throws {
+        let directory = makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try SQLiteStore(path: directory + "/tasks.db")
+        final class Overlap: Sendable {
+            let running = Atomic<Int>(0)
+            let peak = Atomic<Int>(0)
+        }
+        let overlap = Overlap()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    _ = try await store.perform { store throws(StoreError) in
+                        let now = overlap.running.add(1, ordering: .relaxed).newValue
+                        _ = overlap.peak.max(now, ordering: .relaxed)
+                        defer { overlap.running.subtract(1, ordering: .relaxed) }
+                        usleep(2_000)  // a commit's fsync takes about as long
+                        return try store.createTask(id: "t\(i)", owner: "alice", agent: "a")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(overlap.peak.load(ordering: .relaxed) == 1)
+        #expect(try store.listTasks(owner: "alice", limit: 100).tasks.count == 32)
+    }
 }
