@@ -37,8 +37,6 @@ final class EdgeConnection: Sendable {
         var watched = false
         /// The watcher saw the peer close or reset the connection.
         var peerGone = false
-        /// `peerHungUp` shut the reading side down (so MHD, reading, sees the end).
-        var readShut = false
     }
 
     let id: UInt64
@@ -133,24 +131,17 @@ final class EdgeConnection: Sendable {
     /// The peer closed or reset the connection (the watcher saw EPOLLRDHUP/EPOLLHUP). A request
     /// being answered learns at once: its handler is cancelled and a suspended connection is
     /// resumed so MHD closes it. A connection MHD is reading from (waiting for a request, or in
-    /// its head or body) gets its reading side shut down, once: MHD reads its sockets
-    /// edge-triggered, so a FIN that came in the segment carrying the last bytes (part of a
-    /// request, then the client's close) raised no event after MHD read those bytes, and MHD
-    /// waited for the rest until a deadline. The shutdown is an event; MHD's next read returns
-    /// what is left and then the end, as if it had seen the FIN itself. The sending side stays
-    /// open: a whole request whose client closed only its sending side is still answered (unless
-    /// its handler had started and learned of the hang-up, as before).
+    /// its head or body) is shut down: MHD watches its sockets edge-triggered, so a FIN that came
+    /// in the segment carrying the last bytes (part of a request, then the client's close) raised
+    /// no event after MHD read those bytes, and MHD waited for the rest until a deadline; the
+    /// shutdown is an event, and its next read sees the end. (A whole request whose client then
+    /// closes its sending side ends as before: a FIN is a hang-up, see `ConnectionWatcher`.)
     func peerHungUp() {
         let current = state.withLock { state -> RequestContext? in
             state.peerGone = true
             guard !state.closed else { return nil }
             switch state.phase {
-            case .idle, .head, .body:
-                // Once: the shutdown wakes the watcher's epoll set too, which would call this again.
-                if !state.dropped && !state.readShut {
-                    state.readShut = true
-                    _ = shutdown(fd, Int32(SHUT_RD))
-                }
+            case .idle, .head, .body: if !state.dropped { shutDown(&state) }
             case .busy: break
             }
             return state.current
