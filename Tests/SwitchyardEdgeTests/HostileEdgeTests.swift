@@ -213,6 +213,22 @@ struct HostileEdgeTests {
         }
     }
 
+    /// The same, from many clients at once: some of their bytes and FINs arrive before the
+    /// connection is accepted, so the watcher sees the hang-up before MHD has the socket in its
+    /// epoll set (a shutdown of the reading side alone, a one-off wake-up, left such sockets open).
+    @Test func manyRequestsCutOffAtOnceAllEndTheirConnections() async throws {
+        try await withServer({ $0.headerTimeout = .seconds(60) }, handler: Self.ok) { server in
+            let port = server.port
+            try await offload {
+                for _ in 0..<200 {
+                    try RawHTTPClient(port: port).sendAndFinish("POST / HTTP/1.1\r\nHost: x\r\nContent-Le")
+                }
+            }
+            let server = server
+            try await waitUntil(seconds: 10) { server.openConnections == 0 }
+        }
+    }
+
     @Test func anIdleKeepAliveConnectionIsNotMistakenForASlowHead() async throws {
         try await withServer({ $0.headerTimeout = .milliseconds(200) }, handler: Self.ok) { server in
             let client = try RawHTTPClient(port: server.port)
