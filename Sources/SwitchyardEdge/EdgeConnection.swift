@@ -139,7 +139,7 @@ final class EdgeConnection: Sendable {
     /// reports (EPOLLHUP) for as long as it lasts, so MHD sees it even when it adds the socket to
     /// its set only after this (bytes and FIN that came before the accept: the watcher hears of
     /// the socket first). A reading side shut down is a one-off wake-up, which MHD misses in that
-    /// order: `bench/soak.py` then held about 300 sockets in CLOSE-WAIT. So a whole request whose
+    /// order: `bench/soak.py` then held 100 to 300 sockets in CLOSE-WAIT. So a whole request whose
     /// client closes its sending side right after it usually ends unanswered (about 2 in 3 on
     /// loopback), as the policy says: a FIN is a hang-up (`ConnectionWatcher`), as it is for MHD
     /// when it reads one itself, and for nginx.

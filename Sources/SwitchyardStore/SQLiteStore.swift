@@ -82,7 +82,7 @@ public final class SQLiteStore: Sendable {
     /// Where the asynchronous calls run: one serial queue per connection. Each connection serves
     /// one call at a time anyway (its lock), and a call waiting for it on a concurrent queue held a
     /// libdispatch thread blocked on that lock, for which libdispatch added threads: a soak with
-    /// stored Responses API requests went from 13 threads to 18 in five minutes, each with its
+    /// stored Responses API requests went from 13 threads to 21 in ten minutes, each with its
     /// stack and its malloc arena. Serial, the store's work holds at most two threads.
     private let writes = DispatchQueue(label: "switchyard.store.writes")
     private let reads = DispatchQueue(label: "switchyard.store.reads")

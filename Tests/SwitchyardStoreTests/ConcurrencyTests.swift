@@ -71,7 +71,7 @@ import Testing
     /// However many calls wait for the store, its work holds one thread for writes: on a
     /// concurrent queue each waiting call held a libdispatch thread blocked on the writer
     /// connection's lock (or in its fsync), and libdispatch added threads for the blocked ones
-    /// (`bench/soak.py` with stored Responses API requests: 13 threads, then 18 five minutes later).
+    /// (`bench/soak.py` with stored Responses API requests: 13 threads, then 21 ten minutes later).
     @Test func storeWritesRunOneAtATime() async throws {
         let directory = makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
