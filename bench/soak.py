@@ -13,7 +13,8 @@ unknown model (404), a body that is not JSON (400), plain and streamed Messages 
 API requests (the Responses ones stored, as by default), and a request with an `Idempotency-Key`
 of its own (a stored record each). Beside it, clients that leave: streams from the slow mock
 abandoned after their first event (half closed with FIN, half reset), heads over the size limit
-(431), and heads that stop half-way, the FIN in the segment of their last bytes.
+(431), and heads that stop half-way, the FIN in the segment of their last bytes; and durable
+tasks, two steps each, one about every 20 ms (35 a second here), some listed and some cancelled.
 
 Printed every --sample seconds: requests so far (`switchyard_requests_total`), RSS, open
 descriptors, threads. Then the load stops and, after the loops' idle memory release, the idle
@@ -21,6 +22,8 @@ figures are compared with the same idle figures taken after a warm-up minute of 
 Nothing here is a test: it prints figures (README, Benchmarks).
 """
 import argparse
+import http.client
+import json
 import os
 import re
 import socket
@@ -80,6 +83,15 @@ def metrics(port):
         return r.read().decode()
 
 
+def open_tasks(text):
+    """Tasks waiting for or running a step (`switchyard_tasks`, planning and executing)."""
+    n = 0
+    for line in text.splitlines():
+        if line.startswith("switchyard_tasks{") and ('"planning"' in line or '"executing"' in line):
+            n += int(float(line.rsplit(" ", 1)[1]))
+    return n
+
+
 def requests_by(label, text):
     out = {}
     for line in text.splitlines():
@@ -97,6 +109,63 @@ def post_head(model, stream, length):
 def body(model, stream):
     return (f'{{"model":"{model}","stream":{"true" if stream else "false"},'
             f'"messages":[{{"role":"user","content":"Tell me about soak tests."}}]}}').encode()
+
+
+class Tasks(threading.Thread):
+    """Durable tasks beside the load: a two-step task about every 20 ms (each step a chat call),
+    a listing every tenth, a cancel every tenth; at the end, whether every task came to an end."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.stop = threading.Event()
+        self.counts = {"created": 0, "listed": 0, "cancelled": 0, "unexpected": 0}
+        self.ids = []
+
+    def call(self, conn, method, path, body=None):
+        conn.request(method, path, body=body, headers={"Authorization": "Bearer sk-soak",
+                                                       "Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+
+    def run(self):
+        step = lambda i: {"id": f"s{i}", "request": {"model": "openai", "messages": [
+            {"role": "user", "content": "Tell me about soak tests." if i == 1 else "Go on: {{steps.s1.output}}"}]}}
+        body = json.dumps({"agent": "soak", "steps": [step(1), step(2)]})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        n = 0
+        while not self.stop.is_set():
+            try:
+                status, task = self.call(conn, "POST", "/v1/tasks", body)
+                if status == 202:
+                    self.counts["created"] += 1
+                    self.ids.append(task["id"])
+                else:
+                    self.counts["unexpected"] += 1
+                if n % 10 == 5:
+                    status, _ = self.call(conn, "GET", "/v1/tasks?limit=20")
+                    self.counts["listed" if status == 200 else "unexpected"] += 1
+                if n % 10 == 9 and self.ids:
+                    status, _ = self.call(conn, "POST", f"/v1/tasks/{self.ids[-1]}/cancel")
+                    # 409: it finished first.
+                    self.counts["cancelled" if status in (200, 409) else "unexpected"] += 1
+            except (OSError, http.client.HTTPException, ValueError):
+                self.counts["unexpected"] += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            n += 1
+            self.stop.wait(0.02)
+        conn.close()
+
+    def states(self):
+        """Every created task's state (a sample of the last 200 when there are more)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        states = {}
+        for task_id in self.ids[-200:]:
+            _, task = self.call(conn, "GET", f"/v1/tasks/{task_id}")
+            states[task["state"]] = states.get(task["state"], 0) + 1
+        conn.close()
+        return states
 
 
 class Leavers(threading.Thread):
@@ -261,19 +330,25 @@ store: {{path: "{work}/sy.db"}}
               + "TCP sockets " + ", ".join(f"{k} {v}" for k, v in sorted(socket_states(sy.pid).items())))
         leavers = Leavers(ports["sy"])
         leavers.start()
+        tasks = Tasks(ports["sy"])
+        tasks.start()
         wrk = threading.Thread(target=lambda: load(a.seconds), daemon=True)
         wrk.start()
         start = time.monotonic()
-        print(f"{'s':>5} {'requests':>10} {'RSS MB':>7} {'fds':>5} {'threads':>7}")
+        print(f"{'s':>5} {'requests':>10} {'RSS MB':>7} {'fds':>5} {'threads':>7} {'open tasks':>10}")
         peak = 0
         while wrk.is_alive():
             wrk.join(timeout=a.sample)
             rss, fds, threads = proc_figures(sy.pid)
             peak = max(peak, rss)
-            total = sum(requests_by("outcome", metrics(ports["sy"])).values())
-            print(f"{time.monotonic() - start:5.0f} {total:10d} {rss / 1024:7.1f} {fds:5d} {threads:7d}", flush=True)
+            text = metrics(ports["sy"])
+            total = sum(requests_by("outcome", text).values())
+            print(f"{time.monotonic() - start:5.0f} {total:10d} {rss / 1024:7.1f} {fds:5d} {threads:7d} "
+                  f"{open_tasks(text):10d}", flush=True)
         leavers.stop.set()
+        tasks.stop.set()
         leavers.join()
+        tasks.join()
         end = idle_figures()
         text = metrics(ports["sy"])
         outcomes = requests_by("outcome", text)
@@ -281,6 +356,8 @@ store: {{path: "{work}/sy.db"}}
         print("requests by outcome: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
         print("requests by API: " + ", ".join(f"{k} {v}" for k, v in sorted(requests_by("api", text).items())))
         print("leaving clients: " + ", ".join(f"{k} {v}" for k, v in leavers.counts.items()))
+        print("tasks: " + ", ".join(f"{k} {v}" for k, v in tasks.counts.items())
+              + "; states of the last 200: " + ", ".join(f"{k} {v}" for k, v in sorted(tasks.states().items())))
         growth = (end[0] - ref[0]) / 1024
         print(f"idle after the soak: RSS {end[0] / 1024:.1f} MB ({growth:+.1f} MB; peak under load {peak / 1024:.1f} MB), "
               f"{end[1]} descriptors ({end[1] - ref[1]:+d}), {end[2]} threads ({end[2] - ref[2]:+d})")
