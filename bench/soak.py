@@ -131,12 +131,12 @@ class Tasks(threading.Thread):
     def run(self):
         step = lambda i: {"id": f"s{i}", "request": {"model": "openai", "messages": [
             {"role": "user", "content": "Tell me about soak tests." if i == 1 else "Go on: {{steps.s1.output}}"}]}}
-        body = json.dumps({"agent": "soak", "steps": [step(1), step(2)]})
+        task_body = json.dumps({"agent": "soak", "steps": [step(1), step(2)]})
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         n = 0
         while not self.stop.is_set():
             try:
-                status, task = self.call(conn, "POST", "/v1/tasks", body)
+                status, task = self.call(conn, "POST", "/v1/tasks", task_body)
                 if status == 202:
                     self.counts["created"] += 1
                     self.ids.append(task["id"])
@@ -158,7 +158,7 @@ class Tasks(threading.Thread):
         conn.close()
 
     def states(self):
-        """Every created task's state (a sample of the last 200 when there are more)."""
+        """The states of the last 200 tasks created, by state."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         states = {}
         for task_id in self.ids[-200:]:
