@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -376,6 +377,8 @@ store: {{path: "{work}/sy.db"}}
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        # The store holds every stored Responses turn and idempotency record: gigabytes after ten minutes.
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
