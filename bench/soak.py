@@ -17,8 +17,9 @@ abandoned after their first event (half closed with FIN, half reset), heads over
 tasks, two steps each, one about every 20 ms (35 a second here), some listed and some cancelled.
 
 Printed every --sample seconds: requests so far (`switchyard_requests_total`), RSS, open
-descriptors, threads. Then the load stops and, after the loops' idle memory release, the idle
-figures are compared with the same idle figures taken after a warm-up minute of the same load.
+descriptors, threads, and tasks open (planning or executing: whether the task runtime keeps up).
+Then the load stops and, after the loops' idle memory release, the idle figures are compared with
+the same idle figures taken after a warm-up minute of the same load.
 Nothing here is a test: it prints figures (README, Benchmarks).
 """
 import argparse
@@ -102,14 +103,11 @@ def requests_by(label, text):
     return out
 
 
-def post_head(model, stream, length):
-    return (f"POST /v1/chat/completions HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer sk-soak\r\nContent-Length: {length}\r\n\r\n").encode()
-
-
-def body(model, stream):
-    return (f'{{"model":"{model}","stream":{"true" if stream else "false"},'
-            f'"messages":[{{"role":"user","content":"Tell me about soak tests."}}]}}').encode()
+# A streamed request to the slow mock, whole: what an abandoning client sends.
+SLOW_STREAM_BODY = b'{"model":"slow","stream":true,"messages":[{"role":"user","content":"Tell me about soak tests."}]}'
+SLOW_STREAM_REQUEST = (
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\n"
+    b"Authorization: Bearer sk-soak\r\nContent-Length: %d\r\n\r\n%s" % (len(SLOW_STREAM_BODY), SLOW_STREAM_BODY))
 
 
 class Tasks(threading.Thread):
@@ -180,9 +178,8 @@ class Leavers(threading.Thread):
         self.counts = {"abandoned_fin": 0, "abandoned_rst": 0, "head_431": 0, "head_cut": 0, "unexpected": 0}
 
     def abandon(self, reset):
-        b = body("slow", True)
         with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            s.sendall(post_head("slow", True, len(b)) + b)
+            s.sendall(SLOW_STREAM_REQUEST)
             got = b""
             while b"data:" not in got:
                 chunk = s.recv(4096)
